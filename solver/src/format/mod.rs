@@ -1,0 +1,30 @@
+//! The JSON wire format (`"carefill/1"`): request and rota types, parsing and validation.
+//!
+//! Parsing reports the JSON path of a structural error (wrong type, unknown
+//! field); [`crate::model::Problem::from_request`] then reports every semantic
+//! problem at once.
+
+pub mod issue;
+pub mod request;
+pub mod rota;
+
+pub use issue::{Issue, IssueCode, Issues};
+pub use request::*;
+pub use rota::*;
+
+use serde::de::DeserializeOwned;
+
+/// Parses JSON text into a wire type, naming the JSON path of the first structural error.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, Issue> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        Issue::new(path, IssueCode::MalformedJson, e.into_inner().to_string())
+    })
+}
+
+/// Parses a planning request.
+pub fn parse_request(text: &str) -> Result<PlanningRequest, Issue> {
+    parse_json(text)
+}

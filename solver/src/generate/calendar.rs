@@ -1,0 +1,148 @@
+//! Dates, local times and day selectors of the generated horizon.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+
+/// Weekday selectors in Monday-first order, as the wire format spells them.
+pub(super) const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// The horizon being generated.
+#[derive(Debug, Clone)]
+pub(super) struct Calendar {
+    start: NaiveDate,
+    days: u32,
+    offset: String,
+}
+
+impl Calendar {
+    /// A horizon of `days` (clamped to the format's 1-28) from `start`, in UK local time.
+    pub fn new(start: NaiveDate, days: u32) -> Self {
+        Calendar { start, days: days.clamp(1, 28), offset: uk_offset(start).to_string() }
+    }
+
+    /// Number of days planned.
+    pub fn days(&self) -> u32 {
+        self.days
+    }
+
+    /// The UTC offset of local times, `"+00:00"` or `"+01:00"`.
+    pub fn offset(&self) -> &str {
+        &self.offset
+    }
+
+    /// Date of horizon day `i` (0-based).
+    pub fn date(&self, i: u32) -> NaiveDate {
+        self.start + Duration::days(i64::from(i))
+    }
+
+    /// `YYYY-MM-DD` of horizon day `i`.
+    pub fn date_str(&self, i: u32) -> String {
+        self.date(i).format("%Y-%m-%d").to_string()
+    }
+
+    /// Monday-based weekday index (0 = Monday) of horizon day `i`.
+    pub fn weekday(&self, i: u32) -> usize {
+        self.date(i).weekday().num_days_from_monday() as usize
+    }
+
+    /// RFC 3339 instant at `minute` after local midnight of horizon day `day`
+    /// (`day` may run past the horizon, e.g. for the end of an absence).
+    pub fn instant(&self, day: u32, minute: u32) -> String {
+        format!("{}T{}:00{}", self.date(day).format("%Y-%m-%d"), hhmm(minute), self.offset)
+    }
+}
+
+/// `"HH:MM"` of a minute of the day (1440 gives `"24:00"`).
+pub(super) fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// Minutes after midnight of `"HH:MM"`.
+pub(super) fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.split_once(':')?;
+    Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
+}
+
+/// Whether a day-selector list applies on `date`.
+pub(super) fn selector_applies(days: &[String], date: NaiveDate) -> bool {
+    let wd = date.weekday().num_days_from_monday() as usize;
+    days.iter().any(|d| match d.as_str() {
+        "daily" => true,
+        "weekdays" => wd < 5,
+        "weekends" => wd >= 5,
+        other => match WEEKDAYS.iter().position(|w| *w == other) {
+            Some(i) => i == wd,
+            None => NaiveDate::parse_from_str(other, "%Y-%m-%d").is_ok_and(|x| x == date),
+        },
+    })
+}
+
+/// UK civil offset on `date`: BST from the last Sunday of March to the last
+/// Sunday of October, GMT otherwise (the switch hour is ignored).
+fn uk_offset(date: NaiveDate) -> &'static str {
+    let y = date.year();
+    match (last_sunday(y, 3), last_sunday(y, 10)) {
+        (Some(from), Some(to)) if date >= from && date < to => "+01:00",
+        _ => "+00:00",
+    }
+}
+
+fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
+    let last = NaiveDate::from_ymd_opt(year, month + 1, 1)? - Duration::days(1);
+    let back = i64::from(last.weekday().num_days_from_sunday());
+    Some(last - Duration::days(back))
+}
+
+/// Compresses a set of working weekdays into the shortest selector list.
+pub(super) fn compress_weekdays(set: &[bool; 7]) -> Vec<String> {
+    if set.iter().all(|x| *x) {
+        return vec!["daily".into()];
+    }
+    let weekdays = set[..5].iter().all(|x| *x);
+    let weekends = set[5..].iter().all(|x| *x);
+    let mut out = Vec::new();
+    if weekdays {
+        out.push("weekdays".to_string());
+    }
+    for (i, on) in set.iter().enumerate() {
+        if *on && !((i < 5 && weekdays) || (i >= 5 && weekends)) {
+            out.push(WEEKDAYS[i].to_string());
+        }
+    }
+    if weekends {
+        out.push("weekends".to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_uk_summer_time() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(uk_offset(d("2026-11-30")), "+00:00");
+        assert_eq!(uk_offset(d("2026-07-01")), "+01:00");
+        assert_eq!(uk_offset(d("2026-03-29")), "+01:00");
+        assert_eq!(uk_offset(d("2026-03-28")), "+00:00");
+        let cal = Calendar::new(d("2026-11-30"), 7);
+        assert_eq!(cal.instant(1, 545), "2026-12-01T09:05:00+00:00");
+        assert_eq!(cal.weekday(0), 0);
+    }
+
+    #[test]
+    fn selectors_and_compression_agree() {
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        for mask in 1u32..128 {
+            let set: [bool; 7] = std::array::from_fn(|i| mask & (1 << i) != 0);
+            let sel = compress_weekdays(&set);
+            for (i, on) in set.iter().enumerate() {
+                let date = monday + Duration::days(i as i64);
+                assert_eq!(selector_applies(&sel, date), *on, "{sel:?}");
+            }
+        }
+        assert_eq!(minutes("07:30"), Some(450));
+        assert_eq!(hhmm(1440), "24:00");
+    }
+}

@@ -1,0 +1,898 @@
+//! Validation of a wire request and its expansion into a [`Problem`].
+//!
+//! One pass walks the whole request and records every issue with its JSON
+//! path; the problem is returned only when there are none.
+
+use super::time::{Horizon, Minute, parse_clock, parse_date, parse_offset, select_days};
+use super::*;
+use crate::format::{
+    self, AreaGeometry, ContractTerms, Issue, IssueCode, Issues, Lateness, PlanningRequest, Strength, TimeSpec,
+    TravelSpec,
+};
+use std::collections::{BTreeMap, HashSet};
+
+/// Longest horizon accepted, days.
+pub const MAX_HORIZON_DAYS: u32 = 28;
+/// Shortest and longest visit accepted, minutes.
+pub const VISIT_DURATION_RANGE: (u32, u32) = (5, 480);
+
+impl Problem {
+    /// Validates `request` and builds the problem, or returns every issue found.
+    pub fn from_request(request: &PlanningRequest) -> Result<Problem, Vec<Issue>> {
+        let mut b = Builder { issues: Issues::default(), locations: Vec::new(), location_ids: HashMap::new() };
+        let problem = b.build(request);
+        match problem {
+            Some(p) if b.issues.is_empty() => Ok(p),
+            _ => {
+                if b.issues.is_empty() {
+                    // Defensive: a build that gave up must have said why.
+                    b.issues.push("$", IssueCode::MalformedJson, "the request could not be interpreted");
+                }
+                Err(b.issues.0)
+            }
+        }
+    }
+}
+
+struct Builder {
+    issues: Issues,
+    locations: Vec<Location>,
+    location_ids: HashMap<(u64, u64, Option<u32>), LocIdx>,
+}
+
+/// Per-request context needed while walking entities.
+struct Ctx<'a> {
+    horizon: Horizon,
+    skills: HashMap<&'a str, usize>,
+    bands: BTreeMap<String, (Minute, Minute)>,
+    matrix_size: Option<usize>,
+}
+
+impl Builder {
+    fn push(&mut self, path: impl Into<String>, code: IssueCode, msg: impl Into<String>) {
+        self.issues.push(path, code, msg);
+    }
+
+    fn build(&mut self, r: &PlanningRequest) -> Option<Problem> {
+        if r.format != format::FORMAT_TAG {
+            self.push(
+                "$.format",
+                IssueCode::UnsupportedFormat,
+                format!("format is `{}`; this service reads `{}`", r.format, format::FORMAT_TAG),
+            );
+        }
+        let horizon = self.horizon(r);
+        let (skills, skill_list) = self.skill_catalogue(&r.settings.skills);
+        let bands = self.bands(&r.settings.time_bands);
+        self.settings(&r.settings);
+        let travel = crate::travel::build_travel_model(&r.travel, &mut self.issues);
+        let matrix_size = match &r.travel {
+            TravelSpec::Matrix(m) => Some(m.minutes.len()),
+            _ => None,
+        };
+        let horizon = horizon?;
+        let ctx = Ctx { horizon, skills, bands, matrix_size };
+
+        let providers = self.providers(r, &ctx);
+        let provider_index = id_index(r.providers.iter().map(|p| p.id.as_str()));
+        let mut teams = self.teams(r, &ctx, &provider_index);
+        let team_index = id_index(r.teams.iter().map(|t| t.id.as_str()));
+        let (carers, shifts) = self.carers(r, &ctx, &team_index);
+        let carer_index: HashMap<String, usize> =
+            carers.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        for (c, carer) in carers.iter().enumerate() {
+            if let Some(t) = carer.team {
+                teams[t].carers.push(c);
+            }
+        }
+        for (t, team) in teams.iter().enumerate() {
+            if team.carers.len() as u32 > team.max_members {
+                self.push(
+                    format!("$.teams[{t}]"),
+                    IssueCode::TeamTooLarge,
+                    format!(
+                        "team `{}` has {} carers; at most {} are allowed",
+                        team.id,
+                        team.carers.len(),
+                        team.max_members
+                    ),
+                );
+            }
+        }
+        let service_users = self.service_users(r, &ctx, &team_index, &carer_index);
+        let service_user_index: HashMap<String, usize> =
+            service_users.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let (packages, visits, links) = self.packages(r, &ctx, &service_user_index);
+        let visit_index: HashMap<String, usize> = visits.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect();
+        let existing = self.existing(r, &ctx, &visit_index, &carer_index, &visits);
+        let shift_index = shifts.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+
+        let travel = travel?;
+        let lateness = match r.settings.lateness {
+            Lateness::Hard => LatenessRule::Hard,
+            Lateness::Soft { max_late_min, cost_per_min } => {
+                LatenessRule::Soft { max_late_min: max_late_min.min(24 * 60) as Minute, cost_per_min }
+            }
+        };
+        let problem = Problem {
+            horizon: ctx.horizon,
+            lateness,
+            break_after: r.settings.break_rule.after_min.min(10_000) as Minute,
+            break_duration: r.settings.break_rule.duration_min.min(10_000) as Minute,
+            paid_commute: r.settings.paid_commute,
+            skills: skill_list,
+            locations: std::mem::take(&mut self.locations),
+            travel,
+            providers,
+            teams,
+            carers,
+            shifts,
+            service_users,
+            packages,
+            visits,
+            links,
+            existing,
+            carer_index,
+            visit_index,
+            shift_index,
+            service_user_index,
+        };
+        self.double_handed_eligibility(r, &problem);
+        Some(problem)
+    }
+
+    fn horizon(&mut self, r: &PlanningRequest) -> Option<Horizon> {
+        let date = parse_date(&r.horizon.start_date)
+            .map_err(|m| self.push("$.horizon.start_date", IssueCode::InvalidDate, m))
+            .ok();
+        let offset = parse_offset(&r.horizon.utc_offset)
+            .map_err(|m| self.push("$.horizon.utc_offset", IssueCode::InvalidUtcOffset, m))
+            .ok();
+        if r.horizon.days == 0 || r.horizon.days > MAX_HORIZON_DAYS {
+            self.push(
+                "$.horizon.days",
+                IssueCode::OutOfRange,
+                format!("horizon must be 1-{MAX_HORIZON_DAYS} days, got {}", r.horizon.days),
+            );
+            return None;
+        }
+        Some(Horizon { start_date: date?, days: r.horizon.days, offset: offset? })
+    }
+
+    fn skill_catalogue<'a>(&mut self, skills: &'a [String]) -> (HashMap<&'a str, usize>, Vec<String>) {
+        let mut map = HashMap::new();
+        let mut list = Vec::new();
+        for (i, s) in skills.iter().enumerate() {
+            let path = format!("$.settings.skills[{i}]");
+            if s.trim().is_empty() {
+                self.push(path, IssueCode::OutOfRange, "a skill name must not be empty");
+            } else if map.contains_key(s.as_str()) {
+                self.push(path, IssueCode::DuplicateId, format!("skill `{s}` is listed twice"));
+            } else if list.len() == 64 {
+                self.push(path, IssueCode::TooManySkills, "at most 64 distinct skills are supported");
+            } else {
+                map.insert(s.as_str(), list.len());
+                list.push(s.clone());
+            }
+        }
+        (map, list)
+    }
+
+    fn bands(&mut self, bands: &BTreeMap<String, format::BandWindow>) -> BTreeMap<String, (Minute, Minute)> {
+        let mut out = BTreeMap::new();
+        for (name, w) in bands {
+            let path = format!("$.settings.time_bands.{name}");
+            if let Some(win) = self.window(&path, &w.start, &w.end) {
+                out.insert(name.clone(), win);
+            }
+        }
+        out
+    }
+
+    /// Parses a local window; an end earlier than the start wraps to the next day.
+    fn window(&mut self, path: &str, start: &str, end: &str) -> Option<(Minute, Minute)> {
+        let s = parse_clock(start).map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidTime, m)).ok();
+        let e = parse_clock(end).map_err(|m| self.push(format!("{path}.end"), IssueCode::InvalidTime, m)).ok();
+        let (s, e) = (s?, e?);
+        if s == e || (s == 0 && e == 0) {
+            self.push(
+                format!("{path}.end"),
+                IssueCode::EndBeforeStart,
+                format!("window {start}-{end} is empty: the end must differ from the start"),
+            );
+            return None;
+        }
+        Some(if e < s { (s, e + DAY) } else { (s, e) })
+    }
+
+    fn settings(&mut self, s: &format::Settings) {
+        if s.default_continuity_cap == 0 {
+            self.push("$.settings.default_continuity_cap", IssueCode::OutOfRange, "continuity cap must be at least 1");
+        }
+        if s.max_team_size == 0 {
+            self.push("$.settings.max_team_size", IssueCode::OutOfRange, "team size must be at least 1");
+        }
+        if let Lateness::Soft { max_late_min, cost_per_min } = s.lateness {
+            if !cost_per_min.is_finite() || cost_per_min < 0.0 {
+                self.push(
+                    "$.settings.lateness.cost_per_min",
+                    IssueCode::OutOfRange,
+                    "cost per late minute must be a finite number >= 0",
+                );
+            }
+            if max_late_min > 24 * 60 {
+                self.push("$.settings.lateness.max_late_min", IssueCode::OutOfRange, "at most 1440 minutes late");
+            }
+        }
+        if s.break_rule.duration_min > 240 {
+            self.push("$.settings.break_rule.duration_min", IssueCode::OutOfRange, "a break is at most 240 minutes");
+        }
+    }
+
+    fn location(&mut self, path: &str, loc: &Location, ctx_matrix: Option<usize>) -> LocIdx {
+        let mut ok = true;
+        if !(loc.lat.is_finite() && (-90.0..=90.0).contains(&loc.lat)) {
+            self.push(
+                format!("{path}.lat"),
+                IssueCode::CoordinatesOutOfRange,
+                format!("latitude {} is outside -90..90", loc.lat),
+            );
+            ok = false;
+        }
+        if !(loc.lon.is_finite() && (-180.0..=180.0).contains(&loc.lon)) {
+            self.push(
+                format!("{path}.lon"),
+                IssueCode::CoordinatesOutOfRange,
+                format!("longitude {} is outside -180..180", loc.lon),
+            );
+            ok = false;
+        }
+        if let Some(n) = ctx_matrix {
+            match loc.matrix_index {
+                None => self.push(
+                    format!("{path}.matrix_index"),
+                    IssueCode::MissingMatrixIndex,
+                    "the matrix travel model needs a matrix_index on every location",
+                ),
+                Some(i) if i as usize >= n => self.push(
+                    format!("{path}.matrix_index"),
+                    IssueCode::InvalidMatrix,
+                    format!("matrix_index {i} is outside the {n}x{n} matrix"),
+                ),
+                _ => {}
+            }
+        }
+        let clean = if ok { *loc } else { Location { lat: 0.0, lon: 0.0, matrix_index: loc.matrix_index } };
+        let key = (clean.lat.to_bits(), clean.lon.to_bits(), clean.matrix_index);
+        if let Some(&i) = self.location_ids.get(&key) {
+            return i;
+        }
+        self.locations.push(clean);
+        self.location_ids.insert(key, self.locations.len() - 1);
+        self.locations.len() - 1
+    }
+
+    fn skill_set(&mut self, path: &str, names: &[String], ctx: &Ctx) -> SkillSet {
+        let mut set = 0u64;
+        for (i, s) in names.iter().enumerate() {
+            match ctx.skills.get(s.as_str()) {
+                Some(&bit) => set |= 1 << bit,
+                None => self.push(
+                    format!("{path}[{i}]"),
+                    IssueCode::UnknownSkill,
+                    format!("skill `{s}` is not in settings.skills"),
+                ),
+            }
+        }
+        SkillSet(set)
+    }
+
+    fn duplicate_ids<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) {
+        let mut seen = HashSet::new();
+        for (i, id) in ids.enumerate() {
+            if id.trim().is_empty() {
+                self.push(format!("$.{kind}[{i}].id"), IssueCode::OutOfRange, "id must not be empty");
+            } else if !seen.insert(id) {
+                self.push(format!("$.{kind}[{i}].id"), IssueCode::DuplicateId, format!("id `{id}` is used twice"));
+            }
+        }
+    }
+
+    fn area(&mut self, path: &str, area: &AreaGeometry) -> Option<geo::MultiPolygon<f64>> {
+        crate::spatial::area_to_multipolygon(area, path, &mut self.issues)
+    }
+
+    fn providers(&mut self, r: &PlanningRequest, ctx: &Ctx) -> Vec<ProviderModel> {
+        self.duplicate_ids("providers", r.providers.iter().map(|p| p.id.as_str()));
+        let mut out = Vec::with_capacity(r.providers.len());
+        for (i, p) in r.providers.iter().enumerate() {
+            let path = format!("$.providers[{i}]");
+            let skills = self.skill_set(&format!("{path}.skills"), &p.skills, ctx);
+            let mut polys = Vec::new();
+            for (a, area) in p.service_areas.iter().enumerate() {
+                if let Some(mp) = self.area(&format!("{path}.service_areas[{a}]"), area) {
+                    polys.extend(mp.0);
+                }
+            }
+            let block_min_per_week = match p.contract {
+                ContractTerms::Block { committed_min_per_week } => {
+                    if committed_min_per_week == 0 {
+                        self.push(
+                            format!("{path}.contract.committed_min_per_week"),
+                            IssueCode::OutOfRange,
+                            "a block contract commits more than 0 minutes a week",
+                        );
+                    }
+                    Some(committed_min_per_week)
+                }
+                ContractTerms::Spot => None,
+            };
+            out.push(ProviderModel {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                tier: p.tier,
+                status: p.framework_status,
+                areas: geo::MultiPolygon(polys),
+                block_min_per_week,
+                hourly_rate_pence: p.hourly_rate_pence,
+                skills,
+                auto_accept: p.auto_accept.clone(),
+            });
+        }
+        out
+    }
+
+    fn teams(&mut self, r: &PlanningRequest, ctx: &Ctx, providers: &HashMap<&str, usize>) -> Vec<TeamModel> {
+        self.duplicate_ids("teams", r.teams.iter().map(|t| t.id.as_str()));
+        let mut out = Vec::with_capacity(r.teams.len());
+        for (i, t) in r.teams.iter().enumerate() {
+            let path = format!("$.teams[{i}]");
+            let provider = t.provider.as_ref().and_then(|p| {
+                let found = providers.get(p.as_str()).copied();
+                if found.is_none() {
+                    self.push(
+                        format!("{path}.provider"),
+                        IssueCode::UnknownReference,
+                        format!("provider `{p}` is not in providers"),
+                    );
+                }
+                found
+            });
+            let base = self.location(&format!("{path}.base"), &t.base, ctx.matrix_size);
+            let area = t.area.as_ref().and_then(|a| self.area(&format!("{path}.area"), a));
+            let max_members = t.max_members.unwrap_or(r.settings.max_team_size);
+            if max_members == 0 {
+                self.push(format!("{path}.max_members"), IssueCode::OutOfRange, "must be at least 1");
+            }
+            out.push(TeamModel {
+                id: t.id.clone(),
+                provider,
+                base,
+                area,
+                carers: Vec::new(),
+                max_members,
+                max_caseload: t.max_caseload,
+            });
+        }
+        out
+    }
+
+    fn carers(
+        &mut self,
+        r: &PlanningRequest,
+        ctx: &Ctx,
+        teams: &HashMap<&str, usize>,
+    ) -> (Vec<CarerModel>, Vec<ShiftModel>) {
+        self.duplicate_ids("carers", r.carers.iter().map(|c| c.id.as_str()));
+        let mut carers = Vec::with_capacity(r.carers.len());
+        let mut shifts = Vec::new();
+        for (i, c) in r.carers.iter().enumerate() {
+            let path = format!("$.carers[{i}]");
+            let team = c.team.as_ref().and_then(|t| {
+                let found = teams.get(t.as_str()).copied();
+                if found.is_none() {
+                    self.push(format!("{path}.team"), IssueCode::UnknownReference, format!("team `{t}` is not in teams"));
+                }
+                found
+            });
+            let skills = self.skill_set(&format!("{path}.skills"), &c.skills, ctx);
+            if c.max_min_per_day == 0 || c.max_min_per_day > 24 * 60 {
+                self.push(format!("{path}.max_min_per_day"), IssueCode::OutOfRange, "must be 1-1440 minutes");
+            }
+            if c.max_min_per_week == 0 || c.max_min_per_week > 7 * 24 * 60 {
+                self.push(format!("{path}.max_min_per_week"), IssueCode::OutOfRange, "must be 1-10080 minutes");
+            }
+            if c.contracted_min_per_week > 7 * 24 * 60 {
+                self.push(format!("{path}.contracted_min_per_week"), IssueCode::OutOfRange, "must be 0-10080 minutes");
+            }
+            let home = self.location(&format!("{path}.home"), &c.home, ctx.matrix_size);
+            // Absences as horizon-minute intervals.
+            let mut absences: Vec<(i64, i64)> = Vec::new();
+            for (a, ab) in c.absences.iter().enumerate() {
+                let ap = format!("{path}.absences[{a}]");
+                let from = ctx
+                    .horizon
+                    .parse_instant(&ab.from)
+                    .map_err(|m| self.push(format!("{ap}.from"), IssueCode::InvalidInstant, m))
+                    .ok();
+                let to = ctx
+                    .horizon
+                    .parse_instant(&ab.to)
+                    .map_err(|m| self.push(format!("{ap}.to"), IssueCode::InvalidInstant, m))
+                    .ok();
+                if let (Some(f), Some(t)) = (from, to) {
+                    if t <= f {
+                        self.push(format!("{ap}.to"), IssueCode::EndBeforeStart, "absence ends before it starts");
+                    } else {
+                        absences.push((f, t));
+                    }
+                }
+            }
+            let carer_idx = carers.len();
+            let mut mine: Vec<(u32, Minute, Minute, LocIdx, LocIdx)> = Vec::new();
+            for (s, sh) in c.shifts.iter().enumerate() {
+                let sp = format!("{path}.shifts[{s}]");
+                let days = match select_days(&ctx.horizon, &sh.days) {
+                    Ok(d) => d,
+                    Err((k, m)) => {
+                        self.push(format!("{sp}.days[{k}]"), IssueCode::InvalidDay, m);
+                        continue;
+                    }
+                };
+                let Some((start, end)) = self.window(&sp, &sh.start, &sh.end) else { continue };
+                let start_loc = match &sh.start_location {
+                    Some(l) => self.location(&format!("{sp}.start_location"), l, ctx.matrix_size),
+                    None => home,
+                };
+                let end_loc = match &sh.end_location {
+                    Some(l) => self.location(&format!("{sp}.end_location"), l, ctx.matrix_size),
+                    None => home,
+                };
+                for d in days {
+                    let base = d as Minute * DAY;
+                    mine.push((d, base + start, base + end, start_loc, end_loc));
+                }
+            }
+            mine.sort_by_key(|m| (m.1, m.2));
+            for w in mine.windows(2) {
+                if w[1].1 < w[0].2 {
+                    self.push(
+                        format!("{path}.shifts"),
+                        IssueCode::Contradiction,
+                        format!(
+                            "two shifts overlap on {}: merge them into one",
+                            ctx.horizon.date(w[0].0).format("%Y-%m-%d")
+                        ),
+                    );
+                    break;
+                }
+            }
+            let mut my_shifts = Vec::new();
+            let mut per_day: HashMap<u32, u32> = HashMap::new();
+            for (d, start, end, sl, el) in mine {
+                for (ps, pe) in subtract(start, end, &absences) {
+                    let n = per_day.entry(d).or_insert(0);
+                    *n += 1;
+                    let id = format!("{}#{}#{}", c.id, ctx.horizon.date(d).format("%Y-%m-%d"), n);
+                    my_shifts.push(shifts.len());
+                    shifts.push(ShiftModel { id, carer: carer_idx, day: d, start: ps, end: pe, start_loc: sl, end_loc: el });
+                }
+            }
+            carers.push(CarerModel {
+                id: c.id.clone(),
+                team,
+                skills,
+                gender: c.gender,
+                contract: c.contract,
+                contracted_min_per_week: c.contracted_min_per_week,
+                max_min_per_day: c.max_min_per_day,
+                max_min_per_week: c.max_min_per_week,
+                mode: c.travel_mode,
+                home,
+                shifts: my_shifts,
+            });
+        }
+        (carers, shifts)
+    }
+
+    fn carer_refs(
+        &mut self,
+        path: &str,
+        ids: &[String],
+        carers: &HashMap<String, usize>,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match carers.get(id) {
+                Some(&c) => out.push(c),
+                None => self.push(
+                    format!("{path}[{i}]"),
+                    IssueCode::UnknownReference,
+                    format!("carer `{id}` is not in carers"),
+                ),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn service_users(
+        &mut self,
+        r: &PlanningRequest,
+        ctx: &Ctx,
+        teams: &HashMap<&str, usize>,
+        carers: &HashMap<String, usize>,
+    ) -> Vec<ServiceUserModel> {
+        self.duplicate_ids("service_users", r.service_users.iter().map(|s| s.id.as_str()));
+        let mut out = Vec::with_capacity(r.service_users.len());
+        for (i, s) in r.service_users.iter().enumerate() {
+            let path = format!("$.service_users[{i}]");
+            let location = self.location(&format!("{path}.location"), &s.location, ctx.matrix_size);
+            let team = s.team.as_ref().and_then(|t| {
+                let found = teams.get(t.as_str()).copied();
+                if found.is_none() {
+                    self.push(format!("{path}.team"), IssueCode::UnknownReference, format!("team `{t}` is not in teams"));
+                }
+                found
+            });
+            let preferred = self.carer_refs(&format!("{path}.preferred_carers"), &s.preferred_carers, carers);
+            let excluded = self.carer_refs(&format!("{path}.excluded_carers"), &s.excluded_carers, carers);
+            let known = self.carer_refs(&format!("{path}.known_carers"), &s.known_carers, carers);
+            if let Some(c) = preferred.iter().find(|c| excluded.binary_search(c).is_ok()) {
+                let id = carers.iter().find(|(_, v)| *v == c).map(|(k, _)| k.as_str()).unwrap_or("?");
+                self.push(
+                    format!("{path}.excluded_carers"),
+                    IssueCode::Contradiction,
+                    format!("carer `{id}` is both preferred and excluded"),
+                );
+            }
+            let cap = s.continuity_cap.unwrap_or(r.settings.default_continuity_cap);
+            if cap == 0 {
+                self.push(format!("{path}.continuity_cap"), IssueCode::OutOfRange, "continuity cap must be at least 1");
+            }
+            let (gender_required, gender_preferred) = match &s.carer_gender {
+                Some(g) if g.strength == Strength::Required => (Some(g.gender), None),
+                Some(g) => (None, Some(g.gender)),
+                None => (None, None),
+            };
+            out.push(ServiceUserModel {
+                id: s.id.clone(),
+                location,
+                team,
+                gender_required,
+                gender_preferred,
+                preferred,
+                excluded,
+                known,
+                continuity_cap: cap,
+            });
+        }
+        out
+    }
+
+    fn packages(
+        &mut self,
+        r: &PlanningRequest,
+        ctx: &Ctx,
+        users: &HashMap<String, usize>,
+    ) -> (Vec<PackageModel>, Vec<VisitModel>, Vec<LinkModel>) {
+        self.duplicate_ids("packages", r.packages.iter().map(|p| p.id.as_str()));
+        let mut packages = Vec::with_capacity(r.packages.len());
+        let mut visits: Vec<VisitModel> = Vec::new();
+        let mut links = Vec::new();
+        for (i, p) in r.packages.iter().enumerate() {
+            let path = format!("$.packages[{i}]");
+            let user = users.get(&p.service_user).copied();
+            if user.is_none() {
+                self.push(
+                    format!("{path}.service_user"),
+                    IssueCode::UnknownReference,
+                    format!("service user `{}` is not in service_users", p.service_user),
+                );
+            }
+            let pkg_skills = self.skill_set(&format!("{path}.required_skills"), &p.required_skills, ctx);
+            let referral = p.referral_time.as_ref().and_then(|t| {
+                ctx.horizon
+                    .parse_instant(t)
+                    .map_err(|m| self.push(format!("{path}.referral_time"), IssueCode::InvalidInstant, m))
+                    .ok()
+            });
+            let start_day = p.start_date.as_ref().and_then(|d| {
+                parse_date(d)
+                    .map_err(|m| self.push(format!("{path}.start_date"), IssueCode::InvalidDate, m))
+                    .ok()
+                    .map(|d| ctx.horizon.day_offset(d))
+            });
+            let end_day = p.end_date.as_ref().and_then(|d| {
+                parse_date(d)
+                    .map_err(|m| self.push(format!("{path}.end_date"), IssueCode::InvalidDate, m))
+                    .ok()
+                    .map(|d| ctx.horizon.day_offset(d))
+            });
+            if let (Some(s), Some(e)) = (start_day, end_day)
+                && e < s
+            {
+                self.push(format!("{path}.end_date"), IssueCode::EndBeforeStart, "package ends before it starts");
+            }
+            let first = start_day.unwrap_or(0);
+            let last = end_day.unwrap_or(i64::MAX);
+            let package_idx = packages.len();
+            let mut mine = Vec::new();
+            let mut pattern_ids: HashMap<&str, Vec<(u32, usize)>> = HashMap::new();
+            if p.visits.is_empty() {
+                self.push(format!("{path}.visits"), IssueCode::OutOfRange, "a package needs at least one visit");
+            }
+            for (v, pat) in p.visits.iter().enumerate() {
+                let vp = format!("{path}.visits[{v}]");
+                if pat.id.trim().is_empty() {
+                    self.push(format!("{vp}.id"), IssueCode::OutOfRange, "id must not be empty");
+                } else if pattern_ids.contains_key(pat.id.as_str()) {
+                    self.push(
+                        format!("{vp}.id"),
+                        IssueCode::DuplicateId,
+                        format!("visit id `{}` is used twice in package `{}`", pat.id, p.id),
+                    );
+                    continue;
+                }
+                let skills = SkillSet(pkg_skills.0 | self.skill_set(&format!("{vp}.required_skills"), &pat.required_skills, ctx).0);
+                let (lo, hi) = VISIT_DURATION_RANGE;
+                let duration_ok = (lo..=hi).contains(&pat.duration_min);
+                if !duration_ok {
+                    self.push(
+                        format!("{vp}.duration_min"),
+                        IssueCode::OutOfRange,
+                        format!("a visit lasts {lo}-{hi} minutes, got {}", pat.duration_min),
+                    );
+                }
+                if !(1..=2).contains(&pat.carers_required) {
+                    self.push(
+                        format!("{vp}.carers_required"),
+                        IssueCode::OutOfRange,
+                        format!("a visit needs 1 or 2 carers, got {}", pat.carers_required),
+                    );
+                }
+                let duration = pat.duration_min.min(hi) as Minute;
+                // Window as (earliest start, latest start) relative to the day's midnight.
+                let window = match &pat.time {
+                    TimeSpec::Exact(t) => parse_clock(t)
+                        .map_err(|m| self.push(format!("{vp}.time.exact"), IssueCode::InvalidTime, m))
+                        .ok()
+                        .map(|t| (t, t)),
+                    TimeSpec::Window { start, end } => {
+                        self.window(&format!("{vp}.time.window"), start, end).and_then(|(s, e)| {
+                            self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok)
+                        })
+                    }
+                    TimeSpec::Band(name) => match ctx.bands.get(name) {
+                        Some(&(s, e)) => self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok),
+                        None => {
+                            self.push(
+                                format!("{vp}.time.band"),
+                                IssueCode::UnknownBand,
+                                format!("band `{name}` is not in settings.time_bands"),
+                            );
+                            None
+                        }
+                    },
+                };
+                let days = match select_days(&ctx.horizon, &pat.days) {
+                    Ok(d) => d,
+                    Err((k, m)) => {
+                        self.push(format!("{vp}.days[{k}]"), IssueCode::InvalidDay, m);
+                        Vec::new()
+                    }
+                };
+                let mut concrete = Vec::new();
+                if let (Some((es, ls)), Some(u)) = (window, user) {
+                    for d in days.into_iter().filter(|&d| (first..=last).contains(&i64::from(d))) {
+                        let base = d as Minute * DAY;
+                        let id = format!("{}/{}@{}", p.id, pat.id, ctx.horizon.date(d).format("%Y-%m-%d"));
+                        concrete.push((d, visits.len()));
+                        mine.push(visits.len());
+                        visits.push(VisitModel {
+                            id,
+                            package: package_idx,
+                            service_user: u,
+                            day: d,
+                            earliest_start: base + es,
+                            latest_start: base + ls,
+                            duration,
+                            carers_required: pat.carers_required.clamp(1, 2) as u8,
+                            skills,
+                            location: 0, // set below from the service user
+                        });
+                    }
+                }
+                pattern_ids.insert(pat.id.as_str(), concrete);
+            }
+            for (l, link) in p.links.iter().enumerate() {
+                let lp = format!("{path}.links[{l}]");
+                let a = pattern_ids.get(link.first.as_str());
+                let b = pattern_ids.get(link.then.as_str());
+                if a.is_none() {
+                    self.push(format!("{lp}.first"), IssueCode::UnknownReference, format!("no visit `{}` in this package", link.first));
+                }
+                if b.is_none() {
+                    self.push(format!("{lp}.then"), IssueCode::UnknownReference, format!("no visit `{}` in this package", link.then));
+                }
+                if link.first == link.then {
+                    self.push(format!("{lp}.then"), IssueCode::Contradiction, "a visit cannot be linked to itself");
+                }
+                if link.max_gap_min < link.min_gap_min {
+                    self.push(format!("{lp}.max_gap_min"), IssueCode::EndBeforeStart, "max_gap_min is below min_gap_min");
+                }
+                if let (Some(a), Some(b)) = (a, b) {
+                    for &(d, va) in a {
+                        if let Some(&(_, vb)) = b.iter().find(|(db, _)| *db == d) {
+                            links.push(LinkModel {
+                                first: va,
+                                then: vb,
+                                min_gap: link.min_gap_min.min(24 * 60) as Minute,
+                                max_gap: link.max_gap_min.min(24 * 60) as Minute,
+                            });
+                        }
+                    }
+                }
+            }
+            packages.push(PackageModel {
+                id: p.id.clone(),
+                service_user: user.unwrap_or(0),
+                urgency: p.urgency,
+                funding: p.funding,
+                referral,
+                visits: mine,
+            });
+        }
+        // Locations come from the service users (validated already).
+        let user_locs: Vec<LocIdx> = r
+            .service_users
+            .iter()
+            .map(|s| {
+                let key = (s.location.lat.to_bits(), s.location.lon.to_bits(), s.location.matrix_index);
+                self.location_ids.get(&key).copied().unwrap_or(0)
+            })
+            .collect();
+        for v in &mut visits {
+            v.location = user_locs.get(v.service_user).copied().unwrap_or(0);
+        }
+        (packages, visits, links)
+    }
+
+    /// Latest start for a visit that must fit inside `[s, e]`.
+    fn fit(&mut self, path: &str, s: Minute, e: Minute, duration: Minute, check: bool) -> Option<(Minute, Minute)> {
+        if e - s < duration {
+            if check {
+                self.push(
+                    path,
+                    IssueCode::VisitLongerThanWindow,
+                    format!("a {duration}-minute visit does not fit in a {}-minute window", e - s),
+                );
+            }
+            return None;
+        }
+        Some((s, e - duration))
+    }
+
+    fn existing(
+        &mut self,
+        r: &PlanningRequest,
+        ctx: &Ctx,
+        visits: &HashMap<String, usize>,
+        carers: &HashMap<String, usize>,
+        visit_models: &[VisitModel],
+    ) -> Vec<ExistingModel> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, e) in r.existing_rota.iter().enumerate() {
+            let path = format!("$.existing_rota[{i}]");
+            let visit = visits.get(&e.visit).copied();
+            if visit.is_none() {
+                self.push(
+                    format!("{path}.visit"),
+                    IssueCode::UnknownReference,
+                    format!("visit `{}` is not a visit of any package in the horizon", e.visit),
+                );
+            } else if !seen.insert(e.visit.as_str()) {
+                self.push(format!("{path}.visit"), IssueCode::DuplicateId, format!("visit `{}` is assigned twice", e.visit));
+                continue;
+            }
+            let assigned = self.carer_refs(&format!("{path}.carers"), &e.carers, carers);
+            if let Some(v) = visit
+                && assigned.len() != usize::from(visit_models[v].carers_required)
+            {
+                self.push(
+                    format!("{path}.carers"),
+                    IssueCode::InvalidAssignment,
+                    format!(
+                        "visit `{}` needs {} distinct carer(s), {} given",
+                        e.visit,
+                        visit_models[v].carers_required,
+                        assigned.len()
+                    ),
+                );
+            }
+            let start = e.start.as_ref().and_then(|s| {
+                ctx.horizon
+                    .parse_instant(s)
+                    .map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidInstant, m))
+                    .ok()
+            });
+            if e.pinned && e.start.is_none() {
+                self.push(format!("{path}.start"), IssueCode::InvalidAssignment, "a pinned visit needs its start time");
+            }
+            if let Some(v) = visit {
+                out.push(ExistingModel {
+                    visit: v,
+                    carers: assigned,
+                    start: start.map(|s| s.clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as Minute),
+                    pinned: e.pinned,
+                });
+            }
+        }
+        out
+    }
+
+    /// A double-handed visit needs two distinct carers who could do it.
+    fn double_handed_eligibility(&mut self, r: &PlanningRequest, p: &Problem) {
+        if p.carers.is_empty() {
+            return; // a brokering request without rosters: nothing to check against
+        }
+        let mut reported = HashSet::new();
+        for (v, visit) in p.visits.iter().enumerate() {
+            if visit.carers_required < 2 {
+                continue;
+            }
+            let eligible = (0..p.carers.len()).filter(|&c| p.eligibility(c, v).is_ok()).take(2).count();
+            if eligible < 2 {
+                let pkg = visit.package;
+                let Some(pi) = r.packages.iter().position(|x| x.id == p.packages[pkg].id) else { continue };
+                let pattern = visit.id.split_once('/').and_then(|(_, rest)| rest.rsplit_once('@')).map(|(pat, _)| pat);
+                let vi = r.packages[pi].visits.iter().position(|x| Some(x.id.as_str()) == pattern).unwrap_or(0);
+                if reported.insert((pi, vi)) {
+                    self.push(
+                        format!("$.packages[{pi}].visits[{vi}].carers_required"),
+                        IssueCode::TooFewEligibleCarers,
+                        format!(
+                            "double-handed visit needs two carers with skills {:?} (and any gender rule); only {eligible} carer(s) qualify",
+                            p.skill_names(visit.skills)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn id_index<'a>(ids: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut m = HashMap::new();
+    for (i, id) in ids.enumerate() {
+        m.entry(id).or_insert(i);
+    }
+    m
+}
+
+/// `[start, end)` minus absence intervals; pieces shorter than 15 minutes are dropped.
+fn subtract(start: Minute, end: Minute, absences: &[(i64, i64)]) -> Vec<(Minute, Minute)> {
+    let mut pieces = vec![(i64::from(start), i64::from(end))];
+    for &(a, b) in absences {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|(s, e)| {
+                if b <= s || a >= e {
+                    vec![(s, e)]
+                } else {
+                    let mut v = Vec::new();
+                    if a > s {
+                        v.push((s, a));
+                    }
+                    if b < e {
+                        v.push((b, e));
+                    }
+                    v
+                }
+            })
+            .collect();
+    }
+    pieces.into_iter().filter(|(s, e)| e - s >= 15).map(|(s, e)| (s as Minute, e as Minute)).collect()
+}

@@ -1,0 +1,336 @@
+//! The validated planning problem: dense indices and horizon minutes.
+//!
+//! [`Problem::from_request`] is the only way in: it validates a wire
+//! [`PlanningRequest`](crate::format::PlanningRequest), reporting every issue at
+//! once, and expands weekly visit patterns and shifts into concrete visits and
+//! carer shifts on the horizon. Solvers and the checker work on this model;
+//! string ids stay here for writing answers back.
+
+mod build;
+pub mod time;
+mod write;
+
+use crate::format::{ContractType, FrameworkStatus, Funding, Gender, Location, Tier, TravelMode, Urgency};
+use crate::travel::TravelModel;
+use std::collections::HashMap;
+use std::sync::Arc;
+pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
+pub use time::{DAY, Horizon, Minute};
+pub use write::{PlannedRoute, PlannedUnplaced};
+
+/// Index into [`Problem::locations`].
+pub type LocIdx = usize;
+
+/// A set of skills as a bit mask over the request's skill catalogue (at most 64 skills).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SkillSet(pub u64);
+
+impl SkillSet {
+    /// Whether every skill in `needed` is in `self`.
+    pub fn covers(self, needed: SkillSet) -> bool {
+        needed.0 & !self.0 == 0
+    }
+    /// Skills in `needed` missing from `self`.
+    pub fn missing(self, needed: SkillSet) -> SkillSet {
+        SkillSet(needed.0 & !self.0)
+    }
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// How visit windows bind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatenessRule {
+    /// Start no later than the latest start.
+    Hard,
+    /// Start up to `max_late_min` after the latest start, paying `cost_per_min`.
+    Soft {
+        /// Longest lateness allowed.
+        max_late_min: Minute,
+        /// Cost per late minute.
+        cost_per_min: f64,
+    },
+}
+
+impl LatenessRule {
+    /// Minutes a start may exceed a visit's latest start.
+    pub fn tolerance(self) -> Minute {
+        match self {
+            LatenessRule::Hard => 0,
+            LatenessRule::Soft { max_late_min, .. } => max_late_min,
+        }
+    }
+}
+
+/// A provider.
+#[derive(Debug, Clone)]
+pub struct ProviderModel {
+    /// Wire id.
+    pub id: String,
+    /// Trading name.
+    pub name: String,
+    /// Cascade tier.
+    pub tier: Tier,
+    /// Framework status.
+    pub status: FrameworkStatus,
+    /// Service areas.
+    pub areas: geo::MultiPolygon<f64>,
+    /// Committed block minutes per week; `None` for spot.
+    pub block_min_per_week: Option<u32>,
+    /// Hourly fee, pence.
+    pub hourly_rate_pence: u32,
+    /// Skills offered.
+    pub skills: SkillSet,
+    /// Auto-accept policy.
+    pub auto_accept: crate::format::AutoAcceptPolicy,
+}
+
+/// A neighbourhood team.
+#[derive(Debug, Clone)]
+pub struct TeamModel {
+    /// Wire id.
+    pub id: String,
+    /// Owning provider.
+    pub provider: Option<usize>,
+    /// Base location.
+    pub base: LocIdx,
+    /// Neighbourhood, if given.
+    pub area: Option<geo::MultiPolygon<f64>>,
+    /// Carers in the team.
+    pub carers: Vec<usize>,
+    /// Maximum members.
+    pub max_members: u32,
+    /// Maximum caseload, if set.
+    pub max_caseload: Option<u32>,
+}
+
+/// A carer.
+#[derive(Debug, Clone)]
+pub struct CarerModel {
+    /// Wire id.
+    pub id: String,
+    /// Team.
+    pub team: Option<usize>,
+    /// Skills held.
+    pub skills: SkillSet,
+    /// Gender.
+    pub gender: Gender,
+    /// Contract type.
+    pub contract: ContractType,
+    /// Contracted minutes per week.
+    pub contracted_min_per_week: u32,
+    /// Most working minutes per day.
+    pub max_min_per_day: u32,
+    /// Most working minutes per 7-day block from the horizon start.
+    pub max_min_per_week: u32,
+    /// Travel mode.
+    pub mode: TravelMode,
+    /// Home location.
+    pub home: LocIdx,
+    /// Shifts, in time order.
+    pub shifts: Vec<usize>,
+}
+
+/// One concrete availability period of a carer (absences already removed).
+#[derive(Debug, Clone)]
+pub struct ShiftModel {
+    /// Id `"{carer}#{date}#{n}"`.
+    pub id: String,
+    /// Carer.
+    pub carer: usize,
+    /// Day index the shift starts on.
+    pub day: u32,
+    /// Start minute.
+    pub start: Minute,
+    /// End minute (may exceed the day for night shifts).
+    pub end: Minute,
+    /// Start location.
+    pub start_loc: LocIdx,
+    /// End location.
+    pub end_loc: LocIdx,
+}
+
+/// A person receiving care.
+#[derive(Debug, Clone)]
+pub struct ServiceUserModel {
+    /// Wire id.
+    pub id: String,
+    /// Where care is delivered.
+    pub location: LocIdx,
+    /// Current team.
+    pub team: Option<usize>,
+    /// Carer gender that must be respected.
+    pub gender_required: Option<Gender>,
+    /// Carer gender preferred.
+    pub gender_preferred: Option<Gender>,
+    /// Preferred carers (soft), sorted.
+    pub preferred: Vec<usize>,
+    /// Excluded carers (hard), sorted.
+    pub excluded: Vec<usize>,
+    /// Carers the person already knows, sorted.
+    pub known: Vec<usize>,
+    /// Maximum distinct carers over the horizon.
+    pub continuity_cap: u32,
+}
+
+/// A package.
+#[derive(Debug, Clone)]
+pub struct PackageModel {
+    /// Wire id.
+    pub id: String,
+    /// Service user.
+    pub service_user: usize,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Funding.
+    pub funding: Funding,
+    /// Referral time, horizon minutes (may be negative: before the horizon).
+    pub referral: Option<i64>,
+    /// Concrete visits in the horizon.
+    pub visits: Vec<usize>,
+}
+
+/// One concrete visit on one day.
+#[derive(Debug, Clone)]
+pub struct VisitModel {
+    /// Id `"{package}/{pattern}@{date}"`.
+    pub id: String,
+    /// Package.
+    pub package: usize,
+    /// Service user.
+    pub service_user: usize,
+    /// Day index.
+    pub day: u32,
+    /// Earliest start minute.
+    pub earliest_start: Minute,
+    /// Latest on-time start minute (window end minus duration for windows and bands).
+    pub latest_start: Minute,
+    /// Duration.
+    pub duration: Minute,
+    /// 1 or 2.
+    pub carers_required: u8,
+    /// Skills needed.
+    pub skills: SkillSet,
+    /// Location.
+    pub location: LocIdx,
+}
+
+/// A same-day timing link between two concrete visits.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkModel {
+    /// First visit.
+    pub first: usize,
+    /// Second visit: starts between `min_gap` and `max_gap` after `first` ends.
+    pub then: usize,
+    /// Minimum gap.
+    pub min_gap: Minute,
+    /// Maximum gap.
+    pub max_gap: Minute,
+}
+
+/// A visit on the published rota.
+#[derive(Debug, Clone)]
+pub struct ExistingModel {
+    /// Visit.
+    pub visit: usize,
+    /// Carers.
+    pub carers: Vec<usize>,
+    /// Planned start.
+    pub start: Option<Minute>,
+    /// Must be kept exactly.
+    pub pinned: bool,
+}
+
+/// The validated problem.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Horizon.
+    pub horizon: Horizon,
+    /// Lateness rule.
+    pub lateness: LatenessRule,
+    /// Break due after this working span.
+    pub break_after: Minute,
+    /// Break length.
+    pub break_duration: Minute,
+    /// Whether commute legs are paid working time.
+    pub paid_commute: bool,
+    /// Skill catalogue (bit i = skills[i]).
+    pub skills: Vec<String>,
+    /// Distinct locations.
+    pub locations: Vec<Location>,
+    /// Travel model.
+    pub travel: Arc<dyn TravelModel>,
+    /// Providers.
+    pub providers: Vec<ProviderModel>,
+    /// Teams.
+    pub teams: Vec<TeamModel>,
+    /// Carers.
+    pub carers: Vec<CarerModel>,
+    /// Concrete shifts.
+    pub shifts: Vec<ShiftModel>,
+    /// Service users.
+    pub service_users: Vec<ServiceUserModel>,
+    /// Packages.
+    pub packages: Vec<PackageModel>,
+    /// Concrete visits.
+    pub visits: Vec<VisitModel>,
+    /// Concrete links.
+    pub links: Vec<LinkModel>,
+    /// Published rota.
+    pub existing: Vec<ExistingModel>,
+    /// Wire id -> carer index.
+    pub carer_index: HashMap<String, usize>,
+    /// Wire id -> visit index.
+    pub visit_index: HashMap<String, usize>,
+    /// Wire id -> shift index.
+    pub shift_index: HashMap<String, usize>,
+    /// Wire id -> service user index.
+    pub service_user_index: HashMap<String, usize>,
+}
+
+/// Why a carer cannot do a visit regardless of timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ineligibility {
+    /// Lacks a required skill.
+    MissingSkill,
+    /// The person requires another gender.
+    GenderRequired,
+    /// The person excluded this carer.
+    Excluded,
+}
+
+impl Problem {
+    /// Whether carer `c` may do visit `v` as far as skills, gender and exclusions go.
+    pub fn eligibility(&self, c: usize, v: usize) -> Result<(), Ineligibility> {
+        let carer = &self.carers[c];
+        let visit = &self.visits[v];
+        let user = &self.service_users[visit.service_user];
+        if !carer.skills.covers(visit.skills) {
+            return Err(Ineligibility::MissingSkill);
+        }
+        if user.gender_required.is_some_and(|g| g != carer.gender) {
+            return Err(Ineligibility::GenderRequired);
+        }
+        if user.excluded.binary_search(&c).is_ok() {
+            return Err(Ineligibility::Excluded);
+        }
+        Ok(())
+    }
+
+    /// Names of the skills in a set, for messages.
+    pub fn skill_names(&self, set: SkillSet) -> Vec<&str> {
+        (0..self.skills.len()).filter(|i| set.0 >> i & 1 == 1).map(|i| self.skills[i].as_str()).collect()
+    }
+
+    /// Travel leg for a carer between two locations.
+    pub fn leg(&self, carer: usize, from: LocIdx, to: LocIdx) -> crate::travel::Leg {
+        self.travel.leg(&self.locations[from], &self.locations[to], self.carers[carer].mode)
+    }
+
+    /// The 7-day block (0, 1, ...) a day belongs to, for weekly limits.
+    pub fn week_of(&self, day: u32) -> u32 {
+        day / 7
+    }
+}
