@@ -19,6 +19,8 @@
 
 pub mod check;
 pub mod format;
+pub mod generate;
 pub mod model;
+pub mod rota;
 pub mod spatial;
 pub mod travel;

@@ -68,12 +68,19 @@ pub enum ViolationCode {
     UnplacedWithoutReason,
     /// Reported KPIs differ from the re-derived ones.
     WrongKpis,
+    /// A route carries more load than the carer's capacity.
+    CapacityExceeded,
+    /// A carer visits a person of another neighbourhood team.
+    WrongTeam,
 }
 
 impl ViolationCode {
     /// Stable string form.
     pub fn as_str(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
@@ -137,15 +144,31 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn flag(&mut self, code: ViolationCode, route: Option<usize>, visit: Option<&str>, message: String) {
-        self.out.push(Violation { code, route, visit: visit.map(str::to_string), message });
+    fn flag(
+        &mut self,
+        code: ViolationCode,
+        route: Option<usize>,
+        visit: Option<&str>,
+        message: String,
+    ) {
+        self.out.push(Violation {
+            code,
+            route,
+            visit: visit.map(str::to_string),
+            message,
+        });
     }
 
     fn time(&mut self, text: &str, route: usize, visit: &str, field: &str) -> Option<Minute> {
         match self.p.horizon.parse_instant(text) {
             Ok(m) if m.abs() < i64::from(i32::MAX / 2) => Some(m as Minute),
             _ => {
-                self.flag(ViolationCode::BadTime, Some(route), Some(visit), format!("{field} `{text}` is not an RFC 3339 instant"));
+                self.flag(
+                    ViolationCode::BadTime,
+                    Some(route),
+                    Some(visit),
+                    format!("{field} `{text}` is not an RFC 3339 instant"),
+                );
                 None
             }
         }
@@ -157,7 +180,12 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
     let p = problem;
     let mut ck = Checker { p, out: Vec::new() };
     if rota.format != crate::format::FORMAT_TAG {
-        ck.flag(ViolationCode::WrongFormat, None, None, format!("format is `{}`", rota.format));
+        ck.flag(
+            ViolationCode::WrongFormat,
+            None,
+            None,
+            format!("format is `{}`", rota.format),
+        );
     }
     let tolerance = p.lateness.tolerance();
     let mut placed: Vec<Vec<Placed>> = vec![Vec::new(); p.visits.len()];
@@ -165,12 +193,20 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
     // Working minutes per (carer, day) and (carer, week).
     let mut day_work: BTreeMap<(usize, u32), i64> = BTreeMap::new();
     let mut week_work: BTreeMap<(usize, u32), i64> = BTreeMap::new();
-    let mut kpis = Kpis { visits_total: p.visits.len() as u32, ..Kpis::default() };
+    let mut kpis = Kpis {
+        visits_total: p.visits.len() as u32,
+        ..Kpis::default()
+    };
     let mut working: BTreeMap<String, u64> = BTreeMap::new();
 
     for (r, route) in rota.routes.iter().enumerate() {
         let Some(&s) = p.shift_index.get(&route.shift) else {
-            ck.flag(ViolationCode::UnknownShift, Some(r), None, format!("shift `{}` does not exist", route.shift));
+            ck.flag(
+                ViolationCode::UnknownShift,
+                Some(r),
+                None,
+                format!("shift `{}` does not exist", route.shift),
+            );
             continue;
         };
         let shift = &p.shifts[s];
@@ -180,12 +216,20 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                 ViolationCode::UnknownShift,
                 Some(r),
                 None,
-                format!("shift `{}` belongs to carer `{}`, not `{}`", route.shift, p.carers[c].id, route.carer),
+                format!(
+                    "shift `{}` belongs to carer `{}`, not `{}`",
+                    route.shift, p.carers[c].id, route.carer
+                ),
             );
             continue;
         }
         if let Some(prev) = shift_used.insert(s, r) {
-            ck.flag(ViolationCode::ShiftUsedTwice, Some(r), None, format!("shift `{}` is also used by route {prev}", route.shift));
+            ck.flag(
+                ViolationCode::ShiftUsedTwice,
+                Some(r),
+                None,
+                format!("shift `{}` is also used by route {prev}", route.shift),
+            );
         }
         let mut loc = shift.start_loc;
         let mut free_at = shift.start; // earliest moment the carer can leave `loc`
@@ -193,9 +237,15 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
         let mut last_end = shift.start;
         let mut longest_idle = 0;
         let mut paid: i64 = 0;
+        let mut load: u64 = 0;
         for (i, stop) in route.stops.iter().enumerate() {
             let Some(&v) = p.visit_index.get(&stop.visit) else {
-                ck.flag(ViolationCode::UnknownVisit, Some(r), Some(&stop.visit), "no such visit in the problem".into());
+                ck.flag(
+                    ViolationCode::UnknownVisit,
+                    Some(r),
+                    Some(&stop.visit),
+                    "no such visit in the problem".into(),
+                );
                 continue;
             };
             let visit = &p.visits[v];
@@ -205,7 +255,10 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                     ViolationCode::UnknownVisit,
                     Some(r),
                     Some(&stop.visit),
-                    format!("visit is for service user `{}`, stop says `{}`", user.id, stop.service_user),
+                    format!(
+                        "visit is for service user `{}`, stop says `{}`",
+                        user.id, stop.service_user
+                    ),
                 );
             }
             let (Some(arrival), Some(start), Some(end)) = (
@@ -236,7 +289,10 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                     ViolationCode::GenderRequired,
                     Some(r),
                     Some(&stop.visit),
-                    format!("`{}` requires a {g:?} carer; `{}` is {:?}", user.id, carer.id, carer.gender),
+                    format!(
+                        "`{}` requires a {g:?} carer; `{}` is {:?}",
+                        user.id, carer.id, carer.gender
+                    ),
                 );
             }
             if user.excluded.contains(&c) {
@@ -247,13 +303,30 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                     format!("`{}` has excluded carer `{}`", user.id, carer.id),
                 );
             }
+            if let (Some(ut), Some(ct)) = (user.team, carer.team)
+                && ut != ct
+            {
+                ck.flag(
+                    ViolationCode::WrongTeam,
+                    Some(r),
+                    Some(&stop.visit),
+                    format!(
+                        "`{}` is in team `{}`, carer `{}` in `{}`",
+                        user.id, p.teams[ut].id, carer.id, p.teams[ct].id
+                    ),
+                );
+            }
             // Times.
             if end - start != visit.duration {
                 ck.flag(
                     ViolationCode::WrongDuration,
                     Some(r),
                     Some(&stop.visit),
-                    format!("lasts {} min, the package says {}", end - start, visit.duration),
+                    format!(
+                        "lasts {} min, the package says {}",
+                        end - start,
+                        visit.duration
+                    ),
                 );
             }
             if start < visit.earliest_start || start > visit.latest_start + tolerance {
@@ -266,7 +339,11 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                         p.horizon.format(start),
                         p.horizon.format(visit.earliest_start),
                         p.horizon.format(visit.latest_start),
-                        if tolerance > 0 { format!(" (+{tolerance} min late allowed)") } else { String::new() }
+                        if tolerance > 0 {
+                            format!(" (+{tolerance} min late allowed)")
+                        } else {
+                            String::new()
+                        }
                     ),
                 );
             }
@@ -297,7 +374,11 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
             }
             let earliest_arrival = free_at + leg.minutes as Minute;
             if start < earliest_arrival {
-                let what = if i == 0 { "the shift start" } else { "the previous visit" };
+                let what = if i == 0 {
+                    "the shift start"
+                } else {
+                    "the previous visit"
+                };
                 ck.flag(
                     ViolationCode::TravelInfeasible,
                     Some(r),
@@ -335,16 +416,36 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                 kpis.commute_min += u64::from(leg.minutes);
             }
             paid += i64::from(visit.duration);
+            load += u64::from(visit.demand);
             kpis.care_min += visit.duration as u64;
             first_start.get_or_insert(start);
             last_end = end.max(start);
             free_at = last_end;
             loc = visit.location;
-            placed[v].push(Placed { route: r, carer: c, start });
+            placed[v].push(Placed {
+                route: r,
+                carer: c,
+                start,
+            });
+        }
+        if let Some(cap) = p.carers[c].capacity
+            && load > u64::from(cap)
+        {
+            ck.flag(
+                ViolationCode::CapacityExceeded,
+                Some(r),
+                None,
+                format!("route carries {load}, capacity {cap}"),
+            );
         }
         if let Some(first) = first_start {
             if first < shift.start {
-                ck.flag(ViolationCode::OutsideShift, Some(r), None, "route starts before its shift".into());
+                ck.flag(
+                    ViolationCode::OutsideShift,
+                    Some(r),
+                    None,
+                    "route starts before its shift".into(),
+                );
             }
             let back = p.leg(c, loc, shift.end_loc);
             let home_by = last_end + back.minutes as Minute;
@@ -366,10 +467,17 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                     ViolationCode::WrongTravel,
                     Some(r),
                     None,
-                    format!("reports {} min travel home, the model gives {}", route.end_travel_min, back.minutes),
+                    format!(
+                        "reports {} min travel home, the model gives {}",
+                        route.end_travel_min, back.minutes
+                    ),
                 );
             }
-            let first_leg = route.stops.first().and_then(|s| p.visit_index.get(&s.visit)).map(|&v| p.leg(c, shift.start_loc, p.visits[v].location).minutes);
+            let first_leg = route
+                .stops
+                .first()
+                .and_then(|s| p.visit_index.get(&s.visit))
+                .map(|&v| p.leg(c, shift.start_loc, p.visits[v].location).minutes);
             if let Some(fl) = first_leg
                 && route.start_travel_min != fl
             {
@@ -377,7 +485,10 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                     ViolationCode::WrongTravel,
                     Some(r),
                     None,
-                    format!("reports {} min travel to the first visit, the model gives {fl}", route.start_travel_min),
+                    format!(
+                        "reports {} min travel to the first visit, the model gives {fl}",
+                        route.start_travel_min
+                    ),
                 );
             }
             if p.paid_commute {
@@ -387,7 +498,10 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
             } else {
                 kpis.commute_min += u64::from(back.minutes);
             }
-            if last_end - first > p.break_after && longest_idle < p.break_duration && p.break_duration > 0 {
+            if last_end - first > p.break_after
+                && longest_idle < p.break_duration
+                && p.break_duration > 0
+            {
                 ck.flag(
                     ViolationCode::MissingBreak,
                     Some(r),
@@ -440,10 +554,20 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
     for u in &rota.unplaced {
         *unplaced.entry(u.visit.as_str()).or_default() += 1;
         if u.reasons.is_empty() {
-            ck.flag(ViolationCode::UnplacedWithoutReason, None, Some(&u.visit), "unplaced visit without a reason".into());
+            ck.flag(
+                ViolationCode::UnplacedWithoutReason,
+                None,
+                Some(&u.visit),
+                "unplaced visit without a reason".into(),
+            );
         }
         if !p.visit_index.contains_key(&u.visit) {
-            ck.flag(ViolationCode::UnknownVisit, None, Some(&u.visit), "unplaced visit does not exist".into());
+            ck.flag(
+                ViolationCode::UnknownVisit,
+                None,
+                Some(&u.visit),
+                "unplaced visit does not exist".into(),
+            );
         }
     }
     for (v, visit) in p.visits.iter().enumerate() {
@@ -461,7 +585,12 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
             continue;
         }
         if listed > 0 {
-            ck.flag(ViolationCode::VisitUnaccounted, None, Some(&visit.id), "both placed and listed as unplaced".into());
+            ck.flag(
+                ViolationCode::VisitUnaccounted,
+                None,
+                Some(&visit.id),
+                "both placed and listed as unplaced".into(),
+            );
         }
         let carers: BTreeSet<usize> = on.iter().map(|x| x.carer).collect();
         if on.len() != usize::from(visit.carers_required) || carers.len() != on.len() {
@@ -469,11 +598,21 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                 ViolationCode::WrongCarerCount,
                 None,
                 Some(&visit.id),
-                format!("needs {} distinct carer(s); placed {} time(s) with {} distinct", visit.carers_required, on.len(), carers.len()),
+                format!(
+                    "needs {} distinct carer(s); placed {} time(s) with {} distinct",
+                    visit.carers_required,
+                    on.len(),
+                    carers.len()
+                ),
             );
         }
         if on.iter().any(|x| x.start != on[0].start) {
-            ck.flag(ViolationCode::NotSynchronised, None, Some(&visit.id), "carers of a double-handed visit start at different times".into());
+            ck.flag(
+                ViolationCode::NotSynchronised,
+                None,
+                Some(&visit.id),
+                "carers of a double-handed visit start at different times".into(),
+            );
         }
     }
     for e in p.existing.iter().filter(|e| e.pinned) {
@@ -490,16 +629,33 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
         }
     }
     for link in &p.links {
-        let (Some(a), Some(b)) = (placed[link.first].first(), placed[link.then].first()) else { continue };
-        let gap = b.start - (a.start + p.visits[link.first].duration);
-        if gap < link.min_gap || gap > link.max_gap {
+        let (Some(a), Some(b)) = (placed[link.first].first(), placed[link.then].first()) else {
+            continue;
+        };
+        let offset = b.start - a.start;
+        if offset < link.min_offset || offset > link.max_offset {
             ck.flag(
                 ViolationCode::LinkGapViolated,
                 None,
                 Some(&p.visits[link.then].id),
                 format!(
-                    "starts {gap} min after `{}` ends; must be {}-{} min",
-                    p.visits[link.first].id, link.min_gap, link.max_gap
+                    "starts {offset} min after `{}` starts; must be {}-{} min",
+                    p.visits[link.first].id, link.min_offset, link.max_offset
+                ),
+            );
+        }
+        if link.distinct_carers
+            && placed[link.first]
+                .iter()
+                .any(|x| placed[link.then].iter().any(|y| y.carer == x.carer))
+        {
+            ck.flag(
+                ViolationCode::LinkGapViolated,
+                None,
+                Some(&p.visits[link.then].id),
+                format!(
+                    "must be made by a different carer than `{}`",
+                    p.visits[link.first].id
                 ),
             );
         }
@@ -530,7 +686,10 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
                 ViolationCode::ContinuityCapExceeded,
                 None,
                 None,
-                format!("`{}` sees {n} distinct carers; the cap is {}", user.id, user.continuity_cap),
+                format!(
+                    "`{}` sees {n} distinct carers; the cap is {}",
+                    user.id, user.continuity_cap
+                ),
             );
         }
         kpis.distinct_carers.insert(user.id.clone(), n);
@@ -540,16 +699,28 @@ pub fn check(problem: &Problem, rota: &Rota) -> CheckReport {
         kpis.mean_distinct_carers =
             seen_by.values().map(|s| s.len() as f64).sum::<f64>() / seen_by.len() as f64;
     }
-    kpis.known_carer_share = if carer_visits > 0 { known_visits as f64 / carer_visits as f64 } else { 0.0 };
+    kpis.known_carer_share = if carer_visits > 0 {
+        known_visits as f64 / carer_visits as f64
+    } else {
+        0.0
+    };
     kpis.visits_unplaced = kpis.visits_total - kpis.visits_placed;
     kpis.working_min = working;
     let _ = placed.iter().flatten().map(|x| x.route).max(); // routes already validated above
     if let Some(claimed) = &rota.kpis
         && !kpis_match(claimed, &kpis)
     {
-        ck.flag(ViolationCode::WrongKpis, None, None, "reported KPIs differ from the re-derived ones".into());
+        ck.flag(
+            ViolationCode::WrongKpis,
+            None,
+            None,
+            "reported KPIs differ from the re-derived ones".into(),
+        );
     }
-    CheckReport { violations: ck.out, kpis }
+    CheckReport {
+        violations: ck.out,
+        kpis,
+    }
 }
 
 fn kpis_match(a: &Kpis, b: &Kpis) -> bool {

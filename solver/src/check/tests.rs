@@ -72,8 +72,14 @@ fn plan(p: &Problem) -> Vec<PlannedRoute> {
                 (visit(p, "p3/lunch", d), base + 11 * 60 + 30),
             ],
         });
-        routes.push(PlannedRoute { shift: shift(p, "B", d), stops: vec![(visit(p, "p2/hoist", d), base + 9 * 60)] });
-        routes.push(PlannedRoute { shift: shift(p, "C", d), stops: vec![(visit(p, "p1/meds", d), base + 12 * 60)] });
+        routes.push(PlannedRoute {
+            shift: shift(p, "B", d),
+            stops: vec![(visit(p, "p2/hoist", d), base + 9 * 60)],
+        });
+        routes.push(PlannedRoute {
+            shift: shift(p, "C", d),
+            stops: vec![(visit(p, "p1/meds", d), base + 12 * 60)],
+        });
     }
     routes
 }
@@ -86,7 +92,11 @@ fn feasible() -> (Problem, Rota) {
 
 fn assert_flags(p: &Problem, rota: &Rota, code: ViolationCode) {
     let report = check(p, rota);
-    assert!(report.has(code), "expected {code:?}, got {:#?}", report.violations);
+    assert!(
+        report.has(code),
+        "expected {code:?}, got {:#?}",
+        report.violations
+    );
 }
 
 /// Re-times a stop (start and end move together; arrival is set to the start).
@@ -116,7 +126,10 @@ fn accepts_the_hand_made_feasible_rota_and_recomputes_kpis() {
         let ly = p.visits[visit(&p, y, 0)].location;
         u64::from(p.leg(a, lx, ly).minutes)
     };
-    assert_eq!(k.travel_min, 2 * (leg("p1/am", "p2/hoist") + leg("p2/hoist", "p3/lunch")));
+    assert_eq!(
+        k.travel_min,
+        2 * (leg("p1/am", "p2/hoist") + leg("p2/hoist", "p3/lunch"))
+    );
     assert!(k.travel_min > 0);
     // su1's visits: am by A (known), meds by C (unknown).
     assert!(k.known_carer_share > 0.0 && k.known_carer_share < 1.0);
@@ -142,7 +155,11 @@ fn flags_required_gender() {
     let mut routes = plan(&p);
     let am = routes[0].stops.remove(0); // su1 requires a female carer
     routes[1].stops.insert(0, am); // B is male
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::GenderRequired);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::GenderRequired,
+    );
 }
 
 #[test]
@@ -153,7 +170,11 @@ fn flags_excluded_carer() {
     let mut routes = plan(&p);
     let lunch = routes[3].stops.pop().unwrap(); // su3 excluded C
     routes[5].stops.insert(0, lunch);
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::ExcludedCarer);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::ExcludedCarer,
+    );
 }
 
 #[test]
@@ -168,7 +189,11 @@ fn flags_double_handed_visit_with_one_carer() {
     let (p, _) = feasible();
     let mut routes = plan(&p);
     routes[1].stops.clear();
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::WrongCarerCount);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::WrongCarerCount,
+    );
 }
 
 #[test]
@@ -181,7 +206,8 @@ fn flags_start_outside_window_and_exact_time() {
 #[test]
 fn accepts_soft_lateness_within_tolerance_but_flags_misreported_lateness() {
     let mut req = request();
-    req["settings"] = json!({"lateness": {"mode": "soft", "max_late_min": 30, "cost_per_min": 1.0}});
+    req["settings"] =
+        json!({"lateness": {"mode": "soft", "max_late_min": 30, "cost_per_min": 1.0}});
     let p = problem_from(req);
     let mut routes = plan(&p);
     routes[2].stops[0].1 += 10; // meds 10 min late: allowed
@@ -193,7 +219,11 @@ fn accepts_soft_lateness_within_tolerance_but_flags_misreported_lateness() {
     wrong.routes[2].stops[0].late_min = 0;
     assert_flags(&p, &wrong, ViolationCode::WrongLateness);
     routes[2].stops[0].1 += 30; // 40 min late: beyond tolerance
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::OutsideWindow);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::OutsideWindow,
+    );
 }
 
 #[test]
@@ -208,7 +238,11 @@ fn flags_travel_that_cannot_be_done() {
     for d in 0..2usize {
         routes[3 * d].stops[2].1 = d as i32 * DAY + 10 * 60;
     }
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::TravelInfeasible);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::TravelInfeasible,
+    );
 }
 
 #[test]
@@ -226,7 +260,11 @@ fn flags_work_outside_the_shift() {
     let mut req = request();
     req["carers"][2]["shifts"] = json!([{"days": ["daily"], "start": "07:00", "end": "12:10"}]);
     let p = problem_from(req); // C cannot do the 12:00 meds and travel home by 12:10
-    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::OutsideShift);
+    assert_flags(
+        &p,
+        &p.write_rota(&plan(&p), &[]),
+        ViolationCode::OutsideShift,
+    );
 }
 
 #[test]
@@ -234,7 +272,11 @@ fn flags_continuity_cap() {
     let mut req = request();
     req["service_users"][0]["continuity_cap"] = json!(1);
     let p = problem_from(req); // su1 sees A and C
-    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::ContinuityCapExceeded);
+    assert_flags(
+        &p,
+        &p.write_rota(&plan(&p), &[]),
+        ViolationCode::ContinuityCapExceeded,
+    );
 }
 
 #[test]
@@ -242,12 +284,18 @@ fn flags_daily_and_weekly_maximum_minutes() {
     let mut req = request();
     req["carers"][0]["max_min_per_day"] = json!(60);
     let p = problem_from(req);
-    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::MaxDailyMinutes);
+    assert_flags(
+        &p,
+        &p.write_rota(&plan(&p), &[]),
+        ViolationCode::MaxDailyMinutes,
+    );
     let mut req = request();
     req["carers"][0]["max_min_per_week"] = json!(200); // A works ~110 min a day
     let p = problem_from(req);
     let report = check(&p, &p.write_rota(&plan(&p), &[]));
-    assert!(report.has(ViolationCode::MaxWeeklyMinutes) && !report.has(ViolationCode::MaxDailyMinutes));
+    assert!(
+        report.has(ViolationCode::MaxWeeklyMinutes) && !report.has(ViolationCode::MaxDailyMinutes)
+    );
 }
 
 #[test]
@@ -255,7 +303,11 @@ fn flags_missing_break_in_a_long_day() {
     let mut req = request();
     req["settings"] = json!({"break_rule": {"after_min": 120, "duration_min": 110}});
     let p = problem_from(req); // A works 08:00-12:00 and no gap reaches 110 min
-    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::MissingBreak);
+    assert_flags(
+        &p,
+        &p.write_rota(&plan(&p), &[]),
+        ViolationCode::MissingBreak,
+    );
     let mut req = request();
     req["settings"] = json!({"break_rule": {"after_min": 120, "duration_min": 60}});
     let p = problem_from(req); // the 09:45-11:30 gap (minus travel) is a 60-min break
@@ -267,7 +319,11 @@ fn flags_a_moved_pinned_visit() {
     let (p, _) = feasible();
     let mut routes = plan(&p);
     routes[0].stops[0].1 += 15; // pinned at 08:00
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::PinnedChanged);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::PinnedChanged,
+    );
 }
 
 #[test]
@@ -275,7 +331,11 @@ fn flags_a_broken_visit_link() {
     let mut req = request();
     req["packages"][0]["links"][0]["max_gap_min"] = json!(200);
     let p = problem_from(req); // am ends 08:30, meds starts 12:00: a 210-min gap > 200
-    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::LinkGapViolated);
+    assert_flags(
+        &p,
+        &p.write_rota(&plan(&p), &[]),
+        ViolationCode::LinkGapViolated,
+    );
 }
 
 #[test]
@@ -283,12 +343,19 @@ fn flags_unaccounted_and_doubly_accounted_visits() {
     let (p, _) = feasible();
     let mut routes = plan(&p);
     routes[5].stops.clear(); // day 2 meds vanishes
-    assert_flags(&p, &p.write_rota(&routes, &[]), ViolationCode::VisitUnaccounted);
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[]),
+        ViolationCode::VisitUnaccounted,
+    );
     let (p, mut rota) = feasible();
     rota.unplaced.push(UnplacedVisit {
         visit: rota.routes[2].stops[0].visit.clone(),
         service_user: "su1".into(),
-        reasons: vec![UnplacedReason { code: "x".into(), message: "y".into() }],
+        reasons: vec![UnplacedReason {
+            code: "x".into(),
+            message: "y".into(),
+        }],
     });
     assert_flags(&p, &rota, ViolationCode::VisitUnaccounted);
 }
@@ -298,11 +365,21 @@ fn flags_unplaced_without_reason_and_accepts_it_with_one() {
     let (p, _) = feasible();
     let mut routes = plan(&p);
     let v = routes[5].stops.pop().unwrap().0;
-    let with_reason = crate::model::PlannedUnplaced { visit: v, reasons: vec![("no_carer_free".into(), "busy".into())] };
+    let with_reason = crate::model::PlannedUnplaced {
+        visit: v,
+        reasons: vec![("no_carer_free".into(), "busy".into())],
+    };
     let rota = p.write_rota(&routes, std::slice::from_ref(&with_reason));
     assert!(check(&p, &rota).is_feasible());
-    let without = crate::model::PlannedUnplaced { visit: v, reasons: vec![] };
-    assert_flags(&p, &p.write_rota(&routes, &[without]), ViolationCode::UnplacedWithoutReason);
+    let without = crate::model::PlannedUnplaced {
+        visit: v,
+        reasons: vec![],
+    };
+    assert_flags(
+        &p,
+        &p.write_rota(&routes, &[without]),
+        ViolationCode::UnplacedWithoutReason,
+    );
 }
 
 #[test]
@@ -323,7 +400,9 @@ fn flags_wrong_duration_bad_times_unknown_and_reused_shifts() {
     let dup = rota.routes[2].clone();
     rota.routes.push(dup);
     let report = check(&p, &rota);
-    assert!(report.has(ViolationCode::ShiftUsedTwice) && report.has(ViolationCode::WrongCarerCount));
+    assert!(
+        report.has(ViolationCode::ShiftUsedTwice) && report.has(ViolationCode::WrongCarerCount)
+    );
 }
 
 #[test]

@@ -111,7 +111,11 @@ pub struct Issue {
 impl Issue {
     /// Creates an issue.
     pub fn new(path: impl Into<String>, code: IssueCode, message: impl Into<String>) -> Self {
-        Self { path: path.into(), code, message: message.into() }
+        Self {
+            path: path.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -17,11 +17,19 @@ use serde::de::DeserializeOwned;
 /// Parses JSON text into a wire type, naming the JSON path of the first structural error.
 pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, Issue> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "$".to_string() } else { format!("$.{path}") };
+        let path = if path == "." {
+            "$".to_string()
+        } else {
+            format!("$.{path}")
+        };
         Issue::new(path, IssueCode::MalformedJson, e.into_inner().to_string())
-    })
+    })?;
+    // Only whitespace may follow the value (serde_json::from_str checks this too).
+    de.end()
+        .map_err(|e| Issue::new("$", IssueCode::MalformedJson, e.to_string()))?;
+    Ok(value)
 }
 
 /// Parses a planning request.

@@ -64,7 +64,11 @@ pub struct Horizon {
 
 impl Default for Horizon {
     fn default() -> Self {
-        Self { start_date: "2026-11-30".into(), days: 7, utc_offset: default_utc_offset() }
+        Self {
+            start_date: "2026-11-30".into(),
+            days: 7,
+            utc_offset: default_utc_offset(),
+        }
     }
 }
 
@@ -105,11 +109,16 @@ pub struct Settings {
     /// Whether travel from a carer's start location to the first visit, and from
     /// the last visit to the end location, is paid working time.
     pub paid_commute: bool,
+    /// Objective weights; every field defaults as documented on [`ObjectiveWeights`].
+    pub objective: ObjectiveWeights,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let band = |s: &str, e: &str| BandWindow { start: s.into(), end: e.into() };
+        let band = |s: &str, e: &str| BandWindow {
+            start: s.into(),
+            end: e.into(),
+        };
         let time_bands = [
             ("morning", band("07:00", "10:00")),
             ("lunch", band("11:30", "14:00")),
@@ -128,6 +137,67 @@ impl Default for Settings {
             lateness: Lateness::default(),
             break_rule: BreakRule::default(),
             paid_commute: false,
+            objective: ObjectiveWeights::default(),
+        }
+    }
+}
+
+/// Objective weights, in cost units where one minute of paid travel costs 1.
+///
+/// The defaults make the levels lexicographic in practice: leaving a visit
+/// unplaced (thousands) outweighs any continuity gain (hundreds), which
+/// outweighs travel (ones), which outweighs preferences and fairness (fractions
+/// to tens). Lateness in soft mode costs `settings.lateness.cost_per_min`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectiveWeights {
+    /// Unplaced visit of a crisis package.
+    pub unplaced_crisis: f64,
+    /// Unplaced visit of a hospital-discharge package (a delayed discharge).
+    pub unplaced_hospital_discharge: f64,
+    /// Unplaced visit of a package re-provided after a provider failure.
+    pub unplaced_provider_failure: f64,
+    /// Unplaced visit of a routine package.
+    pub unplaced_routine: f64,
+    /// Unplaced visit of a planned (future) package.
+    pub unplaced_planned: f64,
+    /// Each distinct carer a person sees over the horizon.
+    pub distinct_carer: f64,
+    /// Each carer-visit by someone the person has never met, when the person has known carers.
+    pub unknown_carer_visit: f64,
+    /// Each minute of paid travel.
+    pub travel_min: f64,
+    /// Each minute of unpaid commute (first and last legs when commute is unpaid).
+    pub commute_min: f64,
+    /// Each carer-visit not made by one of the person's preferred carers (when they have any).
+    pub non_preferred_carer_visit: f64,
+    /// Each carer-visit against the person's preferred carer gender.
+    pub non_preferred_gender_visit: f64,
+    /// Each minute a guaranteed-hours or salaried carer works below contract over the horizon.
+    pub contract_shortfall_min: f64,
+    /// Each non-pinned visit given to other carers than on the existing rota.
+    pub changed_visit: f64,
+    /// Each carer shift that is used at all (calling a carer in).
+    pub shift_used: f64,
+}
+
+impl Default for ObjectiveWeights {
+    fn default() -> Self {
+        Self {
+            unplaced_crisis: 20_000.0,
+            unplaced_hospital_discharge: 15_000.0,
+            unplaced_provider_failure: 15_000.0,
+            unplaced_routine: 10_000.0,
+            unplaced_planned: 8_000.0,
+            distinct_carer: 120.0,
+            unknown_carer_visit: 15.0,
+            travel_min: 1.0,
+            commute_min: 0.25,
+            non_preferred_carer_visit: 5.0,
+            non_preferred_gender_visit: 10.0,
+            contract_shortfall_min: 0.05,
+            changed_visit: 30.0,
+            shift_used: 0.0,
         }
     }
 }
@@ -194,7 +264,10 @@ pub struct BreakRule {
 
 impl Default for BreakRule {
     fn default() -> Self {
-        Self { after_min: 360, duration_min: 30 }
+        Self {
+            after_min: 360,
+            duration_min: 30,
+        }
     }
 }
 
@@ -538,6 +611,10 @@ pub struct Carer {
     /// Absences (sickness, leave) removing availability.
     #[serde(default)]
     pub absences: Vec<Absence>,
+    /// Load a carer can carry in one shift (supplies; also the vehicle capacity of
+    /// VRP benchmark instances). None = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
 }
 
 fn default_max_day() -> u32 {
@@ -716,6 +793,13 @@ pub struct VisitPattern {
     /// Extra skills for this visit.
     #[serde(default)]
     pub required_skills: Vec<String>,
+    /// Load the visit takes from the carer's `capacity` (0 for ordinary care visits).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub demand: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn one() -> u32 {

@@ -1,6 +1,6 @@
 //! Dates, local times and day selectors of the generated horizon.
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{Datelike, Duration, NaiveDate};
 
 /// Weekday selectors in Monday-first order, as the wire format spells them.
 pub(super) const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -16,7 +16,11 @@ pub(super) struct Calendar {
 impl Calendar {
     /// A horizon of `days` (clamped to the format's 1-28) from `start`, in UK local time.
     pub fn new(start: NaiveDate, days: u32) -> Self {
-        Calendar { start, days: days.clamp(1, 28), offset: uk_offset(start).to_string() }
+        Calendar {
+            start,
+            days: days.clamp(1, 28),
+            offset: uk_offset(start).to_string(),
+        }
     }
 
     /// Number of days planned.
@@ -47,7 +51,12 @@ impl Calendar {
     /// RFC 3339 instant at `minute` after local midnight of horizon day `day`
     /// (`day` may run past the horizon, e.g. for the end of an absence).
     pub fn instant(&self, day: u32, minute: u32) -> String {
-        format!("{}T{}:00{}", self.date(day).format("%Y-%m-%d"), hhmm(minute), self.offset)
+        format!(
+            "{}T{}:00{}",
+            self.date(day).format("%Y-%m-%d"),
+            hhmm(minute),
+            self.offset
+        )
     }
 }
 

@@ -13,7 +13,10 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 /// Centre of the generated county (mid Devon).
-pub(super) const COUNTY_CENTRE: Point = Point { lat: 50.7, lon: -3.6 };
+pub(super) const COUNTY_CENTRE: Point = Point {
+    lat: 50.7,
+    lon: -3.6,
+};
 /// Radius of the generated county, metres.
 pub(super) const COUNTY_RADIUS_M: f64 = 40_000.0;
 
@@ -35,18 +38,66 @@ const VILLAGE_PREFIXES: [&str; 20] = [
     "Ash", "Birch", "Bramble", "Cold", "Combe", "Down", "Elm", "Fern", "Furze", "Green", "Heath",
     "High", "Holly", "Kings", "Lang", "Mill", "Moor", "Oak", "Stone", "West",
 ];
-const VILLAGE_SUFFIXES: [&str; 10] =
-    ["bury", "cott", "ford", "hay", "leigh", "stow", "ton", "well", "wick", "worthy"];
-const PROVIDER_WORDS: [&str; 48] = [
-    "Moorland", "Riverside", "Harbour", "Valley", "Heartwood", "Oakleaf", "Westcountry",
-    "Coastline", "Meadowbank", "Brightwater", "Greenway", "Hearthstone", "Kindred", "Larkspur",
-    "Northgate", "Orchard", "Primrose", "Quayside", "Rosewood", "Seabreeze", "Heather",
-    "Willowbrook", "Yew Tree", "Bluebell", "Camellia", "Driftwood", "Evergreen", "Foxglove",
-    "Granite", "Hawthorn", "Juniper", "Kestrel", "Lavender", "Marigold", "Nightingale",
-    "Otterbrook", "Pebble", "Rowan", "Saffron", "Thistle", "Upland", "Verity", "Wren", "Alder",
-    "Beacon", "Clover", "Dartside", "Exevale",
+const VILLAGE_SUFFIXES: [&str; 10] = [
+    "bury", "cott", "ford", "hay", "leigh", "stow", "ton", "well", "wick", "worthy",
 ];
-const PROVIDER_SUFFIXES: [&str; 5] = ["Care", "Homecare", "Home Care", "Care Services", "Support at Home"];
+const PROVIDER_WORDS: [&str; 48] = [
+    "Moorland",
+    "Riverside",
+    "Harbour",
+    "Valley",
+    "Heartwood",
+    "Oakleaf",
+    "Westcountry",
+    "Coastline",
+    "Meadowbank",
+    "Brightwater",
+    "Greenway",
+    "Hearthstone",
+    "Kindred",
+    "Larkspur",
+    "Northgate",
+    "Orchard",
+    "Primrose",
+    "Quayside",
+    "Rosewood",
+    "Seabreeze",
+    "Heather",
+    "Willowbrook",
+    "Yew Tree",
+    "Bluebell",
+    "Camellia",
+    "Driftwood",
+    "Evergreen",
+    "Foxglove",
+    "Granite",
+    "Hawthorn",
+    "Juniper",
+    "Kestrel",
+    "Lavender",
+    "Marigold",
+    "Nightingale",
+    "Otterbrook",
+    "Pebble",
+    "Rowan",
+    "Saffron",
+    "Thistle",
+    "Upland",
+    "Verity",
+    "Wren",
+    "Alder",
+    "Beacon",
+    "Clover",
+    "Dartside",
+    "Exevale",
+];
+const PROVIDER_SUFFIXES: [&str; 5] = [
+    "Care",
+    "Homecare",
+    "Home Care",
+    "Care Services",
+    "Support at Home",
+];
 
 /// A market town.
 #[derive(Debug, Clone)]
@@ -123,11 +174,17 @@ pub(super) fn geography<R: Rng>(rng: &mut R, n_towns: u32, n_villages: u32) -> G
         }
         let population = rng.random_range(50..=200u32) * 100;
         // ~1,800 people per km² of built-up area.
-        let radius_m = ((population as f64 / (std::f64::consts::PI * 1800.0)).sqrt() * 1000.0).round();
+        let radius_m =
+            ((population as f64 / (std::f64::consts::PI * 1800.0)).sqrt() * 1000.0).round();
         let name = TOWN_NAMES
             .get(towns.len())
             .map_or_else(|| format!("Town {}", towns.len() + 1), |s| s.to_string());
-        towns.push(Town { name, centre, population, radius_m });
+        towns.push(Town {
+            name,
+            centre,
+            population,
+            radius_m,
+        });
     }
 
     let mut names: Vec<String> = VILLAGE_PREFIXES
@@ -145,8 +202,12 @@ pub(super) fn geography<R: Rng>(rng: &mut R, n_towns: u32, n_villages: u32) -> G
             min_sep *= 0.8;
         }
         let centre = random_in_disk(rng, COUNTY_CENTRE, COUNTY_RADIUS_M * 0.95);
-        let clash_town = towns.iter().any(|t| t.centre.distance_m(centre) < t.radius_m + min_sep);
-        let clash_village = villages.iter().any(|v| v.centre.distance_m(centre) < min_sep);
+        let clash_town = towns
+            .iter()
+            .any(|t| t.centre.distance_m(centre) < t.radius_m + min_sep);
+        let clash_village = villages
+            .iter()
+            .any(|v| v.centre.distance_m(centre) < min_sep);
         if clash_town || clash_village {
             continue;
         }
@@ -181,7 +242,10 @@ pub(super) fn plan<R: Rng>(
                 team_ids.push(teams.len());
                 teams.push(team_site(rng, geo, profile, plan, &site, p_idx, j));
             }
-            providers.push(ProviderSite { teams: team_ids, ..site });
+            providers.push(ProviderSite {
+                teams: team_ids,
+                ..site
+            });
         }
     }
     (providers, teams)
@@ -198,7 +262,9 @@ fn provider_site<R: Rng>(
         Tier::EmergencyCover => COUNTY_CENTRE,
         _ => {
             let weights: Vec<f64> = geo.towns.iter().map(|t| f64::from(t.population)).collect();
-            pick_index(rng, &weights).and_then(|i| geo.towns.get(i)).map_or(COUNTY_CENTRE, |t| t.centre)
+            pick_index(rng, &weights)
+                .and_then(|i| geo.towns.get(i))
+                .map_or(COUNTY_CENTRE, |t| t.centre)
         }
     };
     let name = match plan.tier {
@@ -256,7 +322,9 @@ fn team_site<R: Rng>(
         Tier::Tier3 => rng.random_range(0.65..0.74),
         _ => rng.random_range(0.57..0.68),
     };
-    let load = rng.random_range(profile.users_per_carer.0..=profile.users_per_carer.1.max(profile.users_per_carer.0));
+    let load = rng.random_range(
+        profile.users_per_carer.0..=profile.users_per_carer.1.max(profile.users_per_carer.0),
+    );
 
     if kind == TeamKind::Emergency {
         let users = (f64::from(carers) * load * 0.15).round().max(1.0) as u32;
@@ -273,7 +341,8 @@ fn team_site<R: Rng>(
         };
     }
 
-    let rural = j > 0 && rng.random_bool(plan.rural_share.clamp(0.0, 1.0)) && !geo.villages.is_empty();
+    let rural =
+        j > 0 && rng.random_bool(plan.rural_share.clamp(0.0, 1.0)) && !geo.villages.is_empty();
     let (name, base, radius_m, town) = if rural {
         let w: Vec<f64> = geo
             .villages
@@ -281,7 +350,9 @@ fn team_site<R: Rng>(
             .map(|v| decay(v.centre.distance_m(provider.home), 12_000.0))
             .collect();
         let v = pick_index(rng, &w).and_then(|i| geo.villages.get(i));
-        let (vname, centre) = v.map_or(("Rural".to_string(), provider.home), |v| (v.name.clone(), v.centre));
+        let (vname, centre) = v.map_or(("Rural".to_string(), provider.home), |v| {
+            (v.name.clone(), v.centre)
+        });
         let radius = f64::from(rng.random_range(16..=30u32)) * 500.0;
         (format!("{vname} and villages"), centre, radius, None)
     } else {
@@ -303,14 +374,27 @@ fn team_site<R: Rng>(
         let (tname, centre, tr) = geo
             .towns
             .get(ti)
-            .map_or(("Town".to_string(), provider.home, 1_500.0), |t| (t.name.clone(), t.centre, t.radius_m));
+            .map_or(("Town".to_string(), provider.home, 1_500.0), |t| {
+                (t.name.clone(), t.centre, t.radius_m)
+            });
         let base = random_in_disk(rng, centre, tr * 0.6);
         let radius = f64::from(rng.random_range(20..=40u32)) * 100.0;
-        (format!("{tname} {}", sector(centre, base)), base, radius, Some(ti))
+        (
+            format!("{tname} {}", sector(centre, base)),
+            base,
+            radius,
+            Some(ti),
+        )
     };
     let rural_factor = if town.is_none() { 0.85 } else { 1.0 };
-    let kind_factor = if kind == TeamKind::Specialist { 0.75 } else { 1.0 };
-    let users = (f64::from(carers) * load * rural_factor * kind_factor).round().clamp(1.0, 60.0) as u32;
+    let kind_factor = if kind == TeamKind::Specialist {
+        0.75
+    } else {
+        1.0
+    };
+    let users = (f64::from(carers) * load * rural_factor * kind_factor)
+        .round()
+        .clamp(1.0, 60.0) as u32;
     TeamSite {
         provider: p_idx,
         name: format!("{name} ({})", provider.name),

@@ -41,7 +41,11 @@ impl Point {
 
     /// This point rounded, as a wire [`Location`].
     pub fn location(self) -> Location {
-        Location { lat: round6(self.lat), lon: round6(self.lon), matrix_index: None }
+        Location {
+            lat: round6(self.lat),
+            lon: round6(self.lon),
+            matrix_index: None,
+        }
     }
 }
 
@@ -81,7 +85,9 @@ pub(super) fn circle_ring(centre: Point, radius_m: f64) -> Vec<[f64; 2]> {
 
 /// A circle as a GeoJSON `Polygon`.
 pub(super) fn circle_polygon(centre: Point, radius_m: f64) -> AreaGeometry {
-    AreaGeometry::Polygon { coordinates: vec![circle_ring(centre, radius_m)] }
+    AreaGeometry::Polygon {
+        coordinates: vec![circle_ring(centre, radius_m)],
+    }
 }
 
 /// The union of circles as one GeoJSON `MultiPolygon` (overlaps merged, so the
@@ -90,7 +96,10 @@ pub(super) fn union_of_circles(circles: &[(Point, f64)]) -> AreaGeometry {
     let polygons: Vec<Polygon<f64>> = circles
         .iter()
         .map(|&(c, r)| {
-            let coords = circle_ring(c, r).into_iter().map(|[x, y]| Coord { x, y }).collect();
+            let coords = circle_ring(c, r)
+                .into_iter()
+                .map(|[x, y]| Coord { x, y })
+                .collect();
             Polygon::new(LineString::new(coords), Vec::new())
         })
         .collect();
@@ -106,7 +115,10 @@ pub(super) fn union_of_circles(circles: &[(Point, f64)]) -> AreaGeometry {
     }
     if out.is_empty() {
         // Cannot happen for non-empty input; fall back to the raw circles.
-        out = circles.iter().map(|&(c, r)| vec![circle_ring(c, r)]).collect();
+        out = circles
+            .iter()
+            .map(|&(c, r)| vec![circle_ring(c, r)])
+            .collect();
     }
     AreaGeometry::MultiPolygon { coordinates: out }
 }
@@ -138,19 +150,28 @@ mod tests {
 
     #[test]
     fn circle_ring_is_closed_and_round() {
-        let c = Point { lat: 50.7, lon: -3.6 };
+        let c = Point {
+            lat: 50.7,
+            lon: -3.6,
+        };
         let ring = circle_ring(c, 3000.0);
         assert_eq!(ring.len(), CIRCLE_VERTICES + 1);
         assert_eq!(ring.first(), ring.last());
         for [lon, lat] in &ring[..CIRCLE_VERTICES] {
-            let d = c.distance_m(Point { lat: *lat, lon: *lon });
+            let d = c.distance_m(Point {
+                lat: *lat,
+                lon: *lon,
+            });
             assert!((d - 3000.0).abs() < 5.0, "{d}");
         }
     }
 
     #[test]
     fn union_merges_overlapping_circles() {
-        let a = Point { lat: 50.7, lon: -3.6 };
+        let a = Point {
+            lat: 50.7,
+            lon: -3.6,
+        };
         let b = a.offset(2000.0, 0.0);
         let far = a.offset(30_000.0, 0.0);
         let AreaGeometry::MultiPolygon { coordinates } =

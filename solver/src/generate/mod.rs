@@ -23,8 +23,8 @@ mod tests;
 pub use stats::ScenarioStats;
 
 use crate::format::{
-    AreaGeometry, AutoAcceptPolicy, ContractTerms, DEFAULT_SKILLS, FORMAT_TAG, HaversineSpec, Horizon,
-    Package, PlanningRequest, Provider, Settings, Team, Tier, TravelSpec, UrbanArea,
+    AreaGeometry, AutoAcceptPolicy, ContractTerms, DEFAULT_SKILLS, FORMAT_TAG, HaversineSpec,
+    Horizon, Package, PlanningRequest, Provider, Settings, Team, Tier, TravelSpec, UrbanArea,
 };
 use calendar::{Calendar, selector_applies};
 use chrono::NaiveDate;
@@ -53,8 +53,12 @@ pub enum ScenarioSize {
 
 impl ScenarioSize {
     /// Every size, smallest first.
-    pub const ALL: [ScenarioSize; 4] =
-        [ScenarioSize::Small, ScenarioSize::Team, ScenarioSize::Provider, ScenarioSize::County];
+    pub const ALL: [ScenarioSize; 4] = [
+        ScenarioSize::Small,
+        ScenarioSize::Team,
+        ScenarioSize::Provider,
+        ScenarioSize::County,
+    ];
 
     /// The lower-case name accepted by [`FromStr`].
     pub fn as_str(self) -> &'static str {
@@ -93,7 +97,7 @@ impl ScenarioSize {
                 villages: 40,
                 carers_per_team: (12, 12),
                 max_carers_per_team: 12,
-                users_per_carer: (4.4, 4.75),
+                users_per_carer: (4.5, 4.8),
                 referrals: (4, 8),
             },
             ScenarioSize::Provider => SizeProfile {
@@ -108,8 +112,14 @@ impl ScenarioSize {
             ScenarioSize::County => SizeProfile {
                 providers: vec![
                     plan(Tier::Tier1, 8, (7, 9), 1.0, 0.45),
-                    ProviderPlan { suspended: 1, ..plan(Tier::Tier2, 12, (3, 5), 0.3, 0.4) },
-                    ProviderPlan { off_framework: 1, ..plan(Tier::Tier3, 15, (1, 3), 0.1, 0.35) },
+                    ProviderPlan {
+                        suspended: 1,
+                        ..plan(Tier::Tier2, 12, (3, 5), 0.3, 0.4)
+                    },
+                    ProviderPlan {
+                        off_framework: 1,
+                        ..plan(Tier::Tier3, 15, (1, 3), 0.1, 0.35)
+                    },
                     plan(Tier::Specialist, 4, (2, 3), 0.25, 0.2),
                     plan(Tier::EmergencyCover, 1, (2, 2), 1.0, 0.0),
                 ],
@@ -136,7 +146,11 @@ pub struct UnknownSize(pub String);
 
 impl fmt::Display for UnknownSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown scenario size {:?} (expected small, team, provider or county)", self.0)
+        write!(
+            f,
+            "unknown scenario size {:?} (expected small, team, provider or county)",
+            self.0
+        )
     }
 }
 
@@ -145,7 +159,10 @@ impl std::error::Error for UnknownSize {}
 impl FromStr for ScenarioSize {
     type Err = UnknownSize;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ScenarioSize::ALL.into_iter().find(|z| z.as_str() == s).ok_or_else(|| UnknownSize(s.to_string()))
+        ScenarioSize::ALL
+            .into_iter()
+            .find(|z| z.as_str() == s)
+            .ok_or_else(|| UnknownSize(s.to_string()))
     }
 }
 
@@ -203,7 +220,11 @@ pub struct GeneratorOptions {
 impl GeneratorOptions {
     /// Options for `size` and `seed` with the default start date and a 7-day horizon.
     pub fn new(size: ScenarioSize, seed: u64) -> Self {
-        GeneratorOptions { size, seed, ..Self::default() }
+        GeneratorOptions {
+            size,
+            seed,
+            ..Self::default()
+        }
     }
 }
 
@@ -252,7 +273,11 @@ pub fn generate(options: &GeneratorOptions) -> Scenario {
 /// Generates a county of a custom shape (`options.size` is then ignored).
 pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scenario {
     let cal = Calendar::new(options.start_date, options.days);
-    let geo = county::geography(&mut stream(options.seed, 1), profile.towns, profile.villages);
+    let geo = county::geography(
+        &mut stream(options.seed, 1),
+        profile.towns,
+        profile.villages,
+    );
     let (provider_sites, team_sites) = county::plan(&mut stream(options.seed, 2), &geo, profile);
 
     let mut teams = Vec::new();
@@ -263,7 +288,15 @@ pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scena
     for (t, site) in team_sites.iter().enumerate() {
         let team_id = format!("team-{:03}", t + 1);
         let mut rng = stream(options.seed, 1000 + t as u64);
-        let people = people::build_team(&mut rng, site, &team_id, &geo, &cal, carers.len(), users.len());
+        let people = people::build_team(
+            &mut rng,
+            site,
+            &team_id,
+            &geo,
+            &cal,
+            carers.len(),
+            users.len(),
+        );
         teams.push(Team {
             id: team_id.clone(),
             provider: Some(format!("prov-{:02}", site.provider + 1)),
@@ -282,20 +315,37 @@ pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scena
     let providers = provider_sites
         .iter()
         .enumerate()
-        .map(|(p, site)| provider(&mut stream(options.seed, 3000 + p as u64), p, site, &team_sites, &team_ids, &carers, &packages, &users, &cal))
+        .map(|(p, site)| {
+            provider(
+                &mut stream(options.seed, 3000 + p as u64),
+                p,
+                site,
+                &team_sites,
+                &team_ids,
+                &carers,
+                &packages,
+                &users,
+                &cal,
+            )
+        })
         .collect();
 
     let mut ref_rng = stream(options.seed, 3);
     let (lo, hi) = profile.referrals;
     let n_ref = ref_rng.random_range(lo.min(hi)..=hi);
-    let (ref_users, referrals) = referrals::referrals(&mut ref_rng, n_ref, &team_sites, &carers, &cal);
+    let (ref_users, referrals) =
+        referrals::referrals(&mut ref_rng, n_ref, &team_sites, &carers, &cal);
     users.extend(ref_users);
 
     let travel = TravelSpec::Haversine(HaversineSpec {
         urban_areas: geo
             .towns
             .iter()
-            .map(|t| UrbanArea { name: Some(t.name.clone()), centre: t.centre.location(), radius_m: t.radius_m })
+            .map(|t| UrbanArea {
+                name: Some(t.name.clone()),
+                centre: t.centre.location(),
+                radius_m: t.radius_m,
+            })
             .collect(),
         ..HaversineSpec::default()
     });
@@ -306,7 +356,10 @@ pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scena
             days: cal.days(),
             utc_offset: cal.offset().to_string(),
         },
-        settings: Settings { max_team_size: profile.max_carers_per_team, ..Settings::default() },
+        settings: Settings {
+            max_team_size: profile.max_carers_per_team,
+            ..Settings::default()
+        },
         travel,
         providers,
         teams,
@@ -331,9 +384,17 @@ fn provider(
     users: &[crate::format::ServiceUser],
     cal: &Calendar,
 ) -> Provider {
-    let own: Vec<&str> = site.teams.iter().filter_map(|&t| team_ids.get(t).map(String::as_str)).collect();
-    let circles: Vec<(Point, f64)> =
-        site.teams.iter().filter_map(|&t| team_sites.get(t)).map(|t| (t.base, t.radius_m)).collect();
+    let own: Vec<&str> = site
+        .teams
+        .iter()
+        .filter_map(|&t| team_ids.get(t).map(String::as_str))
+        .collect();
+    let circles: Vec<(Point, f64)> = site
+        .teams
+        .iter()
+        .filter_map(|&t| team_sites.get(t))
+        .map(|t| (t.base, t.radius_m))
+        .collect();
     let service_area = if matches!(site.tier, Tier::Tier1 | Tier::EmergencyCover) {
         enclosing_circle(&circles)
     } else {
@@ -356,12 +417,18 @@ fn provider(
             .map(|pk| weekly_visit_minutes(pk, cal))
             .sum();
         let committed = (minutes * rng.random_range(0.75..0.95) / 60.0).round() as u32 * 60;
-        ContractTerms::Block { committed_min_per_week: committed }
+        ContractTerms::Block {
+            committed_min_per_week: committed,
+        }
     } else {
         ContractTerms::Spot
     };
     let auto_accept = match site.tier {
-        Tier::EmergencyCover => AutoAcceptPolicy { enabled: true, max_min_per_week: None, single_handed_only: false },
+        Tier::EmergencyCover => AutoAcceptPolicy {
+            enabled: true,
+            max_min_per_week: None,
+            single_handed_only: false,
+        },
         Tier::Specialist => AutoAcceptPolicy::default(),
         tier => {
             let p_on = match tier {
@@ -401,7 +468,10 @@ fn enclosing_circle(circles: &[(Point, f64)]) -> AreaGeometry {
         lat: circles.iter().map(|c| c.0.lat).sum::<f64>() / n,
         lon: circles.iter().map(|c| c.0.lon).sum::<f64>() / n,
     };
-    let radius = circles.iter().map(|&(c, r)| centre.distance_m(c) + r).fold(1_000.0, f64::max);
+    let radius = circles
+        .iter()
+        .map(|&(c, r)| centre.distance_m(c) + r)
+        .fold(1_000.0, f64::max);
     circle_polygon(centre, (radius / 500.0).ceil() * 500.0)
 }
 
@@ -410,7 +480,9 @@ fn weekly_visit_minutes(p: &Package, cal: &Calendar) -> f64 {
     p.visits
         .iter()
         .map(|v| {
-            let days = (0..7).filter(|&i| selector_applies(&v.days, cal.date(i))).count();
+            let days = (0..7)
+                .filter(|&i| selector_applies(&v.days, cal.date(i)))
+                .count();
             f64::from(v.duration_min * v.carers_required) * days as f64
         })
         .sum()
@@ -429,7 +501,10 @@ pub fn write_fixtures(dir: &Path) -> std::io::Result<()> {
 /// `small_team.json` (Small, seed 1, 2 days), `team_week.json` (Team, seed 7),
 /// `provider_week.json` (Provider, seed 11) and `provider_referrals.json`.
 pub fn fixture_files() -> Result<Vec<(&'static str, String)>, serde_json::Error> {
-    let opts = |size, seed, days| GeneratorOptions { days, ..GeneratorOptions::new(size, seed) };
+    let opts = |size, seed, days| GeneratorOptions {
+        days,
+        ..GeneratorOptions::new(size, seed)
+    };
     let small = generate(&opts(ScenarioSize::Small, 1, 2));
     let team = generate(&opts(ScenarioSize::Team, 7, 7));
     let provider = generate(&opts(ScenarioSize::Provider, 11, 7));
@@ -483,10 +558,18 @@ fn pick_index<R: Rng>(rng: &mut R, weights: &[f64]) -> Option<usize> {
 
 /// Bit of a skill in the default catalogue (0 for an unknown name).
 fn skill_bit(name: &str) -> u32 {
-    DEFAULT_SKILLS.iter().position(|s| *s == name).map_or(0, |i| 1 << i)
+    DEFAULT_SKILLS
+        .iter()
+        .position(|s| *s == name)
+        .map_or(0, |i| 1 << i)
 }
 
 /// Skill names of a bit set, in catalogue order.
 fn skill_names(mask: u32) -> Vec<String> {
-    DEFAULT_SKILLS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, s)| s.to_string()).collect()
+    DEFAULT_SKILLS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, s)| s.to_string())
+        .collect()
 }

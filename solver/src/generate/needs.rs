@@ -7,10 +7,10 @@
 
 use super::calendar::{Calendar, hhmm};
 use super::pick;
+use crate::format::Funding;
 use crate::format::{
     Gender, GenderPreference, Package, Strength, TimeSpec, Urgency, VisitLink, VisitPattern,
 };
-use crate::format::Funding;
 use rand::Rng;
 
 /// Probabilities of each need among a team's (or a referral stream's) people.
@@ -40,7 +40,7 @@ impl NeedMix {
         NeedMix {
             visits_per_day: [0.25, 0.35, 0.25, 0.15],
             dementia: 0.25,
-            hoist: 0.085,
+            hoist: 0.11,
             two_for_behaviour: 0.01,
             complex: 0.02,
             end_of_life: 0.015,
@@ -61,7 +61,7 @@ impl NeedMix {
         NeedMix {
             visits_per_day: [0.05, 0.25, 0.35, 0.35],
             dementia: 0.60,
-            hoist: 0.16,
+            hoist: 0.20,
             two_for_behaviour: 0.03,
             complex: 0.30,
             end_of_life: 0.08,
@@ -160,10 +160,21 @@ pub(super) fn draw_package<R: Rng>(
     let per_day = if needs.end_of_life {
         4
     } else {
-        *pick(rng, &[(1, mix.visits_per_day[0]), (2, mix.visits_per_day[1]), (3, mix.visits_per_day[2]), (4, mix.visits_per_day[3])])
+        *pick(
+            rng,
+            &[
+                (1, mix.visits_per_day[0]),
+                (2, mix.visits_per_day[1]),
+                (3, mix.visits_per_day[2]),
+                (4, mix.visits_per_day[3]),
+            ],
+        )
     };
     let mut slots: Vec<Slot> = match per_day {
-        1 => vec![*pick(rng, &[(Morning, 0.35), (Lunch, 0.25), (Tea, 0.15), (Bed, 0.25)])],
+        1 => vec![*pick(
+            rng,
+            &[(Morning, 0.35), (Lunch, 0.25), (Tea, 0.15), (Bed, 0.25)],
+        )],
         2 => pick(
             rng,
             &[
@@ -197,9 +208,23 @@ pub(super) fn draw_package<R: Rng>(
     for &slot in &slots {
         let mut v = routine_visit(rng, slot, needs, base_minute);
         if light {
-            v.days = vec![pick(rng, &[("daily", 0.82), ("weekdays", 0.13), ("weekends", 0.05)]).0.to_string()];
-        } else if slot == Lunch && !needs.meds_link && !needs.time_critical && rng.random_bool(0.12) {
-            let days: &[&str] = pick(rng, &[(&["weekdays"][..], 0.5), (&["mon", "wed", "fri"][..], 0.3), (&["tue", "thu", "sat"][..], 0.2)]);
+            v.days = vec![
+                pick(
+                    rng,
+                    &[("daily", 0.82), ("weekdays", 0.13), ("weekends", 0.05)],
+                )
+                .to_string(),
+            ];
+        } else if slot == Lunch && !needs.meds_link && !needs.time_critical && rng.random_bool(0.12)
+        {
+            let days: &[&str] = *pick(
+                rng,
+                &[
+                    (&["weekdays"][..], 0.5),
+                    (&["mon", "wed", "fri"][..], 0.3),
+                    (&["tue", "thu", "sat"][..], 0.2),
+                ],
+            );
             v.days = days.iter().map(|d| d.to_string()).collect();
         }
         visits.push(v);
@@ -214,6 +239,7 @@ pub(super) fn draw_package<R: Rng>(
             duration_min: 15,
             carers_required: 1,
             required_skills: vec!["medication".into()],
+            demand: 0,
         });
         links.push(VisitLink {
             first: "meds".into(),
@@ -223,14 +249,26 @@ pub(super) fn draw_package<R: Rng>(
         });
     }
     if needs.shower {
-        let pair: &[&str] = pick(rng, &[(&["mon", "thu"][..], 1.0), (&["tue", "fri"][..], 1.0), (&["wed", "sat"][..], 1.0)]);
+        let pair: &[&str] = *pick(
+            rng,
+            &[
+                (&["mon", "thu"][..], 1.0),
+                (&["tue", "fri"][..], 1.0),
+                (&["wed", "sat"][..], 1.0),
+            ],
+        );
         visits.push(VisitPattern {
             id: "shower".into(),
             days: pair.iter().map(|d| d.to_string()).collect(),
             time: window(600, 810),
             duration_min: *pick(rng, &[(45, 0.6), (60, 0.4)]),
             carers_required: if needs.hoist { 2 } else { 1 },
-            required_skills: if needs.hoist { vec!["hoist".into()] } else { Vec::new() },
+            required_skills: if needs.hoist {
+                vec!["hoist".into()]
+            } else {
+                Vec::new()
+            },
+            demand: 0,
         });
     }
     if needs.review {
@@ -242,6 +280,7 @@ pub(super) fn draw_package<R: Rng>(
             duration_min: 30,
             carers_required: 1,
             required_skills: Vec::new(),
+            demand: 0,
         });
     }
 
@@ -273,7 +312,10 @@ pub(super) fn draw_package<R: Rng>(
 
 /// A `Window` spec from minutes after midnight.
 fn window(start: u32, end: u32) -> TimeSpec {
-    TimeSpec::Window { start: hhmm(start), end: hhmm(end) }
+    TimeSpec::Window {
+        start: hhmm(start),
+        end: hhmm(end),
+    }
 }
 
 /// One routine visit: timing, length, carers and skills.
@@ -281,7 +323,7 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
     let double = match slot {
         Slot::Morning => needs.double_handed(),
         Slot::Bed => needs.hoist,
-        Slot::Tea => needs.hoist && rng.random_bool(0.5),
+        Slot::Tea => needs.hoist && rng.random_bool(0.7),
         Slot::Lunch => false,
     };
     let (id, time, exact_offset) = match slot {
@@ -290,11 +332,11 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             pick(
                 rng,
                 &[
-                    (TimeSpec::Band("morning".into()), 0.55),
-                    (window(480, 660), 0.20),
+                    (TimeSpec::Band("morning".into()), 0.40),
+                    (window(480, 660), 0.25),
                     (window(450, 630), 0.10),
-                    (window(510, 690), 0.10),
-                    (window(540, 720), 0.05),
+                    (window(510, 690), 0.15),
+                    (window(540, 720), 0.10),
                 ],
             )
             .clone(),
@@ -304,7 +346,11 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             "lunch",
             pick(
                 rng,
-                &[(TimeSpec::Band("lunch".into()), 0.70), (window(720, 840), 0.15), (window(690, 810), 0.15)],
+                &[
+                    (TimeSpec::Band("lunch".into()), 0.70),
+                    (window(720, 840), 0.15),
+                    (window(690, 810), 0.15),
+                ],
             )
             .clone(),
             240,
@@ -313,7 +359,11 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             "tea",
             pick(
                 rng,
-                &[(TimeSpec::Band("tea".into()), 0.65), (window(930, 1050), 0.15), (window(990, 1110), 0.20)],
+                &[
+                    (TimeSpec::Band("tea".into()), 0.65),
+                    (window(930, 1050), 0.15),
+                    (window(990, 1110), 0.20),
+                ],
             )
             .clone(),
             480,
@@ -322,7 +372,11 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             "bed",
             pick(
                 rng,
-                &[(TimeSpec::Band("evening".into()), 0.60), (window(1170, 1320), 0.20), (window(1110, 1260), 0.20)],
+                &[
+                    (TimeSpec::Band("evening".into()), 0.60),
+                    (window(1170, 1320), 0.20),
+                    (window(1110, 1260), 0.20),
+                ],
             )
             .clone(),
             720,
@@ -334,13 +388,13 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
         time
     };
     let duration_min = match (slot, double) {
-        (Slot::Morning, true) => *pick(rng, &[(45, 0.6), (60, 0.4)]),
-        (Slot::Morning, false) => *pick(rng, &[(15, 0.05), (30, 0.60), (45, 0.28), (60, 0.07)]),
-        (Slot::Lunch, _) => *pick(rng, &[(15, 0.5), (30, 0.5)]),
+        (Slot::Morning, true) => *pick(rng, &[(30, 0.4), (45, 0.5), (60, 0.1)]),
+        (Slot::Morning, false) => *pick(rng, &[(15, 0.12), (30, 0.68), (45, 0.17), (60, 0.03)]),
+        (Slot::Lunch, _) => *pick(rng, &[(15, 0.7), (30, 0.3)]),
         (Slot::Tea, true) => 30,
-        (Slot::Tea, false) => *pick(rng, &[(15, 0.55), (30, 0.45)]),
-        (Slot::Bed, true) => *pick(rng, &[(30, 0.6), (45, 0.4)]),
-        (Slot::Bed, false) => *pick(rng, &[(15, 0.35), (30, 0.57), (45, 0.08)]),
+        (Slot::Tea, false) => *pick(rng, &[(15, 0.75), (30, 0.25)]),
+        (Slot::Bed, true) => *pick(rng, &[(30, 0.75), (45, 0.25)]),
+        (Slot::Bed, false) => *pick(rng, &[(15, 0.50), (30, 0.47), (45, 0.03)]),
     };
     let mut skills: Vec<&str> = Vec::new();
     if double && needs.hoist {
@@ -371,5 +425,6 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
         duration_min,
         carers_required: if double { 2 } else { 1 },
         required_skills: skills.into_iter().map(String::from).collect(),
+        demand: 0,
     }
 }

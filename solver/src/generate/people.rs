@@ -11,11 +11,11 @@ use super::needs::{NeedMix, Needs, draw_package};
 use super::roster::{self, Eligibility, TEMPLATES, VisitNeed};
 use super::{pick, skill_bit, skill_names};
 use crate::format::{
-    Absence, Carer, ContractType, Funding, Gender, Package, ServiceUser, Shift, Strength, TravelMode,
-    Urgency,
+    Absence, Carer, ContractType, Funding, Gender, Package, ServiceUser, Shift, Strength,
+    TravelMode, Urgency,
 };
 use rand::Rng;
-use rand::seq::{IndexedRandom, SliceRandom};
+use rand::seq::IndexedRandom;
 
 /// Share of carers holding each skill: (skill, general team, specialist team, emergency team).
 const CARER_SKILLS: [(&str, f64, f64, f64); 13] = [
@@ -43,6 +43,10 @@ pub(super) struct TeamPeople {
 }
 
 struct CarerDraft {
+    /// Most working days a week this contract stretches to.
+    max_days: usize,
+    /// Highest weekly cap this contract stretches to (48 h is the Working Time limit).
+    cap_limit: u32,
     gender: Gender,
     contract: ContractType,
     contracted: u32,
@@ -50,7 +54,8 @@ struct CarerDraft {
     mode: TravelMode,
     home: Point,
     skills: u32,
-    works: [bool; 7],
+    /// Working days a week.
+    days: usize,
     absences: Vec<(u32, u32, u32, u32, &'static str)>, // (from day, from min, to day, to min, reason)
 }
 
@@ -64,7 +69,7 @@ struct UserDraft {
 pub(super) fn travel_estimate(site: &TeamSite) -> f64 {
     match (site.kind, site.town) {
         (TeamKind::Emergency, _) => 25.0,
-        (_, Some(_)) => 7.0,
+        (_, Some(_)) => 6.0,
         (_, None) => 14.0,
     }
 }
@@ -86,7 +91,9 @@ pub(super) fn build_team<R: Rng>(
     };
     let base_mask = skill_bit("personal_care");
     let n_carers = site.carers as usize;
-    let mut carers: Vec<CarerDraft> = (0..n_carers).map(|_| draw_carer(rng, site, geo, base_mask)).collect();
+    let mut carers: Vec<CarerDraft> = (0..n_carers)
+        .map(|_| draw_carer(rng, site, geo, base_mask))
+        .collect();
     balance_genders(&mut carers);
     draw_absences(rng, &mut carers, cal);
 
@@ -98,20 +105,43 @@ pub(super) fn build_team<R: Rng>(
         let location = place_person(rng, site, geo, &hamlets, false);
         let needs = Needs::draw(rng, &mix);
         let uid = format!("su-{:05}", first_user + k + 1);
-        let mut pkg = draw_package(rng, &mix, &needs, format!("pkg-{:05}", first_user + k + 1), uid, cal);
+        let mut pkg = draw_package(
+            rng,
+            &mix,
+            &needs,
+            format!("pkg-{:05}", first_user + k + 1),
+            uid,
+            cal,
+        );
         active_terms(rng, &mut pkg, &needs, cal);
         let excluded = if n_carers >= 6 && rng.random_bool(0.03) {
             vec![rng.random_range(0..n_carers)]
         } else {
             Vec::new()
         };
-        users.push(UserDraft { location, needs, excluded });
+        users.push(UserDraft {
+            location,
+            needs,
+            excluded,
+        });
         packages.push(pkg);
     }
 
-    // Skills: enough eligible carers for every visit; relax impossible wishes.
+    // Capacity: enough working days and weekly minutes, else a smaller caseload.
     let travel = travel_estimate(site);
-    let mut elig: Vec<Eligibility> = carers.iter().map(|c| Eligibility { gender: c.gender, skills: c.skills }).collect();
+    while users.len() > 1 && !fit_capacity(&mut carers, &needs_of(&users, &packages, travel, cal)) {
+        users.pop();
+        packages.pop();
+    }
+
+    // Skills: enough eligible carers for every visit; relax impossible wishes.
+    let mut elig: Vec<Eligibility> = carers
+        .iter()
+        .map(|c| Eligibility {
+            gender: c.gender,
+            skills: c.skills,
+        })
+        .collect();
     let mut visit_needs = Vec::new();
     for _round in 0..3 {
         visit_needs = needs_of(&users, &packages, travel, cal);
@@ -134,15 +164,18 @@ pub(super) fn build_team<R: Rng>(
     }
 
     // Shifts following the team's demand curve.
-    let week: [chrono::NaiveDate; 7] = std::array::from_fn(|w| cal.date(((w + 7 - cal.weekday(0)) % 7) as u32));
+    let week: [chrono::NaiveDate; 7] =
+        std::array::from_fn(|w| cal.date(((w + 7 - cal.weekday(0)) % 7) as u32));
     let refs: Vec<&Package> = packages.iter().collect();
     let demand = roster::weekly_demand(&refs, &week, travel);
-    let works: Vec<[bool; 7]> = carers.iter().map(|c| c.works).collect();
     let absent: Vec<[bool; 7]> = carers.iter().map(|c| absent_weekdays(c, cal)).collect();
+    let works = rest_days(rng, &carers, &absent, &demand);
     let templates = roster::assign_shifts(rng, &demand, &works, &absent);
 
     // Wire carers.
-    let carer_ids: Vec<String> = (0..n_carers).map(|i| format!("carer-{:04}", first_carer + i + 1)).collect();
+    let carer_ids: Vec<String> = (0..n_carers)
+        .map(|i| format!("carer-{:04}", first_carer + i + 1))
+        .collect();
     let wire_carers: Vec<Carer> = carers
         .iter()
         .zip(&templates)
@@ -168,6 +201,7 @@ pub(super) fn build_team<R: Rng>(
                     reason: Some(reason.to_string()),
                 })
                 .collect(),
+            capacity: None,
         })
         .collect();
 
@@ -175,7 +209,12 @@ pub(super) fn build_team<R: Rng>(
     let mut wire_users = Vec::new();
     for (k, (u, p)) in users.iter().zip(&packages).enumerate() {
         let able: Vec<usize> = (0..n_carers)
-            .filter(|&i| visit_needs.iter().filter(|n| n.user == k).all(|n| roster::eligible(&elig, i, n)))
+            .filter(|&i| {
+                visit_needs
+                    .iter()
+                    .filter(|n| n.user == k)
+                    .all(|n| roster::eligible(&elig, i, n))
+            })
             .collect();
         let pool: Vec<usize> = if able.is_empty() {
             (0..n_carers).filter(|i| !u.excluded.contains(i)).collect()
@@ -196,7 +235,11 @@ pub(super) fn build_team<R: Rng>(
             x if x < 0.08 => Some(5),
             _ => None,
         };
-        let ids = |v: &[usize]| v.iter().filter_map(|&i| carer_ids.get(i).cloned()).collect::<Vec<_>>();
+        let ids = |v: &[usize]| {
+            v.iter()
+                .filter_map(|&i| carer_ids.get(i).cloned())
+                .collect::<Vec<_>>()
+        };
         wire_users.push(ServiceUser {
             id: p.service_user.clone(),
             location: u.location.location(),
@@ -209,11 +252,22 @@ pub(super) fn build_team<R: Rng>(
         });
     }
 
-    TeamPeople { carers: wire_carers, users: wire_users, packages }
+    TeamPeople {
+        carers: wire_carers,
+        users: wire_users,
+        packages,
+    }
 }
 
 fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: u32) -> CarerDraft {
-    let gender = *pick(rng, &[(Gender::Female, 0.80), (Gender::Male, 0.19), (Gender::Other, 0.01)]);
+    let gender = *pick(
+        rng,
+        &[
+            (Gender::Female, 0.80),
+            (Gender::Male, 0.19),
+            (Gender::Other, 0.01),
+        ],
+    );
     let contract = if rng.random_bool(site.zero_hours_share.clamp(0.0, 1.0)) {
         ContractType::ZeroHours
     } else if rng.random_bool(0.65) {
@@ -222,9 +276,22 @@ fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: 
         ContractType::Salaried
     };
     let (contracted, days, max_week) = match contract {
-        ContractType::ZeroHours => (0, *pick(rng, &[(4, 0.10), (5, 0.50), (6, 0.40)]), *pick(rng, &[(2400, 0.3), (2640, 0.3), (2880, 0.4)])),
+        ContractType::ZeroHours => (
+            0,
+            *pick(rng, &[(4, 0.10), (5, 0.50), (6, 0.40)]),
+            *pick(rng, &[(2400, 0.3), (2640, 0.3), (2880, 0.4)]),
+        ),
         ContractType::GuaranteedHours => {
-            let h = *pick(rng, &[(960, 0.2), (1200, 0.2), (1440, 0.3), (1680, 0.2), (1800, 0.1)]);
+            let h = *pick(
+                rng,
+                &[
+                    (960, 0.2),
+                    (1200, 0.2),
+                    (1440, 0.3),
+                    (1680, 0.2),
+                    (1800, 0.1),
+                ],
+            );
             (h, if h <= 1200 { 4 } else { 5 }, 2400)
         }
         ContractType::Salaried => (*pick(rng, &[(2250, 0.7), (1800, 0.3)]), 5, 2400),
@@ -233,7 +300,12 @@ fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: 
     let mode = if urban {
         *pick(
             rng,
-            &[(TravelMode::Drive, 0.76), (TravelMode::Walk, 0.08), (TravelMode::Cycle, 0.10), (TravelMode::PublicTransport, 0.06)],
+            &[
+                (TravelMode::Drive, 0.76),
+                (TravelMode::Walk, 0.08),
+                (TravelMode::Cycle, 0.10),
+                (TravelMode::PublicTransport, 0.06),
+            ],
         )
     } else {
         TravelMode::Drive
@@ -250,13 +322,92 @@ fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: 
             skills |= skill_bit(name);
         }
     }
-    // Working days: a run of rest days starting at a random weekday.
-    let rest_start = rng.random_range(0..7usize);
-    let mut works = [true; 7];
-    for r in 0..(7 - days) {
-        works[(rest_start + r) % 7] = false;
+    let (max_days, cap_limit) = match contract {
+        ContractType::ZeroHours => (6, 2880),
+        _ => (5, 2700),
+    };
+    CarerDraft {
+        max_days,
+        cap_limit,
+        gender,
+        contract,
+        contracted,
+        max_week,
+        mode,
+        home,
+        skills,
+        days,
+        absences: Vec::new(),
     }
-    CarerDraft { gender, contract, contracted, max_week, mode, home, skills, works, absences: Vec::new() }
+}
+
+/// Shift minutes aimed at per visit minute: room for travel and gaps (1.5-1.8x).
+const SHIFT_PER_VISIT_MIN: f64 = 1.6;
+/// Typical shift minutes of a working day (mostly split shifts in busy teams).
+const DAY_SHIFT_MIN: f64 = 640.0;
+/// Weekly caps over the expected work (visits plus travel).
+const CAP_HEADROOM: f64 = 1.08;
+
+/// Stretches working days, then weekly caps, within each contract's limits
+/// until the team can carry `needs`; `false` if the caps cannot stretch enough.
+fn fit_capacity(carers: &mut [CarerDraft], needs: &[VisitNeed]) -> bool {
+    let visit: f64 = needs.iter().map(|n| n.visit_min).sum();
+    let work: f64 = needs.iter().map(|n| n.weekly_min).sum();
+    while carers.iter().map(|c| c.days as f64 * DAY_SHIFT_MIN).sum::<f64>() < SHIFT_PER_VISIT_MIN * visit {
+        let Some(c) = carers.iter_mut().filter(|c| c.days < c.max_days).min_by_key(|c| c.days) else {
+            break;
+        };
+        c.days += 1;
+    }
+    while carers.iter().map(|c| f64::from(c.max_week)).sum::<f64>() < CAP_HEADROOM * work {
+        let Some(c) = carers
+            .iter_mut()
+            .filter(|c| c.max_week < c.cap_limit)
+            .min_by_key(|c| c.max_week)
+        else {
+            return false;
+        };
+        c.max_week = (c.max_week + 60).min(c.cap_limit);
+    }
+    true
+}
+
+/// Working weekdays of each carer: one run of rest days each, placed in turn
+/// where staff are most plentiful for the day's demand, so every day of the
+/// week gets a similar share of the team.
+fn rest_days<R: Rng>(rng: &mut R, carers: &[CarerDraft], absent: &[[bool; 7]], demand: &roster::Demand) -> Vec<[bool; 7]> {
+    let need: Vec<f64> = demand.iter().map(|d| d.iter().sum::<f64>().max(1.0)).collect();
+    let mut staff: [f64; 7] = std::array::from_fn(|w| absent.iter().filter(|a| !a[w]).count() as f64);
+    let offset = rng.random_range(0..7usize);
+    carers
+        .iter()
+        .zip(absent)
+        .map(|(c, off)| {
+            let rest = 7usize.saturating_sub(c.days);
+            let mut works = [true; 7];
+            if rest == 0 {
+                return works;
+            }
+            let ratio = |s: usize| -> f64 {
+                (0..rest).map(|j| (s + j) % 7).filter(|w| !off[*w]).map(|w| staff[w] / need[w]).sum()
+            };
+            let start = (0..7)
+                .map(|k| (k + offset) % 7)
+                .fold((offset, f64::MIN), |best, s| {
+                    let r = ratio(s);
+                    if r > best.1 { (s, r) } else { best }
+                })
+                .0;
+            for j in 0..rest {
+                let w = (start + j) % 7;
+                works[w] = false;
+                if !off[w] {
+                    staff[w] -= 1.0;
+                }
+            }
+            works
+        })
+        .collect()
 }
 
 /// Every team keeps at least two women (most gender wishes are for a woman),
@@ -345,13 +496,21 @@ fn hamlets<R: Rng>(rng: &mut R, site: &TeamSite) -> Vec<Point> {
         return Vec::new();
     }
     let n = rng.random_range(4..=8);
-    (0..n).map(|_| random_in_disk(rng, site.base, site.radius_m * 0.85)).collect()
+    (0..n)
+        .map(|_| random_in_disk(rng, site.base, site.radius_m * 0.85))
+        .collect()
 }
 
 /// Where a person (or a carer's home, `carer = true`) is: dense in town,
 /// clustered in villages and hamlets in the country; a few service users live
 /// just outside the team's area.
-fn place_person<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, hamlets: &[Point], carer: bool) -> Point {
+fn place_person<R: Rng>(
+    rng: &mut R,
+    site: &TeamSite,
+    geo: &Geography,
+    hamlets: &[Point],
+    carer: bool,
+) -> Point {
     let r = site.radius_m;
     if site.kind == TeamKind::Emergency {
         return random_in_disk(rng, COUNTY_CENTRE, COUNTY_RADIUS_M * 0.95);
@@ -413,30 +572,56 @@ fn active_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Calen
         let back = rng.random_range(1..=14u32);
         let minute = rng.random_range(480..1080u32);
         let date = cal.date(0) - chrono::Duration::days(i64::from(back));
-        p.referral_time = Some(format!("{}T{}:00{}", date.format("%Y-%m-%d"), hhmm(minute), cal.offset()));
+        p.referral_time = Some(format!(
+            "{}T{}:00{}",
+            date.format("%Y-%m-%d"),
+            hhmm(minute),
+            cal.offset()
+        ));
     }
-    if p.urgency == Urgency::Planned || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.3)) {
+    if p.urgency == Urgency::Planned
+        || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.3))
+    {
         // Reablement: at most six weeks (domain-facts §3.4).
         p.end_date = Some(cal.date_str(rng.random_range(3..=41u32)));
     }
 }
 
 /// Per-visit eligibility needs of a team's packages.
-fn needs_of(users: &[UserDraft], packages: &[Package], travel: f64, cal: &Calendar) -> Vec<VisitNeed> {
+fn needs_of(
+    users: &[UserDraft],
+    packages: &[Package],
+    travel: f64,
+    cal: &Calendar,
+) -> Vec<VisitNeed> {
     let week_dates: Vec<chrono::NaiveDate> = (0..7).map(|i| cal.date(i)).collect();
     let mut out = Vec::new();
     for (k, (u, p)) in users.iter().zip(packages).enumerate() {
         let pmask = p.required_skills.iter().fold(0, |m, s| m | skill_bit(s));
-        let gender = u.needs.gender.as_ref().filter(|g| g.strength == Strength::Required).map(|g| g.gender);
+        let gender = u
+            .needs
+            .gender
+            .as_ref()
+            .filter(|g| g.strength == Strength::Required)
+            .map(|g| g.gender);
         for v in &p.visits {
-            let days = week_dates.iter().filter(|d| super::calendar::selector_applies(&v.days, **d)).count();
+            let days = week_dates
+                .iter()
+                .filter(|d| super::calendar::selector_applies(&v.days, **d))
+                .count();
             out.push(VisitNeed {
                 user: k,
-                mask: v.required_skills.iter().fold(pmask, |m, s| m | skill_bit(s)),
+                mask: v
+                    .required_skills
+                    .iter()
+                    .fold(pmask, |m, s| m | skill_bit(s)),
                 gender,
                 excluded: u.excluded.clone(),
                 carers_required: v.carers_required,
-                weekly_min: (f64::from(v.duration_min) + travel) * f64::from(v.carers_required) * days as f64,
+                weekly_min: (f64::from(v.duration_min) + travel)
+                    * f64::from(v.carers_required)
+                    * days as f64,
+                visit_min: f64::from(v.duration_min * v.carers_required) * days as f64,
             });
         }
     }

@@ -30,8 +30,16 @@ pub(super) fn referrals<R: Rng>(
         .collect();
     arrivals.sort_unstable();
 
-    let weights: Vec<f64> =
-        teams.iter().map(|t| if t.kind == TeamKind::Emergency { 0.0 } else { f64::from(t.users) }).collect();
+    let weights: Vec<f64> = teams
+        .iter()
+        .map(|t| {
+            if t.kind == TeamKind::Emergency {
+                0.0
+            } else {
+                f64::from(t.users)
+            }
+        })
+        .collect();
     let staff = staff_by_team(carers);
     let mut users = Vec::new();
     let mut packages = Vec::new();
@@ -40,10 +48,21 @@ pub(super) fn referrals<R: Rng>(
             Some(t) if rng.random_bool(0.9) => random_in_disk(rng, t.base, t.radius_m * 1.1),
             _ => random_in_disk(rng, COUNTY_CENTRE, COUNTY_RADIUS_M * 0.95),
         };
-        let mix = if rng.random_bool(0.1) { NeedMix::specialist() } else { NeedMix::general() };
+        let mix = if rng.random_bool(0.1) {
+            NeedMix::specialist()
+        } else {
+            NeedMix::general()
+        };
         let mut needs = Needs::draw(rng, &mix);
         let uid = format!("su-r{:04}", k + 1);
-        let mut p = draw_package(rng, &mix, &needs, format!("ref-{:04}", k + 1), uid.clone(), cal);
+        let mut p = draw_package(
+            rng,
+            &mix,
+            &needs,
+            format!("ref-{:04}", k + 1),
+            uid.clone(),
+            cal,
+        );
         referral_terms(rng, &mut p, &needs, cal, day, minute);
         make_placeable(&mut p, &mut needs, &staff);
         users.push(ServiceUser {
@@ -61,7 +80,14 @@ pub(super) fn referrals<R: Rng>(
     (users, packages)
 }
 
-fn referral_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Calendar, day: u32, minute: u32) {
+fn referral_terms<R: Rng>(
+    rng: &mut R,
+    p: &mut Package,
+    needs: &Needs,
+    cal: &Calendar,
+    day: u32,
+    minute: u32,
+) {
     let last = cal.days().saturating_sub(1);
     p.urgency = *pick(
         rng,
@@ -72,7 +98,12 @@ fn referral_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Cal
             (Urgency::Planned, 0.10),
         ],
     );
-    p.referral_time = Some(format!("{}T{}:00{}", cal.date_str(day), hhmm(minute), cal.offset()));
+    p.referral_time = Some(format!(
+        "{}T{}:00{}",
+        cal.date_str(day),
+        hhmm(minute),
+        cal.offset()
+    ));
     let start = match p.urgency {
         Urgency::Crisis => day,
         Urgency::HospitalDischarge => day + rng.random_range(0..=1u32),
@@ -81,18 +112,31 @@ fn referral_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Cal
     }
     .min(last);
     p.start_date = Some(cal.date_str(start));
-    let reablement = p.urgency == Urgency::Planned || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.2));
+    let reablement = p.urgency == Urgency::Planned
+        || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.2));
     if reablement {
         p.end_date = Some(cal.date_str(start + rng.random_range(14..=42u32)));
     }
     p.funding = if needs.complex || needs.end_of_life {
         *pick(rng, &[(Funding::NhsChc, 0.7), (Funding::Joint, 0.3)])
     } else if p.urgency == Urgency::HospitalDischarge {
-        *pick(rng, &[(Funding::Council, 0.6), (Funding::Joint, 0.25), (Funding::SelfFunded, 0.15)])
+        *pick(
+            rng,
+            &[
+                (Funding::Council, 0.6),
+                (Funding::Joint, 0.25),
+                (Funding::SelfFunded, 0.15),
+            ],
+        )
     } else {
         *pick(
             rng,
-            &[(Funding::Council, 0.65), (Funding::SelfFunded, 0.15), (Funding::DirectPayment, 0.12), (Funding::Joint, 0.08)],
+            &[
+                (Funding::Council, 0.65),
+                (Funding::SelfFunded, 0.15),
+                (Funding::DirectPayment, 0.12),
+                (Funding::Joint, 0.08),
+            ],
         )
     };
 }
@@ -104,7 +148,11 @@ fn referral_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Cal
 /// single-handed.
 fn make_placeable(p: &mut Package, needs: &mut Needs, staff: &TeamStaff) {
     for step in 0..4 {
-        let required = needs.gender.as_ref().filter(|g| g.strength == Strength::Required).map(|g| g.gender);
+        let required = needs
+            .gender
+            .as_ref()
+            .filter(|g| g.strength == Strength::Required)
+            .map(|g| g.gender);
         if staffable(p, required, staff) {
             return;
         }
@@ -157,8 +205,14 @@ fn staffable(p: &Package, gender: Option<Gender>, staff: &TeamStaff) -> bool {
     let pmask = p.required_skills.iter().fold(0, |m, s| m | skill_bit(s));
     staff.iter().any(|team| {
         p.visits.iter().all(|v| {
-            let mask = v.required_skills.iter().fold(pmask, |m, s| m | skill_bit(s));
-            let n = team.iter().filter(|(g, m)| gender.is_none_or(|w| w == *g) && m & mask == mask).count();
+            let mask = v
+                .required_skills
+                .iter()
+                .fold(pmask, |m, s| m | skill_bit(s));
+            let n = team
+                .iter()
+                .filter(|(g, m)| gender.is_none_or(|w| w == *g) && m & mask == mask)
+                .count();
             n >= v.carers_required as usize
         })
     })

@@ -55,13 +55,22 @@ pub(super) fn visit_window(spec: &TimeSpec, duration: u32) -> Option<(u32, u32)>
 
 /// Demand of `packages` over one week whose weekday dates are `week`
 /// (Monday first), with `travel_min` of travel added to each carer-visit.
-pub(super) fn weekly_demand(packages: &[&Package], week: &[NaiveDate; 7], travel_min: f64) -> Demand {
+pub(super) fn weekly_demand(
+    packages: &[&Package],
+    week: &[NaiveDate; 7],
+    travel_min: f64,
+) -> Demand {
     let mut demand = vec![[0.0; SLOTS]; 7];
     for p in packages {
         for v in &p.visits {
-            let Some((ws, we)) = visit_window(&v.time, v.duration_min) else { continue };
+            let Some((ws, we)) = visit_window(&v.time, v.duration_min) else {
+                continue;
+            };
             let total = (f64::from(v.duration_min) + travel_min) * f64::from(v.carers_required);
-            let (s0, s1) = ((ws / SLOT_MIN) as usize, (we.div_ceil(SLOT_MIN) as usize).min(SLOTS));
+            let (s0, s1) = (
+                (ws / SLOT_MIN) as usize,
+                (we.div_ceil(SLOT_MIN) as usize).min(SLOTS),
+            );
             if s1 <= s0 {
                 continue;
             }
@@ -140,6 +149,8 @@ pub(super) struct VisitNeed {
     pub carers_required: u32,
     /// Carer-minutes per week, travel included.
     pub weekly_min: f64,
+    /// Carer-minutes per week of the visits alone.
+    pub visit_min: f64,
 }
 
 /// The parts of a carer eligibility depends on.
@@ -155,7 +166,10 @@ fn fits(c: &Eligibility, gender: Option<Gender>) -> bool {
 
 /// Whether carer `i` may do the visit.
 pub(super) fn eligible(carers: &[Eligibility], i: usize, n: &VisitNeed) -> bool {
-    carers.get(i).is_some_and(|c| c.skills & n.mask == n.mask && fits(c, n.gender)) && !n.excluded.contains(&i)
+    carers
+        .get(i)
+        .is_some_and(|c| c.skills & n.mask == n.mask && fits(c, n.gender))
+        && !n.excluded.contains(&i)
 }
 
 /// Adds skills to carers until (a) every skill has holders in proportion to
@@ -163,7 +177,12 @@ pub(super) fn eligible(carers: &[Eligibility], i: usize, n: &VisitNeed) -> bool 
 /// eligible carers, plus one spare when the visit is restrictive. Returns the
 /// indices of needs that cannot be met whatever skills are added (gender or
 /// exclusions leave too few candidates).
-pub(super) fn spread_skills<R: Rng>(rng: &mut R, carers: &mut [Eligibility], needs: &[VisitNeed], base_mask: u32) -> Vec<usize> {
+pub(super) fn spread_skills<R: Rng>(
+    rng: &mut R,
+    carers: &mut [Eligibility],
+    needs: &[VisitNeed],
+    base_mask: u32,
+) -> Vec<usize> {
     let mut order: Vec<usize> = (0..carers.len()).collect();
     order.shuffle(rng);
 
@@ -172,7 +191,11 @@ pub(super) fn spread_skills<R: Rng>(rng: &mut R, carers: &mut [Eligibility], nee
         if b & base_mask != 0 {
             continue;
         }
-        let minutes: f64 = needs.iter().filter(|n| n.mask & b != 0).map(|n| n.weekly_min).sum();
+        let minutes: f64 = needs
+            .iter()
+            .filter(|n| n.mask & b != 0)
+            .map(|n| n.weekly_min)
+            .sum();
         if minutes <= 0.0 {
             continue;
         }
@@ -191,8 +214,11 @@ pub(super) fn spread_skills<R: Rng>(rng: &mut R, carers: &mut [Eligibility], nee
 
     let mut unmet = Vec::new();
     for (k, n) in needs.iter().enumerate() {
-        let pool: Vec<usize> =
-            order.iter().copied().filter(|&i| fits(&carers[i], n.gender) && !n.excluded.contains(&i)).collect();
+        let pool: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| fits(&carers[i], n.gender) && !n.excluded.contains(&i))
+            .collect();
         let restrictive = n.mask & !base_mask != 0 || n.gender.is_some() || n.carers_required > 1;
         let target = n.carers_required as usize + usize::from(restrictive);
         if pool.len() < n.carers_required as usize {
@@ -201,14 +227,22 @@ pub(super) fn spread_skills<R: Rng>(rng: &mut R, carers: &mut [Eligibility], nee
         }
         let target = target.min(pool.len());
         loop {
-            let have = pool.iter().filter(|&&i| carers[i].skills & n.mask == n.mask).count();
+            let have = pool
+                .iter()
+                .filter(|&&i| carers[i].skills & n.mask == n.mask)
+                .count();
             if have >= target {
                 break;
             }
             let Some(&i) = pool
                 .iter()
                 .filter(|&&i| carers[i].skills & n.mask != n.mask)
-                .min_by_key(|&&i| ((n.mask & !carers[i].skills).count_ones(), carers[i].skills.count_ones()))
+                .min_by_key(|&&i| {
+                    (
+                        (n.mask & !carers[i].skills).count_ones(),
+                        carers[i].skills.count_ones(),
+                    )
+                })
             else {
                 break;
             };
@@ -228,16 +262,50 @@ mod tests {
     #[test]
     fn spread_skills_meets_every_need() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut carers = vec![Eligibility { gender: Gender::Female, skills: 1 }; 5];
+        let mut carers = vec![
+            Eligibility {
+                gender: Gender::Female,
+                skills: 1
+            };
+            5
+        ];
         carers[4].gender = Gender::Male;
         let needs = vec![
-            VisitNeed { user: 0, mask: 1 | 4, gender: Some(Gender::Female), excluded: vec![0], carers_required: 2, weekly_min: 500.0 },
-            VisitNeed { user: 1, mask: 1 | 8, gender: None, excluded: vec![], carers_required: 1, weekly_min: 4000.0 },
-            VisitNeed { user: 2, mask: 1, gender: Some(Gender::Male), excluded: vec![4], carers_required: 1, weekly_min: 100.0 },
+            VisitNeed {
+                user: 0,
+                mask: 1 | 4,
+                gender: Some(Gender::Female),
+                excluded: vec![0],
+                carers_required: 2,
+                weekly_min: 500.0,
+                visit_min: 0.0,
+            },
+            VisitNeed {
+                user: 1,
+                mask: 1 | 8,
+                gender: None,
+                excluded: vec![],
+                carers_required: 1,
+                weekly_min: 4000.0,
+                visit_min: 0.0,
+            },
+            VisitNeed {
+                user: 2,
+                mask: 1,
+                gender: Some(Gender::Male),
+                excluded: vec![4],
+                carers_required: 1,
+                weekly_min: 100.0,
+                visit_min: 0.0,
+            },
         ];
         let unmet = spread_skills(&mut rng, &mut carers, &needs, 1);
         assert_eq!(unmet, vec![2]);
-        let count = |n: &VisitNeed| (0..carers.len()).filter(|&i| eligible(&carers, i, n)).count();
+        let count = |n: &VisitNeed| {
+            (0..carers.len())
+                .filter(|&i| eligible(&carers, i, n))
+                .count()
+        };
         assert_eq!(count(&needs[0]), 3);
         assert!(count(&needs[1]) >= 3);
     }
@@ -253,6 +321,9 @@ mod tests {
         let works = vec![[true; 7]; 3];
         let absent = vec![[false; 7]; 3];
         let shifts = assign_shifts(&mut rng, &demand, &works, &absent);
-        assert!(shifts.iter().all(|d| d.iter().all(|t| *t == Some(0))), "{shifts:?}");
+        assert!(
+            shifts.iter().all(|d| d.iter().all(|t| *t == Some(0))),
+            "{shifts:?}"
+        );
     }
 }

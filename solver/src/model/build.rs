@@ -6,8 +6,8 @@
 use super::time::{Horizon, Minute, parse_clock, parse_date, parse_offset, select_days};
 use super::*;
 use crate::format::{
-    self, AreaGeometry, ContractTerms, Issue, IssueCode, Issues, Lateness, PlanningRequest, Strength, TimeSpec,
-    TravelSpec,
+    self, AreaGeometry, ContractTerms, Issue, IssueCode, Issues, Lateness, PlanningRequest,
+    Strength, TimeSpec, TravelSpec,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,14 +19,22 @@ pub const VISIT_DURATION_RANGE: (u32, u32) = (5, 480);
 impl Problem {
     /// Validates `request` and builds the problem, or returns every issue found.
     pub fn from_request(request: &PlanningRequest) -> Result<Problem, Vec<Issue>> {
-        let mut b = Builder { issues: Issues::default(), locations: Vec::new(), location_ids: HashMap::new() };
+        let mut b = Builder {
+            issues: Issues::default(),
+            locations: Vec::new(),
+            location_ids: HashMap::new(),
+        };
         let problem = b.build(request);
         match problem {
             Some(p) if b.issues.is_empty() => Ok(p),
             _ => {
                 if b.issues.is_empty() {
                     // Defensive: a build that gave up must have said why.
-                    b.issues.push("$", IssueCode::MalformedJson, "the request could not be interpreted");
+                    b.issues.push(
+                        "$",
+                        IssueCode::MalformedJson,
+                        "the request could not be interpreted",
+                    );
                 }
                 Err(b.issues.0)
             }
@@ -58,7 +66,11 @@ impl Builder {
             self.push(
                 "$.format",
                 IssueCode::UnsupportedFormat,
-                format!("format is `{}`; this service reads `{}`", r.format, format::FORMAT_TAG),
+                format!(
+                    "format is `{}`; this service reads `{}`",
+                    r.format,
+                    format::FORMAT_TAG
+                ),
             );
         }
         let horizon = self.horizon(r);
@@ -71,15 +83,23 @@ impl Builder {
             _ => None,
         };
         let horizon = horizon?;
-        let ctx = Ctx { horizon, skills, bands, matrix_size };
+        let ctx = Ctx {
+            horizon,
+            skills,
+            bands,
+            matrix_size,
+        };
 
         let providers = self.providers(r, &ctx);
         let provider_index = id_index(r.providers.iter().map(|p| p.id.as_str()));
         let mut teams = self.teams(r, &ctx, &provider_index);
         let team_index = id_index(r.teams.iter().map(|t| t.id.as_str()));
         let (carers, shifts) = self.carers(r, &ctx, &team_index);
-        let carer_index: HashMap<String, usize> =
-            carers.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        let carer_index: HashMap<String, usize> = carers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
         for (c, carer) in carers.iter().enumerate() {
             if let Some(t) = carer.team {
                 teams[t].carers.push(c);
@@ -100,19 +120,34 @@ impl Builder {
             }
         }
         let service_users = self.service_users(r, &ctx, &team_index, &carer_index);
-        let service_user_index: HashMap<String, usize> =
-            service_users.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let service_user_index: HashMap<String, usize> = service_users
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
         let (packages, visits, links) = self.packages(r, &ctx, &service_user_index);
-        let visit_index: HashMap<String, usize> = visits.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect();
+        let visit_index: HashMap<String, usize> = visits
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id.clone(), i))
+            .collect();
         let existing = self.existing(r, &ctx, &visit_index, &carer_index, &visits);
-        let shift_index = shifts.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        let shift_index = shifts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
 
         let travel = travel?;
         let lateness = match r.settings.lateness {
             Lateness::Hard => LatenessRule::Hard,
-            Lateness::Soft { max_late_min, cost_per_min } => {
-                LatenessRule::Soft { max_late_min: max_late_min.min(24 * 60) as Minute, cost_per_min }
-            }
+            Lateness::Soft {
+                max_late_min,
+                cost_per_min,
+            } => LatenessRule::Soft {
+                max_late_min: max_late_min.min(24 * 60) as Minute,
+                cost_per_min,
+            },
         };
         let problem = Problem {
             horizon: ctx.horizon,
@@ -120,6 +155,7 @@ impl Builder {
             break_after: r.settings.break_rule.after_min.min(10_000) as Minute,
             break_duration: r.settings.break_rule.duration_min.min(10_000) as Minute,
             paid_commute: r.settings.paid_commute,
+            weights: r.settings.objective.clone(),
             skills: skill_list,
             locations: std::mem::take(&mut self.locations),
             travel,
@@ -152,24 +188,46 @@ impl Builder {
             self.push(
                 "$.horizon.days",
                 IssueCode::OutOfRange,
-                format!("horizon must be 1-{MAX_HORIZON_DAYS} days, got {}", r.horizon.days),
+                format!(
+                    "horizon must be 1-{MAX_HORIZON_DAYS} days, got {}",
+                    r.horizon.days
+                ),
             );
             return None;
         }
-        Some(Horizon { start_date: date?, days: r.horizon.days, offset: offset? })
+        Some(Horizon {
+            start_date: date?,
+            days: r.horizon.days,
+            offset: offset?,
+        })
     }
 
-    fn skill_catalogue<'a>(&mut self, skills: &'a [String]) -> (HashMap<&'a str, usize>, Vec<String>) {
+    fn skill_catalogue<'a>(
+        &mut self,
+        skills: &'a [String],
+    ) -> (HashMap<&'a str, usize>, Vec<String>) {
         let mut map = HashMap::new();
         let mut list = Vec::new();
         for (i, s) in skills.iter().enumerate() {
             let path = format!("$.settings.skills[{i}]");
             if s.trim().is_empty() {
-                self.push(path, IssueCode::OutOfRange, "a skill name must not be empty");
+                self.push(
+                    path,
+                    IssueCode::OutOfRange,
+                    "a skill name must not be empty",
+                );
             } else if map.contains_key(s.as_str()) {
-                self.push(path, IssueCode::DuplicateId, format!("skill `{s}` is listed twice"));
+                self.push(
+                    path,
+                    IssueCode::DuplicateId,
+                    format!("skill `{s}` is listed twice"),
+                );
             } else if list.len() == 64 {
-                self.push(path, IssueCode::TooManySkills, "at most 64 distinct skills are supported");
+                self.push(
+                    path,
+                    IssueCode::TooManySkills,
+                    "at most 64 distinct skills are supported",
+                );
             } else {
                 map.insert(s.as_str(), list.len());
                 list.push(s.clone());
@@ -178,7 +236,10 @@ impl Builder {
         (map, list)
     }
 
-    fn bands(&mut self, bands: &BTreeMap<String, format::BandWindow>) -> BTreeMap<String, (Minute, Minute)> {
+    fn bands(
+        &mut self,
+        bands: &BTreeMap<String, format::BandWindow>,
+    ) -> BTreeMap<String, (Minute, Minute)> {
         let mut out = BTreeMap::new();
         for (name, w) in bands {
             let path = format!("$.settings.time_bands.{name}");
@@ -191,10 +252,15 @@ impl Builder {
 
     /// Parses a local window; an end earlier than the start wraps to the next day.
     fn window(&mut self, path: &str, start: &str, end: &str) -> Option<(Minute, Minute)> {
-        let s = parse_clock(start).map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidTime, m)).ok();
-        let e = parse_clock(end).map_err(|m| self.push(format!("{path}.end"), IssueCode::InvalidTime, m)).ok();
+        let s = parse_clock(start)
+            .map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidTime, m))
+            .ok();
+        let e = parse_clock(end)
+            .map_err(|m| self.push(format!("{path}.end"), IssueCode::InvalidTime, m))
+            .ok();
         let (s, e) = (s?, e?);
-        if s == e || (s == 0 && e == 0) {
+        // Equal, or 24:00 to 00:00 (which would wrap to an empty window).
+        if s % DAY == e % DAY && e <= s {
             self.push(
                 format!("{path}.end"),
                 IssueCode::EndBeforeStart,
@@ -207,25 +273,70 @@ impl Builder {
 
     fn settings(&mut self, s: &format::Settings) {
         if s.default_continuity_cap == 0 {
-            self.push("$.settings.default_continuity_cap", IssueCode::OutOfRange, "continuity cap must be at least 1");
+            self.push(
+                "$.settings.default_continuity_cap",
+                IssueCode::OutOfRange,
+                "continuity cap must be at least 1",
+            );
         }
         if s.max_team_size == 0 {
-            self.push("$.settings.max_team_size", IssueCode::OutOfRange, "team size must be at least 1");
+            self.push(
+                "$.settings.max_team_size",
+                IssueCode::OutOfRange,
+                "team size must be at least 1",
+            );
         }
-        if let Lateness::Soft { max_late_min, cost_per_min } = s.lateness {
-            if !cost_per_min.is_finite() || cost_per_min < 0.0 {
+        if let Lateness::Soft {
+            max_late_min,
+            cost_per_min,
+        } = s.lateness
+        {
+            if !(cost_per_min.is_finite() && (0.0..=1e9).contains(&cost_per_min)) {
                 self.push(
                     "$.settings.lateness.cost_per_min",
                     IssueCode::OutOfRange,
-                    "cost per late minute must be a finite number >= 0",
+                    format!("cost per late minute must be a finite number between 0 and 1e9, got {cost_per_min}"),
                 );
             }
             if max_late_min > 24 * 60 {
-                self.push("$.settings.lateness.max_late_min", IssueCode::OutOfRange, "at most 1440 minutes late");
+                self.push(
+                    "$.settings.lateness.max_late_min",
+                    IssueCode::OutOfRange,
+                    "at most 1440 minutes late",
+                );
+            }
+        }
+        let w = &s.objective;
+        for (name, value) in [
+            ("unplaced_crisis", w.unplaced_crisis),
+            ("unplaced_hospital_discharge", w.unplaced_hospital_discharge),
+            ("unplaced_provider_failure", w.unplaced_provider_failure),
+            ("unplaced_routine", w.unplaced_routine),
+            ("unplaced_planned", w.unplaced_planned),
+            ("distinct_carer", w.distinct_carer),
+            ("unknown_carer_visit", w.unknown_carer_visit),
+            ("travel_min", w.travel_min),
+            ("commute_min", w.commute_min),
+            ("non_preferred_carer_visit", w.non_preferred_carer_visit),
+            ("non_preferred_gender_visit", w.non_preferred_gender_visit),
+            ("contract_shortfall_min", w.contract_shortfall_min),
+            ("changed_visit", w.changed_visit),
+            ("shift_used", w.shift_used),
+        ] {
+            if !value.is_finite() || !(0.0..=1e9).contains(&value) {
+                self.push(
+                    format!("$.settings.objective.{name}"),
+                    IssueCode::OutOfRange,
+                    format!("weight must be a finite number between 0 and 1e9, got {value}"),
+                );
             }
         }
         if s.break_rule.duration_min > 240 {
-            self.push("$.settings.break_rule.duration_min", IssueCode::OutOfRange, "a break is at most 240 minutes");
+            self.push(
+                "$.settings.break_rule.duration_min",
+                IssueCode::OutOfRange,
+                "a break is at most 240 minutes",
+            );
         }
     }
 
@@ -262,7 +373,15 @@ impl Builder {
                 _ => {}
             }
         }
-        let clean = if ok { *loc } else { Location { lat: 0.0, lon: 0.0, matrix_index: loc.matrix_index } };
+        let clean = if ok {
+            *loc
+        } else {
+            Location {
+                lat: 0.0,
+                lon: 0.0,
+                matrix_index: loc.matrix_index,
+            }
+        };
         let key = (clean.lat.to_bits(), clean.lon.to_bits(), clean.matrix_index);
         if let Some(&i) = self.location_ids.get(&key) {
             return i;
@@ -291,9 +410,17 @@ impl Builder {
         let mut seen = HashSet::new();
         for (i, id) in ids.enumerate() {
             if id.trim().is_empty() {
-                self.push(format!("$.{kind}[{i}].id"), IssueCode::OutOfRange, "id must not be empty");
+                self.push(
+                    format!("$.{kind}[{i}].id"),
+                    IssueCode::OutOfRange,
+                    "id must not be empty",
+                );
             } else if !seen.insert(id) {
-                self.push(format!("$.{kind}[{i}].id"), IssueCode::DuplicateId, format!("id `{id}` is used twice"));
+                self.push(
+                    format!("$.{kind}[{i}].id"),
+                    IssueCode::DuplicateId,
+                    format!("id `{id}` is used twice"),
+                );
             }
         }
     }
@@ -315,7 +442,9 @@ impl Builder {
                 }
             }
             let block_min_per_week = match p.contract {
-                ContractTerms::Block { committed_min_per_week } => {
+                ContractTerms::Block {
+                    committed_min_per_week,
+                } => {
                     if committed_min_per_week == 0 {
                         self.push(
                             format!("{path}.contract.committed_min_per_week"),
@@ -342,7 +471,12 @@ impl Builder {
         out
     }
 
-    fn teams(&mut self, r: &PlanningRequest, ctx: &Ctx, providers: &HashMap<&str, usize>) -> Vec<TeamModel> {
+    fn teams(
+        &mut self,
+        r: &PlanningRequest,
+        ctx: &Ctx,
+        providers: &HashMap<&str, usize>,
+    ) -> Vec<TeamModel> {
         self.duplicate_ids("teams", r.teams.iter().map(|t| t.id.as_str()));
         let mut out = Vec::with_capacity(r.teams.len());
         for (i, t) in r.teams.iter().enumerate() {
@@ -359,10 +493,17 @@ impl Builder {
                 found
             });
             let base = self.location(&format!("{path}.base"), &t.base, ctx.matrix_size);
-            let area = t.area.as_ref().and_then(|a| self.area(&format!("{path}.area"), a));
+            let area = t
+                .area
+                .as_ref()
+                .and_then(|a| self.area(&format!("{path}.area"), a));
             let max_members = t.max_members.unwrap_or(r.settings.max_team_size);
             if max_members == 0 {
-                self.push(format!("{path}.max_members"), IssueCode::OutOfRange, "must be at least 1");
+                self.push(
+                    format!("{path}.max_members"),
+                    IssueCode::OutOfRange,
+                    "must be at least 1",
+                );
             }
             out.push(TeamModel {
                 id: t.id.clone(),
@@ -391,19 +532,35 @@ impl Builder {
             let team = c.team.as_ref().and_then(|t| {
                 let found = teams.get(t.as_str()).copied();
                 if found.is_none() {
-                    self.push(format!("{path}.team"), IssueCode::UnknownReference, format!("team `{t}` is not in teams"));
+                    self.push(
+                        format!("{path}.team"),
+                        IssueCode::UnknownReference,
+                        format!("team `{t}` is not in teams"),
+                    );
                 }
                 found
             });
             let skills = self.skill_set(&format!("{path}.skills"), &c.skills, ctx);
             if c.max_min_per_day == 0 || c.max_min_per_day > 24 * 60 {
-                self.push(format!("{path}.max_min_per_day"), IssueCode::OutOfRange, "must be 1-1440 minutes");
+                self.push(
+                    format!("{path}.max_min_per_day"),
+                    IssueCode::OutOfRange,
+                    "must be 1-1440 minutes",
+                );
             }
             if c.max_min_per_week == 0 || c.max_min_per_week > 7 * 24 * 60 {
-                self.push(format!("{path}.max_min_per_week"), IssueCode::OutOfRange, "must be 1-10080 minutes");
+                self.push(
+                    format!("{path}.max_min_per_week"),
+                    IssueCode::OutOfRange,
+                    "must be 1-10080 minutes",
+                );
             }
             if c.contracted_min_per_week > 7 * 24 * 60 {
-                self.push(format!("{path}.contracted_min_per_week"), IssueCode::OutOfRange, "must be 0-10080 minutes");
+                self.push(
+                    format!("{path}.contracted_min_per_week"),
+                    IssueCode::OutOfRange,
+                    "must be 0-10080 minutes",
+                );
             }
             let home = self.location(&format!("{path}.home"), &c.home, ctx.matrix_size);
             // Absences as horizon-minute intervals.
@@ -422,7 +579,11 @@ impl Builder {
                     .ok();
                 if let (Some(f), Some(t)) = (from, to) {
                     if t <= f {
-                        self.push(format!("{ap}.to"), IssueCode::EndBeforeStart, "absence ends before it starts");
+                        self.push(
+                            format!("{ap}.to"),
+                            IssueCode::EndBeforeStart,
+                            "absence ends before it starts",
+                        );
                     } else {
                         absences.push((f, t));
                     }
@@ -439,7 +600,9 @@ impl Builder {
                         continue;
                     }
                 };
-                let Some((start, end)) = self.window(&sp, &sh.start, &sh.end) else { continue };
+                let Some((start, end)) = self.window(&sp, &sh.start, &sh.end) else {
+                    continue;
+                };
                 let start_loc = match &sh.start_location {
                     Some(l) => self.location(&format!("{sp}.start_location"), l, ctx.matrix_size),
                     None => home,
@@ -475,7 +638,15 @@ impl Builder {
                     *n += 1;
                     let id = format!("{}#{}#{}", c.id, ctx.horizon.date(d).format("%Y-%m-%d"), n);
                     my_shifts.push(shifts.len());
-                    shifts.push(ShiftModel { id, carer: carer_idx, day: d, start: ps, end: pe, start_loc: sl, end_loc: el });
+                    shifts.push(ShiftModel {
+                        id,
+                        carer: carer_idx,
+                        day: d,
+                        start: ps,
+                        end: pe,
+                        start_loc: sl,
+                        end_loc: el,
+                    });
                 }
             }
             carers.push(CarerModel {
@@ -490,6 +661,7 @@ impl Builder {
                 mode: c.travel_mode,
                 home,
                 shifts: my_shifts,
+                capacity: c.capacity,
             });
         }
         (carers, shifts)
@@ -524,7 +696,10 @@ impl Builder {
         teams: &HashMap<&str, usize>,
         carers: &HashMap<String, usize>,
     ) -> Vec<ServiceUserModel> {
-        self.duplicate_ids("service_users", r.service_users.iter().map(|s| s.id.as_str()));
+        self.duplicate_ids(
+            "service_users",
+            r.service_users.iter().map(|s| s.id.as_str()),
+        );
         let mut out = Vec::with_capacity(r.service_users.len());
         for (i, s) in r.service_users.iter().enumerate() {
             let path = format!("$.service_users[{i}]");
@@ -532,24 +707,46 @@ impl Builder {
             let team = s.team.as_ref().and_then(|t| {
                 let found = teams.get(t.as_str()).copied();
                 if found.is_none() {
-                    self.push(format!("{path}.team"), IssueCode::UnknownReference, format!("team `{t}` is not in teams"));
+                    self.push(
+                        format!("{path}.team"),
+                        IssueCode::UnknownReference,
+                        format!("team `{t}` is not in teams"),
+                    );
                 }
                 found
             });
-            let preferred = self.carer_refs(&format!("{path}.preferred_carers"), &s.preferred_carers, carers);
-            let excluded = self.carer_refs(&format!("{path}.excluded_carers"), &s.excluded_carers, carers);
+            let preferred = self.carer_refs(
+                &format!("{path}.preferred_carers"),
+                &s.preferred_carers,
+                carers,
+            );
+            let excluded = self.carer_refs(
+                &format!("{path}.excluded_carers"),
+                &s.excluded_carers,
+                carers,
+            );
             let known = self.carer_refs(&format!("{path}.known_carers"), &s.known_carers, carers);
             if let Some(c) = preferred.iter().find(|c| excluded.binary_search(c).is_ok()) {
-                let id = carers.iter().find(|(_, v)| *v == c).map(|(k, _)| k.as_str()).unwrap_or("?");
+                let id = carers
+                    .iter()
+                    .find(|(_, v)| *v == c)
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or("?");
                 self.push(
                     format!("{path}.excluded_carers"),
                     IssueCode::Contradiction,
                     format!("carer `{id}` is both preferred and excluded"),
                 );
             }
-            let cap = s.continuity_cap.unwrap_or(r.settings.default_continuity_cap);
+            let cap = s
+                .continuity_cap
+                .unwrap_or(r.settings.default_continuity_cap);
             if cap == 0 {
-                self.push(format!("{path}.continuity_cap"), IssueCode::OutOfRange, "continuity cap must be at least 1");
+                self.push(
+                    format!("{path}.continuity_cap"),
+                    IssueCode::OutOfRange,
+                    "continuity cap must be at least 1",
+                );
             }
             let (gender_required, gender_preferred) = match &s.carer_gender {
                 Some(g) if g.strength == Strength::Required => (Some(g.gender), None),
@@ -591,11 +788,18 @@ impl Builder {
                     format!("service user `{}` is not in service_users", p.service_user),
                 );
             }
-            let pkg_skills = self.skill_set(&format!("{path}.required_skills"), &p.required_skills, ctx);
+            let pkg_skills =
+                self.skill_set(&format!("{path}.required_skills"), &p.required_skills, ctx);
             let referral = p.referral_time.as_ref().and_then(|t| {
                 ctx.horizon
                     .parse_instant(t)
-                    .map_err(|m| self.push(format!("{path}.referral_time"), IssueCode::InvalidInstant, m))
+                    .map_err(|m| {
+                        self.push(
+                            format!("{path}.referral_time"),
+                            IssueCode::InvalidInstant,
+                            m,
+                        )
+                    })
                     .ok()
             });
             let start_day = p.start_date.as_ref().and_then(|d| {
@@ -613,7 +817,11 @@ impl Builder {
             if let (Some(s), Some(e)) = (start_day, end_day)
                 && e < s
             {
-                self.push(format!("{path}.end_date"), IssueCode::EndBeforeStart, "package ends before it starts");
+                self.push(
+                    format!("{path}.end_date"),
+                    IssueCode::EndBeforeStart,
+                    "package ends before it starts",
+                );
             }
             let first = start_day.unwrap_or(0);
             let last = end_day.unwrap_or(i64::MAX);
@@ -621,12 +829,20 @@ impl Builder {
             let mut mine = Vec::new();
             let mut pattern_ids: HashMap<&str, Vec<(u32, usize)>> = HashMap::new();
             if p.visits.is_empty() {
-                self.push(format!("{path}.visits"), IssueCode::OutOfRange, "a package needs at least one visit");
+                self.push(
+                    format!("{path}.visits"),
+                    IssueCode::OutOfRange,
+                    "a package needs at least one visit",
+                );
             }
             for (v, pat) in p.visits.iter().enumerate() {
                 let vp = format!("{path}.visits[{v}]");
                 if pat.id.trim().is_empty() {
-                    self.push(format!("{vp}.id"), IssueCode::OutOfRange, "id must not be empty");
+                    self.push(
+                        format!("{vp}.id"),
+                        IssueCode::OutOfRange,
+                        "id must not be empty",
+                    );
                 } else if pattern_ids.contains_key(pat.id.as_str()) {
                     self.push(
                         format!("{vp}.id"),
@@ -635,7 +851,12 @@ impl Builder {
                     );
                     continue;
                 }
-                let skills = SkillSet(pkg_skills.0 | self.skill_set(&format!("{vp}.required_skills"), &pat.required_skills, ctx).0);
+                let skills = SkillSet(
+                    pkg_skills.0
+                        | self
+                            .skill_set(&format!("{vp}.required_skills"), &pat.required_skills, ctx)
+                            .0,
+                );
                 let (lo, hi) = VISIT_DURATION_RANGE;
                 let duration_ok = (lo..=hi).contains(&pat.duration_min);
                 if !duration_ok {
@@ -656,16 +877,22 @@ impl Builder {
                 // Window as (earliest start, latest start) relative to the day's midnight.
                 let window = match &pat.time {
                     TimeSpec::Exact(t) => parse_clock(t)
-                        .map_err(|m| self.push(format!("{vp}.time.exact"), IssueCode::InvalidTime, m))
+                        .map_err(|m| {
+                            self.push(format!("{vp}.time.exact"), IssueCode::InvalidTime, m)
+                        })
                         .ok()
                         .map(|t| (t, t)),
-                    TimeSpec::Window { start, end } => {
-                        self.window(&format!("{vp}.time.window"), start, end).and_then(|(s, e)| {
+                    TimeSpec::Window { start, end } => self
+                        .window(&format!("{vp}.time.window"), start, end)
+                        .and_then(|(s, e)| {
                             self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok)
-                        })
-                    }
+                        }),
                     TimeSpec::Band(name) => match ctx.bands.get(name) {
-                        Some(&(s, e)) => self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok),
+                        Some(&(s, e)) => {
+                            self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok)
+                        }
+                        // A listed band that failed validation was reported there already.
+                        None if r.settings.time_bands.contains_key(name) => None,
                         None => {
                             self.push(
                                 format!("{vp}.time.band"),
@@ -685,9 +912,17 @@ impl Builder {
                 };
                 let mut concrete = Vec::new();
                 if let (Some((es, ls)), Some(u)) = (window, user) {
-                    for d in days.into_iter().filter(|&d| (first..=last).contains(&i64::from(d))) {
+                    for d in days
+                        .into_iter()
+                        .filter(|&d| (first..=last).contains(&i64::from(d)))
+                    {
                         let base = d as Minute * DAY;
-                        let id = format!("{}/{}@{}", p.id, pat.id, ctx.horizon.date(d).format("%Y-%m-%d"));
+                        let id = format!(
+                            "{}/{}@{}",
+                            p.id,
+                            pat.id,
+                            ctx.horizon.date(d).format("%Y-%m-%d")
+                        );
                         concrete.push((d, visits.len()));
                         mine.push(visits.len());
                         visits.push(VisitModel {
@@ -701,6 +936,7 @@ impl Builder {
                             carers_required: pat.carers_required.clamp(1, 2) as u8,
                             skills,
                             location: 0, // set below from the service user
+                            demand: pat.demand,
                         });
                     }
                 }
@@ -711,25 +947,45 @@ impl Builder {
                 let a = pattern_ids.get(link.first.as_str());
                 let b = pattern_ids.get(link.then.as_str());
                 if a.is_none() {
-                    self.push(format!("{lp}.first"), IssueCode::UnknownReference, format!("no visit `{}` in this package", link.first));
+                    self.push(
+                        format!("{lp}.first"),
+                        IssueCode::UnknownReference,
+                        format!("no visit `{}` in this package", link.first),
+                    );
                 }
                 if b.is_none() {
-                    self.push(format!("{lp}.then"), IssueCode::UnknownReference, format!("no visit `{}` in this package", link.then));
+                    self.push(
+                        format!("{lp}.then"),
+                        IssueCode::UnknownReference,
+                        format!("no visit `{}` in this package", link.then),
+                    );
                 }
                 if link.first == link.then {
-                    self.push(format!("{lp}.then"), IssueCode::Contradiction, "a visit cannot be linked to itself");
+                    self.push(
+                        format!("{lp}.then"),
+                        IssueCode::Contradiction,
+                        "a visit cannot be linked to itself",
+                    );
                 }
                 if link.max_gap_min < link.min_gap_min {
-                    self.push(format!("{lp}.max_gap_min"), IssueCode::EndBeforeStart, "max_gap_min is below min_gap_min");
+                    self.push(
+                        format!("{lp}.max_gap_min"),
+                        IssueCode::EndBeforeStart,
+                        "max_gap_min is below min_gap_min",
+                    );
                 }
                 if let (Some(a), Some(b)) = (a, b) {
                     for &(d, va) in a {
                         if let Some(&(_, vb)) = b.iter().find(|(db, _)| *db == d) {
+                            let first_duration = visits[va].duration;
                             links.push(LinkModel {
                                 first: va,
                                 then: vb,
-                                min_gap: link.min_gap_min.min(24 * 60) as Minute,
-                                max_gap: link.max_gap_min.min(24 * 60) as Minute,
+                                min_offset: first_duration
+                                    + link.min_gap_min.min(24 * 60) as Minute,
+                                max_offset: first_duration
+                                    + link.max_gap_min.min(24 * 60) as Minute,
+                                distinct_carers: false,
                             });
                         }
                     }
@@ -749,7 +1005,11 @@ impl Builder {
             .service_users
             .iter()
             .map(|s| {
-                let key = (s.location.lat.to_bits(), s.location.lon.to_bits(), s.location.matrix_index);
+                let key = (
+                    s.location.lat.to_bits(),
+                    s.location.lon.to_bits(),
+                    s.location.matrix_index,
+                );
                 self.location_ids.get(&key).copied().unwrap_or(0)
             })
             .collect();
@@ -760,13 +1020,23 @@ impl Builder {
     }
 
     /// Latest start for a visit that must fit inside `[s, e]`.
-    fn fit(&mut self, path: &str, s: Minute, e: Minute, duration: Minute, check: bool) -> Option<(Minute, Minute)> {
+    fn fit(
+        &mut self,
+        path: &str,
+        s: Minute,
+        e: Minute,
+        duration: Minute,
+        check: bool,
+    ) -> Option<(Minute, Minute)> {
         if e - s < duration {
             if check {
                 self.push(
                     path,
                     IssueCode::VisitLongerThanWindow,
-                    format!("a {duration}-minute visit does not fit in a {}-minute window", e - s),
+                    format!(
+                        "a {duration}-minute visit does not fit in a {}-minute window",
+                        e - s
+                    ),
                 );
             }
             return None;
@@ -791,10 +1061,17 @@ impl Builder {
                 self.push(
                     format!("{path}.visit"),
                     IssueCode::UnknownReference,
-                    format!("visit `{}` is not a visit of any package in the horizon", e.visit),
+                    format!(
+                        "visit `{}` is not a visit of any package in the horizon",
+                        e.visit
+                    ),
                 );
             } else if !seen.insert(e.visit.as_str()) {
-                self.push(format!("{path}.visit"), IssueCode::DuplicateId, format!("visit `{}` is assigned twice", e.visit));
+                self.push(
+                    format!("{path}.visit"),
+                    IssueCode::DuplicateId,
+                    format!("visit `{}` is assigned twice", e.visit),
+                );
                 continue;
             }
             let assigned = self.carer_refs(&format!("{path}.carers"), &e.carers, carers);
@@ -819,13 +1096,19 @@ impl Builder {
                     .ok()
             });
             if e.pinned && e.start.is_none() {
-                self.push(format!("{path}.start"), IssueCode::InvalidAssignment, "a pinned visit needs its start time");
+                self.push(
+                    format!("{path}.start"),
+                    IssueCode::InvalidAssignment,
+                    "a pinned visit needs its start time",
+                );
             }
             if let Some(v) = visit {
                 out.push(ExistingModel {
                     visit: v,
                     carers: assigned,
-                    start: start.map(|s| s.clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as Minute),
+                    start: start.map(|s| {
+                        s.clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as Minute
+                    }),
                     pinned: e.pinned,
                 });
             }
@@ -843,12 +1126,25 @@ impl Builder {
             if visit.carers_required < 2 {
                 continue;
             }
-            let eligible = (0..p.carers.len()).filter(|&c| p.eligibility(c, v).is_ok()).take(2).count();
+            let eligible = (0..p.carers.len())
+                .filter(|&c| p.eligibility(c, v).is_ok())
+                .take(2)
+                .count();
             if eligible < 2 {
                 let pkg = visit.package;
-                let Some(pi) = r.packages.iter().position(|x| x.id == p.packages[pkg].id) else { continue };
-                let pattern = visit.id.split_once('/').and_then(|(_, rest)| rest.rsplit_once('@')).map(|(pat, _)| pat);
-                let vi = r.packages[pi].visits.iter().position(|x| Some(x.id.as_str()) == pattern).unwrap_or(0);
+                let Some(pi) = r.packages.iter().position(|x| x.id == p.packages[pkg].id) else {
+                    continue;
+                };
+                let pattern = visit
+                    .id
+                    .split_once('/')
+                    .and_then(|(_, rest)| rest.rsplit_once('@'))
+                    .map(|(pat, _)| pat);
+                let vi = r.packages[pi]
+                    .visits
+                    .iter()
+                    .position(|x| Some(x.id.as_str()) == pattern)
+                    .unwrap_or(0);
                 if reported.insert((pi, vi)) {
                     self.push(
                         format!("$.packages[{pi}].visits[{vi}].carers_required"),
@@ -894,5 +1190,9 @@ fn subtract(start: Minute, end: Minute, absences: &[(i64, i64)]) -> Vec<(Minute,
             })
             .collect();
     }
-    pieces.into_iter().filter(|(s, e)| e - s >= 15).map(|(s, e)| (s as Minute, e as Minute)).collect()
+    pieces
+        .into_iter()
+        .filter(|(s, e)| e - s >= 15)
+        .map(|(s, e)| (s as Minute, e as Minute))
+        .collect()
 }

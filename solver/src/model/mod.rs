@@ -10,11 +10,13 @@ mod build;
 pub mod time;
 mod write;
 
-use crate::format::{ContractType, FrameworkStatus, Funding, Gender, Location, Tier, TravelMode, Urgency};
+use crate::format::{
+    ContractType, FrameworkStatus, Funding, Gender, Location, Tier, TravelMode, Urgency,
+};
 use crate::travel::TravelModel;
+pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
 use std::collections::HashMap;
 use std::sync::Arc;
-pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
 pub use time::{DAY, Horizon, Minute};
 pub use write::{PlannedRoute, PlannedUnplaced};
 
@@ -131,6 +133,8 @@ pub struct CarerModel {
     pub home: LocIdx,
     /// Shifts, in time order.
     pub shifts: Vec<usize>,
+    /// Load per shift; `None` = unlimited.
+    pub capacity: Option<u32>,
 }
 
 /// One concrete availability period of a carer (absences already removed).
@@ -215,19 +219,27 @@ pub struct VisitModel {
     pub skills: SkillSet,
     /// Location.
     pub location: LocIdx,
+    /// Load taken from the carer's capacity.
+    pub demand: u32,
 }
 
-/// A same-day timing link between two concrete visits.
+/// A timing link between two concrete visits, start to start:
+/// `then.start - first.start` lies in `[min_offset, max_offset]`.
+///
+/// The wire format speaks of the gap after `first` ends; start-to-start offsets
+/// also express synchronised visits (offset 0) of benchmark instances.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkModel {
     /// First visit.
     pub first: usize,
-    /// Second visit: starts between `min_gap` and `max_gap` after `first` ends.
+    /// Second visit.
     pub then: usize,
-    /// Minimum gap.
-    pub min_gap: Minute,
-    /// Maximum gap.
-    pub max_gap: Minute,
+    /// Smallest start-to-start offset.
+    pub min_offset: Minute,
+    /// Largest start-to-start offset.
+    pub max_offset: Minute,
+    /// Whether the two visits must be made by different carers.
+    pub distinct_carers: bool,
 }
 
 /// A visit on the published rota.
@@ -256,6 +268,8 @@ pub struct Problem {
     pub break_duration: Minute,
     /// Whether commute legs are paid working time.
     pub paid_commute: bool,
+    /// Objective weights.
+    pub weights: crate::format::ObjectiveWeights,
     /// Skill catalogue (bit i = skills[i]).
     pub skills: Vec<String>,
     /// Distinct locations.
@@ -299,10 +313,14 @@ pub enum Ineligibility {
     GenderRequired,
     /// The person excluded this carer.
     Excluded,
+    /// The carer belongs to another neighbourhood team than the person.
+    OtherTeam,
 }
 
 impl Problem {
-    /// Whether carer `c` may do visit `v` as far as skills, gender and exclusions go.
+    /// Whether carer `c` may do visit `v` as far as skills, gender, exclusions and
+    /// teams go. Teams plan their own rotas: a person with a team is visited by
+    /// that team's carers (or by carers with no team, such as bank staff).
     pub fn eligibility(&self, c: usize, v: usize) -> Result<(), Ineligibility> {
         let carer = &self.carers[c];
         let visit = &self.visits[v];
@@ -316,17 +334,29 @@ impl Problem {
         if user.excluded.binary_search(&c).is_ok() {
             return Err(Ineligibility::Excluded);
         }
+        if let (Some(ut), Some(ct)) = (user.team, carer.team)
+            && ut != ct
+        {
+            return Err(Ineligibility::OtherTeam);
+        }
         Ok(())
     }
 
     /// Names of the skills in a set, for messages.
     pub fn skill_names(&self, set: SkillSet) -> Vec<&str> {
-        (0..self.skills.len()).filter(|i| set.0 >> i & 1 == 1).map(|i| self.skills[i].as_str()).collect()
+        (0..self.skills.len())
+            .filter(|i| set.0 >> i & 1 == 1)
+            .map(|i| self.skills[i].as_str())
+            .collect()
     }
 
     /// Travel leg for a carer between two locations.
     pub fn leg(&self, carer: usize, from: LocIdx, to: LocIdx) -> crate::travel::Leg {
-        self.travel.leg(&self.locations[from], &self.locations[to], self.carers[carer].mode)
+        self.travel.leg(
+            &self.locations[from],
+            &self.locations[to],
+            self.carers[carer].mode,
+        )
     }
 
     /// The 7-day block (0, 1, ...) a day belongs to, for weekly limits.
@@ -334,3 +364,6 @@ impl Problem {
         day / 7
     }
 }
+
+#[cfg(test)]
+mod validation_tests;

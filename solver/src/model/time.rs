@@ -44,7 +44,10 @@ impl Horizon {
         let midnight = self.start_date.and_time(NaiveTime::MIN);
         let local = midnight + Duration::minutes(i64::from(minute));
         // A fixed offset has no gaps or folds, so this is always Single.
-        self.offset.from_local_datetime(&local).single().unwrap_or_else(|| self.offset.from_utc_datetime(&local))
+        self.offset
+            .from_local_datetime(&local)
+            .single()
+            .unwrap_or_else(|| self.offset.from_utc_datetime(&local))
     }
 
     /// RFC 3339 text of a horizon minute, e.g. `2026-11-30T08:15:00+00:00`.
@@ -92,9 +95,25 @@ pub fn format_clock(minutes: Minute) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// Parses an ISO date `YYYY-MM-DD`.
+/// Parses an ISO date `YYYY-MM-DD` (exactly: four-digit year, two-digit month and day).
+///
+/// chrono alone also takes `2026-1-5`, leading blanks and signed years such as
+/// `+262142-12-31`, whose horizon days overflow `NaiveDate`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date \"YYYY-MM-DD\""))
+    let err = || format!("`{text}` is not a date \"YYYY-MM-DD\"");
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return Err(err());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| err())
 }
 
 /// Parses a UTC offset `+HH:MM` / `-HH:MM` / `Z`.
@@ -152,7 +171,12 @@ pub fn select_days(horizon: &Horizon, selectors: &[String]) -> Result<Vec<u32>, 
             }
         }
     }
-    Ok(picked.iter().enumerate().filter(|(_, p)| **p).map(|(d, _)| d as u32).collect())
+    Ok(picked
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p)
+        .map(|(d, _)| d as u32)
+        .collect())
 }
 
 fn weekday_named(s: &str) -> Option<Weekday> {
@@ -185,7 +209,9 @@ mod tests {
     fn parses_clock_times_strictly() {
         assert_eq!(parse_clock("07:30"), Ok(450));
         assert_eq!(parse_clock("24:00"), Ok(1440));
-        for bad in ["7:30", "24:01", "12:60", "ab:cd", "", "12:3", "+1:00", "12-30"] {
+        for bad in [
+            "7:30", "24:01", "12:60", "ab:cd", "", "12:3", "+1:00", "12-30",
+        ] {
             assert!(parse_clock(bad).is_err(), "{bad}");
         }
     }
@@ -194,15 +220,24 @@ mod tests {
     fn round_trips_instants() {
         let h = horizon();
         assert_eq!(h.format(8 * 60 + 1440), "2026-12-01T08:00:00+00:00");
-        assert_eq!(h.parse_instant("2026-12-01T09:00:00+01:00"), Ok(8 * 60 + 1440));
+        assert_eq!(
+            h.parse_instant("2026-12-01T09:00:00+01:00"),
+            Ok(8 * 60 + 1440)
+        );
         assert!(h.parse_instant("2026-12-01 09:00").is_err());
     }
 
     #[test]
     fn selects_days_by_name_and_date() {
         let h = horizon(); // Monday 2026-11-30
-        assert_eq!(select_days(&h, &["weekdays".into()]), Ok(vec![0, 1, 2, 3, 4]));
-        assert_eq!(select_days(&h, &["sat".into(), "2026-11-30".into()]), Ok(vec![0, 5]));
+        assert_eq!(
+            select_days(&h, &["weekdays".into()]),
+            Ok(vec![0, 1, 2, 3, 4])
+        );
+        assert_eq!(
+            select_days(&h, &["sat".into(), "2026-11-30".into()]),
+            Ok(vec![0, 5])
+        );
         assert_eq!(select_days(&h, &["2027-01-01".into()]), Ok(vec![]));
         assert!(select_days(&h, &["someday".into()]).is_err());
     }

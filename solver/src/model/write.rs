@@ -29,7 +29,10 @@ impl Problem {
     /// Builds the wire rota; arrival is the earliest possible (leave as soon as
     /// the previous visit ends), so any waiting happens at the door.
     pub fn write_rota(&self, routes: &[PlannedRoute], unplaced: &[PlannedUnplaced]) -> Rota {
-        let mut out = Rota { format: FORMAT_TAG.to_string(), ..Rota::default() };
+        let mut out = Rota {
+            format: FORMAT_TAG.to_string(),
+            ..Rota::default()
+        };
         for r in routes.iter().filter(|r| !r.stops.is_empty()) {
             let shift = &self.shifts[r.shift];
             let c = shift.carer;
@@ -72,11 +75,16 @@ impl Problem {
             .iter()
             .map(|u| UnplacedVisit {
                 visit: self.visits[u.visit].id.clone(),
-                service_user: self.service_users[self.visits[u.visit].service_user].id.clone(),
+                service_user: self.service_users[self.visits[u.visit].service_user]
+                    .id
+                    .clone(),
                 reasons: u
                     .reasons
                     .iter()
-                    .map(|(code, message)| UnplacedReason { code: code.clone(), message: message.clone() })
+                    .map(|(code, message)| UnplacedReason {
+                        code: code.clone(),
+                        message: message.clone(),
+                    })
                     .collect(),
             })
             .collect();

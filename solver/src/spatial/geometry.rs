@@ -9,9 +9,9 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 const MAX_CIRCLE_VERTICES: usize = 1 << 16;
 
 /// Converts a wire geometry to geo, validating rings (>= 4 positions, closed — first == last —
-/// coordinates in range, finite, enclosing some area). Pushes IssueCode::InvalidPolygon /
-/// CoordinatesOutOfRange issues under `path` (e.g. "$.providers[2].service_areas[0]") and
-/// returns None when invalid.
+/// coordinates in range, finite, enclosing some area). Pushes [`IssueCode::InvalidPolygon`] /
+/// [`IssueCode::CoordinatesOutOfRange`] issues under `path` (e.g.
+/// `"$.providers[2].service_areas[0]"`) and returns `None` when invalid.
 ///
 /// Every problem is reported, each at the deepest path that shows it: the ring
 /// (`...coordinates[0]`, or `...coordinates[1][0]` in a MultiPolygon) or, for

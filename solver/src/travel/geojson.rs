@@ -290,8 +290,10 @@ mod tests {
         }
     }
 
-    /// Edges as (from position, to position, speed bits, oneway), independent of node ids.
-    fn edge_set(spec: &RoadNetworkSpec) -> HashSet<((i64, i64), (i64, i64), u64, bool)> {
+    /// An edge as (from position, to position, speed bits, oneway), independent of node ids.
+    type EdgeKey = ((i64, i64), (i64, i64), u64, bool);
+
+    fn edge_set(spec: &RoadNetworkSpec) -> HashSet<EdgeKey> {
         let key = |id: &str| {
             let n = spec.nodes.iter().find(|n| n.id == id).unwrap();
             ((n.lat * 1e7).round() as i64, (n.lon * 1e7).round() as i64)

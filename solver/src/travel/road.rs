@@ -207,14 +207,14 @@ impl RoadNetworkModel {
                     ),
                 );
             }
-            if let Some(len) = edge.length_m {
-                if !(len.is_finite() && len >= 0.0) {
-                    issues.push(
-                        format!("{base}.length_m"),
-                        IssueCode::OutOfRange,
-                        format!("length_m must be a finite number >= 0, got {len}"),
-                    );
-                }
+            if let Some(len) = edge.length_m
+                && !(len.is_finite() && len >= 0.0)
+            {
+                issues.push(
+                    format!("{base}.length_m"),
+                    IssueCode::OutOfRange,
+                    format!("length_m must be a finite number >= 0, got {len}"),
+                );
             }
             if let (Some(a), Some(b)) = (from, to) {
                 arcs.push((a, b, edge));
@@ -814,11 +814,13 @@ mod tests {
         .unwrap();
         let spec: RoadNetworkSpec = serde_json::from_str(&text).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(300);
+        // Service users live on roads: random junctions, up to ~100 m off them.
         let locs: Vec<Location> = (0..300)
             .map(|_| {
+                let n = &spec.nodes[rng.random_range(0..spec.nodes.len())];
                 at(
-                    50.79 + rng.random_range(-0.09..0.09),
-                    -3.65 + rng.random_range(-0.14..0.14),
+                    n.lat + rng.random_range(-0.0009..0.0009),
+                    n.lon + rng.random_range(-0.0014..0.0014),
                 )
             })
             .collect();

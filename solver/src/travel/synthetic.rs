@@ -334,7 +334,9 @@ mod tests {
                 let mut v = serde_json::to_value(e).unwrap();
                 if let Some(obj) = v.as_object_mut() {
                     obj.retain(|k, v| {
-                        !(k == "length_m" && v.is_null()) && !(k == "oneway" && v == &false)
+                        let default =
+                            (k == "length_m" && v.is_null()) || (k == "oneway" && *v == false);
+                        !default
                     });
                 }
                 v.to_string()

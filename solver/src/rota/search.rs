@@ -1,0 +1,1021 @@
+//! Route search over one independent part of the problem: cheapest-insertion
+//! construction, then ruin-and-recreate large neighbourhood search.
+//!
+//! A route is one carer shift's visits in order. Start times are as early as
+//! possible, except *anchored* visits (double-handed or linked), whose start is
+//! fixed when they are inserted so partners stay synchronised; a later
+//! insertion may not push an anchored visit.
+
+use super::objective::{
+    carer_visit_cost, contract_shortfall_cost, lateness_cost, unplaced_penalty,
+};
+use super::pool::PoolRoute;
+use crate::format::TravelMode;
+use crate::model::{LocIdx, Minute, Problem};
+use crate::travel::TravelMatrix;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// Static data for one part of the problem.
+pub(crate) struct Part<'a> {
+    pub p: &'a Problem,
+    /// Visits of this part.
+    pub visits: Vec<usize>,
+    /// Shifts of this part.
+    pub shifts: Vec<usize>,
+    /// Problem location -> matrix row.
+    loc_row: HashMap<LocIdx, usize>,
+    /// One matrix per travel mode used.
+    mats: Vec<(TravelMode, TravelMatrix)>,
+    /// Carer -> index into `mats`.
+    carer_mat: HashMap<usize, usize>,
+    /// Per visit: shifts that could do it (eligible carer, overlapping time).
+    pub candidates: HashMap<usize, Vec<usize>>,
+    /// Per visit: links it takes part in.
+    links_of: HashMap<usize, Vec<usize>>,
+    /// Per visit: carers on the published rota (for the stability cost).
+    existing_carers: HashMap<usize, Vec<usize>>,
+    /// Pinned visits: carers and start.
+    pub pinned: HashMap<usize, (Vec<usize>, Minute)>,
+    tolerance: Minute,
+}
+
+impl<'a> Part<'a> {
+    pub fn new(p: &'a Problem, visits: Vec<usize>, shifts: Vec<usize>) -> Self {
+        let mut locs: Vec<LocIdx> = Vec::new();
+        for &s in &shifts {
+            locs.push(p.shifts[s].start_loc);
+            locs.push(p.shifts[s].end_loc);
+        }
+        locs.extend(visits.iter().map(|&v| p.visits[v].location));
+        locs.sort_unstable();
+        locs.dedup();
+        let loc_row: HashMap<LocIdx, usize> =
+            locs.iter().enumerate().map(|(i, &l)| (l, i)).collect();
+        let points: Vec<_> = locs.iter().map(|&l| p.locations[l]).collect();
+        let mut mats: Vec<(TravelMode, TravelMatrix)> = Vec::new();
+        let mut carer_mat = HashMap::new();
+        for &s in &shifts {
+            let c = p.shifts[s].carer;
+            let mode = p.carers[c].mode;
+            let idx = match mats.iter().position(|(m, _)| *m == mode) {
+                Some(i) => i,
+                None => {
+                    mats.push((mode, p.travel.matrix(&points, mode)));
+                    mats.len() - 1
+                }
+            };
+            carer_mat.insert(c, idx);
+        }
+        let tolerance = p.lateness.tolerance();
+        let mut candidates = HashMap::new();
+        for &v in &visits {
+            let visit = &p.visits[v];
+            let lo = visit.earliest_start;
+            let hi = visit.latest_start + tolerance + visit.duration;
+            let list: Vec<usize> = shifts
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    let sh = &p.shifts[s];
+                    sh.start < hi && sh.end > lo && p.eligibility(sh.carer, v).is_ok()
+                })
+                .collect();
+            candidates.insert(v, list);
+        }
+        let mut links_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (l, link) in p.links.iter().enumerate() {
+            links_of.entry(link.first).or_default().push(l);
+            links_of.entry(link.then).or_default().push(l);
+        }
+        let mut existing_carers = HashMap::new();
+        let mut pinned = HashMap::new();
+        for e in &p.existing {
+            existing_carers.insert(e.visit, e.carers.clone());
+            if e.pinned
+                && let Some(t) = e.start
+            {
+                pinned.insert(e.visit, (e.carers.clone(), t));
+            }
+        }
+        Part {
+            p,
+            visits,
+            shifts,
+            loc_row,
+            mats,
+            carer_mat,
+            candidates,
+            links_of,
+            existing_carers,
+            pinned,
+            tolerance,
+        }
+    }
+
+    fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {
+        let m = self.carer_mat.get(&carer).copied().unwrap_or(0);
+        match (
+            self.mats.get(m),
+            self.loc_row.get(&from),
+            self.loc_row.get(&to),
+        ) {
+            (Some((_, mat)), Some(&a), Some(&b)) => mat.minutes(a, b) as Minute,
+            _ => self.p.leg(carer, from, to).minutes as Minute,
+        }
+    }
+
+    fn anchored(&self, v: usize) -> bool {
+        self.p.visits[v].carers_required > 1
+            || self.links_of.contains_key(&v)
+            || self.pinned.contains_key(&v)
+    }
+}
+
+/// A scheduled route.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sched {
+    pub starts: Vec<Minute>,
+    pub local_cost: f64,
+    pub work: i64,
+}
+
+/// Why an insertion failed (for unplaced reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Block {
+    Time,
+    Continuity,
+    DailyHours,
+    WeeklyHours,
+    Capacity,
+    LinkedVisit,
+}
+
+/// Mutable search state.
+#[derive(Clone)]
+pub(crate) struct State {
+    /// Per shift (problem index): visits in order.
+    pub routes: HashMap<usize, Vec<usize>>,
+    /// Per shift: schedule.
+    pub scheds: HashMap<usize, Sched>,
+    /// Per visit: shifts it is on.
+    pub on: HashMap<usize, Vec<usize>>,
+    /// Anchored visits' fixed start.
+    pub fixed: HashMap<usize, Minute>,
+    /// Per service user: carer -> carer-visits.
+    pub seen: HashMap<usize, HashMap<usize, u32>>,
+    /// Per (carer, day) and (carer, week): paid minutes.
+    pub day_work: HashMap<(usize, u32), i64>,
+    pub week_work: HashMap<(usize, u32), i64>,
+    pub total_work: HashMap<usize, i64>,
+    pub unplaced: Vec<usize>,
+}
+
+impl State {
+    pub fn cost(&self, part: &Part) -> f64 {
+        let p = part.p;
+        let routes: f64 = self.scheds.values().map(|s| s.local_cost).sum();
+        let unplaced: f64 = self.unplaced.iter().map(|&v| unplaced_penalty(p, v)).sum();
+        let continuity: f64 = self
+            .seen
+            .values()
+            .map(|m| m.len() as f64 * p.weights.distinct_carer)
+            .sum();
+        let mut carers: Vec<usize> = part.shifts.iter().map(|&s| p.shifts[s].carer).collect();
+        carers.sort_unstable();
+        carers.dedup();
+        let contract: f64 = carers
+            .iter()
+            .map(|&c| {
+                contract_shortfall_cost(p, c, self.total_work.get(&c).copied().unwrap_or(0) as f64)
+            })
+            .sum();
+        routes + unplaced + continuity + contract
+    }
+}
+
+impl Part<'_> {
+    /// Schedules `visits` on shift `s`; `fixed` gives anchored starts. `None` if infeasible.
+    pub fn simulate(
+        &self,
+        s: usize,
+        visits: &[usize],
+        fixed: &dyn Fn(usize) -> Option<Minute>,
+    ) -> Option<Sched> {
+        let sched = self.simulate_with_break(s, visits, fixed, None)?;
+        let p = self.p;
+        if p.break_duration > 0 && visits.len() > 1 {
+            let first = sched.starts[0];
+            let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
+            if last - first > p.break_after && !self.has_break(s, visits, &sched.starts) {
+                // Try a break before each visit; keep the cheapest feasible.
+                let mut best: Option<Sched> = None;
+                for k in 1..visits.len() {
+                    if let Some(alt) = self.simulate_with_break(s, visits, fixed, Some(k))
+                        && best.as_ref().is_none_or(|b| alt.local_cost < b.local_cost)
+                    {
+                        best = Some(alt);
+                    }
+                }
+                return best;
+            }
+        }
+        Some(sched)
+    }
+
+    fn has_break(&self, s: usize, visits: &[usize], starts: &[Minute]) -> bool {
+        let p = self.p;
+        let c = p.shifts[s].carer;
+        (1..visits.len()).any(|k| {
+            let prev_end = starts[k - 1] + p.visits[visits[k - 1]].duration;
+            let travel = self.travel(
+                c,
+                p.visits[visits[k - 1]].location,
+                p.visits[visits[k]].location,
+            );
+            starts[k] - prev_end - travel >= p.break_duration
+        })
+    }
+
+    fn simulate_with_break(
+        &self,
+        s: usize,
+        visits: &[usize],
+        fixed: &dyn Fn(usize) -> Option<Minute>,
+        break_before: Option<usize>,
+    ) -> Option<Sched> {
+        let p = self.p;
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let w = &p.weights;
+        let mut starts = Vec::with_capacity(visits.len());
+        let mut loc = shift.start_loc;
+        let mut t = shift.start;
+        let mut cost = 0.0;
+        let mut work: i64 = 0;
+        let mut load: u64 = 0;
+        for (k, &v) in visits.iter().enumerate() {
+            let visit = &p.visits[v];
+            let travel = self.travel(c, loc, visit.location);
+            let mut arrival = t + travel;
+            if break_before == Some(k) {
+                arrival += p.break_duration;
+            }
+            let start = match fixed(v) {
+                Some(f) => {
+                    if arrival > f {
+                        return None;
+                    }
+                    f
+                }
+                None => arrival.max(visit.earliest_start),
+            };
+            if start > visit.latest_start + self.tolerance || start < visit.earliest_start {
+                return None;
+            }
+            if k == 0 {
+                if p.paid_commute {
+                    work += i64::from(travel);
+                    cost += f64::from(travel) * w.travel_min;
+                } else {
+                    cost += f64::from(travel) * w.commute_min;
+                }
+            } else {
+                work += i64::from(travel);
+                cost += f64::from(travel) * w.travel_min;
+            }
+            cost += lateness_cost(p, start - visit.latest_start);
+            cost += carer_visit_cost(p, c, v, self.existing_carers.get(&v).map(Vec::as_slice));
+            work += i64::from(visit.duration);
+            load += u64::from(visit.demand);
+            starts.push(start);
+            t = start + visit.duration;
+            loc = visit.location;
+        }
+        if let Some(cap) = p.carers[c].capacity
+            && load > u64::from(cap)
+        {
+            return None;
+        }
+        if !visits.is_empty() {
+            let back = self.travel(c, loc, shift.end_loc);
+            if t + back > shift.end {
+                return None;
+            }
+            if p.paid_commute {
+                work += i64::from(back);
+                cost += f64::from(back) * w.travel_min;
+            } else {
+                cost += f64::from(back) * w.commute_min;
+            }
+            cost += w.shift_used;
+        }
+        Some(Sched {
+            starts,
+            local_cost: cost,
+            work,
+        })
+    }
+
+    /// Arrival at position `pos` of shift `s`'s current route (the prefix is unaffected by insertion).
+    fn arrival_at(&self, st: &State, s: usize, pos: usize, v: usize) -> Minute {
+        let p = self.p;
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let empty = Vec::new();
+        let route = st.routes.get(&s).unwrap_or(&empty);
+        if pos == 0 {
+            shift.start + self.travel(c, shift.start_loc, p.visits[v].location)
+        } else {
+            let prev = route[pos - 1];
+            let prev_start = st.scheds.get(&s).map_or(shift.start, |x| x.starts[pos - 1]);
+            prev_start
+                + p.visits[prev].duration
+                + self.travel(c, p.visits[prev].location, p.visits[v].location)
+        }
+    }
+
+    /// Allowed start interval of `v` given placed link partners and carers it must avoid.
+    fn link_bounds(&self, st: &State, v: usize) -> (Minute, Minute, Vec<usize>) {
+        let p = self.p;
+        let visit = &p.visits[v];
+        let (mut lo, mut hi) = (visit.earliest_start, visit.latest_start + self.tolerance);
+        let mut avoid = Vec::new();
+        for &l in self.links_of.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+            let link = &p.links[l];
+            let (other, sign) = if link.first == v {
+                (link.then, -1)
+            } else {
+                (link.first, 1)
+            };
+            if let Some(&t) = st.fixed.get(&other) {
+                if sign == 1 {
+                    lo = lo.max(t + link.min_offset);
+                    hi = hi.min(t + link.max_offset);
+                } else {
+                    lo = lo.max(t - link.max_offset);
+                    hi = hi.min(t - link.min_offset);
+                }
+                if link.distinct_carers {
+                    for &s in st.on.get(&other).map(Vec::as_slice).unwrap_or(&[]) {
+                        avoid.push(p.shifts[s].carer);
+                    }
+                }
+            }
+        }
+        (lo, hi, avoid)
+    }
+
+    /// Global feasibility and cost change of adding `work_delta` minutes and visit `v` to carer `c`.
+    fn global_delta(
+        &self,
+        st: &State,
+        c: usize,
+        day: u32,
+        v: usize,
+        work_delta: i64,
+    ) -> Result<f64, Block> {
+        let p = self.p;
+        let carer = &p.carers[c];
+        let dw = st.day_work.get(&(c, day)).copied().unwrap_or(0) + work_delta;
+        if dw > i64::from(carer.max_min_per_day) {
+            return Err(Block::DailyHours);
+        }
+        let ww = st.week_work.get(&(c, p.week_of(day))).copied().unwrap_or(0) + work_delta;
+        if ww > i64::from(carer.max_min_per_week) {
+            return Err(Block::WeeklyHours);
+        }
+        let u = p.visits[v].service_user;
+        let mut cost = 0.0;
+        let seen = st.seen.get(&u);
+        if !seen.is_some_and(|m| m.contains_key(&c)) {
+            if seen.map_or(0, HashMap::len) as u32 >= p.service_users[u].continuity_cap {
+                return Err(Block::Continuity);
+            }
+            cost += p.weights.distinct_carer;
+        }
+        let total = st.total_work.get(&c).copied().unwrap_or(0) as f64;
+        cost += contract_shortfall_cost(p, c, total + work_delta as f64)
+            - contract_shortfall_cost(p, c, total);
+        Ok(cost)
+    }
+
+    /// Best insertion of one carer's share of `v` at fixed start `t` (or ASAP when `None`) into shift `s`.
+    fn best_in_shift(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        blocks: &mut Vec<Block>,
+    ) -> Option<(f64, usize, Sched)> {
+        let p = self.p;
+        let empty = Vec::new();
+        let route = st.routes.get(&s).unwrap_or(&empty);
+        let old = st.scheds.get(&s);
+        let old_cost = old.map_or(0.0, |x| x.local_cost);
+        let old_work = old.map_or(0, |x| x.work);
+        let visit = &p.visits[v];
+        let c = p.shifts[s].carer;
+        let mut best: Option<(f64, usize, Sched)> = None;
+        let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
+        let mut buf = Vec::with_capacity(route.len() + 1);
+        for pos in 0..=route.len() {
+            // Prune by time: the visit must be able to start before the next stop's start.
+            if let Some(sc) = old {
+                if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
+                    break;
+                }
+                if pos < route.len()
+                    && sc.starts[pos] + p.visits[route[pos]].duration < visit.earliest_start
+                {
+                    continue;
+                }
+            }
+            buf.clear();
+            buf.extend_from_slice(&route[..pos]);
+            buf.push(v);
+            buf.extend_from_slice(&route[pos..]);
+            let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
+                blocks.push(Block::Time);
+                continue;
+            };
+            let delta = match self.global_delta(st, c, p.shifts[s].day, v, sched.work - old_work) {
+                Ok(d) => d,
+                Err(b) => {
+                    blocks.push(b);
+                    continue;
+                }
+            };
+            let cost = sched.local_cost - old_cost + delta;
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, pos, sched));
+            }
+        }
+        best
+    }
+
+    /// Cheapest way to insert `v`: `(cost, [(shift, pos, sched)], fixed start)`.
+    pub fn best_insertion(
+        &self,
+        st: &State,
+        v: usize,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Insertion> {
+        let p = self.p;
+        let cands = self.candidates.get(&v)?;
+        let anchored = self.anchored(v);
+        let (lo, hi, avoid) = self.link_bounds(st, v);
+        if lo > hi {
+            blocks.push(Block::LinkedVisit);
+            return None;
+        }
+        if let Some((carers, t)) = self.pinned.get(&v) {
+            // Pinned: exactly these carers at exactly this time.
+            let mut parts = Vec::new();
+            let mut cost = 0.0;
+            for &c in carers {
+                let s = cands.iter().copied().find(|&s| {
+                    p.shifts[s].carer == c && p.shifts[s].start <= *t && p.shifts[s].end >= *t
+                })?;
+                let (d, pos, sched) = self.best_in_shift(st, s, v, Some(*t), blocks)?;
+                cost += d;
+                parts.push((s, pos, sched));
+            }
+            return Some(Insertion {
+                cost,
+                parts,
+                fixed: Some(*t),
+            });
+        }
+        let needed = usize::from(p.visits[v].carers_required);
+        if needed == 1 {
+            let mut best: Option<Insertion> = None;
+            for &s in cands {
+                if avoid.contains(&p.shifts[s].carer) {
+                    continue;
+                }
+                let found = if anchored {
+                    self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
+                } else {
+                    self.best_in_shift(st, s, v, None, blocks)
+                        .map(|(c, pos, sc)| {
+                            let t = sc.starts[pos];
+                            (c, pos, sc, t)
+                        })
+                };
+                if let Some((cost, pos, sched, t)) = found
+                    && best.as_ref().is_none_or(|b| cost < b.cost)
+                {
+                    best = Some(Insertion {
+                        cost,
+                        parts: vec![(s, pos, sched)],
+                        fixed: anchored.then_some(t),
+                    });
+                }
+            }
+            return best;
+        }
+        // Double-handed: a start time both carers can make.
+        let mut options: Vec<(usize, Minute)> = Vec::new(); // (shift, arrival lower bound) per position
+        for &s in cands {
+            if avoid.contains(&p.shifts[s].carer) {
+                continue;
+            }
+            let len = st.routes.get(&s).map_or(0, Vec::len);
+            for pos in 0..=len {
+                let a = self.arrival_at(st, s, pos, v).max(lo);
+                if a <= hi {
+                    options.push((s, a));
+                }
+            }
+        }
+        let mut times: Vec<Minute> = options.iter().map(|o| o.1).collect();
+        times.sort_unstable();
+        times.dedup();
+        let mut best: Option<Insertion> = None;
+        let u = p.visits[v].service_user;
+        let seen = st.seen.get(&u);
+        let seen_count = seen.map_or(0, HashMap::len) as u32;
+        let cap = p.service_users[u].continuity_cap;
+        for &t in times.iter().take(12) {
+            let mut per_carer: Vec<(f64, usize, usize, usize, Sched)> = Vec::new(); // cost, carer, shift, pos, sched
+            let mut shifts_tried: Vec<usize> =
+                options.iter().filter(|o| o.1 <= t).map(|o| o.0).collect();
+            shifts_tried.sort_unstable();
+            shifts_tried.dedup();
+            for s in shifts_tried {
+                if let Some((cost, pos, sched)) = self.best_in_shift(st, s, v, Some(t), blocks) {
+                    per_carer.push((cost, p.shifts[s].carer, s, pos, sched));
+                }
+            }
+            per_carer.sort_by(|a, b| a.0.total_cmp(&b.0));
+            per_carer.truncate(8);
+            // Cheapest pair of distinct carers that keeps the continuity cap.
+            for i in 0..per_carer.len() {
+                for j in (i + 1)..per_carer.len() {
+                    let (a, b) = (&per_carer[i], &per_carer[j]);
+                    if a.1 == b.1 {
+                        continue;
+                    }
+                    let new = [a.1, b.1]
+                        .iter()
+                        .filter(|c| !seen.is_some_and(|m| m.contains_key(c)))
+                        .count() as u32;
+                    if seen_count + new > cap {
+                        blocks.push(Block::Continuity);
+                        continue;
+                    }
+                    let cost = a.0 + b.0;
+                    if best.as_ref().is_none_or(|x| cost < x.cost) {
+                        best = Some(Insertion {
+                            cost,
+                            parts: vec![(a.2, a.3, a.4.clone()), (b.2, b.3, b.4.clone())],
+                            fixed: Some(t),
+                        });
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    fn best_anchored_in_shift(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        lo: Minute,
+        hi: Minute,
+        blocks: &mut Vec<Block>,
+    ) -> Option<(f64, usize, Sched, Minute)> {
+        let len = st.routes.get(&s).map_or(0, Vec::len);
+        let mut best: Option<(f64, usize, Sched, Minute)> = None;
+        for pos in 0..=len {
+            let t = self.arrival_at(st, s, pos, v).max(lo);
+            if t > hi {
+                blocks.push(Block::Time);
+                continue;
+            }
+            if let Some((cost, p2, sched)) = self.best_in_shift(st, s, v, Some(t), blocks)
+                && p2 == pos
+                && best.as_ref().is_none_or(|b| cost < b.0)
+            {
+                best = Some((cost, pos, sched, t));
+            }
+        }
+        best
+    }
+
+    /// Applies an insertion.
+    pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
+        let p = self.p;
+        for (s, pos, sched) in ins.parts {
+            let c = p.shifts[s].carer;
+            let day = p.shifts[s].day;
+            let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
+            let dw = sched.work - old_work;
+            *st.day_work.entry((c, day)).or_default() += dw;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
+            *st.total_work.entry(c).or_default() += dw;
+            let route = st.routes.entry(s).or_default();
+            route.insert(pos.min(route.len()), v);
+            st.scheds.insert(s, sched);
+            st.on.entry(v).or_default().push(s);
+            *st.seen
+                .entry(p.visits[v].service_user)
+                .or_default()
+                .entry(c)
+                .or_default() += 1;
+        }
+        if let Some(t) = ins.fixed {
+            st.fixed.insert(v, t);
+        }
+        st.unplaced.retain(|&u| u != v);
+    }
+
+    /// Removes `v` from every route it is on and marks it unplaced. Returns false if a route
+    /// could not be re-timed (then the caller must not keep this state).
+    pub fn remove(&self, st: &mut State, v: usize) -> bool {
+        let p = self.p;
+        let shifts = st.on.remove(&v).unwrap_or_default();
+        st.fixed.remove(&v);
+        let mut ok = true;
+        for s in shifts {
+            let c = p.shifts[s].carer;
+            let day = p.shifts[s].day;
+            let Some(route) = st.routes.get(&s) else {
+                continue;
+            };
+            let route: Vec<usize> = route.iter().copied().filter(|&x| x != v).collect();
+            let sched = if route.is_empty() {
+                Some(Sched::default())
+            } else {
+                let fixed = &st.fixed;
+                self.simulate(s, &route, &|w| fixed.get(&w).copied())
+            };
+            let Some(sched) = sched else {
+                ok = false;
+                continue;
+            };
+            let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
+            let dw = sched.work - old_work;
+            *st.day_work.entry((c, day)).or_default() += dw;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
+            *st.total_work.entry(c).or_default() += dw;
+            if route.is_empty() {
+                st.routes.remove(&s);
+                st.scheds.remove(&s);
+            } else {
+                st.routes.insert(s, route);
+                st.scheds.insert(s, sched);
+            }
+            let u = p.visits[v].service_user;
+            if let Some(m) = st.seen.get_mut(&u) {
+                if let Some(n) = m.get_mut(&c) {
+                    *n -= 1;
+                    if *n == 0 {
+                        m.remove(&c);
+                    }
+                }
+                if m.is_empty() {
+                    st.seen.remove(&u);
+                }
+            }
+        }
+        if !st.unplaced.contains(&v) {
+            st.unplaced.push(v);
+        }
+        ok
+    }
+
+    /// Inserts `order` greedily (cheapest first); visits that fit nowhere stay unplaced.
+    pub fn recreate(&self, st: &mut State, order: &[usize], rng: &mut ChaCha8Rng, regret: bool) {
+        let mut pending: Vec<usize> = order.to_vec();
+        if regret && pending.len() <= 40 {
+            // Regret-1-ish: place the visit with the fewest cheap options first.
+            while !pending.is_empty() {
+                let mut pick: Option<(f64, usize, Insertion)> = None;
+                let mut blocks = Vec::new();
+                for (i, &v) in pending.iter().enumerate() {
+                    if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
+                        let key = ins.cost - unplaced_penalty(self.p, v);
+                        if pick.as_ref().is_none_or(|x| key < x.0) {
+                            pick = Some((key, i, ins));
+                        }
+                    }
+                }
+                let Some((_, i, ins)) = pick else { break };
+                let v = pending.swap_remove(i);
+                self.apply(st, v, ins);
+            }
+            return;
+        }
+        if rng.random_bool(0.5) {
+            // Hardest first: fewest candidate shifts, double-handed and narrow windows early.
+            pending.sort_by_key(|&v| {
+                let vis = &self.p.visits[v];
+                (
+                    std::cmp::Reverse(vis.carers_required),
+                    self.candidates.get(&v).map_or(0, Vec::len),
+                    vis.latest_start - vis.earliest_start,
+                )
+            });
+        } else {
+            pending.shuffle(rng);
+        }
+        let mut blocks = Vec::new();
+        for v in pending {
+            if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
+                self.apply(st, v, ins);
+            }
+        }
+    }
+
+    /// Routes of the state as pool entries.
+    pub fn pool_routes(&self, st: &State) -> Vec<PoolRoute> {
+        let mut out: Vec<PoolRoute> = st
+            .routes
+            .iter()
+            .filter_map(|(&s, visits)| {
+                let sc = st.scheds.get(&s)?;
+                Some(PoolRoute {
+                    shift: s,
+                    stops: visits
+                        .iter()
+                        .copied()
+                        .zip(sc.starts.iter().copied())
+                        .collect(),
+                    local_cost: sc.local_cost,
+                    work_min: sc.work,
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| r.shift);
+        out
+    }
+
+    /// A state holding exactly these routes (from the MILP); `None` if one cannot be re-timed.
+    pub fn state_from_routes(&self, routes: &[PoolRoute]) -> Option<State> {
+        let p = self.p;
+        let mut st = self.empty_state();
+        for r in routes {
+            for &(v, t) in &r.stops {
+                if self.anchored(v) {
+                    st.fixed.insert(v, t);
+                }
+            }
+        }
+        for r in routes {
+            let visits: Vec<usize> = r.stops.iter().map(|x| x.0).collect();
+            let fixed = st.fixed.clone();
+            let sched = self.simulate(r.shift, &visits, &|w| fixed.get(&w).copied())?;
+            let c = p.shifts[r.shift].carer;
+            let day = p.shifts[r.shift].day;
+            *st.day_work.entry((c, day)).or_default() += sched.work;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += sched.work;
+            *st.total_work.entry(c).or_default() += sched.work;
+            for &v in &visits {
+                st.on.entry(v).or_default().push(r.shift);
+                *st.seen
+                    .entry(p.visits[v].service_user)
+                    .or_default()
+                    .entry(c)
+                    .or_default() += 1;
+            }
+            st.routes.insert(r.shift, visits);
+            st.scheds.insert(r.shift, sched);
+        }
+        st.unplaced = self
+            .visits
+            .iter()
+            .copied()
+            .filter(|v| !st.on.contains_key(v))
+            .collect();
+        Some(st)
+    }
+
+    pub fn empty_state(&self) -> State {
+        State {
+            routes: HashMap::new(),
+            scheds: HashMap::new(),
+            on: HashMap::new(),
+            fixed: HashMap::new(),
+            seen: HashMap::new(),
+            day_work: HashMap::new(),
+            week_work: HashMap::new(),
+            total_work: HashMap::new(),
+            unplaced: self.visits.clone(),
+        }
+    }
+
+    /// Why `v` cannot be inserted into the final state, as (code, message) pairs.
+    pub fn diagnose(&self, st: &State, v: usize) -> Vec<(String, String)> {
+        let p = self.p;
+        let visit = &p.visits[v];
+        let user = &p.service_users[visit.service_user];
+        let all_carers: Vec<usize> = {
+            let mut c: Vec<usize> = self.shifts.iter().map(|&s| p.shifts[s].carer).collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let skilled: Vec<usize> = (0..p.carers.len())
+            .filter(|&c| p.carers[c].skills.covers(visit.skills))
+            .collect();
+        let mut out = Vec::new();
+        if skilled.is_empty()
+            || (!all_carers.is_empty() && !all_carers.iter().any(|c| skilled.contains(c)))
+        {
+            out.push((
+                "no_skilled_carer".to_string(),
+                format!(
+                    "no carer on this rota holds {:?}",
+                    p.skill_names(visit.skills)
+                ),
+            ));
+            return out;
+        }
+        let eligible: Vec<usize> = (0..p.carers.len())
+            .filter(|&c| p.eligibility(c, v).is_ok())
+            .collect();
+        if eligible.len() < usize::from(visit.carers_required) {
+            let reason = if user.gender_required.is_some() {
+                "no carer of the required gender with the needed skills"
+            } else if !user.excluded.is_empty() {
+                "the only skilled carers are excluded by the person"
+            } else {
+                "no carer of the person's team holds the needed skills"
+            };
+            out.push(("no_eligible_carer".to_string(), reason.to_string()));
+            return out;
+        }
+        let cands = self.candidates.get(&v).map_or(0, Vec::len);
+        if cands < usize::from(visit.carers_required) {
+            out.push((
+                "no_carer_available".to_string(),
+                format!(
+                    "no eligible carer has a shift between {} and {}",
+                    p.horizon.format(visit.earliest_start),
+                    p.horizon.format(visit.latest_start + visit.duration)
+                ),
+            ));
+            return out;
+        }
+        let mut blocks = Vec::new();
+        if self.best_insertion(st, v, &mut blocks).is_some() {
+            out.push((
+                "not_worth_placing".to_string(),
+                "a place exists but the objective weights prefer leaving it (check unplaced weights)".to_string(),
+            ));
+            return out;
+        }
+        blocks.sort_unstable();
+        blocks.dedup();
+        for b in blocks {
+            let (code, msg) = match b {
+                Block::Time => (
+                    "carers_busy",
+                    "every eligible carer's shift is full in that window (visits and travel leave no room)",
+                ),
+                Block::Continuity => (
+                    "continuity_cap",
+                    "the only carers free would break the person's continuity cap",
+                ),
+                Block::DailyHours => (
+                    "max_daily_hours",
+                    "free carers would exceed their daily maximum hours",
+                ),
+                Block::WeeklyHours => (
+                    "max_weekly_hours",
+                    "free carers would exceed their weekly maximum hours",
+                ),
+                Block::Capacity => ("capacity", "carers' capacity is used up"),
+                Block::LinkedVisit => (
+                    "linked_visit_conflict",
+                    "the linked visit's time leaves no feasible start for this one",
+                ),
+            };
+            out.push((code.to_string(), msg.to_string()));
+        }
+        if visit.carers_required > 1 {
+            out.push((
+                "no_second_carer".to_string(),
+                "no two eligible carers are free at the same time".to_string(),
+            ));
+        }
+        if out.is_empty() {
+            out.push((
+                "carers_busy".to_string(),
+                "no feasible place in any eligible carer's route".to_string(),
+            ));
+        }
+        out
+    }
+
+    /// A random amount of ruin.
+    pub fn ruin(&self, st: &mut State, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        let p = self.p;
+        let placed: Vec<usize> = self
+            .visits
+            .iter()
+            .copied()
+            .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
+            .collect();
+        if placed.is_empty() {
+            return Vec::new();
+        }
+        let max_q = (placed.len() / 6).clamp(2, 40);
+        let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
+        let mut removed: Vec<usize> = Vec::new();
+        match rng.random_range(0..4u8) {
+            0 => {
+                // Random visits.
+                let mut pick = placed.clone();
+                pick.shuffle(rng);
+                removed.extend(pick.into_iter().take(q));
+            }
+            1 => {
+                // Related: near in space and time to a seed visit.
+                let seed = placed[rng.random_range(0..placed.len())];
+                let sv = &p.visits[seed];
+                let mut scored: Vec<(i64, usize)> = placed
+                    .iter()
+                    .map(|&v| {
+                        let x = &p.visits[v];
+                        let travel = self.travel(0, sv.location, x.location);
+                        let dt = (x.earliest_start - sv.earliest_start).abs();
+                        (i64::from(travel) * 4 + i64::from(dt), v)
+                    })
+                    .collect();
+                scored.sort_unstable();
+                removed.extend(scored.into_iter().take(q).map(|x| x.1));
+            }
+            2 => {
+                // A person's visits over the horizon (lets continuity change).
+                let seed = placed[rng.random_range(0..placed.len())];
+                let u = p.visits[seed].service_user;
+                removed.extend(
+                    placed
+                        .iter()
+                        .copied()
+                        .filter(|&v| p.visits[v].service_user == u),
+                );
+                let more = q.saturating_sub(removed.len());
+                let mut pick = placed.clone();
+                pick.shuffle(rng);
+                removed.extend(
+                    pick.into_iter()
+                        .filter(|v| p.visits[*v].service_user != u)
+                        .take(more / 2),
+                );
+            }
+            _ => {
+                // Whole routes: one or two carer shifts.
+                let mut shifts: Vec<usize> = st.routes.keys().copied().collect();
+                shifts.sort_unstable();
+                shifts.shuffle(rng);
+                for s in shifts.into_iter().take(rng.random_range(1..=2)) {
+                    if let Some(r) = st.routes.get(&s) {
+                        removed.extend(r.iter().copied().filter(|v| !self.pinned.contains_key(v)));
+                    }
+                }
+            }
+        }
+        removed.sort_unstable();
+        removed.dedup();
+        // Partners of removed anchored visits come out too, so they can be re-synchronised.
+        let mut extra = Vec::new();
+        for &v in &removed {
+            for &l in self.links_of.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+                let link = &p.links[l];
+                for w in [link.first, link.then] {
+                    if w != v && st.on.contains_key(&w) && !self.pinned.contains_key(&w) {
+                        extra.push(w);
+                    }
+                }
+            }
+        }
+        removed.extend(extra);
+        removed.sort_unstable();
+        removed.dedup();
+        let mut ok = true;
+        for &v in &removed {
+            ok &= self.remove(st, v);
+        }
+        if !ok {
+            removed.clear();
+        }
+        removed
+    }
+}
+
+/// An insertion: its cost and, per carer, the shift, position and new schedule.
+#[derive(Debug, Clone)]
+pub(crate) struct Insertion {
+    pub cost: f64,
+    pub parts: Vec<(usize, usize, Sched)>,
+    pub fixed: Option<Minute>,
+}
