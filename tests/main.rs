@@ -1,1 +1,4 @@
-//! x
+//! carefill's integration tests: one binary, one module per capability.
+//! Every rota a solver returns is passed through the independent checker.
+
+mod rota;

@@ -17,10 +17,13 @@
 //! (dense indices, minutes); [`travel`] gives travel times; [`spatial`] answers
 //! nearest/within-radius queries on the sphere; [`check`] independently verifies any rota.
 
+pub mod benchmarks;
 pub mod check;
 pub mod format;
 pub mod generate;
 pub mod model;
 pub mod rota;
 pub mod spatial;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod travel;

@@ -239,8 +239,17 @@ pub(super) fn plan<R: Rng>(
             let n_teams = rng.random_range(plan.teams.0..=plan.teams.1.max(plan.teams.0));
             let mut team_ids = Vec::new();
             for j in 0..n_teams {
+                let mut t = team_site(rng, geo, profile, plan, &site, p_idx, j);
+                // Two teams of a provider in one neighbourhood get numbered names.
+                let same = teams
+                    .iter()
+                    .filter(|o| o.name == t.name || o.name.starts_with(&format!("{} #", t.name)))
+                    .count();
+                if same > 0 {
+                    t.name = format!("{} #{}", t.name, same + 1);
+                }
                 team_ids.push(teams.len());
-                teams.push(team_site(rng, geo, profile, plan, &site, p_idx, j));
+                teams.push(t);
             }
             providers.push(ProviderSite {
                 teams: team_ids,

@@ -33,6 +33,7 @@ use geometry::{Point, circle_polygon, union_of_circles};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -384,7 +385,7 @@ fn provider(
     users: &[crate::format::ServiceUser],
     cal: &Calendar,
 ) -> Provider {
-    let own: Vec<&str> = site
+    let own: BTreeSet<&str> = site
         .teams
         .iter()
         .filter_map(|&t| team_ids.get(t).map(String::as_str))
@@ -402,20 +403,30 @@ fn provider(
     };
     let mask = carers
         .iter()
-        .filter(|c| c.team.as_deref().is_some_and(|t| own.contains(&t)))
+        .filter(|c| c.team.as_deref().is_some_and(|t| own.contains(t)))
         .flat_map(|c| c.skills.iter())
         .fold(0, |m, s| m | skill_bit(s));
-    let contract = if site.block {
-        let own_users: Vec<&str> = users
+    let contract = if site.tier == Tier::EmergencyCover {
+        // The risk pool funds the whole team's time, used or not.
+        let carers = carers
             .iter()
-            .filter(|u| u.team.as_deref().is_some_and(|t| own.contains(&t)))
+            .filter(|c| c.team.as_deref().is_some_and(|t| own.contains(t)))
+            .count();
+        ContractTerms::Block {
+            committed_min_per_week: carers as u32 * 1800,
+        }
+    } else if site.block {
+        let own_users: BTreeSet<&str> = users
+            .iter()
+            .filter(|u| u.team.as_deref().is_some_and(|t| own.contains(t)))
             .map(|u| u.id.as_str())
             .collect();
         let minutes: f64 = packages
             .iter()
-            .filter(|pk| own_users.contains(&pk.service_user.as_str()))
+            .filter(|pk| own_users.contains(pk.service_user.as_str()))
             .map(|pk| weekly_visit_minutes(pk, cal))
             .sum();
+        // Councils commit to most, not all, of what a block provider delivers.
         let committed = (minutes * rng.random_range(0.75..0.95) / 60.0).round() as u32 * 60;
         ContractTerms::Block {
             committed_min_per_week: committed,

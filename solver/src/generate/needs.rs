@@ -217,7 +217,7 @@ pub(super) fn draw_package<R: Rng>(
             ];
         } else if slot == Lunch && !needs.meds_link && !needs.time_critical && rng.random_bool(0.12)
         {
-            let days: &[&str] = *pick(
+            let days = *pick(
                 rng,
                 &[
                     (&["weekdays"][..], 0.5),
@@ -249,7 +249,7 @@ pub(super) fn draw_package<R: Rng>(
         });
     }
     if needs.shower {
-        let pair: &[&str] = *pick(
+        let pair = *pick(
             rng,
             &[
                 (&["mon", "thu"][..], 1.0),
@@ -347,9 +347,9 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             pick(
                 rng,
                 &[
-                    (TimeSpec::Band("lunch".into()), 0.70),
-                    (window(720, 840), 0.15),
-                    (window(690, 810), 0.15),
+                    (TimeSpec::Band("lunch".into()), 0.75),
+                    (window(720, 840), 0.125),
+                    (window(690, 810), 0.125),
                 ],
             )
             .clone(),
@@ -360,9 +360,9 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             pick(
                 rng,
                 &[
-                    (TimeSpec::Band("tea".into()), 0.65),
+                    (TimeSpec::Band("tea".into()), 0.70),
                     (window(930, 1050), 0.15),
-                    (window(990, 1110), 0.20),
+                    (window(990, 1110), 0.15),
                 ],
             )
             .clone(),
@@ -373,8 +373,8 @@ fn routine_visit<R: Rng>(rng: &mut R, slot: Slot, needs: &Needs, base_minute: u3
             pick(
                 rng,
                 &[
-                    (TimeSpec::Band("evening".into()), 0.60),
-                    (window(1170, 1320), 0.20),
+                    (TimeSpec::Band("evening".into()), 0.65),
+                    (window(1170, 1320), 0.15),
                     (window(1110, 1260), 0.20),
                 ],
             )

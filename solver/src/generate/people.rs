@@ -91,8 +91,9 @@ pub(super) fn build_team<R: Rng>(
     };
     let base_mask = skill_bit("personal_care");
     let n_carers = site.carers as usize;
+    let hamlets = hamlets(rng, site);
     let mut carers: Vec<CarerDraft> = (0..n_carers)
-        .map(|_| draw_carer(rng, site, geo, base_mask))
+        .map(|_| draw_carer(rng, site, geo, &hamlets, base_mask))
         .collect();
     balance_genders(&mut carers);
     draw_absences(rng, &mut carers, cal);
@@ -100,7 +101,6 @@ pub(super) fn build_team<R: Rng>(
     // People and packages.
     let mut users: Vec<UserDraft> = Vec::new();
     let mut packages: Vec<Package> = Vec::new();
-    let hamlets = hamlets(rng, site);
     for k in 0..site.users as usize {
         let location = place_person(rng, site, geo, &hamlets, false);
         let needs = Needs::draw(rng, &mix);
@@ -143,19 +143,32 @@ pub(super) fn build_team<R: Rng>(
         })
         .collect();
     let mut visit_needs = Vec::new();
-    for _round in 0..3 {
+    // Each round relaxes what blocks an unmet visit: exclusions, then a
+    // required gender, then (tiny teams only) the second carer.
+    for _round in 0..4 {
         visit_needs = needs_of(&users, &packages, travel, cal);
         let unmet = roster::spread_skills(rng, &mut elig, &visit_needs, base_mask);
         if unmet.is_empty() {
             break;
         }
-        for k in unmet {
-            if let Some(u) = visit_needs.get(k).and_then(|n| users.get_mut(n.user)) {
-                if !u.excluded.is_empty() {
-                    u.excluded.clear();
-                } else if let Some(g) = u.needs.gender.as_mut() {
-                    g.strength = Strength::Preferred;
-                }
+        for n in unmet.iter().filter_map(|&k| visit_needs.get(k)) {
+            let Some(u) = users.get_mut(n.user) else {
+                continue;
+            };
+            if !u.excluded.is_empty() {
+                u.excluded.clear();
+            } else if let Some(g) = u
+                .needs
+                .gender
+                .as_mut()
+                .filter(|g| g.strength == Strength::Required)
+            {
+                g.strength = Strength::Preferred;
+            } else if let Some(v) = packages
+                .get_mut(n.user)
+                .and_then(|p| p.visits.get_mut(n.visit))
+            {
+                v.carers_required = 1;
             }
         }
     }
@@ -259,7 +272,13 @@ pub(super) fn build_team<R: Rng>(
     }
 }
 
-fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: u32) -> CarerDraft {
+fn draw_carer<R: Rng>(
+    rng: &mut R,
+    site: &TeamSite,
+    geo: &Geography,
+    hamlets: &[Point],
+    base_mask: u32,
+) -> CarerDraft {
     let gender = *pick(
         rng,
         &[
@@ -310,7 +329,7 @@ fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: 
     } else {
         TravelMode::Drive
     };
-    let home = place_person(rng, site, geo, &[], true);
+    let home = place_person(rng, site, geo, hamlets, true);
     let col = match site.kind {
         TeamKind::General => 0,
         TeamKind::Specialist => 1,
@@ -344,7 +363,7 @@ fn draw_carer<R: Rng>(rng: &mut R, site: &TeamSite, geo: &Geography, base_mask: 
 /// Shift minutes aimed at per visit minute: room for travel and gaps (1.5-1.8x).
 const SHIFT_PER_VISIT_MIN: f64 = 1.6;
 /// Typical shift minutes of a working day (mostly split shifts in busy teams).
-const DAY_SHIFT_MIN: f64 = 640.0;
+const DAY_SHIFT_MIN: f64 = 700.0;
 /// Weekly caps over the expected work (visits plus travel).
 const CAP_HEADROOM: f64 = 1.08;
 
@@ -353,8 +372,17 @@ const CAP_HEADROOM: f64 = 1.08;
 fn fit_capacity(carers: &mut [CarerDraft], needs: &[VisitNeed]) -> bool {
     let visit: f64 = needs.iter().map(|n| n.visit_min).sum();
     let work: f64 = needs.iter().map(|n| n.weekly_min).sum();
-    while carers.iter().map(|c| c.days as f64 * DAY_SHIFT_MIN).sum::<f64>() < SHIFT_PER_VISIT_MIN * visit {
-        let Some(c) = carers.iter_mut().filter(|c| c.days < c.max_days).min_by_key(|c| c.days) else {
+    while carers
+        .iter()
+        .map(|c| c.days as f64 * DAY_SHIFT_MIN)
+        .sum::<f64>()
+        < SHIFT_PER_VISIT_MIN * visit
+    {
+        let Some(c) = carers
+            .iter_mut()
+            .filter(|c| c.days < c.max_days)
+            .min_by_key(|c| c.days)
+        else {
             break;
         };
         c.days += 1;
@@ -375,9 +403,18 @@ fn fit_capacity(carers: &mut [CarerDraft], needs: &[VisitNeed]) -> bool {
 /// Working weekdays of each carer: one run of rest days each, placed in turn
 /// where staff are most plentiful for the day's demand, so every day of the
 /// week gets a similar share of the team.
-fn rest_days<R: Rng>(rng: &mut R, carers: &[CarerDraft], absent: &[[bool; 7]], demand: &roster::Demand) -> Vec<[bool; 7]> {
-    let need: Vec<f64> = demand.iter().map(|d| d.iter().sum::<f64>().max(1.0)).collect();
-    let mut staff: [f64; 7] = std::array::from_fn(|w| absent.iter().filter(|a| !a[w]).count() as f64);
+fn rest_days<R: Rng>(
+    rng: &mut R,
+    carers: &[CarerDraft],
+    absent: &[[bool; 7]],
+    demand: &roster::Demand,
+) -> Vec<[bool; 7]> {
+    let need: Vec<f64> = demand
+        .iter()
+        .map(|d| d.iter().sum::<f64>().max(1.0))
+        .collect();
+    let mut staff: [f64; 7] =
+        std::array::from_fn(|w| absent.iter().filter(|a| !a[w]).count() as f64);
     let offset = rng.random_range(0..7usize);
     carers
         .iter()
@@ -389,7 +426,11 @@ fn rest_days<R: Rng>(rng: &mut R, carers: &[CarerDraft], absent: &[[bool; 7]], d
                 return works;
             }
             let ratio = |s: usize| -> f64 {
-                (0..rest).map(|j| (s + j) % 7).filter(|w| !off[*w]).map(|w| staff[w] / need[w]).sum()
+                // Resting on a sick day costs the team nothing.
+                (0..rest)
+                    .map(|j| (s + j) % 7)
+                    .map(|w| if off[w] { 1e3 } else { staff[w] / need[w] })
+                    .sum()
             };
             let start = (0..7)
                 .map(|k| (k + offset) % 7)
@@ -421,15 +462,16 @@ fn balance_genders(carers: &mut [CarerDraft]) {
             None => break,
         }
     }
-    if n >= 6 && !carers.iter().any(|c| c.gender == Gender::Male) {
-        if let Some(c) = carers.last_mut() {
-            c.gender = Gender::Male;
-        }
+    if n >= 6
+        && !carers.iter().any(|c| c.gender == Gender::Male)
+        && let Some(c) = carers.last_mut()
+    {
+        c.gender = Gender::Male;
     }
 }
 
-/// A few sick days and training sessions; bigger teams over a longer horizon
-/// always have someone off sick (domain-facts §14 scenario 3).
+/// A few sick days and training sessions; a full (12-carer) team planned for
+/// five days or more always has someone off sick (domain-facts §14 scenario 3).
 fn draw_absences<R: Rng>(rng: &mut R, carers: &mut [CarerDraft], cal: &Calendar) {
     let days = cal.days();
     let mut any_sick = false;
@@ -444,7 +486,7 @@ fn draw_absences<R: Rng>(rng: &mut R, carers: &mut [CarerDraft], cal: &Calendar)
             c.absences.push((d, 540, d, 780, "training"));
         }
     }
-    if !any_sick && carers.len() >= 10 && days >= 5 {
+    if !any_sick && carers.len() >= 12 && days >= 5 {
         let i = rng.random_range(0..carers.len());
         let d = rng.random_range(2..=3u32);
         if let Some(c) = carers.get_mut(i) {
@@ -604,13 +646,14 @@ fn needs_of(
             .as_ref()
             .filter(|g| g.strength == Strength::Required)
             .map(|g| g.gender);
-        for v in &p.visits {
+        for (i, v) in p.visits.iter().enumerate() {
             let days = week_dates
                 .iter()
                 .filter(|d| super::calendar::selector_applies(&v.days, **d))
                 .count();
             out.push(VisitNeed {
                 user: k,
+                visit: i,
                 mask: v
                     .required_skills
                     .iter()

@@ -18,6 +18,9 @@ const SLOTS: usize = (24 * 60 / SLOT_MIN) as usize;
 /// Weight of shift length against covered demand when choosing a template:
 /// long shifts are only worth it when they cover real demand.
 const SHIFT_MINUTE_COST: f64 = 0.12;
+/// Demand is inflated by this much when choosing shifts, so that the busiest
+/// hours keep some slack (travel and sequencing never pack perfectly).
+const DEMAND_SLACK: f64 = 1.15;
 /// Weekly carer-minutes of demand one holder of a skill is expected to absorb.
 const SKILL_MIN_PER_HOLDER: f64 = 1500.0;
 
@@ -25,7 +28,7 @@ const SKILL_MIN_PER_HOLDER: f64 = 1500.0;
 pub(super) const TEMPLATES: [&[(u32, u32)]; 4] = [
     &[(420, 840)],              // early 07:00-14:00
     &[(930, 1320)],             // late 15:30-22:00
-    &[(420, 780), (960, 1320)], // split 07:00-13:00 + 16:00-22:00
+    &[(420, 810), (960, 1320)], // split 07:00-13:30 + 16:00-22:00
     &[(600, 1080)],             // middle 10:00-18:00
 ];
 
@@ -99,7 +102,7 @@ pub(super) fn assign_shifts<R: Rng>(
 ) -> Vec<[Option<usize>; 7]> {
     let mut out = vec![[None; 7]; works.len()];
     for (w, day) in demand.iter().enumerate() {
-        let mut remaining = *day;
+        let mut remaining = day.map(|d| d * DEMAND_SLACK);
         let mut order: Vec<usize> = (0..works.len()).filter(|&c| works[c][w]).collect();
         order.shuffle(rng);
         // Present carers first, so absent ones do not claim the demand.
@@ -139,6 +142,8 @@ fn score(remaining: &[f64; SLOTS], segs: &[(u32, u32)]) -> f64 {
 pub(super) struct VisitNeed {
     /// Index of the service user (within the team) it belongs to.
     pub user: usize,
+    /// Index of the visit pattern within the user's package.
+    pub visit: usize,
     /// Skill bits (positions in the skill catalogue).
     pub mask: u32,
     /// Gender the person requires, if any.
@@ -273,6 +278,7 @@ mod tests {
         let needs = vec![
             VisitNeed {
                 user: 0,
+                visit: 0,
                 mask: 1 | 4,
                 gender: Some(Gender::Female),
                 excluded: vec![0],
@@ -282,6 +288,7 @@ mod tests {
             },
             VisitNeed {
                 user: 1,
+                visit: 0,
                 mask: 1 | 8,
                 gender: None,
                 excluded: vec![],
@@ -291,6 +298,7 @@ mod tests {
             },
             VisitNeed {
                 user: 2,
+                visit: 0,
                 mask: 1,
                 gender: Some(Gender::Male),
                 excluded: vec![4],

@@ -519,7 +519,10 @@ pub fn solve_master(
             for &r in times.values().flatten() {
                 per_carer.entry(carer_of(r)).or_default().push(r);
             }
-            for routes in per_carer.values().filter(|r| r.len() > 1) {
+            // Needed only when a carer has several shifts offering v (the shift row covers one).
+            let spans_shifts =
+                |rs: &&Vec<usize>| rs.iter().any(|&r| pool[r].shift != pool[rs[0]].shift);
+            for routes in per_carer.values().filter(spans_shifts) {
                 b.rows.push(sum(xs(routes)).leq(1.0));
             }
         } else {
@@ -569,14 +572,18 @@ pub fn solve_master(
         }
     }
 
-    // Continuity: w[u][c] marks c seeing u.
-    let mut user_routes: BTreeMap<usize, BTreeMap<usize, BTreeSet<usize>>> = BTreeMap::new();
+    // Continuity: w[u][c] marks c seeing u. One row per shift of c (its routes
+    // are mutually exclusive) is both fewer and tighter than one row per route.
+    type ByShift = BTreeMap<usize, BTreeSet<usize>>;
+    let mut user_routes: BTreeMap<usize, BTreeMap<usize, ByShift>> = BTreeMap::new();
     for (&v, times) in &ix.cover {
         for &r in times.values().flatten() {
             user_routes
                 .entry(p.visits[v].service_user)
                 .or_default()
                 .entry(carer_of(r))
+                .or_default()
+                .entry(pool[r].shift)
                 .or_default()
                 .insert(r);
         }
@@ -588,17 +595,17 @@ pub fn solve_master(
             continue;
         }
         let mut ws = Vec::new();
-        for routes in carers.values() {
-            let seen = routes.iter().any(|&r| in_start[r]);
+        for shifts in carers.values() {
+            let seen = shifts.values().flatten().any(|&r| in_start[r]);
             let w = b.add(
                 variable().binary(),
                 distinct_weight,
                 if seen { 1.0 } else { 0.0 },
             );
-            for &r in routes {
-                if let Some(xr) = x[r] {
-                    b.rows.push((xr - w).leq(0.0));
-                }
+            for routes in shifts.values() {
+                let mut row = sum(routes.iter().filter_map(|&r| x[r]));
+                row.add_mul(-1.0, w);
+                b.rows.push(row.leq(0.0));
             }
             ws.push(w);
         }
@@ -682,9 +689,6 @@ pub fn solve_master(
         }
         b.rows.push(e.geq(target));
     }
-    if offset != 0.0 {
-        b.add(variable().clamp(1.0, 1.0), offset, 1.0);
-    }
 
     // Solve.
     let Builder {
@@ -700,6 +704,25 @@ pub fn solve_master(
         .try_into_inner()
         .map_err(|e| MasterError::Highs(e.to_string()))?;
     set_option(&mut model, "threads", 1)?;
+    if std::env::var_os("TMP_HIGHS_LOG").is_some() {
+        set_option(&mut model, "output_flag", true)?;
+        set_option(&mut model, "log_to_console", true)?;
+    }
+    if let Ok(extra) = std::env::var("TMP_HIGHS_OPTS") {
+        for kv in extra.split(',') {
+            if let Some((k, v)) = kv.split_once('=') {
+                if let Ok(i) = v.parse::<i32>() {
+                    set_option(&mut model, k, i)?;
+                } else if let Ok(f) = v.parse::<f64>() {
+                    set_option(&mut model, k, f)?;
+                } else if let Ok(b) = v.parse::<bool>() {
+                    set_option(&mut model, k, b)?;
+                } else {
+                    set_option(&mut model, k, v)?;
+                }
+            }
+        }
+    }
     set_option(&mut model, "time_limit", opts.time_limit_s)?;
     set_option(&mut model, "mip_rel_gap", opts.mip_rel_gap)?;
     if start_ok {
@@ -714,7 +737,8 @@ pub fn solve_master(
     let bound = solved
         .double_info_value(c"mip_dual_bound")
         .ok()
-        .filter(|b| b.is_finite());
+        .filter(|b| b.is_finite())
+        .map(|b| b + offset);
 
     let mut candidates: Vec<Vec<usize>> = Vec::new();
     if solved.primal_solution_status() == HighsSolutionStatus::Feasible {

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// Three carers, three people, two days (the checker tests' request, without the pin).
 fn request() -> serde_json::Value {
@@ -242,8 +243,13 @@ fn picks_the_optimal_selection_found_by_exhaustive_enumeration() {
             "variant {k}: only {} candidate routes",
             all.len()
         );
-        for seed in 0..6u64 {
-            let mut pool = all.clone();
+        for seed in 0..8u64 {
+            // Odd seeds draw only short routes, which combine more freely.
+            let mut pool: Vec<PoolRoute> = all
+                .iter()
+                .filter(|r| seed % 2 == 0 || r.stops.len() <= 2)
+                .cloned()
+                .collect();
             pool.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
             pool.truncate(12);
             let mut best = f64::INFINITY;
@@ -533,4 +539,198 @@ fn rejects_malformed_input() {
     let sol = solve_master(&p, &[], &[], &opts()).unwrap();
     assert_eq!(sol.unplaced.len(), p.visits.len());
     assert_eq!(sol.status, MasterStatus::Optimal);
+}
+
+/// One greedy rota: visits in a jittered start order, each appended to the first
+/// shifts (in random order) that stay feasible, double-handed visits at their
+/// earliest start so that partners agree. Returns one route per used shift.
+fn greedy_rota(p: &Problem, rng: &mut ChaCha8Rng) -> Vec<PoolRoute> {
+    use rand::Rng;
+    let mut order: Vec<(Minute, usize)> = (0..p.visits.len())
+        .map(|v| (p.visits[v].earliest_start + rng.random_range(0..60), v))
+        .collect();
+    order.sort_unstable();
+    let mut stops: BTreeMap<usize, Vec<(usize, Option<Minute>)>> = BTreeMap::new();
+    let mut built: BTreeMap<usize, PoolRoute> = BTreeMap::new();
+    for (_, v) in order {
+        let visit = &p.visits[v];
+        let mut shifts: Vec<usize> = (0..p.shifts.len())
+            .filter(|&s| p.shifts[s].day == visit.day)
+            .collect();
+        shifts.shuffle(rng);
+        let fixed = (visit.carers_required > 1).then_some(visit.earliest_start);
+        let mut picked: Vec<(usize, Vec<(usize, Option<Minute>)>, PoolRoute)> = Vec::new();
+        for s in shifts {
+            if picked
+                .iter()
+                .any(|x| p.shifts[x.0].carer == p.shifts[s].carer)
+            {
+                continue;
+            }
+            let mut st = stops.get(&s).cloned().unwrap_or_default();
+            st.push((v, fixed));
+            if let Some(r) = route(p, s, &st) {
+                picked.push((s, st, r));
+                if picked.len() == usize::from(visit.carers_required) {
+                    break;
+                }
+            }
+        }
+        if picked.len() != usize::from(visit.carers_required) {
+            continue;
+        }
+        let mut trial = built.clone();
+        for (s, _, r) in &picked {
+            trial.insert(*s, r.clone());
+        }
+        let routes: Vec<PoolRoute> = trial.values().cloned().collect();
+        let all: Vec<usize> = (0..routes.len()).collect();
+        if check_selection(p, &routes, &all).is_ok() {
+            built = trial;
+            for (s, st, _) in picked {
+                stops.insert(s, st);
+            }
+        }
+    }
+    built.into_values().collect()
+}
+
+/// Timing on the team-week scenario (about 800 visits), not an assertion:
+/// `cargo test -p carefill-solver --lib master_scale -- --ignored --nocapture`.
+/// Two pools of similar size: routes from several greedy rotas (what a search
+/// collects: recombination) and independently drawn random routes (a stress test).
+#[test]
+#[ignore = "measurement, prints timings"]
+fn master_scale_on_the_team_week() {
+    use crate::generate::{GeneratorOptions, ScenarioSize, generate};
+    use rand::Rng;
+    let scenario = generate(&GeneratorOptions::new(ScenarioSize::Team, 7));
+    let p = Problem::from_request(&scenario.request).unwrap();
+    let k: usize = std::env::var("MASTER_K")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
+    let limits: Vec<f64> = std::env::var("MASTER_LIMITS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10.0, 60.0]);
+    eprintln!(
+        "team week: {} visits ({} double-handed), {} shifts, {} links",
+        p.visits.len(),
+        p.visits.iter().filter(|v| v.carers_required > 1).count(),
+        p.shifts.len(),
+        p.links.len()
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+
+    // Pool 1: routes of k greedy rotas; the best rota is the incumbent.
+    let t = std::time::Instant::now();
+    let mut pool: Vec<PoolRoute> = Vec::new();
+    let mut best: Option<(f64, Vec<usize>)> = None;
+    for _ in 0..k {
+        let rota = greedy_rota(&p, &mut rng);
+        let mut idx = Vec::new();
+        for r in rota {
+            let i = pool
+                .iter()
+                .position(|o| o.shift == r.shift && o.stops == r.stops)
+                .unwrap_or_else(|| {
+                    pool.push(r);
+                    pool.len() - 1
+                });
+            idx.push(i);
+        }
+        idx.sort_unstable();
+        let obj = selection_objective(&p, &pool, &idx);
+        if best.as_ref().is_none_or(|b| obj < b.0) {
+            best = Some((obj, idx));
+        }
+    }
+    let (_, recombine_start) = best.unwrap();
+    eprintln!(
+        "built {k} greedy rotas in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let recombination = pool;
+
+    // Pool 2: random routes, about as many.
+    let per_shift = recombination.len().div_ceil(p.shifts.len().max(1));
+    let mut pool: Vec<PoolRoute> = Vec::new();
+    for s in 0..p.shifts.len() {
+        let sh = &p.shifts[s];
+        let mut day: Vec<usize> = (0..p.visits.len())
+            .filter(|&v| {
+                let x = &p.visits[v];
+                x.day == sh.day
+                    && x.latest_start >= sh.start
+                    && x.earliest_start < sh.end
+                    && p.eligibility(sh.carer, v).is_ok()
+            })
+            .collect();
+        day.sort_by_key(|&v| (p.visits[v].earliest_start, v));
+        for _ in 0..per_shift {
+            let mut stops: Vec<(usize, Option<Minute>)> = Vec::new();
+            for &v in &day {
+                if rng.random::<f64>() < 0.35 {
+                    let fixed =
+                        (p.visits[v].carers_required > 1).then_some(p.visits[v].earliest_start);
+                    stops.push((v, fixed));
+                    if route(&p, s, &stops).is_none() {
+                        stops.pop();
+                    }
+                }
+            }
+            if let Some(r) = route(&p, s, &stops)
+                && !pool
+                    .iter()
+                    .any(|o| o.shift == r.shift && o.stops == r.stops)
+            {
+                pool.push(r);
+            }
+        }
+    }
+    let mut random_start: Vec<usize> = Vec::new();
+    for r in 0..pool.len() {
+        random_start.push(r);
+        if check_selection(&p, &pool, &random_start).is_err() {
+            random_start.pop();
+        }
+    }
+
+    for (name, pool, start) in [
+        ("recombination", recombination, recombine_start),
+        ("random", pool, random_start),
+    ] {
+        let mean_stops =
+            pool.iter().map(|r| r.stops.len()).sum::<usize>() as f64 / pool.len().max(1) as f64;
+        let uncovered = unplaced_visits(&p, &pool, &(0..pool.len()).collect::<Vec<_>>()).len();
+        eprintln!(
+            "{name} pool: {} routes, {mean_stops:.1} stops each, {uncovered} visits in no route; incumbent objective {:.1}, {} unplaced",
+            pool.len(),
+            selection_objective(&p, &pool, &start),
+            unplaced_visits(&p, &pool, &start).len()
+        );
+        for &limit in &limits {
+            let t = std::time::Instant::now();
+            let o = MasterOptions {
+                time_limit_s: limit,
+                ..MasterOptions::default()
+            };
+            let sol = solve_master(&p, &pool, &start, &o).unwrap();
+            let violations = checked(&p, &pool, &sol.chosen).violations.len();
+            eprintln!(
+                "  limit {limit:>4} s: {:.2} s, {:?}, objective {:.1}, bound {:.1}, gap {:.4}, {} routes, {} unplaced, {violations} checker violations",
+                t.elapsed().as_secs_f64(),
+                sol.status,
+                sol.objective,
+                sol.bound.unwrap_or(f64::NAN),
+                sol.gap.unwrap_or(f64::NAN),
+                sol.chosen.len(),
+                sol.unplaced.len()
+            );
+            if sol.status != MasterStatus::TimeLimit {
+                break;
+            }
+        }
+    }
 }
