@@ -66,6 +66,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "CAREFILL_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Load a generated demo team (GET /v1/demo/request returns it).
+        #[arg(long)]
+        demo: bool,
+        /// Solves allowed at once (the rest get 503 + Retry-After).
+        #[arg(long, env = "CAREFILL_SOLVE_SLOTS", default_value_t = 1)]
+        solve_slots: usize,
+    },
     /// Check a rota against its request with the independent checker.
     Check {
         /// Request JSON file.
@@ -190,6 +202,34 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 return Ok(ExitCode::from(1));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            bind,
+            demo,
+            solve_slots,
+        } => {
+            let demo =
+                demo.then(|| generate(&GeneratorOptions::new(ScenarioSize::Team, 7)).request);
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&bind)
+                    .await
+                    .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+                let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                eprintln!(
+                    "carefill listening on http://{addr} (demo data: {})",
+                    demo.is_some()
+                );
+                let state = carefill_api::AppState::new(solve_slots, demo);
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    eprintln!("carefill: shutting down");
+                };
+                carefill_api::serve(listener, state, shutdown).await;
+                Ok::<(), String>(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { request, rota } => {

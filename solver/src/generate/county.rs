@@ -331,9 +331,19 @@ fn team_site<R: Rng>(
         Tier::Tier3 => rng.random_range(0.65..0.74),
         _ => rng.random_range(0.57..0.68),
     };
-    let load = rng.random_range(
-        profile.users_per_carer.0..=profile.users_per_carer.1.max(profile.users_per_carer.0),
-    );
+    // Sanitised so that a hand-made profile cannot make the range panic.
+    let (lo, hi) = profile.users_per_carer;
+    let lo = if lo.is_finite() {
+        lo.clamp(0.0, 60.0)
+    } else {
+        0.0
+    };
+    let hi = if hi.is_finite() {
+        hi.clamp(lo, 60.0)
+    } else {
+        lo
+    };
+    let load = rng.random_range(lo..=hi);
 
     if kind == TeamKind::Emergency {
         let users = (f64::from(carers) * load * 0.15).round().max(1.0) as u32;
@@ -350,8 +360,9 @@ fn team_site<R: Rng>(
         };
     }
 
-    let rural =
-        j > 0 && rng.random_bool(plan.rural_share.clamp(0.0, 1.0)) && !geo.villages.is_empty();
+    let rural = (geo.towns.is_empty()
+        || (j > 0 && rng.random_bool(plan.rural_share.clamp(0.0, 1.0))))
+        && !geo.villages.is_empty();
     let (name, base, radius_m, town) = if rural {
         let w: Vec<f64> = geo
             .villages
@@ -380,6 +391,7 @@ fn team_site<R: Rng>(
             })
             .collect();
         let ti = pick_index(rng, &w).unwrap_or(0);
+        // With no towns at all the team still gets a (nameless) urban patch.
         let (tname, centre, tr) = geo
             .towns
             .get(ti)
@@ -392,7 +404,7 @@ fn team_site<R: Rng>(
             format!("{tname} {}", sector(centre, base)),
             base,
             radius,
-            Some(ti),
+            geo.towns.get(ti).map(|_| ti),
         )
     };
     let rural_factor = if town.is_none() { 0.85 } else { 1.0 };

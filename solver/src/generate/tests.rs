@@ -618,3 +618,41 @@ fn team_days_have_shift_capacity_in_every_interval() {
         "visits need {ratio:.2} of the shift minutes at {at}"
     );
 }
+
+#[test]
+fn odd_profiles_still_give_valid_requests() {
+    let one = |tier| ProviderPlan {
+        tier,
+        count: 2,
+        teams: (3, 1),
+        block_share: 2.0,
+        rural_share: -1.0,
+        suspended: 1,
+        off_framework: 0,
+    };
+    let profiles = [
+        SizeProfile {
+            providers: vec![one(Tier::Tier1), one(Tier::Specialist)],
+            towns: 0,
+            villages: 0,
+            carers_per_team: (5, 1),
+            max_carers_per_team: 1,
+            users_per_carer: (f64::NAN, 9.0),
+            referrals: (3, 0),
+        },
+        SizeProfile {
+            providers: vec![one(Tier::Tier3), one(Tier::EmergencyCover)],
+            towns: 2,
+            villages: 1,
+            carers_per_team: (2, 3),
+            max_carers_per_team: 3,
+            users_per_carer: (8.0, 4.0),
+            referrals: (5, 5),
+        },
+    ];
+    for (i, profile) in profiles.iter().enumerate() {
+        let s = generate_with(&opts(ScenarioSize::Small, 3, 3), profile);
+        assert!(!s.request.carers.is_empty());
+        assert_validates(&format!("profile {i}"), &s.request_with_referrals());
+    }
+}

@@ -2472,7 +2472,7 @@ fn mutated_baseline_never_panics() {
 }
 
 proptest! {
-    #![proptest_config(config(600))]
+    #![proptest_config(config(1000))]
 
     #[test]
     fn random_clock_times_never_panic(t in prop_oneof![

@@ -605,7 +605,23 @@ fn master_scale_on_the_team_week() {
     use crate::generate::{GeneratorOptions, ScenarioSize, generate};
     use rand::Rng;
     let scenario = generate(&GeneratorOptions::new(ScenarioSize::Team, 7));
-    let p = Problem::from_request(&scenario.request).unwrap();
+    let mut p = Problem::from_request(&scenario.request).unwrap();
+    if std::env::var_os("MASTER_NO_WEIGHT").is_some() {
+        p.weights.distinct_carer = 0.0;
+    }
+    if std::env::var_os("MASTER_NO_CAP").is_some() {
+        p.service_users.iter_mut().for_each(|u| u.continuity_cap = 99);
+    }
+    if std::env::var_os("MASTER_NO_S").is_some() {
+        p.weights.contract_shortfall_min = 0.0;
+    }
+    if std::env::var_os("MASTER_NO_LIMITS").is_some() {
+        p.carers.iter_mut().for_each(|c| {
+            c.max_min_per_day = 10_000;
+            c.max_min_per_week = 100_000;
+        });
+    }
+    let p = p;
     let k: usize = std::env::var("MASTER_K")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -697,10 +713,14 @@ fn master_scale_on_the_team_week() {
         }
     }
 
+    let only = std::env::var("MASTER_POOLS").unwrap_or_default();
     for (name, pool, start) in [
         ("recombination", recombination, recombine_start),
         ("random", pool, random_start),
     ] {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
         let mean_stops =
             pool.iter().map(|r| r.stops.len()).sum::<usize>() as f64 / pool.len().max(1) as f64;
         let uncovered = unplaced_visits(&p, &pool, &(0..pool.len()).collect::<Vec<_>>()).len();
