@@ -231,10 +231,11 @@ pub struct BandWindow {
 }
 
 /// How visit windows bind.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Lateness {
     /// A visit must start inside its window.
+    #[default]
     Hard,
     /// A visit may start up to `max_late_min` after its window, at `cost_per_min`.
     Soft {
@@ -243,12 +244,6 @@ pub enum Lateness {
         /// Objective cost per minute late (same unit as a travel minute = 1).
         cost_per_min: f64,
     },
-}
-
-impl Default for Lateness {
-    fn default() -> Self {
-        Lateness::Hard
-    }
 }
 
 /// Rest break rule: a working day longer than `after_min` needs one idle gap of

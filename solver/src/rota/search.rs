@@ -149,7 +149,6 @@ pub(crate) enum Block {
     Continuity,
     DailyHours,
     WeeklyHours,
-    Capacity,
     LinkedVisit,
 }
 
@@ -892,7 +891,6 @@ impl Part<'_> {
                     "max_weekly_hours",
                     "free carers would exceed their weekly maximum hours",
                 ),
-                Block::Capacity => ("capacity", "carers' capacity is used up"),
                 Block::LinkedVisit => (
                     "linked_visit_conflict",
                     "the linked visit's time leaves no feasible start for this one",
