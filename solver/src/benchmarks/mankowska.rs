@@ -209,7 +209,7 @@ pub(super) fn parse(text: &str) -> Result<MankowskaData, BenchError> {
     // 0/1 matrices, with the line of each row.
     let flags =
         |b: &Block, rows: usize, what: &str| -> Result<Vec<(usize, Vec<bool>)>, BenchError> {
-            let m = b.matrix(rows, ns, what, (0.0, 1.0))?;
+            let m = b.matrix(rows, ns, what, (0.0, MAX_VALUE))?;
             m.into_iter()
                 .map(|row| {
                     let line = row[0].0;
@@ -400,7 +400,11 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
         span = span.max(i64::from(end));
     }
     for i in 1..last {
-        let longest_in = (0..n).map(|j| i64::from(minutes[j][i])).max().unwrap_or(0);
+        let longest_in = minutes
+            .iter()
+            .map(|row| i64::from(row[i]))
+            .max()
+            .unwrap_or(0);
         for s in 0..data.services {
             if data.r[i][s] {
                 let dur = scaled(
@@ -421,8 +425,9 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
             "gap",
         )?);
     }
-    span += (0..n)
-        .map(|j| i64::from(minutes[j][last]))
+    span += minutes
+        .iter()
+        .map(|row| i64::from(row[last]))
         .max()
         .unwrap_or(0);
     let close = span.saturating_mul(2);

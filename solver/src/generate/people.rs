@@ -103,7 +103,19 @@ pub(super) fn build_team<R: Rng>(
     let mut packages: Vec<Package> = Vec::new();
     for k in 0..site.users as usize {
         let location = place_person(rng, site, geo, &hamlets, false);
-        let needs = Needs::draw(rng, &mix);
+        let mut needs = Needs::draw(rng, &mix);
+        // Keep the team's double-handed share near its target: a team already
+        // heavy with two-carer calls would not be given another.
+        let (doubles, all) = packages
+            .iter()
+            .flat_map(|p| &p.visits)
+            .fold((0, 0), |(d, a), v| {
+                (d + usize::from(v.carers_required > 1), a + 1)
+            });
+        if needs.double_handed() && all >= 10 && doubles * 100 > all * MAX_DOUBLE_PERCENT {
+            needs.hoist = false;
+            needs.two_for_behaviour = false;
+        }
         let uid = format!("su-{:05}", first_user + k + 1);
         let mut pkg = draw_package(
             rng,
@@ -360,6 +372,8 @@ fn draw_carer<R: Rng>(
     }
 }
 
+/// Most double-handed visit patterns in a team, percent (about one visit in ten).
+const MAX_DOUBLE_PERCENT: usize = 12;
 /// Shift minutes aimed at per visit minute: room for travel and gaps (1.5-1.8x).
 const SHIFT_PER_VISIT_MIN: f64 = 1.6;
 /// Typical shift minutes of a working day (mostly split shifts in busy teams).

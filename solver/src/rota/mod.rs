@@ -195,6 +195,13 @@ fn solve_part(
     );
     phases.insert("construction_objective".to_string(), st.cost(&part));
 
+    // Visits no shift can ever take are never retried.
+    let hopeless: std::collections::HashSet<usize> = part
+        .visits
+        .iter()
+        .copied()
+        .filter(|v| part.candidates.get(v).is_none_or(Vec::is_empty))
+        .collect();
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
     let mut best = st.clone();
@@ -224,7 +231,11 @@ fn solve_part(
             .unplaced
             .iter()
             .copied()
-            .filter(|v| !removed.contains(v))
+            .filter(|v| {
+                !removed.contains(v)
+                    && !hopeless.contains(v)
+                    && rand::Rng::random_bool(&mut rng, 0.3)
+            })
             .collect();
         removed.extend(extra);
         let regret = rand::Rng::random_bool(&mut rng, 0.15);

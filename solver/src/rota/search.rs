@@ -25,18 +25,18 @@ pub(crate) struct Part<'a> {
     pub visits: Vec<usize>,
     /// Shifts of this part.
     pub shifts: Vec<usize>,
-    /// Problem location -> matrix row.
-    loc_row: HashMap<LocIdx, usize>,
+    /// Problem location -> matrix row (`usize::MAX` when not in this part).
+    loc_row: Vec<usize>,
     /// One matrix per travel mode used.
     mats: Vec<(TravelMode, TravelMatrix)>,
     /// Carer -> index into `mats`.
-    carer_mat: HashMap<usize, usize>,
+    carer_mat: Vec<usize>,
     /// Per visit: shifts that could do it (eligible carer, overlapping time).
     pub candidates: HashMap<usize, Vec<usize>>,
     /// Per visit: links it takes part in.
     links_of: HashMap<usize, Vec<usize>>,
     /// Per visit: carers on the published rota (for the stability cost).
-    existing_carers: HashMap<usize, Vec<usize>>,
+    existing_carers: Vec<Option<Vec<usize>>>,
     /// Pinned visits: carers and start.
     pub pinned: HashMap<usize, (Vec<usize>, Minute)>,
     tolerance: Minute,
@@ -52,11 +52,13 @@ impl<'a> Part<'a> {
         locs.extend(visits.iter().map(|&v| p.visits[v].location));
         locs.sort_unstable();
         locs.dedup();
-        let loc_row: HashMap<LocIdx, usize> =
-            locs.iter().enumerate().map(|(i, &l)| (l, i)).collect();
+        let mut loc_row = vec![usize::MAX; p.locations.len()];
+        for (i, &l) in locs.iter().enumerate() {
+            loc_row[l] = i;
+        }
         let points: Vec<_> = locs.iter().map(|&l| p.locations[l]).collect();
         let mut mats: Vec<(TravelMode, TravelMatrix)> = Vec::new();
-        let mut carer_mat = HashMap::new();
+        let mut carer_mat = vec![0; p.carers.len()];
         for &s in &shifts {
             let c = p.shifts[s].carer;
             let mode = p.carers[c].mode;
@@ -67,7 +69,7 @@ impl<'a> Part<'a> {
                     mats.len() - 1
                 }
             };
-            carer_mat.insert(c, idx);
+            carer_mat[c] = idx;
         }
         let tolerance = p.lateness.tolerance();
         let mut candidates = HashMap::new();
@@ -90,10 +92,10 @@ impl<'a> Part<'a> {
             links_of.entry(link.first).or_default().push(l);
             links_of.entry(link.then).or_default().push(l);
         }
-        let mut existing_carers = HashMap::new();
+        let mut existing_carers = vec![None; p.visits.len()];
         let mut pinned = HashMap::new();
         for e in &p.existing {
-            existing_carers.insert(e.visit, e.carers.clone());
+            existing_carers[e.visit] = Some(e.carers.clone());
             if e.pinned
                 && let Some(t) = e.start
             {
@@ -116,13 +118,11 @@ impl<'a> Part<'a> {
     }
 
     fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {
-        let m = self.carer_mat.get(&carer).copied().unwrap_or(0);
-        match (
-            self.mats.get(m),
-            self.loc_row.get(&from),
-            self.loc_row.get(&to),
-        ) {
-            (Some((_, mat)), Some(&a), Some(&b)) => mat.minutes(a, b) as Minute,
+        let m = self.carer_mat.get(carer).copied().unwrap_or(0);
+        let a = self.loc_row.get(from).copied().unwrap_or(usize::MAX);
+        let b = self.loc_row.get(to).copied().unwrap_or(usize::MAX);
+        match self.mats.get(m) {
+            Some((_, mat)) if a != usize::MAX && b != usize::MAX => mat.minutes(a, b) as Minute,
             _ => self.p.leg(carer, from, to).minutes as Minute,
         }
     }
@@ -286,7 +286,7 @@ impl Part<'_> {
                 cost += f64::from(travel) * w.travel_min;
             }
             cost += lateness_cost(p, start - visit.latest_start);
-            cost += carer_visit_cost(p, c, v, self.existing_carers.get(&v).map(Vec::as_slice));
+            cost += carer_visit_cost(p, c, v, self.existing_carers[v].as_deref());
             work += i64::from(visit.duration);
             load += u64::from(visit.demand);
             starts.push(start);
@@ -925,7 +925,7 @@ impl Part<'_> {
         if placed.is_empty() {
             return Vec::new();
         }
-        let max_q = (placed.len() / 6).clamp(2, 40);
+        let max_q = (placed.len() / 8).clamp(2, 25);
         let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
         let mut removed: Vec<usize> = Vec::new();
         match rng.random_range(0..4u8) {
