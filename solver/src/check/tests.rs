@@ -416,3 +416,16 @@ fn flags_misreported_kpis_and_wrong_format() {
     rota.format = "other/9".into();
     assert_flags(&p, &rota, ViolationCode::WrongFormat);
 }
+
+#[test]
+fn flags_a_carer_from_another_team() {
+    let mut req = request();
+    req["teams"] = json!([
+        {"id": "north", "base": {"lat": 50.72, "lon": -3.53}},
+        {"id": "south", "base": {"lat": 50.70, "lon": -3.53}}
+    ]);
+    req["carers"][2]["team"] = json!("south"); // C does su1's meds
+    req["service_users"][0]["team"] = json!("north");
+    let p = problem_from(req);
+    assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::WrongTeam);
+}

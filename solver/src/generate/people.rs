@@ -19,7 +19,7 @@ use rand::seq::IndexedRandom;
 
 /// Share of carers holding each skill: (skill, general team, specialist team, emergency team).
 const CARER_SKILLS: [(&str, f64, f64, f64); 13] = [
-    ("dementia", 0.30, 0.80, 0.60),
+    ("dementia", 0.15, 0.80, 0.60),
     ("complex_care", 0.05, 0.60, 0.30),
     ("clinical_nursing", 0.02, 0.15, 0.10),
     ("wound_care", 0.05, 0.20, 0.15),
@@ -194,8 +194,22 @@ pub(super) fn build_team<R: Rng>(
     let refs: Vec<&Package> = packages.iter().collect();
     let demand = roster::weekly_demand(&refs, &week, travel);
     let absent: Vec<[bool; 7]> = carers.iter().map(|c| absent_weekdays(c, cal)).collect();
-    let works = rest_days(rng, &carers, &absent, &demand);
-    let templates = roster::assign_shifts(rng, &demand, &works, &absent);
+    let skills: Vec<u32> = elig.iter().map(|e| e.skills).collect();
+    let days: Vec<usize> = carers.iter().map(|c| c.days).collect();
+    let staffing = roster::Staffing {
+        demand: &demand,
+        needs: &visit_needs,
+        skills: &skills,
+        days: &days,
+        absent: &absent,
+        base_mask,
+        travel,
+    };
+    let templates = roster::plan_shifts(rng, &staffing);
+    roster::cover_each_day(rng, &mut elig, &visit_needs, &templates, &absent);
+    for (c, e) in carers.iter_mut().zip(&elig) {
+        c.skills = e.skills;
+    }
 
     // Wire carers.
     let carer_ids: Vec<String> = (0..n_carers)
@@ -414,57 +428,6 @@ fn fit_capacity(carers: &mut [CarerDraft], needs: &[VisitNeed]) -> bool {
     true
 }
 
-/// Working weekdays of each carer: one run of rest days each, placed in turn
-/// where staff are most plentiful for the day's demand, so every day of the
-/// week gets a similar share of the team.
-fn rest_days<R: Rng>(
-    rng: &mut R,
-    carers: &[CarerDraft],
-    absent: &[[bool; 7]],
-    demand: &roster::Demand,
-) -> Vec<[bool; 7]> {
-    let need: Vec<f64> = demand
-        .iter()
-        .map(|d| d.iter().sum::<f64>().max(1.0))
-        .collect();
-    let mut staff: [f64; 7] =
-        std::array::from_fn(|w| absent.iter().filter(|a| !a[w]).count() as f64);
-    let offset = rng.random_range(0..7usize);
-    carers
-        .iter()
-        .zip(absent)
-        .map(|(c, off)| {
-            let rest = 7usize.saturating_sub(c.days);
-            let mut works = [true; 7];
-            if rest == 0 {
-                return works;
-            }
-            let ratio = |s: usize| -> f64 {
-                // Resting on a sick day costs the team nothing.
-                (0..rest)
-                    .map(|j| (s + j) % 7)
-                    .map(|w| if off[w] { 1e3 } else { staff[w] / need[w] })
-                    .sum()
-            };
-            let start = (0..7)
-                .map(|k| (k + offset) % 7)
-                .fold((offset, f64::MIN), |best, s| {
-                    let r = ratio(s);
-                    if r > best.1 { (s, r) } else { best }
-                })
-                .0;
-            for j in 0..rest {
-                let w = (start + j) % 7;
-                works[w] = false;
-                if !off[w] {
-                    staff[w] -= 1.0;
-                }
-            }
-            works
-        })
-        .collect()
-}
-
 /// Every team keeps at least two women (most gender wishes are for a woman),
 /// and larger teams at least one man.
 fn balance_genders(carers: &mut [CarerDraft]) {
@@ -665,6 +628,10 @@ fn needs_of(
                 .iter()
                 .filter(|d| super::calendar::selector_applies(&v.days, **d))
                 .count();
+            let mut weekdays = [false; 7];
+            for d in 0..cal.days().min(7) {
+                weekdays[cal.weekday(d)] = super::calendar::selector_applies(&v.days, cal.date(d));
+            }
             out.push(VisitNeed {
                 user: k,
                 visit: i,
@@ -679,6 +646,9 @@ fn needs_of(
                     * f64::from(v.carers_required)
                     * days as f64,
                 visit_min: f64::from(v.duration_min * v.carers_required) * days as f64,
+                window: roster::visit_window(&v.time, v.duration_min).unwrap_or((0, 1440)),
+                duration: v.duration_min,
+                weekdays,
             });
         }
     }

@@ -21,6 +21,9 @@ const SHIFT_MINUTE_COST: f64 = 0.12;
 /// Demand is inflated by this much when choosing shifts, so that the busiest
 /// hours keep some slack (travel and sequencing never pack perfectly).
 const DEMAND_SLACK: f64 = 1.15;
+/// Worth of covering a minute of a skill's demand relative to any demand:
+/// only holders can cover it.
+const SKILL_WEIGHT: f64 = 3.0;
 /// Weekly carer-minutes of demand one holder of a skill is expected to absorb.
 const SKILL_MIN_PER_HOLDER: f64 = 1500.0;
 
@@ -90,34 +93,131 @@ pub(super) fn weekly_demand(
     demand
 }
 
-/// Chooses a shift template for every working carer-day, greedily covering
-/// the remaining demand. `works[c][w]` says whether carer `c` works weekday `w`;
-/// `absent[c][w]` whether that day is lost to an absence (it keeps its
-/// template, since shifts are recurring, but covers nothing).
-pub(super) fn assign_shifts<R: Rng>(
+/// What shift planning needs to know about a team.
+pub(super) struct Staffing<'a> {
+    /// Demand of all visits, weekday by slot.
+    pub demand: &'a Demand,
+    /// Every visit's needs (skills, window, weekdays).
+    pub needs: &'a [VisitNeed],
+    /// Skill bits of each carer.
+    pub skills: &'a [u32],
+    /// Working days a week of each carer.
+    pub days: &'a [usize],
+    /// Weekdays each carer loses to absence.
+    pub absent: &'a [[bool; 7]],
+    /// Skills everyone holds (they need no planning).
+    pub base_mask: u32,
+    /// Travel minutes added to each carer-visit.
+    pub travel: f64,
+}
+
+/// Plans every carer's week: which days they rest and which template they
+/// work on the others. Both greedy steps look at the whole team's demand and
+/// at the demand for each skill a carer holds, so that holders of a rare
+/// skill rest on different days and take the shifts their people need.
+pub(super) fn plan_shifts<R: Rng>(rng: &mut R, st: &Staffing) -> Vec<[Option<usize>; 7]> {
+    let bits: Vec<u32> = (0..32)
+        .map(|b| 1u32 << b)
+        .filter(|b| b & st.base_mask == 0 && st.needs.iter().any(|n| n.mask & b != 0))
+        .collect();
+    let skill_demand: Vec<Demand> = bits
+        .iter()
+        .map(|&b| demand_of(st.needs.iter().filter(|n| n.mask & b != 0), st.travel))
+        .collect();
+    let held = |c: usize| -> Vec<usize> {
+        (0..bits.len())
+            .filter(|&k| st.skills.get(c).is_some_and(|m| m & bits[k] != 0))
+            .collect()
+    };
+    let works = rest_days(rng, st, &skill_demand, &held);
+    assign_templates(rng, st, &skill_demand, &held, &works)
+}
+
+/// Demand of some visits, weekday by slot (travel included).
+fn demand_of<'a>(needs: impl Iterator<Item = &'a VisitNeed>, travel: f64) -> Demand {
+    let mut demand = vec![[0.0; SLOTS]; 7];
+    for n in needs {
+        let (s0, s1) = (
+            (n.window.0 / SLOT_MIN) as usize,
+            (n.window.1.div_ceil(SLOT_MIN) as usize).min(SLOTS),
+        );
+        if s1 <= s0 {
+            continue;
+        }
+        let per_slot =
+            (f64::from(n.duration) + travel) * f64::from(n.carers_required) / (s1 - s0) as f64;
+        for (w, day) in demand.iter_mut().enumerate() {
+            if n.weekdays[w] {
+                for slot in &mut day[s0..s1] {
+                    *slot += per_slot;
+                }
+            }
+        }
+    }
+    demand
+}
+
+/// One run of rest days per carer, placed in turn (rarest skills first) on
+/// the days where the team, and the holders of the carer's skills, are most
+/// plentiful for the demand.
+fn rest_days<R: Rng>(
     rng: &mut R,
-    demand: &Demand,
-    works: &[[bool; 7]],
-    absent: &[[bool; 7]],
-) -> Vec<[Option<usize>; 7]> {
-    let mut out = vec![[None; 7]; works.len()];
-    for (w, day) in demand.iter().enumerate() {
-        let mut remaining = day.map(|d| d * DEMAND_SLACK);
-        let mut order: Vec<usize> = (0..works.len()).filter(|&c| works[c][w]).collect();
-        order.shuffle(rng);
-        // Present carers first, so absent ones do not claim the demand.
-        order.sort_by_key(|&c| absent[c][w]);
-        for c in order {
-            let best = (0..TEMPLATES.len())
-                .map(|t| (t, score(&remaining, TEMPLATES[t])))
-                .fold((0, f64::MIN), |acc, x| if x.1 > acc.1 { x } else { acc })
-                .0;
-            out[c][w] = Some(best);
-            if !absent[c][w] {
-                for &(s, e) in TEMPLATES[best] {
-                    for slot in &mut remaining[(s / SLOT_MIN) as usize..(e / SLOT_MIN) as usize] {
-                        *slot = (*slot - f64::from(SLOT_MIN)).max(0.0);
-                    }
+    st: &Staffing,
+    skill_demand: &[Demand],
+    held: &dyn Fn(usize) -> Vec<usize>,
+) -> Vec<[bool; 7]> {
+    let n = st.days.len();
+    let total =
+        |d: &Demand| -> Vec<f64> { d.iter().map(|x| x.iter().sum::<f64>() + 1.0).collect() };
+    let need = total(st.demand);
+    let skill_need: Vec<Vec<f64>> = skill_demand.iter().map(total).collect();
+    let present = |c: usize, w: usize| !st.absent.get(c).is_some_and(|a| a[w]);
+    let mut staff: [f64; 7] =
+        std::array::from_fn(|w| (0..n).filter(|&c| present(c, w)).count() as f64);
+    let mut skill_staff: Vec<[f64; 7]> = (0..skill_demand.len())
+        .map(|k| {
+            std::array::from_fn(|w| {
+                (0..n)
+                    .filter(|&c| present(c, w) && held(c).contains(&k))
+                    .count() as f64
+            })
+        })
+        .collect();
+    let offset = rng.random_range(0..7usize);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&c| std::cmp::Reverse(held(c).len()));
+    let mut out = vec![[true; 7]; n];
+    for c in order {
+        let rest = 7usize.saturating_sub(st.days[c]);
+        if rest == 0 {
+            continue;
+        }
+        let mine = held(c);
+        let value = |w: usize| -> f64 {
+            if !present(c, w) {
+                return 1e3; // resting on a sick day costs the team nothing
+            }
+            staff[w] / need[w]
+                + mine
+                    .iter()
+                    .map(|&k| skill_staff[k][w] / skill_need[k][w] * 10.0)
+                    .sum::<f64>()
+        };
+        let start = (0..7)
+            .map(|k| (k + offset) % 7)
+            .map(|s| (s, (0..rest).map(|j| value((s + j) % 7)).sum::<f64>()))
+            .fold(
+                (offset, f64::MIN),
+                |best, x| if x.1 > best.1 { x } else { best },
+            )
+            .0;
+        for j in 0..rest {
+            let w = (start + j) % 7;
+            out[c][w] = false;
+            if present(c, w) {
+                staff[w] -= 1.0;
+                for &k in &mine {
+                    skill_staff[k][w] -= 1.0;
                 }
             }
         }
@@ -125,16 +225,76 @@ pub(super) fn assign_shifts<R: Rng>(
     out
 }
 
-fn score(remaining: &[f64; SLOTS], segs: &[(u32, u32)]) -> f64 {
-    let mut covered = 0.0;
-    let mut length = 0.0;
-    for &(s, e) in segs {
-        length += f64::from(e - s);
-        for r in &remaining[(s / SLOT_MIN) as usize..(e / SLOT_MIN) as usize] {
-            covered += r.min(f64::from(SLOT_MIN));
+/// Chooses a shift template for every working carer-day, greedily covering
+/// the remaining demand of the team and of the skills the carer holds.
+/// Absent carer-days keep a template (shifts are recurring) but cover nothing.
+fn assign_templates<R: Rng>(
+    rng: &mut R,
+    st: &Staffing,
+    skill_demand: &[Demand],
+    held: &dyn Fn(usize) -> Vec<usize>,
+    works: &[[bool; 7]],
+) -> Vec<[Option<usize>; 7]> {
+    let absent = |c: usize, w: usize| st.absent.get(c).is_some_and(|a| a[w]);
+    let mut out = vec![[None; 7]; works.len()];
+    for w in 0..7 {
+        let mut remaining = st.demand[w].map(|d| d * DEMAND_SLACK);
+        let mut skill_rem: Vec<[f64; SLOTS]> = skill_demand
+            .iter()
+            .map(|d| d[w].map(|x| x * DEMAND_SLACK))
+            .collect();
+        let mut order: Vec<usize> = (0..works.len()).filter(|&c| works[c][w]).collect();
+        order.shuffle(rng);
+        // Present carers first, so absent ones do not claim the demand; then
+        // holders of most skills, whose choice matters most.
+        order.sort_by_key(|&c| (absent(c, w), std::cmp::Reverse(held(c).len())));
+        for c in order {
+            let mine = held(c);
+            let best = (0..TEMPLATES.len())
+                .map(|t| {
+                    let skills: f64 = mine
+                        .iter()
+                        .map(|&k| SKILL_WEIGHT * covered(&skill_rem[k], TEMPLATES[t]))
+                        .sum();
+                    (
+                        t,
+                        covered(&remaining, TEMPLATES[t]) + skills
+                            - SHIFT_MINUTE_COST * length(TEMPLATES[t]),
+                    )
+                })
+                .fold((0, f64::MIN), |acc, x| if x.1 > acc.1 { x } else { acc })
+                .0;
+            out[c][w] = Some(best);
+            if !absent(c, w) {
+                take(&mut remaining, TEMPLATES[best]);
+                for &k in &mine {
+                    take(&mut skill_rem[k], TEMPLATES[best]);
+                }
+            }
         }
     }
-    covered - SHIFT_MINUTE_COST * length
+    out
+}
+
+/// Demand a template's slots can absorb (one carer: a slot's length each).
+fn covered(remaining: &[f64; SLOTS], segs: &[(u32, u32)]) -> f64 {
+    segs.iter()
+        .flat_map(|&(s, e)| &remaining[(s / SLOT_MIN) as usize..(e / SLOT_MIN) as usize])
+        .map(|r| r.min(f64::from(SLOT_MIN)))
+        .sum()
+}
+
+/// Removes one carer's worth of a template from the remaining demand.
+fn take(remaining: &mut [f64; SLOTS], segs: &[(u32, u32)]) {
+    for &(s, e) in segs {
+        for slot in &mut remaining[(s / SLOT_MIN) as usize..(e / SLOT_MIN) as usize] {
+            *slot = (*slot - f64::from(SLOT_MIN)).max(0.0);
+        }
+    }
+}
+
+fn length(segs: &[(u32, u32)]) -> f64 {
+    segs.iter().map(|&(s, e)| f64::from(e - s)).sum()
 }
 
 /// What a carer must be to do one visit.
@@ -156,6 +316,12 @@ pub(super) struct VisitNeed {
     pub weekly_min: f64,
     /// Carer-minutes per week of the visits alone.
     pub visit_min: f64,
+    /// Window the whole visit must fit in, local minutes.
+    pub window: (u32, u32),
+    /// Length of the visit, minutes.
+    pub duration: u32,
+    /// Weekdays (Monday first) the visit falls on within the horizon's first week.
+    pub weekdays: [bool; 7],
 }
 
 /// The parts of a carer eligibility depends on.
@@ -257,6 +423,72 @@ pub(super) fn spread_skills<R: Rng>(
     unmet
 }
 
+/// Whether a carer working `template` can fit the visit into one of its segments.
+fn template_fits(template: Option<usize>, n: &VisitNeed) -> bool {
+    let segs = template
+        .and_then(|t| TEMPLATES.get(t))
+        .copied()
+        .unwrap_or(&[]);
+    segs.iter()
+        .any(|&(s, e)| n.window.1.min(e).saturating_sub(n.window.0.max(s)) >= n.duration)
+}
+
+/// Adds skills to carers on duty until each visit, on each weekday it falls
+/// on, has `carers_required` eligible carers whose shift can hold it: a
+/// team-wide count alone can leave a day with the only hoist-trained pair
+/// off or sick. Needs nobody on duty could meet are left to the solver.
+pub(super) fn cover_each_day<R: Rng>(
+    rng: &mut R,
+    carers: &mut [Eligibility],
+    needs: &[VisitNeed],
+    duty: &[[Option<usize>; 7]],
+    absent: &[[bool; 7]],
+) {
+    let mut order: Vec<usize> = (0..carers.len()).collect();
+    order.shuffle(rng);
+    let on_duty = |c: usize, w: usize, n: &VisitNeed| !absent[c][w] && template_fits(duty[c][w], n);
+    for n in needs {
+        let candidate = |c: usize, carers: &[Eligibility]| {
+            fits(&carers[c], n.gender) && !n.excluded.contains(&c)
+        };
+        loop {
+            // Days still short of eligible carers on duty.
+            let short: Vec<usize> = (0..7)
+                .filter(|&w| n.weekdays[w])
+                .filter(|&w| {
+                    let have = order
+                        .iter()
+                        .filter(|&&c| {
+                            on_duty(c, w, n)
+                                && candidate(c, carers)
+                                && carers[c].skills & n.mask == n.mask
+                        })
+                        .count();
+                    have < n.carers_required as usize
+                })
+                .collect();
+            // Train whoever is on duty on most of those days (a greedy set cover),
+            // so that few carers gain each skill.
+            let best = order
+                .iter()
+                .copied()
+                .filter(|&c| candidate(c, carers) && carers[c].skills & n.mask != n.mask)
+                .map(|c| (c, short.iter().filter(|&&w| on_duty(c, w, n)).count()))
+                .filter(|&(_, days)| days > 0)
+                .max_by_key(|&(c, days)| {
+                    (
+                        days,
+                        std::cmp::Reverse((n.mask & !carers[c].skills).count_ones()),
+                    )
+                });
+            match best {
+                Some((c, _)) => carers[c].skills |= n.mask,
+                None => break,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -285,6 +517,9 @@ mod tests {
                 carers_required: 2,
                 weekly_min: 500.0,
                 visit_min: 0.0,
+                window: (420, 600),
+                duration: 30,
+                weekdays: [true; 7],
             },
             VisitNeed {
                 user: 1,
@@ -295,6 +530,9 @@ mod tests {
                 carers_required: 1,
                 weekly_min: 4000.0,
                 visit_min: 0.0,
+                window: (420, 600),
+                duration: 30,
+                weekdays: [true; 7],
             },
             VisitNeed {
                 user: 2,
@@ -305,6 +543,9 @@ mod tests {
                 carers_required: 1,
                 weekly_min: 100.0,
                 visit_min: 0.0,
+                window: (420, 600),
+                duration: 30,
+                weekdays: [true; 7],
             },
         ];
         let unmet = spread_skills(&mut rng, &mut carers, &needs, 1);
@@ -319,19 +560,59 @@ mod tests {
     }
 
     #[test]
-    fn shifts_follow_demand() {
+    fn shifts_follow_demand_and_skills() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut day = [0.0; SLOTS];
         for s in &mut day[28..40] {
-            *s = 60.0; // heavy morning only
+            *s = 60.0; // heavy morning (07:00-10:00) only
         }
         let demand = vec![day; 7];
-        let works = vec![[true; 7]; 3];
-        let absent = vec![[false; 7]; 3];
-        let shifts = assign_shifts(&mut rng, &demand, &works, &absent);
+        let st = Staffing {
+            demand: &demand,
+            needs: &[],
+            skills: &[1, 1, 1],
+            days: &[7, 7, 5],
+            absent: &[[false; 7]; 3],
+            base_mask: 1,
+            travel: 0.0,
+        };
+        let shifts = plan_shifts(&mut rng, &st);
         assert!(
-            shifts.iter().all(|d| d.iter().all(|t| *t == Some(0))),
+            shifts[..2].iter().all(|d| d.iter().all(|t| *t == Some(0))),
             "{shifts:?}"
         );
+        assert_eq!(shifts[2].iter().filter(|t| t.is_some()).count(), 5);
+
+        // Two holders of a skill needed every evening: they rest on different days.
+        let evening = VisitNeed {
+            user: 0,
+            visit: 0,
+            mask: 1 | 2,
+            gender: None,
+            excluded: vec![],
+            carers_required: 1,
+            weekly_min: 0.0,
+            visit_min: 0.0,
+            window: (1140, 1320),
+            duration: 30,
+            weekdays: [true; 7],
+        };
+        let st = Staffing {
+            needs: std::slice::from_ref(&evening),
+            skills: &[3, 3, 1, 1],
+            days: &[5, 5, 5, 5],
+            absent: &[[false; 7]; 4],
+            ..st
+        };
+        let shifts = plan_shifts(&mut rng, &st);
+        for w in 0..7 {
+            let on = (0..2)
+                .filter(|&c| shifts[c][w].is_some_and(|t| TEMPLATES[t].iter().any(|s| s.1 >= 1320)))
+                .count();
+            assert!(
+                on >= 1,
+                "no skilled carer in the evening of day {w}: {shifts:?}"
+            );
+        }
     }
 }

@@ -360,10 +360,10 @@ fn validate(
     opts: &MasterOptions,
 ) -> Result<(), MasterError> {
     let bad = |m: String| Err(MasterError::InvalidInput(m));
-    if !(opts.time_limit_s >= 0.0) {
+    if opts.time_limit_s.is_nan() || opts.time_limit_s < 0.0 {
         return bad(format!("time limit {} s", opts.time_limit_s));
     }
-    if !(opts.mip_rel_gap >= 0.0 && opts.mip_rel_gap.is_finite()) {
+    if !opts.mip_rel_gap.is_finite() || opts.mip_rel_gap < 0.0 {
         return bad(format!("mip_rel_gap {}", opts.mip_rel_gap));
     }
     for (i, r) in pool.iter().enumerate() {

@@ -559,7 +559,9 @@ fn greedy_rota(p: &Problem, rng: &mut ChaCha8Rng) -> Vec<PoolRoute> {
             .collect();
         shifts.shuffle(rng);
         let fixed = (visit.carers_required > 1).then_some(visit.earliest_start);
-        let mut picked: Vec<(usize, Vec<(usize, Option<Minute>)>, PoolRoute)> = Vec::new();
+        // (shift, its new stops, its new route)
+        type Pick = (usize, Vec<(usize, Option<Minute>)>, PoolRoute);
+        let mut picked: Vec<Pick> = Vec::new();
         for s in shifts {
             if picked
                 .iter()

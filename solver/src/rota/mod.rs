@@ -204,82 +204,63 @@ fn solve_part(
         .collect();
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
-    let mut best = st.clone();
-    let mut best_cost = best.cost(&part);
-    let mut cur = st;
-    let mut cur_cost = best_cost;
-    let mut iterations: u64 = 0;
+    let start_cost = st.cost(&part);
+    let mut run = Search {
+        best: st.clone(),
+        best_cost: start_cost,
+        cur: st,
+        cur_cost: start_cost,
+        iterations: 0,
+    };
     let max_iter = options.max_iterations.unwrap_or(u64::MAX);
-    let lns_end = if options.use_milp {
-        t0 + Duration::from_secs_f64(budget.as_secs_f64() * 0.75)
+    let searchable = !part.shifts.is_empty() && !part.visits.is_empty();
+    // Search, then the MILP over the pool, then search on from the MILP's answer.
+    let first_end = if options.use_milp {
+        t0 + budget.mul_f64(0.7)
     } else {
         part_deadline
-    };
-    let lns_end = lns_end.min(part_deadline);
-    let searchable = !part.shifts.is_empty() && !part.visits.is_empty();
+    }
+    .min(part_deadline);
     let mut milp_runs = 0u32;
     let mut bound = None;
     let mut milp_ms = 0.0;
-    while searchable && iterations < max_iter && Instant::now() < lns_end {
-        iterations += 1;
-        let mut cand = cur.clone();
-        let mut removed = part.ruin(&mut cand, &mut rng);
-        if removed.is_empty() {
-            continue;
-        }
-        let extra: Vec<usize> = cand
-            .unplaced
-            .iter()
-            .copied()
-            .filter(|v| {
-                !removed.contains(v)
-                    && !hopeless.contains(v)
-                    && rand::Rng::random_bool(&mut rng, 0.3)
-            })
-            .collect();
-        removed.extend(extra);
-        let regret = rand::Rng::random_bool(&mut rng, 0.15);
-        part.recreate(&mut cand, &removed, &mut rng, regret);
-        let cost = cand.cost(&part);
-        let progress = if options.max_iterations.is_some() {
-            iterations as f64 / max_iter as f64
-        } else {
-            let total = lns_end
-                .saturating_duration_since(t0)
-                .as_secs_f64()
-                .max(1e-9);
-            (t0.elapsed().as_secs_f64() / total).min(1.0)
-        };
-        let threshold = best_cost.abs() * 0.02 * (1.0 - progress);
-        if cost < cur_cost - 1e-9 {
-            pool.add_all(part.pool_routes(&cand));
-        }
-        if cost <= cur_cost || cost < best_cost + threshold {
-            cur = cand;
-            cur_cost = cost;
-            if cost < best_cost - 1e-9 {
-                best = cur.clone();
-                best_cost = cost;
-            }
-        }
+    if searchable {
+        run.lns(
+            &part, &mut pool, &hopeless, &mut rng, first_end, max_iter, t0,
+        );
     }
-    phases.insert("lns_iterations".to_string(), iterations as f64);
     if options.use_milp && searchable {
         let left = part_deadline.saturating_duration_since(Instant::now());
         if left.as_secs_f64() > 0.05 {
             let m0 = Instant::now();
-            if let Some((state, b)) = run_master(&part, &pool, &best, left) {
+            let milp_time = left.min(budget.mul_f64(0.25));
+            if let Some((state, b)) = run_master(&part, &pool, &run.best, milp_time) {
                 milp_runs += 1;
                 bound = b;
                 let c = state.cost(&part);
-                if c < best_cost - 1e-9 {
-                    best = state;
-                    best_cost = c;
+                if c < run.best_cost - 1e-9 {
+                    run.best = state.clone();
+                    run.best_cost = c;
+                    run.cur = state;
+                    run.cur_cost = c;
                 }
             }
             milp_ms += m0.elapsed().as_secs_f64() * 1000.0;
         }
+        if options.max_iterations.is_none() {
+            run.lns(
+                &part,
+                &mut pool,
+                &hopeless,
+                &mut rng,
+                part_deadline,
+                max_iter,
+                t0,
+            );
+        }
     }
+    phases.insert("lns_iterations".to_string(), run.iterations as f64);
+    let (best, best_cost) = (run.best, run.best_cost);
     phases.insert("milp_runs".to_string(), f64::from(milp_runs));
     phases.insert("milp_ms".to_string(), milp_ms);
     phases.insert("pool_routes".to_string(), pool.routes.len() as f64);
@@ -307,6 +288,73 @@ fn solve_part(
         objective: best_cost,
         bound: bound.map(|b: f64| b.min(best_cost)),
         phases,
+    }
+}
+
+/// The search's current and best states.
+struct Search {
+    best: State,
+    best_cost: f64,
+    cur: State,
+    cur_cost: f64,
+    iterations: u64,
+}
+
+impl Search {
+    /// Ruin-and-recreate with threshold acceptance until `until` or `max_iter` iterations.
+    #[allow(clippy::too_many_arguments)]
+    fn lns(
+        &mut self,
+        part: &Part,
+        pool: &mut RoutePool,
+        hopeless: &std::collections::HashSet<usize>,
+        rng: &mut ChaCha8Rng,
+        until: Instant,
+        max_iter: u64,
+        t0: Instant,
+    ) {
+        let span = until.saturating_duration_since(t0).as_secs_f64().max(1e-9);
+        while self.iterations < max_iter && Instant::now() < until {
+            self.iterations += 1;
+            let mut cand = self.cur.clone();
+            let mut removed = part.ruin(&mut cand, rng);
+            if removed.is_empty() {
+                continue;
+            }
+            // Retry some of the other unplaced visits too (all of them every time is
+            // costly when many cannot be placed at all).
+            let extra: Vec<usize> = cand
+                .unplaced
+                .iter()
+                .copied()
+                .filter(|v| {
+                    !removed.contains(v)
+                        && !hopeless.contains(v)
+                        && rand::Rng::random_bool(rng, 0.3)
+                })
+                .collect();
+            removed.extend(extra);
+            let regret = rand::Rng::random_bool(rng, 0.15);
+            part.recreate(&mut cand, &removed, rng, regret);
+            let cost = cand.cost(part);
+            let progress = if max_iter < u64::MAX {
+                self.iterations as f64 / max_iter as f64
+            } else {
+                (t0.elapsed().as_secs_f64() / span).min(1.0)
+            };
+            let threshold = self.best_cost.abs() * 0.02 * (1.0 - progress);
+            if cost < self.cur_cost - 1e-9 {
+                pool.add_all(part.pool_routes(&cand));
+            }
+            if cost <= self.cur_cost || cost < self.best_cost + threshold {
+                self.cur = cand;
+                self.cur_cost = cost;
+                if cost < self.best_cost - 1e-9 {
+                    self.best = self.cur.clone();
+                    self.best_cost = cost;
+                }
+            }
+        }
     }
 }
 
@@ -347,12 +395,37 @@ impl RoutePool {
     }
 }
 
+/// Most pooled routes handed to one MILP solve: HiGHS stalls on larger pools
+/// with continuity caps (measured on the team week), so the newest routes are used.
+const MASTER_POOL: usize = 1_200;
+
 fn run_master(
     part: &Part,
     pool: &RoutePool,
     best: &State,
     left: Duration,
 ) -> Option<(State, Option<f64>)> {
-    let _ = (part, pool, best, left);
-    None // wired to master::solve_master once the MILP lands
+    // The part's own view: pins elsewhere in the problem are not this solve's business.
+    let in_part: std::collections::HashSet<usize> = part.visits.iter().copied().collect();
+    let mut scoped = part.p.clone();
+    scoped.existing.retain(|e| in_part.contains(&e.visit));
+    let recent = pool.routes.len().saturating_sub(MASTER_POOL);
+    let mut sub = RoutePool::default();
+    sub.add_all(pool.routes[recent..].to_vec());
+    let incumbent = sub.indices_of(part.pool_routes(best));
+    let opts = master::MasterOptions {
+        time_limit_s: left.as_secs_f64(),
+        mip_rel_gap: 1e-4,
+    };
+    let sol = master::solve_master(&scoped, &sub.routes, &incumbent, &opts).ok()?;
+    let chosen: Vec<PoolRoute> = sol
+        .chosen
+        .iter()
+        .filter_map(|&i| sub.routes.get(i).cloned())
+        .collect();
+    let state = part.state_from_routes(&chosen)?;
+    // The master's objective counts every visit and carer of the problem; the bound is
+    // shifted by the same constant to be comparable with this part's cost.
+    let constant = sol.objective - state.cost(part);
+    Some((state, sol.bound.map(|b| b - constant)))
 }
