@@ -14,7 +14,12 @@ fn rota(c: &mut Criterion) {
         b.iter(|| {
             solve(
                 &problem,
-                &SolveOptions { time_limit: Duration::from_secs(30), seed: 1, max_iterations: Some(0), use_milp: false },
+                &SolveOptions {
+                    time_limit: Duration::from_secs(30),
+                    seed: 1,
+                    max_iterations: Some(0),
+                    use_milp: false,
+                },
             )
         })
     });
@@ -23,7 +28,12 @@ fn rota(c: &mut Criterion) {
         b.iter(|| {
             solve(
                 &problem,
-                &SolveOptions { time_limit: Duration::from_secs(30), seed: 1, max_iterations: Some(200), use_milp: false },
+                &SolveOptions {
+                    time_limit: Duration::from_secs(30),
+                    seed: 1,
+                    max_iterations: Some(200),
+                    use_milp: false,
+                },
             )
         })
     });

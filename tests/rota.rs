@@ -12,7 +12,12 @@ use serde_json::json;
 use std::time::Duration;
 
 fn quick(iterations: u64) -> SolveOptions {
-    SolveOptions { time_limit: Duration::from_secs(60), seed: 3, max_iterations: Some(iterations), use_milp: true }
+    SolveOptions {
+        time_limit: Duration::from_secs(60),
+        seed: 3,
+        max_iterations: Some(iterations),
+        use_milp: true,
+    }
 }
 
 fn placed_visits(rota: &Rota) -> usize {
@@ -30,7 +35,11 @@ fn team_week_rota_passes_the_checker_and_places_most_visits() {
     let rota = solve(&p, &quick(150));
     assert_feasible(&p, &rota);
     let placed = placed_visits(&rota);
-    assert!(placed * 100 >= p.visits.len() * 90, "placed only {placed} of {}", p.visits.len());
+    assert!(
+        placed * 100 >= p.visits.len() * 90,
+        "placed only {placed} of {}",
+        p.visits.len()
+    );
     for u in &rota.unplaced {
         assert!(!u.reasons.is_empty() && !u.reasons[0].code.is_empty());
     }
@@ -38,7 +47,10 @@ fn team_week_rota_passes_the_checker_and_places_most_visits() {
 
 #[test]
 fn same_seed_and_iterations_give_the_same_rota() {
-    let scenario = generate(&GeneratorOptions { days: 3, ..GeneratorOptions::new(ScenarioSize::Small, 5) });
+    let scenario = generate(&GeneratorOptions {
+        days: 3,
+        ..GeneratorOptions::new(ScenarioSize::Small, 5)
+    });
     let p = problem(&scenario.request);
     let a = solve(&p, &quick(80));
     let b = solve(&p, &quick(80));
@@ -81,10 +93,18 @@ fn dementia_visit_with_no_skilled_carer_is_unplaced_with_the_right_reason() {
     let p = problem(&request(r));
     let rota = solve(&p, &quick(30));
     assert_feasible(&p, &rota);
-    let lunch = rota.unplaced.iter().find(|u| u.visit.starts_with("p3/lunch")).expect("dementia visit unplaced");
+    let lunch = rota
+        .unplaced
+        .iter()
+        .find(|u| u.visit.starts_with("p3/lunch"))
+        .expect("dementia visit unplaced");
     assert_eq!(lunch.reasons[0].code, "no_skilled_carer");
     // Never given to an unskilled carer, however near.
-    assert!(rota.routes.iter().all(|r| r.stops.iter().all(|s| !s.visit.starts_with("p3/"))));
+    assert!(
+        rota.routes
+            .iter()
+            .all(|r| r.stops.iter().all(|s| !s.visit.starts_with("p3/")))
+    );
     assert_eq!(placed_visits(&rota), 2);
 }
 
@@ -130,7 +150,11 @@ fn kpi_objective(p: &Problem, rota: &Rota) -> f64 {
     let w = &p.weights;
     k.travel_min as f64 * w.travel_min
         + k.commute_min as f64 * w.commute_min
-        + k.distinct_carers.values().map(|&n| f64::from(n)).sum::<f64>() * w.distinct_carer
+        + k.distinct_carers
+            .values()
+            .map(|&n| f64::from(n))
+            .sum::<f64>()
+            * w.distinct_carer
         + f64::from(k.visits_unplaced) * w.unplaced_routine
 }
 
@@ -180,7 +204,10 @@ fn best_orders(p: &Problem, per_shift: &[Vec<usize>], assign: &[usize]) -> f64 {
         if ok {
             let unplaced: Vec<_> = (0..assign.len())
                 .filter(|&v| assign[v] >= per_shift.len())
-                .map(|v| carefill_solver::model::PlannedUnplaced { visit: v, reasons: vec![("x".into(), "y".into())] })
+                .map(|v| carefill_solver::model::PlannedUnplaced {
+                    visit: v,
+                    reasons: vec![("x".into(), "y".into())],
+                })
                 .collect();
             let rota = p.write_rota(&routes, &unplaced);
             if check(p, &rota).is_feasible() {
@@ -225,7 +252,8 @@ fn asap(p: &Problem, s: usize, visits: &[usize]) -> Option<Vec<(usize, i32)>> {
     let mut out = Vec::new();
     for &v in visits {
         let visit = &p.visits[v];
-        let start = (t + p.leg(shift.carer, loc, visit.location).minutes as i32).max(visit.earliest_start);
+        let start =
+            (t + p.leg(shift.carer, loc, visit.location).minutes as i32).max(visit.earliest_start);
         if start > visit.latest_start {
             return None;
         }
@@ -246,7 +274,8 @@ fn tiny_instances_reach_the_exhaustive_optimum() {
             1 => r["packages"][0]["visits"][0]["time"] = json!({"exact": "08:00"}),
             _ => {
                 r["service_users"][2]["location"] = json!({"lat": 50.80, "lon": -3.40});
-                r["packages"][2]["visits"][0]["time"] = json!({"window": {"start": "08:30", "end": "09:45"}});
+                r["packages"][2]["visits"][0]["time"] =
+                    json!({"window": {"start": "08:30", "end": "09:45"}});
             }
         }
         let p = problem(&request(r));
@@ -254,13 +283,19 @@ fn tiny_instances_reach_the_exhaustive_optimum() {
         let rota = solve(&p, &quick(200));
         assert_feasible(&p, &rota);
         let got = kpi_objective(&p, &rota);
-        assert!((got - optimum).abs() < 1e-6, "variant {variant}: solver {got}, exhaustive optimum {optimum}");
+        assert!(
+            (got - optimum).abs() < 1e-6,
+            "variant {variant}: solver {got}, exhaustive optimum {optimum}"
+        );
     }
 }
 
 #[test]
 fn carer_off_sick_mid_week_resolves_with_the_past_pinned_and_few_changes() {
-    let scenario = generate(&GeneratorOptions { days: 4, ..GeneratorOptions::new(ScenarioSize::Small, 2) });
+    let scenario = generate(&GeneratorOptions {
+        days: 4,
+        ..GeneratorOptions::new(ScenarioSize::Small, 2)
+    });
     let p = problem(&scenario.request);
     let first = solve(&p, &quick(120));
     assert_feasible(&p, &first);
@@ -275,12 +310,19 @@ fn carer_off_sick_mid_week_resolves_with_the_past_pinned_and_few_changes() {
     let mut req = scenario.request.clone();
     let end = p.horizon.format(4 * 24 * 60);
     let carer = req.carers.iter_mut().find(|c| c.id == sick).expect("carer");
-    carer.absences.push(carefill_solver::format::Absence { from: now.clone(), to: end, reason: Some("sick".into()) });
+    carer.absences.push(carefill_solver::format::Absence {
+        from: now.clone(),
+        to: end,
+        reason: Some("sick".into()),
+    });
     // Publish the first rota: the past pinned, the future as a preference.
-    let mut by_visit: std::collections::BTreeMap<String, (Vec<String>, String)> = Default::default();
+    let mut by_visit: std::collections::BTreeMap<String, (Vec<String>, String)> =
+        Default::default();
     for r in &first.routes {
         for s in &r.stops {
-            let e = by_visit.entry(s.visit.clone()).or_insert((Vec::new(), s.start.clone()));
+            let e = by_visit
+                .entry(s.visit.clone())
+                .or_insert((Vec::new(), s.start.clone()));
             e.0.push(r.carer.clone());
         }
     }
@@ -288,7 +330,12 @@ fn carer_off_sick_mid_week_resolves_with_the_past_pinned_and_few_changes() {
     for (visit, (carers, start)) in by_visit {
         let date = visit.rsplit('@').next().unwrap_or_default().to_string();
         let past = date < day2.format("%Y-%m-%d").to_string();
-        req.existing_rota.push(ExistingAssignment { visit, carers, start: Some(start), pinned: past });
+        req.existing_rota.push(ExistingAssignment {
+            visit,
+            carers,
+            start: Some(start),
+            pinned: past,
+        });
     }
     let p2 = problem(&req);
     let second = solve(&p2, &quick(120));
@@ -300,11 +347,22 @@ fn carer_off_sick_mid_week_resolves_with_the_past_pinned_and_few_changes() {
         .flat_map(|r| r.stops.iter())
         .filter(|s| s.start >= now)
         .collect();
-    assert!(after_now.is_empty(), "the sick carer still has visits: {after_now:?}");
+    assert!(
+        after_now.is_empty(),
+        "the sick carer still has visits: {after_now:?}"
+    );
     // Minimum change: visits of carers who are not sick mostly stay with them.
     let moved = count_changed(&first, &second, &sick);
-    let kept_total = first.routes.iter().filter(|r| r.carer != sick).map(|r| r.stops.len()).sum::<usize>();
-    assert!(moved * 5 <= kept_total, "{moved} of {kept_total} unaffected visits changed carer");
+    let kept_total = first
+        .routes
+        .iter()
+        .filter(|r| r.carer != sick)
+        .map(|r| r.stops.len())
+        .sum::<usize>();
+    assert!(
+        moved * 5 <= kept_total,
+        "{moved} of {kept_total} unaffected visits changed carer"
+    );
 }
 
 fn count_changed(a: &Rota, b: &Rota, except: &str) -> usize {

@@ -83,13 +83,13 @@ pub fn routes(
     let validate = warp::path!("v1" / "requests" / "validate")
         .and(warp::post())
         .and(content_type_json())
-        .and(body.clone())
+        .and(body)
         .map(|bytes: bytes::Bytes| respond(validate_request(&bytes)));
     let solve_route = warp::path!("v1" / "rota" / "solve")
         .and(warp::post())
         .and(warp::query::<SolveQuery>())
         .and(content_type_json())
-        .and(body.clone())
+        .and(body)
         .and(with_state.clone())
         .then(
             |q: SolveQuery, bytes: bytes::Bytes, state: AppState| async move {

@@ -8,13 +8,17 @@ use std::path::PathBuf;
 
 /// Path of a file under the repository's `fixtures/`, independent of the working directory.
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("fixtures")
+        .join(name)
 }
 
 /// Reads and parses a request fixture; panics with the reason (tests only).
 pub fn load_request(name: &str) -> PlanningRequest {
     let path = fixture_path(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     parse_request(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -33,6 +37,11 @@ pub fn assert_feasible(problem: &Problem, rota: &Rota) {
         report.is_feasible(),
         "checker found {} violation(s):\n{}",
         report.violations.len(),
-        report.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        report
+            .violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
