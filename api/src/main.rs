@@ -1,5 +1,6 @@
 //! The `carefill` command-line tool: generate, validate, solve and check rotas, and serve the API.
 
+use carefill_solver::benchmarks::{BenchFormat, SolomonObjective, load_file};
 use carefill_solver::check::check;
 use carefill_solver::format::{self, PlanningRequest, Rota};
 use carefill_solver::generate::{GeneratorOptions, ScenarioSize, generate};
@@ -77,6 +78,26 @@ enum Command {
         /// Solves allowed at once (the rest get 503 + Retry-After).
         #[arg(long, env = "CAREFILL_SOLVE_SLOTS", default_value_t = 1)]
         solve_slots: usize,
+    },
+    /// Solve a public benchmark instance and print its objective in the instance's own convention.
+    BenchInstance {
+        /// Instance file.
+        file: PathBuf,
+        /// solomon | mankowska
+        #[arg(long)]
+        format: String,
+        /// Time limit in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        time_limit: f64,
+        /// Solomon convention: distance | vehicles (vehicles first, then distance).
+        #[arg(long, default_value = "distance")]
+        objective: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One JSON line instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a rota against its request with the independent checker.
     Check {
@@ -231,6 +252,64 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Ok::<(), String>(())
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchInstance {
+            file,
+            format,
+            time_limit,
+            objective,
+            seed,
+            json,
+        } => {
+            if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 3600.0) {
+                return Err("--time-limit must be between 0 and 3600 seconds".into());
+            }
+            let format: BenchFormat = format.parse().map_err(|e| format!("--format: {e}"))?;
+            let objective: SolomonObjective =
+                objective.parse().map_err(|e| format!("--objective: {e}"))?;
+            let instance = load_file(&file, format, objective).map_err(|e| e.to_string())?;
+            let options = SolveOptions {
+                time_limit: Duration::from_secs_f64(time_limit),
+                seed,
+                ..SolveOptions::default()
+            };
+            let started = std::time::Instant::now();
+            let rota = solve(&instance.problem, &options);
+            let seconds = started.elapsed().as_secs_f64();
+            let report = check(&instance.problem, &rota);
+            let score = instance.score(&rota);
+            let best = instance.best_known();
+            let gap = best.map(|b| 100.0 * (score.objective - b) / b);
+            let line = serde_json::json!({
+                "instance": instance.name, "format": format.to_string(), "objective": score.objective,
+                "distance": score.distance, "vehicles": score.vehicles, "total_tardiness": score.total_tardiness,
+                "max_tardiness": score.max_tardiness, "unplaced": score.unplaced, "best_known": best,
+                "gap_pct": gap, "seconds": seconds, "feasible": report.is_feasible(),
+            });
+            if json {
+                println!("{line}");
+            } else {
+                println!(
+                    "{}: objective {:.2} (best known {}, gap {}), vehicles {}, unplaced {}, {:.1} s, checker {}",
+                    instance.name,
+                    score.objective,
+                    best.map_or("-".into(), |b| format!("{b:.2}")),
+                    gap.map_or("-".into(), |g| format!("{g:.2}%")),
+                    score.vehicles,
+                    score.unplaced,
+                    seconds,
+                    if report.is_feasible() {
+                        "ok"
+                    } else {
+                        "REJECTED"
+                    }
+                );
+            }
+            Ok(if report.is_feasible() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Check { request, rota } => {
             let problem = load_problem(&request)?;

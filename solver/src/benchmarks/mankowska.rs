@@ -6,7 +6,8 @@
 //! (1-based numbers of the double-service nodes; 0 is padding), `a` (nbVehi rows
 //! x nbServi 0/1 qualifications), `x`, `y`, `d` (nbNodes x nbNodes distances),
 //! `p` (processing times: nbNodes*nbVehi rows x nbServi, row `node * nbVehi +
-//! caregiver` — the depot rows are the zero ones), `mind`/`maxd` (gap between
+//! caregiver`: node-major, whatever the shared README says, since the all-zero
+//! depot rows come first and last), `mind`/`maxd` (gap between
 //! the two services of a double-service node, start to start, the
 //! lower-numbered service first) and `e`/`l` (window on the service start).
 

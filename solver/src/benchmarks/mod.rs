@@ -32,6 +32,12 @@
 //! recomputed in original units from the returned rota, with distances from
 //! the instance's own matrix.
 //!
+//! Mankowska details: routes start at node 0 and end at the depot copy (the last
+//! node) with no return deadline, as in the paper's model (the Ceschia et al.
+//! validator can also charge a late return after the depot's `l`; the embedded
+//! best-known values do not). Because legs are rounded up to 0.01, a reported
+//! tardiness can exceed the exact-distance schedule's by up to 0.01 per leg.
+//!
 //! Each instance is one long planning "day" of stretched minutes: visits and
 //! shifts sit on day 0 of the horizon and times are scaled instance units, not
 //! clock minutes.
@@ -257,7 +263,10 @@ impl BenchInstance {
         self.scale
     }
 
-    /// The published best-known objective for this instance and convention, if embedded.
+    /// The published best-known objective for this instance and convention, if
+    /// embedded. Under [`SolomonObjective::VehiclesFirst`] this is the SINTEF
+    /// distance (double precision, possibly with fewer vehicles): compare
+    /// vehicles first, see [`best_known_solomon`].
     pub fn best_known(&self) -> Option<f64> {
         match self.convention {
             Convention::Solomon(o) => best_known_solomon(&self.name, o).map(|b| b.distance),

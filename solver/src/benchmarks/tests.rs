@@ -653,28 +653,3 @@ fn benchmark_table() {
         println!("{r}");
     }
 }
-
-#[test]
-#[ignore]
-fn tmp_dump_all() {
-    for name in mankowska_names() {
-        let text = shared(&format!("mankowska/{name}.txt")).unwrap();
-        let inst = load_mankowska(&name, &text).unwrap();
-        let rota = solve(
-            &inst.problem,
-            &SolveOptions {
-                time_limit: Duration::from_secs(5),
-                seed: 1,
-                max_iterations: None,
-                use_milp: true,
-            },
-        );
-        std::fs::write(
-            format!("/tmp/mk/{name}.json"),
-            serde_json::to_string_pretty(&rota).unwrap(),
-        )
-        .unwrap();
-        let s = inst.score(&rota);
-        eprintln!("{name} {:.3}", s.objective);
-    }
-}

@@ -43,8 +43,9 @@ use std::str::FromStr;
 pub enum ScenarioSize {
     /// One team of 4 carers and about 12 people: small enough for exhaustive tests.
     Small,
-    /// One neighbourhood team: 12 carers, about 55 people, about 900 visits a week
-    /// (the rota engine's benchmark, domain-facts §14 scenario 3).
+    /// One neighbourhood team: 12 carers, about 50 people with packages (plus a
+    /// few referrals) and 800-900 visits a week, as many as its shifts and 45-48 h
+    /// weekly caps can carry (the rota engine's benchmark, domain-facts §14 scenario 3).
     Team,
     /// One Tier 1 provider with about 6 teams.
     Provider,

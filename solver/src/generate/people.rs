@@ -192,7 +192,13 @@ pub(super) fn build_team<R: Rng>(
     let week: [chrono::NaiveDate; 7] =
         std::array::from_fn(|w| cal.date(((w + 7 - cal.weekday(0)) % 7) as u32));
     let refs: Vec<&Package> = packages.iter().collect();
-    let demand = roster::weekly_demand(&refs, &week, travel);
+    let mut demand = roster::weekly_demand(&refs, &week, travel);
+    // Weekdays outside a short horizon need nobody: rest days go there.
+    for (w, day) in demand.iter_mut().enumerate() {
+        if !(0..cal.days().min(7)).any(|d| cal.weekday(d) == w) {
+            day.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
     let absent: Vec<[bool; 7]> = carers.iter().map(|c| absent_weekdays(c, cal)).collect();
     let skills: Vec<u32> = elig.iter().map(|e| e.skills).collect();
     let days: Vec<usize> = carers.iter().map(|c| c.days).collect();
