@@ -1,4 +1,5 @@
 //! carefill's integration tests: one binary, one module per capability.
 //! Every rota a solver returns is passed through the independent checker.
 
+mod api;
 mod rota;

@@ -211,8 +211,8 @@ pub(super) fn build_team<R: Rng>(
         base_mask,
         travel,
     };
-    let templates = roster::plan_shifts(rng, &staffing);
-    roster::cover_each_day(rng, &mut elig, &visit_needs, &templates, &absent);
+    let mut templates = roster::plan_shifts(rng, &staffing);
+    roster::cover_each_day(rng, &mut elig, &visit_needs, &mut templates, &absent);
     for (c, e) in carers.iter_mut().zip(&elig) {
         c.skills = e.skills;
     }

@@ -436,22 +436,26 @@ fn template_fits(template: Option<usize>, n: &VisitNeed) -> bool {
 /// Adds skills to carers on duty until each visit, on each weekday it falls
 /// on, has `carers_required` eligible carers whose shift can hold it: a
 /// team-wide count alone can leave a day with the only hoist-trained pair
-/// off or sick. Needs nobody on duty could meet are left to the solver.
+/// off or sick. When nobody on duty can take the visit at all, a working
+/// carer's template that day is widened (to a split shift where it fits).
 pub(super) fn cover_each_day<R: Rng>(
     rng: &mut R,
     carers: &mut [Eligibility],
     needs: &[VisitNeed],
-    duty: &[[Option<usize>; 7]],
+    duty: &mut [[Option<usize>; 7]],
     absent: &[[bool; 7]],
 ) {
     let mut order: Vec<usize> = (0..carers.len()).collect();
     order.shuffle(rng);
-    let on_duty = |c: usize, w: usize, n: &VisitNeed| !absent[c][w] && template_fits(duty[c][w], n);
+    let on_duty = |duty: &[[Option<usize>; 7]], c: usize, w: usize, n: &VisitNeed| {
+        !absent[c][w] && template_fits(duty[c][w], n)
+    };
     for n in needs {
         let candidate = |c: usize, carers: &[Eligibility]| {
             fits(&carers[c], n.gender) && !n.excluded.contains(&c)
         };
-        loop {
+        // Each round trains a carer or widens a shift; bounded for safety.
+        for _ in 0..(carers.len() * 8 + 8) {
             // Days still short of eligible carers on duty.
             let short: Vec<usize> = (0..7)
                 .filter(|&w| n.weekdays[w])
@@ -459,7 +463,7 @@ pub(super) fn cover_each_day<R: Rng>(
                     let have = order
                         .iter()
                         .filter(|&&c| {
-                            on_duty(c, w, n)
+                            on_duty(duty, c, w, n)
                                 && candidate(c, carers)
                                 && carers[c].skills & n.mask == n.mask
                         })
@@ -467,13 +471,16 @@ pub(super) fn cover_each_day<R: Rng>(
                     have < n.carers_required as usize
                 })
                 .collect();
+            let Some(&first_short) = short.first() else {
+                break;
+            };
             // Train whoever is on duty on most of those days (a greedy set cover),
             // so that few carers gain each skill.
             let best = order
                 .iter()
                 .copied()
                 .filter(|&c| candidate(c, carers) && carers[c].skills & n.mask != n.mask)
-                .map(|c| (c, short.iter().filter(|&&w| on_duty(c, w, n)).count()))
+                .map(|c| (c, short.iter().filter(|&&w| on_duty(duty, c, w, n)).count()))
                 .filter(|&(_, days)| days > 0)
                 .max_by_key(|&(c, days)| {
                     (
@@ -481,9 +488,22 @@ pub(super) fn cover_each_day<R: Rng>(
                         std::cmp::Reverse((n.mask & !carers[c].skills).count_ones()),
                     )
                 });
-            match best {
-                Some((c, _)) => carers[c].skills |= n.mask,
-                None => break,
+            if let Some((c, _)) = best {
+                carers[c].skills |= n.mask;
+                continue;
+            }
+            let w = first_short;
+            let widen = order
+                .iter()
+                .copied()
+                .filter(|&c| candidate(c, carers) && !absent[c][w] && duty[c][w].is_some())
+                .find(|&c| !template_fits(duty[c][w], n));
+            let template = [2, 0, 1, 3]
+                .into_iter()
+                .find(|&t| template_fits(Some(t), n));
+            match (widen, template) {
+                (Some(c), Some(t)) => duty[c][w] = Some(t),
+                _ => break,
             }
         }
     }

@@ -611,12 +611,89 @@ fn worst_interval_load(r: &PlanningRequest) -> (f64, String) {
 }
 
 #[test]
-fn team_days_have_shift_capacity_in_every_interval() {
+fn days_have_shift_capacity_in_every_interval() {
     let (ratio, at) = worst_interval_load(&scenario(ScenarioSize::Team).request);
     assert!(
         ratio <= 0.95,
-        "visits need {ratio:.2} of the shift minutes at {at}"
+        "team: visits need {ratio:.2} of the shift minutes at {at}"
     );
+    let (ratio, at) = worst_interval_load(&scenario(ScenarioSize::Small).request);
+    assert!(
+        ratio <= 0.8,
+        "small: visits need {ratio:.2} of the shift minutes at {at}"
+    );
+}
+
+/// On every day of the horizon each visit has enough eligible carers (skills,
+/// gender rule, exclusions) on duty, not off sick, with a shift segment that
+/// can hold it.
+#[test]
+fn every_visit_has_eligible_carers_on_duty_each_day() {
+    use super::calendar::{minutes, selector_applies};
+    for size in ScenarioSize::ALL {
+        let r = &scenario(size).request;
+        let users: BTreeMap<&str, &ServiceUser> =
+            r.service_users.iter().map(|u| (u.id.as_str(), u)).collect();
+        let start = chrono::NaiveDate::parse_from_str(&r.horizon.start_date, "%Y-%m-%d").unwrap();
+        let days = r.horizon.days.min(7);
+        let mut short = Vec::new();
+        for p in &r.packages {
+            let u = users[p.service_user.as_str()];
+            let gender = u
+                .carer_gender
+                .as_ref()
+                .filter(|g| g.strength == Strength::Required)
+                .map(|g| g.gender);
+            let team: Vec<&Carer> = r
+                .carers
+                .iter()
+                .filter(|c| c.team == u.team && !u.excluded_carers.contains(&c.id))
+                .filter(|c| gender.is_none_or(|g| c.gender == g))
+                .collect();
+            for v in &p.visits {
+                let need: Vec<&String> =
+                    p.required_skills.iter().chain(&v.required_skills).collect();
+                let (ws, we) = visit_window(&v.time, v.duration_min).unwrap();
+                for i in 0..days {
+                    let date = start + chrono::Duration::days(i64::from(i));
+                    if !selector_applies(&v.days, date) {
+                        continue;
+                    }
+                    let day = date.to_string();
+                    let on = team
+                        .iter()
+                        .filter(|c| need.iter().all(|k| c.skills.contains(k)))
+                        .filter(|c| {
+                            !c.absences.iter().any(|a| {
+                                a.from.get(11..16) == Some("00:00")
+                                    && a.from[..10] <= *day
+                                    && *day < a.to[..10]
+                            })
+                        })
+                        .filter(|c| {
+                            c.shifts
+                                .iter()
+                                .filter(|s| selector_applies(&s.days, date))
+                                .any(|s| {
+                                    let (a, b) =
+                                        (minutes(&s.start).unwrap(), minutes(&s.end).unwrap());
+                                    we.min(b).saturating_sub(ws.max(a)) >= v.duration_min
+                                })
+                        })
+                        .count();
+                    if on < v.carers_required as usize {
+                        short.push(format!("{}/{}@{day}: {on}", p.id, v.id));
+                    }
+                }
+            }
+        }
+        assert!(
+            short.is_empty(),
+            "{size}: {} visit-days short of carers on duty: {:?}",
+            short.len(),
+            &short[..short.len().min(10)]
+        );
+    }
 }
 
 #[test]

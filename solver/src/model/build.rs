@@ -593,14 +593,14 @@ impl Builder {
             let mut mine: Vec<(u32, Minute, Minute, LocIdx, LocIdx)> = Vec::new();
             for (s, sh) in c.shifts.iter().enumerate() {
                 let sp = format!("{path}.shifts[{s}]");
-                let days = match select_days(&ctx.horizon, &sh.days) {
-                    Ok(d) => d,
-                    Err((k, m)) => {
-                        self.push(format!("{sp}.days[{k}]"), IssueCode::InvalidDay, m);
-                        continue;
-                    }
-                };
-                let Some((start, end)) = self.window(&sp, &sh.start, &sh.end) else {
+                // Check days and times both before giving up on this shift.
+                let days = select_days(&ctx.horizon, &sh.days)
+                    .map_err(|(k, m)| {
+                        self.push(format!("{sp}.days[{k}]"), IssueCode::InvalidDay, m)
+                    })
+                    .ok();
+                let window = self.window(&sp, &sh.start, &sh.end);
+                let (Some(days), Some((start, end))) = (days, window) else {
                     continue;
                 };
                 let start_loc = match &sh.start_location {
