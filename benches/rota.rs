@@ -39,9 +39,36 @@ fn rota(c: &mut Criterion) {
     });
 }
 
+/// Solomon R101 (100 customers) with a fixed amount of search, when the shared benchmarks are present.
+fn solomon(c: &mut Criterion) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/benchmarks/solomon/R101.txt");
+    let Ok(instance) = carefill_solver::benchmarks::load_file(
+        &path,
+        carefill_solver::benchmarks::BenchFormat::Solomon,
+        carefill_solver::benchmarks::SolomonObjective::Distance,
+    ) else {
+        eprintln!("skipping solomon bench: {} not found", path.display());
+        return;
+    };
+    c.bench_function("solomon_r101_500_lns_iterations", |b| {
+        b.iter(|| {
+            solve(
+                &instance.problem,
+                &SolveOptions {
+                    time_limit: Duration::from_secs(30),
+                    seed: 1,
+                    max_iterations: Some(500),
+                    use_milp: false,
+                },
+            )
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = rota
+    targets = rota, solomon
 }
 criterion_main!(benches);
