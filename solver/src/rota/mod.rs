@@ -64,7 +64,9 @@ impl Default for SolveOptions {
 /// recomputed by the independent checker and the solver statistics.
 pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     let started = Instant::now();
-    let deadline = started + options.time_limit;
+    // Keep back a little time for explaining unplaced visits, writing and checking the rota.
+    let finish_reserve = options.time_limit.mul_f64(0.05).min(Duration::from_millis(300));
+    let deadline = started + options.time_limit.saturating_sub(finish_reserve);
     let parts = decompose(p);
     let total_visits: usize = parts.iter().map(|(v, _)| v.len()).sum::<usize>().max(1);
     let threads = rayon::current_num_threads().max(1) as f64;
