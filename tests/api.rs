@@ -82,7 +82,9 @@ async fn invalid_request_lists_every_issue_with_paths() {
 #[tokio::test]
 async fn bad_input_gets_clear_4xx_never_500() {
     let app = routes(state(false));
-    let cases: Vec<(&str, &str, Option<&str>, &[u8], u16, &str)> = vec![
+    /// (method, path, content type, body, expected status, expected code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a [u8], u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/v1/rota/solve",
@@ -127,10 +129,7 @@ async fn bad_input_gets_clear_4xx_never_500() {
         ("GET", "/v1/demo/request", None, b"", 404, "not_found"),
     ];
     for (method, path, ct, body, status, code) in cases {
-        let mut req = warp::test::request()
-            .method(method)
-            .path(path)
-            .body(body.to_vec());
+        let mut req = warp::test::request().method(method).path(path).body(body);
         if let Some(ct) = ct {
             req = req.header("content-type", ct);
         }

@@ -65,7 +65,10 @@ impl Default for SolveOptions {
 pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     let started = Instant::now();
     // Keep back a little time for explaining unplaced visits, writing and checking the rota.
-    let finish_reserve = options.time_limit.mul_f64(0.05).min(Duration::from_millis(300));
+    let finish_reserve = options
+        .time_limit
+        .mul_f64(0.05)
+        .min(Duration::from_millis(300));
     let deadline = started + options.time_limit.saturating_sub(finish_reserve);
     let parts = decompose(p);
     let total_visits: usize = parts.iter().map(|(v, _)| v.len()).sum::<usize>().max(1);
