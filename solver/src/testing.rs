@@ -45,3 +45,40 @@ pub fn assert_feasible(problem: &Problem, rota: &Rota) {
             .join("\n")
     );
 }
+
+/// Three carers, three people, two days: a double-handed visit, a link, a required
+/// gender, an exclusion and a dementia visit. Small enough to reason about by hand;
+/// shared by the checker and MILP tests.
+pub fn three_carer_two_day_request() -> serde_json::Value {
+    serde_json::json!({
+        "format": "carefill/1",
+        "horizon": {"start_date": "2026-11-30", "days": 2},
+        "carers": [
+            {"id": "A", "gender": "female", "contract": "salaried", "skills": ["personal_care", "dementia"],
+             "home": {"lat": 50.720, "lon": -3.530}, "shifts": [{"days": ["daily"], "start": "07:00", "end": "14:00"}]},
+            {"id": "B", "gender": "male", "contract": "zero_hours", "skills": ["personal_care"],
+             "home": {"lat": 50.725, "lon": -3.520}, "shifts": [{"days": ["daily"], "start": "07:00", "end": "14:00"}]},
+            {"id": "C", "gender": "female", "contract": "guaranteed_hours", "skills": ["personal_care"],
+             "home": {"lat": 50.715, "lon": -3.540}, "shifts": [{"days": ["daily"], "start": "07:00", "end": "14:00"}]}
+        ],
+        "service_users": [
+            {"id": "su1", "location": {"lat": 50.722, "lon": -3.528},
+             "carer_gender": {"gender": "female", "strength": "required"}, "known_carers": ["A"]},
+            {"id": "su2", "location": {"lat": 50.718, "lon": -3.525}},
+            {"id": "su3", "location": {"lat": 50.726, "lon": -3.535}, "excluded_carers": ["C"]}
+        ],
+        "packages": [
+            {"id": "p1", "service_user": "su1",
+             "visits": [
+                {"id": "am", "days": ["daily"], "time": {"window": {"start": "07:30", "end": "09:30"}}, "duration_min": 30},
+                {"id": "meds", "days": ["daily"], "time": {"exact": "12:00"}, "duration_min": 15}
+             ],
+             "links": [{"first": "am", "then": "meds", "min_gap_min": 60, "max_gap_min": 300}]},
+            {"id": "p2", "service_user": "su2",
+             "visits": [{"id": "hoist", "days": ["daily"], "time": {"window": {"start": "09:00", "end": "11:00"}},
+                         "duration_min": 45, "carers_required": 2, "required_skills": ["personal_care"]}]},
+            {"id": "p3", "service_user": "su3", "required_skills": ["dementia"],
+             "visits": [{"id": "lunch", "days": ["daily"], "time": {"band": "lunch"}, "duration_min": 30}]}
+        ]
+    })
+}
