@@ -19,6 +19,7 @@ fn rota(c: &mut Criterion) {
                     seed: 1,
                     max_iterations: Some(0),
                     use_milp: false,
+                    ..SolveOptions::default()
                 },
             )
         })
@@ -33,6 +34,7 @@ fn rota(c: &mut Criterion) {
                     seed: 1,
                     max_iterations: Some(200),
                     use_milp: false,
+                    ..SolveOptions::default()
                 },
             )
         })
@@ -60,6 +62,7 @@ fn solomon(c: &mut Criterion) {
                     seed: 1,
                     max_iterations: Some(500),
                     use_milp: false,
+                    ..SolveOptions::default()
                 },
             )
         })

@@ -17,6 +17,7 @@ fn quick(iterations: u64) -> SolveOptions {
         seed: 3,
         max_iterations: Some(iterations),
         use_milp: true,
+        ..SolveOptions::default()
     }
 }
 
@@ -43,6 +44,31 @@ fn team_week_rota_passes_the_checker_and_places_most_visits() {
     for u in &rota.unplaced {
         assert!(!u.reasons.is_empty() && !u.reasons[0].code.is_empty());
     }
+}
+
+#[test]
+fn a_cancelled_solve_stops_at_once_with_a_feasible_rota_and_progress() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scenario = generate(&GeneratorOptions::new(ScenarioSize::Small, 3));
+    let p = problem(&scenario.request);
+    let cancel = Arc::new(AtomicBool::new(true));
+    let progress = Arc::new(carefill_solver::rota::SolveProgress::default());
+    let options = SolveOptions {
+        time_limit: Duration::from_secs(3600),
+        cancel: Some(cancel.clone()),
+        progress: Some(progress.clone()),
+        ..SolveOptions::default()
+    };
+    let rota = solve(&p, &options);
+    assert!(cancel.load(Ordering::Relaxed));
+    assert_feasible(&p, &rota);
+    // Cancelled before the first move: no search iterations, but construction reported.
+    assert_eq!(progress.iterations.load(Ordering::Relaxed), 0);
+    let (objective, unplaced) = progress.best();
+    let stats = rota.stats.as_ref().expect("stats");
+    assert!((objective - stats.objective).abs() < 1e-6 * objective.abs().max(1.0));
+    assert_eq!(unplaced, rota.unplaced.len());
 }
 
 #[test]

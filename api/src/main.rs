@@ -201,6 +201,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 seed,
                 max_iterations: iterations,
                 use_milp: !no_milp,
+                ..SolveOptions::default()
             };
             let rota = solve(&problem, &options);
             let report = check(&problem, &rota);

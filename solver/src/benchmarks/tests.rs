@@ -104,6 +104,7 @@ fn solomon_snippet_solves_and_scores() {
             seed: 1,
             max_iterations: Some(30),
             use_milp: false,
+            ..SolveOptions::default()
         },
     );
     assert!(check(&inst.problem, &rota).is_feasible());
@@ -258,6 +259,7 @@ fn c101_solves_feasibly_and_the_distance_is_right() {
             seed: 1,
             max_iterations: Some(50),
             use_milp: false,
+            ..SolveOptions::default()
         },
     );
     let report = check(&inst.problem, &rota);
@@ -474,6 +476,7 @@ fn mankowska_10_1_solves_with_synchronised_pairs() {
             seed: 1,
             max_iterations: Some(300),
             use_milp: false,
+            ..SolveOptions::default()
         },
     );
     let report = check(p, &rota);
@@ -599,6 +602,7 @@ fn benchmark_table() {
                 seed: 1,
                 max_iterations: None,
                 use_milp: true,
+                ..SolveOptions::default()
             },
         );
         let secs = t0.elapsed().as_secs_f64();

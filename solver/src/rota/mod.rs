@@ -34,6 +34,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use search::{Part, State};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How to run the engine.
@@ -47,6 +49,41 @@ pub struct SolveOptions {
     pub max_iterations: Option<u64>,
     /// Run the set-partitioning MILP over the route pool.
     pub use_milp: bool,
+    /// Set from another thread to stop early: the best rota found so far is returned.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Live progress for callers that report on a running solve (async jobs).
+    pub progress: Option<Arc<SolveProgress>>,
+}
+
+/// Best-so-far figures of a running solve, updated by the search threads.
+#[derive(Debug, Default)]
+pub struct SolveProgress {
+    /// Search iterations done so far, over all parts.
+    pub iterations: AtomicU64,
+    /// Per part: (best objective, unplaced visits) so far.
+    parts: Mutex<BTreeMap<usize, (f64, usize)>>,
+}
+
+impl SolveProgress {
+    /// Sum over parts of the best objective and unplaced count found so far.
+    pub fn best(&self) -> (f64, usize) {
+        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        parts
+            .values()
+            .fold((0.0, 0), |(c, u), &(pc, pu)| (c + pc, u + pu))
+    }
+    fn record(&self, part: usize, cost: f64, unplaced: usize) {
+        let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        parts.insert(part, (cost, unplaced));
+    }
+}
+
+impl SolveOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for SolveOptions {
@@ -56,6 +93,8 @@ impl Default for SolveOptions {
             seed: 1,
             max_iterations: None,
             use_milp: true,
+            cancel: None,
+            progress: None,
         }
     }
 }
@@ -85,7 +124,7 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
                 .seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(i as u64);
-            solve_part(p, visits, shifts, seed, budget, deadline, options)
+            solve_part(p, i, visits, shifts, seed, budget, deadline, options)
         })
         .collect();
     let mut routes = Vec::new();
@@ -168,8 +207,10 @@ struct PartResult {
     phases: BTreeMap<String, f64>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn solve_part(
     p: &Problem,
+    part_no: usize,
     visits: Vec<usize>,
     shifts: Vec<usize>,
     seed: u64,
@@ -216,7 +257,9 @@ fn solve_part(
         cur: st,
         cur_cost: start_cost,
         iterations: 0,
+        part_no,
     };
+    run.report(options);
     let max_iter = options.max_iterations.unwrap_or(u64::MAX);
     let searchable = !part.shifts.is_empty() && !part.visits.is_empty();
     // Search, then the MILP over the pool, then search on from the MILP's answer.
@@ -231,10 +274,10 @@ fn solve_part(
     let mut milp_ms = 0.0;
     if searchable {
         run.lns(
-            &part, &mut pool, &hopeless, &mut rng, first_end, max_iter, t0,
+            &part, &mut pool, &hopeless, &mut rng, first_end, max_iter, t0, options,
         );
     }
-    if options.use_milp && searchable {
+    if options.use_milp && searchable && !options.cancelled() {
         let left = part_deadline.saturating_duration_since(Instant::now());
         if left.as_secs_f64() > 0.05 {
             let m0 = Instant::now();
@@ -248,6 +291,7 @@ fn solve_part(
                     run.best_cost = c;
                     run.cur = state;
                     run.cur_cost = c;
+                    run.report(options);
                 }
             }
             milp_ms += m0.elapsed().as_secs_f64() * 1000.0;
@@ -261,6 +305,7 @@ fn solve_part(
                 part_deadline,
                 max_iter,
                 t0,
+                options,
             );
         }
     }
@@ -303,9 +348,16 @@ struct Search {
     cur: State,
     cur_cost: f64,
     iterations: u64,
+    part_no: usize,
 }
 
 impl Search {
+    fn report(&self, options: &SolveOptions) {
+        if let Some(progress) = &options.progress {
+            progress.record(self.part_no, self.best_cost, self.best.unplaced.len());
+        }
+    }
+
     /// Ruin-and-recreate with threshold acceptance until `until` or `max_iter` iterations.
     #[allow(clippy::too_many_arguments)]
     fn lns(
@@ -317,10 +369,14 @@ impl Search {
         until: Instant,
         max_iter: u64,
         t0: Instant,
+        options: &SolveOptions,
     ) {
         let span = until.saturating_duration_since(t0).as_secs_f64().max(1e-9);
-        while self.iterations < max_iter && Instant::now() < until {
+        while self.iterations < max_iter && Instant::now() < until && !options.cancelled() {
             self.iterations += 1;
+            if let Some(progress) = &options.progress {
+                progress.iterations.fetch_add(1, Ordering::Relaxed);
+            }
             let mut cand = self.cur.clone();
             let mut removed = part.ruin(&mut cand, rng);
             if removed.is_empty() {
@@ -357,6 +413,7 @@ impl Search {
                 if cost < self.best_cost - 1e-9 {
                     self.best = self.cur.clone();
                     self.best_cost = cost;
+                    self.report(options);
                 }
             }
         }
