@@ -18,6 +18,7 @@
 //! nearest/within-radius queries on the sphere; [`check`] independently verifies any rota.
 
 pub mod benchmarks;
+pub mod broker;
 pub mod check;
 pub mod format;
 pub mod generate;

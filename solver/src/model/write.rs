@@ -91,3 +91,38 @@ impl Problem {
         out
     }
 }
+
+impl Problem {
+    /// Reads a wire rota back into planned routes over this problem's shifts
+    /// and visits (the inverse of [`Problem::write_rota`] for routes). Errors
+    /// name the first shift or visit this problem does not know.
+    pub fn planned_routes(&self, rota: &Rota) -> Result<Vec<PlannedRoute>, String> {
+        let mut out = Vec::with_capacity(rota.routes.len());
+        for (i, route) in rota.routes.iter().enumerate() {
+            let shift = *self.shift_index.get(&route.shift).ok_or_else(|| {
+                format!(
+                    "routes[{i}].shift `{}` is not a shift of this roster",
+                    route.shift
+                )
+            })?;
+            let mut stops = Vec::with_capacity(route.stops.len());
+            for (j, stop) in route.stops.iter().enumerate() {
+                let v = *self.visit_index.get(&stop.visit).ok_or_else(|| {
+                    format!(
+                        "routes[{i}].stops[{j}].visit `{}` is not a visit of this roster",
+                        stop.visit
+                    )
+                })?;
+                let start = self
+                    .horizon
+                    .parse_instant(&stop.start)
+                    .map_err(|e| format!("routes[{i}].stops[{j}].start: {e}"))?;
+                let start = Minute::try_from(start)
+                    .map_err(|_| format!("routes[{i}].stops[{j}].start is out of range"))?;
+                stops.push((v, start));
+            }
+            out.push(PlannedRoute { shift, stops });
+        }
+        Ok(out)
+    }
+}

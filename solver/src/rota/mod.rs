@@ -19,11 +19,13 @@
 //! moves and the MILP gets only the time that is left. With an iteration
 //! limit instead of a binding time limit, results are deterministic for a seed.
 
+pub mod insert;
 pub mod master;
 pub mod objective;
 pub mod pool;
 pub(crate) mod search;
 
+pub use insert::{InsertionError, InsertionOutcome, insert_visits};
 pub use pool::PoolRoute;
 
 use crate::format::{Rota, SolverStats};

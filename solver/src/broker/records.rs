@@ -1,0 +1,358 @@
+//! Broker records (packages, offers, alerts) and the events that change them.
+//!
+//! Every change to the broker's state is an [`BrokerEvent`]. Commands decide
+//! which events happen; applying events is the only way state changes, so the
+//! same events replayed from the database rebuild exactly the same state.
+
+use super::ledger::LedgerEntry;
+use crate::format::{FrameworkStatus, Package, Route, ServiceUser, Tier, UnplacedReason};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Where a package is in brokering.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageStatus {
+    /// Referred, being offered.
+    Open,
+    /// A provider accepted; visits are on a team rota.
+    Filled,
+    /// No provider, not even emergency cover, can take it: a human must act.
+    Escalated,
+    /// Withdrawn by the referrer.
+    Cancelled,
+}
+
+/// A referred package and its brokering history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PackageRecord {
+    /// The package as referred.
+    pub package: Package,
+    /// Brokering state.
+    pub status: PackageStatus,
+    /// When the fill clock started (referral, or the provider failure that released it).
+    pub referred_at: DateTime<Utc>,
+    /// When a provider accepted.
+    pub filled_at: Option<DateTime<Utc>>,
+    /// Accepting provider.
+    pub provider: Option<String>,
+    /// Team whose rota holds the visits.
+    pub team: Option<String>,
+    /// Tier of the accepting provider.
+    pub filled_tier: Option<Tier>,
+    /// Cascade stage now open.
+    pub stage: Option<Tier>,
+    /// Stages opened so far, in order.
+    pub stages_tried: Vec<Tier>,
+    /// Providers that declined or let an offer expire (not offered again).
+    pub passed_by: BTreeSet<String>,
+    /// Liquidated damages already accrued for this referral.
+    pub damages_accrued: bool,
+    /// Provider it was with before a failure or suspension released it.
+    pub previous_provider: Option<String>,
+    /// Area label for reports (nearest town or "rural").
+    pub area: String,
+}
+
+/// State of an offer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferStatus {
+    /// Awaiting the provider's answer.
+    Open,
+    /// Accepted: the package is the provider's.
+    Accepted,
+    /// Declined with a reason.
+    Declined,
+    /// Window passed without an answer.
+    Expired,
+    /// Taken back (another provider accepted, the provider was suspended, or it no longer fits).
+    Withdrawn,
+}
+
+/// Why a provider declined (recorded for the cherry-picking report).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineReason {
+    /// No carer time free.
+    NoCapacity,
+    /// No carer with the skills or the gender asked for.
+    NoSuitableCarer,
+    /// Outside where the provider works in practice.
+    OutOfArea,
+    /// Too much travel for the visits.
+    TravelTooFar,
+    /// Too few hours to be worth it (a sign of cherry-picking).
+    PackageTooSmall,
+    /// The visit times do not suit the provider's rotas.
+    VisitTimesUnsuitable,
+    /// Needs judged too risky.
+    RiskTooHigh,
+    /// Anything else (see the note).
+    Other,
+}
+
+impl DeclineReason {
+    /// Stable snake_case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeclineReason::NoCapacity => "no_capacity",
+            DeclineReason::NoSuitableCarer => "no_suitable_carer",
+            DeclineReason::OutOfArea => "out_of_area",
+            DeclineReason::TravelTooFar => "travel_too_far",
+            DeclineReason::PackageTooSmall => "package_too_small",
+            DeclineReason::VisitTimesUnsuitable => "visit_times_unsuitable",
+            DeclineReason::RiskTooHigh => "risk_too_high",
+            DeclineReason::Other => "other",
+        }
+    }
+}
+
+/// What the fit check found for one team.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FitSummary {
+    /// Team checked.
+    pub team: String,
+    /// Whether every visit of the package fits the team's current rota.
+    pub fits: bool,
+    /// Visits of the package in the rota horizon.
+    pub visits: usize,
+    /// Of which placed.
+    pub placed: usize,
+    /// Extra paid travel minutes over the horizon.
+    pub extra_travel_min: i64,
+    /// Objective change (travel, continuity, preferences) of taking it.
+    pub cost_delta: f64,
+    /// Carers who would do the visits.
+    pub carers: Vec<String>,
+    /// Of those, carers the person already knows.
+    pub known_carers: Vec<String>,
+    /// Carer-minutes of care per week the package brings.
+    pub care_min: u64,
+    /// Why visits could not be placed (most common first).
+    pub reasons: Vec<UnplacedReason>,
+    /// One-sentence explanation for a broker.
+    pub explanation: String,
+}
+
+/// An offer of a package to a provider (for one of its teams).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Offer {
+    /// Id, e.g. `off-000042`.
+    pub id: String,
+    /// Package offered.
+    pub package: String,
+    /// Provider offered.
+    pub provider: String,
+    /// The provider's team that fits it best.
+    pub team: String,
+    /// Cascade stage of the offer.
+    pub stage: Tier,
+    /// When made.
+    pub made_at: DateTime<Utc>,
+    /// When the window closes.
+    pub expires_at: DateTime<Utc>,
+    /// State.
+    pub status: OfferStatus,
+    /// When answered, expired or withdrawn.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Decline reason.
+    pub decline_reason: Option<DeclineReason>,
+    /// Decline or withdrawal note.
+    pub note: Option<String>,
+    /// The fit check behind the offer.
+    pub fit: FitSummary,
+}
+
+/// A situation a human broker must deal with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Alert {
+    /// When raised.
+    pub at: DateTime<Utc>,
+    /// Package concerned.
+    pub package: String,
+    /// Stable code, e.g. `no_provider_can_take_package`.
+    pub code: String,
+    /// Explanation.
+    pub message: String,
+}
+
+/// A carer moving to another team (TUPE transfer when a provider fails).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CarerTransfer {
+    /// Carer id.
+    pub carer: String,
+    /// Team joined.
+    pub to_team: String,
+}
+
+/// Every change to broker state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BrokerEvent {
+    /// A package was referred (or released back into brokering).
+    Referred {
+        /// When.
+        at: DateTime<Utc>,
+        /// The package.
+        package: Package,
+        /// The person (added to or updated in the roster).
+        service_user: ServiceUser,
+        /// Area label.
+        area: String,
+        /// Provider it was with before, when re-brokered.
+        previous_provider: Option<String>,
+    },
+    /// A cascade stage opened for a package.
+    StageOpened {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// Stage.
+        stage: Tier,
+    },
+    /// An offer went out.
+    OfferMade {
+        /// The offer (status open).
+        offer: Offer,
+    },
+    /// An offer was accepted and the visits put on the team's rota.
+    OfferAccepted {
+        /// When.
+        at: DateTime<Utc>,
+        /// Offer id.
+        offer: String,
+        /// Taken without a human decision (auto-accept policy or emergency cover).
+        automatic: bool,
+        /// Routes of the team's rota that changed (whole routes, replacing by shift).
+        changed_routes: Vec<Route>,
+        /// The fit check at acceptance.
+        fit: FitSummary,
+    },
+    /// An offer was declined.
+    OfferDeclined {
+        /// When.
+        at: DateTime<Utc>,
+        /// Offer id.
+        offer: String,
+        /// Why.
+        reason: DeclineReason,
+        /// Free-text note (kept out of logs).
+        note: Option<String>,
+    },
+    /// An offer's window passed.
+    OfferExpired {
+        /// When.
+        at: DateTime<Utc>,
+        /// Offer id.
+        offer: String,
+    },
+    /// An offer was taken back.
+    OfferWithdrawn {
+        /// When.
+        at: DateTime<Utc>,
+        /// Offer id.
+        offer: String,
+        /// Why (stable code).
+        why: String,
+    },
+    /// No stage could take the package.
+    Escalated {
+        /// The alert raised.
+        alert: Alert,
+    },
+    /// Liquidated damages accrued for a package (the ledger entries follow).
+    DamagesAccrued {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+    },
+    /// Money moved.
+    Posted {
+        /// The entry.
+        entry: LedgerEntry,
+    },
+    /// A provider's framework status changed.
+    ProviderStatusChanged {
+        /// When.
+        at: DateTime<Utc>,
+        /// Provider.
+        provider: String,
+        /// New status.
+        status: FrameworkStatus,
+    },
+    /// A filled package was taken off its team's rota (provider failed or suspended).
+    PackageReleased {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// Stable code of why.
+        why: String,
+        /// Carers who served the person, now remembered as known carers.
+        known_carers: Vec<String>,
+    },
+    /// A carer moved team.
+    CarerTransferred {
+        /// When.
+        at: DateTime<Utc>,
+        /// The transfer.
+        transfer: CarerTransfer,
+    },
+    /// The referrer withdrew an unfilled package.
+    PackageCancelled {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+    },
+    /// A package the county started with (not referred through the broker) was
+    /// taken into the broker's records, as filled by its current provider.
+    PackageAdopted {
+        /// When.
+        at: DateTime<Utc>,
+        /// The package.
+        package: Package,
+        /// Its provider.
+        provider: String,
+        /// Its team.
+        team: String,
+        /// Area label.
+        area: String,
+    },
+    /// The financial year was closed.
+    YearClosed {
+        /// When.
+        at: DateTime<Utc>,
+        /// Label, e.g. `2026/27`.
+        year: String,
+    },
+}
+
+impl BrokerEvent {
+    /// Stable snake_case name of the event kind (for the audit log).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrokerEvent::Referred { .. } => "referred",
+            BrokerEvent::StageOpened { .. } => "stage_opened",
+            BrokerEvent::OfferMade { .. } => "offer_made",
+            BrokerEvent::OfferAccepted { .. } => "offer_accepted",
+            BrokerEvent::OfferDeclined { .. } => "offer_declined",
+            BrokerEvent::OfferExpired { .. } => "offer_expired",
+            BrokerEvent::OfferWithdrawn { .. } => "offer_withdrawn",
+            BrokerEvent::Escalated { .. } => "escalated",
+            BrokerEvent::DamagesAccrued { .. } => "damages_accrued",
+            BrokerEvent::Posted { .. } => "posted",
+            BrokerEvent::ProviderStatusChanged { .. } => "provider_status_changed",
+            BrokerEvent::PackageReleased { .. } => "package_released",
+            BrokerEvent::CarerTransferred { .. } => "carer_transferred",
+            BrokerEvent::PackageCancelled { .. } => "package_cancelled",
+            BrokerEvent::PackageAdopted { .. } => "package_adopted",
+            BrokerEvent::YearClosed { .. } => "year_closed",
+        }
+    }
+}

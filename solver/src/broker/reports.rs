@@ -1,0 +1,407 @@
+//! Broker reports: fill times, offers and declines, unfilled packages,
+//! capacity map and the money ledger.
+
+use super::Broker;
+use super::ledger::{EntryKind, QUALITY_FUND, RISK_POOL};
+use super::records::{OfferStatus, PackageStatus};
+use super::world::period_of;
+use crate::format::{Rota, Tier};
+use crate::model::Problem;
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Upper bounds of the fill-time histogram buckets, minutes.
+pub const FILL_BUCKETS_MIN: [i64; 7] = [15, 30, 60, 90, 120, 240, 480];
+
+/// (tier, provider, area, urgency, fill minutes) of one package.
+type FillRow = (String, String, String, String, Option<f64>);
+
+/// Fill-time figures for one group of packages.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FillStats {
+    /// Packages referred (not cancelled).
+    pub referred: usize,
+    /// Filled.
+    pub filled: usize,
+    /// Filled within 90 minutes of referral.
+    pub within_90_min: usize,
+    /// Filled within 4 hours.
+    pub within_240_min: usize,
+    /// Share of referred filled within 90 minutes (Devon Cares: 70%).
+    pub share_within_90_min: f64,
+    /// Share within 4 hours (Devon Cares: 97%).
+    pub share_within_240_min: f64,
+    /// Median fill time of filled packages, minutes.
+    pub median_fill_min: Option<f64>,
+    /// Count per bucket `<=15, <=30, <=60, <=90, <=120, <=240, <=480, >480` minutes.
+    pub histogram: Vec<usize>,
+}
+
+/// The fill-time report.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FillTimeReport {
+    /// All packages.
+    pub overall: FillStats,
+    /// By tier of the accepting provider (unfilled under `unfilled`).
+    pub by_tier: BTreeMap<String, FillStats>,
+    /// By provider that filled.
+    pub by_provider: BTreeMap<String, FillStats>,
+    /// By area label.
+    pub by_area: BTreeMap<String, FillStats>,
+    /// By urgency.
+    pub by_urgency: BTreeMap<String, FillStats>,
+}
+
+fn snake<T: std::fmt::Debug>(t: T) -> String {
+    let s = format!("{t:?}");
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out.replace("tier_1", "tier1")
+        .replace("tier_2", "tier2")
+        .replace("tier_3", "tier3")
+}
+
+/// Minutes from referral to fill.
+pub fn fill_minutes(filled: DateTime<Utc>, referred: DateTime<Utc>) -> f64 {
+    (filled - referred).num_seconds() as f64 / 60.0
+}
+
+fn stats(times: &[Option<f64>]) -> FillStats {
+    let mut s = FillStats {
+        referred: times.len(),
+        histogram: vec![0; FILL_BUCKETS_MIN.len() + 1],
+        ..Default::default()
+    };
+    let mut filled: Vec<f64> = times.iter().flatten().copied().collect();
+    filled.sort_by(f64::total_cmp);
+    s.filled = filled.len();
+    for &t in &filled {
+        if t <= 90.0 {
+            s.within_90_min += 1;
+        }
+        if t <= 240.0 {
+            s.within_240_min += 1;
+        }
+        let b = FILL_BUCKETS_MIN
+            .iter()
+            .position(|&b| t <= b as f64)
+            .unwrap_or(FILL_BUCKETS_MIN.len());
+        s.histogram[b] += 1;
+    }
+    if s.referred > 0 {
+        s.share_within_90_min = s.within_90_min as f64 / s.referred as f64;
+        s.share_within_240_min = s.within_240_min as f64 / s.referred as f64;
+    }
+    if !filled.is_empty() {
+        let n = filled.len();
+        s.median_fill_min = Some(if n % 2 == 1 {
+            filled[n / 2]
+        } else {
+            (filled[n / 2 - 1] + filled[n / 2]) / 2.0
+        });
+    }
+    s
+}
+
+/// One declining/accepting provider's offer record.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ProviderOffers {
+    /// Offers made.
+    pub offered: usize,
+    /// Accepted.
+    pub accepted: usize,
+    /// Declined.
+    pub declined: usize,
+    /// Expired unanswered.
+    pub expired: usize,
+    /// Withdrawn.
+    pub withdrawn: usize,
+    /// Declines by reason code.
+    pub declines_by_reason: BTreeMap<String, usize>,
+    /// Mean care minutes of accepted packages.
+    pub mean_accepted_care_min: Option<f64>,
+    /// Mean care minutes of declined packages (much smaller than accepted ones
+    /// hints at cherry-picking).
+    pub mean_declined_care_min: Option<f64>,
+}
+
+/// Offers, acceptances and declines.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct OffersReport {
+    /// All providers together.
+    pub overall: ProviderOffers,
+    /// Per provider.
+    pub by_provider: BTreeMap<String, ProviderOffers>,
+}
+
+/// An unfilled package.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnfilledPackage {
+    /// Package id.
+    pub package: String,
+    /// `open` or `escalated`.
+    pub status: PackageStatus,
+    /// Urgency.
+    pub urgency: String,
+    /// Minutes since referral.
+    pub age_min: f64,
+    /// Stage now open.
+    pub stage: Option<Tier>,
+    /// Open offers.
+    pub open_offers: usize,
+    /// Area label.
+    pub area: String,
+}
+
+/// Spare capacity of one area.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct AreaCapacity {
+    /// Teams counted.
+    pub teams: usize,
+    /// Spare carer-hours by `day index` -> `period` (0 <10:00, 1 10-14, 2 14-18, 3 >=18).
+    pub spare_hours: BTreeMap<u32, [f64; 4]>,
+    /// Total spare carer-hours over the horizon.
+    pub total_spare_hours: f64,
+}
+
+/// Ledger summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LedgerReport {
+    /// Balances by account, pence.
+    pub balances: BTreeMap<String, i64>,
+    /// Risk pool balance, pence.
+    pub risk_pool_pence: i64,
+    /// Quality improvement fund, pence.
+    pub quality_fund_pence: i64,
+    /// Totals by entry kind, pence.
+    pub totals_by_kind: BTreeMap<String, i64>,
+    /// Liquidated damages charged per provider, pence.
+    pub damages_by_provider: BTreeMap<String, i64>,
+    /// Sum of all balances (always 0).
+    pub trial_balance: i64,
+    /// Entries posted.
+    pub entries: usize,
+}
+
+impl Broker {
+    /// Fill times against the Devon Cares marks (70% within 1.5 h, 97% within 4 h).
+    pub fn fill_time_report(&self) -> FillTimeReport {
+        let mut rows: Vec<FillRow> = Vec::new();
+        for r in self.packages.values() {
+            if r.status == PackageStatus::Cancelled
+                || r.stages_tried.is_empty()
+                    && r.status == PackageStatus::Filled
+                    && r.filled_tier.is_none()
+            {
+                // Cancelled, or adopted from the starting county (never brokered here).
+                continue;
+            }
+            let t = r.filled_at.map(|f| fill_minutes(f, r.referred_at));
+            let tier = r.filled_tier.map_or_else(|| "unfilled".to_string(), snake);
+            let provider = r.provider.clone().unwrap_or_else(|| "unfilled".into());
+            rows.push((tier, provider, r.area.clone(), snake(r.package.urgency), t));
+        }
+        let group = |key: &dyn Fn(&FillRow) -> String| {
+            let mut m: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+            for row in &rows {
+                m.entry(key(row)).or_default().push(row.4);
+            }
+            m.into_iter()
+                .map(|(k, v)| (k, stats(&v)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        FillTimeReport {
+            overall: stats(&rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+            by_tier: group(&|r| r.0.clone()),
+            by_provider: group(&|r| r.1.clone()),
+            by_area: group(&|r| r.2.clone()),
+            by_urgency: group(&|r| r.3.clone()),
+        }
+    }
+
+    /// Offers by provider with decline reasons.
+    pub fn offers_report(&self) -> OffersReport {
+        let mut rep = OffersReport::default();
+        let mut sizes: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for o in self.offers.values() {
+            for key in [None, Some(o.provider.clone())] {
+                let e = match &key {
+                    None => &mut rep.overall,
+                    Some(p) => rep.by_provider.entry(p.clone()).or_default(),
+                };
+                e.offered += 1;
+                match o.status {
+                    OfferStatus::Accepted => e.accepted += 1,
+                    OfferStatus::Declined => {
+                        e.declined += 1;
+                        let code = o.decline_reason.map_or("other", |r| r.code());
+                        *e.declines_by_reason.entry(code.to_string()).or_default() += 1;
+                    }
+                    OfferStatus::Expired => e.expired += 1,
+                    OfferStatus::Withdrawn => e.withdrawn += 1,
+                    OfferStatus::Open => {}
+                }
+                let s = sizes.entry(key.unwrap_or_default()).or_default();
+                match o.status {
+                    OfferStatus::Accepted => s.0.push(o.fit.care_min as f64),
+                    OfferStatus::Declined => s.1.push(o.fit.care_min as f64),
+                    _ => {}
+                }
+            }
+        }
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        for (k, (acc, dec)) in &sizes {
+            let e = if k.is_empty() {
+                &mut rep.overall
+            } else {
+                rep.by_provider.entry(k.clone()).or_default()
+            };
+            e.mean_accepted_care_min = mean(acc);
+            e.mean_declined_care_min = mean(dec);
+        }
+        rep
+    }
+
+    /// Packages still waiting, oldest first.
+    pub fn unfilled_report(&self, now: DateTime<Utc>) -> Vec<UnfilledPackage> {
+        let mut v: Vec<UnfilledPackage> = self
+            .packages
+            .values()
+            .filter(|r| matches!(r.status, PackageStatus::Open | PackageStatus::Escalated))
+            .map(|r| UnfilledPackage {
+                package: r.package.id.clone(),
+                status: r.status,
+                urgency: snake(r.package.urgency),
+                age_min: fill_minutes(now, r.referred_at),
+                stage: r.stage,
+                open_offers: self
+                    .offers
+                    .values()
+                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open)
+                    .count(),
+                area: r.area.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.age_min
+                .total_cmp(&a.age_min)
+                .then(a.package.cmp(&b.package))
+        });
+        v
+    }
+
+    /// Spare carer-hours by area, day and period of the day: shift time not
+    /// taken by planned visits or the travel between them.
+    pub fn capacity_map(&self) -> BTreeMap<String, AreaCapacity> {
+        let teams: Vec<(String, BTreeMap<u32, [f64; 4]>)> = (0..self.roster.teams.len())
+            .into_par_iter()
+            .filter_map(|ti| {
+                let team = &self.roster.teams[ti];
+                let provider = team
+                    .provider
+                    .as_ref()
+                    .and_then(|p| self.index.provider_pos.get(p))
+                    .map(|&i| &self.roster.providers[i])?;
+                if provider.framework_status != crate::format::FrameworkStatus::Active {
+                    return None;
+                }
+                let req = crate::format::PlanningRequest {
+                    format: self.roster.format.clone(),
+                    horizon: self.roster.horizon.clone(),
+                    settings: self.roster.settings.clone(),
+                    travel: self.roster.travel.clone(),
+                    providers: vec![provider.clone()],
+                    teams: vec![team.clone()],
+                    carers: self
+                        .index
+                        .carers_of_team
+                        .get(&team.id)
+                        .map(|v| v.iter().map(|&c| self.roster.carers[c].clone()).collect())
+                        .unwrap_or_default(),
+                    service_users: Vec::new(),
+                    packages: Vec::new(),
+                    existing_rota: Vec::new(),
+                };
+                let p = Problem::from_request(&req).ok()?;
+                let mut spare: BTreeMap<u32, [f64; 4]> = BTreeMap::new();
+                for s in &p.shifts {
+                    for m in (s.start..s.end).step_by(15) {
+                        spare.entry(m.div_euclid(1440) as u32).or_insert([0.0; 4])
+                            [period_of(m.rem_euclid(1440)) as usize] += 0.25;
+                    }
+                }
+                let empty = Rota::default();
+                let rota = self.rotas.get(&team.id).unwrap_or(&empty);
+                for r in &rota.routes {
+                    for s in &r.stops {
+                        let (Ok(a), Ok(b)) = (
+                            p.horizon.parse_instant(&s.start),
+                            p.horizon.parse_instant(&s.end),
+                        ) else {
+                            continue;
+                        };
+                        let used = (b - a + i64::from(s.travel_min)) as f64 / 60.0;
+                        spare.entry(a.div_euclid(1440) as u32).or_insert([0.0; 4])
+                            [period_of(a.rem_euclid(1440) as i32) as usize] -= used;
+                    }
+                }
+                let label = crate::broker::area_label(
+                    &self.roster,
+                    &crate::format::ServiceUser {
+                        id: String::new(),
+                        location: team.base,
+                        team: None,
+                        carer_gender: None,
+                        preferred_carers: Vec::new(),
+                        excluded_carers: Vec::new(),
+                        known_carers: Vec::new(),
+                        continuity_cap: None,
+                    },
+                );
+                Some((label, spare))
+            })
+            .collect();
+        let mut out: BTreeMap<String, AreaCapacity> = BTreeMap::new();
+        for (label, spare) in teams {
+            let a = out.entry(label).or_default();
+            a.teams += 1;
+            for (day, periods) in spare {
+                let e = a.spare_hours.entry(day).or_insert([0.0; 4]);
+                for k in 0..4 {
+                    let h = periods[k].max(0.0);
+                    e[k] += h;
+                    a.total_spare_hours += h;
+                }
+            }
+        }
+        out
+    }
+
+    /// Balances, risk pool and damages.
+    pub fn ledger_report(&self) -> LedgerReport {
+        let mut rep = LedgerReport {
+            balances: self.ledger.balances.clone(),
+            risk_pool_pence: self.ledger.balance(RISK_POOL),
+            quality_fund_pence: self.ledger.balance(QUALITY_FUND),
+            trial_balance: self.ledger.trial_balance(),
+            entries: self.ledger.entries.len(),
+            ..Default::default()
+        };
+        for e in &self.ledger.entries {
+            *rep.totals_by_kind.entry(snake(e.kind)).or_default() += e.amount_pence;
+            if e.kind == EntryKind::LiquidatedDamages {
+                *rep.damages_by_provider
+                    .entry(e.from.trim_start_matches("provider:").to_string())
+                    .or_default() += e.amount_pence;
+            }
+        }
+        rep
+    }
+}
