@@ -14,6 +14,7 @@
 pub mod batch;
 mod cascade;
 pub mod config;
+pub mod demo;
 pub mod ledger;
 pub mod records;
 pub mod reports;

@@ -3,22 +3,7 @@
 use super::*;
 use crate::check::check;
 use crate::format::{FrameworkStatus, Package, ServiceUser, Tier, Urgency};
-use crate::generate::{GeneratorOptions, ProviderPlan, ScenarioSize, SizeProfile, generate_with};
-use crate::rota::SolveOptions;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use std::time::Duration as StdDuration;
-
-fn plan(tier: Tier, count: u32, block_share: f64) -> ProviderPlan {
-    ProviderPlan {
-        tier,
-        count,
-        teams: (1, 1),
-        block_share,
-        rural_share: 0.0,
-        suspended: 0,
-        off_framework: 0,
-    }
-}
 
 pub(crate) struct World {
     pub broker: Broker,
@@ -34,98 +19,12 @@ pub(crate) fn t0() -> DateTime<Utc> {
 }
 
 pub(crate) fn world(seed: u64, config: BrokerConfig) -> World {
-    let profile = SizeProfile {
-        providers: vec![
-            plan(Tier::Tier1, 3, 1.0),
-            plan(Tier::Tier2, 2, 0.0),
-            plan(Tier::Tier3, 1, 0.0),
-            plan(Tier::Specialist, 1, 0.0),
-            plan(Tier::EmergencyCover, 1, 1.0),
-        ],
-        towns: 1,
-        villages: 2,
-        carers_per_team: (6, 6),
-        max_carers_per_team: 12,
-        users_per_carer: (2.0, 2.0),
-        referrals: (12, 12),
-    };
-    let sc = generate_with(&GeneratorOptions::new(ScenarioSize::County, seed), &profile);
-    let mut roster = sc.request.clone();
-    for p in &mut roster.providers {
-        if p.tier != Tier::EmergencyCover {
-            p.auto_accept = Default::default();
-        }
-    }
-    // The emergency cover team is standby capacity: it starts with no caseload.
-    let standby: Vec<String> = roster
-        .teams
-        .iter()
-        .filter(|t| {
-            roster
-                .providers
-                .iter()
-                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover)
-        })
-        .map(|t| t.id.clone())
-        .collect();
-    let standby_users: Vec<String> = roster
-        .service_users
-        .iter()
-        .filter(|u| u.team.as_ref().is_some_and(|t| standby.contains(t)))
-        .map(|u| u.id.clone())
-        .collect();
-    roster
-        .packages
-        .retain(|p| !standby_users.contains(&p.service_user));
-    // Standby carers cover the whole day in two shifts, every day.
-    for (i, c) in roster.carers.iter_mut().enumerate() {
-        if c.team.as_ref().is_some_and(|t| standby.contains(t)) {
-            let (start, end) = if i % 2 == 0 {
-                ("07:00", "14:30")
-            } else {
-                ("14:00", "22:00")
-            };
-            c.shifts = vec![crate::format::Shift {
-                days: vec!["daily".into()],
-                start: start.into(),
-                end: end.into(),
-                start_location: None,
-                end_location: None,
-            }];
-            c.skills = crate::format::DEFAULT_SKILLS
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        }
-    }
-    roster
-        .service_users
-        .retain(|u| !standby_users.contains(&u.id));
-    let options = SolveOptions {
-        time_limit: StdDuration::from_secs(60),
-        max_iterations: Some(40),
-        use_milp: false,
-        ..SolveOptions::default()
-    };
-    let rotas = plan_initial_rotas(&roster, &options).expect("rotas");
-    let referrals = sc
-        .referrals
-        .iter()
-        .map(|p| {
-            let u = roster
-                .service_users
-                .iter()
-                .find(|u| u.id == p.service_user)
-                .cloned()
-                .expect("referral user");
-            (p.clone(), u)
-        })
-        .collect();
-    let broker = Broker::new(config, roster.clone(), rotas.clone()).expect("broker");
+    let county = demo::county(&demo::small_profile(), seed, 40).expect("county");
+    let broker = Broker::new(config, county.roster.clone(), county.rotas.clone()).expect("broker");
     World {
         broker,
-        referrals,
-        initial: (roster, rotas),
+        referrals: county.referrals,
+        initial: (county.roster, county.rotas),
         events: Vec::new(),
     }
 }

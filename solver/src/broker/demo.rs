@@ -1,0 +1,140 @@
+//! Generated counties for the demo service, tests and benches: the generator's
+//! county with every team's rota planned, and its stream of referrals.
+
+use super::{Broker, BrokerError, plan_initial_rotas};
+use crate::format::{DEFAULT_SKILLS, Package, PlanningRequest, Rota, ServiceUser, Shift, Tier};
+use crate::generate::{GeneratorOptions, ProviderPlan, ScenarioSize, SizeProfile, generate_with};
+use crate::rota::SolveOptions;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A county ready for brokering.
+#[derive(Debug, Clone)]
+pub struct DemoCounty {
+    /// Providers, teams, carers, people and active packages.
+    pub roster: PlanningRequest,
+    /// Each team's planned rota.
+    pub rotas: BTreeMap<String, Rota>,
+    /// Referrals waiting to be brokered, with their people.
+    pub referrals: Vec<(Package, ServiceUser)>,
+}
+
+impl DemoCounty {
+    /// A broker over this county with the default policy.
+    pub fn broker(&self) -> Result<Broker, BrokerError> {
+        Broker::new(Default::default(), self.roster.clone(), self.rotas.clone())
+    }
+}
+
+fn plan(tier: Tier, count: u32, teams: (u32, u32), block_share: f64) -> ProviderPlan {
+    ProviderPlan {
+        tier,
+        count,
+        teams,
+        block_share,
+        rural_share: 0.2,
+        suspended: 0,
+        off_framework: 0,
+    }
+}
+
+/// Eight providers of one team each (3 Tier 1, 2 Tier 2, 1 Tier 3, 1 specialist,
+/// emergency cover): small enough for unit tests.
+pub fn small_profile() -> SizeProfile {
+    SizeProfile {
+        providers: vec![
+            plan(Tier::Tier1, 3, (1, 1), 1.0),
+            plan(Tier::Tier2, 2, (1, 1), 0.0),
+            plan(Tier::Tier3, 1, (1, 1), 0.0),
+            plan(Tier::Specialist, 1, (1, 1), 0.0),
+            plan(Tier::EmergencyCover, 1, (1, 1), 1.0),
+        ],
+        towns: 1,
+        villages: 2,
+        carers_per_team: (6, 6),
+        max_carers_per_team: 12,
+        users_per_carer: (2.0, 2.0),
+        referrals: (12, 12),
+    }
+}
+
+/// Generates the county of `profile`, makes the emergency cover team standby
+/// capacity (no caseload, day-long shifts every day, every skill), and plans
+/// every team's rota with `rota_iterations` search iterations per team.
+/// Auto-accept stays only with emergency cover so offers wait for answers.
+pub fn county(
+    profile: &SizeProfile,
+    seed: u64,
+    rota_iterations: u64,
+) -> Result<DemoCounty, BrokerError> {
+    let sc = generate_with(&GeneratorOptions::new(ScenarioSize::County, seed), profile);
+    let mut roster = sc.request.clone();
+    let standby: Vec<String> = roster
+        .teams
+        .iter()
+        .filter(|t| {
+            roster
+                .providers
+                .iter()
+                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover)
+        })
+        .map(|t| t.id.clone())
+        .collect();
+    for p in &mut roster.providers {
+        if p.tier != Tier::EmergencyCover {
+            p.auto_accept = Default::default();
+        }
+    }
+    let standby_users: Vec<String> = roster
+        .service_users
+        .iter()
+        .filter(|u| u.team.as_ref().is_some_and(|t| standby.contains(t)))
+        .map(|u| u.id.clone())
+        .collect();
+    roster
+        .packages
+        .retain(|p| !standby_users.contains(&p.service_user));
+    roster
+        .service_users
+        .retain(|u| !standby_users.contains(&u.id));
+    for (i, c) in roster.carers.iter_mut().enumerate() {
+        if c.team.as_ref().is_some_and(|t| standby.contains(t)) {
+            let (start, end) = if i % 2 == 0 {
+                ("07:00", "14:30")
+            } else {
+                ("14:00", "22:00")
+            };
+            c.shifts = vec![Shift {
+                days: vec!["daily".into()],
+                start: start.into(),
+                end: end.into(),
+                start_location: None,
+                end_location: None,
+            }];
+            c.skills = DEFAULT_SKILLS.iter().map(|s| s.to_string()).collect();
+        }
+    }
+    let options = SolveOptions {
+        time_limit: Duration::from_secs(120),
+        max_iterations: Some(rota_iterations),
+        use_milp: false,
+        ..SolveOptions::default()
+    };
+    let rotas = plan_initial_rotas(&roster, &options)?;
+    let referrals = sc
+        .referrals
+        .iter()
+        .filter_map(|p| {
+            let u = roster
+                .service_users
+                .iter()
+                .find(|u| u.id == p.service_user)?;
+            Some((p.clone(), u.clone()))
+        })
+        .collect();
+    Ok(DemoCounty {
+        roster,
+        rotas,
+        referrals,
+    })
+}
