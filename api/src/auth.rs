@@ -301,10 +301,7 @@ impl KeyStore {
                         "a planner key needs \"team\" (and no \"provider\")".into()
                     ));
                 }
-                (role, None, None) => {
-                    let _ = role;
-                    Scope::Global
-                }
+                (_, None, None) => Scope::Global,
                 (role, _, _) => {
                     return Err(bad(format!(
                         "a {role} key is not scoped: remove \"provider\"/\"team\""

@@ -532,3 +532,92 @@ pub async fn cancel(ctx: RequestCtx) -> Result<Response, ApiError> {
     }
     json_reply(StatusCode::ACCEPTED, &job.view())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scope;
+
+    fn store(max_stored: usize, max_queued: usize) -> JobStore {
+        let config = ServiceConfig {
+            max_stored_jobs: max_stored,
+            max_queued_jobs: max_queued,
+            ..ServiceConfig::default()
+        };
+        JobStore::new(&config, Metrics::new().expect("metrics"))
+    }
+
+    fn finish(store: &JobStore, job: &Job) {
+        store.dequeued();
+        *job.phase() = Phase::Finished {
+            started: None,
+            finished: Instant::now(),
+            outcome: Outcome::Cancelled(None),
+        };
+    }
+
+    fn principal(key_id: &str, role: crate::Role) -> Principal {
+        Principal {
+            key_id: key_id.into(),
+            role,
+            scope: Scope::Global,
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let s = store(10, 2);
+        s.insert("a", 1.0, 1).expect("first");
+        s.insert("a", 1.0, 1).expect("second");
+        let err = s.insert("a", 1.0, 1).expect_err("queue full");
+        assert_eq!(err.code_and_status().0, "queue_full");
+    }
+
+    #[test]
+    fn the_oldest_finished_job_is_evicted_and_active_ones_are_kept() {
+        let s = store(2, 10);
+        let first = s.insert("a", 1.0, 1).expect("first");
+        let second = s.insert("a", 1.0, 1).expect("second");
+        // Both active: no room.
+        assert!(s.insert("a", 1.0, 1).is_err());
+        finish(&s, &second);
+        let third = s.insert("a", 1.0, 1).expect("evicts the finished one");
+        let owner = principal("a", crate::Role::Integrator);
+        assert!(s.get(&second.id, &owner).is_err());
+        assert!(s.get(&first.id, &owner).is_ok());
+        assert!(s.get(&third.id, &owner).is_ok());
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn jobs_are_visible_to_their_owner_and_admins_only() {
+        let s = store(4, 4);
+        let job = s.insert("a", 1.0, 1).expect("job");
+        assert!(
+            s.get(&job.id, &principal("a", crate::Role::Planner))
+                .is_ok()
+        );
+        assert!(
+            s.get(&job.id, &principal("ops", crate::Role::Admin))
+                .is_ok()
+        );
+        let err = s
+            .get(&job.id, &principal("b", crate::Role::Planner))
+            .expect_err("hidden");
+        assert_eq!(err.code_and_status().0, "not_found");
+        assert!(s.list(&principal("b", crate::Role::Planner)).is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_queued_job_reports_cancelling() {
+        let s = store(4, 4);
+        let job = s.insert("a", 1.0, 1).expect("job");
+        assert_eq!(job.view().state, "queued");
+        job.cancel();
+        assert_eq!(job.view().state, "cancelling");
+        finish(&s, &job);
+        let view = job.view();
+        assert_eq!(view.state, "cancelled");
+        assert!(view.links.result.is_none());
+    }
+}

@@ -669,3 +669,58 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 pub fn json_reply<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
     Ok(warp::reply::with_status(warp::reply::json(value), status).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_with_decoded_parameters() {
+        let p = match_template(
+            "/v1/rota/jobs/{job_id}/result",
+            "/v1/rota/jobs/job%5F1/result",
+        )
+        .expect("match");
+        assert_eq!(p, vec![("job_id", "job_1".to_string())]);
+        assert!(match_template("/v1/rota/jobs/{job_id}", "/v1/rota/jobs/").is_none());
+        assert!(match_template("/v1/rota/jobs/{job_id}", "/v1/rota/jobs/a/b").is_none());
+        assert!(match_template("/health", "/health/").is_none());
+    }
+
+    #[test]
+    fn find_tells_404_from_405() {
+        assert!(find(Some(Method::Get), "/health").is_ok());
+        let err = find(Some(Method::Post), "/health").expect_err("405");
+        assert_eq!(err.code_and_status().0, "method_not_allowed");
+        let err = find(Some(Method::Get), "/nope").expect_err("404");
+        assert_eq!(err.code_and_status().0, "route_not_found");
+    }
+
+    #[test]
+    fn queries_are_decoded() {
+        let q = parse_query("a=1&b=x+y%21&c").expect("query");
+        assert_eq!(
+            q,
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), "x y!".to_string()),
+                ("c".to_string(), String::new()),
+            ]
+        );
+        assert!(parse_query("a=%ZZ").is_err());
+    }
+
+    #[test]
+    fn route_ids_and_method_path_pairs_are_unique() {
+        let mut ids = std::collections::HashSet::new();
+        let mut pairs = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(ids.insert(r.id), "duplicate id {}", r.id);
+            assert!(
+                pairs.insert((r.method.as_str(), r.path)),
+                "duplicate {}",
+                r.path
+            );
+        }
+    }
+}
