@@ -91,16 +91,17 @@ pub async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
     if ctx.state.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
-    let body = ctx.body.clone();
-    let (request, problem) = blocking(move || parse_problem(&body)).await?;
-    check_request_scope(ctx.principal()?, &request)?;
-    drop(request);
+    // Take the slot first: parsing a large body is work too, and a busy service should say so at once.
     let permit = ctx
         .state
         .solve_slots
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::Busy)?;
+    let body = ctx.body.clone();
+    let (request, problem) = blocking(move || parse_problem(&body)).await?;
+    check_request_scope(ctx.principal()?, &request)?;
+    drop(request);
     let options = SolveOptions {
         time_limit: Duration::from_secs_f64(limit),
         seed,
