@@ -22,7 +22,7 @@
 //!
 //! Roles: `admin` (everything), `broker` (brokering), `provider` (scoped to one
 //! provider id), `planner` (scoped to one team id), `integrator` (platforms).
-//! Which roles may call a route is in the route table ([`crate::routes`]);
+//! Which roles may call a route is in the route table ([`mod@crate::routes`]);
 //! handlers check scopes with [`Principal::provider_scope`] and friends.
 
 use crate::error::ApiError;

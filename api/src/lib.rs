@@ -1,7 +1,7 @@
 //! carefill's HTTP service (warp): a thin layer over `carefill-solver`.
 //!
 //! # Layout
-//! - [`routes`]: **the route table** — every route's method, path template,
+//! - [`mod@routes`]: **the route table** — every route's method, path template,
 //!   roles, documentation, parameters, schemas and handler, and how to add one.
 //! - [`server`]: the router built from the table, request ids, access logs,
 //!   HTTP metrics, body limits, and [`serve`] with graceful shutdown.
