@@ -2,4 +2,6 @@
 //! Every rota a solver returns is passed through the independent checker.
 
 mod api;
+mod e2e;
 mod rota;
+mod support;

@@ -1,11 +1,21 @@
 //! HTTP errors as `application/problem+json` (RFC 9457) with stable codes.
+//!
+//! Every error body has the same shape: `type`, `title`, `status`, a stable
+//! snake_case `code`, a human `detail`, the JSON `path` of the bad field or the
+//! name of the bad parameter where there is one, every validation `issues`
+//! entry for 422, and the `request_id` also sent as `X-Request-Id`.
+//! The one table mapping variants to `(code, status)` is
+//! [`ApiError::code_and_status`].
 
 use carefill_solver::format::Issue;
 use serde::Serialize;
 use std::convert::Infallible;
-use warp::http::{StatusCode, header};
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
+
+/// Seconds a client is told to wait (`Retry-After`) on a 503.
+pub const RETRY_AFTER_S: u32 = 2;
 
 /// Everything the API can answer with besides success.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +28,7 @@ pub enum ApiError {
         /// What is wrong.
         detail: String,
     },
-    /// A query parameter is out of range.
+    /// A query or path parameter is missing, unknown or out of range.
     #[error("bad parameter {path}: {detail}")]
     BadParameter {
         /// Parameter name.
@@ -33,18 +43,43 @@ pub enum ApiError {
     #[error("unsupported media type: send application/json")]
     UnsupportedMediaType,
     /// Body too large.
-    #[error("request body too large")]
-    TooLarge,
+    #[error("request body too large (limit {0} bytes)")]
+    TooLarge(u64),
+    /// No credentials, or credentials that match no key (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but this role or scope may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// No such resource.
     #[error("not found: {0}")]
     NotFound(String),
-    /// Method not allowed.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// All solve slots are busy.
+    /// No route has this path (code `route_not_found`, distinct from a missing resource).
+    #[error("no route for {0}; see /openapi.json")]
+    RouteNotFound(String),
+    /// The path exists but not for this method; `Allow` lists the methods that do.
+    #[error("method not allowed; allowed: {}", .0.join(", "))]
+    MethodNotAllowed(Vec<&'static str>),
+    /// The resource is not in a state that allows this (e.g. a job still running).
+    #[error("{detail}")]
+    Conflict {
+        /// Stable code, e.g. `job_not_finished`.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+        /// Seconds to wait before trying again (`Retry-After`), if it will change.
+        retry_after: Option<u32>,
+    },
+    /// All solve slots are busy (synchronous solve).
     #[error("all solver slots are busy; retry shortly")]
     Busy,
-    /// A bug: never expected.
+    /// The job queue or job store is full.
+    #[error("{0}")]
+    QueueFull(String),
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    /// A bug: never expected. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,10 +98,12 @@ struct Problem<'a> {
     path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     issues: Option<&'a [Issue]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 impl ApiError {
-    /// Stable code and HTTP status.
+    /// Stable code and HTTP status: the one table of them.
     pub fn code_and_status(&self) -> (&'static str, StatusCode) {
         match self {
             ApiError::BadJson { .. } => ("malformed_json", StatusCode::BAD_REQUEST),
@@ -75,78 +112,98 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
             }
-            ApiError::TooLarge => ("body_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            ApiError::NotFound(_) => ("not_found", crate::NOT_FOUND),
-            ApiError::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ApiError::TooLarge(_) => ("body_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::Unauthorized(_) => ("unauthorized", StatusCode::UNAUTHORIZED),
+            ApiError::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
+            ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
+            ApiError::RouteNotFound(_) => ("route_not_found", StatusCode::NOT_FOUND),
+            ApiError::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ApiError::Conflict { code, .. } => (code, StatusCode::CONFLICT),
             ApiError::Busy => ("solver_busy", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::QueueFull(_) => ("queue_full", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::ShuttingDown => ("shutting_down", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
-}
 
-impl Reply for ApiError {
-    fn into_response(self) -> Response {
+    /// The problem+json answer, carrying `request_id` when there is one.
+    pub fn to_response(&self, request_id: Option<&str>) -> Response {
         let (code, status) = self.code_and_status();
-        let path = match &self {
+        let path = match self {
             ApiError::BadJson { path, .. } | ApiError::BadParameter { path, .. } => {
                 Some(path.as_str())
             }
             _ => None,
         };
-        let issues = match &self {
+        let issues = match self {
             ApiError::Invalid(i) => Some(i.as_slice()),
             _ => None,
+        };
+        let detail = match self {
+            // Internal details go to the log (with the request id), not to the client.
+            ApiError::Internal(_) => {
+                "internal error; quote the request id when reporting it".to_string()
+            }
+            other => other.to_string(),
         };
         let body = Problem {
             kind: format!("https://carefill.example/errors/{code}"),
             title: status.canonical_reason().unwrap_or("error"),
             status: status.as_u16(),
             code,
-            detail: self.to_string(),
+            detail,
             path,
             issues,
+            request_id,
         };
         let mut resp = warp::reply::with_status(warp::reply::json(&body), status).into_response();
-        resp.headers_mut().insert(
+        let headers = resp.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/problem+json"),
+            HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, ApiError::Busy) {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        match self {
+            ApiError::Busy | ApiError::QueueFull(_) | ApiError::ShuttingDown => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+            }
+            ApiError::Conflict {
+                retry_after: Some(s),
+                ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*s));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"carefill\""),
+                );
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                    headers.insert(header::ALLOW, v);
+                }
+            }
+            _ => {}
         }
         resp
     }
 }
 
-/// Turns warp's rejections into problem+json answers.
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        self.to_response(None)
+    }
+}
+
+/// Turns warp's own rejections into problem+json answers. The router in
+/// [`crate::server`] answers every request itself, so this is only a safety net.
 pub(crate) async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    let err = if let Some(e) = rejection.find::<ApiError>() {
-        match e {
-            ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
-            other => ApiError::Internal(other.to_string()),
-        }
-    } else if rejection.is_not_found() {
-        ApiError::NotFound("no such route".into())
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::TooLarge
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed
-    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
-        ApiError::BadParameter {
-            path: "query".into(),
-            detail: e.to_string(),
-        }
-    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        ApiError::BadJson {
-            path: "$".into(),
-            detail: "a Content-Length is required".into(),
-        }
+    let err = if rejection.is_not_found() {
+        ApiError::RouteNotFound("this path".into())
+    } else if let Some(e) = rejection.find::<ApiError>() {
+        ApiError::Internal(e.to_string())
     } else {
-        ApiError::BadJson {
-            path: "$".into(),
-            detail: format!("{rejection:?}"),
-        }
+        ApiError::Internal(format!("{rejection:?}"))
     };
     Ok(err.into_response())
 }

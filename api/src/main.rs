@@ -1,5 +1,7 @@
 //! The `carefill` command-line tool: generate, validate, solve and check rotas, and serve the API.
 
+use carefill_api::auth::{DemoKeys, KeyEntry, KeysFile};
+use carefill_api::{KeyStore, Role};
 use carefill_solver::benchmarks::{BenchFormat, SolomonObjective, load_file};
 use carefill_solver::check::check;
 use carefill_solver::format::{self, PlanningRequest, Rota};
@@ -72,12 +74,47 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "CAREFILL_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
-        /// Load a generated demo team (GET /v1/demo/request returns it).
+        /// Load a generated demo team (GET /v1/demo/request returns it); without
+        /// --keys-file, also make one demo key per role and write them to --demo-keys-out.
         #[arg(long)]
         demo: bool,
-        /// Solves allowed at once (the rest get 503 + Retry-After).
+        /// JSON keys file with SHA-256 hashes of the accepted API keys (see `carefill keygen`).
+        #[arg(long, env = "CAREFILL_KEYS_FILE")]
+        keys_file: Option<PathBuf>,
+        /// Where `--demo` writes its plain-text demo keys (mode 0600).
+        #[arg(
+            long,
+            env = "CAREFILL_DEMO_KEYS_OUT",
+            default_value = "carefill-demo-keys.json"
+        )]
+        demo_keys_out: PathBuf,
+        /// Solves allowed at once (sync solves beyond get 503 + Retry-After; jobs wait).
         #[arg(long, env = "CAREFILL_SOLVE_SLOTS", default_value_t = 1)]
         solve_slots: usize,
+        /// Jobs that may wait for a solver slot (one more gets 503 + Retry-After).
+        #[arg(long, env = "CAREFILL_MAX_QUEUED_JOBS", default_value_t = 16)]
+        max_queued_jobs: usize,
+        /// Jobs kept in memory; the oldest finished are dropped first.
+        #[arg(long, env = "CAREFILL_MAX_STORED_JOBS", default_value_t = 256)]
+        max_stored_jobs: usize,
+        /// Log format: compact | json.
+        #[arg(long, env = "CAREFILL_LOG_FORMAT", default_value = "compact")]
+        log_format: String,
+    },
+    /// Make a new API key: prints the key (keep it secret) on stderr and its keys-file entry on stdout.
+    Keygen {
+        /// Name of the key (not secret), e.g. north-rota.
+        #[arg(long)]
+        id: String,
+        /// admin | broker | provider | planner | integrator
+        #[arg(long)]
+        role: String,
+        /// Provider id (provider keys).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Team id (planner keys).
+        #[arg(long)]
+        team: Option<String>,
     },
     /// Solve a public benchmark instance and print its objective in the instance's own convention.
     BenchInstance {
@@ -116,6 +153,93 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Logs to stderr; `CAREFILL_LOG` (e.g. `info`, `carefill=debug`) sets the filter.
+fn init_tracing(format: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREFILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        "json" => builder.json().try_init(),
+        "compact" => builder.compact().try_init(),
+        other => return Err(format!("--log-format: {other:?} is not compact or json")),
+    }
+    .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// The keys to accept: the keys file, or with `--demo` and no keys file, fresh
+/// demo keys (one per role) written in plain text to `demo_out`.
+fn load_keys(
+    keys_file: Option<&PathBuf>,
+    demo: Option<&PlanningRequest>,
+    demo_out: &PathBuf,
+) -> Result<KeyStore, String> {
+    if let Some(path) = keys_file {
+        return KeyStore::load(path).map_err(|e| e.to_string());
+    }
+    let Some(demo) = demo else {
+        return Err(
+            "no API keys: give --keys-file (or CAREFILL_KEYS_FILE), or use --demo for demo keys"
+                .into(),
+        );
+    };
+    let provider = demo
+        .providers
+        .first()
+        .map_or("demo-provider", |p| p.id.as_str());
+    let team = demo.teams.first().map_or("demo-team", |t| t.id.as_str());
+    let keys = DemoKeys::generate(provider, team)?;
+    let text = serde_json::to_string_pretty(&keys.keys).map_err(|e| e.to_string())?;
+    write_private(demo_out, &(text + "\n"))?;
+    eprintln!(
+        "carefill: demo API keys (admin, broker, provider {provider}, planner {team}, integrator) written to {}",
+        demo_out.display()
+    );
+    keys.store().map_err(|e| e.to_string())
+}
+
+/// Writes a file readable only by its owner (on Unix).
+fn write_private(path: &PathBuf, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("carefill: shutting down");
 }
 
 fn read(path: &PathBuf) -> Result<String, String> {
@@ -229,10 +353,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve {
             bind,
             demo,
+            keys_file,
+            demo_keys_out,
             solve_slots,
+            max_queued_jobs,
+            max_stored_jobs,
+            log_format,
         } => {
+            init_tracing(&log_format)?;
             let demo =
                 demo.then(|| generate(&GeneratorOptions::new(ScenarioSize::Team, 7)).request);
+            let keys = load_keys(keys_file.as_ref(), demo.as_ref(), &demo_keys_out)?;
+            let config = carefill_api::ServiceConfig {
+                solve_slots,
+                max_queued_jobs,
+                max_stored_jobs,
+                ..carefill_api::ServiceConfig::default()
+            };
+            let drain = config.drain_timeout;
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;
             runtime.block_on(async move {
@@ -240,18 +378,53 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .await
                     .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
                 let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                tracing::info!(%addr, demo = demo.is_some(), keys = keys.len(), "carefill listening");
                 eprintln!(
-                    "carefill listening on http://{addr} (demo data: {})",
-                    demo.is_some()
+                    "carefill listening on http://{addr} (demo data: {}, {} API keys)",
+                    demo.is_some(),
+                    keys.len()
                 );
-                let state = carefill_api::AppState::new(solve_slots, demo);
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                    eprintln!("carefill: shutting down");
-                };
-                carefill_api::serve(listener, state, shutdown).await;
+                let state = carefill_api::AppState::builder(keys)
+                    .config(config)
+                    .demo(demo)
+                    .build()?;
+                carefill_api::serve(listener, state, shutdown_signal()).await;
                 Ok::<(), String>(())
             })?;
+            // Solves were cancelled at shutdown; give their threads a moment to return.
+            runtime.shutdown_timeout(drain);
+            eprintln!("carefill: stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen {
+            id,
+            role,
+            provider,
+            team,
+        } => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .map_err(|_| format!("--role: unknown role {role:?}; use admin, broker, provider, planner or integrator"))?;
+            let key = carefill_api::auth::new_key()?;
+            let entry = KeyEntry {
+                id,
+                role,
+                provider,
+                team,
+                sha256: carefill_api::auth::hash_key(&key),
+            };
+            // Check the entry the way the server will.
+            KeyStore::from_file_contents(
+                &KeysFile {
+                    keys: vec![entry.clone()],
+                },
+                "(new key)",
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!("key (shown once, keep it secret): {key}");
+            println!(
+                "{}",
+                serde_json::to_string(&entry).map_err(|e| e.to_string())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchInstance {

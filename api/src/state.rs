@@ -1,0 +1,148 @@
+//! The service's shared state ([`AppState`]), its limits ([`ServiceConfig`]) and how to build it.
+//!
+//! `AppState` is a cheap clone (an `Arc`) that derefs to [`AppInner`], so a
+//! handler writes `ctx.state.metrics.broker_unfilled.set(n)` or
+//! `ctx.state.jobs.get(..)`. To add a service (e.g. the broker): add a field to
+//! `AppInner`, a setter to [`AppStateBuilder`], and set it in `main.rs` and in
+//! the tests' state helper.
+
+use crate::auth::KeyStore;
+use crate::jobs::JobStore;
+use crate::metrics::Metrics;
+use carefill_solver::format::PlanningRequest;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest synchronous solve, seconds.
+pub const MAX_SYNC_TIME_LIMIT_S: f64 = 60.0;
+/// Longest solve job, seconds.
+pub const MAX_JOB_TIME_LIMIT_S: f64 = 600.0;
+
+/// Limits of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Solves (sync and jobs) running at once; the rest wait (jobs) or get 503 (sync).
+    pub solve_slots: usize,
+    /// Jobs that may wait for a slot; one more gets 503 + Retry-After.
+    pub max_queued_jobs: usize,
+    /// Jobs kept in memory (waiting, running and finished); the oldest finished go first.
+    pub max_stored_jobs: usize,
+    /// Finished jobs older than this are dropped.
+    pub finished_job_ttl: Duration,
+    /// On shutdown, how long to wait for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            solve_slots: 1,
+            max_queued_jobs: 16,
+            max_stored_jobs: 256,
+            finished_job_ttl: Duration::from_secs(3600),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything handlers share. Reach it through [`AppState`].
+#[derive(Debug)]
+pub struct AppInner {
+    /// Limits.
+    pub config: ServiceConfig,
+    /// Accepted API keys (hashes only).
+    pub keys: KeyStore,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Solver slots shared by sync solves and jobs.
+    pub solve_slots: Arc<Semaphore>,
+    /// Async solve jobs.
+    pub jobs: JobStore,
+    /// The demo team's request (`serve --demo`).
+    pub demo: Option<Arc<PlanningRequest>>,
+    /// Set once shutdown starts; sync solves use it as their cancel flag.
+    pub shutdown: Arc<AtomicBool>,
+    /// When the state was built.
+    pub started: Instant,
+}
+
+/// Shared service state: an `Arc` around [`AppInner`].
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<AppInner>);
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Starts building a state that accepts `keys`.
+    pub fn builder(keys: KeyStore) -> AppStateBuilder {
+        AppStateBuilder {
+            config: ServiceConfig::default(),
+            keys,
+            demo: None,
+        }
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Starts shutdown: refuses new solves, cancels sync solves and every job
+    /// (each keeps the best rota found so far as its result).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.jobs.cancel_all();
+    }
+}
+
+/// Builds an [`AppState`].
+#[derive(Debug)]
+pub struct AppStateBuilder {
+    config: ServiceConfig,
+    keys: KeyStore,
+    demo: Option<PlanningRequest>,
+}
+
+impl AppStateBuilder {
+    /// Sets the limits.
+    pub fn config(mut self, config: ServiceConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serves this request at `GET /v1/demo/request`.
+    pub fn demo(mut self, demo: Option<PlanningRequest>) -> Self {
+        self.demo = demo;
+        self
+    }
+
+    /// The state; fails only if the metrics cannot be registered (a bug).
+    pub fn build(self) -> Result<AppState, String> {
+        let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
+        let config = ServiceConfig {
+            solve_slots: self.config.solve_slots.max(1),
+            max_stored_jobs: self.config.max_stored_jobs.max(1),
+            ..self.config
+        };
+        Ok(AppState(Arc::new(AppInner {
+            solve_slots: Arc::new(Semaphore::new(config.solve_slots)),
+            jobs: JobStore::new(&config, metrics.clone()),
+            config,
+            keys: self.keys,
+            metrics,
+            demo: self.demo.map(Arc::new),
+            shutdown: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
+        })))
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Load test of the HTTP service on this machine (loopback only), with wrk:
+#   GET /health, and POST /v1/requests/validate with a small body and an integrator key.
+# Starts `carefill serve --demo` (release build) in a temporary folder on 127.0.0.1:$PORT,
+# runs each test for $DURATION with $CONNS connections on $THREADS wrk threads, prints wrk's
+# report (requests/s, latency percentiles incl. p99, errors), then stops the server (SIGTERM).
+# Needs wrk (apt-get install -y wrk) and jq.
+# Usage: scripts/load-test.sh            env: PORT=18181 DURATION=20s CONNS=16 THREADS=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-18181}
+DURATION=${DURATION:-20s}
+CONNS=${CONNS:-16}
+THREADS=${THREADS:-1}
+for tool in wrk jq curl; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "load-test: $tool is required (apt-get install -y $tool)" >&2; exit 2; }
+done
+cargo build --release --locked -p carefill-api --bin carefill >&2
+bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
+tmp=$(mktemp -d)
+(cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
+pid=$!
+stop() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" && echo "server exited with status 0" >&2 || echo "server exited with status $?" >&2
+}
+trap stop EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+key=$(jq -r .integrator "$tmp/carefill-demo-keys.json")
+cat >"$tmp/validate.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"format":"carefill/1","horizon":{"start_date":"2026-11-30","days":7}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency http://127.0.0.1:$PORT/health"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/health"
+echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency -s validate.lua http://127.0.0.1:$PORT/v1/requests/validate"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$tmp/validate.lua" "http://127.0.0.1:$PORT/v1/requests/validate"
+echo "== server's own count (GET /metrics):"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep '^carefill_http_requests_total' || true
