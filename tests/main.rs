@@ -2,6 +2,7 @@
 //! Every rota a solver returns is passed through the independent checker.
 
 mod api;
+mod broker;
 mod e2e;
 mod rota;
 mod support;

@@ -70,6 +70,17 @@ pub enum ApiError {
         /// Seconds to wait before trying again (`Retry-After`), if it will change.
         retry_after: Option<u32>,
     },
+    /// Well-formed but refused by the domain rules (e.g. an invalid referral).
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// What is wrong, naming the field.
+        detail: String,
+    },
+    /// The database is unavailable; nothing was changed.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
     /// All solve slots are busy (synchronous solve).
     #[error("all solver slots are busy; retry shortly")]
     Busy,
@@ -119,6 +130,10 @@ impl ApiError {
             ApiError::RouteNotFound(_) => ("route_not_found", StatusCode::NOT_FOUND),
             ApiError::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             ApiError::Conflict { code, .. } => (code, StatusCode::CONFLICT),
+            ApiError::Unprocessable { code, .. } => (code, StatusCode::UNPROCESSABLE_ENTITY),
+            ApiError::StorageUnavailable(_) => {
+                ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE)
+            }
             ApiError::Busy => ("solver_busy", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::QueueFull(_) => ("queue_full", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::ShuttingDown => ("shutting_down", StatusCode::SERVICE_UNAVAILABLE),
@@ -163,7 +178,10 @@ impl ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match self {
-            ApiError::Busy | ApiError::QueueFull(_) | ApiError::ShuttingDown => {
+            ApiError::Busy
+            | ApiError::QueueFull(_)
+            | ApiError::ShuttingDown
+            | ApiError::StorageUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
             }
             ApiError::Conflict {

@@ -28,6 +28,8 @@
 //! `Retry-After`, a job waits in a bounded queue.
 
 pub mod auth;
+pub mod broker_handlers;
+pub mod broker_service;
 pub mod error;
 pub mod handlers;
 pub mod jobs;
@@ -36,6 +38,7 @@ pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod store;
 
 pub use auth::{KeyStore, Principal, Role, Scope};
 pub use error::ApiError;

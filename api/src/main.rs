@@ -100,6 +100,23 @@ enum Command {
         /// Log format: compact | json.
         #[arg(long, env = "CAREFILL_LOG_FORMAT", default_value = "compact")]
         log_format: String,
+        /// Broker database: a SQLite file path (`sqlite://PATH` too) or `postgres://...`.
+        #[arg(
+            long,
+            env = "CAREFILL_DATABASE_URL",
+            default_value = "carefill.sqlite3"
+        )]
+        db: String,
+        /// County for a new database: a carefill/1 request with providers and teams
+        /// (each team's rota is planned at start). `--demo` generates one instead.
+        #[arg(long, env = "CAREFILL_ROSTER")]
+        roster: Option<PathBuf>,
+        /// Size of the generated demo county: small (8 providers) | county (40 providers, ~150 teams).
+        #[arg(long, default_value = "county")]
+        demo_size: String,
+        /// Seconds between broker ticks (offer expiry, damages).
+        #[arg(long, env = "CAREFILL_TICK_SECONDS", default_value_t = 30)]
+        tick_seconds: u64,
     },
     /// Make a new API key: prints the key (keep it secret) on stderr and its keys-file entry on stdout.
     Keygen {
@@ -169,6 +186,82 @@ fn init_tracing(format: &str) -> Result<(), String> {
         other => return Err(format!("--log-format: {other:?} is not compact or json")),
     }
     .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// Opens the broker database; a new one gets its county from `--roster` or
+/// `--demo`, otherwise the service runs without brokering.
+fn open_broker(
+    db: &str,
+    roster: Option<&PathBuf>,
+    demo: bool,
+    demo_size: &str,
+) -> Result<Option<std::sync::Arc<carefill_api::broker_service::BrokerService>>, String> {
+    use carefill_api::broker_service::{BrokerService, SystemClock};
+    use carefill_api::store::{Baseline, BrokerStore, open};
+    let mut store: Box<dyn BrokerStore> = open(db).map_err(|e| e.to_string())?;
+    let initialised = store.load().map_err(|e| e.to_string())?.is_some();
+    if !initialised && roster.is_none() && !demo {
+        eprintln!(
+            "carefill: {db} holds no county; brokering routes are off (give --roster FILE or --demo)"
+        );
+        return Ok(None);
+    }
+    let t0 = std::time::Instant::now();
+    let svc = BrokerService::open(store, Box::new(SystemClock), || {
+        let options = carefill_solver::rota::SolveOptions {
+            time_limit: std::time::Duration::from_secs(60),
+            max_iterations: Some(60),
+            use_milp: false,
+            ..Default::default()
+        };
+        let (roster, rotas) = match roster {
+            Some(path) => {
+                let request = load_request(path)?;
+                let rotas = carefill_solver::broker::plan_initial_rotas(&request, &options)
+                    .map_err(|e| e.to_string())?;
+                (request, rotas)
+            }
+            None => {
+                let profile = match demo_size {
+                    "small" => carefill_solver::broker::demo::small_profile(),
+                    "county" => ScenarioSize::County.profile(),
+                    other => return Err(format!("--demo-size: `{other}` is not small or county")),
+                };
+                let c = carefill_solver::broker::demo::county(&profile, 1, 60)
+                    .map_err(|e| e.to_string())?;
+                (c.roster, c.rotas)
+            }
+        };
+        Ok(Baseline {
+            config: Default::default(),
+            roster,
+            rotas,
+        })
+    })?;
+    eprintln!(
+        "carefill: broker ready from {db} in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(Some(std::sync::Arc::new(svc)))
+}
+
+/// Moves the broker's clock-driven work on (offer expiry, damages) every `seconds`.
+async fn tick_forever(
+    svc: std::sync::Arc<carefill_api::broker_service::BrokerService>,
+    seconds: u64,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(seconds));
+    loop {
+        every.tick().await;
+        let s = svc.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            s.execute("system", "tick", |b, now| Ok(b.tick(now)))
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "broker tick failed");
+        }
+    }
 }
 
 /// The keys to accept: the keys file, or with `--demo` and no keys file, fresh
@@ -256,6 +349,11 @@ fn write(path: Option<&PathBuf>, text: &str) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn load_request(path: &PathBuf) -> Result<PlanningRequest, String> {
+    let text = read(path)?;
+    format::parse_request(&text).map_err(|i| format!("{}: {i}", path.display()))
 }
 
 fn load_problem(path: &PathBuf) -> Result<Problem, String> {
@@ -359,11 +457,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             max_queued_jobs,
             max_stored_jobs,
             log_format,
+            db,
+            roster,
+            demo_size,
+            tick_seconds,
         } => {
             init_tracing(&log_format)?;
+            let want_demo = demo;
             let demo =
                 demo.then(|| generate(&GeneratorOptions::new(ScenarioSize::Team, 7)).request);
-            let keys = load_keys(keys_file.as_ref(), demo.as_ref(), &demo_keys_out)?;
+            let broker = open_broker(&db, roster.as_ref(), want_demo, &demo_size)?;
+            // Demo keys are scoped to the county's first provider and team when there is one.
+            let key_scope = match &broker {
+                Some(b) => Some(b.read(|b, _| {
+                    let mut r = b.roster.clone();
+                    r.carers.clear();
+                    r.service_users.clear();
+                    r.packages.clear();
+                    r
+                })),
+                None => demo.clone(),
+            };
+            let keys = load_keys(keys_file.as_ref(), key_scope.as_ref(), &demo_keys_out)?;
             let config = carefill_api::ServiceConfig {
                 solve_slots,
                 max_queued_jobs,
@@ -384,9 +499,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     demo.is_some(),
                     keys.len()
                 );
+                if let Some(b) = broker.clone() {
+                    tokio::spawn(tick_forever(b, tick_seconds.max(1)));
+                }
                 let state = carefill_api::AppState::builder(keys)
                     .config(config)
                     .demo(demo)
+                    .broker(broker)
                     .build()?;
                 carefill_api::serve(listener, state, shutdown_signal()).await;
                 Ok::<(), String>(())

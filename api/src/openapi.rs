@@ -263,6 +263,26 @@ pub fn schemas() -> Value {
             "unplaced": {"type": "integer"},
             "unplaced_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}},
             "unplaced_visits": {"type": "array", "items": schema_ref("UnplacedVisit")}}},
+        "Referral": {"type": "object", "required": ["package", "service_user"], "properties": {
+            "package": {"type": "object", "description": "a carefill/1 package"},
+            "service_user": {"type": "object", "description": "a carefill/1 service user"}}},
+        "ReferralBatch": {"type": "object", "required": ["referrals"], "properties": {
+            "referrals": {"type": "array", "items": schema_ref("Referral")}}},
+        "BatchResult": {"type": "object", "properties": {"packages": {"type": "array", "items": {"type": "object"}}, "events": {"type": "integer"}}},
+        "PackageView": {"type": "object", "properties": {"record": {"type": "object"}, "fill_minutes": {"type": "number", "nullable": true}, "offers": {"type": "array", "items": {"type": "object"}}}},
+        "PackageList": {"type": "object", "properties": {"packages": {"type": "array", "items": {"type": "object"}}}},
+        "Recommendations": {"type": "object", "properties": {"recommendations": {"type": "array", "items": {"type": "object"}}, "not_fitting": {"type": "array", "items": {"type": "object"}}, "excluded": {"type": "array", "items": {"type": "object"}}, "teams_checked": {"type": "integer"}, "elapsed_ms": {"type": "number"}}},
+        "ApplyRecommendation": {"type": "object", "required": ["package", "service_user", "provider", "team"], "properties": {
+            "package": {"type": "object"}, "service_user": {"type": "object"}, "provider": {"type": "string"}, "team": {"type": "string"}}},
+        "ProviderOffer": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}, "area": {"type": "string"}, "visits": {"type": "array", "items": {"type": "object"}}, "person": {"type": "object", "nullable": true}}},
+        "ProviderOffers": {"type": "object", "properties": {"provider": {"type": "string"}, "offers": {"type": "array", "items": schema_ref("ProviderOffer")}}},
+        "Decline": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "enum": ["no_capacity", "no_suitable_carer", "out_of_area", "travel_too_far", "package_too_small", "visit_times_unsuitable", "risk_too_high", "other"]}, "note": {"type": "string"}}},
+        "ProviderStatus": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["active", "suspended", "failed", "off_framework"]}, "transfers": {"type": "array", "items": {"type": "object", "properties": {"carer": {"type": "string"}, "to_team": {"type": "string"}}}}}},
+        "ProviderStatusResult": {"type": "object", "properties": {"packages_released": {"type": "integer"}, "offers_made": {"type": "integer"}, "placed_at_once": {"type": "integer"}, "escalated": {"type": "integer"}}},
+        "Report": {"type": "object"},
+        "TeamRota": {"type": "object", "properties": {"team": {"type": "string"}, "rota": schema_ref("Rota")}},
+        "CloseYear": {"type": "object", "required": ["year"], "properties": {"year": {"type": "string"}}},
+        "LedgerReport": {"type": "object", "properties": {"balances": {"type": "object"}, "risk_pool_pence": {"type": "integer"}, "trial_balance": {"type": "integer"}}},
         "Job": job,
         "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": schema_ref("Job")}}},
     })

@@ -65,6 +65,8 @@ pub struct AppInner {
     pub jobs: JobStore,
     /// The demo team's request (`serve --demo`).
     pub demo: Option<Arc<PlanningRequest>>,
+    /// The broker (packages, offers, ledger); `None` when started without one.
+    pub broker: Option<Arc<crate::broker_service::BrokerService>>,
     /// Set once shutdown starts; sync solves use it as their cancel flag.
     pub shutdown: Arc<AtomicBool>,
     /// When the state was built.
@@ -89,6 +91,7 @@ impl AppState {
             config: ServiceConfig::default(),
             keys,
             demo: None,
+            broker: None,
         }
     }
 
@@ -111,9 +114,16 @@ pub struct AppStateBuilder {
     config: ServiceConfig,
     keys: KeyStore,
     demo: Option<PlanningRequest>,
+    broker: Option<Arc<crate::broker_service::BrokerService>>,
 }
 
 impl AppStateBuilder {
+    /// Serves the brokering routes from this broker.
+    pub fn broker(mut self, broker: Option<Arc<crate::broker_service::BrokerService>>) -> Self {
+        self.broker = broker;
+        self
+    }
+
     /// Sets the limits.
     pub fn config(mut self, config: ServiceConfig) -> Self {
         self.config = config;
@@ -141,6 +151,7 @@ impl AppStateBuilder {
             keys: self.keys,
             metrics,
             demo: self.demo.map(Arc::new),
+            broker: self.broker,
             shutdown: Arc::new(AtomicBool::new(false)),
             started: Instant::now(),
         })))

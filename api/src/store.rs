@@ -232,7 +232,11 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SQLITE_SCHEMA)?;
         let version: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .ok();
         match version.as_deref().map(str::parse::<i64>) {
             None => {
@@ -253,7 +257,10 @@ impl SqliteStore {
 }
 
 fn status_text<T: Serialize>(t: &T) -> Result<String, StoreError> {
-    Ok(serde_json::to_value(t)?.as_str().unwrap_or_default().to_string())
+    Ok(serde_json::to_value(t)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
 }
 
 impl BrokerStore for SqliteStore {
@@ -264,7 +271,9 @@ impl BrokerStore for SqliteStore {
             .ok();
         let Some(body) = body else { return Ok(None) };
         let baseline: Baseline = serde_json::from_str(&body)?;
-        let mut stmt = self.conn.prepare("SELECT event FROM audit_log ORDER BY seq")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT event FROM audit_log ORDER BY seq")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut events = Vec::new();
         for row in rows {
@@ -343,14 +352,22 @@ impl BrokerStore for SqliteStore {
     }
 
     fn audit_len(&mut self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?)
     }
 
     fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError> {
         let count = |t: &str| -> Result<i64, StoreError> {
-            Ok(self.conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?)
+            Ok(self
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?)
         };
-        Ok((count("packages")?, count("offers")?, count("ledger_entries")?))
+        Ok((
+            count("packages")?,
+            count("offers")?,
+            count("ledger_entries")?,
+        ))
     }
 }
 
@@ -411,12 +428,18 @@ impl PostgresStore {
 
 impl BrokerStore for PostgresStore {
     fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
-        let Some(row) = self.client.query_opt("SELECT body FROM baseline WHERE id = 1", &[])? else {
+        let Some(row) = self
+            .client
+            .query_opt("SELECT body FROM baseline WHERE id = 1", &[])?
+        else {
             return Ok(None);
         };
         let baseline: Baseline = serde_json::from_str(row.get::<_, &str>(0))?;
         let mut events = Vec::new();
-        for row in self.client.query("SELECT event FROM audit_log ORDER BY seq", &[])? {
+        for row in self
+            .client
+            .query("SELECT event FROM audit_log ORDER BY seq", &[])?
+        {
             events.push(serde_json::from_str(row.get::<_, &str>(0))?);
         }
         Ok(Some(Loaded { baseline, events }))
@@ -495,13 +518,23 @@ impl BrokerStore for PostgresStore {
     }
 
     fn audit_len(&mut self) -> Result<i64, StoreError> {
-        Ok(self.client.query_one("SELECT COUNT(*) FROM audit_log", &[])?.get(0))
+        Ok(self
+            .client
+            .query_one("SELECT COUNT(*) FROM audit_log", &[])?
+            .get(0))
     }
 
     fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError> {
         let mut count = |t: &str| -> Result<i64, StoreError> {
-            Ok(self.client.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?.get(0))
+            Ok(self
+                .client
+                .query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?
+                .get(0))
         };
-        Ok((count("packages")?, count("offers")?, count("ledger_entries")?))
+        Ok((
+            count("packages")?,
+            count("offers")?,
+            count("ledger_entries")?,
+        ))
     }
 }

@@ -1167,6 +1167,73 @@ impl Broker {
         Ok(out)
     }
 
+    /// A referral placed straight with a chosen provider team (a recommendation
+    /// the broker applied): the offer goes only to that provider, and an
+    /// auto-accepting provider takes it at once.
+    pub fn refer_to(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        provider: &str,
+        team: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.validate_referral(&package, &user)?;
+        let pi = *self
+            .index
+            .provider_pos
+            .get(provider)
+            .ok_or_else(|| BrokerError::UnknownProvider(provider.to_string()))?;
+        let ti = *self
+            .index
+            .team_pos
+            .get(team)
+            .ok_or_else(|| BrokerError::UnknownTeam(team.to_string()))?;
+        let p = self.roster.providers[pi].clone();
+        if self.roster.teams[ti].provider.as_deref() != Some(provider) {
+            return Err(BrokerError::Invalid(format!(
+                "team `{team}` is not a team of provider `{provider}`"
+            )));
+        }
+        if p.framework_status != FrameworkStatus::Active {
+            return Err(BrokerError::Invalid(format!(
+                "provider `{provider}` is not active on the framework"
+            )));
+        }
+        let fit = fit_check(&self.roster, &self.index, &self.rotas, ti, &package, &user);
+        if !fit.summary.fits {
+            return Err(BrokerError::NoLongerFits {
+                team: team.to_string(),
+                why: fit.summary.explanation,
+            });
+        }
+        let mut out = Vec::new();
+        let id = package.id.clone();
+        let area = area_label(&self.roster, &user);
+        self.emit(
+            BrokerEvent::Referred {
+                at: now,
+                package,
+                service_user: user,
+                area,
+                previous_provider: None,
+            },
+            &mut out,
+        );
+        let c = Candidate {
+            provider: p.id.clone(),
+            provider_name: p.name.clone(),
+            tier: p.tier,
+            block: matches!(p.contract, ContractTerms::Block { .. }),
+            auto_accept: p.auto_accept.enabled || p.tier == Tier::EmergencyCover,
+            fit: fit.summary.clone(),
+            distance_m: 0.0,
+            outcome: Some(fit),
+        };
+        self.offer_to(&id, &c, p.tier, now, &mut out);
+        Ok(out)
+    }
+
     /// Many referrals at once (a morning's discharges), allocated together by the
     /// batch MILP so no team is promised more than it can deliver.
     pub fn refer_batch(

@@ -1,0 +1,490 @@
+//! Brokering through the HTTP API: referrals, recommendations, offers with
+//! minimal personal data, accept/decline, reports, durability across restarts
+//! (SQLite and PostgreSQL), and a real server process killed with SIGKILL.
+
+use crate::e2e::{Resp, http};
+use carefill_api::auth::DemoKeys;
+use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
+use carefill_api::store::{self, Baseline};
+use carefill_api::{AppState, Role};
+use carefill_solver::broker::demo::{self, DemoCounty};
+use carefill_solver::broker::{OfferStatus, PackageStatus};
+use carefill_solver::check::check;
+use carefill_solver::model::Problem;
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpListener;
+
+fn county() -> &'static DemoCounty {
+    static C: OnceLock<DemoCounty> = OnceLock::new();
+    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
+}
+
+fn baseline() -> Baseline {
+    let c = county();
+    Baseline {
+        config: Default::default(),
+        roster: c.roster.clone(),
+        rotas: c.rotas.clone(),
+    }
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "carefill-test-{}-{}-{}",
+        name,
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join("broker.sqlite3")
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
+        .single()
+        .expect("t0")
+}
+
+struct Running {
+    addr: SocketAddr,
+    keys: DemoKeys,
+    svc: Arc<BrokerService>,
+    clock: Arc<ManualClock>,
+}
+
+struct SharedClock(Arc<ManualClock>);
+impl Clock for SharedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+async fn start(db: &str, provider: &str, team: &str) -> Running {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = store::open(db).expect("store");
+    let svc = Arc::new(
+        BrokerService::open(store, Box::new(SharedClock(clock.clone())), || {
+            Ok(baseline())
+        })
+        .expect("service"),
+    );
+    let keys = DemoKeys::generate(provider, team).expect("keys");
+    let state = AppState::builder(keys.store().expect("key store"))
+        .broker(Some(svc.clone()))
+        .build()
+        .expect("state");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(carefill_api::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
+    Running {
+        addr,
+        keys,
+        svc,
+        clock,
+    }
+}
+
+impl Running {
+    async fn call(&self, method: &str, path: &str, role: Role, body: Option<&Value>) -> Resp {
+        let mut headers = vec![("authorization", format!("Bearer {}", self.keys.key(role)))];
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("json"))
+            .unwrap_or_default();
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_string()));
+        }
+        http(self.addr, method, path, &headers, &bytes).await
+    }
+}
+
+/// A referral some Tier 1 provider can take, that provider and its fitting team.
+fn referral_for_tier1() -> (Value, String, String) {
+    use carefill_solver::format::Tier;
+    let c = county();
+    let b = c.broker().expect("broker");
+    c.referrals
+        .iter()
+        .find_map(|(p, u)| {
+            if b.stage_order(p)[0] != Tier::Tier1 {
+                return None;
+            }
+            let report = b.candidates(p, u);
+            let first = report
+                .at_stage(Tier::Tier1, &Default::default())
+                .first()
+                .map(|c| (c.provider.clone(), c.fit.team.clone()))?;
+            Some((json!({ "package": p, "service_user": u }), first.0, first.1))
+        })
+        .expect("a referral Tier 1 can take")
+}
+
+fn assert_rotas_pass_the_checker(svc: &BrokerService) {
+    svc.read(|b, _| {
+        for (team, rota) in &b.rotas {
+            let req = b.team_request(team).expect("team");
+            let p = Problem::from_request(&req).expect("team problem");
+            let rep = check(&p, rota);
+            assert!(
+                rep.violations.is_empty(),
+                "team {team}: {:?}",
+                rep.violations.first()
+            );
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refer_recommend_offer_accept_and_report_over_http() {
+    let db = temp_db("http");
+    let db = db.to_string_lossy().to_string();
+    let (body, provider, team) = referral_for_tier1();
+    let s = start(&db, &provider, &team).await;
+    let pkg_id = body["package"]["id"].as_str().expect("id").to_string();
+
+    // Recommendations: ranked, explained, nothing stored.
+    let r = s
+        .call("POST", "/v1/recommendations?k=3", Role::Broker, Some(&body))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let rec = r.json();
+    let recs = rec["recommendations"].as_array().expect("list");
+    assert!(!recs.is_empty() && recs.len() <= 3);
+    assert!(
+        recs[0]["explanation"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Fits"))
+    );
+    assert_eq!(
+        s.call("GET", &format!("/v1/packages/{pkg_id}"), Role::Broker, None)
+            .await
+            .status,
+        404
+    );
+
+    // Bad referrals: the field is named.
+    let mut bad = body.clone();
+    bad["package"]["visits"][0]["duration_min"] = json!(0);
+    let r = s
+        .call("POST", "/v1/referrals", Role::Integrator, Some(&bad))
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("$.package.visits[0].duration_min"))
+    );
+    let mut unknown = body.clone();
+    unknown["package"]["colour"] = json!("blue");
+    let r = s
+        .call("POST", "/v1/referrals", Role::Integrator, Some(&unknown))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "malformed_json");
+
+    // Refer: offered to every fitting Tier 1 provider, prov-01 among them.
+    let r = s
+        .call("POST", "/v1/referrals", Role::Integrator, Some(&body))
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        s.call("POST", "/v1/referrals", Role::Integrator, Some(&body))
+            .await
+            .json()["code"],
+        "duplicate_package"
+    );
+    let view = s
+        .call("GET", &format!("/v1/packages/{pkg_id}"), Role::Broker, None)
+        .await
+        .json();
+    let offers = view["offers"].as_array().expect("offers").clone();
+    assert!(
+        offers
+            .iter()
+            .all(|o| o["stage"] == "tier1" && o["status"] == "open")
+    );
+    let mine = offers
+        .iter()
+        .find(|o| o["provider"] == provider.as_str())
+        .expect("offer to the provider")
+        .clone();
+    let mine_id = mine["id"].as_str().expect("id").to_string();
+
+    // The provider sees its offer without the person's id or address.
+    let r = s
+        .call(
+            "GET",
+            &format!("/v1/providers/{provider}/offers?status=open"),
+            Role::Provider,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    let user_id = body["service_user"]["id"].as_str().expect("user");
+    assert!(
+        !text.contains(user_id),
+        "open offers must not name the person"
+    );
+    assert!(
+        !text.contains("\"lat\""),
+        "open offers must not give the address"
+    );
+    assert!(r.json()["offers"][0]["visits"].is_array());
+    // ...and nobody else's.
+    let elsewhere = if provider == "prov-02" {
+        "prov-01"
+    } else {
+        "prov-02"
+    };
+    let r = s
+        .call(
+            "GET",
+            &format!("/v1/providers/{elsewhere}/offers"),
+            Role::Provider,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    if let Some(other) = offers.iter().find(|o| o["provider"] != provider.as_str()) {
+        let id = other["id"].as_str().expect("id");
+        assert_eq!(
+            s.call(
+                "POST",
+                &format!("/v1/offers/{id}/accept"),
+                Role::Provider,
+                None
+            )
+            .await
+            .status,
+            403
+        );
+    }
+    let r = s
+        .call(
+            "POST",
+            &format!("/v1/offers/{mine_id}/decline"),
+            Role::Provider,
+            Some(&json!({"reason": "too_busy"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "unknown decline reason");
+
+    // Accept 20 minutes later: filled, person details now visible, others withdrawn.
+    s.clock.advance(Duration::minutes(20));
+    let r = s
+        .call(
+            "POST",
+            &format!("/v1/offers/{mine_id}/accept"),
+            Role::Provider,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["person"]["service_user"], user_id);
+    let r = s
+        .call(
+            "POST",
+            &format!("/v1/offers/{mine_id}/accept"),
+            Role::Provider,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (409, json!("offer_closed"))
+    );
+    let view = s
+        .call("GET", &format!("/v1/packages/{pkg_id}"), Role::Broker, None)
+        .await
+        .json();
+    assert_eq!(view["record"]["status"], "filled");
+    assert_eq!(view["fill_minutes"], 20.0);
+    assert!(
+        view["offers"]
+            .as_array()
+            .expect("offers")
+            .iter()
+            .all(|o| o["status"] != "open")
+    );
+
+    // Reports and metrics.
+    let fill = s
+        .call("GET", "/v1/reports/fill-times", Role::Broker, None)
+        .await
+        .json();
+    assert_eq!(fill["overall"]["filled"], 1);
+    assert_eq!(fill["overall"]["within_90_min"], 1);
+    let ledger = s
+        .call("GET", "/v1/reports/ledger", Role::Broker, None)
+        .await
+        .json();
+    assert_eq!(ledger["trial_balance"], 0);
+    assert!(ledger["risk_pool_pence"].as_i64().is_some_and(|p| p > 0));
+    for report in ["offers", "unfilled", "capacity", "alerts"] {
+        assert_eq!(
+            s.call("GET", &format!("/v1/reports/{report}"), Role::Broker, None)
+                .await
+                .status,
+            200,
+            "{report}"
+        );
+    }
+    assert_eq!(
+        s.call("GET", "/v1/reports/nope", Role::Broker, None)
+            .await
+            .status,
+        404
+    );
+    let team = mine["team"].as_str().expect("team");
+    let r = s
+        .call(
+            "GET",
+            &format!("/v1/teams/{team}/rota"),
+            Role::Provider,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let metrics = http(s.addr, "GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8_lossy(&metrics.body).to_string();
+    assert!(text.contains("carefill_unfilled_packages 0"), "{text}");
+    assert!(text.contains("carefill_fill_time_minutes_count 1"));
+    assert_rotas_pass_the_checker(&s.svc);
+
+    // Durability: a new service over the same file has the same state.
+    let (packages, offers, ledger) = s
+        .svc
+        .read(|b, _| (b.packages.clone(), b.offers.clone(), b.ledger.clone()));
+    let reopened = BrokerService::open(
+        store::open(&db).expect("store"),
+        Box::new(ManualClock::new(t0())),
+        || Err("must not rebuild the baseline".into()),
+    )
+    .expect("reopen");
+    reopened.read(|b, _| {
+        assert_eq!(b.packages, packages);
+        assert_eq!(b.offers, offers);
+        assert_eq!(b.ledger, ledger);
+    });
+    let (audit, (p, o, l)) = reopened.store_counts().expect("counts");
+    assert!(audit > 0);
+    assert_eq!(
+        (p, o, l),
+        (
+            packages.len() as i64,
+            offers.len() as i64,
+            ledger.entries.len() as i64
+        )
+    );
+}
+
+/// The same store contract against PostgreSQL. `scripts/test.sh` starts a
+/// throw-away server and sets `CAREFILL_TEST_POSTGRES_URL`; under CI (`CI` set)
+/// a missing server is a failure, not a skip.
+#[test]
+fn postgres_store_keeps_the_same_state_as_sqlite() {
+    let Ok(url) = std::env::var("CAREFILL_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide CAREFILL_TEST_POSTGRES_URL"
+        );
+        eprintln!("CAREFILL_TEST_POSTGRES_URL not set: PostgreSQL store test not run");
+        return;
+    };
+    // A fresh schema per run: drop the tables first.
+    {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        c.batch_execute(
+            "DROP TABLE IF EXISTS meta, baseline, audit_log, packages, offers, ledger_entries, team_rotas CASCADE",
+        )
+        .expect("reset");
+    }
+    let run = |url: &str| {
+        let svc = BrokerService::open(
+            store::open(url).expect("store"),
+            Box::new(ManualClock::new(t0())),
+            || Ok(baseline()),
+        )
+        .expect("service");
+        let c = county();
+        for (p, u) in c.referrals.iter().take(4) {
+            let (p, u) = (p.clone(), u.clone());
+            svc.execute("test", "refer", move |b, now| b.refer(p, u, now))
+                .expect("refer");
+        }
+        let open: Vec<String> = svc.read(|b, _| {
+            let mut seen = std::collections::BTreeSet::new();
+            b.offers
+                .values()
+                .filter(|o| o.status == OfferStatus::Open && seen.insert(o.package.clone()))
+                .map(|o| o.id.clone())
+                .collect()
+        });
+        for id in open {
+            svc.execute("test", "accept", move |b, now| {
+                b.accept(&id, now + Duration::minutes(5))
+            })
+            .expect("accept");
+        }
+        svc.execute(
+            "test",
+            "tick",
+            |b, now| Ok(b.tick(now + Duration::hours(6))),
+        )
+        .expect("tick");
+        svc
+    };
+    let pg = run(&url);
+    let sqlite_path = temp_db("pg-compare");
+    let sq = run(&sqlite_path.to_string_lossy());
+    let snapshot = |s: &BrokerService| {
+        s.read(|b, _| {
+            (
+                b.packages.clone(),
+                b.offers.clone(),
+                b.ledger.clone(),
+                b.rotas.clone(),
+            )
+        })
+    };
+    let pg_state = snapshot(&pg);
+    assert_eq!(
+        pg_state,
+        snapshot(&sq),
+        "same commands, same state on both databases"
+    );
+    drop(pg);
+    let reopened = BrokerService::open(
+        store::open(&url).expect("store"),
+        Box::new(ManualClock::new(t0())),
+        || Err("must not rebuild".into()),
+    )
+    .expect("reopen from PostgreSQL");
+    assert_eq!(snapshot(&reopened), pg_state);
+    // The audit log is append-only there too.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let before: i64 = c
+        .query_one("SELECT COUNT(*) FROM audit_log", &[])
+        .expect("count")
+        .get(0);
+    let _ = c.execute("DELETE FROM audit_log", &[]);
+    let after: i64 = c
+        .query_one("SELECT COUNT(*) FROM audit_log", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(before, after);
+    assert!(
+        pg_state
+            .0
+            .values()
+            .any(|r| r.status == PackageStatus::Filled)
+    );
+}
