@@ -491,3 +491,214 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
             .any(|r| r.status == PackageStatus::Filled)
     );
 }
+
+/// The server process of the SIGKILL test (run by that test as a child process
+/// of this same test binary; ignored otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of a_server_killed_with_sigkill_loses_no_accepted_offer"]
+async fn kill_nine_server_child() {
+    let Ok(db) = std::env::var("CAREFILL_CHILD_DB") else {
+        panic!("run only by a_server_killed_with_sigkill_loses_no_accepted_offer");
+    };
+    let store = store::open(&db).expect("store");
+    let svc = Arc::new(
+        BrokerService::open(
+            store,
+            Box::new(carefill_api::broker_service::SystemClock),
+            || Ok(baseline()),
+        )
+        .expect("service"),
+    );
+    let keys = DemoKeys::generate("prov-01", "team-001").expect("keys");
+    let state = AppState::builder(keys.store().expect("key store"))
+        .broker(Some(svc))
+        .build()
+        .expect("state");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    println!("ADDR {}", listener.local_addr().expect("addr"));
+    println!("KEY {}", keys.key(Role::Broker));
+    use std::io::Write;
+    std::io::stdout().flush().expect("flush");
+    carefill_api::serve(listener, state, std::future::pending::<()>()).await;
+}
+
+struct Child {
+    process: std::process::Child,
+    addr: SocketAddr,
+    key: String,
+}
+
+fn spawn_server(db: &str) -> Child {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().expect("test binary");
+    let mut process = std::process::Command::new(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "broker::kill_nine_server_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CAREFILL_CHILD_DB", db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let out = process.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(out).lines();
+    let (mut addr, mut key) = (None, None);
+    while addr.is_none() || key.is_none() {
+        let line = lines.next().expect("server output").expect("line");
+        // libtest prints "test name ... " without a newline before the test's own output.
+        if let Some(a) = line.split("ADDR ").nth(1) {
+            addr = Some(a.parse().expect("addr"));
+        } else if let Some(k) = line.split("KEY ").nth(1) {
+            key = Some(k.to_string());
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Child {
+        process,
+        addr: addr.expect("addr"),
+        key: key.expect("key"),
+    }
+}
+
+async fn call(addr: SocketAddr, key: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let mut headers = vec![("authorization", format!("Bearer {key}"))];
+    let bytes = body
+        .map(|b| serde_json::to_vec(b).expect("json"))
+        .unwrap_or_default();
+    if body.is_some() {
+        headers.push(("content-type", "application/json".to_string()));
+    }
+    http(addr, method, path, &headers, &bytes).await
+}
+
+/// Durable state, tested with a real process: referrals and concurrent accepts,
+/// SIGKILL in the middle, restart on the same SQLite file. Every accept that was
+/// answered 200 is still there, and no change is half-applied (the restarted
+/// service replays the audit log and checks it against the query tables).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_with_sigkill_loses_no_accepted_offer() {
+    let db = temp_db("kill9").to_string_lossy().to_string();
+    let mut child = spawn_server(&db);
+    let mut packages = Vec::new();
+    for (p, u) in &county().referrals {
+        let r = call(
+            child.addr,
+            &child.key,
+            "POST",
+            "/v1/referrals",
+            Some(&json!({"package": p, "service_user": u})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        packages.push(p.id.clone());
+    }
+    let mut offers = Vec::new();
+    for id in &packages {
+        let v = call(
+            child.addr,
+            &child.key,
+            "GET",
+            &format!("/v1/packages/{id}"),
+            None,
+        )
+        .await
+        .json();
+        if let Some(o) = v["offers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|o| o["status"] == "open"))
+        {
+            offers.push(o["id"].as_str().expect("id").to_string());
+        }
+    }
+    assert!(
+        offers.len() >= 4,
+        "enough open offers to race: {}",
+        offers.len()
+    );
+    // Fire every accept at once; kill the server as soon as two have been answered.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for id in offers.clone() {
+        let (addr, key, tx) = (child.addr, child.key.clone(), tx.clone());
+        tokio::spawn(async move {
+            let r = call(addr, &key, "POST", &format!("/v1/offers/{id}/accept"), None).await;
+            let _ = tx.send((id, r.status));
+        });
+    }
+    drop(tx);
+    let mut answered = Vec::new();
+    while let Some((id, status)) = rx.recv().await {
+        answered.push((id, status));
+        if answered.len() == 2 {
+            child.process.kill().expect("SIGKILL");
+        }
+    }
+    if answered.len() < 2 {
+        child.process.kill().expect("SIGKILL");
+    }
+    let _ = child.process.wait();
+    let accepted: Vec<String> = answered
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(
+        !accepted.is_empty(),
+        "some accepts answered before the kill: {answered:?}"
+    );
+
+    // Restart on the same file.
+    let mut again = spawn_server(&db);
+    for id in &accepted {
+        let o = call(
+            again.addr,
+            &again.key,
+            "GET",
+            &format!("/v1/offers/{id}"),
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(
+            o["status"], "accepted",
+            "offer {id} was answered 200 before the kill"
+        );
+    }
+    for id in &packages {
+        let v = call(
+            again.addr,
+            &again.key,
+            "GET",
+            &format!("/v1/packages/{id}"),
+            None,
+        )
+        .await
+        .json();
+        let accepted_offers = v["offers"]
+            .as_array()
+            .expect("offers")
+            .iter()
+            .filter(|o| o["status"] == "accepted")
+            .count();
+        let filled = v["record"]["status"] == "filled";
+        assert_eq!(
+            filled,
+            accepted_offers == 1,
+            "package {id}: filled {filled}, accepted offers {accepted_offers}"
+        );
+        assert!(accepted_offers <= 1);
+    }
+    let ledger = call(again.addr, &again.key, "GET", "/v1/reports/ledger", None)
+        .await
+        .json();
+    assert_eq!(ledger["trial_balance"], 0);
+    // The restarted service keeps working.
+    let r = call(again.addr, &again.key, "GET", "/v1/reports/unfilled", None).await;
+    assert_eq!(r.status, 200);
+    again.process.kill().expect("stop");
+    let _ = again.process.wait();
+}
