@@ -1,0 +1,108 @@
+//! Brokering latency on a generated county (40 providers, ~150 neighbourhood teams,
+//! every team's rota planned): candidate search with the whole-package fit check
+//! for one referral, and batch allocation of a provider failure (200+ packages).
+
+use carefill_solver::broker::demo;
+use carefill_solver::broker::{Broker, BrokerConfig};
+use carefill_solver::format::{FrameworkStatus, Tier};
+use carefill_solver::generate::ScenarioSize;
+use chrono::{TimeZone, Utc};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+fn broker(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let county = demo::county(&ScenarioSize::County.profile(), 1, 60).expect("county");
+    eprintln!(
+        "county: {} providers, {} teams, {} carers, {} people, {} referrals; built and planned in {:.1} s",
+        county.roster.providers.len(),
+        county.roster.teams.len(),
+        county.roster.carers.len(),
+        county.roster.service_users.len(),
+        county.referrals.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let b = county.broker().expect("broker");
+    let mut group = c.benchmark_group("broker");
+    group.sample_size(20);
+    // Several referrals so one unusual package does not decide the figure.
+    let sample: Vec<_> = county.referrals.iter().take(8).cloned().collect();
+    group.bench_function("candidates_and_fit_check_8_referrals_county", |bench| {
+        bench.iter(|| {
+            sample
+                .iter()
+                .map(|(p, u)| b.candidates(p, u).fitting.len())
+                .sum::<usize>()
+        })
+    });
+    // The Tier 1 provider holding the most people fails; all its packages are
+    // released and re-brokered together by the batch MILP.
+    let failing = county
+        .roster
+        .providers
+        .iter()
+        .filter(|p| p.tier == Tier::Tier1)
+        .max_by_key(|p| {
+            let teams: Vec<&str> = county
+                .roster
+                .teams
+                .iter()
+                .filter(|t| t.provider.as_deref() == Some(&p.id))
+                .map(|t| t.id.as_str())
+                .collect();
+            county
+                .roster
+                .service_users
+                .iter()
+                .filter(|u| u.team.as_deref().is_some_and(|t| teams.contains(&t)))
+                .count()
+        })
+        .map(|p| p.id.clone())
+        .expect("tier 1");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
+        .single()
+        .expect("time");
+    {
+        let mut probe = county.broker().expect("broker");
+        let t = Instant::now();
+        let events = probe
+            .set_provider_status(&failing, FrameworkStatus::Failed, Vec::new(), now)
+            .expect("fail");
+        let released = events
+            .iter()
+            .filter(|e| e.kind() == "package_released")
+            .count();
+        let offered = events.iter().filter(|e| e.kind() == "offer_made").count();
+        let escalated = events.iter().filter(|e| e.kind() == "escalated").count();
+        eprintln!(
+            "provider failure {failing}: {released} packages released and re-brokered in {:.2} s ({offered} offers, {escalated} escalated)",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    group.bench_function("provider_failure_batch_rebrokering_county", |bench| {
+        bench.iter_batched(
+            || {
+                Broker::new(
+                    BrokerConfig::default(),
+                    county.roster.clone(),
+                    county.rotas.clone(),
+                )
+                .expect("broker")
+            },
+            |mut fresh| {
+                fresh
+                    .set_provider_status(&failing, FrameworkStatus::Failed, Vec::new(), now)
+                    .expect("fail")
+                    .len()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, broker);
+criterion_main!(benches);
