@@ -18,6 +18,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 
+mod local;
+#[cfg(test)]
+mod local_tests;
+
 /// Static data for one part of the problem.
 pub(crate) struct Part<'a> {
     pub p: &'a Problem,
