@@ -401,8 +401,23 @@ impl Search {
             part.recreate(&mut cand, &removed, rng, regret);
             let mut cost = cand.cost(part);
             // Route local search polishes candidates that improve on the current state.
-            if cost < self.cur_cost - 1e-9 && part.local_search(&mut cand, until) {
-                cost = cand.cost(part);
+            // Only around the routes this step changed: a full pass over a big part
+            // costs more than many ruin-and-recreate steps.
+            if cost < self.cur_cost - 1e-9 {
+                let mut changed = search::Map::default();
+                for (&s, r) in &cand.routes {
+                    if self.cur.routes.get(&s) != Some(r) {
+                        changed.insert(s, ());
+                    }
+                }
+                for &s in self.cur.routes.keys() {
+                    if !cand.routes.contains_key(&s) {
+                        changed.insert(s, ());
+                    }
+                }
+                if part.local_search_focused(&mut cand, until, Some(changed)) {
+                    cost = cand.cost(part);
+                }
             }
             let progress = if max_iter < u64::MAX {
                 self.iterations as f64 / max_iter as f64

@@ -17,9 +17,8 @@
 //! moved visit must be a candidate of its new shift. The cost change is exact:
 //! route-local costs, contract shortfall and distinct carers per person.
 
-use super::{Part, Sched, State};
+use super::{Map, Part, Sched, State};
 use crate::model::Minute;
-use std::collections::HashMap;
 use std::time::Instant;
 
 /// Smallest cost change counted as an improvement.
@@ -35,17 +34,44 @@ struct Change {
     moved: Vec<(usize, usize, usize)>, // (visit, from shift, to shift)
 }
 
+/// Shifts the local search works around (`None`: all).
+struct Focus(Option<Map<usize, ()>>);
+
+impl Focus {
+    fn has(&self, s: usize) -> bool {
+        self.0.as_ref().is_none_or(|m| m.contains_key(&s))
+    }
+    fn add(&mut self, shifts: impl IntoIterator<Item = usize>) {
+        if let Some(m) = &mut self.0 {
+            m.extend(shifts.into_iter().map(|s| (s, ())));
+        }
+    }
+}
+
 impl Part<'_> {
     /// Improves `st` with route moves until a local optimum, `until` or the round
     /// limit. Returns whether the cost went down.
     pub fn local_search(&self, st: &mut State, until: Instant) -> bool {
+        self.local_search_focused(st, until, None)
+    }
+
+    /// [`Part::local_search`] around some routes only: moves start from a visit or
+    /// route of `focus` (the shifts a ruin-and-recreate step changed), and every
+    /// route a move changes joins the focus. `None` searches everywhere.
+    pub fn local_search_focused(
+        &self,
+        st: &mut State,
+        until: Instant,
+        focus: Option<Map<usize, ()>>,
+    ) -> bool {
+        let mut focus = Focus(focus);
         let mut improved = false;
         for _ in 0..MAX_ROUNDS {
             let mut round = false;
-            round |= self.intra_moves(st, until);
-            round |= self.relocate_moves(st, until);
-            round |= self.exchange_moves(st, until);
-            round |= self.cross_moves(st, until);
+            round |= self.intra_moves(st, until, &mut focus);
+            round |= self.relocate_moves(st, until, &mut focus);
+            round |= self.exchange_moves(st, until, &mut focus);
+            round |= self.cross_moves(st, until, &mut focus);
             improved |= round;
             if !round || Instant::now() >= until {
                 break;
@@ -87,9 +113,9 @@ impl Part<'_> {
         let p = self.p;
         let mut delta = 0.0;
         // Work per carer: day, week and total.
-        let mut day: HashMap<(usize, u32), i64> = HashMap::new();
-        let mut week: HashMap<(usize, u32), i64> = HashMap::new();
-        let mut total: HashMap<usize, i64> = HashMap::new();
+        let mut day: Map<(usize, u32), i64> = Map::default();
+        let mut week: Map<(usize, u32), i64> = Map::default();
+        let mut total: Map<usize, i64> = Map::default();
         for (s, _, sched) in &ch.routes {
             delta += sched.local_cost - Self::old_local(st, *s);
             let dw = sched.work - st.scheds.get(s).map_or(0, |x| x.work);
@@ -116,7 +142,7 @@ impl Part<'_> {
                 - super::contract_shortfall_cost(p, c, now);
         }
         // Continuity: carer-visits per (person, carer).
-        let mut counts: HashMap<(usize, usize), i64> = HashMap::new();
+        let mut counts: Map<(usize, usize), i64> = Map::default();
         for &(v, from, to) in &ch.moved {
             let u = p.visits[v].service_user;
             let (cf, ct) = (p.shifts[from].carer, p.shifts[to].carer);
@@ -125,7 +151,7 @@ impl Part<'_> {
                 *counts.entry((u, ct)).or_default() += 1;
             }
         }
-        let mut per_user: HashMap<usize, i64> = HashMap::new();
+        let mut per_user: Map<usize, i64> = Map::default();
         for (&(u, c), &dn) in &counts {
             let before = st
                 .seen
@@ -141,7 +167,7 @@ impl Part<'_> {
             if dd == 0 {
                 continue;
             }
-            let before = st.seen.get(&u).map_or(0, HashMap::len) as i64;
+            let before = st.seen.get(&u).map_or(0, Map::len) as i64;
             if dd > 0 && before + dd > i64::from(p.service_users[u].continuity_cap) {
                 return None;
             }
@@ -198,6 +224,7 @@ impl Part<'_> {
         st: &mut State,
         routes: Vec<(usize, Vec<usize>)>,
         moved: Vec<(usize, usize, usize)>,
+        focus: &mut Focus,
     ) -> bool {
         let mut scheds = Vec::with_capacity(routes.len());
         let mut local = 0.0;
@@ -218,6 +245,7 @@ impl Part<'_> {
         };
         match self.change_delta(st, &ch) {
             Some(d) if d < -EPS => {
+                focus.add(ch.routes.iter().map(|r| r.0));
                 self.commit(st, ch);
                 true
             }
@@ -226,9 +254,12 @@ impl Part<'_> {
     }
 
     /// 2-opt and or-opt inside each route.
-    fn intra_moves(&self, st: &mut State, until: Instant) -> bool {
+    fn intra_moves(&self, st: &mut State, until: Instant, focus: &mut Focus) -> bool {
         let mut improved = false;
         for s in Self::routed_shifts(st) {
+            if !focus.has(s) {
+                continue;
+            }
             loop {
                 if Instant::now() >= until {
                     return improved;
@@ -236,7 +267,7 @@ impl Part<'_> {
                 let Some(route) = st.routes.get(&s).cloned() else {
                     break;
                 };
-                if !self.improve_route(st, s, &route) {
+                if !self.improve_route(st, s, &route, focus) {
                     break;
                 }
                 improved = true;
@@ -246,7 +277,7 @@ impl Part<'_> {
     }
 
     /// One improving 2-opt or or-opt move on route `s`, if any.
-    fn improve_route(&self, st: &mut State, s: usize, route: &[usize]) -> bool {
+    fn improve_route(&self, st: &mut State, s: usize, route: &[usize], focus: &mut Focus) -> bool {
         let n = route.len();
         if n < 2 {
             return false;
@@ -262,7 +293,7 @@ impl Part<'_> {
                 buf.extend_from_slice(&route[j + 1..]);
                 if let Some(sc) = self.retime(st, s, &buf)
                     && sc.local_cost < old - EPS
-                    && self.try_change(st, vec![(s, buf.clone())], Vec::new())
+                    && self.try_change(st, vec![(s, buf.clone())], Vec::new(), focus)
                 {
                     return true;
                 }
@@ -292,7 +323,7 @@ impl Part<'_> {
                         buf.extend_from_slice(&rest[k..]);
                         if let Some(sc) = self.retime(st, s, &buf)
                             && sc.local_cost < old - EPS
-                            && self.try_change(st, vec![(s, buf.clone())], Vec::new())
+                            && self.try_change(st, vec![(s, buf.clone())], Vec::new(), focus)
                         {
                             return true;
                         }
@@ -304,7 +335,7 @@ impl Part<'_> {
     }
 
     /// Moves single movable visits to the best place in another candidate shift.
-    fn relocate_moves(&self, st: &mut State, until: Instant) -> bool {
+    fn relocate_moves(&self, st: &mut State, until: Instant, focus: &mut Focus) -> bool {
         let mut improved = false;
         let mut visits: Vec<usize> = st.on.keys().copied().filter(|&v| self.movable(v)).collect();
         visits.sort_unstable();
@@ -315,6 +346,9 @@ impl Part<'_> {
             let Some(&a) = st.on.get(&v).and_then(|x| x.first()) else {
                 continue;
             };
+            if !focus.has(a) {
+                continue;
+            }
             let Some(route_a) = st.routes.get(&a) else {
                 continue;
             };
@@ -360,7 +394,7 @@ impl Part<'_> {
             // Route costs alone rarely pay for carer-level costs; check exactly.
             if let Some((d, b, r)) = best
                 && d < p_slack(self)
-                && self.try_change(st, vec![(a, without), (b, r)], vec![(v, a, b)])
+                && self.try_change(st, vec![(a, without), (b, r)], vec![(v, a, b)], focus)
             {
                 improved = true;
             }
@@ -369,7 +403,7 @@ impl Part<'_> {
     }
 
     /// Swaps two movable visits of different routes, each taking the other's place.
-    fn exchange_moves(&self, st: &mut State, until: Instant) -> bool {
+    fn exchange_moves(&self, st: &mut State, until: Instant, focus: &mut Focus) -> bool {
         let mut improved = false;
         let mut visits: Vec<usize> = st.on.keys().copied().filter(|&v| self.movable(v)).collect();
         visits.sort_unstable();
@@ -386,6 +420,9 @@ impl Part<'_> {
                 .map(|c| c.iter().copied().filter(|&b| b != a).collect())
                 .unwrap_or_default();
             'shifts: for b in cands {
+                if !focus.has(a) && !focus.has(b) {
+                    continue;
+                }
                 let Some(route_b) = st.routes.get(&b).cloned() else {
                     continue;
                 };
@@ -406,7 +443,12 @@ impl Part<'_> {
                     ra[i] = w;
                     let mut rb = route_b.clone();
                     rb[j] = v;
-                    if self.try_change(st, vec![(a, ra), (b, rb)], vec![(v, a, b), (w, b, a)]) {
+                    if self.try_change(
+                        st,
+                        vec![(a, ra), (b, rb)],
+                        vec![(v, a, b), (w, b, a)],
+                        focus,
+                    ) {
                         improved = true;
                         break 'shifts;
                     }
@@ -424,7 +466,7 @@ impl Part<'_> {
     }
 
     /// 2-opt*: routes `a` and `b` swap their tails after positions `i` and `j`.
-    fn cross_moves(&self, st: &mut State, until: Instant) -> bool {
+    fn cross_moves(&self, st: &mut State, until: Instant, focus: &mut Focus) -> bool {
         let p = self.p;
         let mut improved = false;
         let shifts = Self::routed_shifts(st);
@@ -433,7 +475,7 @@ impl Part<'_> {
                 if Instant::now() >= until {
                     return improved;
                 }
-                if p.shifts[a].day != p.shifts[b].day {
+                if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
                     continue;
                 }
                 let (Some(ra), Some(rb)) = (st.routes.get(&a), st.routes.get(&b)) else {
@@ -488,7 +530,7 @@ impl Part<'_> {
                             .map(|&v| (v, a, b))
                             .chain(rb[j..].iter().map(|&v| (v, b, a)))
                             .collect();
-                        if self.try_change(st, vec![(a, na), (b, nb)], moved) {
+                        if self.try_change(st, vec![(a, na), (b, nb)], moved, focus) {
                             improved = true;
                             break 'pairs;
                         }

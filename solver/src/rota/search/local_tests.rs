@@ -72,7 +72,7 @@ fn assert_sound(part: &Part, st: &State) {
     assert!(report.is_feasible(), "{:?}", report.violations);
     let rebuilt = part.state_from_routes(&part.pool_routes(st)).unwrap();
     assert!((rebuilt.cost(part) - st.cost(part)).abs() < 1e-6);
-    let nonzero = |m: &std::collections::HashMap<(usize, u32), i64>| {
+    let nonzero = |m: &Map<(usize, u32), i64>| {
         let mut v: Vec<_> = m
             .iter()
             .filter(|x| *x.1 != 0)
@@ -84,7 +84,7 @@ fn assert_sound(part: &Part, st: &State) {
     assert_eq!(nonzero(&rebuilt.day_work), nonzero(&st.day_work));
     assert_eq!(nonzero(&rebuilt.week_work), nonzero(&st.week_work));
     assert_eq!(rebuilt.seen, st.seen);
-    let sorted = |m: std::collections::HashMap<usize, Vec<usize>>| {
+    let sorted = |m: Map<usize, Vec<usize>>| {
         let mut v: Vec<_> = m
             .into_iter()
             .map(|(k, mut s)| {
