@@ -234,7 +234,7 @@ fn solve_part(
         }
     }
     let rest: Vec<usize> = st.unplaced.clone();
-    part.recreate(&mut st, &rest, &mut rng, false);
+    part.construct(&mut st, &rest);
     part.local_search(&mut st, part_deadline);
     phases.insert(
         "construction_ms".to_string(),

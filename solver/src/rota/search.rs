@@ -794,18 +794,35 @@ impl Part<'_> {
             return;
         }
         if rng.random_bool(0.5) {
-            // Hardest first: fewest candidate shifts, double-handed and narrow windows early.
-            pending.sort_by_key(|&v| {
-                let vis = &self.p.visits[v];
-                (
-                    std::cmp::Reverse(vis.carers_required),
-                    self.candidates.get(&v).map_or(0, Vec::len),
-                    vis.latest_start - vis.earliest_start,
-                )
-            });
+            self.sort_hardest_first(&mut pending);
         } else {
             pending.shuffle(rng);
         }
+        self.insert_in_order(st, pending);
+    }
+
+    /// The first rota: `order` inserted greedily, hardest first (a random order can
+    /// leave dozens of double-handed visits unplaced on a team week).
+    pub fn construct(&self, st: &mut State, order: &[usize]) {
+        let mut pending = order.to_vec();
+        self.sort_hardest_first(&mut pending);
+        self.insert_in_order(st, pending);
+    }
+
+    /// Hardest first: double-handed, fewest candidate shifts and narrow windows early.
+    fn sort_hardest_first(&self, pending: &mut [usize]) {
+        pending.sort_by_key(|&v| {
+            let vis = &self.p.visits[v];
+            (
+                std::cmp::Reverse(vis.carers_required),
+                self.candidates.get(&v).map_or(0, Vec::len),
+                vis.latest_start - vis.earliest_start,
+                v,
+            )
+        });
+    }
+
+    fn insert_in_order(&self, st: &mut State, pending: Vec<usize>) {
         let mut blocks = Vec::new();
         for v in pending {
             if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
