@@ -19,7 +19,10 @@
 //!   patient's single service is one visit needing that skill; a double service
 //!   is two visits (one per service) linked start to start, offsets `[0, 0]`
 //!   when simultaneous or `[mind, maxd]` otherwise (the lower-numbered service
-//!   first, as in the paper's model), always by two distinct carers. Time
+//!   first, as in the paper's model: constraints (11)-(12) range over every
+//!   pair of caregivers). Two distinct carers are required only for
+//!   simultaneous services (offsets `[0, 0]`); with a gap, the paper lets one
+//!   qualified caregiver do both services, so the engine does too. Time
 //!   windows bind the start; tardiness is soft and unbounded (only the long
 //!   shift limits it). Travel is rounded **up** to 0.01 so that the engine's
 //!   schedule stays feasible with the exact distances.
@@ -650,13 +653,14 @@ impl ProblemBuilder {
     }
 
     /// A start-to-start link `then.start - first.start ∈ [min, max]`.
+    /// Two distinct carers are required when the services are simultaneous.
     fn link(&mut self, first: usize, then: usize, (min, max): (Minute, Minute)) {
         self.p.links.push(LinkModel {
             first,
             then,
             min_offset: min,
             max_offset: max,
-            distinct_carers: true,
+            distinct_carers: min == 0 && max == 0,
         });
     }
 

@@ -444,67 +444,91 @@ pub(super) fn cover_each_day<R: Rng>(
     needs: &[VisitNeed],
     duty: &mut [[Option<usize>; 7]],
     absent: &[[bool; 7]],
+    base_mask: u32,
 ) {
     let mut order: Vec<usize> = (0..carers.len()).collect();
     order.shuffle(rng);
+    for n in needs {
+        // First the carers the visit needs, then one spare on duty for the visits
+        // that need two carers at once or a carer of a required gender with a
+        // special skill, so that one busy carer does not leave the visit
+        // unplaceable. (Single-handed skilled calls have spares through
+        // `spread_skills` already; training more would inflate skill shares.)
+        let skilled = n.mask & !base_mask != 0;
+        let restrictive = n.carers_required > 1 || (n.gender.is_some() && skilled);
+        let needed = n.carers_required as usize;
+        for target in [needed, needed + usize::from(restrictive)] {
+            cover_need(carers, n, duty, absent, &order, target);
+        }
+    }
+}
+
+/// One pass of [`cover_each_day`] for one visit: trains carers on duty, or
+/// widens a working carer's shift, until each of the visit's weekdays has
+/// `target` eligible carers whose shift can hold it (or nothing more helps).
+fn cover_need(
+    carers: &mut [Eligibility],
+    n: &VisitNeed,
+    duty: &mut [[Option<usize>; 7]],
+    absent: &[[bool; 7]],
+    order: &[usize],
+    target: usize,
+) {
     let on_duty = |duty: &[[Option<usize>; 7]], c: usize, w: usize, n: &VisitNeed| {
         !absent[c][w] && template_fits(duty[c][w], n)
     };
-    for n in needs {
-        let candidate = |c: usize, carers: &[Eligibility]| {
-            fits(&carers[c], n.gender) && !n.excluded.contains(&c)
+    let candidate =
+        |c: usize, carers: &[Eligibility]| fits(&carers[c], n.gender) && !n.excluded.contains(&c);
+    // Each round trains a carer or widens a shift; bounded for safety.
+    for _ in 0..(carers.len() * 8 + 8) {
+        // Days still short of eligible carers on duty.
+        let short: Vec<usize> = (0..7)
+            .filter(|&w| n.weekdays[w])
+            .filter(|&w| {
+                let have = order
+                    .iter()
+                    .filter(|&&c| {
+                        on_duty(duty, c, w, n)
+                            && candidate(c, carers)
+                            && carers[c].skills & n.mask == n.mask
+                    })
+                    .count();
+                have < target
+            })
+            .collect();
+        let Some(&first_short) = short.first() else {
+            break;
         };
-        // Each round trains a carer or widens a shift; bounded for safety.
-        for _ in 0..(carers.len() * 8 + 8) {
-            // Days still short of eligible carers on duty.
-            let short: Vec<usize> = (0..7)
-                .filter(|&w| n.weekdays[w])
-                .filter(|&w| {
-                    let have = order
-                        .iter()
-                        .filter(|&&c| {
-                            on_duty(duty, c, w, n)
-                                && candidate(c, carers)
-                                && carers[c].skills & n.mask == n.mask
-                        })
-                        .count();
-                    have < n.carers_required as usize
-                })
-                .collect();
-            let Some(&first_short) = short.first() else {
-                break;
-            };
-            // Train whoever is on duty on most of those days (a greedy set cover),
-            // so that few carers gain each skill.
-            let best = order
-                .iter()
-                .copied()
-                .filter(|&c| candidate(c, carers) && carers[c].skills & n.mask != n.mask)
-                .map(|c| (c, short.iter().filter(|&&w| on_duty(duty, c, w, n)).count()))
-                .filter(|&(_, days)| days > 0)
-                .max_by_key(|&(c, days)| {
-                    (
-                        days,
-                        std::cmp::Reverse((n.mask & !carers[c].skills).count_ones()),
-                    )
-                });
-            if let Some((c, _)) = best {
-                carers[c].skills |= n.mask;
-                continue;
-            }
-            let w = first_short;
-            let widen = order
-                .iter()
-                .copied()
-                .filter(|&c| candidate(c, carers) && !absent[c][w] && duty[c][w].is_some())
-                .find(|&c| !template_fits(duty[c][w], n));
-            let template = [2, 0, 1, 3]
-                .into_iter()
-                .find(|&t| template_fits(Some(t), n));
-            match (widen, template) {
-                (Some(c), Some(t)) => duty[c][w] = Some(t),
-                _ => break,
-            }
+        // Train whoever is on duty on most of those days (a greedy set cover),
+        // so that few carers gain each skill.
+        let best = order
+            .iter()
+            .copied()
+            .filter(|&c| candidate(c, carers) && carers[c].skills & n.mask != n.mask)
+            .map(|c| (c, short.iter().filter(|&&w| on_duty(duty, c, w, n)).count()))
+            .filter(|&(_, days)| days > 0)
+            .max_by_key(|&(c, days)| {
+                (
+                    days,
+                    std::cmp::Reverse((n.mask & !carers[c].skills).count_ones()),
+                )
+            });
+        if let Some((c, _)) = best {
+            carers[c].skills |= n.mask;
+            continue;
+        }
+        let w = first_short;
+        let widen = order
+            .iter()
+            .copied()
+            .filter(|&c| candidate(c, carers) && !absent[c][w] && duty[c][w].is_some())
+            .find(|&c| !template_fits(duty[c][w], n));
+        let template = [2, 0, 1, 3]
+            .into_iter()
+            .find(|&t| template_fits(Some(t), n));
+        match (widen, template) {
+            (Some(c), Some(t)) => duty[c][w] = Some(t),
+            _ => break,
         }
     }
 }

@@ -96,7 +96,9 @@ fn counts_match_each_size() {
     let team = st(ScenarioSize::Team);
     assert_eq!((team.teams, team.carers), (1, 12));
     assert!((45..=60).contains(&team.packages), "{team:?}");
-    assert!((800..=1000).contains(&team.visits), "{team:?}");
+    // The caseload is capped by the morning peak the team can staff (people.rs
+    // `peaks_fit`), so a week is 700-1000 visits.
+    assert!((700..=1000).contains(&team.visits), "{team:?}");
     let double = team.double_handed_visits as f64 / team.visits as f64;
     assert!(
         (0.06..=0.15).contains(&double),

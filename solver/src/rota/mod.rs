@@ -236,7 +236,8 @@ fn solve_part(
         }
     }
     let rest: Vec<usize> = st.unplaced.clone();
-    part.recreate(&mut st, &rest, &mut rng, false);
+    part.construct(&mut st, &rest);
+    part.local_search(&mut st, part_deadline);
     phases.insert(
         "construction_ms".to_string(),
         t0.elapsed().as_secs_f64() * 1000.0,
@@ -284,9 +285,10 @@ fn solve_part(
         if left.as_secs_f64() > 0.05 {
             let m0 = Instant::now();
             let milp_time = left.min(budget.mul_f64(0.25));
-            if let Some((state, b)) = run_master(&part, &pool, &run.best, milp_time) {
+            if let Some((mut state, b)) = run_master(&part, &pool, &run.best, milp_time) {
                 milp_runs += 1;
                 bound = b;
+                part.local_search(&mut state, part_deadline);
                 let c = state.cost(&part);
                 if c < run.best_cost - 1e-9 {
                     run.best = state.clone();
@@ -399,7 +401,26 @@ impl Search {
             removed.extend(extra);
             let regret = rand::Rng::random_bool(rng, 0.15);
             part.recreate(&mut cand, &removed, rng, regret);
-            let cost = cand.cost(part);
+            let mut cost = cand.cost(part);
+            // Route local search polishes candidates that improve on the current state.
+            // Only around the routes this step changed: a full pass over a big part
+            // costs more than many ruin-and-recreate steps.
+            if cost < self.cur_cost - 1e-9 {
+                let mut changed = search::Map::default();
+                for (&s, r) in &cand.routes {
+                    if self.cur.routes.get(&s) != Some(r) {
+                        changed.insert(s, ());
+                    }
+                }
+                for &s in self.cur.routes.keys() {
+                    if !cand.routes.contains_key(&s) {
+                        changed.insert(s, ());
+                    }
+                }
+                if part.local_search_focused(&mut cand, until, Some(changed)) {
+                    cost = cand.cost(part);
+                }
+            }
             let progress = if max_iter < u64::MAX {
                 self.iterations as f64 / max_iter as f64
             } else {

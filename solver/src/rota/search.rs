@@ -17,6 +17,48 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+mod local;
+#[cfg(test)]
+mod local_tests;
+
+/// A hash map for the search's index keys (visits, shifts, carers, days): a
+/// multiply-rotate hasher instead of SipHash, which dominated lookups in
+/// profiles. Keys are internal indices, never outside input, so hash flooding
+/// is not a concern; iteration order is also the same on every run.
+pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<IndexHasher>>;
+
+/// The hasher of [`Map`]: one multiply and rotate per integer written.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IndexHasher(u64);
+
+impl IndexHasher {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(26) ^ x).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
 
 /// Static data for one part of the problem.
 pub(crate) struct Part<'a> {
@@ -32,14 +74,22 @@ pub(crate) struct Part<'a> {
     /// Carer -> index into `mats`.
     carer_mat: Vec<usize>,
     /// Per visit: shifts that could do it (eligible carer, overlapping time).
-    pub candidates: HashMap<usize, Vec<usize>>,
+    pub candidates: Map<usize, Vec<usize>>,
     /// Per visit: links it takes part in.
-    links_of: HashMap<usize, Vec<usize>>,
+    links_of: Map<usize, Vec<usize>>,
     /// Per visit: carers on the published rota (for the stability cost).
     existing_carers: Vec<Option<Vec<usize>>>,
     /// Pinned visits: carers and start.
-    pub pinned: HashMap<usize, (Vec<usize>, Minute)>,
+    pub pinned: Map<usize, (Vec<usize>, Minute)>,
     tolerance: Minute,
+    /// Carers of this part's shifts, sorted.
+    carers: Vec<usize>,
+    /// Problem visit -> dense index in `visits` (`u32::MAX` when not in this part).
+    visit_row: Vec<u32>,
+    /// Problem carer -> dense index in `carers` (`u32::MAX` when not in this part).
+    carer_row: Vec<u32>,
+    /// Carer-specific cost of each (carer, visit) of the part, carer-major.
+    visit_costs: Vec<f64>,
 }
 
 impl<'a> Part<'a> {
@@ -72,7 +122,7 @@ impl<'a> Part<'a> {
             carer_mat[c] = idx;
         }
         let tolerance = p.lateness.tolerance();
-        let mut candidates = HashMap::new();
+        let mut candidates = Map::default();
         for &v in &visits {
             let visit = &p.visits[v];
             let lo = visit.earliest_start;
@@ -87,13 +137,13 @@ impl<'a> Part<'a> {
                 .collect();
             candidates.insert(v, list);
         }
-        let mut links_of: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut links_of: Map<usize, Vec<usize>> = Map::default();
         for (l, link) in p.links.iter().enumerate() {
             links_of.entry(link.first).or_default().push(l);
             links_of.entry(link.then).or_default().push(l);
         }
         let mut existing_carers = vec![None; p.visits.len()];
-        let mut pinned = HashMap::new();
+        let mut pinned = Map::default();
         for e in &p.existing {
             existing_carers[e.visit] = Some(e.carers.clone());
             if e.pinned
@@ -102,7 +152,27 @@ impl<'a> Part<'a> {
                 pinned.insert(e.visit, (e.carers.clone(), t));
             }
         }
+        let mut carers: Vec<usize> = shifts.iter().map(|&s| p.shifts[s].carer).collect();
+        carers.sort_unstable();
+        carers.dedup();
+        let mut visit_row = vec![u32::MAX; p.visits.len()];
+        for (i, &v) in visits.iter().enumerate() {
+            visit_row[v] = i as u32;
+        }
+        let mut carer_row = vec![u32::MAX; p.carers.len()];
+        for (i, &c) in carers.iter().enumerate() {
+            carer_row[c] = i as u32;
+        }
+        let visit_costs: Vec<f64> = carers
+            .iter()
+            .flat_map(|&c| visits.iter().map(move |&v| (c, v)).collect::<Vec<_>>())
+            .map(|(c, v)| carer_visit_cost(p, c, v, existing_carers[v].as_deref()))
+            .collect();
         Part {
+            carers,
+            visit_row,
+            carer_row,
+            visit_costs,
             p,
             visits,
             shifts,
@@ -125,6 +195,19 @@ impl<'a> Part<'a> {
             Some((_, mat)) if a != usize::MAX && b != usize::MAX => mat.minutes(a, b) as Minute,
             _ => self.p.leg(carer, from, to).minutes as Minute,
         }
+    }
+
+    /// Carer-specific cost of carer `c` making visit `v` (from the table when both are in the part).
+    fn visit_cost(&self, c: usize, v: usize) -> f64 {
+        let cr = self.carer_row.get(c).copied().unwrap_or(u32::MAX);
+        let vr = self.visit_row.get(v).copied().unwrap_or(u32::MAX);
+        if cr != u32::MAX && vr != u32::MAX {
+            let i = cr as usize * self.visits.len() + vr as usize;
+            if let Some(&x) = self.visit_costs.get(i) {
+                return x;
+            }
+        }
+        carer_visit_cost(self.p, c, v, self.existing_carers[v].as_deref())
     }
 
     fn anchored(&self, v: usize) -> bool {
@@ -156,19 +239,19 @@ pub(crate) enum Block {
 #[derive(Clone)]
 pub(crate) struct State {
     /// Per shift (problem index): visits in order.
-    pub routes: HashMap<usize, Vec<usize>>,
+    pub routes: Map<usize, Vec<usize>>,
     /// Per shift: schedule.
-    pub scheds: HashMap<usize, Sched>,
+    pub scheds: Map<usize, Sched>,
     /// Per visit: shifts it is on.
-    pub on: HashMap<usize, Vec<usize>>,
+    pub on: Map<usize, Vec<usize>>,
     /// Anchored visits' fixed start.
-    pub fixed: HashMap<usize, Minute>,
+    pub fixed: Map<usize, Minute>,
     /// Per service user: carer -> carer-visits.
-    pub seen: HashMap<usize, HashMap<usize, u32>>,
+    pub seen: Map<usize, Map<usize, u32>>,
     /// Per (carer, day) and (carer, week): paid minutes.
-    pub day_work: HashMap<(usize, u32), i64>,
-    pub week_work: HashMap<(usize, u32), i64>,
-    pub total_work: HashMap<usize, i64>,
+    pub day_work: Map<(usize, u32), i64>,
+    pub week_work: Map<(usize, u32), i64>,
+    pub total_work: Map<usize, i64>,
     pub unplaced: Vec<usize>,
 }
 
@@ -182,10 +265,8 @@ impl State {
             .values()
             .map(|m| m.len() as f64 * p.weights.distinct_carer)
             .sum();
-        let mut carers: Vec<usize> = part.shifts.iter().map(|&s| p.shifts[s].carer).collect();
-        carers.sort_unstable();
-        carers.dedup();
-        let contract: f64 = carers
+        let contract: f64 = part
+            .carers
             .iter()
             .map(|&c| {
                 contract_shortfall_cost(p, c, self.total_work.get(&c).copied().unwrap_or(0) as f64)
@@ -286,7 +367,7 @@ impl Part<'_> {
                 cost += f64::from(travel) * w.travel_min;
             }
             cost += lateness_cost(p, start - visit.latest_start);
-            cost += carer_visit_cost(p, c, v, self.existing_carers[v].as_deref());
+            cost += self.visit_cost(c, v);
             work += i64::from(visit.duration);
             load += u64::from(visit.demand);
             starts.push(start);
@@ -390,7 +471,7 @@ impl Part<'_> {
         let mut cost = 0.0;
         let seen = st.seen.get(&u);
         if !seen.is_some_and(|m| m.contains_key(&c)) {
-            if seen.map_or(0, HashMap::len) as u32 >= p.service_users[u].continuity_cap {
+            if seen.map_or(0, Map::len) as u32 >= p.service_users[u].continuity_cap {
                 return Err(Block::Continuity);
             }
             cost += p.weights.distinct_carer;
@@ -537,7 +618,7 @@ impl Part<'_> {
         let mut best: Option<Insertion> = None;
         let u = p.visits[v].service_user;
         let seen = st.seen.get(&u);
-        let seen_count = seen.map_or(0, HashMap::len) as u32;
+        let seen_count = seen.map_or(0, Map::len) as u32;
         let cap = p.service_users[u].continuity_cap;
         for &t in times.iter().take(12) {
             let mut per_carer: Vec<(f64, usize, usize, usize, Sched)> = Vec::new(); // cost, carer, shift, pos, sched
@@ -713,18 +794,35 @@ impl Part<'_> {
             return;
         }
         if rng.random_bool(0.5) {
-            // Hardest first: fewest candidate shifts, double-handed and narrow windows early.
-            pending.sort_by_key(|&v| {
-                let vis = &self.p.visits[v];
-                (
-                    std::cmp::Reverse(vis.carers_required),
-                    self.candidates.get(&v).map_or(0, Vec::len),
-                    vis.latest_start - vis.earliest_start,
-                )
-            });
+            self.sort_hardest_first(&mut pending);
         } else {
             pending.shuffle(rng);
         }
+        self.insert_in_order(st, pending);
+    }
+
+    /// The first rota: `order` inserted greedily, hardest first (a random order can
+    /// leave dozens of double-handed visits unplaced on a team week).
+    pub fn construct(&self, st: &mut State, order: &[usize]) {
+        let mut pending = order.to_vec();
+        self.sort_hardest_first(&mut pending);
+        self.insert_in_order(st, pending);
+    }
+
+    /// Hardest first: double-handed, fewest candidate shifts and narrow windows early.
+    fn sort_hardest_first(&self, pending: &mut [usize]) {
+        pending.sort_by_key(|&v| {
+            let vis = &self.p.visits[v];
+            (
+                std::cmp::Reverse(vis.carers_required),
+                self.candidates.get(&v).map_or(0, Vec::len),
+                vis.latest_start - vis.earliest_start,
+                v,
+            )
+        });
+    }
+
+    fn insert_in_order(&self, st: &mut State, pending: Vec<usize>) {
         let mut blocks = Vec::new();
         for v in pending {
             if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
@@ -798,14 +896,14 @@ impl Part<'_> {
 
     pub fn empty_state(&self) -> State {
         State {
-            routes: HashMap::new(),
-            scheds: HashMap::new(),
-            on: HashMap::new(),
-            fixed: HashMap::new(),
-            seen: HashMap::new(),
-            day_work: HashMap::new(),
-            week_work: HashMap::new(),
-            total_work: HashMap::new(),
+            routes: Map::default(),
+            scheds: Map::default(),
+            on: Map::default(),
+            fixed: Map::default(),
+            seen: Map::default(),
+            day_work: Map::default(),
+            week_work: Map::default(),
+            total_work: Map::default(),
             unplaced: self.visits.clone(),
         }
     }

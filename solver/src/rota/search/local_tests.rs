@@ -1,0 +1,159 @@
+#![allow(clippy::unwrap_used)]
+
+use super::local::start_of;
+use super::*;
+use crate::benchmarks::{SolomonObjective, load_solomon};
+use crate::check::check;
+use crate::model::{PlannedRoute, PlannedUnplaced};
+use crate::rota::PoolRoute;
+use rand::SeedableRng;
+use std::time::{Duration, Instant};
+
+/// Depot at the origin, customers on three corners of a 10 x 10 square, one vehicle.
+const SQUARE: &str = "SQUARE
+
+VEHICLE
+NUMBER     CAPACITY
+  2          100
+
+CUSTOMER
+CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME
+
+    0      0      0     0      0    1000     0
+    1      0     10    10      0    1000     5
+    2     10     10    10      0    1000     5
+    3     10      0    10      0    1000     5
+    4     20      0    10      0    1000     5
+    5     20     10    10      0    1000     5
+";
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+/// A state holding exactly these visit orders (by customer number, 1-based).
+fn state_of(part: &Part, routes: &[(usize, &[usize])]) -> State {
+    let p = part.p;
+    let pool: Vec<PoolRoute> = routes
+        .iter()
+        .map(|&(s, custs)| PoolRoute {
+            shift: s,
+            stops: custs
+                .iter()
+                .map(|c| (p.visit_index[&format!("c{c}/visit@2026-01-05")], 0))
+                .collect(),
+            local_cost: 0.0,
+            work_min: 0,
+        })
+        .collect();
+    part.state_from_routes(&pool).unwrap()
+}
+
+/// The checker's verdict on a state, and its consistency with a rebuilt state.
+fn assert_sound(part: &Part, st: &State) {
+    let p = part.p;
+    let routes: Vec<PlannedRoute> = part
+        .pool_routes(st)
+        .into_iter()
+        .map(|r| PlannedRoute {
+            shift: r.shift,
+            stops: r.stops,
+        })
+        .collect();
+    let unplaced: Vec<PlannedUnplaced> = st
+        .unplaced
+        .iter()
+        .map(|&v| PlannedUnplaced {
+            visit: v,
+            reasons: vec![("carers_busy".to_string(), "test".to_string())],
+        })
+        .collect();
+    let report = check(p, &p.write_rota(&routes, &unplaced));
+    assert!(report.is_feasible(), "{:?}", report.violations);
+    let rebuilt = part.state_from_routes(&part.pool_routes(st)).unwrap();
+    assert!((rebuilt.cost(part) - st.cost(part)).abs() < 1e-6);
+    let nonzero = |m: &Map<(usize, u32), i64>| {
+        let mut v: Vec<_> = m
+            .iter()
+            .filter(|x| *x.1 != 0)
+            .map(|(k, w)| (*k, *w))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(nonzero(&rebuilt.day_work), nonzero(&st.day_work));
+    assert_eq!(nonzero(&rebuilt.week_work), nonzero(&st.week_work));
+    assert_eq!(rebuilt.seen, st.seen);
+    let sorted = |m: Map<usize, Vec<usize>>| {
+        let mut v: Vec<_> = m
+            .into_iter()
+            .map(|(k, mut s)| {
+                s.sort_unstable();
+                (k, s)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(rebuilt.on), sorted(st.on.clone()));
+}
+
+#[test]
+fn two_opt_uncrosses_a_route() {
+    let inst = load_solomon("SQUARE", SQUARE, SolomonObjective::Distance).unwrap();
+    let p = &inst.problem;
+    let part = Part::new(p, (0..p.visits.len()).collect(), vec![0, 1]);
+    // 0 -> (0,10) -> (10,0) -> (10,10) -> 0 crosses itself; with 4 and 5 on the other vehicle.
+    let mut st = state_of(&part, &[(0, &[1, 3, 2]), (1, &[4, 5])]);
+    let before = st.cost(&part);
+    assert!(part.local_search(&mut st, far()));
+    let after = st.cost(&part);
+    assert!(after < before - 1.0, "{before} -> {after}");
+    assert_sound(&part, &st);
+    // Every customer still placed, and the square is now travelled without crossing.
+    assert!(st.unplaced.is_empty());
+    let total: f64 = st.scheds.values().map(|s| s.local_cost).sum();
+    assert!(total <= 600.0 + 1e-6, "{total}");
+}
+
+#[test]
+fn cross_and_relocate_repair_interleaved_routes() {
+    let inst = load_solomon("SQUARE", SQUARE, SolomonObjective::Distance).unwrap();
+    let p = &inst.problem;
+    let part = Part::new(p, (0..p.visits.len()).collect(), vec![0, 1]);
+    // Each vehicle zig-zags between the near and the far customers.
+    let mut st = state_of(&part, &[(0, &[1, 4]), (1, &[3, 2, 5])]);
+    let before = st.cost(&part);
+    assert!(part.local_search(&mut st, far()));
+    assert!(st.cost(&part) < before - 1.0);
+    assert_sound(&part, &st);
+    // A local optimum: a second call finds nothing.
+    let again = st.cost(&part);
+    assert!(!part.local_search(&mut st, far()));
+    assert!((st.cost(&part) - again).abs() < 1e-9);
+    assert!(start_of(&st, 0, 0).is_none() || start_of(&st, 1, 0).is_none());
+}
+
+#[test]
+fn local_search_keeps_the_team_week_feasible_and_synchronised() {
+    let req = crate::testing::load_request("small_team.json");
+    let p = crate::testing::problem(&req);
+    let visits: Vec<usize> = (0..p.visits.len()).collect();
+    let shifts: Vec<usize> = (0..p.shifts.len()).collect();
+    let part = Part::new(&p, visits, shifts);
+    for seed in 0..3 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut st = part.empty_state();
+        let all = st.unplaced.clone();
+        part.recreate(&mut st, &all, &mut rng, false);
+        let before = st.cost(&part);
+        part.local_search(&mut st, far());
+        assert!(st.cost(&part) <= before + 1e-9);
+        assert_sound(&part, &st);
+        // Double-handed visits keep one start on both routes.
+        for (&v, shifts) in &st.on {
+            let starts: Vec<_> = shifts.iter().filter_map(|&s| start_of(&st, s, v)).collect();
+            assert!(starts.windows(2).all(|w| w[0] == w[1]), "{v}: {starts:?}");
+        }
+    }
+}
