@@ -359,6 +359,61 @@ async fn refer_recommend_offer_accept_and_report_over_http() {
     assert!(text.contains("carefill_fill_time_minutes_count 1"));
     assert_rotas_pass_the_checker(&s.svc);
 
+    // A carer off sick: the team's rota is re-planned; bad bodies get clear errors.
+    let carer = s
+        .svc
+        .read(|b, _| {
+            b.rotas
+                .get(team)
+                .and_then(|r| r.routes.first())
+                .map(|r| r.carer.clone())
+        })
+        .expect("a carer with visits");
+    let absence = json!({"from": "2026-12-01T00:00:00+00:00", "to": "2026-12-01T23:59:00+00:00", "reason": "sick"});
+    let r = s
+        .call(
+            "POST",
+            &format!("/v1/carers/{carer}/absences"),
+            Role::Broker,
+            Some(&absence),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let backwards = json!({"from": "2026-12-02T00:00:00+00:00", "to": "2026-12-01T00:00:00+00:00"});
+    let r = s
+        .call(
+            "POST",
+            &format!("/v1/carers/{carer}/absences"),
+            Role::Broker,
+            Some(&backwards),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (422, json!("invalid_input"))
+    );
+    assert_eq!(
+        s.call(
+            "POST",
+            "/v1/carers/nobody/absences",
+            Role::Broker,
+            Some(&absence)
+        )
+        .await
+        .status,
+        404
+    );
+    s.svc.read(|b, _| {
+        let rota = &b.rotas[team];
+        assert!(
+            rota.routes
+                .iter()
+                .filter(|r| r.carer == carer)
+                .all(|r| r.stops.iter().all(|st| !st.start.starts_with("2026-12-01")))
+        );
+    });
+    assert_rotas_pass_the_checker(&s.svc);
+
     // Durability: a new service over the same file has the same state.
     let (packages, offers, ledger) = s
         .svc

@@ -626,3 +626,47 @@ pub async fn close_year(ctx: RequestCtx) -> Result<Response, ApiError> {
     let v = read(&ctx, |b, _| Ok(b.ledger_report())).await?;
     json_reply(StatusCode::OK, &v)
 }
+
+/// `POST /v1/carers/{carer_id}/absences`: a carer off sick or on leave; the
+/// team's rota is re-planned around it with minimum change.
+pub async fn add_absence(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let carer = ctx.param("carer_id")?.to_string();
+    let absence: carefill_solver::format::Absence = ctx.json()?;
+    let principal = ctx.principal()?.clone();
+    let c2 = carer.clone();
+    let team = read(&ctx, move |b, _| {
+        let c = b
+            .roster
+            .carers
+            .iter()
+            .find(|c| c.id == c2)
+            .ok_or_else(|| ApiError::NotFound(format!("unknown carer `{c2}`")))?;
+        let team = c.team.clone().unwrap_or_default();
+        let provider = b
+            .roster
+            .teams
+            .iter()
+            .find(|t| t.id == team)
+            .and_then(|t| t.provider.clone());
+        principal.require_team(&team, provider.as_deref())?;
+        Ok(team)
+    })
+    .await?;
+    let c3 = carer.clone();
+    let events = command(&ctx, "add_absence", move |b, now| {
+        b.add_absence(&c3, absence, now)
+    })
+    .await?;
+    let unplaced = events
+        .iter()
+        .find_map(|e| match e {
+            BrokerEvent::CarerAbsent { rota, .. } => Some(rota.unplaced.len()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    json_reply(
+        StatusCode::OK,
+        &serde_json::json!({ "carer": carer, "team": team, "unplaced_visits_in_team_rota": unplaced,
+            "rota": format!("/v1/teams/{team}/rota") }),
+    )
+}

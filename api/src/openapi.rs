@@ -281,6 +281,8 @@ pub fn schemas() -> Value {
         "ProviderStatusResult": {"type": "object", "properties": {"packages_released": {"type": "integer"}, "offers_made": {"type": "integer"}, "placed_at_once": {"type": "integer"}, "escalated": {"type": "integer"}}},
         "Report": {"type": "object"},
         "TeamRota": {"type": "object", "properties": {"team": {"type": "string"}, "rota": schema_ref("Rota")}},
+        "Absence": {"type": "object", "required": ["from", "to"], "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}}},
+        "AbsenceResult": {"type": "object", "properties": {"carer": {"type": "string"}, "team": {"type": "string"}, "unplaced_visits_in_team_rota": {"type": "integer"}}},
         "CloseYear": {"type": "object", "required": ["year"], "properties": {"year": {"type": "string"}}},
         "LedgerReport": {"type": "object", "properties": {"balances": {"type": "object"}, "risk_pool_pence": {"type": "integer"}, "trial_balance": {"type": "integer"}}},
         "Job": job,

@@ -750,6 +750,23 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: |c| Box::pin(broker_handlers::team_rota(c)),
     },
     RouteSpec {
+        id: "addCarerAbsence",
+        method: Method::Post,
+        path: "/v1/carers/{carer_id}/absences",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "A carer is off (sick, leave): re-plan the team's rota around it",
+        description: "Body {from, to, reason?} (RFC 3339). The carer's routes overlapping the absence are taken apart and their visits re-inserted with every other visit left with its carer (minimum change); visits that fit nowhere are listed unplaced with reasons. Planner keys only for their team, provider keys for their provider's teams.",
+        query: &[],
+        request: Some("Absence"),
+        response: Answer {
+            status: 200,
+            schema: "AbsenceResult",
+        },
+        errors: &[404, 422],
+        handler: |c| Box::pin(broker_handlers::add_absence(c)),
+    },
+    RouteSpec {
         id: "closeYear",
         method: Method::Post,
         path: "/v1/ledger/close-year",

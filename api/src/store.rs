@@ -136,6 +136,9 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerTransferred { .. } => {
                 t.teams.extend(broker.rotas.keys().cloned());
             }
+            BrokerEvent::CarerAbsent { team, .. } => {
+                t.teams.insert(team.clone());
+            }
             BrokerEvent::ProviderStatusChanged { .. } | BrokerEvent::YearClosed { .. } => {}
         }
     }

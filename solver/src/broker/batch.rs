@@ -260,11 +260,15 @@ impl Broker {
             .get(&package.id)
             .map(|r| r.passed_by.clone())
             .unwrap_or_default();
+        let config = super::BrokerConfig {
+            max_teams_checked: self.config.batch_max_teams_checked,
+            ..self.config.clone()
+        };
         let mut r = super::cascade::candidates_in(
             &self.roster,
             &self.index,
             &self.rotas,
-            &self.config,
+            &config,
             package,
             user,
             order,

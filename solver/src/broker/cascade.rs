@@ -394,6 +394,19 @@ impl Broker {
                     },
                 );
             }
+            BrokerEvent::CarerAbsent {
+                carer,
+                absence,
+                team,
+                rota,
+                ..
+            } => {
+                if let Some(c) = self.roster.carers.iter_mut().find(|c| &c.id == carer) {
+                    c.absences.push(absence.clone());
+                }
+                self.rotas.insert(team.clone(), rota.clone());
+                self.rebuild_index();
+            }
             BrokerEvent::YearClosed { .. } => {}
         }
     }
@@ -1265,6 +1278,107 @@ impl Broker {
             );
         }
         super::batch::allocate(self, &order, now, &mut out);
+        Ok(out)
+    }
+
+    /// A carer is off (sick, leave): the absence goes on the roster and the
+    /// carer's routes that overlap it are taken apart; their visits are put back
+    /// into the team's rota with every other visit left where it was (minimum
+    /// change). Visits that fit nowhere stay unplaced with reasons.
+    pub fn add_absence(
+        &mut self,
+        carer: &str,
+        absence: crate::format::Absence,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let c = self
+            .roster
+            .carers
+            .iter()
+            .find(|c| c.id == carer)
+            .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
+        let team = c
+            .team
+            .clone()
+            .ok_or_else(|| BrokerError::Invalid(format!("carer `{carer}` has no team")))?;
+        let from = DateTime::parse_from_rfc3339(&absence.from)
+            .map_err(|e| BrokerError::Invalid(format!("$.from: not an RFC 3339 instant ({e})")))?;
+        let to = DateTime::parse_from_rfc3339(&absence.to)
+            .map_err(|e| BrokerError::Invalid(format!("$.to: not an RFC 3339 instant ({e})")))?;
+        if to <= from {
+            return Err(BrokerError::Invalid("$.to must be after $.from".into()));
+        }
+        let mut req = self
+            .team_request(&team)
+            .ok_or_else(|| BrokerError::UnknownTeam(team.clone()))?;
+        if let Some(c) = req.carers.iter_mut().find(|c| c.id == carer) {
+            c.absences.push(absence.clone());
+        }
+        let p = Problem::from_request(&req).map_err(|issues| {
+            BrokerError::Invalid(
+                issues
+                    .first()
+                    .map(|i| format!("{}: {}", i.path, i.message))
+                    .unwrap_or_default(),
+            )
+        })?;
+        let mut rota = self.rotas.get(&team).cloned().unwrap_or_default();
+        let overlaps = |r: &crate::format::Route| {
+            r.stops.iter().any(|s| {
+                let (Ok(a), Ok(b)) = (
+                    DateTime::parse_from_rfc3339(&s.start),
+                    DateTime::parse_from_rfc3339(&s.end),
+                ) else {
+                    return true;
+                };
+                a < to && b > from
+            })
+        };
+        let mut displaced: Vec<String> = Vec::new();
+        rota.routes.retain(|r| {
+            let gone = !p.shift_index.contains_key(&r.shift) || (r.carer == carer && overlaps(r));
+            if gone {
+                displaced.extend(r.stops.iter().map(|s| s.visit.clone()));
+            }
+            !gone
+        });
+        // A double-handed visit leaves its partner's route too: both carers are re-chosen.
+        displaced.sort();
+        displaced.dedup();
+        for r in &mut rota.routes {
+            r.stops.retain(|s| !displaced.contains(&s.visit));
+        }
+        rota.routes.retain(|r| !r.stops.is_empty());
+        let current = p.planned_routes(&rota).map_err(BrokerError::Invalid)?;
+        let new_visits: Vec<usize> = displaced
+            .iter()
+            .filter_map(|v| p.visit_index.get(v).copied())
+            .collect();
+        let outcome = crate::rota::insert_visits(&p, &current, &new_visits)
+            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let mut unplaced = outcome.unplaced.clone();
+        // Visits the rota already could not place stay listed with their reasons.
+        let keep: Vec<crate::format::UnplacedVisit> = rota
+            .unplaced
+            .iter()
+            .filter(|u| !displaced.contains(&u.visit))
+            .cloned()
+            .collect();
+        unplaced.sort_by_key(|u| u.visit);
+        let mut written = p.write_rota(&outcome.routes, &unplaced);
+        written.unplaced.extend(keep);
+        written.unplaced.sort_by(|a, b| a.visit.cmp(&b.visit));
+        let mut out = Vec::new();
+        self.emit(
+            BrokerEvent::CarerAbsent {
+                at: now,
+                carer: carer.to_string(),
+                absence,
+                team,
+                rota: written,
+            },
+            &mut out,
+        );
         Ok(out)
     }
 

@@ -125,6 +125,9 @@ pub struct BrokerConfig {
     pub financial_year_start_month: u32,
     /// Most teams fit-checked per package (nearest first), to bound latency.
     pub max_teams_checked: usize,
+    /// Most teams fit-checked per package in a batch (hundreds of packages at
+    /// once: the nearest teams carry almost every good placement).
+    pub batch_max_teams_checked: usize,
 }
 
 impl Default for BrokerConfig {
@@ -147,6 +150,7 @@ impl Default for BrokerConfig {
             emergency_rate_pence: 1856,
             financial_year_start_month: 4,
             max_teams_checked: 40,
+            batch_max_teams_checked: 12,
         }
     }
 }
@@ -163,8 +167,8 @@ impl BrokerConfig {
         if self.damages.amount_pence < 0 {
             return Err("damages.amount_pence must not be negative".into());
         }
-        if self.max_teams_checked == 0 {
-            return Err("max_teams_checked must be at least 1".into());
+        if self.max_teams_checked == 0 || self.batch_max_teams_checked == 0 {
+            return Err("max_teams_checked and batch_max_teams_checked must be at least 1".into());
         }
         let w = &self.windows;
         for (name, v) in [

@@ -324,6 +324,20 @@ pub enum BrokerEvent {
         /// Area label.
         area: String,
     },
+    /// A carer is away (sick, leave); the team's rota was re-planned around it,
+    /// moving only the visits the carer can no longer make.
+    CarerAbsent {
+        /// When.
+        at: DateTime<Utc>,
+        /// Carer.
+        carer: String,
+        /// The absence added to the roster.
+        absence: crate::format::Absence,
+        /// Team whose rota changed.
+        team: String,
+        /// The team's rota after re-planning.
+        rota: crate::format::Rota,
+    },
     /// The financial year was closed.
     YearClosed {
         /// When.
@@ -352,6 +366,7 @@ impl BrokerEvent {
             BrokerEvent::CarerTransferred { .. } => "carer_transferred",
             BrokerEvent::PackageCancelled { .. } => "package_cancelled",
             BrokerEvent::PackageAdopted { .. } => "package_adopted",
+            BrokerEvent::CarerAbsent { .. } => "carer_absent",
             BrokerEvent::YearClosed { .. } => "year_closed",
         }
     }

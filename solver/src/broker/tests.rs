@@ -593,3 +593,79 @@ fn bad_referrals_are_rejected_with_the_field_named() {
     ));
     let _ = Urgency::Routine;
 }
+
+#[test]
+fn a_carer_off_sick_is_replanned_around_with_other_visits_left_alone() {
+    let mut w = world(11, BrokerConfig::default());
+    // The busiest carer of the first team with a rota.
+    let (team, rota) = w
+        .broker
+        .rotas
+        .iter()
+        .find(|(_, r)| !r.routes.is_empty())
+        .map(|(t, r)| (t.clone(), r.clone()))
+        .expect("a rota");
+    let carer = rota.routes[0].carer.clone();
+    let day = rota.routes[0].stops[0].start[..10].to_string();
+    let absence = crate::format::Absence {
+        from: format!("{day}T00:00:00+00:00"),
+        to: format!("{day}T23:59:00+00:00"),
+        reason: Some("sick".into()),
+    };
+    let before: Vec<(String, String, String)> = rota
+        .routes
+        .iter()
+        .filter(|r| r.carer != carer)
+        .flat_map(|r| {
+            r.stops
+                .iter()
+                .map(move |s| (r.carer.clone(), s.visit.clone(), s.start.clone()))
+        })
+        .collect();
+    let displaced: usize = rota
+        .routes
+        .iter()
+        .filter(|r| r.carer == carer && r.stops.iter().any(|s| s.start.starts_with(&day)))
+        .map(|r| r.stops.len())
+        .sum();
+    assert!(displaced > 0);
+    w.run(|b| b.add_absence(&carer, absence.clone(), t0()));
+    let after = &w.broker.rotas[&team];
+    for r in after.routes.iter().filter(|r| r.carer == carer) {
+        assert!(
+            r.stops.iter().all(|s| !s.start.starts_with(&day)),
+            "carer off sick still visits"
+        );
+    }
+    // Minimum change: every other carer's visit keeps its carer (times may slide in windows).
+    let still: std::collections::BTreeSet<(String, String)> = after
+        .routes
+        .iter()
+        .flat_map(|r| {
+            r.stops
+                .iter()
+                .map(move |s| (r.carer.clone(), s.visit.clone()))
+        })
+        .collect();
+    let kept = before
+        .iter()
+        .filter(|(c, v, _)| still.contains(&(c.clone(), v.clone())))
+        .count();
+    assert!(
+        kept * 100 >= before.len() * 95,
+        "kept {kept} of {}",
+        before.len()
+    );
+    assert!(
+        w.broker
+            .roster
+            .carers
+            .iter()
+            .any(|c| c.id == carer && c.absences.contains(&absence))
+    );
+    assert!(matches!(
+        w.broker.add_absence("nobody", absence, t0()),
+        Err(BrokerError::UnknownCarer(_))
+    ));
+    w.assert_consistent();
+}

@@ -201,7 +201,13 @@ pub(crate) fn shortlist(
         }
     }
     teams.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)));
-    teams.truncate(max_teams);
+    // The cap bounds latency; emergency cover, the last resort, is always checked.
+    let (mut cover, mut rest): (Vec<_>, Vec<_>) = teams
+        .into_iter()
+        .partition(|&(pi, _, _)| roster.providers[pi].tier == Tier::EmergencyCover);
+    rest.truncate(max_teams);
+    rest.append(&mut cover);
+    let teams = rest;
     TeamShortlist { teams, excluded }
 }
 
