@@ -670,3 +670,17 @@ pub async fn add_absence(ctx: RequestCtx) -> Result<Response, ApiError> {
             "rota": format!("/v1/teams/{team}/rota") }),
     )
 }
+
+/// `GET /v1/demo/referrals`: the demo county's referrals not yet referred, ready to POST.
+pub async fn demo_referrals(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let svc = service(&ctx)?;
+    let list = blocking(move || Ok(svc.demo_referrals())).await?;
+    let bodies: Vec<ReferralBody> = list
+        .into_iter()
+        .map(|(package, service_user)| ReferralBody {
+            package,
+            service_user,
+        })
+        .collect();
+    json_reply(StatusCode::OK, &serde_json::json!({ "referrals": bodies }))
+}

@@ -8,6 +8,7 @@
 
 use crate::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
+use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::{Mutex, RwLock};
 
@@ -66,6 +67,8 @@ pub struct BrokerService {
     /// Taken only while holding the broker's write lock (or for counts).
     store: Mutex<Box<dyn BrokerStore>>,
     clock: Box<dyn Clock>,
+    /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
+    demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -113,6 +116,22 @@ impl BrokerService {
             broker: RwLock::new(broker),
             store: Mutex::new(store),
             clock,
+            demo_referrals: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Keeps the demo county's referrals so a new user can POST them.
+    pub fn set_demo_referrals(&self, referrals: Vec<(Package, ServiceUser)>) {
+        let _ = self.demo_referrals.set(referrals);
+    }
+
+    /// Demo referrals not referred yet.
+    pub fn demo_referrals(&self) -> Vec<(Package, ServiceUser)> {
+        let all = self.demo_referrals.get().cloned().unwrap_or_default();
+        self.read(|b, _| {
+            all.into_iter()
+                .filter(|(p, _)| !b.packages.contains_key(&p.id))
+                .collect()
         })
     }
 

@@ -207,6 +207,7 @@ fn open_broker(
         return Ok(None);
     }
     let t0 = std::time::Instant::now();
+    let demo_referrals = std::cell::RefCell::new(Vec::new());
     let svc = BrokerService::open(store, Box::new(SystemClock), || {
         let options = carefill_solver::rota::SolveOptions {
             time_limit: std::time::Duration::from_secs(60),
@@ -229,6 +230,7 @@ fn open_broker(
                 };
                 let c = carefill_solver::broker::demo::county(&profile, 1, 60)
                     .map_err(|e| e.to_string())?;
+                *demo_referrals.borrow_mut() = c.referrals.clone();
                 (c.roster, c.rotas)
             }
         };
@@ -242,6 +244,33 @@ fn open_broker(
         "carefill: broker ready from {db} in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    if demo {
+        let mut referrals = demo_referrals.into_inner();
+        if referrals.is_empty() {
+            // An existing demo database: regenerate the same referral stream.
+            let profile = match demo_size {
+                "small" => carefill_solver::broker::demo::small_profile(),
+                _ => ScenarioSize::County.profile(),
+            };
+            let sc = carefill_solver::generate::generate_with(
+                &GeneratorOptions::new(ScenarioSize::County, 1),
+                &profile,
+            );
+            referrals = sc
+                .referrals
+                .iter()
+                .filter_map(|p| {
+                    let u = sc
+                        .request
+                        .service_users
+                        .iter()
+                        .find(|u| u.id == p.service_user)?;
+                    Some((p.clone(), u.clone()))
+                })
+                .collect();
+        }
+        svc.set_demo_referrals(referrals);
+    }
     Ok(Some(std::sync::Arc::new(svc)))
 }
 

@@ -767,6 +767,23 @@ pub static ROUTES: &[RouteSpec] = &[
         handler: |c| Box::pin(broker_handlers::add_absence(c)),
     },
     RouteSpec {
+        id: "listDemoReferrals",
+        method: Method::Get,
+        path: "/v1/demo/referrals",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "The demo county's referrals not yet referred (with --demo)",
+        description: "Each item is a body for POST /v1/referrals or /v1/recommendations.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ReferralBatch",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(broker_handlers::demo_referrals(c)),
+    },
+    RouteSpec {
         id: "closeYear",
         method: Method::Post,
         path: "/v1/ledger/close-year",

@@ -149,7 +149,7 @@ impl Default for BrokerConfig {
             // Devon Cares' framework fee, £18.56 an hour.
             emergency_rate_pence: 1856,
             financial_year_start_month: 4,
-            max_teams_checked: 40,
+            max_teams_checked: 16,
             batch_max_teams_checked: 12,
         }
     }
