@@ -453,19 +453,23 @@ async fn offer_owner(ctx: &RequestCtx, id: &str) -> Result<String, ApiError> {
     Ok(provider)
 }
 
+/// The provider's view of one offer, as the answer.
+async fn offer_reply(ctx: &RequestCtx, id: String) -> Result<Response, ApiError> {
+    let v = read(ctx, move |b, _| {
+        b.offers
+            .get(&id)
+            .and_then(|o| provider_view(b, o))
+            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
 /// `GET /v1/offers/{offer_id}`.
 pub async fn get_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     let id = ctx.param("offer_id")?.to_string();
     offer_owner(&ctx, &id).await?;
-    let v = read(&ctx, move |b, _| {
-        let o = b
-            .offers
-            .get(&id)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))?;
-        provider_view(b, o).ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
-    })
-    .await?;
-    json_reply(StatusCode::OK, &v)
+    offer_reply(&ctx, id).await
 }
 
 /// `POST /v1/offers/{offer_id}/accept`.
@@ -474,15 +478,7 @@ pub async fn accept_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     offer_owner(&ctx, &id).await?;
     let id2 = id.clone();
     command(&ctx, "accept_offer", move |b, now| b.accept(&id2, now)).await?;
-    let v = read(&ctx, move |b, _| {
-        let o = b
-            .offers
-            .get(&id)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))?;
-        provider_view(b, o).ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
-    })
-    .await?;
-    json_reply(StatusCode::OK, &v)
+    offer_reply(&ctx, id).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -509,15 +505,7 @@ pub async fn decline_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
         b.decline(&id2, body.reason, body.note, now)
     })
     .await?;
-    let v = read(&ctx, move |b, _| {
-        let o = b
-            .offers
-            .get(&id)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))?;
-        provider_view(b, o).ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
-    })
-    .await?;
-    json_reply(StatusCode::OK, &v)
+    offer_reply(&ctx, id).await
 }
 
 #[derive(Debug, Deserialize)]

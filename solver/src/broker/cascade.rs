@@ -170,19 +170,13 @@ impl Broker {
                 self.packages.insert(
                     package.id.clone(),
                     PackageRecord {
-                        package: package.clone(),
-                        status: PackageStatus::Open,
-                        referred_at: *at,
-                        filled_at: None,
-                        provider: None,
-                        team: None,
-                        filled_tier: None,
-                        stage: None,
-                        stages_tried: Vec::new(),
-                        passed_by: BTreeSet::new(),
-                        damages_accrued: false,
                         previous_provider: previous_provider.clone(),
-                        area: area.clone(),
+                        ..PackageRecord::new(
+                            package.clone(),
+                            PackageStatus::Open,
+                            *at,
+                            area.clone(),
+                        )
                     },
                 );
                 self.rebuild_index();
@@ -378,19 +372,16 @@ impl Broker {
                 self.packages.insert(
                     package.id.clone(),
                     PackageRecord {
-                        package: package.clone(),
-                        status: PackageStatus::Filled,
-                        referred_at: *at,
                         filled_at: Some(*at),
                         provider: Some(provider.clone()),
                         team: Some(team.clone()),
                         filled_tier: tier,
-                        stage: None,
-                        stages_tried: Vec::new(),
-                        passed_by: BTreeSet::new(),
-                        damages_accrued: false,
-                        previous_provider: None,
-                        area: area.clone(),
+                        ..PackageRecord::new(
+                            package.clone(),
+                            PackageStatus::Filled,
+                            *at,
+                            area.clone(),
+                        )
                     },
                 );
             }
@@ -516,7 +507,7 @@ impl Broker {
         self.validate_referral(&package, &user)?;
         let mut out = Vec::new();
         let id = package.id.clone();
-        let area = area_label(&self.roster, &user);
+        let area = area_label(&self.roster, &user.location);
         self.emit(
             BrokerEvent::Referred {
                 at: now,
@@ -1092,7 +1083,7 @@ impl Broker {
             for (pkg, user) in initial {
                 // Adopt it as a filled package so it can be released like the others.
                 let team = user.team.clone().unwrap_or_default();
-                let area = area_label(&self.roster, &user);
+                let area = area_label(&self.roster, &user.location);
                 released.push((pkg.id.clone(), team.clone()));
                 self.emit(
                     BrokerEvent::PackageAdopted {
@@ -1222,7 +1213,7 @@ impl Broker {
         }
         let mut out = Vec::new();
         let id = package.id.clone();
-        let area = area_label(&self.roster, &user);
+        let area = area_label(&self.roster, &user.location);
         self.emit(
             BrokerEvent::Referred {
                 at: now,
@@ -1265,7 +1256,7 @@ impl Broker {
         let mut order = Vec::new();
         for (package, user) in referrals {
             order.push(package.id.clone());
-            let area = area_label(&self.roster, &user);
+            let area = area_label(&self.roster, &user.location);
             self.emit(
                 BrokerEvent::Referred {
                     at: now,

@@ -231,49 +231,7 @@ impl Broker {
     /// the request its rota answers; `None` for an unknown team.
     pub fn team_request(&self, team: &str) -> Option<PlanningRequest> {
         let ti = *self.index.team_pos.get(team)?;
-        let t = &self.roster.teams[ti];
-        let mut req = PlanningRequest {
-            format: self.roster.format.clone(),
-            horizon: self.roster.horizon.clone(),
-            settings: self.roster.settings.clone(),
-            travel: self.roster.travel.clone(),
-            providers: t
-                .provider
-                .as_ref()
-                .and_then(|p| self.index.provider_pos.get(p))
-                .map(|&i| vec![self.roster.providers[i].clone()])
-                .unwrap_or_default(),
-            teams: vec![t.clone()],
-            carers: Vec::new(),
-            service_users: Vec::new(),
-            packages: Vec::new(),
-            existing_rota: Vec::new(),
-        };
-        for &c in self
-            .index
-            .carers_of_team
-            .get(team)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            req.carers.push(self.roster.carers[c].clone());
-        }
-        for &u in self
-            .index
-            .users_of_team
-            .get(team)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let su = &self.roster.service_users[u];
-            req.service_users.push(su.clone());
-            for &pk in self
-                .index
-                .packages_of_user
-                .get(&su.id)
-                .map_or(&[][..], Vec::as_slice)
-            {
-                req.packages.push(self.roster.packages[pk].clone());
-            }
-        }
+        let mut req = world::team_roster(&self.roster, &self.index, ti, None);
         world::keep_team_carer_refs(&mut req);
         Some(req)
     }

@@ -55,6 +55,27 @@ pub struct PackageRecord {
     pub area: String,
 }
 
+impl PackageRecord {
+    /// A record with no brokering history yet.
+    pub fn new(package: Package, status: PackageStatus, at: DateTime<Utc>, area: String) -> Self {
+        PackageRecord {
+            package,
+            status,
+            referred_at: at,
+            filled_at: None,
+            provider: None,
+            team: None,
+            filled_tier: None,
+            stage: None,
+            stages_tried: Vec::new(),
+            passed_by: BTreeSet::new(),
+            damages_accrued: false,
+            previous_provider: None,
+            area,
+        }
+    }
+}
+
 /// State of an offer.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]

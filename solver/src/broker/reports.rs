@@ -352,19 +352,7 @@ impl Broker {
                             [period_of(a.rem_euclid(1440) as i32) as usize] -= used;
                     }
                 }
-                let label = crate::broker::area_label(
-                    &self.roster,
-                    &crate::format::ServiceUser {
-                        id: String::new(),
-                        location: team.base,
-                        team: None,
-                        carer_gender: None,
-                        preferred_carers: Vec::new(),
-                        excluded_carers: Vec::new(),
-                        known_carers: Vec::new(),
-                        continuity_cap: None,
-                    },
-                );
+                let label = crate::broker::area_label(&self.roster, &team.base);
                 Some((label, spare))
             })
             .collect();

@@ -91,9 +91,9 @@ pub fn package_skills(package: &Package) -> BTreeSet<String> {
 }
 
 /// A short area label for reports: the nearest town within twice its radius, else "rural".
-pub fn area_label(roster: &PlanningRequest, user: &ServiceUser) -> String {
+pub fn area_label(roster: &PlanningRequest, at: &crate::format::Location) -> String {
     if let TravelSpec::Haversine(h) = &roster.travel {
-        let here = (user.location.lat, user.location.lon);
+        let here = (at.lat, at.lon);
         let mut best: Option<(f64, String)> = None;
         for (i, town) in h.urban_areas.iter().enumerate() {
             let d = great_circle_m(here, (town.centre.lat, town.centre.lon));
@@ -246,6 +246,25 @@ pub(crate) fn team_request(
     package: &Package,
     user: &ServiceUser,
 ) -> PlanningRequest {
+    // The person may already have a package here (an increase): keep it, and
+    // add the person's record once, as a member of this team.
+    let mut req = team_roster(roster, ix, team, Some(&user.id));
+    let mut newcomer = user.clone();
+    newcomer.team = Some(roster.teams[team].id.clone());
+    req.service_users.push(newcomer);
+    req.packages.push(package.clone());
+    keep_team_carer_refs(&mut req);
+    req
+}
+
+/// The team's own roster: its provider, carers, people (except `except_user`'s
+/// record) and all their packages.
+pub(crate) fn team_roster(
+    roster: &PlanningRequest,
+    ix: &RosterIndex,
+    team: usize,
+    except_user: Option<&str>,
+) -> PlanningRequest {
     let t = &roster.teams[team];
     let mut req = PlanningRequest {
         format: roster.format.clone(),
@@ -269,9 +288,7 @@ pub(crate) fn team_request(
     }
     for &u in ix.users_of_team.get(&t.id).map_or(&[][..], Vec::as_slice) {
         let su = &roster.service_users[u];
-        // The person may already have a package here (an increase): keep it, and
-        // push the person's record once, below.
-        if su.id != user.id {
+        if Some(su.id.as_str()) != except_user {
             req.service_users.push(su.clone());
         }
         for &pk in ix
@@ -282,11 +299,6 @@ pub(crate) fn team_request(
             req.packages.push(roster.packages[pk].clone());
         }
     }
-    let mut newcomer = user.clone();
-    newcomer.team = Some(t.id.clone());
-    req.service_users.push(newcomer);
-    req.packages.push(package.clone());
-    keep_team_carer_refs(&mut req);
     req
 }
 
