@@ -179,7 +179,7 @@ impl Broker {
                         )
                     },
                 );
-                self.rebuild_index();
+                self.refresh_people_index();
             }
             BrokerEvent::StageOpened { package, stage, .. } => {
                 if let Some(r) = self.packages.get_mut(package) {
@@ -244,7 +244,7 @@ impl Broker {
                 rota.routes.sort_by(|a, b| a.shift.cmp(&b.shift));
                 rota.kpis = None;
                 rota.stats = None;
-                self.rebuild_index();
+                self.refresh_people_index();
             }
             BrokerEvent::OfferDeclined {
                 at,
@@ -333,7 +333,7 @@ impl Broker {
                         }
                     }
                 }
-                self.rebuild_index();
+                self.refresh_people_index();
             }
             BrokerEvent::CarerTransferred { transfer, .. } => {
                 if let Some(c) = self
@@ -349,7 +349,7 @@ impl Broker {
                     rota.routes
                         .retain(|r| r.carer != carer || !r.stops.is_empty());
                 }
-                self.rebuild_index();
+                self.refresh_people_index();
             }
             BrokerEvent::PackageCancelled { package, .. } => {
                 if let Some(r) = self.packages.get_mut(package) {
@@ -396,7 +396,7 @@ impl Broker {
                     c.absences.push(absence.clone());
                 }
                 self.rotas.insert(team.clone(), rota.clone());
-                self.rebuild_index();
+                self.refresh_people_index();
             }
             BrokerEvent::YearClosed { .. } => {}
         }

@@ -236,7 +236,15 @@ impl Broker {
         Some(req)
     }
 
+    /// Rebuilds every lookup; needed when providers or teams change.
     fn rebuild_index(&mut self) {
         self.index = RosterIndex::build(&self.roster);
+    }
+
+    /// Rebuilds the lookups of carers, people and packages only (providers and
+    /// teams unchanged): the common case, kept cheap because a provider failure
+    /// applies hundreds of events in a row.
+    fn refresh_people_index(&mut self) {
+        self.index.build_people(&self.roster);
     }
 }

@@ -34,10 +34,22 @@ pub(crate) struct RosterIndex {
 impl RosterIndex {
     pub fn build(roster: &PlanningRequest) -> Self {
         let mut ix = RosterIndex::default();
+        ix.build_geography(roster);
+        ix.build_people(roster);
+        ix
+    }
+
+    /// Providers, teams and their drawn areas: parsing polygons is the slow
+    /// part, and these change only when providers or teams do.
+    fn build_geography(&mut self, roster: &PlanningRequest) {
         let mut issues = Issues::default();
         let mut areas = Vec::new();
+        self.provider_pos.clear();
+        self.team_pos.clear();
+        self.teams_of_provider.clear();
+        self.team_areas.clear();
         for (i, p) in roster.providers.iter().enumerate() {
-            ix.provider_pos.insert(p.id.clone(), i);
+            self.provider_pos.insert(p.id.clone(), i);
             let mut polys: Vec<geo::Polygon<f64>> = Vec::new();
             for a in &p.service_areas {
                 if let Some(mp) =
@@ -48,36 +60,44 @@ impl RosterIndex {
             }
             areas.push((i, MultiPolygon(polys)));
         }
-        ix.provider_areas = Some(AreaIndex::new(areas));
+        self.provider_areas = Some(AreaIndex::new(areas));
         for (i, t) in roster.teams.iter().enumerate() {
-            ix.team_pos.insert(t.id.clone(), i);
+            self.team_pos.insert(t.id.clone(), i);
             if let Some(p) = &t.provider {
-                ix.teams_of_provider.entry(p.clone()).or_default().push(i);
+                self.teams_of_provider.entry(p.clone()).or_default().push(i);
             }
-            ix.team_areas.push(
+            self.team_areas.push(
                 t.area
                     .as_ref()
                     .and_then(|a| area_to_multipolygon(a, "teams[].area", &mut issues)),
             );
         }
+    }
+
+    /// Carers, people and packages by team and person: these change with
+    /// almost every brokering event (referral, acceptance, release).
+    pub fn build_people(&mut self, roster: &PlanningRequest) {
+        self.carers_of_team.clear();
+        self.users_of_team.clear();
+        self.user_pos.clear();
+        self.packages_of_user.clear();
         for (i, c) in roster.carers.iter().enumerate() {
             if let Some(t) = &c.team {
-                ix.carers_of_team.entry(t.clone()).or_default().push(i);
+                self.carers_of_team.entry(t.clone()).or_default().push(i);
             }
         }
         for (i, u) in roster.service_users.iter().enumerate() {
-            ix.user_pos.insert(u.id.clone(), i);
+            self.user_pos.insert(u.id.clone(), i);
             if let Some(t) = &u.team {
-                ix.users_of_team.entry(t.clone()).or_default().push(i);
+                self.users_of_team.entry(t.clone()).or_default().push(i);
             }
         }
         for (i, p) in roster.packages.iter().enumerate() {
-            ix.packages_of_user
+            self.packages_of_user
                 .entry(p.service_user.clone())
                 .or_default()
                 .push(i);
         }
-        ix
     }
 }
 

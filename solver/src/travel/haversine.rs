@@ -5,8 +5,8 @@
 //! rural driving once junctions and parking are counted.
 
 use super::{
-    Leg, SAME_PLACE_M, TravelModel, ceil_minutes, coords_ok, haversine_m, metres_per_min,
-    round_metres,
+    Leg, SAME_PLACE_M, TravelMatrix, TravelModel, ceil_minutes, coords_ok, haversine_m,
+    metres_per_min, round_metres,
 };
 use crate::format::{HaversineSpec, IssueCode, Issues, Location, TravelMode};
 
@@ -93,6 +93,50 @@ impl TravelModel for HaversineModel {
     }
 
     fn leg(&self, from: &Location, to: &Location, mode: TravelMode) -> Leg {
+        self.leg_given(from, to, mode, |straight| self.is_urban(from, to, straight))
+    }
+
+    /// Which urban areas hold each location is worked out once per location,
+    /// not once per pair: a team's matrix is rebuilt for every fit check.
+    fn matrix(&self, locations: &[Location], mode: TravelMode) -> TravelMatrix {
+        use rayon::prelude::*;
+        let inside: Vec<Vec<usize>> = locations
+            .iter()
+            .map(|l| {
+                (self.spec.urban_areas.iter().enumerate())
+                    .filter(|(_, a)| haversine_m(&a.centre, l) <= a.radius_m)
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
+        let rows: Vec<Vec<Leg>> = (0..locations.len())
+            .into_par_iter()
+            .map(|i| {
+                (0..locations.len())
+                    .map(|j| {
+                        self.leg_given(&locations[i], &locations[j], mode, |straight| {
+                            if self.spec.urban_areas.is_empty() {
+                                straight < self.spec.urban_leg_threshold_m
+                            } else {
+                                inside[i].iter().any(|a| inside[j].contains(a))
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        TravelMatrix::from_rows(rows)
+    }
+}
+
+impl HaversineModel {
+    fn leg_given(
+        &self,
+        from: &Location,
+        to: &Location,
+        mode: TravelMode,
+        urban: impl FnOnce(f64) -> bool,
+    ) -> Leg {
         let straight = haversine_m(from, to);
         // NaN (invalid coordinates) also lands here: no panic, no garbage.
         if straight.is_nan() || straight < SAME_PLACE_M {
@@ -101,7 +145,7 @@ impl TravelModel for HaversineModel {
         let s = &self.spec;
         let (circuity, kmh, extra) = match mode {
             TravelMode::Drive => {
-                let kmh = if self.is_urban(from, to, straight) {
+                let kmh = if urban(straight) {
                     s.urban_drive_kmh
                 } else {
                     s.rural_drive_kmh
@@ -192,6 +236,42 @@ mod tests {
         }
         let nan = loc(f64::NAN, 0.0);
         assert_eq!(m.leg(&nan, &a, TravelMode::Drive), Leg::default());
+    }
+
+    #[test]
+    fn matrix_equals_pairwise_legs_with_urban_areas() {
+        // The matrix precomputes which towns hold each location; it must agree
+        // with the pair-by-pair definition in every mode, towns or no towns.
+        let town = |lat: f64, lon: f64, r: f64| UrbanArea {
+            name: None,
+            centre: loc(lat, lon),
+            radius_m: r,
+        };
+        let with_towns = HaversineModel::from_spec_unchecked(HaversineSpec {
+            urban_areas: vec![town(50.72, -3.53, 4_000.0), town(50.37, -4.14, 6_000.0)],
+            ..HaversineSpec::default()
+        });
+        let locs: Vec<Location> = (0..30)
+            .map(|i| {
+                let f = f64::from(i);
+                loc(50.35 + 0.013 * f, -4.16 + 0.022 * f)
+            })
+            .chain([loc(50.72, -3.531), loc(50.371, -4.141), loc(f64::NAN, 0.0)])
+            .collect();
+        for m in [HaversineModel::default(), with_towns] {
+            for mode in [
+                TravelMode::Drive,
+                TravelMode::Walk,
+                TravelMode::PublicTransport,
+            ] {
+                let tm = m.matrix(&locs, mode);
+                for (i, a) in locs.iter().enumerate() {
+                    for (j, b) in locs.iter().enumerate() {
+                        assert_eq!(tm.get(i, j), m.leg(a, b, mode), "{i}->{j} {mode:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
