@@ -130,6 +130,9 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::Escalated { alert } => {
                 t.packages.insert(alert.package.clone());
             }
+            BrokerEvent::EscalationRetried { package, .. } => {
+                t.packages.insert(package.clone());
+            }
             BrokerEvent::Posted { .. } => {
                 t.ledger_from = t.ledger_from.saturating_sub(1);
             }

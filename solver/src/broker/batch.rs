@@ -101,18 +101,19 @@ pub(crate) fn allocate(
         options.push(opts);
     }
 
-    let chosen = solve_assignment(&inputs, &reports, &options).map_or_else(
-        || {
-            // Without a MILP answer: first option of each package, urgent first.
-            (0..options.len())
-                .map(|i| options[i].first().map(|_| 0))
-                .collect::<Vec<_>>()
-        },
-        |c| {
-            stats.milp_solved = true;
-            c
-        },
-    );
+    let chosen = solve_assignment(&inputs, &reports, &options, broker.config.block_before_spot)
+        .map_or_else(
+            || {
+                // Without a MILP answer: first option of each package, urgent first.
+                (0..options.len())
+                    .map(|i| options[i].first().map(|_| 0))
+                    .collect::<Vec<_>>()
+            },
+            |c| {
+                stats.milp_solved = true;
+                c
+            },
+        );
     // Apply: most urgent first so they get the room if re-checks disagree with the estimate.
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by(|&a, &b| {
@@ -149,6 +150,7 @@ fn solve_assignment(
     )],
     reports: &[CandidateReport],
     options: &[Vec<&Candidate>],
+    block_first: bool,
 ) -> Option<Vec<Option<usize>>> {
     let mut vars = ProblemVariables::new();
     let mut x: Vec<Vec<Variable>> = Vec::with_capacity(options.len());
@@ -167,8 +169,9 @@ fn solve_assignment(
                 .position(|&t| t == c.tier)
                 .unwrap_or(order.len()) as f64;
             // Lexicographic by weights: placing (1e6 x urgency) >> tier (1e4 per stage)
-            // >> known carers (100 each) >> travel and continuity cost (capped below 100).
+            // >> block before spot (1e3) >> known carers (100 each) >> travel and continuity cost (capped below 100).
             let value = 1e6 * urgency_weight(inputs[i].1.urgency) - 1e4 * stage
+                + if c.block && block_first { 1e3 } else { 0.0 }
                 + 100.0 * c.fit.known_carers.len() as f64
                 - c.fit.cost_delta.clamp(0.0, 99.0 * 100.0) / 100.0;
             objective += value * v;

@@ -87,6 +87,20 @@ fn rank_key(c: &Candidate) -> (u8, std::cmp::Reverse<usize>, i64, String, String
     )
 }
 
+/// The fill clock starts when the referral was made (`referral_time`, e.g. the
+/// hospital's request at 08:10 entered at 08:25), never later than now and
+/// at most 30 days before it (people do wait on lists; an older stamp is
+/// taken as a data error and the clock starts now).
+fn fill_clock_start(package: &Package, now: DateTime<Utc>) -> DateTime<Utc> {
+    package
+        .referral_time
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t <= now && now - *t <= Duration::days(30))
+        .unwrap_or(now)
+}
+
 impl Broker {
     /// The cascade order for a package: specialist packages may go to
     /// Specialist providers first; emergency cover is always last.
@@ -398,6 +412,23 @@ impl Broker {
                 self.rotas.insert(team.clone(), rota.clone());
                 self.refresh_people_index();
             }
+            BrokerEvent::EscalationRetried {
+                at,
+                package,
+                reopened,
+                ask_again,
+            } => {
+                if let Some(r) = self.packages.get_mut(package) {
+                    r.last_retry_at = Some(*at);
+                    if *reopened {
+                        r.status = PackageStatus::Open;
+                        r.stage = None;
+                    }
+                    if *ask_again {
+                        r.passed_by.clear();
+                    }
+                }
+            }
             BrokerEvent::YearClosed { .. } => {}
         }
     }
@@ -508,9 +539,10 @@ impl Broker {
         let mut out = Vec::new();
         let id = package.id.clone();
         let area = area_label(&self.roster, &user.location);
+        let clock = fill_clock_start(&package, now);
         self.emit(
             BrokerEvent::Referred {
-                at: now,
+                at: clock,
                 package,
                 service_user: user,
                 area,
@@ -545,11 +577,33 @@ impl Broker {
         let package = rec.package.clone();
         let passed = rec.passed_by.clone();
         let current = rec.stage;
-        let report = self.candidates(&package, &user);
+        let mut report = self.candidates(&package, &user);
         let order = report.stage_order.clone();
         let start = current
             .and_then(|s| order.iter().position(|&x| x == s))
             .unwrap_or(0);
+        let none_fit = |r: &CandidateReport| {
+            order[start..]
+                .iter()
+                .all(|&st| r.at_stage(st, &passed).is_empty())
+        };
+        // Only the nearest teams were checked; before raising an alert, every
+        // team that reaches the person is (slower, but rare and worth it).
+        if none_fit(&report) && report.teams_checked >= self.config.max_teams_checked {
+            let wide = super::BrokerConfig {
+                max_teams_checked: usize::MAX,
+                ..self.config.clone()
+            };
+            report = candidates_in(
+                &self.roster,
+                &self.index,
+                &self.rotas,
+                &wide,
+                &package,
+                &user,
+                order.clone(),
+            );
+        }
         for &stage in &order[start..] {
             let cands: Vec<Candidate> = report
                 .at_stage(stage, &passed)
@@ -579,6 +633,14 @@ impl Broker {
                 self.accept_with(&offer, routes, c.fit.clone(), true, now, out);
                 return;
             }
+            // Block hours are already paid for: spot is asked only when no
+            // block provider at this stage can take the package.
+            let cands: Vec<Candidate> =
+                if self.config.block_before_spot && cands.iter().any(|c| c.block) {
+                    cands.into_iter().filter(|c| c.block).collect()
+                } else {
+                    cands
+                };
             let chosen: Vec<&Candidate> = match self.config.offer_mode {
                 OfferMode::Broadcast => cands.iter().collect(),
                 OfferMode::Ranked => cands.iter().take(1).collect(),
@@ -863,7 +925,9 @@ impl Broker {
         Ok(out)
     }
 
-    /// Tries an escalated package again (capacity may have freed up).
+    /// Tries an escalated package again now (a broker's request): every
+    /// provider may be asked again, its capacity may have freed up. The fill
+    /// clock keeps running from the referral.
     pub fn rebroker(
         &mut self,
         package: &str,
@@ -879,25 +943,13 @@ impl Broker {
                 status: format!("{:?}", rec.status).to_lowercase(),
             });
         }
-        let user = self
-            .service_user(&rec.package.service_user)
-            .cloned()
-            .ok_or_else(|| BrokerError::UnknownPackage(package.to_string()))?;
         let mut out = Vec::new();
-        let (pkg, area, prev, at) = (
-            rec.package.clone(),
-            rec.area.clone(),
-            rec.previous_provider.clone(),
-            rec.referred_at,
-        );
-        // Same fill clock: the person has been waiting since the referral.
         self.emit(
-            BrokerEvent::Referred {
-                at,
-                package: pkg,
-                service_user: user,
-                area,
-                previous_provider: prev,
+            BrokerEvent::EscalationRetried {
+                at: now,
+                package: package.to_string(),
+                reopened: true,
+                ask_again: true,
             },
             &mut out,
         );
@@ -925,8 +977,60 @@ impl Broker {
         for pkg in touched {
             self.advance(&pkg, now, &mut out);
         }
+        self.retry_escalated(now, &mut out);
         self.accrue_damages(now, &mut out);
         out
+    }
+
+    /// Escalated packages are checked again every `escalation_retry_min`:
+    /// when a provider not yet asked now has a team that can take one, it
+    /// re-enters the cascade; otherwise the check is recorded and the alert
+    /// stands.
+    fn retry_escalated(&mut self, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
+        let every = Duration::minutes(i64::from(self.config.escalation_retry_min));
+        if every.is_zero() {
+            return;
+        }
+        let due: Vec<String> = self
+            .packages
+            .values()
+            .filter(|r| r.status == PackageStatus::Escalated)
+            .filter(|r| {
+                let last = r.last_retry_at.or_else(|| {
+                    (self.alerts.iter().rev())
+                        .find(|a| a.package == r.package.id)
+                        .map(|a| a.at)
+                });
+                last.is_none_or(|t| now - t >= every)
+            })
+            .map(|r| r.package.id.clone())
+            .collect();
+        for pkg in due {
+            let Some(rec) = self.packages.get(&pkg) else {
+                continue;
+            };
+            let Some(user) = self.service_user(&rec.package.service_user).cloned() else {
+                continue;
+            };
+            let passed = rec.passed_by.clone();
+            let report = self.candidates(&rec.package, &user);
+            let reopened = report
+                .stage_order
+                .iter()
+                .any(|&st| !report.at_stage(st, &passed).is_empty());
+            self.emit(
+                BrokerEvent::EscalationRetried {
+                    at: now,
+                    package: pkg.clone(),
+                    reopened,
+                    ask_again: false,
+                },
+                out,
+            );
+            if reopened {
+                self.advance(&pkg, now, out);
+            }
+        }
     }
 
     fn accrue_damages(&mut self, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
@@ -1018,6 +1122,24 @@ impl Broker {
                 return Err(BrokerError::Invalid(format!(
                     "transfer of `{}` must go to another provider's team",
                     t.carer
+                )));
+            }
+        }
+        // A neighbourhood team has a size cap (Buurtzorg: 12); a team pushed over
+        // it could no longer plan its rota, so such a transfer is refused.
+        for (to_team, &ti) in &self.index.team_pos {
+            let joining = transfers.iter().filter(|t| &t.to_team == to_team).count();
+            if joining == 0 {
+                continue;
+            }
+            let team = &self.roster.teams[ti];
+            let cap = team
+                .max_members
+                .unwrap_or(self.roster.settings.max_team_size) as usize;
+            let now_members = self.index.carers_of_team.get(to_team).map_or(0, Vec::len);
+            if now_members + joining > cap {
+                return Err(BrokerError::Invalid(format!(
+                    "transfers: team `{to_team}` has {now_members} carers and room for {cap}; {joining} cannot join it"
                 )));
             }
         }

@@ -123,6 +123,13 @@ pub struct BrokerConfig {
     pub emergency_rate_pence: u32,
     /// First month of the financial year (UK: April).
     pub financial_year_start_month: u32,
+    /// Within a tier, offer to block-contract providers (hours already paid
+    /// for) before spot providers; spot is asked only when no block provider
+    /// can take the package or all of them passed.
+    pub block_before_spot: bool,
+    /// Escalated packages are tried again this often, minutes (capacity frees
+    /// up as rotas change); 0 leaves retries to a broker.
+    pub escalation_retry_min: u32,
     /// Most teams fit-checked per package (nearest first), to bound latency.
     pub max_teams_checked: usize,
     /// Most teams fit-checked per package in a batch (hundreds of packages at
@@ -149,6 +156,8 @@ impl Default for BrokerConfig {
             // Devon Cares' framework fee, £18.56 an hour.
             emergency_rate_pence: 1856,
             financial_year_start_month: 4,
+            block_before_spot: true,
+            escalation_retry_min: 30,
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
         }

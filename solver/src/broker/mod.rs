@@ -21,6 +21,8 @@ pub mod reports;
 mod world;
 
 #[cfg(test)]
+mod scenarios;
+#[cfg(test)]
 mod tests;
 
 pub use cascade::{Candidate, CandidateReport};

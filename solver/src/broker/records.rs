@@ -53,6 +53,9 @@ pub struct PackageRecord {
     pub previous_provider: Option<String>,
     /// Area label for reports (nearest town or "rural").
     pub area: String,
+    /// When an escalated package was last tried again.
+    #[serde(default)]
+    pub last_retry_at: Option<DateTime<Utc>>,
 }
 
 impl PackageRecord {
@@ -72,6 +75,7 @@ impl PackageRecord {
             damages_accrued: false,
             previous_provider: None,
             area,
+            last_retry_at: None,
         }
     }
 }
@@ -359,6 +363,20 @@ pub enum BrokerEvent {
         /// The team's rota after re-planning.
         rota: crate::format::Rota,
     },
+    /// An escalated package was tried again (on a timer or by a broker); when
+    /// some provider's team can now take it, it re-enters the cascade from the
+    /// first stage.
+    EscalationRetried {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// Whether it re-entered the cascade.
+        reopened: bool,
+        /// Providers that declined or let offers lapse may be asked again (a
+        /// broker's retry); a timed retry asks only providers not yet asked.
+        ask_again: bool,
+    },
     /// The financial year was closed.
     YearClosed {
         /// When.
@@ -388,6 +406,7 @@ impl BrokerEvent {
             BrokerEvent::PackageCancelled { .. } => "package_cancelled",
             BrokerEvent::PackageAdopted { .. } => "package_adopted",
             BrokerEvent::CarerAbsent { .. } => "carer_absent",
+            BrokerEvent::EscalationRetried { .. } => "escalation_retried",
             BrokerEvent::YearClosed { .. } => "year_closed",
         }
     }

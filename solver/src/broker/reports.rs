@@ -158,6 +158,9 @@ pub struct UnfilledPackage {
     pub open_offers: usize,
     /// Area label.
     pub area: String,
+    /// Delayed-transfer-of-care reason for the hospital's returns, for people
+    /// waiting in hospital for this package (`awaiting_home_care_package`).
+    pub delay_reason: Option<String>,
 }
 
 /// Spare capacity of one area.
@@ -169,6 +172,33 @@ pub struct AreaCapacity {
     pub spare_hours: BTreeMap<u32, [f64; 4]>,
     /// Total spare carer-hours over the horizon.
     pub total_spare_hours: f64,
+    /// Carer-hours a week of the packages still waiting in this area.
+    pub unfilled_demand_hours: f64,
+    /// Waiting demand not covered by spare hours (0 when the area has room;
+    /// spare hours can still be in the wrong periods or teams).
+    pub shortfall_hours: f64,
+}
+
+/// Carer-hours a week a package asks for (double-handed visits count twice).
+pub fn care_hours_per_week(package: &crate::format::Package) -> f64 {
+    package
+        .visits
+        .iter()
+        .map(|v| {
+            let days: u32 = v
+                .days
+                .iter()
+                .map(|d| match d.trim().to_ascii_lowercase().as_str() {
+                    "daily" => 7,
+                    "weekdays" => 5,
+                    "weekends" => 2,
+                    _ => 1,
+                })
+                .sum::<u32>()
+                .min(7);
+            f64::from(days * v.duration_min * v.carers_required.max(1)) / 60.0
+        })
+        .sum()
 }
 
 /// Ledger summary.
@@ -287,6 +317,8 @@ impl Broker {
                     .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open)
                     .count(),
                 area: r.area.clone(),
+                delay_reason: (r.package.urgency == crate::format::Urgency::HospitalDischarge)
+                    .then(|| "awaiting_home_care_package".to_string()),
             })
             .collect();
         v.sort_by(|a, b| {
@@ -368,6 +400,15 @@ impl Broker {
                     a.total_spare_hours += h;
                 }
             }
+        }
+        for r in self.packages.values() {
+            if matches!(r.status, PackageStatus::Open | PackageStatus::Escalated) {
+                out.entry(r.area.clone()).or_default().unfilled_demand_hours +=
+                    care_hours_per_week(&r.package);
+            }
+        }
+        for a in out.values_mut() {
+            a.shortfall_hours = (a.unfilled_demand_hours - a.total_spare_hours).max(0.0);
         }
         out
     }
