@@ -398,6 +398,9 @@ impl Broker {
                 self.rotas.insert(team.clone(), rota.clone());
                 self.rebuild_index();
             }
+            BrokerEvent::ProviderSaved { .. }
+            | BrokerEvent::TeamSaved { .. }
+            | BrokerEvent::CarerSaved { .. } => self.apply_roster(e),
             BrokerEvent::YearClosed { .. } => {}
         }
     }
