@@ -492,6 +492,23 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
                 Err(e) => panic!("accept: {e}"),
             }
         }
+        // A roster change: a carer's availability narrowed, its team re-planned.
+        let carer = c
+            .rotas
+            .values()
+            .find_map(|r| r.routes.first().map(|x| x.carer.clone()))
+            .expect("a carer with visits");
+        svc.execute("test", "set_availability", move |b, now| {
+            let shifts = vec![carefill_solver::format::Shift {
+                days: vec!["weekdays".into()],
+                start: "08:00".into(),
+                end: "12:00".into(),
+                start_location: None,
+                end_location: None,
+            }];
+            b.set_availability(&carer, shifts, now)
+        })
+        .expect("availability");
         svc.execute(
             "test",
             "tick",
@@ -510,6 +527,7 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
                 b.offers.clone(),
                 b.ledger.clone(),
                 b.rotas.clone(),
+                b.roster.clone(),
             )
         })
     };

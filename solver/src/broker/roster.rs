@@ -391,7 +391,12 @@ impl Broker {
     ///    those the independent checker faults (skills, gender, hours), too;
     /// 3. every visit not on a route is inserted with [`insert_visits`], which
     ///    keeps every remaining visit with its carer and order.
-    fn replan(&self, team: &str, p: &Problem, carer: &str) -> Result<TeamReplan, BrokerError> {
+    pub(super) fn replan(
+        &self,
+        team: &str,
+        p: &Problem,
+        carer: &str,
+    ) -> Result<TeamReplan, BrokerError> {
         let before = self.rotas.get(team).cloned().unwrap_or_else(|| Rota {
             format: FORMAT_TAG.to_string(),
             ..Rota::default()
