@@ -973,6 +973,28 @@ async fn rosters_are_created_and_changed_over_http_and_survive_a_restart() {
         404
     );
 
+    // Moving the busy carer to the new team: the key must cover both teams, and
+    // both teams' rotas are re-planned.
+    let path = format!("/v1/carers/{carer}");
+    let r = s.call("GET", &path, Role::Planner, None).await;
+    assert_eq!(r.status, 200);
+    let mut moving = r.json()["carer"].clone();
+    moving["team"] = json!("team-http");
+    let r = s.call("PUT", &path, Role::Provider, Some(&moving)).await;
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let r = s.call("PUT", &path, Role::Broker, Some(&moving)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let teams: std::collections::BTreeSet<String> = r.json()["replans"]
+        .as_array()
+        .expect("replans")
+        .iter()
+        .filter_map(|x| x["team"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(teams, [team.clone(), "team-http".to_string()].into());
+    s.svc
+        .read(|b, _| assert!(b.rotas[&team].routes.iter().all(|x| x.carer != carer)));
+    assert_rotas_pass_the_checker(&s.svc);
+
     // Durability: the reopened file has the same roster and rotas.
     let (roster, rotas) = s.svc.read(|b, _| (b.roster.clone(), b.rotas.clone()));
     let reopened = BrokerService::open(
