@@ -318,3 +318,43 @@ fn providers_teams_and_carers_are_created_checked_and_replayed() {
     );
     w.assert_consistent();
 }
+
+#[test]
+fn a_team_change_that_would_break_the_team_is_refused_with_the_field() {
+    let mut w = world(15, BrokerConfig::default());
+    let team = w
+        .broker
+        .roster
+        .teams
+        .iter()
+        .find(|t| {
+            w.broker
+                .team_request(&t.id)
+                .is_some_and(|r| r.carers.len() > 1)
+        })
+        .cloned()
+        .expect("a team with carers");
+    let mut small = team.clone();
+    small.max_members = Some(1);
+    match w.broker.save_team(small, false, t0()) {
+        Err(BrokerError::InvalidFields(issues)) => {
+            assert!(
+                issues
+                    .iter()
+                    .any(|i| i.path == "$" && i.code == IssueCode::TeamTooLarge),
+                "{issues:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut renamed = team.clone();
+    renamed.name = Some("Riverside".into());
+    let rotas = w.broker.rotas.clone();
+    w.run(|b| b.save_team(renamed.clone(), false, t0()));
+    assert_eq!(
+        w.broker.rotas, rotas,
+        "a team record change re-plans nothing"
+    );
+    assert!(w.broker.roster.teams.contains(&renamed));
+    w.assert_consistent();
+}
