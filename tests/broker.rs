@@ -492,6 +492,23 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
                 Err(e) => panic!("accept: {e}"),
             }
         }
+        // A roster change: a carer's availability narrowed, its team re-planned.
+        let carer = c
+            .rotas
+            .values()
+            .find_map(|r| r.routes.first().map(|x| x.carer.clone()))
+            .expect("a carer with visits");
+        svc.execute("test", "set_availability", move |b, now| {
+            let shifts = vec![carefill_solver::format::Shift {
+                days: vec!["weekdays".into()],
+                start: "08:00".into(),
+                end: "12:00".into(),
+                start_location: None,
+                end_location: None,
+            }];
+            b.set_availability(&carer, shifts, now)
+        })
+        .expect("availability");
         svc.execute(
             "test",
             "tick",
@@ -510,6 +527,7 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
                 b.offers.clone(),
                 b.ledger.clone(),
                 b.rotas.clone(),
+                b.roster.clone(),
             )
         })
     };
@@ -756,4 +774,237 @@ async fn a_server_killed_with_sigkill_loses_no_accepted_offer() {
     assert_eq!(r.status, 200);
     again.process.kill().expect("stop");
     let _ = again.process.wait();
+}
+
+/// Rosters over HTTP: a provider, team and carer created; a carer's availability
+/// narrowed by the team's planner, re-planning only that carer's visits; bad
+/// input names the field; scoped keys are held to their team or provider; and
+/// the roster and rotas survive reopening the SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rosters_are_created_and_changed_over_http_and_survive_a_restart() {
+    let c = county();
+    // The carer with the most visits, its team and provider.
+    let (carer, team) = c
+        .rotas
+        .iter()
+        .flat_map(|(t, r)| r.routes.iter().map(move |x| (x.carer.clone(), t.clone())))
+        .max_by_key(|(id, t)| {
+            c.rotas[t]
+                .routes
+                .iter()
+                .filter(|r| &r.carer == id)
+                .map(|r| r.stops.len())
+                .sum::<usize>()
+        })
+        .expect("a busy carer");
+    let provider = c
+        .roster
+        .teams
+        .iter()
+        .find(|t| t.id == team)
+        .and_then(|t| t.provider.clone())
+        .expect("provider");
+    let db = temp_db("roster");
+    let db = db.to_string_lossy().to_string();
+    let s = start(&db, &provider, &team).await;
+
+    // A provider, by a broker; twice is a conflict; provider keys may not.
+    let mut p = serde_json::to_value(&c.roster.providers[0]).expect("json");
+    p["id"] = json!("prov-http");
+    p["name"] = json!("Http Care");
+    p["framework_status"] = json!("active");
+    let r = s
+        .call("POST", "/v1/providers", Role::Broker, Some(&p))
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["provider"]["name"], "Http Care");
+    let r = s
+        .call("POST", "/v1/providers", Role::Broker, Some(&p))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (409, json!("already_exists"))
+    );
+    assert_eq!(
+        s.call("POST", "/v1/providers", Role::Provider, Some(&p))
+            .await
+            .status,
+        403
+    );
+    let r = s.call("GET", "/v1/providers", Role::Provider, None).await;
+    let listed: Vec<Value> = r.json()["providers"].as_array().expect("list").clone();
+    assert!(listed.len() == 1 && listed[0]["id"] == json!(provider.clone()));
+    assert_eq!(
+        s.call("GET", "/v1/providers/prov-http", Role::Provider, None)
+            .await
+            .status,
+        403
+    );
+
+    // A team of the new provider; a key of another provider may not create it.
+    let mut t = serde_json::to_value(&c.roster.teams[0]).expect("json");
+    t["id"] = json!("team-http");
+    t["provider"] = json!("prov-http");
+    let r = s.call("POST", "/v1/teams", Role::Provider, Some(&t)).await;
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let r = s.call("POST", "/v1/teams", Role::Broker, Some(&t)).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // A carer in it; bad fields are named.
+    let mut k = serde_json::to_value(&c.roster.carers[0]).expect("json");
+    k["id"] = json!("carer-http");
+    k["team"] = json!("team-http");
+    k["absences"] = json!([]);
+    let mut bad = k.clone();
+    bad["shifts"][0]["start"] = json!("25:00");
+    let r = s.call("POST", "/v1/carers", Role::Broker, Some(&bad)).await;
+    assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "invalid_request");
+    assert!(
+        r.json()["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .any(|i| i["path"] == "$.shifts[0].start"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let mut bad = k.clone();
+    bad["gender"] = json!("robot");
+    let r = s.call("POST", "/v1/carers", Role::Broker, Some(&bad)).await;
+    assert_eq!(
+        (r.status, r.json()["path"].clone()),
+        (400, json!("$.gender"))
+    );
+    let r = s.call("POST", "/v1/carers", Role::Broker, Some(&k)).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["created"], true);
+    let r = s
+        .call("GET", "/v1/teams/team-http", Role::Broker, None)
+        .await;
+    assert_eq!(r.status, 200);
+    let listed = r.json()["carers"].clone();
+    assert_eq!(listed[0]["id"], "carer-http");
+    assert!(
+        listed[0].get("home").is_none(),
+        "no home address in the team view"
+    );
+    let r = s
+        .call(
+            "PUT",
+            "/v1/carers/carer-http",
+            Role::Broker,
+            Some(&json!({"id": "other"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "missing fields are a 400 with the path");
+
+    // The planner narrows its busiest carer to weekend mornings: only that
+    // carer's visits move, and the answer says which.
+    let shifts = json!({"shifts": [{"days": ["weekends"], "start": "07:00", "end": "13:00"}]});
+    let before = s.svc.read(|b, _| b.rotas[&team].clone());
+    let path = format!("/v1/carers/{carer}/availability");
+    let r = s.call("PUT", &path, Role::Planner, Some(&shifts)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["replans"][0]["team"], json!(team.clone()));
+    let moved = v["replans"][0]["moved"].as_array().expect("moved").len();
+    let unplaced = v["replans"][0]["newly_unplaced"]
+        .as_array()
+        .expect("list")
+        .len();
+    assert!(moved + unplaced > 0, "{v}");
+    s.svc.read(|b, _| {
+        let after = &b.rotas[&team];
+        let keep =
+            |r: &carefill_solver::format::Rota| -> std::collections::BTreeSet<(String, String)> {
+                r.routes
+                    .iter()
+                    .filter(|x| x.carer != carer)
+                    .flat_map(|x| {
+                        x.stops
+                            .iter()
+                            .map(move |st| (x.carer.clone(), st.visit.clone()))
+                    })
+                    .collect()
+            };
+        assert!(
+            keep(&before).is_subset(&keep(after)),
+            "another carer lost a visit"
+        );
+        assert!(
+            b.roster
+                .carers
+                .iter()
+                .any(|x| x.id == carer && x.shifts.len() == 1)
+        );
+    });
+    assert_rotas_pass_the_checker(&s.svc);
+    let bad = json!({"shifts": [{"days": ["someday"], "start": "07:00", "end": "13:00"}]});
+    let r = s.call("PUT", &path, Role::Planner, Some(&bad)).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.json()["issues"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("$.shifts[0].days"))
+    );
+    // Out of scope: the planner and provider keys may not touch the new team's carer.
+    let path = "/v1/carers/carer-http/availability";
+    for role in [Role::Planner, Role::Provider] {
+        let r = s.call("PUT", path, role, Some(&shifts)).await;
+        assert_eq!(r.status, 403, "{role}");
+        assert_eq!(r.json()["code"], "forbidden");
+    }
+    assert_eq!(
+        s.call("GET", "/v1/carers/carer-http", Role::Planner, None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/v1/carers/nobody/availability",
+            Role::Broker,
+            Some(&shifts)
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Moving the busy carer to the new team: the key must cover both teams, and
+    // both teams' rotas are re-planned.
+    let path = format!("/v1/carers/{carer}");
+    let r = s.call("GET", &path, Role::Planner, None).await;
+    assert_eq!(r.status, 200);
+    let mut moving = r.json()["carer"].clone();
+    moving["team"] = json!("team-http");
+    let r = s.call("PUT", &path, Role::Provider, Some(&moving)).await;
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let r = s.call("PUT", &path, Role::Broker, Some(&moving)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let teams: std::collections::BTreeSet<String> = r.json()["replans"]
+        .as_array()
+        .expect("replans")
+        .iter()
+        .filter_map(|x| x["team"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(teams, [team.clone(), "team-http".to_string()].into());
+    s.svc
+        .read(|b, _| assert!(b.rotas[&team].routes.iter().all(|x| x.carer != carer)));
+    assert_rotas_pass_the_checker(&s.svc);
+
+    // Durability: the reopened file has the same roster and rotas.
+    let (roster, rotas) = s.svc.read(|b, _| (b.roster.clone(), b.rotas.clone()));
+    let reopened = BrokerService::open(
+        store::open(&db).expect("store"),
+        Box::new(ManualClock::new(t0())),
+        || Err("must not rebuild the baseline".into()),
+    )
+    .expect("reopen");
+    reopened.read(|b, _| {
+        assert_eq!(b.roster, roster);
+        assert_eq!(b.rotas, rotas);
+    });
 }

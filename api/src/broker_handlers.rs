@@ -22,7 +22,7 @@ use std::sync::Arc;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-fn service(ctx: &RequestCtx) -> Result<Arc<BrokerService>, ApiError> {
+pub(crate) fn service(ctx: &RequestCtx) -> Result<Arc<BrokerService>, ApiError> {
     ctx.state.broker.clone().ok_or_else(|| {
         ApiError::NotFound(
             "this service runs without a broker (start it with --db or --demo)".into(),
@@ -30,12 +30,13 @@ fn service(ctx: &RequestCtx) -> Result<Arc<BrokerService>, ApiError> {
     })
 }
 
-fn map_err(e: ServiceError) -> ApiError {
+pub(crate) fn map_err(e: ServiceError) -> ApiError {
     match e {
         ServiceError::Store(e) => ApiError::StorageUnavailable(e.to_string()),
         ServiceError::Broker(e) => {
             let detail = e.to_string();
             match e {
+                BrokerError::InvalidFields(issues) => ApiError::Invalid(issues),
                 BrokerError::Invalid(_) => ApiError::Unprocessable {
                     code: "invalid_input",
                     detail,
@@ -82,7 +83,7 @@ fn observe(ctx: &RequestCtx, svc: &BrokerService, events: &[BrokerEvent]) {
     }
 }
 
-async fn command<F>(
+pub(crate) async fn command<F>(
     ctx: &RequestCtx,
     name: &'static str,
     f: F,
@@ -103,7 +104,7 @@ where
     Ok(events)
 }
 
-async fn read<T, F>(ctx: &RequestCtx, f: F) -> Result<T, ApiError>
+pub(crate) async fn read<T, F>(ctx: &RequestCtx, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Broker, chrono::DateTime<chrono::Utc>) -> Result<T, ApiError> + Send + 'static,

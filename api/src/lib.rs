@@ -35,6 +35,7 @@ pub mod handlers;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod roster_handlers;
 pub mod routes;
 pub mod server;
 pub mod state;

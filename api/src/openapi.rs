@@ -190,7 +190,7 @@ pub fn schemas() -> Value {
                 "status": {"type": "string"}, "result": {"type": "string"}, "cancel": {"type": "string"}}}
         }
     });
-    json!({
+    let mut all = json!({
         "Problem": {
             "type": "object",
             "required": ["type", "title", "status", "code", "detail"],
@@ -287,5 +287,57 @@ pub fn schemas() -> Value {
         "LedgerReport": {"type": "object", "properties": {"balances": {"type": "object"}, "risk_pool_pence": {"type": "integer"}, "trial_balance": {"type": "integer"}}},
         "Job": job,
         "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": schema_ref("Job")}}},
+    });
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), roster_schemas()) {
+        all.extend(more);
+    }
+    all
+}
+
+/// Providers, teams, carers and availability (kept apart: one `json!` this big
+/// would pass the macro recursion limit).
+fn roster_schemas() -> Value {
+    json!({
+        "Provider": {"type": "object", "description": "A carefill/1 provider. Unknown fields are rejected.", "required": ["id", "name", "tier", "contract", "hourly_rate_pence"], "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "tier": {"type": "string", "enum": ["tier1", "tier2", "tier3", "specialist", "emergency_cover"]},
+            "framework_status": {"type": "string", "enum": ["active", "suspended", "failed", "off_framework"]},
+            "service_areas": {"type": "array", "items": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon"}},
+            "contract": {"type": "object", "description": "{type: block, committed_min_per_week} or {type: spot}"},
+            "hourly_rate_pence": {"type": "integer"}, "skills": {"type": "array", "items": {"type": "string"}},
+            "auto_accept": {"type": "object"}}},
+        "ProviderDetail": {"type": "object", "properties": {"provider": schema_ref("Provider"), "teams": {"type": "array", "items": {"type": "string"}}}},
+        "ProviderList": {"type": "object", "properties": {"providers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
+            "framework_status": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}}, "teams": {"type": "integer"}}}}}},
+        "Team": {"type": "object", "description": "A carefill/1 team. Unknown fields are rejected.", "required": ["id", "provider", "base"], "properties": {
+            "id": {"type": "string"}, "provider": {"type": "string"}, "name": {"type": "string"},
+            "base": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
+            "area": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon"},
+            "max_members": {"type": "integer"}, "max_caseload": {"type": "integer"}}},
+        "TeamDetail": {"type": "object", "properties": {"team": schema_ref("Team"), "people": {"type": "integer"}, "rota": {"type": "string"},
+            "carers": {"type": "array", "items": {"type": "object", "description": "id, skills, contract, hours, travel_mode, shifts (no locations), number of absences"}}}},
+        "Shift": {"type": "object", "required": ["days", "start", "end"], "properties": {
+            "days": {"type": "array", "items": {"type": "string"}, "description": "daily, weekdays, weekends, mon..sun or YYYY-MM-DD"},
+            "start": {"type": "string", "description": "HH:MM"}, "end": {"type": "string", "description": "HH:MM; before start = next day"},
+            "start_location": {"type": "object"}, "end_location": {"type": "object"}}},
+        "Carer": {"type": "object", "description": "A carefill/1 carer. Unknown fields are rejected.", "required": ["id", "team", "gender", "contract", "home", "shifts"], "properties": {
+            "id": {"type": "string"}, "team": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
+            "gender": {"type": "string", "enum": ["female", "male", "other"]},
+            "contract": {"type": "string", "enum": ["zero_hours", "guaranteed_hours", "salaried"]},
+            "contracted_min_per_week": {"type": "integer"}, "max_min_per_day": {"type": "integer"}, "max_min_per_week": {"type": "integer"},
+            "travel_mode": {"type": "string", "enum": ["drive", "walk", "cycle", "public_transport"]},
+            "home": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
+            "shifts": {"type": "array", "items": schema_ref("Shift")},
+            "absences": {"type": "array", "items": schema_ref("Absence")}, "capacity": {"type": "integer"}}},
+        "CarerDetail": {"type": "object", "properties": {"carer": schema_ref("Carer")}},
+        "Availability": {"type": "object", "required": ["shifts"], "properties": {"shifts": {"type": "array", "items": schema_ref("Shift")}}},
+        "CarerChange": {"type": "object", "properties": {"carer": {"type": "string"}, "team": {"type": "string"}, "created": {"type": "boolean"},
+            "replans": {"type": "array", "items": {"type": "object", "properties": {
+                "team": {"type": "string"},
+                "moved": {"type": "array", "items": {"type": "object", "properties": {"visit": {"type": "string"}, "from": {"type": "array", "items": {"type": "string"}}, "to": {"type": "array", "items": {"type": "string"}}}}},
+                "newly_unplaced": {"type": "array", "items": {"type": "string"}},
+                "newly_placed": {"type": "array", "items": {"type": "string"}},
+                "unplaced_visits_in_team_rota": {"type": "integer"}, "rota": {"type": "string"}}}}}}
     })
 }

@@ -55,7 +55,7 @@
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{broker_handlers, handlers, jobs};
+use crate::{broker_handlers, handlers, jobs, roster_handlers};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -233,6 +233,10 @@ const ADMIN_BROKER: &[Role] = &[Role::Admin, Role::Broker];
 const OFFER_ROLES: &[Role] = &[Role::Admin, Role::Broker, Role::Provider];
 /// Team rotas: brokers, providers (own teams) and planners (own team).
 const ROSTER_ROLES: &[Role] = &[Role::Admin, Role::Broker, Role::Provider, Role::Planner];
+/// Reading providers: brokers, integrators, and provider keys (their own only).
+const PROVIDER_READ_ROLES: &[Role] = &[Role::Admin, Role::Broker, Role::Provider, Role::Integrator];
+/// Creating and changing teams and carers: brokers, and provider keys for their own teams.
+const ROSTER_EDIT_ROLES: &[Role] = &[Role::Admin, Role::Broker, Role::Provider];
 /// Operators only.
 const ADMIN_ONLY: &[Role] = &[Role::Admin];
 
@@ -765,6 +769,193 @@ pub static ROUTES: &[RouteSpec] = &[
         },
         errors: &[404, 422],
         handler: |c| Box::pin(broker_handlers::add_absence(c)),
+    },
+    RouteSpec {
+        id: "listProviders",
+        method: Method::Get,
+        path: "/v1/providers",
+        access: Access::Roles(PROVIDER_READ_ROLES),
+        tag: "rosters",
+        summary: "Providers with tier, framework status, skills and team count",
+        description: "Provider keys see only their own provider.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderList",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(roster_handlers::list_providers(c)),
+    },
+    RouteSpec {
+        id: "createProvider",
+        method: Method::Post,
+        path: "/v1/providers",
+        access: Access::Roles(ADMIN_BROKER),
+        tag: "rosters",
+        summary: "Add a provider to the framework",
+        description: "Body: a carefill/1 provider (tier, framework_status, service_areas, contract, hourly_rate_pence, skills, auto_accept). 409 `already_exists` if the id is taken; 422 with the JSON path of every bad field.",
+        query: &[],
+        request: Some("Provider"),
+        response: Answer {
+            status: 201,
+            schema: "ProviderDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(roster_handlers::create_provider(c)),
+    },
+    RouteSpec {
+        id: "getProvider",
+        method: Method::Get,
+        path: "/v1/providers/{provider_id}",
+        access: Access::Roles(PROVIDER_READ_ROLES),
+        tag: "rosters",
+        summary: "A provider's record and its team ids",
+        description: "Provider keys only for their own provider.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderDetail",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(roster_handlers::get_provider(c)),
+    },
+    RouteSpec {
+        id: "updateProvider",
+        method: Method::Put,
+        path: "/v1/providers/{provider_id}",
+        access: Access::Roles(ADMIN_BROKER),
+        tag: "rosters",
+        summary: "Replace a provider's record (tier, areas, skills, contract, fee, auto-accept)",
+        description: "The id cannot change (422 on $.id). The framework status must stay as it is (409 `framework_status_unchanged_here`): suspend, reinstate or fail a provider with POST /v1/providers/{provider_id}/status, which re-brokers its packages. Takes effect for the next referrals; team rotas are not touched.",
+        query: &[],
+        request: Some("Provider"),
+        response: Answer {
+            status: 200,
+            schema: "ProviderDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(roster_handlers::update_provider(c)),
+    },
+    RouteSpec {
+        id: "createTeam",
+        method: Method::Post,
+        path: "/v1/teams",
+        access: Access::Roles(ROSTER_EDIT_ROLES),
+        tag: "rosters",
+        summary: "Add a neighbourhood team to a provider",
+        description: "Body: a carefill/1 team (provider, name, base, area, max_members, max_caseload). The provider must exist (422 on $.provider); provider keys only for their own provider (403). 409 `already_exists` if the id is taken.",
+        query: &[],
+        request: Some("Team"),
+        response: Answer {
+            status: 201,
+            schema: "TeamDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(roster_handlers::create_team(c)),
+    },
+    RouteSpec {
+        id: "getTeam",
+        method: Method::Get,
+        path: "/v1/teams/{team_id}",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "A team with its carers (skills, contract, shifts; no homes or absence reasons)",
+        description: "Planner keys only for their team; provider keys only for their provider's teams.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "TeamDetail",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(roster_handlers::get_team(c)),
+    },
+    RouteSpec {
+        id: "updateTeam",
+        method: Method::Put,
+        path: "/v1/teams/{team_id}",
+        access: Access::Roles(ROSTER_EDIT_ROLES),
+        tag: "rosters",
+        summary: "Replace a team's record (name, base, area, limits)",
+        description: "The id and the provider cannot change (422 on $.id, 409 `team_provider_immutable`). The team's roster is validated with the change (e.g. max_members below its carer count is a 422). Provider keys only for their own teams.",
+        query: &[],
+        request: Some("Team"),
+        response: Answer {
+            status: 200,
+            schema: "TeamDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(roster_handlers::update_team(c)),
+    },
+    RouteSpec {
+        id: "createCarer",
+        method: Method::Post,
+        path: "/v1/carers",
+        access: Access::Roles(ROSTER_EDIT_ROLES),
+        tag: "rosters",
+        summary: "Add a carer to a team",
+        description: "Body: a carefill/1 carer (team, skills, gender, contract, contracted_min_per_week, max_min_per_day/week, travel_mode, home, shifts, absences). The team must exist (422 on $.team); provider keys only for their own teams. The team's rota is re-planned: visits it could not place before may now go to the new carer; nobody else's visits move.",
+        query: &[],
+        request: Some("Carer"),
+        response: Answer {
+            status: 201,
+            schema: "CarerChange",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(roster_handlers::create_carer(c)),
+    },
+    RouteSpec {
+        id: "getCarer",
+        method: Method::Get,
+        path: "/v1/carers/{carer_id}",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "A carer's whole record (as PUT takes it)",
+        description: "Planner keys only for their team's carers; provider keys only for their provider's.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "CarerDetail",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(roster_handlers::get_carer(c)),
+    },
+    RouteSpec {
+        id: "updateCarer",
+        method: Method::Put,
+        path: "/v1/carers/{carer_id}",
+        access: Access::Roles(ROSTER_EDIT_ROLES),
+        tag: "rosters",
+        summary: "Replace a carer's record; re-plan the affected rotas with minimum change",
+        description: "The id cannot change (422 on $.id). Changing shifts, skills, gender, limits, home or absences re-plans the team's rota: only the carer's routes that no longer work are taken apart and their visits re-inserted, every other visit keeps its carer. Moving the carer to another team re-plans both teams (the key must cover both). The answer lists moved, newly unplaced and newly placed visits per team.",
+        query: &[],
+        request: Some("Carer"),
+        response: Answer {
+            status: 200,
+            schema: "CarerChange",
+        },
+        errors: &[404, 422],
+        handler: |c| Box::pin(roster_handlers::update_carer(c)),
+    },
+    RouteSpec {
+        id: "setCarerAvailability",
+        method: Method::Put,
+        path: "/v1/carers/{carer_id}/availability",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "Replace a carer's shifts; re-plan the team's rota with minimum change",
+        description: "Body {shifts: [{days, start, end, start_location?, end_location?}]} (at most 100). Planner keys only for their team's carers, provider keys for their provider's. Bad fields are a 422 naming e.g. $.shifts[0].start. The answer lists what moved.",
+        query: &[],
+        request: Some("Availability"),
+        response: Answer {
+            status: 200,
+            schema: "CarerChange",
+        },
+        errors: &[404, 422],
+        handler: |c| Box::pin(roster_handlers::set_availability(c)),
     },
     RouteSpec {
         id: "listDemoReferrals",

@@ -142,7 +142,14 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerAbsent { team, .. } => {
                 t.teams.insert(team.clone());
             }
-            BrokerEvent::ProviderStatusChanged { .. } | BrokerEvent::YearClosed { .. } => {}
+            BrokerEvent::CarerSaved { replans, .. } => {
+                t.teams.extend(replans.iter().map(|r| r.team.clone()));
+            }
+            // Roster records live in the audit log (replayed at start); no query table.
+            BrokerEvent::ProviderSaved { .. }
+            | BrokerEvent::TeamSaved { .. }
+            | BrokerEvent::ProviderStatusChanged { .. }
+            | BrokerEvent::YearClosed { .. } => {}
         }
     }
     t

@@ -429,6 +429,9 @@ impl Broker {
                     }
                 }
             }
+            BrokerEvent::ProviderSaved { .. }
+            | BrokerEvent::TeamSaved { .. }
+            | BrokerEvent::CarerSaved { .. } => self.apply_roster(e),
             BrokerEvent::YearClosed { .. } => {}
         }
     }
@@ -1435,52 +1438,9 @@ impl Broker {
                     .unwrap_or_default(),
             )
         })?;
-        let mut rota = self.rotas.get(&team).cloned().unwrap_or_default();
-        let overlaps = |r: &crate::format::Route| {
-            r.stops.iter().any(|s| {
-                let (Ok(a), Ok(b)) = (
-                    DateTime::parse_from_rfc3339(&s.start),
-                    DateTime::parse_from_rfc3339(&s.end),
-                ) else {
-                    return true;
-                };
-                a < to && b > from
-            })
-        };
-        let mut displaced: Vec<String> = Vec::new();
-        rota.routes.retain(|r| {
-            let gone = !p.shift_index.contains_key(&r.shift) || (r.carer == carer && overlaps(r));
-            if gone {
-                displaced.extend(r.stops.iter().map(|s| s.visit.clone()));
-            }
-            !gone
-        });
-        // A double-handed visit leaves its partner's route too: both carers are re-chosen.
-        displaced.sort();
-        displaced.dedup();
-        for r in &mut rota.routes {
-            r.stops.retain(|s| !displaced.contains(&s.visit));
-        }
-        rota.routes.retain(|r| !r.stops.is_empty());
-        let current = p.planned_routes(&rota).map_err(BrokerError::Invalid)?;
-        let new_visits: Vec<usize> = displaced
-            .iter()
-            .filter_map(|v| p.visit_index.get(v).copied())
-            .collect();
-        let outcome = crate::rota::insert_visits(&p, &current, &new_visits)
-            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-        let mut unplaced = outcome.unplaced.clone();
-        // Visits the rota already could not place stay listed with their reasons.
-        let keep: Vec<crate::format::UnplacedVisit> = rota
-            .unplaced
-            .iter()
-            .filter(|u| !displaced.contains(&u.visit))
-            .cloned()
-            .collect();
-        unplaced.sort_by_key(|u| u.visit);
-        let mut written = p.write_rota(&outcome.routes, &unplaced);
-        written.unplaced.extend(keep);
-        written.unplaced.sort_by(|a, b| a.visit.cmp(&b.visit));
+        // The same minimum-change re-plan as any carer change (roster.rs): the
+        // carer's routes the absence removes or cuts short are taken apart.
+        let written = self.replan(&team, &p, carer)?.rota;
         let mut out = Vec::new();
         self.emit(
             BrokerEvent::CarerAbsent {

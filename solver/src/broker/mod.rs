@@ -18,8 +18,11 @@ pub mod demo;
 pub mod ledger;
 pub mod records;
 pub mod reports;
+mod roster;
 mod world;
 
+#[cfg(test)]
+mod roster_tests;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
@@ -30,7 +33,7 @@ pub use config::{BrokerConfig, DamagesSharing, OfferMode, OfferWindows};
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use records::{
     Alert, BrokerEvent, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus,
-    PackageRecord, PackageStatus,
+    PackageRecord, PackageStatus, TeamReplan, VisitMove,
 };
 pub use world::{TEAM_REACH_M, area_label, package_skills};
 
@@ -105,6 +108,20 @@ pub enum BrokerError {
     /// No such carer.
     #[error("unknown carer `{0}`")]
     UnknownCarer(String),
+    /// A roster record is invalid; every issue carries the JSON path of its field.
+    #[error("invalid input: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<crate::format::Issue>),
+    /// A provider, team or carer with this id already exists (create only).
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The change is not allowed in the record's current state.
+    #[error("{detail}")]
+    Refused {
+        /// Stable code.
+        code: &'static str,
+        /// What is wrong and what to do instead.
+        detail: String,
+    },
     /// A package with this id is already being brokered or active.
     #[error("package `{0}` already exists")]
     DuplicatePackage(String),
@@ -139,6 +156,9 @@ impl BrokerError {
             BrokerError::UnknownProvider(_) => "unknown_provider",
             BrokerError::UnknownTeam(_) => "unknown_team",
             BrokerError::UnknownCarer(_) => "unknown_carer",
+            BrokerError::InvalidFields(_) => "invalid_input",
+            BrokerError::AlreadyExists(_) => "already_exists",
+            BrokerError::Refused { code, .. } => code,
             BrokerError::DuplicatePackage(_) => "duplicate_package",
             BrokerError::OfferClosed { .. } => "offer_closed",
             BrokerError::OfferExpired(_) => "offer_expired",

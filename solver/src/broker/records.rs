@@ -5,7 +5,9 @@
 //! same events replayed from the database rebuild exactly the same state.
 
 use super::ledger::LedgerEntry;
-use crate::format::{FrameworkStatus, Package, Route, ServiceUser, Tier, UnplacedReason};
+use crate::format::{
+    Carer, FrameworkStatus, Package, Provider, Rota, Route, ServiceUser, Team, Tier, UnplacedReason,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -213,6 +215,33 @@ pub struct CarerTransfer {
     pub to_team: String,
 }
 
+/// A visit whose carers changed when a team's rota was re-planned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VisitMove {
+    /// Concrete visit id.
+    pub visit: String,
+    /// Carers before.
+    pub from: Vec<String>,
+    /// Carers after.
+    pub to: Vec<String>,
+}
+
+/// A team's rota after a roster change, and the difference to the one before
+/// (kept in the event so the audit log says what moved, not only the result).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TeamReplan {
+    /// Team.
+    pub team: String,
+    /// The team's rota after re-planning.
+    pub rota: Rota,
+    /// Visits given to other carers.
+    pub moved: Vec<VisitMove>,
+    /// Visits planned before that now fit nowhere (listed in `rota.unplaced` with reasons).
+    pub newly_unplaced: Vec<String>,
+    /// Visits unplaced before that the change made room for.
+    pub newly_placed: Vec<String>,
+}
+
 /// Every change to broker state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -377,6 +406,38 @@ pub enum BrokerEvent {
         /// broker's retry); a timed retry asks only providers not yet asked.
         ask_again: bool,
     },
+    /// A provider was added to the framework or its record (tier, areas, skills,
+    /// contract, fee, auto-accept) replaced. Its framework status only changes
+    /// through [`BrokerEvent::ProviderStatusChanged`].
+    ProviderSaved {
+        /// When.
+        at: DateTime<Utc>,
+        /// The whole record as it now stands.
+        provider: Provider,
+        /// Whether it was new.
+        created: bool,
+    },
+    /// A team was added or its record (name, base, area, limits) replaced.
+    TeamSaved {
+        /// When.
+        at: DateTime<Utc>,
+        /// The whole record as it now stands.
+        team: Team,
+        /// Whether it was new.
+        created: bool,
+    },
+    /// A carer was added or its record (team, skills, shifts, limits...) replaced;
+    /// the rotas of the teams it left or joined were re-planned with minimum change.
+    CarerSaved {
+        /// When.
+        at: DateTime<Utc>,
+        /// The whole record as it now stands.
+        carer: Carer,
+        /// Whether it was new.
+        created: bool,
+        /// Each re-planned team's rota and what moved in it.
+        replans: Vec<TeamReplan>,
+    },
     /// The financial year was closed.
     YearClosed {
         /// When.
@@ -407,6 +468,9 @@ impl BrokerEvent {
             BrokerEvent::PackageAdopted { .. } => "package_adopted",
             BrokerEvent::CarerAbsent { .. } => "carer_absent",
             BrokerEvent::EscalationRetried { .. } => "escalation_retried",
+            BrokerEvent::ProviderSaved { .. } => "provider_saved",
+            BrokerEvent::TeamSaved { .. } => "team_saved",
+            BrokerEvent::CarerSaved { .. } => "carer_saved",
             BrokerEvent::YearClosed { .. } => "year_closed",
         }
     }

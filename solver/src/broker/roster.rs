@@ -1,0 +1,549 @@
+//! Roster commands: providers, teams and carers created and updated while the
+//! broker runs.
+//!
+//! Like every command they decide events and apply them; nothing else changes
+//! state. A carer change (availability, team, skills, limits, absences) may
+//! break the team's published rota, so the rotas of the teams the carer left
+//! and joined are re-planned with minimum change: only the changed carer's
+//! routes that no longer work are taken apart, every other visit keeps its
+//! carer and order (times may slide inside windows), and the displaced visits
+//! (and any the rota could not place before) are re-inserted with
+//! [`crate::rota::insert_visits`], the fit check's own insertion.
+//!
+//! Provider and team records do not enter a team's routes (carers start from
+//! home), so saving them re-plans nothing; they are validated against the
+//! team's roster so a change cannot leave a team invalid (e.g. `max_members`
+//! below its carer count).
+
+use super::records::{BrokerEvent, TeamReplan, VisitMove};
+use super::world::keep_team_carer_refs;
+use super::{Broker, BrokerError};
+use crate::check::{ViolationCode, check};
+use crate::format::{
+    Carer, FORMAT_TAG, FrameworkStatus, Issue, IssueCode, PlanningRequest, Provider, Rota, Shift,
+    Team,
+};
+use crate::model::Problem;
+use crate::rota::insert_visits;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Longest id accepted for a provider, team or carer.
+pub const MAX_ID_LEN: usize = 100;
+
+/// Ids end up in URL paths and inside shift and visit ids (`carer#date#n`,
+/// `package/visit@date`), so the separators those use are not allowed.
+fn id_issue(id: &str) -> Option<Issue> {
+    let bad = id.is_empty()
+        || id.len() > MAX_ID_LEN
+        || id.trim() != id
+        || id
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '#' | '@'));
+    bad.then(|| {
+        Issue::new(
+            "$.id",
+            IssueCode::OutOfRange,
+            format!(
+                "an id is 1-{MAX_ID_LEN} characters without `/`, `#`, `@`, control characters or surrounding spaces"
+            ),
+        )
+    })
+}
+
+/// Validates `req` with the format's own validation. Issues of the record being
+/// saved (`prefix`, e.g. `$.carers[3]`) are mapped onto the body's paths (`$...`);
+/// issues elsewhere in the team's roster (a package left without enough eligible
+/// carers) are what the change would break, reported at `$` naming the team.
+fn validate(
+    req: &PlanningRequest,
+    prefix: Option<&str>,
+    team: &str,
+) -> Result<Problem, Vec<Issue>> {
+    Problem::from_request(req).map_err(|issues| {
+        issues
+            .into_iter()
+            .map(|i| {
+                let own = prefix.and_then(|p| {
+                    i.path
+                        .strip_prefix(p)
+                        .filter(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                        .map(|rest| format!("${rest}"))
+                });
+                match own {
+                    Some(path) => Issue { path, ..i },
+                    None => Issue {
+                        path: "$".into(),
+                        message: format!(
+                            "team `{team}` would become invalid: {}: {}",
+                            i.path, i.message
+                        ),
+                        code: i.code,
+                    },
+                }
+            })
+            .collect()
+    })
+}
+
+fn invalid(issues: Vec<Issue>) -> BrokerError {
+    BrokerError::InvalidFields(issues)
+}
+
+/// Carers of each placed visit of a rota (sorted), to diff rotas.
+fn carers_by_visit(rota: &Rota) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &rota.routes {
+        for s in &r.stops {
+            m.entry(s.visit.clone()).or_default().push(r.carer.clone());
+        }
+    }
+    for v in m.values_mut() {
+        v.sort();
+    }
+    m
+}
+
+/// Removes `displaced` visits from every route (a double-handed visit leaves
+/// its partner's route too, so both carers are chosen again) and drops empty routes.
+fn strip(rota: &mut Rota, displaced: &BTreeSet<String>) {
+    for r in &mut rota.routes {
+        r.stops.retain(|s| !displaced.contains(&s.visit));
+    }
+    rota.routes.retain(|r| !r.stops.is_empty());
+}
+
+/// Takes apart the routes `gone` picks (by index and route), collecting their visits.
+fn take_apart(
+    rota: &mut Rota,
+    displaced: &mut BTreeSet<String>,
+    gone: &dyn Fn(usize, &crate::format::Route) -> bool,
+) {
+    let mut i = 0;
+    rota.routes.retain(|r| {
+        let g = gone(i, r);
+        i += 1;
+        if g {
+            displaced.extend(r.stops.iter().map(|s| s.visit.clone()));
+        }
+        !g
+    });
+}
+
+/// Checker findings that say nothing about a route being unworkable (the rota
+/// being re-planned has no unplaced list or KPIs yet).
+fn ignorable(code: ViolationCode) -> bool {
+    matches!(
+        code,
+        ViolationCode::VisitUnaccounted
+            | ViolationCode::UnplacedWithoutReason
+            | ViolationCode::WrongKpis
+    )
+}
+
+impl Broker {
+    /// Adds (`create`) or replaces a provider record. The framework status is
+    /// not changed here: suspending or failing a provider re-brokers its
+    /// packages, which [`Broker::set_provider_status`] does.
+    pub fn save_provider(
+        &mut self,
+        provider: Provider,
+        create: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let existing = self
+            .index
+            .provider_pos
+            .get(&provider.id)
+            .map(|&i| &self.roster.providers[i]);
+        match (create, existing) {
+            (true, Some(_)) => {
+                return Err(BrokerError::AlreadyExists(format!(
+                    "provider `{}`",
+                    provider.id
+                )));
+            }
+            (false, None) => return Err(BrokerError::UnknownProvider(provider.id)),
+            _ => {}
+        }
+        if let Some(old) = existing
+            && old.framework_status != provider.framework_status
+        {
+            return Err(BrokerError::Refused {
+                code: "framework_status_unchanged_here",
+                detail: format!(
+                    "provider `{}` is {:?}; change its framework status with the provider status command (POST /v1/providers/{}/status), which re-brokers its packages",
+                    provider.id, old.framework_status, provider.id
+                ),
+            });
+        }
+        let mut issues: Vec<Issue> = id_issue(&provider.id).into_iter().collect();
+        if create && provider.framework_status == FrameworkStatus::Failed {
+            issues.push(Issue::new(
+                "$.framework_status",
+                IssueCode::Contradiction,
+                "a new provider cannot start as failed",
+            ));
+        }
+        let req = PlanningRequest {
+            format: self.roster.format.clone(),
+            horizon: self.roster.horizon.clone(),
+            settings: self.roster.settings.clone(),
+            travel: self.roster.travel.clone(),
+            providers: vec![provider.clone()],
+            ..PlanningRequest::default()
+        };
+        if let Err(mut more) = validate(&req, Some("$.providers[0]"), "-") {
+            issues.append(&mut more);
+        }
+        if !issues.is_empty() {
+            return Err(invalid(issues));
+        }
+        let mut out = Vec::new();
+        self.record(
+            BrokerEvent::ProviderSaved {
+                at: now,
+                provider,
+                created: create,
+            },
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    /// Adds (`create`) or replaces a team record. The team's provider must exist
+    /// and cannot change (its packages' records name the provider).
+    pub fn save_team(
+        &mut self,
+        team: Team,
+        create: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let existing = self
+            .index
+            .team_pos
+            .get(&team.id)
+            .map(|&i| &self.roster.teams[i]);
+        match (create, existing) {
+            (true, Some(_)) => {
+                return Err(BrokerError::AlreadyExists(format!("team `{}`", team.id)));
+            }
+            (false, None) => return Err(BrokerError::UnknownTeam(team.id)),
+            _ => {}
+        }
+        if let Some(old) = existing
+            && old.provider != team.provider
+        {
+            return Err(BrokerError::Refused {
+                code: "team_provider_immutable",
+                detail: format!(
+                    "team `{}` belongs to provider `{}`; a team cannot change provider (create a new team and move its carers)",
+                    team.id,
+                    old.provider.as_deref().unwrap_or("-")
+                ),
+            });
+        }
+        let mut issues: Vec<Issue> = id_issue(&team.id).into_iter().collect();
+        let provider = match team.provider.as_deref() {
+            None => {
+                issues.push(Issue::new(
+                    "$.provider",
+                    IssueCode::UnknownReference,
+                    "a team belongs to a provider: give its id",
+                ));
+                None
+            }
+            Some(p) => match self.index.provider_pos.get(p) {
+                Some(&i) => Some(self.roster.providers[i].clone()),
+                None => {
+                    issues.push(Issue::new(
+                        "$.provider",
+                        IssueCode::UnknownReference,
+                        format!("no provider `{p}`"),
+                    ));
+                    None
+                }
+            },
+        };
+        if !issues.is_empty() {
+            return Err(invalid(issues));
+        }
+        let mut req = self
+            .team_request(&team.id)
+            .unwrap_or_else(|| PlanningRequest {
+                format: self.roster.format.clone(),
+                horizon: self.roster.horizon.clone(),
+                settings: self.roster.settings.clone(),
+                travel: self.roster.travel.clone(),
+                ..PlanningRequest::default()
+            });
+        req.providers = provider.into_iter().collect();
+        req.teams = vec![team.clone()];
+        validate(&req, Some("$.teams[0]"), &team.id).map_err(invalid)?;
+        let mut out = Vec::new();
+        self.record(
+            BrokerEvent::TeamSaved {
+                at: now,
+                team,
+                created: create,
+            },
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    /// Adds (`create`) or replaces a carer record (team, skills, gender, shifts,
+    /// limits, contracted hours, locations, absences). The rotas of the team it
+    /// is in after the change, and of the team it left, are re-planned with
+    /// minimum change; the event lists what moved.
+    pub fn save_carer(
+        &mut self,
+        carer: Carer,
+        create: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let old = self.roster.carers.iter().find(|c| c.id == carer.id);
+        match (create, old) {
+            (true, Some(_)) => {
+                return Err(BrokerError::AlreadyExists(format!("carer `{}`", carer.id)));
+            }
+            (false, None) => return Err(BrokerError::UnknownCarer(carer.id)),
+            _ => {}
+        }
+        let old_team = old.and_then(|c| c.team.clone());
+        let mut issues: Vec<Issue> = id_issue(&carer.id).into_iter().collect();
+        let new_team = match carer.team.as_deref() {
+            Some(t) if self.index.team_pos.contains_key(t) => Some(t.to_string()),
+            Some(t) => {
+                issues.push(Issue::new(
+                    "$.team",
+                    IssueCode::UnknownReference,
+                    format!("no team `{t}`"),
+                ));
+                None
+            }
+            None => {
+                issues.push(Issue::new(
+                    "$.team",
+                    IssueCode::UnknownReference,
+                    "a carer belongs to a team: give its id",
+                ));
+                None
+            }
+        };
+        let Some(new_team) = new_team.filter(|_| issues.is_empty()) else {
+            return Err(invalid(issues));
+        };
+        // The team's roster as it would be after the change.
+        let mut req = self
+            .team_request(&new_team)
+            .ok_or_else(|| BrokerError::UnknownTeam(new_team.clone()))?;
+        req.carers.retain(|c| c.id != carer.id);
+        req.carers.push(carer.clone());
+        let prefix = format!("$.carers[{}]", req.carers.len() - 1);
+        let p_new = validate(&req, Some(&prefix), &new_team).map_err(invalid)?;
+        let mut replans = vec![self.replan(&new_team, &p_new, &carer.id)?];
+        if let Some(left) = old_team.filter(|t| *t != new_team)
+            && let Some(mut req) = self.team_request(&left)
+        {
+            req.carers.retain(|c| c.id != carer.id);
+            keep_team_carer_refs(&mut req);
+            let p_old = validate(&req, None, &left).map_err(invalid)?;
+            replans.push(self.replan(&left, &p_old, &carer.id)?);
+        }
+        let mut out = Vec::new();
+        self.record(
+            BrokerEvent::CarerSaved {
+                at: now,
+                carer,
+                created: create,
+                replans,
+            },
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    /// Replaces a carer's availability (shifts); the team's rota is re-planned
+    /// around it like any carer change.
+    pub fn set_availability(
+        &mut self,
+        carer: &str,
+        shifts: Vec<Shift>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let mut c = self
+            .roster
+            .carers
+            .iter()
+            .find(|c| c.id == carer)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
+        c.shifts = shifts;
+        self.save_carer(c, false, now)
+    }
+
+    /// The team's rota re-planned for `p` (the team's roster after a change to
+    /// `carer`), with minimum change:
+    /// 1. routes on shifts `p` no longer has (the carer left, a shift or day was
+    ///    removed, an absence covers it) are taken apart;
+    /// 2. the carer's routes that can no longer be timed inside their shift, and
+    ///    those the independent checker faults (skills, gender, hours), too;
+    /// 3. every visit not on a route is inserted with [`insert_visits`], which
+    ///    keeps every remaining visit with its carer and order.
+    pub(super) fn replan(
+        &self,
+        team: &str,
+        p: &Problem,
+        carer: &str,
+    ) -> Result<TeamReplan, BrokerError> {
+        let before = self.rotas.get(team).cloned().unwrap_or_else(|| Rota {
+            format: FORMAT_TAG.to_string(),
+            ..Rota::default()
+        });
+        let mut rota = before.clone();
+        rota.unplaced.clear();
+        rota.kpis = None;
+        rota.stats = None;
+        let mut displaced = BTreeSet::new();
+        take_apart(&mut rota, &mut displaced, &|_, r| {
+            !p.shift_index.contains_key(&r.shift)
+                || r.stops
+                    .iter()
+                    .any(|s| !p.visit_index.contains_key(&s.visit))
+        });
+        let timeable = |r: &crate::format::Route| {
+            let one = Rota {
+                routes: vec![r.clone()],
+                ..Rota::default()
+            };
+            p.planned_routes(&one)
+                .ok()
+                .is_some_and(|pr| insert_visits(p, &pr, &[]).is_ok())
+        };
+        take_apart(&mut rota, &mut displaced, &|_, r| {
+            r.carer == carer && !timeable(r)
+        });
+        strip(&mut rota, &displaced);
+        // Re-time what is left and let the checker fault the carer's routes; a
+        // fault it cannot tie to a route of the carer (hours over the week) takes
+        // all the carer's routes apart, after which nothing of the carer is left
+        // to fault.
+        for round in 0..4 {
+            let current = p.planned_routes(&rota).map_err(BrokerError::Invalid)?;
+            let timed = match insert_visits(p, &current, &[]) {
+                Ok(o) => p.write_rota(&o.routes, &[]),
+                Err(_) if round < 3 => {
+                    take_apart(&mut rota, &mut displaced, &|_, r| r.carer == carer);
+                    strip(&mut rota, &displaced);
+                    continue;
+                }
+                Err(e) => return Err(BrokerError::Invalid(e.to_string())),
+            };
+            let faults: Vec<_> = check(p, &timed)
+                .violations
+                .into_iter()
+                .filter(|v| !ignorable(v.code))
+                .collect();
+            let mut bad = BTreeSet::new();
+            let mut untied = false;
+            for v in &faults {
+                let routes: Vec<usize> = match (v.route, &v.visit) {
+                    (Some(i), _) => vec![i],
+                    (None, Some(visit)) => (0..timed.routes.len())
+                        .filter(|&i| timed.routes[i].stops.iter().any(|s| &s.visit == visit))
+                        .collect(),
+                    (None, None) => Vec::new(),
+                };
+                let mine: Vec<usize> = routes
+                    .into_iter()
+                    .filter(|&i| timed.routes.get(i).is_some_and(|r| r.carer == carer))
+                    .collect();
+                untied |= mine.is_empty();
+                bad.extend(mine);
+            }
+            rota = timed;
+            if bad.is_empty() && !(untied && rota.routes.iter().any(|r| r.carer == carer)) {
+                break;
+            }
+            if bad.is_empty() {
+                take_apart(&mut rota, &mut displaced, &|_, r| r.carer == carer);
+            } else {
+                take_apart(&mut rota, &mut displaced, &|i, _| bad.contains(&i));
+            }
+            strip(&mut rota, &displaced);
+        }
+        let current = p.planned_routes(&rota).map_err(BrokerError::Invalid)?;
+        let planned: BTreeSet<usize> = current
+            .iter()
+            .flat_map(|r| r.stops.iter().map(|s| s.0))
+            .collect();
+        let new_visits: Vec<usize> = (0..p.visits.len())
+            .filter(|v| !planned.contains(v))
+            .collect();
+        let outcome = insert_visits(p, &current, &new_visits)
+            .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+        let mut unplaced = outcome.unplaced;
+        unplaced.sort_by_key(|u| u.visit);
+        let after = p.write_rota(&outcome.routes, &unplaced);
+        let (was, now) = (carers_by_visit(&before), carers_by_visit(&after));
+        let moved = now
+            .iter()
+            .filter_map(|(v, to)| {
+                let from = was.get(v)?;
+                (from != to).then(|| VisitMove {
+                    visit: v.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+            })
+            .collect();
+        Ok(TeamReplan {
+            team: team.to_string(),
+            rota: after,
+            moved,
+            newly_unplaced: was
+                .keys()
+                .filter(|v| !now.contains_key(*v))
+                .cloned()
+                .collect(),
+            newly_placed: now
+                .keys()
+                .filter(|v| !was.contains_key(*v))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    fn record(&mut self, e: BrokerEvent, out: &mut Vec<BrokerEvent>) {
+        self.apply(&e);
+        out.push(e);
+    }
+
+    /// Applies a roster event (called from [`Broker::apply`]).
+    pub(super) fn apply_roster(&mut self, e: &BrokerEvent) {
+        match e {
+            BrokerEvent::ProviderSaved { provider, .. } => {
+                match self.index.provider_pos.get(&provider.id) {
+                    Some(&i) => self.roster.providers[i] = provider.clone(),
+                    None => self.roster.providers.push(provider.clone()),
+                }
+            }
+            BrokerEvent::TeamSaved { team, .. } => match self.index.team_pos.get(&team.id) {
+                Some(&i) => self.roster.teams[i] = team.clone(),
+                None => self.roster.teams.push(team.clone()),
+            },
+            BrokerEvent::CarerSaved { carer, replans, .. } => {
+                match self.roster.carers.iter_mut().find(|c| c.id == carer.id) {
+                    Some(c) => *c = carer.clone(),
+                    None => self.roster.carers.push(carer.clone()),
+                }
+                for r in replans {
+                    self.rotas.insert(r.team.clone(), r.rota.clone());
+                }
+            }
+            _ => return,
+        }
+        self.rebuild_index();
+    }
+}
