@@ -1344,7 +1344,8 @@ impl Part<'_> {
                 }
                 scored.sort_unstable();
                 scored.dedup_by_key(|x| x.1);
-                removed.extend(scored.into_iter().take(q).map(|x| x.1));
+                // Small ruins: many cheap tries place more than a few big ones.
+                removed.extend(scored.into_iter().take(q.min(8)).map(|x| x.1));
             }
             4 => {
                 // String removal (after SISR, Christiaens & Vanden Berghe 2020): cut a
