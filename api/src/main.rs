@@ -607,6 +607,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "distance": score.distance, "vehicles": score.vehicles, "total_tardiness": score.total_tardiness,
                 "max_tardiness": score.max_tardiness, "unplaced": score.unplaced, "best_known": best,
                 "gap_pct": gap, "seconds": seconds, "feasible": report.is_feasible(),
+                "iterations": rota.stats.as_ref().and_then(|s| s.phases.get("lns_iterations")),
+                "milp_runs": rota.stats.as_ref().and_then(|s| s.phases.get("milp_runs")),
             });
             if json {
                 println!("{line}");

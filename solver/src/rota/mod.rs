@@ -75,8 +75,11 @@ impl SolveProgress {
             .fold((0.0, 0), |(c, u), &(pc, pu)| (c + pc, u + pu))
     }
     fn record(&self, part: usize, cost: f64, unplaced: usize) {
+        // Several search chains may report on one part: keep the best.
         let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
-        parts.insert(part, (cost, unplaced));
+        if parts.get(&part).is_none_or(|&(c, _)| cost < c) {
+            parts.insert(part, (cost, unplaced));
+        }
     }
 }
 
@@ -112,6 +115,9 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
         .min(Duration::from_millis(300));
     let deadline = started + options.time_limit.saturating_sub(finish_reserve);
     let parts = decompose(p);
+    // A problem that does not split gets two search chains, so a second core has
+    // work. Fixed by the input, not the machine, so results stay reproducible.
+    let chains = if parts.len() == 1 { 2 } else { 1 };
     let total_visits: usize = parts.iter().map(|(v, _)| v.len()).sum::<usize>().max(1);
     let threads = rayon::current_num_threads().max(1) as f64;
     let results: Vec<PartResult> = parts
@@ -126,7 +132,9 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
                 .seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(i as u64);
-            solve_part(p, i, visits, shifts, seed, budget, deadline, options)
+            solve_part(
+                p, i, visits, shifts, seed, budget, deadline, options, chains,
+            )
         })
         .collect();
     let mut routes = Vec::new();
@@ -219,12 +227,13 @@ fn solve_part(
     budget: Duration,
     deadline: Instant,
     options: &SolveOptions,
+    chains: usize,
 ) -> PartResult {
     let t0 = Instant::now();
     let part_deadline = (t0 + budget).min(deadline);
     let mut phases = BTreeMap::new();
     let part = Part::new(p, visits, shifts);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let rng = ChaCha8Rng::seed_from_u64(seed);
     let mut st = part.empty_state();
     // Pinned visits first, exactly as published.
     let mut pinned: Vec<usize> = part.pinned.keys().copied().collect();
@@ -254,66 +263,111 @@ fn solve_part(
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
     let start_cost = st.cost(&part);
-    let mut run = Search {
-        best: st.clone(),
-        best_cost: start_cost,
-        cur: st,
-        cur_cost: start_cost,
-        iterations: 0,
-        part_no,
-    };
-    run.report(options);
-    let max_iter = options.max_iterations.unwrap_or(u64::MAX);
+    // Independent search chains from the same start (one per idle core): they
+    // share their routes with the MILP at each checkpoint.
+    let mut chains: Vec<Chain> = (0..chains.max(1))
+        .map(|k| Chain {
+            run: Search {
+                best: st.clone(),
+                best_cost: start_cost,
+                cur: st.clone(),
+                cur_cost: start_cost,
+                iterations: 0,
+                part_no,
+                end: part_deadline,
+            },
+            pool: RoutePool::default(),
+            rng: if k == 0 {
+                rng.clone()
+            } else {
+                ChaCha8Rng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0xA24B_AED4_963E_E407))
+            },
+        })
+        .collect();
+    drop(st);
+    chains[0].run.report(options);
+    // An iteration limit is shared by the chains.
+    let max_iter = options
+        .max_iterations
+        .map_or(u64::MAX, |m| m.div_ceil(chains.len() as u64));
     let searchable = !part.shifts.is_empty() && !part.visits.is_empty();
-    // Search, then the MILP over the pool, then search on from the MILP's answer.
-    let first_end = if options.use_milp {
-        t0 + budget.mul_f64(0.7)
-    } else {
-        part_deadline
-    }
-    .min(part_deadline);
-    let mut milp_runs = 0u32;
-    let mut bound = None;
-    let mut milp_ms = 0.0;
-    if searchable {
-        run.lns(
-            &part, &mut pool, &hopeless, &mut rng, first_end, max_iter, t0, options,
-        );
-    }
-    if options.use_milp && searchable && !options.cancelled() {
-        let left = part_deadline.saturating_duration_since(Instant::now());
-        if left.as_secs_f64() > 0.05 {
-            let m0 = Instant::now();
-            let milp_time = left.min(budget.mul_f64(0.25));
-            if let Some((mut state, b)) = run_master(&part, &pool, &run.best, milp_time) {
-                milp_runs += 1;
-                bound = b;
-                part.local_search(&mut state, part_deadline);
-                let c = state.cost(&part);
-                if c < run.best_cost - 1e-9 {
-                    run.best = state.clone();
-                    run.best_cost = c;
-                    run.cur = state;
-                    run.cur_cost = c;
-                    run.report(options);
-                }
-            }
-            milp_ms += m0.elapsed().as_secs_f64() * 1000.0;
+    let run_chains = |chains: &mut Vec<Chain>, pool: &mut RoutePool, end: Instant| {
+        if !searchable {
+            return;
         }
-        if options.max_iterations.is_none() {
-            run.lns(
+        chains.par_iter_mut().for_each(|ch| {
+            ch.run.lns(
                 &part,
-                &mut pool,
+                &mut ch.pool,
                 &hopeless,
-                &mut rng,
-                part_deadline,
+                &mut ch.rng,
+                end,
                 max_iter,
                 t0,
                 options,
             );
+        });
+        // Chain order keeps the merged pool deterministic.
+        for ch in chains.iter_mut() {
+            pool.add_all(std::mem::take(&mut ch.pool).routes);
         }
+    };
+    // Search, then the MILP over the pool, then search on from the MILP's answer.
+    // With a time limit the MILP runs again at later checkpoints (it recombines
+    // routes of different search states), as long as it stays cheap.
+    let short = options.max_iterations.is_none() && budget < MILP_MIN_BUDGET;
+    let checkpoints: &[f64] = if !options.use_milp || short {
+        &[]
+    } else if options.max_iterations.is_some() {
+        &[0.7]
+    } else {
+        &[0.5, 0.75, 0.93]
+    };
+    let mut milp_runs = 0u32;
+    let mut bound = None;
+    let mut milp_ms = 0.0;
+    let mut milp_cheap = true;
+    for (k, &frac) in checkpoints.iter().enumerate() {
+        let end = (t0 + budget.mul_f64(frac)).min(part_deadline);
+        run_chains(&mut chains, &mut pool, end);
+        if !searchable || options.cancelled() || (k > 0 && !milp_cheap) {
+            break;
+        }
+        let left = part_deadline.saturating_duration_since(Instant::now());
+        if left.as_secs_f64() <= 0.05 {
+            break;
+        }
+        let m0 = Instant::now();
+        let milp_time = left.min(budget.mul_f64(0.25));
+        let incumbent = best_chain(&chains);
+        if let Some((mut state, b)) =
+            run_master(&part, &pool, &chains[incumbent].run.best, milp_time)
+        {
+            milp_runs += 1;
+            bound = b;
+            part.local_search(&mut state, part_deadline);
+            let c = state.cost(&part);
+            for ch in chains.iter_mut() {
+                let run = &mut ch.run;
+                if c < run.best_cost - 1e-9 {
+                    run.best = state.clone();
+                    run.best_cost = c;
+                    run.cur = state.clone();
+                    run.cur_cost = c;
+                    run.report(options);
+                }
+            }
+        }
+        let took = m0.elapsed();
+        milp_ms += took.as_secs_f64() * 1000.0;
+        milp_cheap = took < budget.mul_f64(0.08);
     }
-    phases.insert("lns_iterations".to_string(), run.iterations as f64);
+    run_chains(&mut chains, &mut pool, part_deadline);
+    let iterations: u64 = chains.iter().map(|ch| ch.run.iterations).sum();
+    phases.insert("lns_iterations".to_string(), iterations as f64);
+    phases.insert("search_chains".to_string(), chains.len() as f64);
+    let winner = best_chain(&chains);
+    let run = chains.swap_remove(winner).run;
     let (best, best_cost) = (run.best, run.best_cost);
     phases.insert("milp_runs".to_string(), f64::from(milp_runs));
     phases.insert("milp_ms".to_string(), milp_ms);
@@ -345,6 +399,24 @@ fn solve_part(
     }
 }
 
+/// One search chain: its states, the routes it found since the last merge, its random stream.
+struct Chain {
+    run: Search,
+    pool: RoutePool,
+    rng: ChaCha8Rng,
+}
+
+/// The chain with the best state (the first one on ties: deterministic).
+fn best_chain(chains: &[Chain]) -> usize {
+    let mut best = 0;
+    for (k, ch) in chains.iter().enumerate() {
+        if ch.run.best_cost < chains[best].run.best_cost - 1e-9 {
+            best = k;
+        }
+    }
+    best
+}
+
 /// The search's current and best states.
 struct Search {
     best: State,
@@ -353,6 +425,8 @@ struct Search {
     cur_cost: f64,
     iterations: u64,
     part_no: usize,
+    /// When the part's search ends (the acceptance threshold reaches 0 there).
+    end: Instant,
 }
 
 impl Search {
@@ -375,16 +449,27 @@ impl Search {
         t0: Instant,
         options: &SolveOptions,
     ) {
-        let span = until.saturating_duration_since(t0).as_secs_f64().max(1e-9);
+        // The acceptance threshold shrinks over the whole part budget, not per call.
+        let span = self
+            .end
+            .saturating_duration_since(t0)
+            .as_secs_f64()
+            .max(1e-9);
         while self.iterations < max_iter && Instant::now() < until && !options.cancelled() {
             self.iterations += 1;
             if let Some(progress) = &options.progress {
                 progress.iterations.fetch_add(1, Ordering::Relaxed);
             }
             let mut cand = self.cur.clone();
-            let mut removed = part.ruin(&mut cand, rng);
+            cand.prune_wait = cand.unplaced.iter().any(|v| !hopeless.contains(v));
+            let (mut removed, target) = part.ruin(&mut cand, rng, hopeless);
             if removed.is_empty() {
                 continue;
+            }
+            if let Some(t) = target {
+                // The visit the ruin made room for goes in first.
+                part.recreate(&mut cand, &[t], rng, false);
+                removed.retain(|&v| v != t);
             }
             // Retry some of the other unplaced visits too (all of them every time is
             // costly when many cannot be placed at all).
@@ -394,6 +479,7 @@ impl Search {
                 .copied()
                 .filter(|v| {
                     !removed.contains(v)
+                        && Some(*v) != target
                         && !hopeless.contains(v)
                         && rand::Rng::random_bool(rng, 0.3)
                 })
@@ -405,7 +491,11 @@ impl Search {
             // Route local search polishes candidates that improve on the current state.
             // Only around the routes this step changed: a full pass over a big part
             // costs more than many ruin-and-recreate steps.
-            if cost < self.cur_cost - 1e-9 {
+            // Local search polishes candidates close to the best (within 0.2%): on
+            // all candidates better than the current state it halved the
+            // iterations without better results (Solomon R2/RC2 at 10 s).
+            let ls_bar = self.best_cost + self.best_cost.abs() * 0.002;
+            if cost < ls_bar - 1e-9 {
                 let mut changed = search::Map::default();
                 for (&s, r) in &cand.routes {
                     if self.cur.routes.get(&s) != Some(r) {
@@ -479,6 +569,10 @@ impl RoutePool {
             .collect()
     }
 }
+
+/// Shortest part budget that runs the MILP: below it the pool is small and the
+/// MILP's time (a third of a 1 s budget on the team week) is worth more as search.
+const MILP_MIN_BUDGET: Duration = Duration::from_millis(2_000);
 
 /// Most pooled routes handed to one MILP solve: HiGHS stalls on larger pools
 /// with continuity caps (measured on the team week), so the newest routes are used.

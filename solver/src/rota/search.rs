@@ -60,6 +60,10 @@ impl Hasher for IndexHasher {
     }
 }
 
+/// Most visits recreated by regret insertion (it costs O(visits²) insertions;
+/// larger ruins use greedy insertion).
+const REGRET_MAX: usize = 15;
+
 /// Static data for one part of the problem.
 pub(crate) struct Part<'a> {
     pub p: &'a Problem,
@@ -90,6 +94,8 @@ pub(crate) struct Part<'a> {
     carer_row: Vec<u32>,
     /// Carer-specific cost of each (carer, visit) of the part, carer-major.
     visit_costs: Vec<f64>,
+    /// Per problem visit: double-handed, linked or pinned (its start is fixed once placed).
+    anchored_row: Vec<bool>,
 }
 
 impl<'a> Part<'a> {
@@ -168,7 +174,15 @@ impl<'a> Part<'a> {
             .flat_map(|&c| visits.iter().map(move |&v| (c, v)).collect::<Vec<_>>())
             .map(|(c, v)| carer_visit_cost(p, c, v, existing_carers[v].as_deref()))
             .collect();
+        let anchored_row = (0..p.visits.len())
+            .map(|v| {
+                p.visits[v].carers_required > 1
+                    || links_of.contains_key(&v)
+                    || pinned.contains_key(&v)
+            })
+            .collect();
         Part {
+            anchored_row,
             carers,
             visit_row,
             carer_row,
@@ -253,6 +267,11 @@ pub(crate) struct State {
     pub week_work: Map<(usize, u32), i64>,
     pub total_work: Map<usize, i64>,
     pub unplaced: Vec<usize>,
+    /// Skip insertions that make a carer wait for the new visit before a stop it
+    /// could have done first. Idle time costs nothing in the objective but uses up
+    /// shifts, so this holds while visits are left unplaced (placing them comes
+    /// first); with everything placed, the search looks at every position.
+    pub prune_wait: bool,
 }
 
 impl State {
@@ -491,6 +510,9 @@ impl Part<'_> {
         t: Option<Minute>,
         blocks: &mut Vec<Block>,
     ) -> Option<(f64, usize, Sched)> {
+        if let Some(found) = self.best_in_shift_fast(st, s, v, t, blocks) {
+            return found;
+        }
         let p = self.p;
         let empty = Vec::new();
         let route = st.routes.get(&s).unwrap_or(&empty);
@@ -508,7 +530,8 @@ impl Part<'_> {
                 if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
                     break;
                 }
-                if pos < route.len()
+                if st.prune_wait
+                    && pos < route.len()
                     && sc.starts[pos] + p.visits[route[pos]].duration < visit.earliest_start
                 {
                     continue;
@@ -535,6 +558,225 @@ impl Part<'_> {
             }
         }
         best
+    }
+
+    /// [`Part::best_in_shift`] in O(route length) instead of one full re-timing per
+    /// position: with hard windows the route cost does not depend on times, so each
+    /// position's cost change is the change of its legs, and feasibility follows
+    /// from the latest start each later stop allows (a backward pass; anchored
+    /// stops keep their start). Only the chosen position is re-timed in full.
+    /// Positions whose route would become long enough to need a break are
+    /// re-timed in full too. `None` when this shortcut does not apply.
+    fn best_in_shift_fast(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Option<(f64, usize, Sched)>> {
+        let p = self.p;
+        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+            return None;
+        }
+        let empty = Vec::new();
+        let route = st.routes.get(&s).unwrap_or(&empty);
+        let old = st.scheds.get(&s);
+        let n = route.len();
+        if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
+            return None;
+        }
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let w = &p.weights;
+        let visit = &p.visits[v];
+        let fixed_of = |x: usize| {
+            if x == v {
+                t
+            } else if self.anchored_row[x] {
+                st.fixed.get(&x).copied()
+            } else {
+                None
+            }
+        };
+        if let Some(cap) = p.carers[c].capacity {
+            let load: u64 = route.iter().map(|&x| u64::from(p.visits[x].demand)).sum();
+            if load + u64::from(visit.demand) > u64::from(cap) {
+                blocks.push(Block::Time);
+                return Some(None);
+            }
+        }
+        let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
+        // Only for routes timed as early as possible (not around a break).
+        let mut ready = shift.start;
+        let mut loc = shift.start_loc;
+        for (k, &x) in route.iter().enumerate() {
+            let vx = &p.visits[x];
+            let arrival = ready + self.travel(c, loc, vx.location);
+            let asap = fixed_of(x).unwrap_or(arrival.max(vx.earliest_start));
+            if asap != starts[k] {
+                return None;
+            }
+            ready = asap + vx.duration;
+            loc = vx.location;
+        }
+        // latest[k]: latest start of stop k that keeps stops k.. feasible.
+        let mut latest = vec![0 as Minute; n];
+        let mut after = shift.end;
+        let mut next_loc = shift.end_loc;
+        for k in (0..n).rev() {
+            let x = route[k];
+            let vx = &p.visits[x];
+            let l = after - self.travel(c, vx.location, next_loc) - vx.duration;
+            latest[k] = match fixed_of(x) {
+                Some(f) => f,
+                None => l.min(vx.latest_start + self.tolerance),
+            };
+            after = latest[k];
+            next_loc = vx.location;
+        }
+        let commute_w = if p.paid_commute {
+            w.travel_min
+        } else {
+            w.commute_min
+        };
+        let commute_work = i64::from(p.paid_commute);
+        let old_cost = old.map_or(0.0, |x| x.local_cost);
+        let old_work = old.map_or(0, |x| x.work);
+        let needs_break_check = p.break_duration > 0;
+        let vc = self.visit_cost(c, v);
+        let mut best: Option<(f64, usize, Option<Sched>)> = None;
+        let mut timed_out = false;
+        let mut buf: Vec<usize> = Vec::new();
+        for pos in 0..=n {
+            if pos > 0 && starts[pos - 1] > visit.latest_start + self.tolerance {
+                break;
+            }
+            if st.prune_wait
+                && pos < n
+                && starts[pos] + p.visits[route[pos]].duration < visit.earliest_start
+            {
+                continue;
+            }
+            let (prev_loc, ready) = if pos == 0 {
+                (shift.start_loc, shift.start)
+            } else {
+                let x = route[pos - 1];
+                (p.visits[x].location, starts[pos - 1] + p.visits[x].duration)
+            };
+            let next_loc = if pos == n {
+                shift.end_loc
+            } else {
+                p.visits[route[pos]].location
+            };
+            let t_in = self.travel(c, prev_loc, visit.location);
+            let t_out = self.travel(c, visit.location, next_loc);
+            let arrival = ready + t_in;
+            let start = match t {
+                Some(f) => {
+                    if arrival > f {
+                        timed_out = true;
+                        continue;
+                    }
+                    f
+                }
+                None => arrival.max(visit.earliest_start),
+            };
+            if start > visit.latest_start + self.tolerance || start < visit.earliest_start {
+                timed_out = true;
+                continue;
+            }
+            let leave = start + visit.duration + t_out;
+            let ok = if pos == n {
+                leave <= shift.end
+            } else {
+                leave <= latest[pos]
+            };
+            if !ok {
+                timed_out = true;
+                continue;
+            }
+            // Leg costs: first and last legs are commutes.
+            let (w_in, k_in) = if pos == 0 {
+                (commute_w, commute_work)
+            } else {
+                (w.travel_min, 1)
+            };
+            let (w_out, k_out) = if pos == n {
+                (commute_w, commute_work)
+            } else {
+                (w.travel_min, 1)
+            };
+            let mut local = f64::from(t_in) * w_in + f64::from(t_out) * w_out + vc;
+            let mut work = i64::from(t_in) * k_in + i64::from(t_out) * k_out;
+            work += i64::from(visit.duration);
+            if n == 0 {
+                local += w.shift_used;
+            } else {
+                let t_old = self.travel(c, prev_loc, next_loc);
+                let (w_old, k_old) = if pos == 0 || pos == n {
+                    (commute_w, commute_work)
+                } else {
+                    (w.travel_min, 1)
+                };
+                local -= f64::from(t_old) * w_old;
+                work -= i64::from(t_old) * k_old;
+            }
+            // A route long enough to need a break is re-timed in full.
+            let mut exact: Option<Sched> = None;
+            if needs_break_check {
+                let first = if pos == 0 { start } else { starts[0] };
+                let last_end = if pos == n {
+                    start + visit.duration
+                } else {
+                    latest[n - 1] + p.visits[route[n - 1]].duration
+                };
+                if last_end - first > p.break_after {
+                    buf.clear();
+                    buf.extend_from_slice(&route[..pos]);
+                    buf.push(v);
+                    buf.extend_from_slice(&route[pos..]);
+                    let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
+                        timed_out = true;
+                        continue;
+                    };
+                    local = sched.local_cost - old_cost;
+                    work = sched.work - old_work;
+                    exact = Some(sched);
+                }
+            }
+            let delta = match self.global_delta(st, c, shift.day, v, work) {
+                Ok(d) => d,
+                Err(b) => {
+                    blocks.push(b);
+                    continue;
+                }
+            };
+            let cost = local + delta;
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, pos, exact));
+            }
+        }
+        if timed_out {
+            blocks.push(Block::Time);
+        }
+        let Some((_, pos, exact)) = best else {
+            return Some(None);
+        };
+        let sched = match exact {
+            Some(x) => x,
+            None => {
+                buf.clear();
+                buf.extend_from_slice(&route[..pos]);
+                buf.push(v);
+                buf.extend_from_slice(&route[pos..]);
+                self.simulate(s, &buf, &fixed_of)?
+            }
+        };
+        let delta = self
+            .global_delta(st, c, shift.day, v, sched.work - old_work)
+            .ok()?;
+        Some(Some((sched.local_cost - old_cost + delta, pos, sched)))
     }
 
     /// Cheapest way to insert `v`: `(cost, [(shift, pos, sched)], fixed start)`.
@@ -774,7 +1016,7 @@ impl Part<'_> {
     /// Inserts `order` greedily (cheapest first); visits that fit nowhere stay unplaced.
     pub fn recreate(&self, st: &mut State, order: &[usize], rng: &mut ChaCha8Rng, regret: bool) {
         let mut pending: Vec<usize> = order.to_vec();
-        if regret && pending.len() <= 40 {
+        if regret && pending.len() <= REGRET_MAX {
             // Regret-1-ish: place the visit with the fewest cheap options first.
             while !pending.is_empty() {
                 let mut pick: Option<(f64, usize, Insertion)> = None;
@@ -793,10 +1035,31 @@ impl Part<'_> {
             }
             return;
         }
-        if rng.random_bool(0.5) {
-            self.sort_hardest_first(&mut pending);
-        } else {
-            pending.shuffle(rng);
+        // Insertion order matters as much as the ruin (SISR): vary it. Double-handed
+        // visits always go first, as they need two carers free at once.
+        let p = self.p;
+        let two = |v: usize| std::cmp::Reverse(p.visits[v].carers_required);
+        match rng.random_range(0..10u8) {
+            0..=3 => self.sort_hardest_first(&mut pending),
+            4..=6 => {
+                pending.shuffle(rng);
+                pending.sort_by_key(|&v| two(v));
+            }
+            7 => pending.sort_by_key(|&v| (two(v), p.visits[v].earliest_start, v)),
+            8 => pending.sort_by_key(|&v| (two(v), p.visits[v].latest_start, v)),
+            _ => {
+                // Far from the first candidate shift's start first.
+                let far = |v: usize| {
+                    self.candidates
+                        .get(&v)
+                        .and_then(|c| c.first())
+                        .map_or(0, |&s| {
+                            let sh = &p.shifts[s];
+                            self.travel(sh.carer, sh.start_loc, p.visits[v].location)
+                        })
+                };
+                pending.sort_by_key(|&v| (two(v), std::cmp::Reverse(far(v)), v));
+            }
         }
         self.insert_in_order(st, pending);
     }
@@ -905,6 +1168,7 @@ impl Part<'_> {
             week_work: Map::default(),
             total_work: Map::default(),
             unplaced: self.visits.clone(),
+            prune_wait: true,
         }
     }
 
@@ -1011,8 +1275,15 @@ impl Part<'_> {
         out
     }
 
-    /// A random amount of ruin.
-    pub fn ruin(&self, st: &mut State, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    /// A random amount of ruin. Returns the removed visits and, for the ruin that
+    /// makes room for an unplaced visit, that visit (to be re-inserted first).
+    /// `hopeless` visits (no candidate shift at all) are never targeted.
+    pub fn ruin(
+        &self,
+        st: &mut State,
+        rng: &mut ChaCha8Rng,
+        hopeless: &std::collections::HashSet<usize>,
+    ) -> (Vec<usize>, Option<usize>) {
         let p = self.p;
         let placed: Vec<usize> = self
             .visits
@@ -1021,12 +1292,116 @@ impl Part<'_> {
             .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
             .collect();
         if placed.is_empty() {
-            return Vec::new();
+            return (Vec::new(), None);
         }
         let max_q = (placed.len() / 8).clamp(2, 25);
         let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
         let mut removed: Vec<usize> = Vec::new();
-        match rng.random_range(0..4u8) {
+        let mut target = None;
+        // Unplaced visits that some shift could take: while there are any, half of
+        // the ruins make room for one of them (placing everything comes first).
+        let open: Vec<usize> = st
+            .unplaced
+            .iter()
+            .copied()
+            .filter(|v| !hopeless.contains(v) && !self.pinned.contains_key(v))
+            .collect();
+        let kind = if !open.is_empty() && rng.random_bool(0.5) {
+            6
+        } else {
+            // String removal twice as often as each other ruin.
+            match rng.random_range(0..7u8) {
+                4 | 5 => 4,
+                k => k.min(3),
+            }
+        };
+        match kind {
+            6 => {
+                // Room for one unplaced visit: take out the visits of its candidate
+                // shifts that sit nearest to its window in time and space.
+                let u = open[rng.random_range(0..open.len())];
+                target = Some(u);
+                let uv = &p.visits[u];
+                let mut scored: Vec<(i64, usize)> = Vec::new();
+                for &s in self.candidates.get(&u).map(Vec::as_slice).unwrap_or(&[]) {
+                    let (Some(route), Some(sc)) = (st.routes.get(&s), st.scheds.get(&s)) else {
+                        continue;
+                    };
+                    for (k, &w) in route.iter().enumerate() {
+                        if self.pinned.contains_key(&w) {
+                            continue;
+                        }
+                        let t = sc.starts[k];
+                        let near = t.clamp(uv.earliest_start, uv.latest_start + self.tolerance);
+                        let dt = i64::from((t - near).abs());
+                        let travel = i64::from(self.travel(
+                            p.shifts[s].carer,
+                            uv.location,
+                            p.visits[w].location,
+                        ));
+                        scored.push((dt + travel, w));
+                    }
+                }
+                scored.sort_unstable();
+                scored.dedup_by_key(|x| x.1);
+                // Small ruins: many cheap tries place more than a few big ones.
+                removed.extend(scored.into_iter().take(q.min(8)).map(|x| x.1));
+            }
+            4 => {
+                // String removal (after SISR, Christiaens & Vanden Berghe 2020): cut a
+                // string of consecutive visits out of each of several routes near a
+                // seed visit, so recreate can re-thread the area.
+                let seed = placed[rng.random_range(0..placed.len())];
+                let sv = &p.visits[seed];
+                let mut near: Vec<(i64, usize)> = placed
+                    .iter()
+                    .map(|&v| {
+                        let x = &p.visits[v];
+                        let d = i64::from(self.travel(0, sv.location, x.location));
+                        (if x.day == sv.day { d } else { d + (1 << 40) }, v)
+                    })
+                    .collect();
+                near.sort_unstable();
+                let avg = placed.len() / st.routes.len().max(1);
+                let l_max = avg.clamp(1, 10);
+                let mut cut: Vec<usize> = Vec::new();
+                for (_, v) in near {
+                    if removed.len() >= q {
+                        break;
+                    }
+                    let Some(&[s]) = st.on.get(&v).map(Vec::as_slice) else {
+                        continue;
+                    };
+                    if cut.contains(&s) || removed.contains(&v) {
+                        continue;
+                    }
+                    cut.push(s);
+                    let Some(route) = st.routes.get(&s) else {
+                        continue;
+                    };
+                    let n = route.len();
+                    let Some(pos) = route.iter().position(|&x| x == v) else {
+                        continue;
+                    };
+                    let l = rng.random_range(1..=l_max.min(n));
+                    let first = rng.random_range(pos.saturating_sub(l - 1)..=pos.min(n - l));
+                    // Split string: half the time keep a random run inside the string.
+                    let (keep_at, keep_len) = if l >= 3 && rng.random_bool(0.5) {
+                        let m = rng.random_range(1..=(l - 2).min(3));
+                        (first + rng.random_range(1..=(l - 1 - m)), m)
+                    } else {
+                        (usize::MAX, 0)
+                    };
+                    for (k, &w) in route.iter().enumerate().skip(first).take(l) {
+                        if (keep_at..keep_at + keep_len).contains(&k) {
+                            continue;
+                        }
+                        if !self.pinned.contains_key(&w) {
+                            removed.push(w);
+                        }
+                    }
+                }
+            }
             0 => {
                 // Random visits.
                 let mut pick = placed.clone();
@@ -1103,8 +1478,9 @@ impl Part<'_> {
         }
         if !ok {
             removed.clear();
+            target = None;
         }
-        removed
+        (removed, target)
     }
 }
 

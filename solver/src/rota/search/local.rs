@@ -104,6 +104,40 @@ impl Part<'_> {
         self.simulate(s, route, &|w| st.fixed.get(&w).copied())
     }
 
+    /// A route's local cost without re-timing it, when that cost cannot depend on
+    /// times (hard windows: legs, carer-visit costs and shift use only; a break
+    /// moves times, not costs). `None` otherwise. Infeasible routes get a cost too,
+    /// so this only rules moves out: a move whose estimate does not improve cannot
+    /// improve once re-timed either.
+    fn est_local(&self, s: usize, route: &[usize]) -> Option<f64> {
+        let p = self.p;
+        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+            return None;
+        }
+        if route.is_empty() {
+            return Some(0.0);
+        }
+        let w = &p.weights;
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let commute_w = if p.paid_commute {
+            w.travel_min
+        } else {
+            w.commute_min
+        };
+        let mut loc = shift.start_loc;
+        let mut cost = 0.0;
+        for (k, &v) in route.iter().enumerate() {
+            let vl = p.visits[v].location;
+            let t = f64::from(self.travel(c, loc, vl));
+            cost += t * if k == 0 { commute_w } else { w.travel_min };
+            cost += self.visit_cost(c, v);
+            loc = vl;
+        }
+        cost += f64::from(self.travel(c, loc, shift.end_loc)) * commute_w;
+        Some(cost + w.shift_used)
+    }
+
     fn old_local(st: &State, s: usize) -> f64 {
         st.scheds.get(&s).map_or(0.0, |x| x.local_cost)
     }
@@ -291,6 +325,12 @@ impl Part<'_> {
                 buf.extend_from_slice(&route[..i]);
                 buf.extend(route[i..=j].iter().rev());
                 buf.extend_from_slice(&route[j + 1..]);
+                if self
+                    .est_local(s, &buf)
+                    .is_some_and(|e| e >= old - EPS / 2.0)
+                {
+                    continue;
+                }
                 if let Some(sc) = self.retime(st, s, &buf)
                     && sc.local_cost < old - EPS
                     && self.try_change(st, vec![(s, buf.clone())], Vec::new(), focus)
@@ -321,6 +361,12 @@ impl Part<'_> {
                             buf.extend_from_slice(seg);
                         }
                         buf.extend_from_slice(&rest[k..]);
+                        if self
+                            .est_local(s, &buf)
+                            .is_some_and(|e| e >= old - EPS / 2.0)
+                        {
+                            continue;
+                        }
                         if let Some(sc) = self.retime(st, s, &buf)
                             && sc.local_cost < old - EPS
                             && self.try_change(st, vec![(s, buf.clone())], Vec::new(), focus)
@@ -339,8 +385,8 @@ impl Part<'_> {
         let mut improved = false;
         let mut visits: Vec<usize> = st.on.keys().copied().filter(|&v| self.movable(v)).collect();
         visits.sort_unstable();
-        for v in visits {
-            if Instant::now() >= until {
+        for (n, v) in visits.into_iter().enumerate() {
+            if n % 16 == 0 && Instant::now() >= until {
                 break;
             }
             let Some(&a) = st.on.get(&v).and_then(|x| x.first()) else {
@@ -373,7 +419,8 @@ impl Part<'_> {
                         if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
                             break;
                         }
-                        if pos < route_b.len()
+                        if st.prune_wait
+                            && pos < route_b.len()
                             && sc.starts[pos] + self.p.visits[route_b[pos]].duration
                                 < visit.earliest_start
                         {
@@ -382,6 +429,11 @@ impl Part<'_> {
                     }
                     let mut r = route_b.clone();
                     r.insert(pos, v);
+                    if let (Some(e), Some(x)) = (self.est_local(b, &r), best.as_ref())
+                        && e - old_b - gain >= x.0 + EPS / 2.0
+                    {
+                        continue;
+                    }
                     let Some(sc) = self.retime(st, b, &r) else {
                         continue;
                     };
@@ -407,8 +459,8 @@ impl Part<'_> {
         let mut improved = false;
         let mut visits: Vec<usize> = st.on.keys().copied().filter(|&v| self.movable(v)).collect();
         visits.sort_unstable();
-        for v in visits {
-            if Instant::now() >= until {
+        for (n, v) in visits.into_iter().enumerate() {
+            if n % 16 == 0 && Instant::now() >= until {
                 break;
             }
             let Some(&a) = st.on.get(&v).and_then(|x| x.first()) else {
@@ -472,11 +524,11 @@ impl Part<'_> {
         let shifts = Self::routed_shifts(st);
         for (x, &a) in shifts.iter().enumerate() {
             for &b in &shifts[x + 1..] {
-                if Instant::now() >= until {
-                    return improved;
-                }
                 if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
                     continue;
+                }
+                if Instant::now() >= until {
+                    return improved;
                 }
                 let (Some(ra), Some(rb)) = (st.routes.get(&a), st.routes.get(&b)) else {
                     continue;
