@@ -191,14 +191,7 @@ async fn save_provider(ctx: RequestCtx, create: bool) -> Result<Response, ApiErr
     })
     .await?;
     let v = read(&ctx, move |b, _| provider_json(b, &id)).await?;
-    json_reply(
-        if create {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        &v,
-    )
+    saved_reply(create, &v)
 }
 
 /// `POST /v1/providers`.
@@ -241,14 +234,7 @@ async fn save_team(ctx: RequestCtx, create: bool) -> Result<Response, ApiError> 
     let name = if create { "create_team" } else { "update_team" };
     command(&ctx, name, move |b, now| b.save_team(team, create, now)).await?;
     let v = read(&ctx, move |b, _| team_json(b, &id)).await?;
-    json_reply(
-        if create {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        &v,
-    )
+    saved_reply(create, &v)
 }
 
 /// `POST /v1/teams`.
@@ -353,4 +339,14 @@ pub async fn set_availability(ctx: RequestCtx) -> Result<Response, ApiError> {
     })
     .await?;
     json_reply(StatusCode::OK, &carer_change_json(&id, &events))
+}
+
+/// 201 for a new record, 200 for a replaced one.
+fn saved_reply(created: bool, v: &serde_json::Value) -> Result<Response, ApiError> {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    json_reply(status, v)
 }

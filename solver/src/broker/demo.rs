@@ -26,7 +26,8 @@ impl DemoCounty {
     }
 }
 
-fn plan(tier: Tier, count: u32, teams: (u32, u32), block_share: f64) -> ProviderPlan {
+/// A provider plan with a fifth of people rural and nobody suspended.
+pub(crate) fn plan(tier: Tier, count: u32, teams: (u32, u32), block_share: f64) -> ProviderPlan {
     ProviderPlan {
         tier,
         count,

@@ -19,7 +19,14 @@ pub(crate) fn t0() -> DateTime<Utc> {
 }
 
 pub(crate) fn world(seed: u64, config: BrokerConfig) -> World {
-    let county = demo::county(&demo::small_profile(), seed, 40).expect("county");
+    world_of(
+        demo::county(&demo::small_profile(), seed, 40).expect("county"),
+        config,
+    )
+}
+
+/// A broker over a generated county, remembering where it started for replay checks.
+pub(crate) fn world_of(county: demo::DemoCounty, config: BrokerConfig) -> World {
     let broker = Broker::new(config, county.roster.clone(), county.rotas.clone()).expect("broker");
     World {
         broker,
