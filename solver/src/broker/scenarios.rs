@@ -465,3 +465,44 @@ fn in_a_rural_area_block_capacity_is_offered_before_spot_and_spot_fees_only_afte
     assert_eq!(w.broker.capacity_map()[&area].unfilled_demand_hours, 0.0);
     w.assert_consistent();
 }
+
+#[test]
+fn a_team_with_one_hoist_trained_carer_is_told_why_a_double_handed_hoist_package_cannot_fit() {
+    let county = demo::county(&demo::small_profile(), 11, 40).expect("county");
+    let probe = county.broker().expect("broker");
+    let (pkg, user, team) = county
+        .referrals
+        .iter()
+        .find_map(|(p, u)| {
+            let c = probe.candidates(p, u).fitting.first()?.fit.team.clone();
+            Some((p.clone(), u.clone(), c))
+        })
+        .expect("a referral some team can take");
+    let mut county = county;
+    // One carer of the team, and the providers, hold a new skill; the package's
+    // first visit needs two carers with it.
+    let skill = "double_hoist".to_string();
+    county.roster.settings.skills.push(skill.clone());
+    for p in &mut county.roster.providers {
+        p.skills.push(skill.clone());
+    }
+    let trained = (county.roster.carers.iter_mut())
+        .find(|c| c.team.as_deref() == Some(team.as_str()))
+        .expect("a carer of the team");
+    trained.skills.push(skill.clone());
+    let mut pkg = pkg;
+    pkg.visits[0].carers_required = 2;
+    pkg.visits[0].required_skills.push(skill);
+    let b = county.broker().expect("broker");
+    let report = b.candidates(&pkg, &user);
+    let c = (report.not_fitting.iter())
+        .find(|c| c.fit.team == team)
+        .expect("the team is checked and does not fit");
+    assert_eq!(c.fit.reasons[0].code, "too_few_eligible_carers");
+    assert!(
+        c.fit.explanation.contains("only 1 carer(s) qualify"),
+        "{}",
+        c.fit.explanation
+    );
+    assert!(report.fitting.is_empty(), "no team has two such carers");
+}

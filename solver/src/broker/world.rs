@@ -375,10 +375,17 @@ pub(crate) fn fit_check(
                 .first()
                 .map(|i| format!("{} at {}", i.message, i.path))
                 .unwrap_or_default();
+            // Too few carers with the skills for a double-handed visit is the
+            // common case and tells a broker what is missing; other roster
+            // rejections keep the general code.
+            let code = match issues.first().map(|i| i.code) {
+                Some(crate::format::IssueCode::TooFewEligibleCarers) => "too_few_eligible_carers",
+                _ => "invalid_for_team",
+            };
             return not_fitting(
                 &team_id,
                 0,
-                "invalid_for_team",
+                code,
                 format!("the team's roster rejects the package: {first}"),
             );
         }
