@@ -999,11 +999,12 @@ impl Broker {
             .values()
             .filter(|r| r.status == PackageStatus::Escalated)
             .filter(|r| {
-                let last = r.last_retry_at.or_else(|| {
-                    (self.alerts.iter().rev())
-                        .find(|a| a.package == r.package.id)
-                        .map(|a| a.at)
-                });
+                // The later of the last retry and the last alert (a reopened
+                // package may have been escalated again since).
+                let alerted = (self.alerts.iter().rev())
+                    .find(|a| a.package == r.package.id)
+                    .map(|a| a.at);
+                let last = r.last_retry_at.max(alerted);
                 last.is_none_or(|t| now - t >= every)
             })
             .map(|r| r.package.id.clone())

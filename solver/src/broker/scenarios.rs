@@ -506,3 +506,52 @@ fn a_team_with_one_hoist_trained_carer_is_told_why_a_double_handed_hoist_package
     );
     assert!(report.fitting.is_empty(), "no team has two such carers");
 }
+
+#[test]
+fn an_escalated_package_is_retried_on_the_timer_and_filled_when_cover_returns() {
+    let mut w = super::tests::world(11, BrokerConfig::default());
+    let cover = (w.broker.roster.providers.iter())
+        .find(|p| p.tier == Tier::EmergencyCover)
+        .map(|p| p.id.clone())
+        .expect("emergency cover");
+    let now = t0();
+    // Emergency cover is suspended; every provider offered the package declines.
+    w.run(|b| b.set_provider_status(&cover, FrameworkStatus::Suspended, Vec::new(), now));
+    let (pkg, user) = w.plain_referral();
+    w.run(|b| b.refer(pkg.clone(), user, now));
+    let mut t = now;
+    while w.broker.packages[&pkg.id].status == PackageStatus::Open {
+        t += Duration::minutes(1);
+        let open: Vec<Offer> = (w.broker.offers.values())
+            .filter(|o| o.package == pkg.id && o.status == OfferStatus::Open)
+            .cloned()
+            .collect();
+        assert!(!open.is_empty(), "an open package has offers out");
+        for o in open {
+            w.run(|b| b.decline(&o.id, DeclineReason::NoCapacity, None, t));
+        }
+    }
+    assert_eq!(w.broker.packages[&pkg.id].status, PackageStatus::Escalated);
+    let escalated_at = t;
+    // Cover comes back; the next timed retry (not the tick before it) fills it.
+    w.run(|b| b.set_provider_status(&cover, FrameworkStatus::Active, Vec::new(), t));
+    let early = w.run(|b| Ok(b.tick(escalated_at + Duration::minutes(10))));
+    assert!(!early.iter().any(|e| e.kind() == "escalation_retried"));
+    let due = w.run(|b| Ok(b.tick(escalated_at + Duration::minutes(30))));
+    assert!(due.iter().any(|e| matches!(
+        e,
+        BrokerEvent::EscalationRetried {
+            reopened: true,
+            ask_again: false,
+            ..
+        }
+    )));
+    let rec = &w.broker.packages[&pkg.id];
+    assert_eq!(rec.status, PackageStatus::Filled);
+    assert_eq!(rec.provider.as_deref(), Some(cover.as_str()));
+    assert_eq!(
+        rec.referred_at, now,
+        "the fill clock kept running from the referral"
+    );
+    w.assert_consistent();
+}
