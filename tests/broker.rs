@@ -418,12 +418,7 @@ async fn refer_recommend_offer_accept_and_report_over_http() {
     let (packages, offers, ledger) = s
         .svc
         .read(|b, _| (b.packages.clone(), b.offers.clone(), b.ledger.clone()));
-    let reopened = BrokerService::open(
-        store::open(&db).expect("store"),
-        Box::new(ManualClock::new(t0())),
-        || Err("must not rebuild the baseline".into()),
-    )
-    .expect("reopen");
+    let reopened = reopen(&db);
     reopened.read(|b, _| {
         assert_eq!(b.packages, packages);
         assert_eq!(b.offers, offers);
@@ -997,14 +992,19 @@ async fn rosters_are_created_and_changed_over_http_and_survive_a_restart() {
 
     // Durability: the reopened file has the same roster and rotas.
     let (roster, rotas) = s.svc.read(|b, _| (b.roster.clone(), b.rotas.clone()));
-    let reopened = BrokerService::open(
-        store::open(&db).expect("store"),
-        Box::new(ManualClock::new(t0())),
-        || Err("must not rebuild the baseline".into()),
-    )
-    .expect("reopen");
+    let reopened = reopen(&db);
     reopened.read(|b, _| {
         assert_eq!(b.roster, roster);
         assert_eq!(b.rotas, rotas);
     });
+}
+
+/// Opens the service again on an existing store file; it must not rebuild the baseline.
+fn reopen(db: &str) -> BrokerService {
+    BrokerService::open(
+        store::open(db).expect("store"),
+        Box::new(ManualClock::new(t0())),
+        || Err("must not rebuild the baseline".into()),
+    )
+    .expect("reopen")
 }

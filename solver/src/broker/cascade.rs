@@ -561,6 +561,18 @@ impl Broker {
     /// provider not yet passed, auto-accepts where a policy allows, escalates when
     /// no stage can take it. Does nothing while offers are open.
     pub(crate) fn advance(&mut self, pkg: &str, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
+        self.advance_with(pkg, now, out, None);
+    }
+
+    /// [`Self::advance`] with the package's candidate report when the caller
+    /// already has it for the current state (saves a second search).
+    fn advance_with(
+        &mut self,
+        pkg: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+        known: Option<CandidateReport>,
+    ) {
         let Some(rec) = self.packages.get(pkg) else {
             return;
         };
@@ -580,7 +592,7 @@ impl Broker {
         let package = rec.package.clone();
         let passed = rec.passed_by.clone();
         let current = rec.stage;
-        let mut report = self.candidates(&package, &user);
+        let mut report = known.unwrap_or_else(|| self.candidates(&package, &user));
         let order = report.stage_order.clone();
         let start = current
             .and_then(|s| order.iter().position(|&x| x == s))
@@ -1032,7 +1044,8 @@ impl Broker {
                 out,
             );
             if reopened {
-                self.advance(&pkg, now, out);
+                // The retry event changes no roster or rota: the report still holds.
+                self.advance_with(&pkg, now, out, Some(report));
             }
         }
     }
