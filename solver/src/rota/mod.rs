@@ -244,15 +244,6 @@ fn solve_part(
             part.apply(&mut st, v, ins);
         }
     }
-    let rest: Vec<usize> = st.unplaced.clone();
-    part.construct(&mut st, &rest);
-    part.local_search(&mut st, part_deadline);
-    phases.insert(
-        "construction_ms".to_string(),
-        t0.elapsed().as_secs_f64() * 1000.0,
-    );
-    phases.insert("construction_objective".to_string(), st.cost(&part));
-
     // Visits no shift can ever take are never retried.
     let hopeless: std::collections::HashSet<usize> = part
         .visits
@@ -260,6 +251,15 @@ fn solve_part(
         .copied()
         .filter(|v| part.candidates.get(v).is_none_or(Vec::is_empty))
         .collect();
+    let rest: Vec<usize> = st.unplaced.clone();
+    part.construct(&mut st, &rest);
+    part.eject_repair(&mut st, &hopeless, part_deadline);
+    part.local_search(&mut st, part_deadline);
+    phases.insert(
+        "construction_ms".to_string(),
+        t0.elapsed().as_secs_f64() * 1000.0,
+    );
+    phases.insert("construction_objective".to_string(), st.cost(&part));
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
     let start_cost = st.cost(&part);
@@ -273,6 +273,8 @@ fn solve_part(
                 cur: st.clone(),
                 cur_cost: start_cost,
                 iterations: 0,
+                next_eject: EJECT_EVERY,
+                eject_wait: EJECT_EVERY,
                 part_no,
                 end: part_deadline,
             },
@@ -417,6 +419,11 @@ fn best_chain(chains: &[Chain]) -> usize {
     best
 }
 
+/// Search iterations between ejection repairs of the current state's unplaced
+/// visits, at first and at most.
+const EJECT_EVERY: u64 = 50;
+const EJECT_EVERY_MAX: u64 = 1600;
+
 /// The search's current and best states.
 struct Search {
     best: State,
@@ -424,6 +431,9 @@ struct Search {
     cur: State,
     cur_cost: f64,
     iterations: u64,
+    /// Iteration of the next ejection repair, and the wait after it.
+    next_eject: u64,
+    eject_wait: u64,
     part_no: usize,
     /// When the part's search ends (the acceptance threshold reaches 0 there).
     end: Instant,
@@ -459,6 +469,29 @@ impl Search {
             self.iterations += 1;
             if let Some(progress) = &options.progress {
                 progress.iterations.fetch_add(1, Ordering::Relaxed);
+            }
+            // Every so often the current state's open visits get the targeted
+            // ejection repair (random ruins rarely free the one slot they need).
+            // An unsuccessful repair waits twice as long before the next one, so a
+            // visit that cannot be placed does not eat the search's time.
+            if self.iterations >= self.next_eject
+                && self.cur.unplaced.iter().any(|v| !hopeless.contains(v))
+            {
+                let placed = part.eject_repair(&mut self.cur, hopeless, until);
+                self.eject_wait = if placed {
+                    EJECT_EVERY
+                } else {
+                    (self.eject_wait * 2).min(EJECT_EVERY_MAX)
+                };
+                self.next_eject = self.iterations + self.eject_wait;
+                if placed {
+                    self.cur_cost = self.cur.cost(part);
+                    if self.cur_cost < self.best_cost - 1e-9 {
+                        self.best = self.cur.clone();
+                        self.best_cost = self.cur_cost;
+                        self.report(options);
+                    }
+                }
             }
             let mut cand = self.cur.clone();
             cand.prune_wait = cand.unplaced.iter().any(|v| !hopeless.contains(v));

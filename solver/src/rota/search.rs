@@ -22,6 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 mod local;
 #[cfg(test)]
 mod local_tests;
+mod repair;
 
 /// A hash map for the search's index keys (visits, shifts, carers, days): a
 /// multiply-rotate hasher instead of SipHash, which dominated lookups in
@@ -1309,9 +1310,12 @@ impl Part<'_> {
         let kind = if !open.is_empty() && rng.random_bool(0.5) {
             6
         } else {
-            // String removal twice as often as each other ruin.
-            match rng.random_range(0..7u8) {
+            // String removal and the continuity ruin twice as often as each other ruin
+            // (the continuity ruin only when people see more than one carer).
+            match rng.random_range(0..9u8) {
                 4 | 5 => 4,
+                7 | 8 if self.p.weights.distinct_carer > 0.0 => 7,
+                7 | 8 => 4,
                 k => k.min(3),
             }
         };
@@ -1346,6 +1350,63 @@ impl Part<'_> {
                 scored.dedup_by_key(|x| x.1);
                 // Small ruins: many cheap tries place more than a few big ones.
                 removed.extend(scored.into_iter().take(q.min(8)).map(|x| x.1));
+            }
+            7 => {
+                // Continuity: take the carer a person sees least out of their rota,
+                // with the visits nearest in time on their other carers' routes that
+                // day, so recreate can hand the person's visits to carers they see
+                // anyway (one distinct carer fewer) and re-home what made room.
+                let seed = placed[rng.random_range(0..placed.len())];
+                let u = p.visits[seed].service_user;
+                let mut seen: Vec<(u32, usize)> = st
+                    .seen
+                    .get(&u)
+                    .map(|m| m.iter().map(|(&c, &n)| (n, c)).collect())
+                    .unwrap_or_default();
+                seen.sort_unstable();
+                if seen.len() >= 2 {
+                    let k = usize::from(seen.len() > 2 && rng.random_bool(0.3));
+                    let dropped = seen[k].1;
+                    let kept: Vec<usize> =
+                        seen.iter().map(|x| x.1).filter(|&c| c != dropped).collect();
+                    let mut shifts: Vec<usize> = st.routes.keys().copied().collect();
+                    shifts.sort_unstable();
+                    let theirs: Vec<usize> = placed
+                        .iter()
+                        .copied()
+                        .filter(|&v| {
+                            p.visits[v].service_user == u
+                                && st.on.get(&v).is_some_and(|on| {
+                                    on.iter().any(|&s| p.shifts[s].carer == dropped)
+                                })
+                        })
+                        .collect();
+                    for v in theirs {
+                        removed.push(v);
+                        let (day, t) = (p.visits[v].day, p.visits[v].earliest_start);
+                        for &s in &shifts {
+                            let sh = &p.shifts[s];
+                            if sh.day != day || !kept.contains(&sh.carer) {
+                                continue;
+                            }
+                            let (Some(route), Some(sc)) = (st.routes.get(&s), st.scheds.get(&s))
+                            else {
+                                continue;
+                            };
+                            let mut near: Vec<(i32, usize)> = route
+                                .iter()
+                                .zip(&sc.starts)
+                                .filter(|(w, _)| {
+                                    !self.pinned.contains_key(w) && p.visits[**w].service_user != u
+                                })
+                                .map(|(&w, &start)| ((start - t).abs(), w))
+                                .collect();
+                            near.sort_unstable();
+                            let take = rng.random_range(1..=2);
+                            removed.extend(near.into_iter().take(take).map(|x| x.1));
+                        }
+                    }
+                }
             }
             4 => {
                 // String removal (after SISR, Christiaens & Vanden Berghe 2020): cut a
