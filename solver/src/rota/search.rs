@@ -310,6 +310,9 @@ impl Part<'_> {
             let first = sched.starts[0];
             let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
             if last - first > p.break_after && !self.has_break(s, visits, &sched.starts) {
+                if matches!(p.lateness, crate::model::LatenessRule::Hard) {
+                    return self.first_break(s, visits, fixed, &sched.starts);
+                }
                 // Try a break before each visit; keep the cheapest feasible.
                 let mut best: Option<Sched> = None;
                 for k in 1..visits.len() {
@@ -323,6 +326,52 @@ impl Part<'_> {
             }
         }
         Some(sched)
+    }
+
+    /// With hard windows the route's cost does not depend on where the break
+    /// goes, so the first position that works is as good as any. A break before
+    /// stop `k` works when the no-break (as early as possible) schedule reaches
+    /// `k` early enough to rest and still start `k` by the latest start the
+    /// stops after it allow (a backward pass): one re-timing instead of one per
+    /// position.
+    fn first_break(
+        &self,
+        s: usize,
+        visits: &[usize],
+        fixed: &dyn Fn(usize) -> Option<Minute>,
+        asap: &[Minute],
+    ) -> Option<Sched> {
+        let p = self.p;
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let n = visits.len();
+        let mut latest = vec![0 as Minute; n];
+        let mut after = shift.end;
+        let mut next_loc = shift.end_loc;
+        for k in (0..n).rev() {
+            let vx = &p.visits[visits[k]];
+            let l = after - self.travel(c, vx.location, next_loc) - vx.duration;
+            latest[k] = match fixed(visits[k]) {
+                Some(f) => f,
+                None => l.min(vx.latest_start + self.tolerance),
+            };
+            after = latest[k];
+            next_loc = vx.location;
+        }
+        for k in 1..n {
+            let prev = &p.visits[visits[k - 1]];
+            let arrival = asap[k - 1]
+                + prev.duration
+                + self.travel(c, prev.location, p.visits[visits[k]].location)
+                + p.break_duration;
+            if arrival > latest[k] {
+                continue;
+            }
+            if let Some(sched) = self.simulate_with_break(s, visits, fixed, Some(k)) {
+                return Some(sched);
+            }
+        }
+        None
     }
 
     fn has_break(&self, s: usize, visits: &[usize], starts: &[Minute]) -> bool {
@@ -646,7 +695,7 @@ impl Part<'_> {
         let old_work = old.map_or(0, |x| x.work);
         let needs_break_check = p.break_duration > 0;
         let vc = self.visit_cost(c, v);
-        let mut best: Option<(f64, usize, Option<Sched>)> = None;
+        let mut best: Option<(f64, usize, Option<Sched>, f64, i64)> = None;
         let mut timed_out = false;
         let mut buf: Vec<usize> = Vec::new();
         for pos in 0..=n {
@@ -755,29 +804,23 @@ impl Part<'_> {
             };
             let cost = local + delta;
             if best.as_ref().is_none_or(|b| cost < b.0) {
-                best = Some((cost, pos, exact));
+                best = Some((cost, pos, exact, local, work));
             }
         }
         if timed_out {
             blocks.push(Block::Time);
         }
-        let Some((_, pos, exact)) = best else {
+        let Some((cost, pos, exact, local, work)) = best else {
             return Some(None);
         };
-        let sched = match exact {
-            Some(x) => x,
-            None => {
-                buf.clear();
-                buf.extend_from_slice(&route[..pos]);
-                buf.push(v);
-                buf.extend_from_slice(&route[pos..]);
-                self.simulate(s, &buf, &fixed_of)?
-            }
-        };
-        let delta = self
-            .global_delta(st, c, shift.day, v, sched.work - old_work)
-            .ok()?;
-        Some(Some((sched.local_cost - old_cost + delta, pos, sched)))
+        // Most positions found here are never applied (another shift or visit
+        // wins), so the chosen one is timed only when applied (`Part::apply`).
+        let sched = exact.unwrap_or(Sched {
+            starts: Vec::new(),
+            local_cost: old_cost + local,
+            work: old_work + work,
+        });
+        Some(Some((cost, pos, sched)))
     }
 
     /// Cheapest way to insert `v`: `(cost, [(shift, pos, sched)], fixed start)`.
@@ -823,11 +866,9 @@ impl Part<'_> {
                 let found = if anchored {
                     self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
                 } else {
+                    // Not anchored: the start is not fixed, so it is not needed here.
                     self.best_in_shift(st, s, v, None, blocks)
-                        .map(|(c, pos, sc)| {
-                            let t = sc.starts[pos];
-                            (c, pos, sc, t)
-                        })
+                        .map(|(c, pos, sc)| (c, pos, sc, 0))
                 };
                 if let Some((cost, pos, sched, t)) = found
                     && best.as_ref().is_none_or(|b| cost < b.cost)
@@ -935,7 +976,35 @@ impl Part<'_> {
     /// Applies an insertion.
     pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
         let p = self.p;
+        // Time the parts priced without a schedule (see `best_in_shift_fast`). If
+        // one cannot be timed after all, `v` stays unplaced and the state unchanged.
+        let mut parts = Vec::with_capacity(ins.parts.len());
         for (s, pos, sched) in ins.parts {
+            if !sched.starts.is_empty() {
+                parts.push((s, pos, sched));
+                continue;
+            }
+            let route = st.routes.get(&s).map_or(&[][..], Vec::as_slice);
+            let at = pos.min(route.len());
+            let mut buf = Vec::with_capacity(route.len() + 1);
+            buf.extend_from_slice(&route[..at]);
+            buf.push(v);
+            buf.extend_from_slice(&route[at..]);
+            let fixed_of = |x: usize| {
+                if x == v {
+                    ins.fixed
+                } else if self.anchored_row[x] {
+                    st.fixed.get(&x).copied()
+                } else {
+                    None
+                }
+            };
+            let Some(timed) = self.simulate(s, &buf, &fixed_of) else {
+                return;
+            };
+            parts.push((s, pos, timed));
+        }
+        for (s, pos, sched) in parts {
             let c = p.shifts[s].carer;
             let day = p.shifts[s].day;
             let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
