@@ -23,6 +23,8 @@ mod local;
 #[cfg(test)]
 mod local_tests;
 mod repair;
+#[cfg(test)]
+mod repair_tests;
 
 /// A hash map for the search's index keys (visits, shifts, carers, days): a
 /// multiply-rotate hasher instead of SipHash, which dominated lookups in
