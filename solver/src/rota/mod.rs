@@ -252,7 +252,7 @@ fn solve_part(
         .filter(|v| part.candidates.get(v).is_none_or(Vec::is_empty))
         .collect();
     let rest: Vec<usize> = st.unplaced.clone();
-    part.construct(&mut st, &rest);
+    part.construct(&mut st, &rest, CONSTRUCTION_ROUNDS, part_deadline);
     part.eject_repair(&mut st, &hopeless, part_deadline);
     part.local_search(&mut st, part_deadline);
     phases.insert(
@@ -418,6 +418,12 @@ fn best_chain(chains: &[Chain]) -> usize {
     }
     best
 }
+
+/// Construction rounds, each putting the visits the last one left out first
+/// (team week: 770 of 774 placed after one round and ejection repair, 772
+/// after three; at 1 s all 774 were placed on 20 of 20 seeds with four rounds,
+/// 9 of 10 with one).
+const CONSTRUCTION_ROUNDS: usize = 4;
 
 /// Search iterations between ejection repairs of the current state's unplaced
 /// visits, at first and at most.

@@ -18,6 +18,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::time::Instant;
 
 mod local;
 #[cfg(test)]
@@ -1137,11 +1138,47 @@ impl Part<'_> {
     }
 
     /// The first rota: `order` inserted greedily, hardest first (a random order can
-    /// leave dozens of double-handed visits unplaced on a team week).
-    pub fn construct(&self, st: &mut State, order: &[usize]) {
+    /// leave dozens of double-handed visits unplaced on a team week), repeated
+    /// with the visits the last round left unplaced moved to the front ("squeaky
+    /// wheel": hardest-first misjudges which visits are scarce, e.g. an exact-time
+    /// visit only one carer that day can do, behind double-handed visits that take
+    /// that carer). Keeps the cheapest round.
+    pub fn construct(&self, st: &mut State, order: &[usize], rounds: usize, until: Instant) {
+        let start = st.clone();
         let mut pending = order.to_vec();
         self.sort_hardest_first(&mut pending);
-        self.insert_in_order(st, pending);
+        let mut best: Option<(f64, State)> = None;
+        let mut first: Vec<usize> = Vec::new();
+        for round in 0..rounds.max(1) {
+            if round > 0 && Instant::now() >= until {
+                break;
+            }
+            let mut trial = start.clone();
+            let mut seq = first.clone();
+            seq.extend(pending.iter().copied().filter(|v| !first.contains(v)));
+            self.insert_in_order(&mut trial, seq);
+            let cost = trial.cost(self);
+            let left: Vec<usize> = trial
+                .unplaced
+                .iter()
+                .copied()
+                .filter(|v| order.contains(v) && !first.contains(v))
+                .collect();
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, trial));
+            }
+            if left.is_empty() {
+                break;
+            }
+            // Most recently squeaky first, in hardest-first order.
+            let mut front = left;
+            self.sort_hardest_first(&mut front);
+            front.extend(first);
+            first = front;
+        }
+        if let Some((_, b)) = best {
+            *st = b;
+        }
     }
 
     /// Hardest first: double-handed, fewest candidate shifts and narrow windows early.
