@@ -1418,12 +1418,16 @@ impl Part<'_> {
         let kind = if !open.is_empty() && rng.random_bool(0.5) {
             6
         } else {
-            // String removal and the continuity ruin twice as often as each other ruin
-            // (the continuity ruin only when people see more than one carer).
-            match rng.random_range(0..9u8) {
+            // String removal twice as often as each other ruin; with a continuity
+            // cost, the continuity ruin twice as often too.
+            let kinds = if self.p.weights.distinct_carer > 0.0 {
+                9
+            } else {
+                7
+            };
+            match rng.random_range(0..kinds) {
                 4 | 5 => 4,
-                7 | 8 if self.p.weights.distinct_carer > 0.0 => 7,
-                7 | 8 => 4,
+                7 | 8 => 7,
                 k => k.min(3),
             }
         };
