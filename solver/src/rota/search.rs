@@ -345,22 +345,9 @@ impl Part<'_> {
         asap: &[Minute],
     ) -> Option<Sched> {
         let p = self.p;
-        let shift = &p.shifts[s];
-        let c = shift.carer;
+        let c = p.shifts[s].carer;
         let n = visits.len();
-        let mut latest = vec![0 as Minute; n];
-        let mut after = shift.end;
-        let mut next_loc = shift.end_loc;
-        for k in (0..n).rev() {
-            let vx = &p.visits[visits[k]];
-            let l = after - self.travel(c, vx.location, next_loc) - vx.duration;
-            latest[k] = match fixed(visits[k]) {
-                Some(f) => f,
-                None => l.min(vx.latest_start + self.tolerance),
-            };
-            after = latest[k];
-            next_loc = vx.location;
-        }
+        let latest = self.latest_starts(s, visits, fixed);
         for k in 1..n {
             let prev = &p.visits[visits[k - 1]];
             let arrival = asap[k - 1]
@@ -375,6 +362,30 @@ impl Part<'_> {
             }
         }
         None
+    }
+
+    /// Latest start of each stop of `visits` on shift `s` that keeps the stops
+    /// after it feasible (anchored stops keep their fixed start).
+    fn latest_starts<F>(&self, s: usize, visits: &[usize], fixed: &F) -> Vec<Minute>
+    where
+        F: Fn(usize) -> Option<Minute> + ?Sized,
+    {
+        let p = self.p;
+        let shift = &p.shifts[s];
+        let mut latest = vec![0 as Minute; visits.len()];
+        let mut after = shift.end;
+        let mut next_loc = shift.end_loc;
+        for k in (0..visits.len()).rev() {
+            let vx = &p.visits[visits[k]];
+            let l = after - self.travel(shift.carer, vx.location, next_loc) - vx.duration;
+            latest[k] = match fixed(visits[k]) {
+                Some(f) => f,
+                None => l.min(vx.latest_start + self.tolerance),
+            };
+            after = latest[k];
+            next_loc = vx.location;
+        }
+        latest
     }
 
     fn has_break(&self, s: usize, visits: &[usize], starts: &[Minute]) -> bool {
@@ -673,21 +684,7 @@ impl Part<'_> {
             ready = asap + vx.duration;
             loc = vx.location;
         }
-        // latest[k]: latest start of stop k that keeps stops k.. feasible.
-        let mut latest = vec![0 as Minute; n];
-        let mut after = shift.end;
-        let mut next_loc = shift.end_loc;
-        for k in (0..n).rev() {
-            let x = route[k];
-            let vx = &p.visits[x];
-            let l = after - self.travel(c, vx.location, next_loc) - vx.duration;
-            latest[k] = match fixed_of(x) {
-                Some(f) => f,
-                None => l.min(vx.latest_start + self.tolerance),
-            };
-            after = latest[k];
-            next_loc = vx.location;
-        }
+        let latest = self.latest_starts(s, route, &fixed_of);
         let commute_w = if p.paid_commute {
             w.travel_min
         } else {

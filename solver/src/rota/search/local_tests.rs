@@ -32,7 +32,7 @@ fn far() -> Instant {
 }
 
 /// A state holding exactly these visit orders (by customer number, 1-based).
-fn state_of(part: &Part, routes: &[(usize, &[usize])]) -> State {
+pub(super) fn state_of(part: &Part, routes: &[(usize, &[usize])]) -> State {
     let p = part.p;
     let pool: Vec<PoolRoute> = routes
         .iter()
@@ -50,7 +50,7 @@ fn state_of(part: &Part, routes: &[(usize, &[usize])]) -> State {
 }
 
 /// The checker's verdict on a state, and its consistency with a rebuilt state.
-fn assert_sound(part: &Part, st: &State) {
+pub(super) fn assert_sound(part: &Part, st: &State) {
     let p = part.p;
     let routes: Vec<PlannedRoute> = part
         .pool_routes(st)

@@ -1,10 +1,8 @@
 #![allow(clippy::unwrap_used)]
 
+use super::local_tests::{assert_sound, state_of};
 use super::*;
 use crate::benchmarks::{SolomonObjective, load_solomon};
-use crate::check::check;
-use crate::model::{PlannedRoute, PlannedUnplaced};
-use crate::rota::PoolRoute;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -31,47 +29,6 @@ fn far() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-fn state_of(part: &Part, routes: &[(usize, &[usize])]) -> State {
-    let p = part.p;
-    let pool: Vec<PoolRoute> = routes
-        .iter()
-        .map(|&(s, custs)| PoolRoute {
-            shift: s,
-            stops: custs
-                .iter()
-                .map(|c| (p.visit_index[&format!("c{c}/visit@2026-01-05")], 0))
-                .collect(),
-            local_cost: 0.0,
-            work_min: 0,
-        })
-        .collect();
-    part.state_from_routes(&pool).unwrap()
-}
-
-fn assert_checked(part: &Part, st: &State) {
-    let p = part.p;
-    let routes: Vec<PlannedRoute> = part
-        .pool_routes(st)
-        .into_iter()
-        .map(|r| PlannedRoute {
-            shift: r.shift,
-            stops: r.stops,
-        })
-        .collect();
-    let unplaced: Vec<PlannedUnplaced> = st
-        .unplaced
-        .iter()
-        .map(|&v| PlannedUnplaced {
-            visit: v,
-            reasons: vec![("carers_busy".to_string(), "test".to_string())],
-        })
-        .collect();
-    let report = check(p, &p.write_rota(&routes, &unplaced));
-    assert!(report.is_feasible(), "{:?}", report.violations);
-    let rebuilt = part.state_from_routes(&part.pool_routes(st)).unwrap();
-    assert!((rebuilt.cost(part) - st.cost(part)).abs() < 1e-6);
-}
-
 #[test]
 fn ejection_places_a_visit_that_no_insertion_can() {
     let inst = load_solomon("BLOCKED", BLOCKED, SolomonObjective::Distance).unwrap();
@@ -86,7 +43,7 @@ fn ejection_places_a_visit_that_no_insertion_can() {
     assert!(part.eject_repair(&mut st, &HashSet::new(), far()));
     assert!(st.unplaced.is_empty(), "{:?}", st.unplaced);
     assert!(st.cost(&part) < before);
-    assert_checked(&part, &st);
+    assert_sound(&part, &st);
     // Customer 1 moved to vehicle 1 to make room.
     let one = p.visit_index["c1/visit@2026-01-05"];
     assert_eq!(st.on[&one], vec![1]);
@@ -105,5 +62,5 @@ fn ejection_never_trades_a_visit_for_another() {
     assert!(!part.eject_repair(&mut st, &HashSet::new(), far()));
     assert!((st.cost(&part) - before).abs() < 1e-9);
     assert_eq!(st.unplaced.len(), 1);
-    assert_checked(&part, &st);
+    assert_sound(&part, &st);
 }
