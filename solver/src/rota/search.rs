@@ -241,6 +241,10 @@ pub(crate) struct Sched {
     pub starts: Vec<Minute>,
     pub local_cost: f64,
     pub work: i64,
+    /// For the fast insertion check: the latest start of each stop, or `None`
+    /// when the route is not timed as early as possible (a break in it). Filled on
+    /// first use; a changed route always gets a new `Sched`, so it never goes stale.
+    pub slack: std::cell::OnceCell<Option<Vec<Minute>>>,
 }
 
 /// Why an insertion failed (for unplaced reasons).
@@ -364,6 +368,35 @@ impl Part<'_> {
         None
     }
 
+    /// Latest starts of a route timed as early as possible (see [`Sched::slack`]);
+    /// `None` for a route timed otherwise (around a break).
+    fn route_slack<F>(
+        &self,
+        s: usize,
+        route: &[usize],
+        starts: &[Minute],
+        fixed: &F,
+    ) -> Option<Vec<Minute>>
+    where
+        F: Fn(usize) -> Option<Minute> + ?Sized,
+    {
+        let p = self.p;
+        let shift = &p.shifts[s];
+        let mut ready = shift.start;
+        let mut loc = shift.start_loc;
+        for (k, &x) in route.iter().enumerate() {
+            let vx = &p.visits[x];
+            let arrival = ready + self.travel(shift.carer, loc, vx.location);
+            let asap = fixed(x).unwrap_or(arrival.max(vx.earliest_start));
+            if asap != starts[k] {
+                return None;
+            }
+            ready = asap + vx.duration;
+            loc = vx.location;
+        }
+        Some(self.latest_starts(s, route, fixed))
+    }
+
     /// Latest start of each stop of `visits` on shift `s` that keeps the stops
     /// after it feasible (anchored stops keep their fixed start).
     fn latest_starts<F>(&self, s: usize, visits: &[usize], fixed: &F) -> Vec<Minute>
@@ -479,6 +512,7 @@ impl Part<'_> {
             starts,
             local_cost: cost,
             work,
+            slack: std::cell::OnceCell::new(),
         })
     }
 
@@ -671,20 +705,16 @@ impl Part<'_> {
             }
         }
         let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
-        // Only for routes timed as early as possible (not around a break).
-        let mut ready = shift.start;
-        let mut loc = shift.start_loc;
-        for (k, &x) in route.iter().enumerate() {
-            let vx = &p.visits[x];
-            let arrival = ready + self.travel(c, loc, vx.location);
-            let asap = fixed_of(x).unwrap_or(arrival.max(vx.earliest_start));
-            if asap != starts[k] {
-                return None;
-            }
-            ready = asap + vx.duration;
-            loc = vx.location;
-        }
-        let latest = self.latest_starts(s, route, &fixed_of);
+        let latest: &[Minute] = match old {
+            None => &[],
+            Some(o) => match o
+                .slack
+                .get_or_init(|| self.route_slack(s, route, starts, &fixed_of))
+            {
+                Some(l) => l.as_slice(),
+                None => return None,
+            },
+        };
         let commute_w = if p.paid_commute {
             w.travel_min
         } else {
@@ -819,6 +849,7 @@ impl Part<'_> {
             starts: Vec::new(),
             local_cost: old_cost + local,
             work: old_work + work,
+            slack: std::cell::OnceCell::new(),
         });
         Some(Some((cost, pos, sched)))
     }
@@ -1031,17 +1062,48 @@ impl Part<'_> {
     /// Removes `v` from every route it is on and marks it unplaced. Returns false if a route
     /// could not be re-timed (then the caller must not keep this state).
     pub fn remove(&self, st: &mut State, v: usize) -> bool {
+        self.remove_all(st, &[v])
+    }
+
+    /// [`Part::remove`] for several visits, re-timing each route they leave once.
+    pub fn remove_all(&self, st: &mut State, visits: &[usize]) -> bool {
         let p = self.p;
-        let shifts = st.on.remove(&v).unwrap_or_default();
-        st.fixed.remove(&v);
+        let mut touched: Vec<usize> = Vec::new();
+        for &v in visits {
+            let shifts = st.on.remove(&v).unwrap_or_default();
+            st.fixed.remove(&v);
+            let u = p.visits[v].service_user;
+            for s in shifts {
+                touched.push(s);
+                let c = p.shifts[s].carer;
+                if let Some(m) = st.seen.get_mut(&u) {
+                    if let Some(n) = m.get_mut(&c) {
+                        *n -= 1;
+                        if *n == 0 {
+                            m.remove(&c);
+                        }
+                    }
+                    if m.is_empty() {
+                        st.seen.remove(&u);
+                    }
+                }
+            }
+            if !st.unplaced.contains(&v) {
+                st.unplaced.push(v);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
         let mut ok = true;
-        for s in shifts {
-            let c = p.shifts[s].carer;
-            let day = p.shifts[s].day;
+        for s in touched {
             let Some(route) = st.routes.get(&s) else {
                 continue;
             };
-            let route: Vec<usize> = route.iter().copied().filter(|&x| x != v).collect();
+            let route: Vec<usize> = route
+                .iter()
+                .copied()
+                .filter(|x| !visits.contains(x))
+                .collect();
             let sched = if route.is_empty() {
                 Some(Sched::default())
             } else {
@@ -1052,8 +1114,8 @@ impl Part<'_> {
                 ok = false;
                 continue;
             };
-            let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
-            let dw = sched.work - old_work;
+            let (c, day) = (p.shifts[s].carer, p.shifts[s].day);
+            let dw = sched.work - st.scheds.get(&s).map_or(0, |x| x.work);
             *st.day_work.entry((c, day)).or_default() += dw;
             *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
             *st.total_work.entry(c).or_default() += dw;
@@ -1064,21 +1126,6 @@ impl Part<'_> {
                 st.routes.insert(s, route);
                 st.scheds.insert(s, sched);
             }
-            let u = p.visits[v].service_user;
-            if let Some(m) = st.seen.get_mut(&u) {
-                if let Some(n) = m.get_mut(&c) {
-                    *n -= 1;
-                    if *n == 0 {
-                        m.remove(&c);
-                    }
-                }
-                if m.is_empty() {
-                    st.seen.remove(&u);
-                }
-            }
-        }
-        if !st.unplaced.contains(&v) {
-            st.unplaced.push(v);
         }
         ok
     }
@@ -1642,11 +1689,7 @@ impl Part<'_> {
         removed.extend(extra);
         removed.sort_unstable();
         removed.dedup();
-        let mut ok = true;
-        for &v in &removed {
-            ok &= self.remove(st, v);
-        }
-        if !ok {
+        if !self.remove_all(st, &removed) {
             removed.clear();
             target = None;
         }
