@@ -235,6 +235,38 @@ impl<'a> Part<'a> {
     }
 }
 
+/// The shifts a visit is on: one, or two for a double-handed visit (the model
+/// allows no more). Inline, so cloning a state, which the search does every
+/// iteration, allocates nothing per visit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OnShifts {
+    len: u8,
+    shifts: [usize; 2],
+}
+
+impl OnShifts {
+    pub fn push(&mut self, s: usize) {
+        self.shifts[usize::from(self.len)] = s;
+        self.len += 1;
+    }
+    pub fn as_slice(&self) -> &[usize] {
+        &self.shifts[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::Deref for OnShifts {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for OnShifts {
+    fn deref_mut(&mut self) -> &mut [usize] {
+        &mut self.shifts[..usize::from(self.len)]
+    }
+}
+
 /// A scheduled route.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sched {
@@ -265,7 +297,7 @@ pub(crate) struct State {
     /// Per shift: schedule.
     pub scheds: Map<usize, Sched>,
     /// Per visit: shifts it is on.
-    pub on: Map<usize, Vec<usize>>,
+    pub on: Map<usize, OnShifts>,
     /// Anchored visits' fixed start.
     pub fixed: Map<usize, Minute>,
     /// Per service user: carer -> carer-visits.
@@ -556,7 +588,7 @@ impl Part<'_> {
                     hi = hi.min(t - link.min_offset);
                 }
                 if link.distinct_carers {
-                    for &s in st.on.get(&other).map(Vec::as_slice).unwrap_or(&[]) {
+                    for &s in st.on.get(&other).map(OnShifts::as_slice).unwrap_or(&[]) {
                         avoid.push(p.shifts[s].carer);
                     }
                 }
@@ -1073,7 +1105,7 @@ impl Part<'_> {
             let shifts = st.on.remove(&v).unwrap_or_default();
             st.fixed.remove(&v);
             let u = p.visits[v].service_user;
-            for s in shifts {
+            for &s in shifts.iter() {
                 touched.push(s);
                 let c = p.shifts[s].carer;
                 if let Some(m) = st.seen.get_mut(&u) {
@@ -1428,15 +1460,15 @@ impl Part<'_> {
         out
     }
 
-    /// A random amount of ruin. Returns the removed visits and, for the ruin that
-    /// makes room for an unplaced visit, that visit (to be re-inserted first).
+    /// A random amount of ruin. Returns the removed visits and those to re-insert
+    /// first (the unplaced visit a ruin made room for).
     /// `hopeless` visits (no candidate shift at all) are never targeted.
     pub fn ruin(
         &self,
         st: &mut State,
         rng: &mut ChaCha8Rng,
         hopeless: &std::collections::HashSet<usize>,
-    ) -> (Vec<usize>, Option<usize>) {
+    ) -> (Vec<usize>, Vec<usize>) {
         let p = self.p;
         let placed: Vec<usize> = self
             .visits
@@ -1445,12 +1477,12 @@ impl Part<'_> {
             .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
             .collect();
         if placed.is_empty() {
-            return (Vec::new(), None);
+            return (Vec::new(), Vec::new());
         }
         let max_q = (placed.len() / 8).clamp(2, 25);
         let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
         let mut removed: Vec<usize> = Vec::new();
-        let mut target = None;
+        let mut first = Vec::new();
         // Unplaced visits that some shift could take: while there are any, half of
         // the ruins make room for one of them (placing everything comes first).
         let open: Vec<usize> = st
@@ -1480,7 +1512,7 @@ impl Part<'_> {
                 // Room for one unplaced visit: take out the visits of its candidate
                 // shifts that sit nearest to its window in time and space.
                 let u = open[rng.random_range(0..open.len())];
-                target = Some(u);
+                first.push(u);
                 let uv = &p.visits[u];
                 let mut scored: Vec<(i64, usize)> = Vec::new();
                 for &s in self.candidates.get(&u).map(Vec::as_slice).unwrap_or(&[]) {
@@ -1586,7 +1618,7 @@ impl Part<'_> {
                     if removed.len() >= q {
                         break;
                     }
-                    let Some(&[s]) = st.on.get(&v).map(Vec::as_slice) else {
+                    let Some(&[s]) = st.on.get(&v).map(OnShifts::as_slice) else {
                         continue;
                     };
                     if cut.contains(&s) || removed.contains(&v) {
@@ -1691,9 +1723,9 @@ impl Part<'_> {
         removed.dedup();
         if !self.remove_all(st, &removed) {
             removed.clear();
-            target = None;
+            first.clear();
         }
-        (removed, target)
+        (removed, first)
     }
 }
 

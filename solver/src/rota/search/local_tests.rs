@@ -84,10 +84,11 @@ pub(super) fn assert_sound(part: &Part, st: &State) {
     assert_eq!(nonzero(&rebuilt.day_work), nonzero(&st.day_work));
     assert_eq!(nonzero(&rebuilt.week_work), nonzero(&st.week_work));
     assert_eq!(rebuilt.seen, st.seen);
-    let sorted = |m: Map<usize, Vec<usize>>| {
+    let sorted = |m: Map<usize, super::OnShifts>| {
         let mut v: Vec<_> = m
             .into_iter()
-            .map(|(k, mut s)| {
+            .map(|(k, s)| {
+                let mut s = s.to_vec();
                 s.sort_unstable();
                 (k, s)
             })

@@ -46,7 +46,7 @@ fn ejection_places_a_visit_that_no_insertion_can() {
     assert_sound(&part, &st);
     // Customer 1 moved to vehicle 1 to make room.
     let one = p.visit_index["c1/visit@2026-01-05"];
-    assert_eq!(st.on[&one], vec![1]);
+    assert_eq!(st.on[&one].as_slice(), &[1]);
     // Nothing left to repair: a second call changes nothing.
     assert!(!part.eject_repair(&mut st, &HashSet::new(), far()));
 }
