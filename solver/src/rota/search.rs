@@ -834,6 +834,19 @@ impl Part<'_> {
                 local -= f64::from(t_old) * w_old;
                 work -= i64::from(t_old) * k_old;
             }
+            // The cost does not depend on times (a break moves times, not costs),
+            // so a position that cannot beat the best one so far is not re-timed.
+            let delta = match self.global_delta(st, c, shift.day, v, work) {
+                Ok(d) => d,
+                Err(b) => {
+                    blocks.push(b);
+                    continue;
+                }
+            };
+            let cost = local + delta;
+            if best.as_ref().is_some_and(|b| cost >= b.0) {
+                continue;
+            }
             // A route long enough to need a break is re-timed in full.
             let mut exact: Option<Sched> = None;
             if needs_break_check {
@@ -852,19 +865,11 @@ impl Part<'_> {
                         timed_out = true;
                         continue;
                     };
-                    local = sched.local_cost - old_cost;
-                    work = sched.work - old_work;
+                    debug_assert!((sched.local_cost - old_cost - local).abs() < 1e-6);
+                    debug_assert_eq!(sched.work - old_work, work);
                     exact = Some(sched);
                 }
             }
-            let delta = match self.global_delta(st, c, shift.day, v, work) {
-                Ok(d) => d,
-                Err(b) => {
-                    blocks.push(b);
-                    continue;
-                }
-            };
-            let cost = local + delta;
             if best.as_ref().is_none_or(|b| cost < b.0) {
                 best = Some((cost, pos, exact, local, work));
             }
