@@ -527,14 +527,14 @@ impl Search {
             }
             let mut cand = self.cur.clone();
             cand.prune_wait = cand.unplaced.iter().any(|v| !hopeless.contains(v));
-            let (mut removed, first) = part.ruin(&mut cand, rng, hopeless);
+            let (mut removed, target) = part.ruin(&mut cand, rng, hopeless);
             if removed.is_empty() {
                 continue;
             }
-            if !first.is_empty() {
-                // The visits the ruin made room for go in first.
-                part.recreate(&mut cand, &first, rng, false);
-                removed.retain(|v| !first.contains(v));
+            if let Some(t) = target {
+                // The visit the ruin made room for goes in first.
+                part.recreate(&mut cand, &[t], rng, false);
+                removed.retain(|&v| v != t);
             }
             // Retry some of the other unplaced visits too (all of them every time is
             // costly when many cannot be placed at all).
@@ -544,7 +544,7 @@ impl Search {
                 .copied()
                 .filter(|v| {
                     !removed.contains(v)
-                        && !first.contains(v)
+                        && Some(*v) != target
                         && !hopeless.contains(v)
                         && rand::Rng::random_bool(rng, 0.3)
                 })

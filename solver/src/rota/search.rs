@@ -1465,15 +1465,15 @@ impl Part<'_> {
         out
     }
 
-    /// A random amount of ruin. Returns the removed visits and those to re-insert
-    /// first (the unplaced visit a ruin made room for).
+    /// A random amount of ruin. Returns the removed visits and, for the ruin that
+    /// makes room for an unplaced visit, that visit (to be re-inserted first).
     /// `hopeless` visits (no candidate shift at all) are never targeted.
     pub fn ruin(
         &self,
         st: &mut State,
         rng: &mut ChaCha8Rng,
         hopeless: &std::collections::HashSet<usize>,
-    ) -> (Vec<usize>, Vec<usize>) {
+    ) -> (Vec<usize>, Option<usize>) {
         let p = self.p;
         let placed: Vec<usize> = self
             .visits
@@ -1482,12 +1482,12 @@ impl Part<'_> {
             .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
             .collect();
         if placed.is_empty() {
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), None);
         }
         let max_q = (placed.len() / 8).clamp(2, 25);
         let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
         let mut removed: Vec<usize> = Vec::new();
-        let mut first = Vec::new();
+        let mut target = None;
         // Unplaced visits that some shift could take: while there are any, half of
         // the ruins make room for one of them (placing everything comes first).
         let open: Vec<usize> = st
@@ -1517,7 +1517,7 @@ impl Part<'_> {
                 // Room for one unplaced visit: take out the visits of its candidate
                 // shifts that sit nearest to its window in time and space.
                 let u = open[rng.random_range(0..open.len())];
-                first.push(u);
+                target = Some(u);
                 let uv = &p.visits[u];
                 let mut scored: Vec<(i64, usize)> = Vec::new();
                 for &s in self.candidates.get(&u).map(Vec::as_slice).unwrap_or(&[]) {
@@ -1728,9 +1728,9 @@ impl Part<'_> {
         removed.dedup();
         if !self.remove_all(st, &removed) {
             removed.clear();
-            first.clear();
+            target = None;
         }
-        (removed, first)
+        (removed, target)
     }
 }
 
