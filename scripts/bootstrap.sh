@@ -12,7 +12,12 @@ PREFIX=/opt/highs-$HIGHS_VERSION
 
 need_apt=()
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
-ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# libclang itself, not libclang-cpp (which some images ship alone and bindgen cannot use).
+have_libclang=""
+for pat in '/usr/lib/llvm-*/lib/libclang.so*' '/usr/lib/llvm-*/lib/libclang-[0-9]*.so*' '/usr/lib/*-linux-gnu/libclang-[0-9]*.so*'; do
+  compgen -G "$pat" >/dev/null && have_libclang=1
+done
+[ -n "$have_libclang" ] || need_apt+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 if [ ${#need_apt[@]} -gt 0 ]; then
