@@ -728,7 +728,9 @@ pub fn solve_master(
     let bound = solved
         .double_info_value(c"mip_dual_bound")
         .ok()
-        .filter(|b| b.is_finite())
+        // Every cost in the model is non-negative, so a negative "bound" (HiGHS
+        // stopped before its root LP was done) proves nothing: report none.
+        .filter(|b| b.is_finite() && *b >= 0.0)
         .map(|b| b + offset);
 
     let mut candidates: Vec<Vec<usize>> = Vec::new();

@@ -263,6 +263,17 @@ fn solve_part(
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
     let start_cost = st.cost(&part);
+    // Search, then the MILP over the pool, then search on from the MILP's answer.
+    // With a time limit the MILP runs again at later checkpoints (it recombines
+    // routes of different search states), as long as it stays cheap.
+    let short = options.max_iterations.is_none() && budget < MILP_MIN_BUDGET;
+    let checkpoints: &[f64] = if !options.use_milp || short {
+        &[]
+    } else if options.max_iterations.is_some() {
+        &[0.7]
+    } else {
+        &[0.5, 0.75, 0.93]
+    };
     // Independent search chains from the same start (one per idle core): they
     // share their routes with the MILP at each checkpoint.
     let mut chains: Vec<Chain> = (0..chains.max(1))
@@ -277,6 +288,7 @@ fn solve_part(
                 eject_wait: EJECT_EVERY,
                 part_no,
                 end: part_deadline,
+                pooling: !checkpoints.is_empty(),
             },
             pool: RoutePool::default(),
             rng: if k == 0 {
@@ -313,17 +325,6 @@ fn solve_part(
         for ch in chains.iter_mut() {
             pool.add_all(std::mem::take(&mut ch.pool).routes);
         }
-    };
-    // Search, then the MILP over the pool, then search on from the MILP's answer.
-    // With a time limit the MILP runs again at later checkpoints (it recombines
-    // routes of different search states), as long as it stays cheap.
-    let short = options.max_iterations.is_none() && budget < MILP_MIN_BUDGET;
-    let checkpoints: &[f64] = if !options.use_milp || short {
-        &[]
-    } else if options.max_iterations.is_some() {
-        &[0.7]
-    } else {
-        &[0.5, 0.75, 0.93]
     };
     let mut milp_runs = 0u32;
     let mut bound = None;
@@ -396,7 +397,7 @@ fn solve_part(
         routes,
         unplaced,
         objective: best_cost,
-        bound: bound.map(|b: f64| b.min(best_cost)),
+        bound: bound.map(|b: f64| b.clamp(0.0, best_cost)),
         phases,
     }
 }
@@ -469,6 +470,9 @@ struct Search {
     part_no: usize,
     /// When the part's search ends (the acceptance threshold reaches 0 there).
     end: Instant,
+    /// Whether improving candidates' routes go to the pool: only when a MILP
+    /// will read it (pooling took ~5% of the team week's search time).
+    pooling: bool,
 }
 
 impl Search {
@@ -583,7 +587,7 @@ impl Search {
                 (t0.elapsed().as_secs_f64() / span).min(1.0)
             };
             let threshold = self.best_cost.abs() * start_threshold(part.p) * (1.0 - progress);
-            if cost < self.cur_cost - 1e-9 {
+            if self.pooling && cost < self.cur_cost - 1e-9 {
                 pool.add_all(part.pool_routes(&cand));
             }
             if cost <= self.cur_cost || cost < self.best_cost + threshold {

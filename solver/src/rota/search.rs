@@ -279,6 +279,18 @@ pub(crate) struct Sched {
     pub slack: std::cell::OnceCell<Option<Vec<Minute>>>,
 }
 
+/// A carer's room on one day for one visit (see [`Part::carer_room`]).
+struct CarerRoom {
+    carer: usize,
+    /// Paid minutes left under the daily and weekly maxima.
+    day_left: i64,
+    week_left: i64,
+    /// The cost of the carer being new to the person, or the cap it would break.
+    continuity: Result<f64, Block>,
+    /// Paid minutes over the horizon so far (for the contract shortfall).
+    worked: f64,
+}
+
 /// Why an insertion failed (for unplaced reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Block {
@@ -597,38 +609,47 @@ impl Part<'_> {
         (lo, hi, avoid)
     }
 
-    /// Global feasibility and cost change of adding `work_delta` minutes and visit `v` to carer `c`.
-    fn global_delta(
-        &self,
-        st: &State,
-        c: usize,
-        day: u32,
-        v: usize,
-        work_delta: i64,
-    ) -> Result<f64, Block> {
+    /// What the state allows carer `c` on `day` for visit `v`, read once per
+    /// shift so that each insertion position only does arithmetic.
+    fn carer_room(&self, st: &State, c: usize, day: u32, v: usize) -> CarerRoom {
         let p = self.p;
         let carer = &p.carers[c];
-        let dw = st.day_work.get(&(c, day)).copied().unwrap_or(0) + work_delta;
-        if dw > i64::from(carer.max_min_per_day) {
+        let u = p.visits[v].service_user;
+        let seen = st.seen.get(&u);
+        let continuity = if seen.is_some_and(|m| m.contains_key(&c)) {
+            Ok(0.0)
+        } else if seen.map_or(0, Map::len) as u32 >= p.service_users[u].continuity_cap {
+            Err(Block::Continuity)
+        } else {
+            Ok(p.weights.distinct_carer)
+        };
+        CarerRoom {
+            carer: c,
+            day_left: i64::from(carer.max_min_per_day)
+                - st.day_work.get(&(c, day)).copied().unwrap_or(0),
+            week_left: i64::from(carer.max_min_per_week)
+                - st.week_work.get(&(c, p.week_of(day))).copied().unwrap_or(0),
+            continuity,
+            worked: st.total_work.get(&c).copied().unwrap_or(0) as f64,
+        }
+    }
+
+    /// Global feasibility and cost change of adding `work_delta` paid minutes and
+    /// the visit `room` was read for: daily and weekly hours, the continuity cap
+    /// and the cost of a new carer for the person, the contract shortfall.
+    fn global_delta(&self, room: &CarerRoom, work_delta: i64) -> Result<f64, Block> {
+        if work_delta > room.day_left {
             return Err(Block::DailyHours);
         }
-        let ww = st.week_work.get(&(c, p.week_of(day))).copied().unwrap_or(0) + work_delta;
-        if ww > i64::from(carer.max_min_per_week) {
+        if work_delta > room.week_left {
             return Err(Block::WeeklyHours);
         }
-        let u = p.visits[v].service_user;
-        let mut cost = 0.0;
-        let seen = st.seen.get(&u);
-        if !seen.is_some_and(|m| m.contains_key(&c)) {
-            if seen.map_or(0, Map::len) as u32 >= p.service_users[u].continuity_cap {
-                return Err(Block::Continuity);
-            }
-            cost += p.weights.distinct_carer;
-        }
-        let total = st.total_work.get(&c).copied().unwrap_or(0) as f64;
-        cost += contract_shortfall_cost(p, c, total + work_delta as f64)
-            - contract_shortfall_cost(p, c, total);
-        Ok(cost)
+        let new_carer = room.continuity?;
+        let (p, c) = (self.p, room.carer);
+        Ok(
+            new_carer + contract_shortfall_cost(p, c, room.worked + work_delta as f64)
+                - contract_shortfall_cost(p, c, room.worked),
+        )
     }
 
     /// Best insertion of one carer's share of `v` at fixed start `t` (or ASAP when `None`) into shift `s`.
@@ -651,6 +672,7 @@ impl Part<'_> {
         let old_work = old.map_or(0, |x| x.work);
         let visit = &p.visits[v];
         let c = p.shifts[s].carer;
+        let room = self.carer_room(st, c, p.shifts[s].day, v);
         let mut best: Option<(f64, usize, Sched)> = None;
         let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
         let mut buf = Vec::with_capacity(route.len() + 1);
@@ -675,7 +697,7 @@ impl Part<'_> {
                 blocks.push(Block::Time);
                 continue;
             };
-            let delta = match self.global_delta(st, c, p.shifts[s].day, v, sched.work - old_work) {
+            let delta = match self.global_delta(&room, sched.work - old_work) {
                 Ok(d) => d,
                 Err(b) => {
                     blocks.push(b);
@@ -757,6 +779,7 @@ impl Part<'_> {
         let old_work = old.map_or(0, |x| x.work);
         let needs_break_check = p.break_duration > 0;
         let vc = self.visit_cost(c, v);
+        let room = self.carer_room(st, c, shift.day, v);
         let mut best: Option<(f64, usize, Option<Sched>, f64, i64)> = None;
         let mut timed_out = false;
         let mut buf: Vec<usize> = Vec::new();
@@ -836,7 +859,7 @@ impl Part<'_> {
             }
             // The cost does not depend on times (a break moves times, not costs),
             // so a position that cannot beat the best one so far is not re-timed.
-            let delta = match self.global_delta(st, c, shift.day, v, work) {
+            let delta = match self.global_delta(&room, work) {
                 Ok(d) => d,
                 Err(b) => {
                     blocks.push(b);
