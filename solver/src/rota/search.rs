@@ -1522,8 +1522,9 @@ impl Part<'_> {
         let kind = if !open.is_empty() && rng.random_bool(0.5) {
             6
         } else {
-            // String removal twice as often as each other ruin; with a continuity
-            // cost, the continuity ruin twice as often too.
+            // String removal and whole-route removal (draws 3 and 6) twice as often
+            // as each other ruin; with a continuity cost, the continuity ruin twice
+            // as often too. (Measured as it is; 6 is not the room-making ruin.)
             let kinds = if self.p.weights.distinct_carer > 0.0 {
                 9
             } else {
