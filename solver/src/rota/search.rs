@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
+#[cfg(test)]
+mod construct_tests;
 mod local;
 #[cfg(test)]
 mod local_tests;
@@ -1247,10 +1249,22 @@ impl Part<'_> {
     /// wheel": hardest-first misjudges which visits are scarce, e.g. an exact-time
     /// visit only one carer that day can do, behind double-handed visits that take
     /// that carer). Keeps the cheapest round.
-    pub fn construct(&self, st: &mut State, order: &[usize], rounds: usize, until: Instant) {
+    ///
+    /// With `forced_first`, visits with no spare candidate shift (as many shifts as
+    /// carers needed) go before all others: an exact-time visit only one carer can
+    /// do that day is otherwise often left out once double-handed visits took that
+    /// carer, and a full morning around it rarely opens up again in a short search.
+    pub fn construct(
+        &self,
+        st: &mut State,
+        order: &[usize],
+        rounds: usize,
+        until: Instant,
+        forced_first: bool,
+    ) {
         let start = st.clone();
         let mut pending = order.to_vec();
-        self.sort_hardest_first(&mut pending);
+        self.sort_hardest(&mut pending, forced_first);
         let mut best: Option<(f64, State)> = None;
         let mut first: Vec<usize> = Vec::new();
         for round in 0..rounds.max(1) {
@@ -1276,7 +1290,7 @@ impl Part<'_> {
             }
             // Most recently squeaky first, in hardest-first order.
             let mut front = left;
-            self.sort_hardest_first(&mut front);
+            self.sort_hardest(&mut front, forced_first);
             front.extend(first);
             first = front;
         }
@@ -1287,9 +1301,18 @@ impl Part<'_> {
 
     /// Hardest first: double-handed, fewest candidate shifts and narrow windows early.
     fn sort_hardest_first(&self, pending: &mut [usize]) {
+        self.sort_hardest(pending, false);
+    }
+
+    /// [`Part::sort_hardest_first`], optionally with visits that have no spare
+    /// candidate shift before all others.
+    fn sort_hardest(&self, pending: &mut [usize], forced_first: bool) {
         pending.sort_by_key(|&v| {
             let vis = &self.p.visits[v];
+            let forced = forced_first
+                && self.candidates.get(&v).map_or(0, Vec::len) <= usize::from(vis.carers_required);
             (
+                !forced,
                 std::cmp::Reverse(vis.carers_required),
                 self.candidates.get(&v).map_or(0, Vec::len),
                 vis.latest_start - vis.earliest_start,
