@@ -256,7 +256,8 @@ fn solve_part(
     // no spare candidate shift before all others (`Part::construct`): on the team
     // week it leaves one more visit for the search, ends ~0.3% dearer on average,
     // but places an exact-time visit the other start often never fits.
-    let mut forced_start = (chains > 1).then(|| {
+    let any_forced = part.visits.iter().any(|&v| part.forced(v));
+    let mut forced_start = (chains > 1 && any_forced).then(|| {
         let mut forced = st.clone();
         part.construct(&mut forced, &rest, CONSTRUCTION_ROUNDS, part_deadline, true);
         forced
@@ -291,7 +292,7 @@ fn solve_part(
     } else {
         &[0.5, 0.75, 0.93]
     };
-    // Independent search chains from the same start (one per idle core): they
+    // Independent search chains (one per idle core), from the starts in turn: they
     // share their routes with the MILP at each checkpoint.
     let mut chains: Vec<Chain> = (0..chains.max(1))
         .map(|k| {

@@ -230,6 +230,12 @@ impl<'a> Part<'a> {
         carer_visit_cost(self.p, c, v, self.existing_carers[v].as_deref())
     }
 
+    /// A visit with no spare candidate shift: as many shifts as carers it needs.
+    pub fn forced(&self, v: usize) -> bool {
+        let n = self.candidates.get(&v).map_or(0, Vec::len);
+        n > 0 && n <= usize::from(self.p.visits[v].carers_required)
+    }
+
     fn anchored(&self, v: usize) -> bool {
         self.p.visits[v].carers_required > 1
             || self.links_of.contains_key(&v)
@@ -1309,8 +1315,7 @@ impl Part<'_> {
     fn sort_hardest(&self, pending: &mut [usize], forced_first: bool) {
         pending.sort_by_key(|&v| {
             let vis = &self.p.visits[v];
-            let forced = forced_first
-                && self.candidates.get(&v).map_or(0, Vec::len) <= usize::from(vis.carers_required);
+            let forced = forced_first && self.forced(v);
             (
                 !forced,
                 std::cmp::Reverse(vis.carers_required),
