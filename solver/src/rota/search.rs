@@ -25,6 +25,7 @@ mod construct_tests;
 mod local;
 #[cfg(test)]
 mod local_tests;
+mod person_first;
 mod repair;
 #[cfg(test)]
 mod repair_tests;
@@ -929,6 +930,18 @@ impl Part<'_> {
         v: usize,
         blocks: &mut Vec<Block>,
     ) -> Option<Insertion> {
+        self.best_insertion_among(st, v, blocks, &|_| true)
+    }
+
+    /// [`Part::best_insertion`] on the shifts of carers `allow` accepts only
+    /// (pinned visits ignore the filter: their carers are given).
+    pub fn best_insertion_among(
+        &self,
+        st: &State,
+        v: usize,
+        blocks: &mut Vec<Block>,
+        allow: &dyn Fn(usize) -> bool,
+    ) -> Option<Insertion> {
         let p = self.p;
         let cands = self.candidates.get(&v)?;
         let anchored = self.anchored(v);
@@ -959,7 +972,7 @@ impl Part<'_> {
         if needed == 1 {
             let mut best: Option<Insertion> = None;
             for &s in cands {
-                if avoid.contains(&p.shifts[s].carer) {
+                if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
                     continue;
                 }
                 let found = if anchored {
@@ -984,7 +997,7 @@ impl Part<'_> {
         // Double-handed: a start time both carers can make.
         let mut options: Vec<(usize, Minute)> = Vec::new(); // (shift, arrival lower bound) per position
         for &s in cands {
-            if avoid.contains(&p.shifts[s].carer) {
+            if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
                 continue;
             }
             let len = st.routes.get(&s).map_or(0, Vec::len);
