@@ -300,6 +300,30 @@ struct CarerRoom {
     worked: f64,
 }
 
+/// A route as [`Part::price_at`] reads it, for one visit to insert.
+struct RouteView<'s> {
+    route: &'s [usize],
+    starts: &'s [Minute],
+    /// Latest start of each stop (see [`Sched::slack`]).
+    latest: &'s [Minute],
+    old_cost: f64,
+    old_work: i64,
+    /// Weight and paid share of the first and last legs.
+    commute_w: f64,
+    commute_work: i64,
+    /// Carer-specific cost of the visit.
+    visit_cost: f64,
+    room: CarerRoom,
+}
+
+/// One insertion position's timing limits and cost change (see [`Part::price_at`]).
+struct PositionPrice {
+    arrival: Minute,
+    latest_start: Minute,
+    local: f64,
+    work: i64,
+}
+
 /// Why an insertion failed (for unplaced reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Block {
@@ -661,16 +685,18 @@ impl Part<'_> {
         )
     }
 
-    /// Best insertion of one carer's share of `v` at fixed start `t` (or ASAP when `None`) into shift `s`.
+    /// Best insertion of one carer's share of `v` at fixed start `t` (or ASAP when `None`) into shift `s`,
+    /// at position `at` only when given.
     fn best_in_shift(
         &self,
         st: &State,
         s: usize,
         v: usize,
         t: Option<Minute>,
+        at: Option<usize>,
         blocks: &mut Vec<Block>,
     ) -> Option<(f64, usize, Sched)> {
-        if let Some(found) = self.best_in_shift_fast(st, s, v, t, blocks) {
+        if let Some(found) = self.best_in_shift_fast(st, s, v, t, at, blocks) {
             return found;
         }
         let p = self.p;
@@ -685,7 +711,7 @@ impl Part<'_> {
         let mut best: Option<(f64, usize, Sched)> = None;
         let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
         let mut buf = Vec::with_capacity(route.len() + 1);
-        for pos in 0..=route.len() {
+        for pos in positions(at, route.len()) {
             // Prune by time: the visit must be able to start before the next stop's start.
             if let Some(sc) = old {
                 if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
@@ -721,6 +747,141 @@ impl Part<'_> {
         best
     }
 
+    /// What pricing `v`'s insertion positions in shift `s` reads once (see
+    /// [`Part::best_in_shift_fast`]): `None` when the shortcut does not apply
+    /// (soft windows, a route timed around a break), `Some(None)` when the
+    /// carer's capacity rules `v` out.
+    fn route_view<'s>(
+        &self,
+        st: &'s State,
+        s: usize,
+        v: usize,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Option<RouteView<'s>>> {
+        let p = self.p;
+        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+            return None;
+        }
+        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
+        let old = st.scheds.get(&s);
+        let n = route.len();
+        if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
+            return None;
+        }
+        let c = p.shifts[s].carer;
+        if let Some(cap) = p.carers[c].capacity {
+            let load: u64 = route.iter().map(|&x| u64::from(p.visits[x].demand)).sum();
+            if load + u64::from(p.visits[v].demand) > u64::from(cap) {
+                blocks.push(Block::Time);
+                return Some(None);
+            }
+        }
+        let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
+        let fixed_of = |x: usize| {
+            if self.anchored_row[x] {
+                st.fixed.get(&x).copied()
+            } else {
+                None
+            }
+        };
+        let latest: &[Minute] = match old {
+            None => &[],
+            Some(o) => o
+                .slack
+                .get_or_init(|| self.route_slack(s, route, starts, &fixed_of))
+                .as_deref()?,
+        };
+        let w = &p.weights;
+        let (commute_w, commute_work) = if p.paid_commute {
+            (w.travel_min, 1)
+        } else {
+            (w.commute_min, 0)
+        };
+        Some(Some(RouteView {
+            route,
+            starts,
+            latest,
+            old_cost: old.map_or(0.0, |x| x.local_cost),
+            old_work: old.map_or(0, |x| x.work),
+            commute_w,
+            commute_work,
+            visit_cost: self.visit_cost(c, v),
+            room: self.carer_room(st, c, p.shifts[s].day, v),
+        }))
+    }
+
+    /// Inserting `v` at `pos` of the route `view` shows: when it can start, the
+    /// latest start that keeps the stops after it on time, and the change of
+    /// route cost and paid minutes (legs only: with hard windows the cost does
+    /// not depend on times).
+    fn price_at(&self, view: &RouteView, s: usize, v: usize, pos: usize) -> PositionPrice {
+        let p = self.p;
+        let (shift, visit, w) = (&p.shifts[s], &p.visits[v], &p.weights);
+        let (route, starts, n) = (view.route, view.starts, view.route.len());
+        let (prev_loc, ready) = if pos == 0 {
+            (shift.start_loc, shift.start)
+        } else {
+            let x = route[pos - 1];
+            (p.visits[x].location, starts[pos - 1] + p.visits[x].duration)
+        };
+        let next_loc = if pos == n {
+            shift.end_loc
+        } else {
+            p.visits[route[pos]].location
+        };
+        let t_in = self.travel(shift.carer, prev_loc, visit.location);
+        let t_out = self.travel(shift.carer, visit.location, next_loc);
+        let leave_by = if pos == n {
+            shift.end
+        } else {
+            view.latest[pos]
+        };
+        // Leg costs: first and last legs are commutes.
+        let leg = |first_or_last: bool| {
+            if first_or_last {
+                (view.commute_w, view.commute_work)
+            } else {
+                (w.travel_min, 1)
+            }
+        };
+        let ((w_in, k_in), (w_out, k_out)) = (leg(pos == 0), leg(pos == n));
+        let mut local = f64::from(t_in) * w_in + f64::from(t_out) * w_out + view.visit_cost;
+        let mut work =
+            i64::from(t_in) * k_in + i64::from(t_out) * k_out + i64::from(visit.duration);
+        if n == 0 {
+            local += w.shift_used;
+        } else {
+            let t_old = self.travel(shift.carer, prev_loc, next_loc);
+            let (w_old, k_old) = leg(pos == 0 || pos == n);
+            local -= f64::from(t_old) * w_old;
+            work -= i64::from(t_old) * k_old;
+        }
+        PositionPrice {
+            arrival: ready + t_in,
+            latest_start: (leave_by - visit.duration - t_out)
+                .min(visit.latest_start + self.tolerance),
+            local,
+            work,
+        }
+    }
+
+    /// Whether the route with `v` at `pos` starting at `start` spans long enough
+    /// to need a break, so it must be re-timed in full to know it is feasible.
+    fn may_need_break(&self, view: &RouteView, v: usize, pos: usize, start: Minute) -> bool {
+        let p = self.p;
+        let n = view.route.len();
+        if p.break_duration <= 0 {
+            return false;
+        }
+        let first = if pos == 0 { start } else { view.starts[0] };
+        let last_end = if pos == n {
+            start + p.visits[v].duration
+        } else {
+            view.latest[n - 1] + p.visits[view.route[n - 1]].duration
+        };
+        last_end - first > p.break_after
+    }
+
     /// [`Part::best_in_shift`] in O(route length) instead of one full re-timing per
     /// position: with hard windows the route cost does not depend on times, so each
     /// position's cost change is the change of its legs, and feasibility follows
@@ -734,22 +895,14 @@ impl Part<'_> {
         s: usize,
         v: usize,
         t: Option<Minute>,
+        at: Option<usize>,
         blocks: &mut Vec<Block>,
     ) -> Option<Option<(f64, usize, Sched)>> {
         let p = self.p;
-        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
-            return None;
-        }
-        let empty = Vec::new();
-        let route = st.routes.get(&s).unwrap_or(&empty);
-        let old = st.scheds.get(&s);
-        let n = route.len();
-        if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
-            return None;
-        }
-        let shift = &p.shifts[s];
-        let c = shift.carer;
-        let w = &p.weights;
+        let Some(view) = self.route_view(st, s, v, blocks)? else {
+            return Some(None);
+        };
+        let (route, starts, n) = (view.route, view.starts, view.route.len());
         let visit = &p.visits[v];
         let fixed_of = |x: usize| {
             if x == v {
@@ -760,39 +913,10 @@ impl Part<'_> {
                 None
             }
         };
-        if let Some(cap) = p.carers[c].capacity {
-            let load: u64 = route.iter().map(|&x| u64::from(p.visits[x].demand)).sum();
-            if load + u64::from(visit.demand) > u64::from(cap) {
-                blocks.push(Block::Time);
-                return Some(None);
-            }
-        }
-        let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
-        let latest: &[Minute] = match old {
-            None => &[],
-            Some(o) => match o
-                .slack
-                .get_or_init(|| self.route_slack(s, route, starts, &fixed_of))
-            {
-                Some(l) => l.as_slice(),
-                None => return None,
-            },
-        };
-        let commute_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
-        let commute_work = i64::from(p.paid_commute);
-        let old_cost = old.map_or(0.0, |x| x.local_cost);
-        let old_work = old.map_or(0, |x| x.work);
-        let needs_break_check = p.break_duration > 0;
-        let vc = self.visit_cost(c, v);
-        let room = self.carer_room(st, c, shift.day, v);
         let mut best: Option<(f64, usize, Option<Sched>, f64, i64)> = None;
         let mut timed_out = false;
         let mut buf: Vec<usize> = Vec::new();
-        for pos in 0..=n {
+        for pos in positions(at, n) {
             if pos > 0 && starts[pos - 1] > visit.latest_start + self.tolerance {
                 break;
             }
@@ -802,109 +926,48 @@ impl Part<'_> {
             {
                 continue;
             }
-            let (prev_loc, ready) = if pos == 0 {
-                (shift.start_loc, shift.start)
-            } else {
-                let x = route[pos - 1];
-                (p.visits[x].location, starts[pos - 1] + p.visits[x].duration)
-            };
-            let next_loc = if pos == n {
-                shift.end_loc
-            } else {
-                p.visits[route[pos]].location
-            };
-            let t_in = self.travel(c, prev_loc, visit.location);
-            let t_out = self.travel(c, visit.location, next_loc);
-            let arrival = ready + t_in;
+            let price = self.price_at(&view, s, v, pos);
             let start = match t {
-                Some(f) => {
-                    if arrival > f {
-                        timed_out = true;
-                        continue;
-                    }
-                    f
+                Some(f) if price.arrival > f => {
+                    timed_out = true;
+                    continue;
                 }
-                None => arrival.max(visit.earliest_start),
+                Some(f) => f,
+                None => price.arrival.max(visit.earliest_start),
             };
-            if start > visit.latest_start + self.tolerance || start < visit.earliest_start {
+            if start > price.latest_start || start < visit.earliest_start {
                 timed_out = true;
                 continue;
-            }
-            let leave = start + visit.duration + t_out;
-            let ok = if pos == n {
-                leave <= shift.end
-            } else {
-                leave <= latest[pos]
-            };
-            if !ok {
-                timed_out = true;
-                continue;
-            }
-            // Leg costs: first and last legs are commutes.
-            let (w_in, k_in) = if pos == 0 {
-                (commute_w, commute_work)
-            } else {
-                (w.travel_min, 1)
-            };
-            let (w_out, k_out) = if pos == n {
-                (commute_w, commute_work)
-            } else {
-                (w.travel_min, 1)
-            };
-            let mut local = f64::from(t_in) * w_in + f64::from(t_out) * w_out + vc;
-            let mut work = i64::from(t_in) * k_in + i64::from(t_out) * k_out;
-            work += i64::from(visit.duration);
-            if n == 0 {
-                local += w.shift_used;
-            } else {
-                let t_old = self.travel(c, prev_loc, next_loc);
-                let (w_old, k_old) = if pos == 0 || pos == n {
-                    (commute_w, commute_work)
-                } else {
-                    (w.travel_min, 1)
-                };
-                local -= f64::from(t_old) * w_old;
-                work -= i64::from(t_old) * k_old;
             }
             // The cost does not depend on times (a break moves times, not costs),
             // so a position that cannot beat the best one so far is not re-timed.
-            let delta = match self.global_delta(&room, work) {
+            let delta = match self.global_delta(&view.room, price.work) {
                 Ok(d) => d,
                 Err(b) => {
                     blocks.push(b);
                     continue;
                 }
             };
-            let cost = local + delta;
+            let cost = price.local + delta;
             if best.as_ref().is_some_and(|b| cost >= b.0) {
                 continue;
             }
             // A route long enough to need a break is re-timed in full.
             let mut exact: Option<Sched> = None;
-            if needs_break_check {
-                let first = if pos == 0 { start } else { starts[0] };
-                let last_end = if pos == n {
-                    start + visit.duration
-                } else {
-                    latest[n - 1] + p.visits[route[n - 1]].duration
+            if self.may_need_break(&view, v, pos, start) {
+                buf.clear();
+                buf.extend_from_slice(&route[..pos]);
+                buf.push(v);
+                buf.extend_from_slice(&route[pos..]);
+                let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
+                    timed_out = true;
+                    continue;
                 };
-                if last_end - first > p.break_after {
-                    buf.clear();
-                    buf.extend_from_slice(&route[..pos]);
-                    buf.push(v);
-                    buf.extend_from_slice(&route[pos..]);
-                    let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
-                        timed_out = true;
-                        continue;
-                    };
-                    debug_assert!((sched.local_cost - old_cost - local).abs() < 1e-6);
-                    debug_assert_eq!(sched.work - old_work, work);
-                    exact = Some(sched);
-                }
+                debug_assert!((sched.local_cost - view.old_cost - price.local).abs() < 1e-6);
+                debug_assert_eq!(sched.work - view.old_work, price.work);
+                exact = Some(sched);
             }
-            if best.as_ref().is_none_or(|b| cost < b.0) {
-                best = Some((cost, pos, exact, local, work));
-            }
+            best = Some((cost, pos, exact, price.local, price.work));
         }
         if timed_out {
             blocks.push(Block::Time);
@@ -916,8 +979,8 @@ impl Part<'_> {
         // wins), so the chosen one is timed only when applied (`Part::apply`).
         let sched = exact.unwrap_or(Sched {
             starts: Vec::new(),
-            local_cost: old_cost + local,
-            work: old_work + work,
+            local_cost: view.old_cost + local,
+            work: view.old_work + work,
             slack: std::cell::OnceCell::new(),
         });
         Some(Some((cost, pos, sched)))
@@ -958,7 +1021,7 @@ impl Part<'_> {
                 let s = cands.iter().copied().find(|&s| {
                     p.shifts[s].carer == c && p.shifts[s].start <= *t && p.shifts[s].end >= *t
                 })?;
-                let (d, pos, sched) = self.best_in_shift(st, s, v, Some(*t), blocks)?;
+                let (d, pos, sched) = self.best_in_shift(st, s, v, Some(*t), None, blocks)?;
                 cost += d;
                 parts.push((s, pos, sched));
             }
@@ -979,7 +1042,7 @@ impl Part<'_> {
                     self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
                 } else {
                     // Not anchored: the start is not fixed, so it is not needed here.
-                    self.best_in_shift(st, s, v, None, blocks)
+                    self.best_in_shift(st, s, v, None, None, blocks)
                         .map(|(c, pos, sc)| (c, pos, sc, 0))
                 };
                 if let Some((cost, pos, sched, t)) = found
@@ -995,11 +1058,29 @@ impl Part<'_> {
             return best;
         }
         // Double-handed: a start time both carers can make.
+        let eligible =
+            |s: &usize| !avoid.contains(&p.shifts[*s].carer) && allow(p.shifts[*s].carer);
+        self.double_handed_fast(st, v, cands, &eligible, lo, hi)
+            .or_else(|| self.double_handed_exhaustive(st, v, cands, &eligible, lo, hi, blocks))
+    }
+
+    /// Double-handed visit `v` priced by timing each candidate shift at each of
+    /// up to 12 candidate starts (the earliest arrivals the routes offer): the
+    /// cheapest pair of distinct carers within the continuity cap.
+    #[allow(clippy::too_many_arguments)]
+    fn double_handed_exhaustive(
+        &self,
+        st: &State,
+        v: usize,
+        cands: &[usize],
+        eligible: &dyn Fn(&usize) -> bool,
+        lo: Minute,
+        hi: Minute,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Insertion> {
+        let p = self.p;
         let mut options: Vec<(usize, Minute)> = Vec::new(); // (shift, arrival lower bound) per position
-        for &s in cands {
-            if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
-                continue;
-            }
+        for &s in cands.iter().filter(|s| eligible(s)) {
             let len = st.routes.get(&s).map_or(0, Vec::len);
             for pos in 0..=len {
                 let a = self.arrival_at(st, s, pos, v).max(lo);
@@ -1012,10 +1093,7 @@ impl Part<'_> {
         times.sort_unstable();
         times.dedup();
         let mut best: Option<Insertion> = None;
-        let u = p.visits[v].service_user;
-        let seen = st.seen.get(&u);
-        let seen_count = seen.map_or(0, Map::len) as u32;
-        let cap = p.service_users[u].continuity_cap;
+        let mut capped = false;
         for &t in times.iter().take(12) {
             let mut per_carer: Vec<(f64, usize, usize, usize, Sched)> = Vec::new(); // cost, carer, shift, pos, sched
             let mut shifts_tried: Vec<usize> =
@@ -1023,39 +1101,166 @@ impl Part<'_> {
             shifts_tried.sort_unstable();
             shifts_tried.dedup();
             for s in shifts_tried {
-                if let Some((cost, pos, sched)) = self.best_in_shift(st, s, v, Some(t), blocks) {
+                if let Some((cost, pos, sched)) =
+                    self.best_in_shift(st, s, v, Some(t), None, blocks)
+                {
                     per_carer.push((cost, p.shifts[s].carer, s, pos, sched));
                 }
             }
             per_carer.sort_by(|a, b| a.0.total_cmp(&b.0));
             per_carer.truncate(8);
-            // Cheapest pair of distinct carers that keeps the continuity cap.
-            for i in 0..per_carer.len() {
-                for j in (i + 1)..per_carer.len() {
-                    let (a, b) = (&per_carer[i], &per_carer[j]);
-                    if a.1 == b.1 {
-                        continue;
-                    }
-                    let new = [a.1, b.1]
-                        .iter()
-                        .filter(|c| !seen.is_some_and(|m| m.contains_key(c)))
-                        .count() as u32;
-                    if seen_count + new > cap {
-                        blocks.push(Block::Continuity);
-                        continue;
-                    }
-                    let cost = a.0 + b.0;
-                    if best.as_ref().is_none_or(|x| cost < x.cost) {
-                        best = Some(Insertion {
-                            cost,
-                            parts: vec![(a.2, a.3, a.4.clone()), (b.2, b.3, b.4.clone())],
-                            fixed: Some(t),
-                        });
-                    }
+            let priced: Vec<(f64, usize)> = per_carer.iter().map(|x| (x.0, x.1)).collect();
+            if let Some((i, j, cost)) = self.cheapest_pair(st, v, &priced, &mut capped)
+                && best.as_ref().is_none_or(|x| cost < x.cost)
+            {
+                let (a, b) = (&per_carer[i], &per_carer[j]);
+                best = Some(Insertion {
+                    cost,
+                    parts: vec![(a.2, a.3, a.4.clone()), (b.2, b.3, b.4.clone())],
+                    fixed: Some(t),
+                });
+            }
+        }
+        if capped {
+            blocks.push(Block::Continuity);
+        }
+        best
+    }
+
+    /// The cheapest pair of distinct carers among `priced` (cost, carer), sorted
+    /// cheapest first, that keeps `v`'s person within their continuity cap:
+    /// indices and total cost (the first pair on ties). `capped` is set when the
+    /// cap ruled a pair out.
+    fn cheapest_pair(
+        &self,
+        st: &State,
+        v: usize,
+        priced: &[(f64, usize)],
+        capped: &mut bool,
+    ) -> Option<(usize, usize, f64)> {
+        let p = self.p;
+        let u = p.visits[v].service_user;
+        let seen = st.seen.get(&u);
+        let seen_count = seen.map_or(0, Map::len) as u32;
+        let cap = p.service_users[u].continuity_cap;
+        let mut best: Option<(usize, usize, f64)> = None;
+        for i in 0..priced.len() {
+            for j in (i + 1)..priced.len() {
+                let (a, b) = (priced[i], priced[j]);
+                if a.1 == b.1 {
+                    continue;
+                }
+                let new = [a.1, b.1]
+                    .iter()
+                    .filter(|c| !seen.is_some_and(|m| m.contains_key(c)))
+                    .count() as u32;
+                if seen_count + new > cap {
+                    *capped = true;
+                    continue;
+                }
+                let cost = a.0 + b.0;
+                if best.is_none_or(|x| cost < x.2) {
+                    best = Some((i, j, cost));
                 }
             }
         }
         best
+    }
+
+    /// The double-handed search below by arithmetic: every position of every
+    /// candidate shift is priced once as an interval of starts it allows and a
+    /// cost (with hard windows the cost does not depend on the start), then each
+    /// candidate start takes the cheapest pair of distinct carers within the
+    /// continuity cap, as the exhaustive search does; only the winning pair is
+    /// timed in full. Pricing each shift again for each of up to 12 starts was
+    /// over a third of the team week's insertion work. `None` when the shortcut
+    /// does not apply or finds nothing (the exhaustive search then decides and
+    /// records why), or when the winner fails its full timing (a break).
+    fn double_handed_fast(
+        &self,
+        st: &State,
+        v: usize,
+        cands: &[usize],
+        eligible: &dyn Fn(&usize) -> bool,
+        lo: Minute,
+        hi: Minute,
+    ) -> Option<Insertion> {
+        let p = self.p;
+        let visit = &p.visits[v];
+        let mut ignored = Vec::new();
+        // (shift, carer, position, earliest start, latest start, cost)
+        let mut spans: Vec<(usize, usize, usize, Minute, Minute, f64)> = Vec::new();
+        let mut times: Vec<Minute> = Vec::new();
+        for &s in cands.iter().filter(|s| eligible(s)) {
+            let Some(view) = self.route_view(st, s, v, &mut ignored)? else {
+                continue;
+            };
+            let n = view.route.len();
+            for pos in 0..=n {
+                let price = self.price_at(&view, s, v, pos);
+                let a = price.arrival.max(lo);
+                if a <= hi {
+                    times.push(a);
+                }
+                let too_late =
+                    pos > 0 && view.starts[pos - 1] > visit.latest_start + self.tolerance;
+                let waits = st.prune_wait
+                    && pos < n
+                    && view.starts[pos] + p.visits[view.route[pos]].duration < visit.earliest_start;
+                if too_late || waits {
+                    continue;
+                }
+                let from = a.max(visit.earliest_start);
+                let to = price.latest_start.min(hi);
+                if from > to {
+                    continue;
+                }
+                let Ok(delta) = self.global_delta(&view.room, price.work) else {
+                    continue;
+                };
+                spans.push((s, p.shifts[s].carer, pos, from, to, price.local + delta));
+            }
+        }
+        times.sort_unstable();
+        times.dedup();
+        let mut capped = false;
+        let mut best: Option<(f64, Minute, [(usize, usize, f64); 2])> = None;
+        let mut per_shift: Vec<(f64, usize, usize, usize)> = Vec::new(); // cost, carer, shift, pos
+        for &t in times.iter().take(12) {
+            // The cheapest position of each shift at start `t` (the first on ties).
+            per_shift.clear();
+            for &(s, c, pos, from, to, cost) in &spans {
+                if t < from || t > to {
+                    continue;
+                }
+                match per_shift.iter_mut().find(|x| x.2 == s) {
+                    Some(x) if cost < x.0 => *x = (cost, c, s, pos),
+                    Some(_) => {}
+                    None => per_shift.push((cost, c, s, pos)),
+                }
+            }
+            per_shift.sort_by(|a, b| a.0.total_cmp(&b.0));
+            per_shift.truncate(8);
+            let priced: Vec<(f64, usize)> = per_shift.iter().map(|x| (x.0, x.1)).collect();
+            if let Some((i, j, cost)) = self.cheapest_pair(st, v, &priced, &mut capped)
+                && best.as_ref().is_none_or(|x| cost < x.0)
+            {
+                let (a, b) = (per_shift[i], per_shift[j]);
+                best = Some((cost, t, [(a.2, a.3, a.0), (b.2, b.3, b.0)]));
+            }
+        }
+        let (cost, t, pair) = best?;
+        let mut parts = Vec::with_capacity(2);
+        for (s, pos, priced) in pair {
+            let (c, _, sched) = self.best_in_shift(st, s, v, Some(t), Some(pos), &mut ignored)?;
+            debug_assert!((c - priced).abs() < 1e-6, "{c} vs {priced}");
+            parts.push((s, pos, sched));
+        }
+        Some(Insertion {
+            cost,
+            parts,
+            fixed: Some(t),
+        })
     }
 
     fn best_anchored_in_shift(
@@ -1075,8 +1280,10 @@ impl Part<'_> {
                 blocks.push(Block::Time);
                 continue;
             }
-            if let Some((cost, p2, sched)) = self.best_in_shift(st, s, v, Some(t), blocks)
-                && p2 == pos
+            // Only this position: the start was chosen for it (pricing every
+            // position at every position's start was O(n²) per shift, a quarter of
+            // the team week's insertion work).
+            if let Some((cost, _, sched)) = self.best_in_shift(st, s, v, Some(t), Some(pos), blocks)
                 && best.as_ref().is_none_or(|b| cost < b.0)
             {
                 best = Some((cost, pos, sched, t));
@@ -1796,6 +2003,14 @@ impl Part<'_> {
             target = None;
         }
         (removed, target)
+    }
+}
+
+/// Insertion positions of a route of `n` stops to price: all, or just `at`.
+fn positions(at: Option<usize>, n: usize) -> std::ops::RangeInclusive<usize> {
+    match at {
+        Some(k) => k.min(n)..=k.min(n),
+        None => 0..=n,
     }
 }
 

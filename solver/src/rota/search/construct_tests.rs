@@ -71,3 +71,56 @@ fn forced_first_places_the_visit_only_one_carer_can_do() {
     assert_eq!(carers(hoist), vec!["B", "C"]);
     assert_sound(&part, &forced);
 }
+
+/// The arithmetic pricing of double-handed visits picks the same start, carers
+/// and cost as timing every candidate shift at every candidate start, on the
+/// team week's first rota (each double-handed visit taken out and priced back).
+#[test]
+fn double_handed_fast_pricing_agrees_with_the_exhaustive_search() {
+    let p = crate::testing::problem(&crate::testing::load_request("team_week.json"));
+    let part = Part::new(
+        &p,
+        (0..p.visits.len()).collect(),
+        (0..p.shifts.len()).collect(),
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut st = part.empty_state();
+    let all = part.visits.clone();
+    part.construct(&mut st, &all, 1, until, false);
+    let doubles: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&v| p.visits[v].carers_required == 2 && st.on.contains_key(&v))
+        .collect();
+    assert!(
+        doubles.len() >= 20,
+        "{} double-handed visits placed",
+        doubles.len()
+    );
+    let mut agreed = 0;
+    for v in doubles {
+        let mut out = st.clone();
+        assert!(part.remove(&mut out, v));
+        let cands = part.candidates[&v].clone();
+        let (lo, hi, avoid) = part.link_bounds(&out, v);
+        let eligible = |s: &usize| !avoid.contains(&p.shifts[*s].carer);
+        let exhaustive =
+            part.double_handed_exhaustive(&out, v, &cands, &eligible, lo, hi, &mut Vec::new());
+        let Some(fast) = part.double_handed_fast(&out, v, &cands, &eligible, lo, hi) else {
+            continue;
+        };
+        let exhaustive = exhaustive.expect("the fast pricing found a pair, so must the search");
+        assert!((fast.cost - exhaustive.cost).abs() < 1e-6, "{v}");
+        assert_eq!(fast.fixed, exhaustive.fixed, "{v}");
+        let shifts = |i: &Insertion| i.parts.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>();
+        assert_eq!(shifts(&fast), shifts(&exhaustive), "{v}");
+        part.apply(&mut out, v, fast);
+        assert!(out.on.contains_key(&v));
+        assert_sound(&part, &out);
+        agreed += 1;
+    }
+    assert!(
+        agreed >= 20,
+        "only {agreed} double-handed visits priced by arithmetic"
+    );
+}

@@ -54,12 +54,12 @@ impl Part<'_> {
                 break;
             }
             let mut trial = start.clone();
-            for &k in front.iter().chain(
-                (0..people.len())
-                    .filter(|k| !front.contains(k))
-                    .collect::<Vec<_>>()
-                    .iter(),
-            ) {
+            let seq: Vec<usize> = front
+                .iter()
+                .copied()
+                .chain((0..people.len()).filter(|k| !front.contains(k)))
+                .collect();
+            for k in seq {
                 self.place_person(&mut trial, &people[k].1);
             }
             let cost = trial.cost(self);
