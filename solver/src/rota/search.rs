@@ -1224,7 +1224,9 @@ impl Part<'_> {
         times.sort_unstable();
         times.dedup();
         let mut capped = false;
-        let mut best: Option<(f64, Minute, [(usize, usize, f64); 2])> = None;
+        // Total cost, start, and per carer (shift, position, cost).
+        type Half = (usize, usize, f64);
+        let mut best: Option<(f64, Minute, [Half; 2])> = None;
         let mut per_shift: Vec<(f64, usize, usize, usize)> = Vec::new(); // cost, carer, shift, pos
         for &t in times.iter().take(12) {
             // The cheapest position of each shift at start `t` (the first on ties).
