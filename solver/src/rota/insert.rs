@@ -77,9 +77,19 @@ pub fn insert_visits(
     if best.unplaced.iter().any(|v| new_visits.contains(v)) && new_visits.len() <= 40 {
         // A second, regret-ordered attempt: it places the hardest visits first by
         // how few cheap options they have, which rescues tight packages.
-        let mut st = start;
+        let mut st = start.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(new_visits.len() as u64);
         part.recreate(&mut st, new_visits, &mut rng, true);
+        if count_new(&st, new_visits) < count_new(&best, new_visits) {
+            best = st;
+        }
+    }
+    if best.unplaced.iter().any(|v| new_visits.contains(v)) && new_visits.len() <= 40 {
+        // A third, person-first attempt (a package is one person's): carers the
+        // person already sees take what they can, then the new carer who can take
+        // the most at the lowest cost per visit.
+        let mut st = start.clone();
+        part.place_person(&mut st, new_visits);
         if count_new(&st, new_visits) < count_new(&best, new_visits) {
             best = st;
         }

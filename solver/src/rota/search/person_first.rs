@@ -87,7 +87,7 @@ impl Part<'_> {
     /// wherever is cheapest, then the rest in time order on carers the person
     /// already sees; what those cannot take goes to the new carer with the
     /// lowest cost per visit placed, repeated while the continuity cap allows.
-    fn place_person(&self, st: &mut State, visits: &[usize]) {
+    pub(crate) fn place_person(&self, st: &mut State, visits: &[usize]) {
         let p = self.p;
         let Some(&v0) = visits.first() else {
             return;
