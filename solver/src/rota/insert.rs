@@ -4,9 +4,11 @@
 //! stands, and at what cost?" many times a second. Re-solving the team would
 //! be slow and would move visits people already know about, so this keeps
 //! every planned visit with its carer and order (times may slide inside their
-//! windows) and inserts only the new visits, hardest first, with the same
-//! feasibility model the search uses (skills, windows, double-handed sync,
-//! links, breaks, hours and continuity caps).
+//! windows) and inserts only the new visits with the same feasibility model the
+//! search uses (skills, windows, double-handed sync, links, breaks, hours and
+//! continuity caps): hardest first, then (if visits are left out) in regret
+//! order, then person-first (the carers the person already sees, then the new
+//! carer who can take the most), keeping the attempt that places the most.
 
 use super::PoolRoute;
 use super::search::{Part, State};
