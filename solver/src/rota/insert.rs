@@ -159,3 +159,95 @@ fn greedy(part: &Part, mut st: State, new_visits: &[usize]) -> State {
     }
     st
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::format::PlanningRequest;
+
+    /// A person who may see one carer (cap 1) needs an 08:00 visit and a lunch
+    /// visit. B lives next door but already has an hour-long visit at 12:00; A
+    /// lives further off and is free all morning.
+    fn cap_one_morning() -> Problem {
+        let req: PlanningRequest = serde_json::from_value(serde_json::json!({
+            "format": "carefill/1",
+            "horizon": {"start_date": "2026-11-30", "days": 1},
+            "carers": [
+                {"id": "A", "gender": "female", "contract": "salaried", "skills": ["personal_care"],
+                 "home": {"lat": 50.7400, "lon": -3.5000}, "shifts": [{"days": ["daily"], "start": "07:00", "end": "14:00"}]},
+                {"id": "B", "gender": "female", "contract": "salaried", "skills": ["personal_care"],
+                 "home": {"lat": 50.7201, "lon": -3.5300}, "shifts": [{"days": ["daily"], "start": "07:00", "end": "14:00"}]}
+            ],
+            "service_users": [
+                {"id": "su1", "location": {"lat": 50.7200, "lon": -3.5301}, "continuity_cap": 1},
+                {"id": "su2", "location": {"lat": 50.7202, "lon": -3.5299}}
+            ],
+            "packages": [
+                {"id": "p1", "service_user": "su1", "visits": [
+                    {"id": "am", "days": ["daily"], "time": {"exact": "08:00"}, "duration_min": 30},
+                    {"id": "lunch", "days": ["daily"], "time": {"window": {"start": "12:00", "end": "12:50"}}, "duration_min": 30}]},
+                {"id": "p2", "service_user": "su2", "visits": [
+                    {"id": "lunch", "days": ["daily"], "time": {"exact": "12:00"}, "duration_min": 60}]}
+            ]
+        }))
+        .unwrap();
+        Problem::from_request(&req).unwrap()
+    }
+
+    #[test]
+    fn a_package_hardest_first_cannot_place_is_placed_person_first() {
+        let p = cap_one_morning();
+        let am = p.visit_index["p1/am@2026-11-30"];
+        let lunch = p.visit_index["p1/lunch@2026-11-30"];
+        let busy = p.visit_index["p2/lunch@2026-11-30"];
+        let b = p.carers.iter().position(|c| c.id == "B").unwrap();
+        // The published rota: B, next door, makes su2's hour-long lunch visit.
+        let published = insert_visits(&p, &[], &[busy]).unwrap();
+        assert_eq!(published.placed, vec![busy]);
+        assert_eq!(p.shifts[published.routes[0].shift].carer, b);
+
+        // Hardest first puts the exact 08:00 visit on B (nearest), and then the
+        // cap of one carer leaves lunch with nobody: B is busy, A would be a second carer.
+        let part = Part::new(
+            &p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        let pool: Vec<PoolRoute> = (published.routes.iter())
+            .map(|r| PoolRoute {
+                shift: r.shift,
+                stops: r.stops.clone(),
+                local_cost: 0.0,
+                work_min: 0,
+            })
+            .collect();
+        let start = part.state_from_routes(&pool).unwrap();
+        let first = greedy(&part, start.clone(), &[am, lunch]);
+        assert_eq!(first.unplaced, vec![lunch]);
+        // So does the regret-ordered second attempt (the cheap 08:00 visit first).
+        let mut second = start;
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        part.recreate(&mut second, &[am, lunch], &mut rng, true);
+        assert_eq!(second.unplaced, vec![lunch]);
+
+        // Person-first takes the carer who can do both: A.
+        let outcome = insert_visits(&p, &published.routes, &[am, lunch]).unwrap();
+        assert_eq!(outcome.placed, vec![am, lunch]);
+        assert!(outcome.unplaced.is_empty());
+        let rota = p.write_rota(&outcome.routes, &[]);
+        let report = crate::check::check(&p, &rota);
+        assert!(report.is_feasible(), "{:?}", report.violations);
+        let carers_of = |v: usize| -> Vec<usize> {
+            (outcome.routes.iter())
+                .filter(|r| r.stops.iter().any(|s| s.0 == v))
+                .map(|r| p.shifts[r.shift].carer)
+                .collect()
+        };
+        let a = p.carers.iter().position(|c| c.id == "A").unwrap();
+        assert_eq!(carers_of(am), vec![a]);
+        assert_eq!(carers_of(lunch), vec![a]);
+        assert_eq!(carers_of(busy), vec![b], "planned visits never move");
+    }
+}
