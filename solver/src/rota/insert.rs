@@ -52,16 +52,7 @@ pub fn insert_visits(
     let all_visits: Vec<usize> = (0..p.visits.len()).collect();
     let all_shifts: Vec<usize> = (0..p.shifts.len()).collect();
     let part = Part::new(p, all_visits, all_shifts);
-    let pool: Vec<PoolRoute> = current
-        .iter()
-        .map(|r| PoolRoute {
-            shift: r.shift,
-            stops: r.stops.clone(),
-            local_cost: 0.0,
-            work_min: 0,
-        })
-        .collect();
-    let start = part.state_from_routes(&pool).ok_or_else(|| {
+    let start = published_state(&part, current).ok_or_else(|| {
         let shift = current.first().map_or(0, |r| r.shift);
         InsertionError::CurrentRotaInfeasible(
             p.shifts
@@ -129,6 +120,20 @@ pub fn insert_visits(
         unplaced,
         cost_delta: after - before + penalty_relief,
     })
+}
+
+/// The search state holding the published routes as they are (`None` if one cannot be timed).
+fn published_state(part: &Part, current: &[PlannedRoute]) -> Option<State> {
+    let pool: Vec<PoolRoute> = current
+        .iter()
+        .map(|r| PoolRoute {
+            shift: r.shift,
+            stops: r.stops.clone(),
+            local_cost: 0.0,
+            work_min: 0,
+        })
+        .collect();
+    part.state_from_routes(&pool)
 }
 
 fn count_new(st: &State, new_visits: &[usize]) -> usize {
@@ -215,15 +220,7 @@ mod tests {
             (0..p.visits.len()).collect(),
             (0..p.shifts.len()).collect(),
         );
-        let pool: Vec<PoolRoute> = (published.routes.iter())
-            .map(|r| PoolRoute {
-                shift: r.shift,
-                stops: r.stops.clone(),
-                local_cost: 0.0,
-                work_min: 0,
-            })
-            .collect();
-        let start = part.state_from_routes(&pool).unwrap();
+        let start = published_state(&part, &published.routes).unwrap();
         let first = greedy(&part, start.clone(), &[am, lunch]);
         assert_eq!(first.unplaced, vec![lunch]);
         // So does the regret-ordered second attempt (the cheap 08:00 visit first).
