@@ -313,6 +313,14 @@ fn tiny_instances_reach_the_exhaustive_optimum() {
             (got - optimum).abs() < 1e-6,
             "variant {variant}: solver {got}, exhaustive optimum {optimum}"
         );
+        // The reported lower bound holds against the true optimum and says something.
+        let stats = rota.stats.as_ref().expect("stats");
+        let bound = stats.lower_bound.expect("lower bound");
+        assert!(
+            bound <= optimum + 1e-6 && bound > 0.0,
+            "variant {variant}: lower bound {bound}, exhaustive optimum {optimum}"
+        );
+        eprintln!("variant {variant}: optimum {optimum}, lower bound {bound}");
     }
 }
 
@@ -461,5 +469,10 @@ proptest! {
         let report = check(&p, &rota);
         prop_assert!(report.is_feasible(), "{:?}", report.violations);
         prop_assert_eq!(report.kpis.visits_placed as usize + rota.unplaced.len(), p.visits.len());
+        // The lower bound never exceeds the objective of the rota returned (the
+        // checker re-derives no objective, so this is the engine's own total).
+        let stats = rota.stats.as_ref().expect("stats");
+        let bound = stats.lower_bound.expect("lower bound");
+        prop_assert!(bound <= stats.objective + 1e-6, "lower bound {} above objective {}", bound, stats.objective);
     }
 }

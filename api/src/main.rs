@@ -463,13 +463,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let report = check(&problem, &rota);
             if let (Some(k), Some(s)) = (&rota.kpis, &rota.stats) {
                 eprintln!(
-                    "placed {}/{} visits, travel {} min, max distinct carers {}, objective {:.1}, bound {}, {} ms",
+                    "placed {}/{} visits, travel {} min, max distinct carers {}, objective {:.1}, lower bound {} (gap {}), {} ms",
                     k.visits_placed,
                     k.visits_total,
                     k.travel_min,
                     k.max_distinct_carers,
                     s.objective,
                     s.lower_bound.map_or("-".to_string(), |b| format!("{b:.1}")),
+                    s.gap
+                        .map_or("-".to_string(), |g| format!("{:.1}%", g * 100.0)),
                     s.elapsed_ms
                 );
             }
@@ -614,6 +616,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "gap_pct": gap, "seconds": seconds, "feasible": report.is_feasible(),
                 "iterations": rota.stats.as_ref().and_then(|s| s.phases.get("lns_iterations")),
                 "milp_runs": rota.stats.as_ref().and_then(|s| s.phases.get("milp_runs")),
+                "engine_objective": rota.stats.as_ref().map(|s| s.objective),
+                "engine_lower_bound": rota.stats.as_ref().and_then(|s| s.lower_bound),
             });
             if json {
                 println!("{line}");

@@ -131,12 +131,19 @@ pub struct SolverStats {
     pub elapsed_ms: u64,
     /// Objective value of the returned rota.
     pub objective: f64,
-    /// Best proven lower bound on the objective, if a MILP ran.
+    /// A lower bound on the objective of every rota of this request: each
+    /// person priced alone over every carer set within their continuity cap
+    /// (carers' room relaxed). Weak on travel, firm on continuity.
     #[serde(default)]
     pub lower_bound: Option<f64>,
-    /// Relative gap `(objective - bound) / objective`, if a bound exists.
+    /// Relative gap `(objective - lower_bound) / objective`: how far from
+    /// optimal the rota can at most be.
     #[serde(default)]
     pub gap: Option<f64>,
+    /// The route-selection MILP's dual bound, if it ran: no rota made of the
+    /// pooled routes costs less, though one with other routes may.
+    #[serde(default)]
+    pub route_pool_bound: Option<f64>,
     /// Random seed used.
     pub seed: u64,
     /// Free-form phase timings and counters.

@@ -12,8 +12,10 @@
 //!    recreation; threshold acceptance. Every route met is added to a pool.
 //! 3. A HiGHS set-partitioning MILP ([`master`]) picks the best combination of
 //!    pooled routes, enforcing continuity caps, daily/weekly hours and
-//!    double-handed synchronisation exactly; its dual bound is reported (a
-//!    bound over the pooled routes, not over every possible rota).
+//!    double-handed synchronisation exactly; its dual bound is reported as
+//!    `route_pool_bound` (a bound over the pooled routes, not over every rota).
+//! 4. `lower_bound` holds for every rota: a relaxation that prices each person
+//!    alone over every carer set within their cap (`search::bound`).
 //!
 //! The time limit is always honoured: the search checks the clock between
 //! moves and the MILP gets only the time that is left. With an iteration
@@ -145,11 +147,13 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     };
     let mut phases: BTreeMap<String, f64> = BTreeMap::new();
     let mut bound = Some(0.0);
+    let mut lower_bound = 0.0;
     for r in results {
         routes.extend(r.routes);
         unplaced.extend(r.unplaced);
         stats.objective += r.objective;
-        bound = match (bound, r.bound) {
+        lower_bound += r.lower_bound;
+        bound = match (bound, r.pool_bound) {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
@@ -161,10 +165,9 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     routes.sort_by_key(|r: &PlannedRoute| r.shift);
     unplaced.sort_by_key(|u: &PlannedUnplaced| u.visit);
     let mut rota = p.write_rota(&routes, &unplaced);
-    stats.lower_bound = bound.filter(|_| options.use_milp);
-    stats.gap = stats
-        .lower_bound
-        .map(|b| ((stats.objective - b) / stats.objective.abs().max(1.0)).max(0.0));
+    stats.route_pool_bound = bound.filter(|_| options.use_milp);
+    stats.lower_bound = Some(lower_bound);
+    stats.gap = Some(((stats.objective - lower_bound) / stats.objective.abs().max(1.0)).max(0.0));
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     stats.phases = phases;
     rota.stats = Some(stats);
@@ -213,7 +216,10 @@ struct PartResult {
     routes: Vec<PlannedRoute>,
     unplaced: Vec<PlannedUnplaced>,
     objective: f64,
-    bound: Option<f64>,
+    /// The MILP's bound over the pooled routes.
+    pool_bound: Option<f64>,
+    /// A bound over every rota of the part.
+    lower_bound: f64,
     phases: BTreeMap<String, f64>,
 }
 
@@ -233,6 +239,12 @@ fn solve_part(
     let part_deadline = (t0 + budget).min(deadline);
     let mut phases = BTreeMap::new();
     let part = Part::new(p, visits, shifts);
+    let bound_t0 = Instant::now();
+    let lower_bound = part.lower_bound();
+    phases.insert(
+        "lower_bound_ms".to_string(),
+        bound_t0.elapsed().as_secs_f64() * 1000.0,
+    );
     let rng = ChaCha8Rng::seed_from_u64(seed);
     let mut st = part.empty_state();
     // Pinned visits first, exactly as published.
@@ -445,7 +457,8 @@ fn solve_part(
         routes,
         unplaced,
         objective: best_cost,
-        bound: bound.map(|b: f64| b.clamp(0.0, best_cost)),
+        pool_bound: bound.map(|b: f64| b.clamp(0.0, best_cost)),
+        lower_bound,
         phases,
     }
 }

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
+mod bound;
 #[cfg(test)]
 mod construct_tests;
 mod local;

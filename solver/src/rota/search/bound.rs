@@ -1,0 +1,215 @@
+//! A lower bound on a part's objective that holds for every rota, not only
+//! for rotas made of the routes the search happened to pool.
+//!
+//! Relaxation: each person is priced alone, as if carers had unlimited room.
+//! For a set `S` of carers a person sees (at most their continuity cap), each
+//! of their visits costs either its unplaced penalty or, per carer it needs,
+//! the cheapest carer in `S` who could make it: that carer's visit cost
+//! (history, preferences, stability) plus the shortest leg that could lead
+//! into the visit on one of their shifts (from the shift's start, or from any
+//! visit that day that could end in time). Every placed visit share has its
+//! own incoming leg, so these legs are never counted twice. The person's bound
+//! is the least over all such `S` of `distinct carer weight × |S|` plus those
+//! visit costs; the part's bound is the sum over people. Lateness, return
+//! legs, shift use and contract shortfall are never negative and count zero.
+
+use super::{Map, Part};
+use crate::rota::objective::unplaced_penalty;
+
+/// Most carer sets priced per person; beyond it the person gets the weaker
+/// bound that does not enumerate sets (see [`Part::lower_bound`]).
+const MAX_SETS: u64 = 50_000;
+
+impl Part<'_> {
+    /// The bound described in the module docs.
+    pub fn lower_bound(&self) -> f64 {
+        let p = self.p;
+        let w = &p.weights;
+        let mut people: Map<usize, Vec<usize>> = Map::default();
+        for &v in &self.visits {
+            people.entry(p.visits[v].service_user).or_default().push(v);
+        }
+        let mut by_day: Map<u32, Vec<usize>> = Map::default();
+        for &v in &self.visits {
+            by_day.entry(p.visits[v].day).or_default().push(v);
+        }
+        let mut total = 0.0;
+        let mut users: Vec<usize> = people.keys().copied().collect();
+        users.sort_unstable();
+        for u in users {
+            let visits = &people[&u];
+            // Per visit: carers who could make it, each with their least cost.
+            let mut carers: Vec<usize> = Vec::new();
+            let mut options: Vec<Vec<(usize, f64)>> = Vec::with_capacity(visits.len());
+            for &v in visits {
+                let mut best: Vec<(usize, f64)> = Vec::new();
+                for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+                    let c = p.shifts[s].carer;
+                    let cost = self.visit_cost(c, v) + self.least_leg_into(s, v, &by_day);
+                    match best.iter_mut().find(|x| x.0 == c) {
+                        Some(x) => x.1 = x.1.min(cost),
+                        None => best.push((c, cost)),
+                    }
+                    if !carers.contains(&c) {
+                        carers.push(c);
+                    }
+                }
+                options.push(best);
+            }
+            let pinned = visits.iter().any(|v| self.pinned.contains_key(v));
+            let cap = if pinned {
+                carers.len()
+            } else {
+                (p.service_users[u].continuity_cap as usize).min(carers.len())
+            };
+            // Options as (carer bit, cost), cheapest first, so a set's price per
+            // visit is its first `need` members in this list.
+            let options: Vec<Vec<(u32, f64)>> = options
+                .into_iter()
+                .map(|o| {
+                    let mut o: Vec<(u32, f64)> = o
+                        .into_iter()
+                        .map(|(c, cost)| {
+                            (
+                                carers.iter().position(|&x| x == c).unwrap_or(0) as u32,
+                                cost,
+                            )
+                        })
+                        .collect();
+                    o.sort_unstable_by(|a, b| a.1.total_cmp(&b.1));
+                    o
+                })
+                .collect();
+            let visit_cost = |v: usize, opts: &[(u32, f64)], mask: u64| {
+                let need = usize::from(p.visits[v].carers_required);
+                let pen = unplaced_penalty(p, v);
+                let mut sum = 0.0;
+                let mut got = 0;
+                for &(bit, cost) in opts {
+                    if got == need {
+                        break;
+                    }
+                    if mask >> bit & 1 == 1 {
+                        sum += cost;
+                        got += 1;
+                    }
+                }
+                if got < need { pen } else { sum.min(pen) }
+            };
+            let sets: u64 = (0..=cap)
+                .map(|k| binomial(carers.len() as u64, k as u64))
+                .sum();
+            let bound = if w.distinct_carer <= 0.0 || sets > MAX_SETS || carers.len() > 64 {
+                // Without enumerating sets: a person with any visit placed sees at
+                // least one carer; each visit costs at least its cheapest option.
+                let placed_some: f64 = visits
+                    .iter()
+                    .zip(&options)
+                    .map(|(&v, o)| visit_cost(v, o, u64::MAX))
+                    .sum::<f64>()
+                    + w.distinct_carer.max(0.0);
+                let none: f64 = visits.iter().map(|&v| unplaced_penalty(p, v)).sum();
+                placed_some.min(none)
+            } else {
+                let mut best = f64::INFINITY;
+                for_each_subset(carers.len(), cap, &mut |mask: u64, size: usize| {
+                    let cost = w.distinct_carer * size as f64
+                        + visits
+                            .iter()
+                            .zip(&options)
+                            .map(|(&v, o)| visit_cost(v, o, mask))
+                            .sum::<f64>();
+                    best = best.min(cost);
+                });
+                best
+            };
+            total += bound;
+        }
+        total
+    }
+
+    /// The cheapest leg that could lead into `v` on shift `s`: from the shift's
+    /// start (first leg, commute weight unless commuting is paid), or from any
+    /// visit of the part that day that could end before `v` must start.
+    fn least_leg_into(&self, s: usize, v: usize, by_day: &Map<u32, Vec<usize>>) -> f64 {
+        let p = self.p;
+        let w = &p.weights;
+        let shift = &p.shifts[s];
+        let visit = &p.visits[v];
+        let first_w = if p.paid_commute {
+            w.travel_min
+        } else {
+            w.commute_min
+        };
+        let mut best =
+            f64::from(self.travel(shift.carer, shift.start_loc, visit.location)) * first_w;
+        for &x in by_day.get(&visit.day).map(Vec::as_slice).unwrap_or(&[]) {
+            let before = &p.visits[x];
+            if x == v
+                || before.earliest_start + before.duration > visit.latest_start + self.tolerance
+            {
+                continue;
+            }
+            let leg =
+                f64::from(self.travel(shift.carer, before.location, visit.location)) * w.travel_min;
+            best = best.min(leg);
+            if best <= 0.0 {
+                break;
+            }
+        }
+        best
+    }
+}
+
+/// `n` choose `k`, saturating.
+fn binomial(n: u64, k: u64) -> u64 {
+    if k > n {
+        return 0;
+    }
+    let k = k.min(n - k);
+    let mut r: u64 = 1;
+    for i in 0..k {
+        r = r.saturating_mul(n - i) / (i + 1);
+    }
+    r
+}
+
+/// Calls `f(mask, size)` for every subset of `0..n` with at most `max` members.
+fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
+    fn rec(
+        start: usize,
+        n: usize,
+        left: usize,
+        mask: u64,
+        size: usize,
+        f: &mut dyn FnMut(u64, usize),
+    ) {
+        f(mask, size);
+        if left == 0 {
+            return;
+        }
+        for i in start..n {
+            rec(i + 1, n, left - 1, mask | 1 << i, size + 1, f);
+        }
+    }
+    rec(0, n, max, 0, 0, f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets_up_to_a_size_are_each_visited_once() {
+        let mut seen = Vec::new();
+        for_each_subset(5, 2, &mut |m, size| {
+            assert_eq!(m.count_ones() as usize, size);
+            seen.push(m);
+        });
+        let expected = (0..=2).map(|k| binomial(5, k)).sum::<u64>();
+        assert_eq!(seen.len() as u64, expected);
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len() as u64, expected);
+    }
+}
