@@ -313,11 +313,12 @@ fn tiny_instances_reach_the_exhaustive_optimum() {
             (got - optimum).abs() < 1e-6,
             "variant {variant}: solver {got}, exhaustive optimum {optimum}"
         );
-        // The reported lower bound holds against the true optimum and says something.
+        // The reported lower bound holds against the true optimum and is close to
+        // it here (each person's carers are what the optimum turns on).
         let stats = rota.stats.as_ref().expect("stats");
         let bound = stats.lower_bound.expect("lower bound");
         assert!(
-            bound <= optimum + 1e-6 && bound > 0.0,
+            bound <= optimum + 1e-6 && bound >= 0.95 * optimum,
             "variant {variant}: lower bound {bound}, exhaustive optimum {optimum}"
         );
         eprintln!("variant {variant}: optimum {optimum}, lower bound {bound}");

@@ -29,9 +29,14 @@ impl Part<'_> {
         for &v in &self.visits {
             people.entry(p.visits[v].service_user).or_default().push(v);
         }
-        let mut by_day: Map<u32, Vec<usize>> = Map::default();
+        // Per shift: the visits it could make (a leg into a visit can only come
+        // from one of these; grouping by shift, not by day, keeps night shifts
+        // that cross midnight right).
+        let mut on_shift: Map<usize, Vec<usize>> = Map::default();
         for &v in &self.visits {
-            by_day.entry(p.visits[v].day).or_default().push(v);
+            for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+                on_shift.entry(s).or_default().push(v);
+            }
         }
         let mut total = 0.0;
         let mut users: Vec<usize> = people.keys().copied().collect();
@@ -45,7 +50,7 @@ impl Part<'_> {
                 let mut best: Vec<(usize, f64)> = Vec::new();
                 for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
                     let c = p.shifts[s].carer;
-                    let cost = self.visit_cost(c, v) + self.least_leg_into(s, v, &by_day);
+                    let cost = self.visit_cost(c, v) + self.least_leg_into(s, v, &on_shift);
                     match best.iter_mut().find(|x| x.0 == c) {
                         Some(x) => x.1 = x.1.min(cost),
                         None => best.push((c, cost)),
@@ -130,8 +135,8 @@ impl Part<'_> {
 
     /// The cheapest leg that could lead into `v` on shift `s`: from the shift's
     /// start (first leg, commute weight unless commuting is paid), or from any
-    /// visit of the part that day that could end before `v` must start.
-    fn least_leg_into(&self, s: usize, v: usize, by_day: &Map<u32, Vec<usize>>) -> f64 {
+    /// visit shift `s` could make that could end before `v` must start.
+    fn least_leg_into(&self, s: usize, v: usize, on_shift: &Map<usize, Vec<usize>>) -> f64 {
         let p = self.p;
         let w = &p.weights;
         let shift = &p.shifts[s];
@@ -143,7 +148,7 @@ impl Part<'_> {
         };
         let mut best =
             f64::from(self.travel(shift.carer, shift.start_loc, visit.location)) * first_w;
-        for &x in by_day.get(&visit.day).map(Vec::as_slice).unwrap_or(&[]) {
+        for &x in on_shift.get(&s).map(Vec::as_slice).unwrap_or(&[]) {
             let before = &p.visits[x];
             if x == v
                 || before.earliest_start + before.duration > visit.latest_start + self.tolerance
