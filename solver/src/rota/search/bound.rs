@@ -43,22 +43,29 @@ impl Part<'_> {
         users.sort_unstable();
         for u in users {
             let visits = &people[&u];
-            // Per visit: carers who could make it, each with their least cost.
+            // Per visit: carers who could make it (as bits into `carers`), each at
+            // their least cost, cheapest first, so a set's price for a visit is
+            // its first `need` members in this list.
             let mut carers: Vec<usize> = Vec::new();
-            let mut options: Vec<Vec<(usize, f64)>> = Vec::with_capacity(visits.len());
+            let mut options: Vec<Vec<(u32, f64)>> = Vec::with_capacity(visits.len());
             for &v in visits {
-                let mut best: Vec<(usize, f64)> = Vec::new();
+                let mut best: Vec<(u32, f64)> = Vec::new();
                 for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
                     let c = p.shifts[s].carer;
+                    let bit = match carers.iter().position(|&x| x == c) {
+                        Some(i) => i,
+                        None => {
+                            carers.push(c);
+                            carers.len() - 1
+                        }
+                    } as u32;
                     let cost = self.visit_cost(c, v) + self.least_leg_into(s, v, &on_shift);
-                    match best.iter_mut().find(|x| x.0 == c) {
+                    match best.iter_mut().find(|x| x.0 == bit) {
                         Some(x) => x.1 = x.1.min(cost),
-                        None => best.push((c, cost)),
-                    }
-                    if !carers.contains(&c) {
-                        carers.push(c);
+                        None => best.push((bit, cost)),
                     }
                 }
+                best.sort_unstable_by(|a, b| a.1.total_cmp(&b.1));
                 options.push(best);
             }
             let pinned = visits.iter().any(|v| self.pinned.contains_key(v));
@@ -67,24 +74,6 @@ impl Part<'_> {
             } else {
                 (p.service_users[u].continuity_cap as usize).min(carers.len())
             };
-            // Options as (carer bit, cost), cheapest first, so a set's price per
-            // visit is its first `need` members in this list.
-            let options: Vec<Vec<(u32, f64)>> = options
-                .into_iter()
-                .map(|o| {
-                    let mut o: Vec<(u32, f64)> = o
-                        .into_iter()
-                        .map(|(c, cost)| {
-                            (
-                                carers.iter().position(|&x| x == c).unwrap_or(0) as u32,
-                                cost,
-                            )
-                        })
-                        .collect();
-                    o.sort_unstable_by(|a, b| a.1.total_cmp(&b.1));
-                    o
-                })
-                .collect();
             let visit_cost = |v: usize, opts: &[(u32, f64)], mask: u64| {
                 let need = usize::from(p.visits[v].carers_required);
                 let pen = unplaced_penalty(p, v);
