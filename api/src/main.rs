@@ -616,6 +616,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "gap_pct": gap, "seconds": seconds, "feasible": report.is_feasible(),
                 "iterations": rota.stats.as_ref().and_then(|s| s.phases.get("lns_iterations")),
                 "milp_runs": rota.stats.as_ref().and_then(|s| s.phases.get("milp_runs")),
+                "construction_ms": rota.stats.as_ref().and_then(|s| s.phases.get("construction_ms")),
+                "lower_bound_ms": rota.stats.as_ref().and_then(|s| s.phases.get("lower_bound_ms")),
                 "engine_objective": rota.stats.as_ref().map(|s| s.objective),
                 "engine_lower_bound": rota.stats.as_ref().and_then(|s| s.lower_bound),
             });

@@ -38,6 +38,32 @@ impl Part<'_> {
                 on_shift.entry(s).or_default().push(v);
             }
         }
+        // Shifts on the same travel matrix, from the same start, that could make
+        // the same visits give every visit the same least leg (a fleet of
+        // identical vehicles): each such class is priced once. Without this an
+        // 800-stop VRPTW with 100 vehicles spent ~200 ms here, a fifth of a 1 s budget.
+        let mut shift_ids: Vec<usize> = on_shift.keys().copied().collect();
+        shift_ids.sort_unstable();
+        let mut classes: std::collections::HashMap<(usize, usize, &[usize]), usize> =
+            std::collections::HashMap::new();
+        let mut class_of: Map<usize, usize> = Map::default();
+        for &s in &shift_ids {
+            let sh = &p.shifts[s];
+            let key = (
+                self.carer_mat.get(sh.carer).copied().unwrap_or(0),
+                sh.start_loc,
+                on_shift[&s].as_slice(),
+            );
+            let next = classes.len();
+            class_of.insert(s, *classes.entry(key).or_insert(next));
+        }
+        let mut legs: Map<(usize, usize), f64> = Map::default();
+        let mut leg_into = |s: usize, v: usize| -> f64 {
+            let class = class_of.get(&s).copied().unwrap_or(usize::MAX);
+            *legs
+                .entry((class, v))
+                .or_insert_with(|| self.least_leg_into(s, v, &on_shift))
+        };
         let mut total = 0.0;
         let mut users: Vec<usize> = people.keys().copied().collect();
         users.sort_unstable();
@@ -59,7 +85,7 @@ impl Part<'_> {
                             carers.len() - 1
                         }
                     } as u32;
-                    let cost = self.visit_cost(c, v) + self.least_leg_into(s, v, &on_shift);
+                    let cost = self.visit_cost(c, v) + leg_into(s, v);
                     match best.iter_mut().find(|x| x.0 == bit) {
                         Some(x) => x.1 = x.1.min(cost),
                         None => best.push((bit, cost)),
