@@ -23,6 +23,12 @@ const MAX_SETS: u64 = 50_000;
 impl Part<'_> {
     /// The bound described in the module docs.
     pub fn lower_bound(&self) -> f64 {
+        self.lower_bound_with(true)
+    }
+
+    /// [`Part::lower_bound`]; `share_classes: false` prices every shift on its
+    /// own (the reference the class sharing is tested against).
+    fn lower_bound_with(&self, share_classes: bool) -> f64 {
         let p = self.p;
         let w = &p.weights;
         let mut people: Map<usize, Vec<usize>> = Map::default();
@@ -55,7 +61,8 @@ impl Part<'_> {
                 on_shift[&s].as_slice(),
             );
             let next = classes.len();
-            class_of.insert(s, *classes.entry(key).or_insert(next));
+            let class = *classes.entry(key).or_insert(next);
+            class_of.insert(s, if share_classes { class } else { s });
         }
         let mut legs: Map<(usize, usize), f64> = Map::default();
         let mut leg_into = |s: usize, v: usize| -> f64 {
@@ -218,6 +225,91 @@ fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::benchmarks::{SolomonObjective, load_solomon};
+
+    /// A small Solomon instance: 12 customers, 4 identical vehicles (one class).
+    fn fleet_instance() -> crate::model::Problem {
+        let mut text = String::from(
+            "FLEET\n\nVEHICLE\nNUMBER     CAPACITY\n  4         50\n\nCUSTOMER\n\
+             CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n\
+             0 50 50 0 0 400 0\n",
+        );
+        for i in 1..=12u32 {
+            let (x, y) = ((i * 37) % 100, (i * 61) % 100);
+            let ready = (i * 23) % 200;
+            text.push_str(&format!("{i} {x} {y} 10 {ready} {} 10\n", ready + 60));
+        }
+        load_solomon("FLEET", &text, SolomonObjective::Distance)
+            .unwrap()
+            .problem
+    }
+
+    #[test]
+    fn interchangeable_shifts_priced_once_give_the_same_bound() {
+        let p = fleet_instance();
+        let part = Part::new(
+            &p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        assert_eq!(p.shifts.len(), 4);
+        let shared = part.lower_bound_with(true);
+        let each = part.lower_bound_with(false);
+        assert!(shared > 0.0, "bound {shared}");
+        assert!(
+            (shared - each).abs() < 1e-9,
+            "shared {shared} vs per shift {each}"
+        );
+    }
+
+    #[test]
+    fn a_carers_two_shifts_in_a_day_keep_their_own_legs() {
+        // One carer, same home, a morning and a late-morning shift. The flexible
+        // visit could go on either: after the far 07:30 visit on the first, or
+        // after the 11:00 visit next door on the second. Each shift prices its
+        // own legs, so the second's short leg counts (sharing a class across
+        // the two would give the first's longer one).
+        let req: crate::format::PlanningRequest = serde_json::from_value(serde_json::json!({
+            "format": "carefill/1",
+            "horizon": {"start_date": "2026-11-30", "days": 1},
+            "carers": [
+                {"id": "A", "gender": "female", "contract": "salaried", "skills": ["personal_care"],
+                 "home": {"lat": 50.7000, "lon": -3.5000},
+                 "shifts": [{"days": ["daily"], "start": "07:00", "end": "10:00"},
+                            {"days": ["daily"], "start": "10:30", "end": "14:00"}]}
+            ],
+            "service_users": [
+                {"id": "next_door", "location": {"lat": 50.7600, "lon": -3.4000}},
+                {"id": "flexible", "location": {"lat": 50.7601, "lon": -3.4001}},
+                {"id": "far", "location": {"lat": 50.6000, "lon": -3.6500}}
+            ],
+            "packages": [
+                {"id": "p1", "service_user": "far",
+                 "visits": [{"id": "v", "days": ["daily"], "time": {"exact": "07:30"}, "duration_min": 30}]},
+                {"id": "p2", "service_user": "next_door",
+                 "visits": [{"id": "v", "days": ["daily"], "time": {"exact": "11:00"}, "duration_min": 30}]},
+                {"id": "p3", "service_user": "flexible",
+                 "visits": [{"id": "v", "days": ["daily"], "time": {"window": {"start": "08:00", "end": "13:00"}}, "duration_min": 30}]}
+            ]
+        }))
+        .unwrap();
+        let p = crate::model::Problem::from_request(&req).unwrap();
+        let part = Part::new(
+            &p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        assert_eq!(p.shifts.len(), 2);
+        let flexible = p.visit_index["p3/v@2026-11-30"];
+        assert_eq!(part.candidates[&flexible].len(), 2);
+        let shared = part.lower_bound_with(true);
+        let each = part.lower_bound_with(false);
+        assert!(shared > 0.0, "bound {shared}");
+        assert!(
+            (shared - each).abs() < 1e-9,
+            "shared {shared} vs per shift {each}"
+        );
+    }
 
     #[test]
     fn subsets_up_to_a_size_are_each_visited_once() {
