@@ -223,6 +223,7 @@ fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::benchmarks::{SolomonObjective, load_solomon};
