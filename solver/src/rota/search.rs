@@ -104,7 +104,20 @@ pub(crate) struct Part<'a> {
     visit_costs: Vec<f64>,
     /// Per problem visit: double-handed, linked or pinned (its start is fixed once placed).
     anchored_row: Vec<bool>,
+    /// Granular neighbourhoods (Toth & Vigo 2003), only on parts with many
+    /// interchangeable shifts: per dense visit row, the [`GRANULAR_K`] visits of
+    /// the same day nearest in travel and time. Route local search then moves a
+    /// visit only to shifts holding one of them. Empty on smaller parts (a team's
+    /// week), where every candidate shift is tried.
+    near: Vec<Vec<usize>>,
 }
+
+/// Parts whose visits have more candidate shifts than this on average get
+/// granular local search (see [`Part::near`]); 100-customer Solomon instances
+/// (25 vehicles) and team rotas (~10 carers a day) stay exhaustive.
+const GRANULAR_MIN_SHIFTS: usize = 40;
+/// Neighbours per visit in a granular neighbourhood.
+const GRANULAR_K: usize = 20;
 
 impl<'a> Part<'a> {
     pub fn new(p: &'a Problem, visits: Vec<usize>, shifts: Vec<usize>) -> Self {
@@ -189,7 +202,8 @@ impl<'a> Part<'a> {
                     || pinned.contains_key(&v)
             })
             .collect();
-        Part {
+        let mut part = Part {
+            near: Vec::new(),
             anchored_row,
             carers,
             visit_row,
@@ -206,7 +220,76 @@ impl<'a> Part<'a> {
             existing_carers,
             pinned,
             tolerance,
+        };
+        let options: usize = part.candidates.values().map(Vec::len).sum();
+        if options > GRANULAR_MIN_SHIFTS * part.visits.len() {
+            part.near = part.nearest_visits();
         }
+        part
+    }
+
+    /// Per dense visit row: the [`GRANULAR_K`] visits of the same day that are
+    /// nearest by travel plus the idle time their windows force between them.
+    fn nearest_visits(&self) -> Vec<Vec<usize>> {
+        let p = self.p;
+        let c0 = p.shifts[self.shifts[0]].carer;
+        let mut by_day: Map<u32, Vec<usize>> = Map::default();
+        for &v in &self.visits {
+            by_day.entry(p.visits[v].day).or_default().push(v);
+        }
+        self.visits
+            .iter()
+            .map(|&v| {
+                let a = &p.visits[v];
+                let mut scored: Vec<(i64, usize)> = by_day[&a.day]
+                    .iter()
+                    .filter(|&&w| w != v)
+                    .map(|&w| {
+                        let b = &p.visits[w];
+                        let leg = self
+                            .travel(c0, a.location, b.location)
+                            .min(self.travel(c0, b.location, a.location));
+                        // Idle time if one must follow the other: w after v, or v after w.
+                        let after = (b.earliest_start - (a.latest_start + a.duration)).max(0);
+                        let before = (a.earliest_start - (b.latest_start + b.duration)).max(0);
+                        (i64::from(leg) + i64::from(after.min(before)), w)
+                    })
+                    .collect();
+                let k = GRANULAR_K.min(scored.len());
+                if k < scored.len() {
+                    scored.select_nth_unstable(k);
+                    scored.truncate(k);
+                }
+                scored.sort_unstable();
+                scored.into_iter().map(|x| x.1).collect()
+            })
+            .collect()
+    }
+
+    /// Shifts other than `from` that route local search tries for visit `v`:
+    /// every candidate shift, or on granular parts those holding one of `v`'s
+    /// nearest visits or a visit of the same person (continuity).
+    fn move_targets(&self, st: &State, v: usize, from: usize) -> Vec<usize> {
+        let all = self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]);
+        let row = self.visit_row.get(v).copied().unwrap_or(u32::MAX) as usize;
+        let Some(near) = self.near.get(row) else {
+            return all.iter().copied().filter(|&b| b != from).collect();
+        };
+        let mut keep: Map<usize, ()> = Map::default();
+        for w in near {
+            if let Some(on) = st.on.get(w) {
+                keep.extend(on.iter().map(|&s| (s, ())));
+            }
+        }
+        let seen = st.seen.get(&self.p.visits[v].service_user);
+        all.iter()
+            .copied()
+            .filter(|&b| {
+                b != from
+                    && (keep.contains_key(&b)
+                        || seen.is_some_and(|m| m.contains_key(&self.p.shifts[b].carer)))
+            })
+            .collect()
     }
 
     fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {

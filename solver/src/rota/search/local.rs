@@ -403,11 +403,7 @@ impl Part<'_> {
                 continue;
             };
             let gain = Self::old_local(st, a) - sched_a.local_cost;
-            let cands: Vec<usize> = self
-                .candidates
-                .get(&v)
-                .map(|c| c.iter().copied().filter(|&b| b != a).collect())
-                .unwrap_or_default();
+            let cands = self.move_targets(st, v, a);
             let visit = &self.p.visits[v];
             let mut best: Option<(f64, usize, Vec<usize>)> = None;
             for b in cands {
@@ -466,11 +462,7 @@ impl Part<'_> {
             let Some(&a) = st.on.get(&v).and_then(|x| x.first()) else {
                 continue;
             };
-            let cands: Vec<usize> = self
-                .candidates
-                .get(&v)
-                .map(|c| c.iter().copied().filter(|&b| b != a).collect())
-                .unwrap_or_default();
+            let cands = self.move_targets(st, v, a);
             'shifts: for b in cands {
                 if !focus.has(a) && !focus.has(b) {
                     continue;
@@ -523,8 +515,24 @@ impl Part<'_> {
         let mut improved = false;
         let shifts = Self::routed_shifts(st);
         for (x, &a) in shifts.iter().enumerate() {
+            // On granular parts only routes holding a near visit of one of a's.
+            let near_a: Option<Map<usize, ()>> = (!self.near.is_empty()).then(|| {
+                let mut m = Map::default();
+                for &v in st.routes.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
+                    let row = self.visit_row[v] as usize;
+                    for w in self.near.get(row).map(Vec::as_slice).unwrap_or(&[]) {
+                        if let Some(on) = st.on.get(w) {
+                            m.extend(on.iter().map(|&s| (s, ())));
+                        }
+                    }
+                }
+                m
+            });
             for &b in &shifts[x + 1..] {
                 if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
+                    continue;
+                }
+                if near_a.as_ref().is_some_and(|m| !m.contains_key(&b)) {
                     continue;
                 }
                 if Instant::now() >= until {

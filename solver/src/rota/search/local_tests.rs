@@ -158,3 +158,59 @@ fn local_search_keeps_the_team_week_feasible_and_synchronised() {
         }
     }
 }
+
+/// 60 customers and 50 identical vehicles: more candidate shifts per visit than
+/// [`GRANULAR_MIN_SHIFTS`], so the part gets granular neighbourhoods.
+fn big_fleet() -> Problem {
+    let mut text = String::from(
+        "FLEET\n\nVEHICLE\nNUMBER     CAPACITY\n  50         100\n\nCUSTOMER\n\
+         CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n\
+         0 50 50 0 0 1000 0\n",
+    );
+    for i in 1..=60u32 {
+        let (x, y) = ((i * 37) % 100, (i * 61) % 100);
+        let ready = (i * 53) % 700;
+        text.push_str(&format!("{i} {x} {y} 10 {ready} {} 10\n", ready + 120));
+    }
+    load_solomon("FLEET", &text, SolomonObjective::Distance)
+        .unwrap()
+        .problem
+}
+
+#[test]
+fn granular_local_search_on_a_big_fleet_stays_sound_and_improves() {
+    let p = big_fleet();
+    let part = Part::new(
+        &p,
+        (0..p.visits.len()).collect(),
+        (0..p.shifts.len()).collect(),
+    );
+    // Granular: each visit has at most GRANULAR_K neighbours, other visits of its day.
+    assert_eq!(part.near.len(), p.visits.len());
+    for (row, near) in part.near.iter().enumerate() {
+        let v = part.visits[row];
+        assert_eq!(near.len(), GRANULAR_K.min(p.visits.len() - 1));
+        assert!(
+            near.iter()
+                .all(|&w| w != v && p.visits[w].day == p.visits[v].day)
+        );
+    }
+    for seed in 0..3 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut st = part.empty_state();
+        let all = st.unplaced.clone();
+        // A poor start: one visit at a time in random order.
+        let mut order = all.clone();
+        order.shuffle(&mut rng);
+        part.recreate(&mut st, &order, &mut rng, false);
+        let before = st.cost(&part);
+        assert!(
+            part.local_search(&mut st, far()),
+            "seed {seed}: no move found"
+        );
+        let after = st.cost(&part);
+        assert!(after < before - 1.0, "seed {seed}: {before} -> {after}");
+        assert_sound(&part, &st);
+        assert!(st.unplaced.is_empty());
+    }
+}
