@@ -278,11 +278,15 @@ fn solve_part(
     // person-first rule, `insert_visits`), at a small cost on the team week at
     // 1 s (seeds 1-10 alternately: mean 23,820 with both chains from person-first,
     // 23,943 mixed; another 8 seeds 23,881 and 23,904). Without a continuity cost
-    // (VRPTW, Mankowska) the first chain starts from plain hardest-first. The two
-    // first rotas are built on two threads.
+    // (VRPTW, Mankowska) the first chain starts from plain hardest-first, or, on
+    // large fleets of interchangeable shifts, from routes built one at a time
+    // (`Part::construct_sequential`; 800-stop VRPTW at 1 s: 14,229-14,502 against
+    // 14,893-15,683 from hardest-first alone), with hardest-first as the second
+    // start. The two first rotas are built on two threads.
     let continuity_first = p.weights.distinct_carer > 0.0;
     let any_forced = part.visits.iter().any(|&v| part.forced(v));
-    let second_start = chains > 1 && (continuity_first || any_forced);
+    let sequential = !continuity_first && part.is_granular();
+    let second_start = chains > 1 && (continuity_first || any_forced || sequential);
     let finish = |mut start: State| {
         part.eject_repair(&mut start, &hopeless, part_deadline);
         part.local_search(&mut start, part_deadline);
@@ -294,6 +298,8 @@ fn solve_part(
         move || {
             if continuity_first {
                 part_ref.construct_by_person(&mut first, rest, CONSTRUCTION_ROUNDS, part_deadline);
+            } else if sequential {
+                part_ref.construct_sequential(&mut first, rest);
             } else {
                 part_ref.construct(&mut first, rest, CONSTRUCTION_ROUNDS, part_deadline, false);
             }
@@ -301,7 +307,14 @@ fn solve_part(
         },
         move || {
             second_start.then(|| {
-                part_ref.construct(&mut forced, rest, CONSTRUCTION_ROUNDS, part_deadline, true);
+                let forced_first = continuity_first || any_forced;
+                part_ref.construct(
+                    &mut forced,
+                    rest,
+                    CONSTRUCTION_ROUNDS,
+                    part_deadline,
+                    forced_first,
+                );
                 finish(forced)
             })
         },

@@ -30,6 +30,7 @@ mod person_first;
 mod repair;
 #[cfg(test)]
 mod repair_tests;
+mod sequential;
 
 /// A hash map for the search's index keys (visits, shifts, carers, days): a
 /// multiply-rotate hasher instead of SipHash, which dominated lookups in
