@@ -1,4 +1,5 @@
-//! Latency of the rota engine on the team-week benchmark (12 carers, ~58 people, 7 days).
+//! Latency of the rota engine on the team-week benchmark (12 carers, ~58 people, 7 days),
+//! Solomon R101 and an 800-customer large fleet.
 
 use carefill_solver::generate::{GeneratorOptions, ScenarioSize, generate};
 use carefill_solver::model::Problem;
@@ -69,9 +70,36 @@ fn solomon(c: &mut Criterion) {
     });
 }
 
+/// A large fleet: 800 customers, 100 interchangeable vehicles (`fixtures/vrptw_800_1.txt`, from
+/// `scripts/gen-vrptw.py 800 1`). The first rota (sequential, then hardest-first on the second
+/// thread) with local search to a local optimum: what a 1 s solve spends before its search.
+fn large_fleet(c: &mut Criterion) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vrptw_800_1.txt");
+    let instance = carefill_solver::benchmarks::load_file(
+        &path,
+        carefill_solver::benchmarks::BenchFormat::Solomon,
+        carefill_solver::benchmarks::SolomonObjective::Distance,
+    )
+    .expect("committed fixture loads");
+    c.bench_function("vrptw_800_first_rota_and_local_search", |b| {
+        b.iter(|| {
+            solve(
+                &instance.problem,
+                &SolveOptions {
+                    time_limit: Duration::from_secs(30),
+                    seed: 1,
+                    max_iterations: Some(0),
+                    use_milp: false,
+                    ..SolveOptions::default()
+                },
+            )
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(8));
-    targets = rota, solomon
+    targets = rota, solomon, large_fleet
 }
 criterion_main!(benches);
