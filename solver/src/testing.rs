@@ -30,6 +30,30 @@ pub fn problem(request: &PlanningRequest) -> Problem {
     })
 }
 
+/// A VRPTW instance in Solomon's format: `customers` on a fixed pattern over a
+/// 100 x 100 square, `vehicles` identical vehicles (capacity 100) at a central
+/// depot open 0-1000, each window `window` minutes wide and starting by 700.
+/// Many interchangeable shifts, as on large fleets.
+pub fn solomon_fleet(customers: u32, vehicles: u32, window: u32) -> Problem {
+    let mut text = format!(
+        "FLEET\n\nVEHICLE\nNUMBER     CAPACITY\n  {vehicles}         100\n\nCUSTOMER\n\
+         CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n\
+         0 50 50 0 0 1000 0\n"
+    );
+    for i in 1..=customers {
+        let (x, y) = ((i * 37) % 100, (i * 61) % 100);
+        let ready = (i * 53) % 700;
+        text.push_str(&format!("{i} {x} {y} 10 {ready} {} 10\n", ready + window));
+    }
+    crate::benchmarks::load_solomon(
+        "FLEET",
+        &text,
+        crate::benchmarks::SolomonObjective::Distance,
+    )
+    .unwrap_or_else(|e| panic!("fleet instance: {e}"))
+    .problem
+}
+
 /// Asserts the independent checker accepts `rota` (every solver test calls this).
 pub fn assert_feasible(problem: &Problem, rota: &Rota) {
     let report = check(problem, rota);

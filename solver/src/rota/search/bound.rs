@@ -226,34 +226,14 @@ fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::benchmarks::{SolomonObjective, load_solomon};
 
-    /// A small Solomon instance: 12 customers, 4 identical vehicles (one class).
-    fn fleet_instance() -> crate::model::Problem {
-        let mut text = String::from(
-            "FLEET\n\nVEHICLE\nNUMBER     CAPACITY\n  4         50\n\nCUSTOMER\n\
-             CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n\
-             0 50 50 0 0 400 0\n",
-        );
-        for i in 1..=12u32 {
-            let (x, y) = ((i * 37) % 100, (i * 61) % 100);
-            let ready = (i * 23) % 200;
-            text.push_str(&format!("{i} {x} {y} 10 {ready} {} 10\n", ready + 60));
-        }
-        load_solomon("FLEET", &text, SolomonObjective::Distance)
-            .unwrap()
-            .problem
-    }
-
-    #[test]
-    fn interchangeable_shifts_priced_once_give_the_same_bound() {
-        let p = fleet_instance();
+    /// The bound with shift classes shared equals the bound priced per shift.
+    fn assert_classes_agree(p: &crate::model::Problem) {
         let part = Part::new(
-            &p,
+            p,
             (0..p.visits.len()).collect(),
             (0..p.shifts.len()).collect(),
         );
-        assert_eq!(p.shifts.len(), 4);
         let shared = part.lower_bound_with(true);
         let each = part.lower_bound_with(false);
         assert!(shared > 0.0, "bound {shared}");
@@ -261,6 +241,14 @@ mod tests {
             (shared - each).abs() < 1e-9,
             "shared {shared} vs per shift {each}"
         );
+    }
+
+    #[test]
+    fn interchangeable_shifts_priced_once_give_the_same_bound() {
+        // 12 customers, 4 identical vehicles: one class.
+        let p = crate::testing::solomon_fleet(12, 4, 60);
+        assert_eq!(p.shifts.len(), 4);
+        assert_classes_agree(&p);
     }
 
     #[test]
@@ -303,13 +291,7 @@ mod tests {
         assert_eq!(p.shifts.len(), 2);
         let flexible = p.visit_index["p3/v@2026-11-30"];
         assert_eq!(part.candidates[&flexible].len(), 2);
-        let shared = part.lower_bound_with(true);
-        let each = part.lower_bound_with(false);
-        assert!(shared > 0.0, "bound {shared}");
-        assert!(
-            (shared - each).abs() < 1e-9,
-            "shared {shared} vs per shift {each}"
-        );
+        assert_classes_agree(&p);
     }
 
     #[test]

@@ -160,22 +160,9 @@ fn local_search_keeps_the_team_week_feasible_and_synchronised() {
 }
 
 /// 60 customers and 50 identical vehicles: more candidate shifts per visit than
-/// [`GRANULAR_MIN_SHIFTS`], so the part gets granular neighbourhoods. Windows
-/// `window` minutes wide, spread over the day.
+/// [`GRANULAR_MIN_SHIFTS`], so the part gets granular neighbourhoods.
 fn big_fleet(window: u32) -> Problem {
-    let mut text = String::from(
-        "FLEET\n\nVEHICLE\nNUMBER     CAPACITY\n  50         100\n\nCUSTOMER\n\
-         CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME\n\n\
-         0 50 50 0 0 1000 0\n",
-    );
-    for i in 1..=60u32 {
-        let (x, y) = ((i * 37) % 100, (i * 61) % 100);
-        let ready = (i * 53) % 700;
-        text.push_str(&format!("{i} {x} {y} 10 {ready} {} 10\n", ready + window));
-    }
-    load_solomon("FLEET", &text, SolomonObjective::Distance)
-        .unwrap()
-        .problem
+    crate::testing::solomon_fleet(60, 50, window)
 }
 
 #[test]
