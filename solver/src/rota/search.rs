@@ -267,21 +267,34 @@ impl<'a> Part<'a> {
             .collect()
     }
 
+    /// `v`'s granular neighbours (empty unless the part [`Part::is_granular`]).
+    pub(crate) fn near_of(&self, v: usize) -> &[usize] {
+        let row = self.visit_row.get(v).copied().unwrap_or(u32::MAX) as usize;
+        self.near.get(row).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Shifts holding a granular neighbour of any of `visits`.
+    pub(crate) fn shifts_near(&self, st: &State, visits: &[usize]) -> Map<usize, ()> {
+        let mut shifts = Map::default();
+        for &v in visits {
+            for w in self.near_of(v) {
+                if let Some(on) = st.on.get(w) {
+                    shifts.extend(on.iter().map(|&s| (s, ())));
+                }
+            }
+        }
+        shifts
+    }
+
     /// Shifts other than `from` that route local search tries for visit `v`:
     /// every candidate shift, or on granular parts those holding one of `v`'s
     /// nearest visits or a visit of the same person (continuity).
     fn move_targets(&self, st: &State, v: usize, from: usize) -> Vec<usize> {
         let all = self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]);
-        let row = self.visit_row.get(v).copied().unwrap_or(u32::MAX) as usize;
-        let Some(near) = self.near.get(row) else {
+        if !self.is_granular() {
             return all.iter().copied().filter(|&b| b != from).collect();
-        };
-        let mut keep: Map<usize, ()> = Map::default();
-        for w in near {
-            if let Some(on) = st.on.get(w) {
-                keep.extend(on.iter().map(|&s| (s, ())));
-            }
         }
+        let keep = self.shifts_near(st, &[v]);
         let seen = st.seen.get(&self.p.visits[v].service_user);
         all.iter()
             .copied()

@@ -516,18 +516,9 @@ impl Part<'_> {
         let shifts = Self::routed_shifts(st);
         for (x, &a) in shifts.iter().enumerate() {
             // On granular parts only routes holding a near visit of one of a's.
-            let near_a: Option<Map<usize, ()>> = (!self.near.is_empty()).then(|| {
-                let mut m = Map::default();
-                for &v in st.routes.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
-                    let row = self.visit_row[v] as usize;
-                    for w in self.near.get(row).map(Vec::as_slice).unwrap_or(&[]) {
-                        if let Some(on) = st.on.get(w) {
-                            m.extend(on.iter().map(|&s| (s, ())));
-                        }
-                    }
-                }
-                m
-            });
+            let near_a = self
+                .is_granular()
+                .then(|| self.shifts_near(st, st.routes.get(&a).map(Vec::as_slice).unwrap_or(&[])));
             for &b in &shifts[x + 1..] {
                 if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
                     continue;

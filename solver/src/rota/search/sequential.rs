@@ -8,8 +8,7 @@
 //! starts from the most urgent visit left and takes, while any fits, the
 //! cheapest insertion among the visits near those already on it.
 
-use super::State;
-use super::{Map, Part};
+use super::{Map, Part, State};
 
 impl Part<'_> {
     /// Whether this part uses granular neighbourhoods (many interchangeable shifts).
@@ -56,10 +55,7 @@ impl Part<'_> {
                 let route = st.routes.get(&s).map(Vec::as_slice).unwrap_or(&[]);
                 let mut near: Vec<usize> = route
                     .iter()
-                    .flat_map(|&x| {
-                        let row = self.visit_row[x] as usize;
-                        self.near.get(row).map(Vec::as_slice).unwrap_or(&[])
-                    })
+                    .flat_map(|&x| self.near_of(x))
                     .copied()
                     .filter(|v| pending.contains_key(v))
                     .collect();
