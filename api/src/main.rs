@@ -154,6 +154,12 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Stop after this many search iterations per part (reproducible runs).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Skip the MILP phase.
+        #[arg(long)]
+        no_milp: bool,
         /// One JSON line instead of text.
         #[arg(long)]
         json: bool,
@@ -588,6 +594,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             time_limit,
             objective,
             seed,
+            iterations,
+            no_milp,
             json,
         } => {
             if !(time_limit.is_finite() && time_limit > 0.0 && time_limit <= 3600.0) {
@@ -600,6 +608,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let options = SolveOptions {
                 time_limit: Duration::from_secs_f64(time_limit),
                 seed,
+                max_iterations: iterations,
+                use_milp: !no_milp,
                 ..SolveOptions::default()
             };
             let started = std::time::Instant::now();
