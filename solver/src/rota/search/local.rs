@@ -172,8 +172,8 @@ impl Part<'_> {
         }
         for (&c, &dw) in &total {
             let now = st.total_work.get(&c).copied().unwrap_or(0) as f64;
-            delta += super::contract_shortfall_cost(p, c, now + dw as f64)
-                - super::contract_shortfall_cost(p, c, now);
+            delta += crate::rota::objective::contract_shortfall_cost(p, c, now + dw as f64)
+                - crate::rota::objective::contract_shortfall_cost(p, c, now);
         }
         // Continuity: carer-visits per (person, carer).
         let mut counts: Map<(usize, usize), i64> = Map::default();
