@@ -276,17 +276,6 @@ pub fn check_selection(p: &Problem, pool: &[PoolRoute], chosen: &[usize]) -> Res
             ));
         }
     }
-    for (&u, carers) in &seen {
-        let user = &p.service_users[u];
-        if carers.len() > user.continuity_cap as usize {
-            return Err(format!(
-                "`{}` sees {} carers, cap {}",
-                user.id,
-                carers.len(),
-                user.continuity_cap
-            ));
-        }
-    }
     for (&(c, d), &m) in &day_work {
         if m > i64::from(p.carers[c].max_min_per_day) {
             return Err(format!(
@@ -300,6 +289,17 @@ pub fn check_selection(p: &Problem, pool: &[PoolRoute], chosen: &[usize]) -> Res
             return Err(format!(
                 "carer `{}` works {m} min in week {w}",
                 p.carers[c].id
+            ));
+        }
+    }
+    for (&u, carers) in &seen {
+        let user = &p.service_users[u];
+        if carers.len() > user.continuity_cap as usize {
+            return Err(format!(
+                "`{}` sees {} carers, cap {}",
+                user.id,
+                carers.len(),
+                user.continuity_cap
             ));
         }
     }
@@ -582,6 +582,46 @@ pub fn solve_master(
         }
     }
 
+    // Daily and weekly working minutes, only where the pool could exceed them.
+    let mut per_day: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
+    let mut per_week: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
+    for (&s, routes) in &ix.by_shift {
+        let shift = &p.shifts[s];
+        per_day
+            .entry((shift.carer, shift.day))
+            .or_default()
+            .insert(s, routes.clone());
+        per_week
+            .entry((shift.carer, p.week_of(shift.day)))
+            .or_default()
+            .insert(s, routes.clone());
+    }
+    let limit_rows = |groups: &BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>>,
+                      limit: &dyn Fn(usize) -> u32| {
+        let mut rows = Vec::new();
+        for (&(c, _), shifts) in groups {
+            let most: i64 = shifts
+                .values()
+                .map(|rs| rs.iter().map(|&r| pool[r].work_min).max().unwrap_or(0))
+                .sum();
+            if most <= i64::from(limit(c)) {
+                continue;
+            }
+            let mut e = Expression::default();
+            for &r in shifts.values().flatten() {
+                if let Some(xr) = x[r] {
+                    e.add_mul(pool[r].work_min as f64, xr);
+                }
+            }
+            rows.push(e.leq(f64::from(limit(c))));
+        }
+        rows
+    };
+    b.rows
+        .extend(limit_rows(&per_day, &|c| p.carers[c].max_min_per_day));
+    b.rows
+        .extend(limit_rows(&per_week, &|c| p.carers[c].max_min_per_week));
+
     // Continuity: w[u][c] marks c seeing u. One row per shift of c (its routes
     // are mutually exclusive) is both fewer and tighter than one row per route.
     type ByShift = BTreeMap<usize, BTreeSet<usize>>;
@@ -623,46 +663,6 @@ pub fn solve_master(
             b.rows.push(sum(ws).leq(cap as f64));
         }
     }
-
-    // Daily and weekly working minutes, only where the pool could exceed them.
-    let mut per_day: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    let mut per_week: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    for (&s, routes) in &ix.by_shift {
-        let shift = &p.shifts[s];
-        per_day
-            .entry((shift.carer, shift.day))
-            .or_default()
-            .insert(s, routes.clone());
-        per_week
-            .entry((shift.carer, p.week_of(shift.day)))
-            .or_default()
-            .insert(s, routes.clone());
-    }
-    let limit_rows = |groups: &BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>>,
-                      limit: &dyn Fn(usize) -> u32| {
-        let mut rows = Vec::new();
-        for (&(c, _), shifts) in groups {
-            let most: i64 = shifts
-                .values()
-                .map(|rs| rs.iter().map(|&r| pool[r].work_min).max().unwrap_or(0))
-                .sum();
-            if most <= i64::from(limit(c)) {
-                continue;
-            }
-            let mut e = Expression::default();
-            for &r in shifts.values().flatten() {
-                if let Some(xr) = x[r] {
-                    e.add_mul(pool[r].work_min as f64, xr);
-                }
-            }
-            rows.push(e.leq(f64::from(limit(c))));
-        }
-        rows
-    };
-    b.rows
-        .extend(limit_rows(&per_day, &|c| p.carers[c].max_min_per_day));
-    b.rows
-        .extend(limit_rows(&per_week, &|c| p.carers[c].max_min_per_week));
 
     // Contract shortfall.
     let mut work_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
