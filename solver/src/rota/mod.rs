@@ -25,6 +25,7 @@ pub mod insert;
 pub mod master;
 pub mod objective;
 pub mod pool;
+pub(crate) mod rules;
 pub(crate) mod search;
 
 pub use insert::{InsertionError, InsertionOutcome, insert_visits};

@@ -41,8 +41,9 @@ mod sequential;
 mod state;
 mod timing;
 
+pub(crate) use crate::rota::rules::Block;
 pub(crate) use part::Part;
-pub(crate) use pricing::{Block, Insertion};
+pub(crate) use pricing::Insertion;
 pub(crate) use state::{OnShifts, Sched, State};
 
 /// A hash map for the search's index keys (visits, shifts, carers, days): a

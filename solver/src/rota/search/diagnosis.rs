@@ -2,6 +2,7 @@
 //! the rota.
 
 use super::{Block, Part, State};
+use crate::rota::rules::{self, Reason};
 
 impl Part<'_> {
     /// Why `v` cannot be inserted into the final state, as (code, message) pairs.
@@ -68,29 +69,19 @@ impl Part<'_> {
         blocks.sort_unstable();
         blocks.dedup();
         for b in blocks {
-            let (code, msg) = match b {
-                Block::Time => (
-                    "carers_busy",
-                    "every eligible carer's shift is full in that window (visits and travel leave no room)",
-                ),
-                Block::Continuity => (
-                    "continuity_cap",
-                    "the only carers free would break the person's continuity cap",
-                ),
-                Block::DailyHours => (
-                    "max_daily_hours",
-                    "free carers would exceed their daily maximum hours",
-                ),
-                Block::WeeklyHours => (
-                    "max_weekly_hours",
-                    "free carers would exceed their weekly maximum hours",
-                ),
-                Block::LinkedVisit => (
-                    "linked_visit_conflict",
-                    "the linked visit's time leaves no feasible start for this one",
-                ),
-            };
-            out.push((code.to_string(), msg.to_string()));
+            // Registered rules report their own reason; the blocks of rules
+            // still enforced in route timing and link bounds are named here.
+            let Reason { code, message } = rules::reason(b).unwrap_or(match b {
+                Block::LinkedVisit => Reason {
+                    code: "linked_visit_conflict",
+                    message: "the linked visit's time leaves no feasible start for this one",
+                },
+                _ => Reason {
+                    code: "carers_busy",
+                    message: "every eligible carer's shift is full in that window (visits and travel leave no room)",
+                },
+            });
+            out.push((code.to_string(), message.to_string()));
         }
         if visit.carers_required > 1 {
             out.push((

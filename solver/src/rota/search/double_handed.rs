@@ -1,8 +1,9 @@
 //! Double-handed visits: a start time two distinct carers can both make, the
 //! cheapest such pair within the person's continuity cap.
 
-use super::{Block, Insertion, Map, Part, Sched, State};
+use super::{Block, Insertion, Part, Sched, State};
 use crate::model::Minute;
+use crate::rota::rules::continuity_cap::ContinuityCap;
 
 impl Part<'_> {
     /// Double-handed visit `v` priced by timing each candidate shift at each of
@@ -79,11 +80,7 @@ impl Part<'_> {
         priced: &[(f64, usize)],
         capped: &mut bool,
     ) -> Option<(usize, usize, f64)> {
-        let p = self.p;
-        let u = p.visits[v].service_user;
-        let seen = st.seen.get(&u);
-        let seen_count = seen.map_or(0, Map::len) as u32;
-        let cap = p.service_users[u].continuity_cap;
+        let room = ContinuityCap::pair_room(self.p, st, v);
         let mut best: Option<(usize, usize, f64)> = None;
         for i in 0..priced.len() {
             for j in (i + 1)..priced.len() {
@@ -91,11 +88,7 @@ impl Part<'_> {
                 if a.1 == b.1 {
                     continue;
                 }
-                let new = [a.1, b.1]
-                    .iter()
-                    .filter(|c| !seen.is_some_and(|m| m.contains_key(c)))
-                    .count() as u32;
-                if seen_count + new > cap {
+                if !room.fits(a.1, b.1) {
                     *capped = true;
                     continue;
                 }

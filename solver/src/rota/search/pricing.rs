@@ -3,18 +3,16 @@
 //! anchored visits at a fixed start; the carer-level rules (daily and weekly
 //! hours, continuity cap) and contract shortfall of each candidate.
 
-use super::{Map, OnShifts, Part, Sched, State};
+use super::{Block, OnShifts, Part, Sched, State};
 use crate::model::Minute;
 use crate::rota::objective::contract_shortfall_cost;
+use crate::rota::rules::{self, RoomAt};
 
 /// A carer's room on one day for one visit (see [`Part::carer_room`]).
 pub(super) struct CarerRoom {
     pub(super) carer: usize,
-    /// Paid minutes left under the daily and weekly maxima.
-    pub(super) day_left: i64,
-    pub(super) week_left: i64,
-    /// The cost of the carer being new to the person, or the cap it would break.
-    pub(super) continuity: Result<f64, Block>,
+    /// What each registered rule reads for this carer, day and visit.
+    pub(super) rules: rules::Rooms,
     /// Paid minutes over the horizon so far (for the contract shortfall).
     pub(super) worked: f64,
 }
@@ -41,16 +39,6 @@ pub(super) struct PositionPrice {
     pub(super) latest_start: Minute,
     pub(super) local: f64,
     pub(super) work: i64,
-}
-
-/// Why an insertion failed (for unplaced reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Block {
-    Time,
-    Continuity,
-    DailyHours,
-    WeeklyHours,
-    LinkedVisit,
 }
 
 /// An insertion: its cost and, per carer, the shift, position and new schedule.
@@ -96,42 +84,28 @@ impl Part<'_> {
     /// What the state allows carer `c` on `day` for visit `v`, read once per
     /// shift so that each insertion position only does arithmetic.
     pub(super) fn carer_room(&self, st: &State, c: usize, day: u32, v: usize) -> CarerRoom {
-        let p = self.p;
-        let carer = &p.carers[c];
-        let u = p.visits[v].service_user;
-        let seen = st.seen.get(&u);
-        let continuity = if seen.is_some_and(|m| m.contains_key(&c)) {
-            Ok(0.0)
-        } else if seen.map_or(0, Map::len) as u32 >= p.service_users[u].continuity_cap {
-            Err(Block::Continuity)
-        } else {
-            Ok(p.weights.distinct_carer)
-        };
         CarerRoom {
             carer: c,
-            day_left: i64::from(carer.max_min_per_day)
-                - st.day_work.get(&(c, day)).copied().unwrap_or(0),
-            week_left: i64::from(carer.max_min_per_week)
-                - st.week_work.get(&(c, p.week_of(day))).copied().unwrap_or(0),
-            continuity,
+            rules: rules::rooms(&RoomAt {
+                p: self.p,
+                st,
+                carer: c,
+                day,
+                visit: v,
+            }),
             worked: st.total_work.get(&c).copied().unwrap_or(0) as f64,
         }
     }
 
-    /// Global feasibility and cost change of adding `work_delta` paid minutes and
-    /// the visit `room` was read for: daily and weekly hours, the continuity cap
-    /// and the cost of a new carer for the person, the contract shortfall.
+    /// Feasibility and cost change of adding `work_delta` paid minutes and the
+    /// visit `room` was read for: the registered rules (daily and weekly hours,
+    /// the continuity cap and the cost of a new carer for the person), then the
+    /// contract shortfall.
     pub(super) fn global_delta(&self, room: &CarerRoom, work_delta: i64) -> Result<f64, Block> {
-        if work_delta > room.day_left {
-            return Err(Block::DailyHours);
-        }
-        if work_delta > room.week_left {
-            return Err(Block::WeeklyHours);
-        }
-        let new_carer = room.continuity?;
+        let ruled = rules::admits(&room.rules, work_delta)?;
         let (p, c) = (self.p, room.carer);
         Ok(
-            new_carer + contract_shortfall_cost(p, c, room.worked + work_delta as f64)
+            ruled + contract_shortfall_cost(p, c, room.worked + work_delta as f64)
                 - contract_shortfall_cost(p, c, room.worked),
         )
     }
