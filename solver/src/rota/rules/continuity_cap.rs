@@ -80,7 +80,7 @@ impl Rule for ContinuityCap {
     fn admits_change(at: &ChangeAt<'_>) -> bool {
         at.per_user.iter().all(|(&u, &dd)| {
             let before = at.st.seen.get(&u).map_or(0, Map::len) as i64;
-            !(dd > 0 && before + dd > i64::from(at.p.service_users[u].continuity_cap))
+            dd <= 0 || before + dd <= i64::from(at.p.service_users[u].continuity_cap)
         })
     }
 

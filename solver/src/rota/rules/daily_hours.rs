@@ -35,7 +35,7 @@ impl Rule for DailyHours {
     fn admits_change(at: &ChangeAt<'_>) -> bool {
         at.day.iter().all(|(&(c, d), &dw)| {
             let now = at.st.day_work.get(&(c, d)).copied().unwrap_or(0);
-            !(dw > 0 && now + dw > i64::from(at.p.carers[c].max_min_per_day))
+            dw <= 0 || now + dw <= i64::from(at.p.carers[c].max_min_per_day)
         })
     }
 

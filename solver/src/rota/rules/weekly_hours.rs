@@ -40,7 +40,7 @@ impl Rule for WeeklyHours {
     fn admits_change(at: &ChangeAt<'_>) -> bool {
         at.week.iter().all(|(&(c, w), &dw)| {
             let now = at.st.week_work.get(&(c, w)).copied().unwrap_or(0);
-            !(dw > 0 && now + dw > i64::from(at.p.carers[c].max_min_per_week))
+            dw <= 0 || now + dw <= i64::from(at.p.carers[c].max_min_per_week)
         })
     }
 
