@@ -112,7 +112,7 @@ pub fn run(args: Args) -> Outcome {
             .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let demo = demo_request.is_some();
-        tracing::info!(%addr, demo, keys = keys.len(), "carefill listening");
+        tracing::info!(target: "carefill", %addr, demo, keys = keys.len(), "carefill listening");
         eprintln!(
             "carefill listening on http://{addr} (demo data: {demo}, {} API keys)",
             keys.len()
@@ -219,7 +219,7 @@ async fn tick_forever(svc: Arc<BrokerService>, seconds: u64) {
         })
         .await;
         if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e, "broker tick failed");
+            tracing::warn!(target: "carefill", error = %e, "broker tick failed");
         }
     }
 }
