@@ -7,7 +7,9 @@ use carefill_api::KeyStore;
 use carefill_api::auth::DemoKeys;
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::format::{Package, PlanningRequest, ServiceUser};
-use carefill_solver::generate::{GeneratorOptions, ScenarioSize, SizeProfile, generate, generate_with};
+use carefill_solver::generate::{
+    GeneratorOptions, ScenarioSize, SizeProfile, generate, generate_with,
+};
 use std::path::Path;
 
 /// Generator seed of the demo team.

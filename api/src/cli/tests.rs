@@ -30,7 +30,10 @@ fn enumerated_arguments_use_the_library_names() {
     for size in generate::Size::value_variants() {
         assert_eq!(name(size), ScenarioSize::from(*size).as_str());
     }
-    assert_eq!(generate::Size::value_variants().len(), ScenarioSize::ALL.len());
+    assert_eq!(
+        generate::Size::value_variants().len(),
+        ScenarioSize::ALL.len()
+    );
     for role in keygen::RoleArg::value_variants() {
         assert_eq!(name(role), Role::from(*role).as_str());
     }
@@ -39,7 +42,10 @@ fn enumerated_arguments_use_the_library_names() {
         assert_eq!(name(format), BenchFormat::from(*format).to_string());
     }
     for objective in bench_instance::Objective::value_variants() {
-        assert_eq!(name(objective), SolomonObjective::from(*objective).to_string());
+        assert_eq!(
+            name(objective),
+            SolomonObjective::from(*objective).to_string()
+        );
     }
 }
 
@@ -54,14 +60,20 @@ fn defaults_are_kept() {
     };
     assert_eq!(s.log_format, serve::LogFormat::Compact);
     assert_eq!(s.demo_size, DemoSize::County);
-    assert_eq!((s.solve_slots, s.max_queued_jobs, s.max_stored_jobs), (1, 16, 256));
+    assert_eq!(
+        (s.solve_slots, s.max_queued_jobs, s.max_stored_jobs),
+        (1, 16, 256)
+    );
     let Ok(Command::BenchInstance(b)) = parse(&["bench-instance", "r.txt", "--format", "solomon"])
     else {
         panic!("bench-instance parses");
     };
     assert_eq!(b.objective, bench_instance::Objective::Distance);
     assert_eq!(b.search.time_limit, 10.0);
-    assert_eq!((b.search.seed, b.search.iterations, b.search.no_milp), (1, None, false));
+    assert_eq!(
+        (b.search.seed, b.search.iterations, b.search.no_milp),
+        (1, None, false)
+    );
 }
 
 #[test]
@@ -72,7 +84,14 @@ fn bench_values_ignore_case_and_accept_the_old_spellings() {
         ("Vehicles_First", SolomonObjective::VehiclesFirst),
         ("DISTANCE", SolomonObjective::Distance),
     ] {
-        let parsed = parse(&["bench-instance", "f", "--format", "Mankowska", "--objective", arg]);
+        let parsed = parse(&[
+            "bench-instance",
+            "f",
+            "--format",
+            "Mankowska",
+            "--objective",
+            arg,
+        ]);
         let Ok(Command::BenchInstance(b)) = parsed else {
             panic!("--objective {arg} parses");
         };
@@ -80,7 +99,13 @@ fn bench_values_ignore_case_and_accept_the_old_spellings() {
         assert_eq!(b.format, bench_instance::Format::Mankowska);
     }
     let parsed = parse(&[
-        "bench-instance", "f", "--format", "solomon", "--iterations", "300", "--no-milp",
+        "bench-instance",
+        "f",
+        "--format",
+        "solomon",
+        "--iterations",
+        "300",
+        "--no-milp",
     ]);
     let Ok(Command::BenchInstance(b)) = parsed else {
         panic!("--iterations/--no-milp parse");
@@ -96,7 +121,14 @@ fn unknown_values_are_usage_errors() {
         &["serve", "--demo-size", "tiny"],
         &["keygen", "--id", "k", "--role", "root"],
         &["bench-instance", "f", "--format", "tsplib"],
-        &["bench-instance", "f", "--format", "solomon", "--objective", "time"],
+        &[
+            "bench-instance",
+            "f",
+            "--format",
+            "solomon",
+            "--objective",
+            "time",
+        ],
     ] {
         let err = parse(args).err().map(|e| e.kind());
         assert_eq!(err, Some(clap::error::ErrorKind::InvalidValue), "{args:?}");
