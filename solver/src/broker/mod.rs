@@ -14,6 +14,7 @@
 pub mod batch;
 mod cascade;
 pub mod config;
+#[cfg(any(test, feature = "generate"))]
 pub mod demo;
 pub mod ledger;
 pub mod records;

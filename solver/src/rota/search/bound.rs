@@ -226,7 +226,6 @@ fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use super::local_tests::assert_sound;
 use super::*;
 use crate::format::PlanningRequest;

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use super::local::start_of;
 use super::part::GRANULAR_K;
 use super::*;
