@@ -231,11 +231,19 @@ pub async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                 })
             })
             .map(|r| {
+                let open = b
+                    .offers
+                    .values()
+                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open);
+                let (offers_open, offer_expires_at) = open.fold((0, None), |(n, first), o| {
+                    (n + 1, Some(first.map_or(o.expires_at, |f: chrono::DateTime<chrono::Utc>| f.min(o.expires_at))))
+                });
                 serde_json::json!({
                     "package": r.package.id, "status": r.status, "urgency": r.package.urgency,
                     "provider": r.provider, "team": r.team, "stage": r.stage, "area": r.area,
                     "referred_at": r.referred_at, "filled_at": r.filled_at,
                     "age_min": fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
+                    "offers_open": offers_open, "offer_expires_at": offer_expires_at,
                 })
             })
             .collect();

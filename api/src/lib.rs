@@ -10,6 +10,7 @@
 //! - [`metrics`]: Prometheus metrics; [`openapi`]: `/openapi.json` from the table.
 //! - [`state`]: [`AppState`] (an `Arc`) and the limits in [`ServiceConfig`].
 //! - [`error`]: [`ApiError`] and its problem+json answers.
+//! - [`console`]: the web console's embedded assets, served at `/`.
 //!
 //! # Routes (see [`routes::ROUTES`] for roles and details)
 //! - `GET /health`, `GET /metrics`, `GET /openapi.json` — public.
@@ -30,7 +31,10 @@
 pub mod auth;
 pub mod broker_handlers;
 pub mod broker_service;
+pub mod console;
 pub mod error;
+pub mod events;
+pub mod exports;
 pub mod handlers;
 pub mod jobs;
 pub mod metrics;

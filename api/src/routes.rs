@@ -55,7 +55,7 @@
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{broker_handlers, handlers, jobs, roster_handlers};
+use crate::{broker_handlers, events, exports, handlers, jobs, roster_handlers};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -524,7 +524,7 @@ pub static ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Packages with status, stage and age",
-        description: "Filter with status=open|filled|escalated|cancelled.",
+        description: "Filter with status=open|filled|escalated|cancelled. Each entry has its age, stage, offers_open and offer_expires_at (the first open offer's expiry).",
         query: &[QueryParam {
             name: "status",
             kind: ParamKind::String,
@@ -956,6 +956,102 @@ pub static ROUTES: &[RouteSpec] = &[
         },
         errors: &[404, 422],
         handler: |c| Box::pin(roster_handlers::set_availability(c)),
+    },
+    RouteSpec {
+        id: "liveEvents",
+        method: Method::Get,
+        path: "/v1/events",
+        access: Access::Roles(ALL_ROLES),
+        tag: "broker",
+        summary: "Live updates as server-sent events",
+        description: "text/event-stream of what changed, as ids (refetch through the ordinary routes). \
+                      Scoped like the data: provider keys get their own provider's events, planner \
+                      keys their own team's. Heartbeat every 15 s; ends at shutdown. Send the key in \
+                      the Authorization header (read the stream with fetch, not EventSource).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "EventStream",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(events::stream(c)),
+    },
+    RouteSpec {
+        id: "carerCalendar",
+        method: Method::Get,
+        path: "/v1/carers/{carer_id}/calendar.ics",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "A carer's visits as an iCalendar feed (RFC 5545)",
+        description: "One VEVENT per visit of the carer on the team's published rota (UTC times, \
+                      the person's id, GEO of the visit, double-handed partners). Provider keys: own \
+                      teams' carers; planner keys: own team's (403 otherwise).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "Calendar",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(exports::calendar(c)),
+    },
+    RouteSpec {
+        id: "teamRotaCsv",
+        method: Method::Get,
+        path: "/v1/teams/{team_id}/rota.csv",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "The team's published rota as CSV, one row per visit and carer",
+        description: "RFC 4180 with a header row: team, carer, shift, date, visit, package, \
+                      service_user, arrival, start, end, duration_min, travel_min, travel_m, \
+                      late_min, carers_on_visit (2 for a double-handed visit, which has a row per carer).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "RotaCsv",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(exports::team_rota_csv(c)),
+    },
+    RouteSpec {
+        id: "teamRoutesGeoJson",
+        method: Method::Get,
+        path: "/v1/teams/{team_id}/routes.geojson",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "The team's routes as GeoJSON",
+        description: "A LineString per carer shift through its visits in order (kind=route, with \
+                      travel) and a Point per visit (kind=visit). Carers' homes are not included.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "GeoJson",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(exports::team_routes_geojson(c)),
+    },
+    RouteSpec {
+        id: "countyMap",
+        method: Method::Get,
+        path: "/v1/map",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "The county as GeoJSON: areas with capacity, teams, providers, people waiting",
+        description: "Features by properties.kind: area (urban area polygon with spare, waiting \
+                      and shortfall carer-hours; `rural` without geometry), team (base point), \
+                      team_area, provider (centroid of its team bases, tier, status), waiting (an \
+                      open or escalated package at its person's location rounded to 0.01°).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "GeoJson",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(exports::map(c)),
     },
     RouteSpec {
         id: "listDemoReferrals",

@@ -32,7 +32,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// The whole service as one warp filter (also usable with `warp::test`).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::method()
+    let api = warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
@@ -49,7 +49,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             },
         )
         .recover(crate::error::recover)
-        .unify()
+        .unify();
+    crate::console::filter().or(api).unify()
 }
 
 fn request_id(headers: &HeaderMap) -> String {
