@@ -97,8 +97,7 @@ async fn start_browser(chromium: &Path, driver: &Path) -> (Driver, Client) {
             .await
         {
             Ok(c) => return (driver, c),
-            Err(e) if started.elapsed() < Duration::from_secs(30) => {
-                let _ = e;
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(e) => panic!("cannot start a chromium session through chromedriver: {e}"),
@@ -294,9 +293,10 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     assert!(c.find(Locator::Css("#principal")).await.is_err(), "an invalid key signed in");
     screenshot(&c, "sign-in").await;
     // A key that stops working (here: a stale one in the session) returns to sign-in.
-    c.execute("sessionStorage.setItem('carefill.key', 'revoked-key'); location.reload();", vec![])
+    c.execute("sessionStorage.setItem('carefill.key', 'revoked-key');", vec![])
         .await
         .expect("stale key");
+    c.refresh().await.expect("reload");
     wait_js(&c, "document.querySelector('#signin-error')?.textContent.includes('sign in again')", 10, "sign-in after a stale key").await;
 
     // Every role signs in and sees its own views.
@@ -347,7 +347,27 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     let team = api(&s, "GET", &format!("/v1/teams/{}", s.team), Role::Broker, None).await;
     let base_loc = team["team"]["base"].clone();
     let base_loc = if base_loc.is_null() { team["base"].clone() } else { base_loc };
-    css(&c, "#demo-referral").await.select_by_index(1).await.expect("pick again");
+    // A waiting referral the planner's team can take once the person lives at its base
+    // (found through the API; the browser then does what a broker would).
+    let waiting = api(&s, "GET", "/v1/demo/referrals", Role::Broker, None).await;
+    let mut chosen = None;
+    for (i, r) in waiting["referrals"].as_array().expect("referrals").iter().enumerate() {
+        let mut r = r.clone();
+        r["service_user"]["location"] = base_loc.clone();
+        let rec = api(&s, "POST", "/v1/recommendations?k=10", Role::Broker, Some(&r)).await;
+        let fits = rec["recommendations"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c["team"] == json!(s.team)));
+        if fits {
+            chosen = Some(i);
+            break;
+        }
+    }
+    let chosen = chosen.expect("a demo referral the planner's team can take");
+    // Pick it (through "choose", so the select fires a change and the form resets).
+    let pick = css(&c, "#demo-referral").await;
+    pick.select_by_index(0).await.expect("unpick");
+    pick.select_by_value(&chosen.to_string()).await.expect("pick");
     let package = css(&c, "#package-id")
         .await
         .prop("value")

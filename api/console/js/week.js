@@ -196,10 +196,17 @@ export default {
       const ms = performance.now() - t0;
       root.dataset.ganttMs = ms.toFixed(1);
       root.dataset.bars = String(bars);
-      const k = rota.kpis;
-      mount(kpis, k
-        ? `${k.visits_placed} of ${k.visits_total} visits placed · ${k.late_visits} late · travel ${k.travel_min} min (${Math.round((100 * k.travel_min) / Math.max(1, k.travel_min + k.care_min))}% of paid time) · max ${k.max_distinct_carers} carers per person · ${bars} bars drawn in ${ms.toFixed(0)} ms`
-        : `${bars} bars drawn in ${ms.toFixed(0)} ms`);
+      // Figures from the routes themselves (a published rota may carry no KPIs).
+      let travel = 0, care = 0, late = 0;
+      const placed = new Set();
+      for (const r of routes) for (const st of r.stops) {
+        travel += st.travel_min;
+        care += (Date.parse(st.end) - Date.parse(st.start)) / 60000;
+        if (st.late_min > 0) late++;
+        placed.add(st.visit);
+      }
+      const unplacedN = (rota.unplaced ?? []).length;
+      mount(kpis, `${placed.size} visits placed, ${unplacedN} unplaced · ${late} late · travel ${travel} min, ${Math.round((100 * travel) / Math.max(1, travel + care))}% of paid time · ${bars} bars drawn in ${ms.toFixed(0)} ms`);
       drawSide(carers);
       drawMoved();
       ctx.rendered();
