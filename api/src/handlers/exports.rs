@@ -7,9 +7,9 @@
 //! to brokers, admins and integrators. The map shows where people wait only to
 //! two decimal places (about a kilometre): enough to see demand, not an address.
 
-use crate::broker_handlers::read;
-use crate::error::ApiError;
-use crate::routes::RequestCtx;
+use super::access::{BROKER_ROLES, ROSTER_ROLES};
+use super::broker::read;
+use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec};
 use carefill_solver::broker::Broker;
 use carefill_solver::broker::PackageStatus;
 use carefill_solver::format::{Rota, TravelSpec};
@@ -19,6 +19,85 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
+
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "carerCalendar",
+        method: Method::Get,
+        path: "/v1/carers/{carer_id}/calendar.ics",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "A carer's visits as an iCalendar feed (RFC 5545)",
+        description: "One VEVENT per visit of the carer on the team's published rota (UTC times, \
+                      the person's id, GEO of the visit, double-handed partners). Provider keys: own \
+                      teams' carers; planner keys: own team's (403 otherwise).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "Calendar",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(calendar(c)),
+    },
+    RouteSpec {
+        id: "teamRotaCsv",
+        method: Method::Get,
+        path: "/v1/teams/{team_id}/rota.csv",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "The team's published rota as CSV, one row per visit and carer",
+        description: "RFC 4180 with a header row: team, carer, shift, date, visit, package, \
+                      service_user, arrival, start, end, duration_min, travel_min, travel_m, \
+                      late_min, carers_on_visit (2 for a double-handed visit, which has a row per carer).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "RotaCsv",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(team_rota_csv(c)),
+    },
+    RouteSpec {
+        id: "teamRoutesGeoJson",
+        method: Method::Get,
+        path: "/v1/teams/{team_id}/routes.geojson",
+        access: Access::Roles(ROSTER_ROLES),
+        tag: "rosters",
+        summary: "The team's routes as GeoJSON",
+        description: "A LineString per carer shift through its visits in order (kind=route, with \
+                      travel) and a Point per visit (kind=visit). Carers' homes are not included.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "GeoJson",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(team_routes_geojson(c)),
+    },
+    RouteSpec {
+        id: "countyMap",
+        method: Method::Get,
+        path: "/v1/map",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "The county as GeoJSON: areas with capacity, teams, providers, people waiting",
+        description: "Features by properties.kind: area (urban area polygon with spare, waiting \
+                      and shortfall carer-hours; `rural` without geometry), team (base point), \
+                      team_area, provider (centroid of its team bases, tier, status), waiting (an \
+                      open or escalated package at its person's location rounded to 0.01°).",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "GeoJson",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(map(c)),
+    },
+];
 
 fn text_reply(content_type: &'static str, filename: Option<String>, body: String) -> Response {
     let mut r = Response::new(body.into());
@@ -169,7 +248,7 @@ pub fn carer_calendar(
 }
 
 /// `GET /v1/carers/{carer_id}/calendar.ics`.
-pub async fn calendar(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn calendar(ctx: RequestCtx) -> Result<Response, ApiError> {
     let carer = ctx.param("carer_id")?.to_string();
     let who = ctx.principal()?.clone();
     let c2 = carer.clone();
@@ -274,7 +353,7 @@ pub fn rota_csv(team: &str, rota: &Rota) -> Result<String, ApiError> {
 }
 
 /// `GET /v1/teams/{team_id}/rota.csv`.
-pub async fn team_rota_csv(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn team_rota_csv(ctx: RequestCtx) -> Result<Response, ApiError> {
     let team = ctx.param("team_id")?.to_string();
     let who = ctx.principal()?.clone();
     let t2 = team.clone();
@@ -299,7 +378,7 @@ fn geojson_reply(v: &Value) -> Result<Response, ApiError> {
 
 /// `GET /v1/teams/{team_id}/routes.geojson`: one LineString per shift through its
 /// visits in order, and one Point per visit.
-pub async fn team_routes_geojson(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn team_routes_geojson(ctx: RequestCtx) -> Result<Response, ApiError> {
     let team = ctx.param("team_id")?.to_string();
     let who = ctx.principal()?.clone();
     let v = read(&ctx, move |b, _| {
@@ -430,7 +509,7 @@ pub fn county_map(b: &Broker, now: DateTime<Utc>) -> Value {
 }
 
 /// `GET /v1/map`.
-pub async fn map(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn map(ctx: RequestCtx) -> Result<Response, ApiError> {
     let v = read(&ctx, |b, now| Ok(county_map(b, now))).await?;
     geojson_reply(&v)
 }

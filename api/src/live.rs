@@ -1,4 +1,5 @@
-//! Live updates: `GET /v1/events`, a server-sent event stream of what changed.
+//! Live updates: what each committed broker command changed, for `GET /v1/events`
+//! (the stream itself is `handlers::events`).
 //!
 //! Each committed broker command is summarised once (while the broker's write
 //! lock is still held, so offer ids resolve to their provider and team) into
@@ -16,17 +17,11 @@
 //! the stream with `fetch`; the key is never put in a URL.
 
 use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
-use crate::routes::RequestCtx;
 use carefill_solver::broker::{Broker, BrokerEvent};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast;
-use warp::Reply;
-use warp::reply::Response;
 
 /// How many committed commands a slow subscriber may fall behind before it is told to resync.
 pub const LIVE_BUFFER: usize = 256;
@@ -224,67 +219,4 @@ fn team_provider(b: &Broker, team: &str) -> Option<String> {
         .iter()
         .find(|t| t.id == team)
         .and_then(|t| t.provider.clone())
-}
-
-fn sse(kind: &str, data: &impl Serialize) -> warp::sse::Event {
-    warp::sse::Event::default()
-        .event(kind)
-        .json_data(data)
-        .unwrap_or_else(|_| warp::sse::Event::default().event(kind).data("{}"))
-}
-
-/// `GET /v1/events`: the caller's live events as `text/event-stream`.
-pub async fn stream(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let svc = crate::broker_handlers::service(&ctx)?;
-    let who = ctx.principal()?.clone();
-    let rx = svc.subscribe();
-    let state = ctx.state.clone();
-    let hello = serde_json::json!({ "role": who.role, "scope": who.scope });
-    let first = futures_util::stream::iter([Ok::<_, Infallible>(sse("hello", &hello))]);
-    let ticks = tokio::time::interval(Duration::from_secs(1));
-    let events = futures_util::stream::unfold(
-        (rx, ticks, 0u64, who, state),
-        |(mut rx, mut ticks, mut n, who, state)| async move {
-            loop {
-                tokio::select! {
-                    got = rx.recv() => match got {
-                        Ok(batch) => {
-                            let mine: Vec<&LiveEvent> = batch.iter().filter(|e| e.visible_to(&who)).collect();
-                            if let Some(last) = mine.last() {
-                                let ev = if mine.len() == 1 {
-                                    sse(last.kind, last)
-                                } else {
-                                    sse("batch", &mine)
-                                };
-                                return Some((Ok::<_, Infallible>(ev), (rx, ticks, n, who, state)));
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            let ev = sse("resync", &serde_json::json!({ "missed": missed }));
-                            return Some((Ok(ev), (rx, ticks, n, who, state)));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = ticks.tick() => {
-                        if state.is_shutting_down() {
-                            return None;
-                        }
-                        n += 1;
-                        if n % HEARTBEAT_S == 0 {
-                            let ev = sse("heartbeat", &serde_json::json!({ "at": Utc::now() }));
-                            return Some((Ok(ev), (rx, ticks, n, who, state)));
-                        }
-                    }
-                }
-            }
-        },
-    );
-    use futures_util::StreamExt;
-    let mut resp = warp::sse::reply(first.chain(events)).into_response();
-    // Tell reverse proxies not to buffer the stream.
-    resp.headers_mut().insert(
-        "x-accel-buffering",
-        warp::http::HeaderValue::from_static("no"),
-    );
-    Ok(resp)
 }
