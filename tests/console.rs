@@ -49,8 +49,9 @@ fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
         .iter()
         .find_map(|n| on_path(n))
         .ok_or("no chromium on PATH (apt-get install chromium; scripts/bootstrap.sh does)")?;
-    let driver = on_path("chromedriver")
-        .ok_or("no chromedriver on PATH (apt-get install chromium-driver; scripts/bootstrap.sh does)")?;
+    let driver = on_path("chromedriver").ok_or(
+        "no chromedriver on PATH (apt-get install chromium-driver; scripts/bootstrap.sh does)",
+    )?;
     Ok((chromium, driver))
 }
 
@@ -128,9 +129,10 @@ async fn start_service() -> Service {
         Ok("county") => carefill_solver::generate::ScenarioSize::County.profile(),
         _ => demo::small_profile(),
     };
-    let county = tokio::task::spawn_blocking(move || demo::county(&profile, 1, 60).expect("county"))
-        .await
-        .expect("county task");
+    let county =
+        tokio::task::spawn_blocking(move || demo::county(&profile, 1, 60).expect("county"))
+            .await
+            .expect("county task");
     let referrals = county.referrals.clone();
     let provider = county.roster.providers[0].id.clone();
     let team = county
@@ -196,7 +198,11 @@ async fn wait_js(c: &Client, expr: &str, secs: u64, what: &str) -> Value {
                 .execute("return document.body.innerText.slice(0, 2000);", vec![])
                 .await
                 .unwrap_or(Value::Null);
-            panic!("timed out waiting for {what} ({expr}); page text: {text}");
+            let live = c
+                .execute("return [window.__carefillLiveState, window.__carefillLive && window.__carefillLive()];", vec![])
+                .await
+                .unwrap_or(Value::Null);
+            panic!("timed out waiting for {what} ({expr}); live {live}; page text: {text}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -267,7 +273,12 @@ async fn api(s: &Service, method: &str, path: &str, role: Role, body: Option<&Va
         headers.push(("content-type", "application/json".to_string()));
     }
     let r = crate::e2e::http(s.addr, method, path, &headers, &bytes).await;
-    assert!(r.status < 300, "{method} {path}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+    assert!(
+        r.status < 300,
+        "{method} {path}: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
     serde_json::from_slice(&r.body).expect("json body")
 }
 
@@ -287,23 +298,61 @@ async fn the_console_serves_every_role_in_a_real_browser() {
 
     // An invalid key stays on sign-in, with the reason.
     c.goto(&format!("{base}/")).await.expect("open");
-    css(&c, "#signin #key").await.send_keys("not-a-key").await.expect("type");
-    css(&c, "#signin button[type=submit]").await.click().await.expect("submit");
-    wait_js(&c, "document.querySelector('#signin-error')?.textContent", 10, "the sign-in error").await;
-    assert!(c.find(Locator::Css("#principal")).await.is_err(), "an invalid key signed in");
+    css(&c, "#signin #key")
+        .await
+        .send_keys("not-a-key")
+        .await
+        .expect("type");
+    css(&c, "#signin button[type=submit]")
+        .await
+        .click()
+        .await
+        .expect("submit");
+    wait_js(
+        &c,
+        "document.querySelector('#signin-error')?.textContent",
+        10,
+        "the sign-in error",
+    )
+    .await;
+    assert!(
+        c.find(Locator::Css("#principal")).await.is_err(),
+        "an invalid key signed in"
+    );
     screenshot(&c, "sign-in").await;
     // A key that stops working (here: a stale one in the session) returns to sign-in.
-    c.execute("sessionStorage.setItem('carefill.key', 'revoked-key');", vec![])
-        .await
-        .expect("stale key");
+    c.execute(
+        "sessionStorage.setItem('carefill.key', 'revoked-key');",
+        vec![],
+    )
+    .await
+    .expect("stale key");
     c.refresh().await.expect("reload");
-    wait_js(&c, "document.querySelector('#signin-error')?.textContent.includes('sign in again')", 10, "sign-in after a stale key").await;
+    wait_js(
+        &c,
+        "document.querySelector('#signin-error')?.textContent.includes('sign in again')",
+        10,
+        "sign-in after a stale key",
+    )
+    .await;
 
     // Every role signs in and sees its own views.
     let expect: [(Role, &str, &[&str]); 5] = [
-        (Role::Admin, "admin", &["queue", "refer", "offers", "week", "map", "reports"]),
-        (Role::Broker, "broker", &["queue", "refer", "offers", "week", "map", "reports"]),
-        (Role::Integrator, "integrator", &["queue", "refer", "map", "reports"]),
+        (
+            Role::Admin,
+            "admin",
+            &["queue", "refer", "offers", "week", "map", "reports"],
+        ),
+        (
+            Role::Broker,
+            "broker",
+            &["queue", "refer", "offers", "week", "map", "reports"],
+        ),
+        (
+            Role::Integrator,
+            "integrator",
+            &["queue", "refer", "map", "reports"],
+        ),
         (Role::Provider, "provider", &["offers", "week"]),
         (Role::Planner, "planner", &["week"]),
     ];
@@ -311,23 +360,46 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         sign_in(&c, &base, s.keys.key(role), name).await;
         assert_eq!(nav_views(&c).await, views.to_vec(), "views of {name}");
         // The first view renders (no blank page).
-        wait_js(&c, "document.querySelector('main .view')?.children.length > 0", 20, "the first view").await;
+        wait_js(
+            &c,
+            "document.querySelector('main .view')?.children.length > 0",
+            20,
+            "the first view",
+        )
+        .await;
     }
 
     // First render on this county: a fresh page load with a signed-in broker.
     sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
     c.refresh().await.expect("reload");
     let first = wait_js(&c, "window.__carefillFirstRender", 30, "first render").await;
-    println!("console first render (page load to queue drawn): {:.0} ms", first.as_f64().unwrap_or(0.0));
+    println!(
+        "console first render (page load to queue drawn): {:.0} ms",
+        first.as_f64().unwrap_or(0.0)
+    );
 
     // A bad referral shows the API's error at the field it names.
     go(&c, "refer").await;
-    wait_js(&c, "document.querySelectorAll('#demo-referral option').length > 1", 20, "demo referrals").await;
-    css(&c, "#demo-referral").await.select_by_index(1).await.expect("pick");
+    wait_js(
+        &c,
+        "document.querySelectorAll('#demo-referral option').length > 1",
+        20,
+        "demo referrals",
+    )
+    .await;
+    css(&c, "#demo-referral")
+        .await
+        .select_by_index(1)
+        .await
+        .expect("pick");
     let dur = css(&c, "[data-path='$.package.visits[0].duration_min']").await;
     dur.clear().await.expect("clear");
     dur.send_keys("0").await.expect("type 0");
-    css(&c, "#submit-referral").await.click().await.expect("refer");
+    css(&c, "#submit-referral")
+        .await
+        .click()
+        .await
+        .expect("refer");
     let err = wait_js(
         &c,
         "document.querySelector(\"[data-error-for='$.package.visits[0].duration_min']\")?.textContent",
@@ -344,17 +416,40 @@ async fn the_console_serves_every_role_in_a_real_browser() {
 
     // Refer a package to the planner's team: the person lives at the team's base,
     // the broker asks for recommendations and offers it to that team.
-    let team = api(&s, "GET", &format!("/v1/teams/{}", s.team), Role::Broker, None).await;
+    let team = api(
+        &s,
+        "GET",
+        &format!("/v1/teams/{}", s.team),
+        Role::Broker,
+        None,
+    )
+    .await;
     let base_loc = team["team"]["base"].clone();
-    let base_loc = if base_loc.is_null() { team["base"].clone() } else { base_loc };
+    let base_loc = if base_loc.is_null() {
+        team["base"].clone()
+    } else {
+        base_loc
+    };
     // A waiting referral the planner's team can take once the person lives at its base
     // (found through the API; the browser then does what a broker would).
     let waiting = api(&s, "GET", "/v1/demo/referrals", Role::Broker, None).await;
     let mut chosen = None;
-    for (i, r) in waiting["referrals"].as_array().expect("referrals").iter().enumerate() {
+    for (i, r) in waiting["referrals"]
+        .as_array()
+        .expect("referrals")
+        .iter()
+        .enumerate()
+    {
         let mut r = r.clone();
         r["service_user"]["location"] = base_loc.clone();
-        let rec = api(&s, "POST", "/v1/recommendations?k=10", Role::Broker, Some(&r)).await;
+        let rec = api(
+            &s,
+            "POST",
+            "/v1/recommendations?k=10",
+            Role::Broker,
+            Some(&r),
+        )
+        .await;
         let fits = rec["recommendations"]
             .as_array()
             .is_some_and(|l| l.iter().any(|c| c["team"] == json!(s.team)));
@@ -367,7 +462,9 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     // Pick it (through "choose", so the select fires a change and the form resets).
     let pick = css(&c, "#demo-referral").await;
     pick.select_by_index(0).await.expect("unpick");
-    pick.select_by_value(&chosen.to_string()).await.expect("pick");
+    pick.select_by_value(&chosen.to_string())
+        .await
+        .expect("pick");
     let package = css(&c, "#package-id")
         .await
         .prop("value")
@@ -381,20 +478,44 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         .expect("value")
         .expect("person id");
     for (field, v) in [("lat", &base_loc["lat"]), ("lon", &base_loc["lon"])] {
-        let el = css(&c, &format!("[data-path='$.service_user.location.{field}']")).await;
+        let el = css(
+            &c,
+            &format!("[data-path='$.service_user.location.{field}']"),
+        )
+        .await;
         el.clear().await.expect("clear");
         el.send_keys(&v.to_string()).await.expect("type");
     }
-    css(&c, "#rec-k").await.select_by_value("10").await.expect("k");
-    css(&c, "#recommend").await.click().await.expect("recommend");
-    wait_js(&c, "document.querySelector('[data-rec]')", 60, "recommendations").await;
+    css(&c, "#rec-k")
+        .await
+        .select_by_value("10")
+        .await
+        .expect("k");
+    css(&c, "#recommend")
+        .await
+        .click()
+        .await
+        .expect("recommend");
+    wait_js(
+        &c,
+        "document.querySelector('[data-rec]')",
+        60,
+        "recommendations",
+    )
+    .await;
     screenshot(&c, "recommendations").await;
     let apply = format!(
         "[data-apply][data-provider='{}'][data-team='{}']",
         s.provider, s.team
     );
     css(&c, &apply).await.click().await.expect("apply");
-    wait_js(&c, "document.querySelector('#referral-done')", 30, "the referral done").await;
+    wait_js(
+        &c,
+        "document.querySelector('#referral-done')",
+        30,
+        "the referral done",
+    )
+    .await;
 
     // The queue shows it with its offer and a running timer.
     go(&c, "queue").await;
@@ -407,14 +528,24 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         "the offer timer",
     )
     .await;
-    assert!(timer.as_str().is_some_and(|t| t.contains("min")), "offer timer {timer}");
+    assert!(
+        timer.as_str().is_some_and(|t| t.contains("min")),
+        "offer timer {timer}"
+    );
     let offers_out = c
-        .execute(&format!("return document.querySelector(\"{row} [data-offers]\").textContent;"), vec![])
+        .execute(
+            &format!("return document.querySelector(\"{row} [data-offers]\").textContent;"),
+            vec![],
+        )
         .await
         .expect("offers out");
     assert_eq!(offers_out, json!("1"));
     css(&c, &row).await.click().await.expect("open package");
-    css(&c, &format!("[data-package-detail='{package}'] [data-offer]")).await;
+    css(
+        &c,
+        &format!("[data-package-detail='{package}'] [data-offer]"),
+    )
+    .await;
     screenshot(&c, "queue").await;
 
     // The provider sees the offer with its countdown, and no name or address.
@@ -422,42 +553,162 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     go(&c, "offers").await;
     let card = format!("#open-offers [data-package='{package}']");
     css(&c, &card).await;
-    wait_js(&c, &format!("document.querySelector(\"{card} [data-offer-timer]\")?.textContent"), 10, "offer countdown").await;
+    wait_js(
+        &c,
+        &format!("document.querySelector(\"{card} [data-offer-timer]\")?.textContent"),
+        10,
+        "offer countdown",
+    )
+    .await;
     let dom = c.source().await.expect("source");
     let lat = base_loc["lat"].as_f64().expect("lat");
     let lon = base_loc["lon"].as_f64().expect("lon");
     for secret in [person.clone(), format!("{lat:.3}"), format!("{lon:.3}")] {
-        assert!(!dom.contains(&secret), "the provider's DOM holds `{secret}` before acceptance");
+        assert!(
+            !dom.contains(&secret),
+            "the provider's DOM holds `{secret}` before acceptance"
+        );
     }
     screenshot(&c, "provider-offers").await;
-    css(&c, &format!("{card} [data-accept]")).await.click().await.expect("accept");
-    wait_js(&c, &format!("!document.querySelector(\"{card}\")"), 30, "the offer leaving the open list").await;
+    css(&c, &format!("{card} [data-accept]"))
+        .await
+        .click()
+        .await
+        .expect("accept");
+    wait_js(
+        &c,
+        &format!("!document.querySelector(\"{card}\")"),
+        30,
+        "the offer leaving the open list",
+    )
+    .await;
     // After acceptance the provider learns who and where.
-    wait_js(&c, &format!("document.querySelector('#recent-offers')?.textContent.includes('{person}')"), 10, "person after acceptance").await;
+    wait_js(
+        &c,
+        &format!("document.querySelector('#recent-offers')?.textContent.includes('{person}')"),
+        10,
+        "person after acceptance",
+    )
+    .await;
 
     // It has left the broker's queue.
     sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
     go(&c, "queue").await;
-    wait_js(&c, "document.querySelector('#queue-count')?.textContent", 20, "the queue").await;
-    wait_js(&c, &format!("!document.querySelector(\"{row}\")"), 20, "the package leaving the queue").await;
+    wait_js(
+        &c,
+        "document.querySelector('#queue-count')?.textContent",
+        20,
+        "the queue",
+    )
+    .await;
+    wait_js(
+        &c,
+        &format!("!document.querySelector(\"{row}\")"),
+        20,
+        "the package leaving the queue",
+    )
+    .await;
+    // Live: a referral made elsewhere appears without a reload (server-sent events;
+    // the fallback poll is 15 s, so this waits for less).
+    let live_before = wait_js(&c, "window.__carefillLive() + 1", 5, "live counter").await;
+    // (Offered to one recommended team, so it stays open whatever the cascade would do.)
+    let mut next = Value::Null;
+    for r in api(&s, "GET", "/v1/demo/referrals", Role::Broker, None).await["referrals"]
+        .as_array()
+        .expect("referrals")
+    {
+        // Emergency cover takes a package at once; any other team gets an open offer.
+        let rec = api(
+            &s,
+            "POST",
+            "/v1/recommendations?k=10",
+            Role::Integrator,
+            Some(r),
+        )
+        .await;
+        let team = rec["recommendations"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["tier"] != "emergency_cover"));
+        if let Some(first) = team {
+            next = r.clone();
+            next["provider"] = first["provider"].clone();
+            next["team"] = first["team"].clone();
+            break;
+        }
+    }
+    let other = next["package"]["id"]
+        .as_str()
+        .expect("a referral some team can take")
+        .to_string();
+    let referred = api(
+        &s,
+        "POST",
+        "/v1/recommendations/apply",
+        Role::Integrator,
+        Some(&next),
+    )
+    .await;
+    assert_eq!(referred["record"]["status"], "open");
+    wait_js(
+        &c,
+        &format!("document.querySelector(\"#queue-rows tr[data-package='{other}']\")"),
+        8,
+        "a live update in the queue",
+    )
+    .await;
+    assert!(
+        wait_js(&c, "window.__carefillLive() + 1", 5, "live counter")
+            .await
+            .as_u64()
+            > live_before.as_u64()
+    );
+
+    // The map draws the county from GeoJSON.
+    go(&c, "map").await;
+    css(&c, "#map-box svg path.area").await;
+    css(&c, &format!("#map-box svg [data-waiting='{other}']")).await;
+    screenshot(&c, "map").await;
 
     // ... and is on the planner's Gantt.
     sign_in(&c, &base, s.keys.key(Role::Planner), "planner").await;
     go(&c, "week").await;
     let bar = format!("#gantt rect[data-visit^='{package}/']");
     css(&c, &bar).await;
-    let gantt_ms = wait_js(&c, "Number(document.querySelector('#view-week').dataset.ganttMs)", 10, "gantt time").await;
+    let gantt_ms = wait_js(
+        &c,
+        "Number(document.querySelector('#view-week').dataset.ganttMs)",
+        10,
+        "gantt time",
+    )
+    .await;
     let bars = c
-        .execute("return Number(document.querySelector('#view-week').dataset.bars);", vec![])
+        .execute(
+            "return Number(document.querySelector('#view-week').dataset.bars);",
+            vec![],
+        )
         .await
         .expect("bars");
-    println!("gantt render (team {}, whole week, {bars} bars): {:.1} ms", s.team, gantt_ms.as_f64().unwrap_or(0.0));
+    println!(
+        "gantt render (team {}, whole week, {bars} bars): {:.1} ms",
+        s.team,
+        gantt_ms.as_f64().unwrap_or(0.0)
+    );
     screenshot(&c, "planner-week").await;
 
     // An absence re-plans the team and the moved visits are highlighted.
-    css(&c, "#absence-submit").await.click().await.expect("absence");
+    css(&c, "#absence-submit")
+        .await
+        .click()
+        .await
+        .expect("absence");
     css(&c, "#changes").await;
-    let moved = wait_js(&c, "document.querySelectorAll('#gantt rect.moved').length", 30, "moved visits highlighted").await;
+    let moved = wait_js(
+        &c,
+        "document.querySelectorAll('#gantt rect.moved').length",
+        30,
+        "moved visits highlighted",
+    )
+    .await;
     assert!(moved.as_u64().unwrap_or(0) > 0);
     screenshot(&c, "planner-absence").await;
     // The server agrees: the carer is absent and every rota passes the checker.
@@ -466,7 +717,11 @@ async fn the_console_serves_every_role_in_a_real_browser() {
             let req = b.team_request(team).expect("team");
             let p = carefill_solver::model::Problem::from_request(&req).expect("problem");
             let rep = carefill_solver::check::check(&p, rota);
-            assert!(rep.violations.is_empty(), "team {team}: {:?}", rep.violations.first());
+            assert!(
+                rep.violations.is_empty(),
+                "team {team}: {:?}",
+                rep.violations.first()
+            );
         }
     });
 
@@ -483,6 +738,12 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     if let Some(stop) = s.stop.take() {
         let _ = stop.send(());
     }
-    wait_js(&c, "!document.querySelector('#banner').hidden", 30, "the connection-lost banner").await;
+    wait_js(
+        &c,
+        "!document.querySelector('#banner').hidden",
+        30,
+        "the connection-lost banner",
+    )
+    .await;
     c.close().await.expect("close browser");
 }

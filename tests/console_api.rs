@@ -124,19 +124,28 @@ async fn the_console_is_served_at_the_root_with_a_strict_policy() {
     let s = start().await;
     let r = http(s.addr, "GET", "/", &[], b"").await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
     let csp = r.header("content-security-policy").expect("csp");
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert!(text(&r).contains("/console/js/app.js"));
     let js = http(s.addr, "GET", "/console/js/app.js", &[], b"").await;
     assert_eq!(js.status, 200);
-    assert!(js.header("content-type").is_some_and(|t| t.starts_with("text/javascript")));
+    assert!(
+        js.header("content-type")
+            .is_some_and(|t| t.starts_with("text/javascript"))
+    );
     // Unknown files fall through to the API's problem+json 404; no key is needed for assets.
     let missing = http(s.addr, "GET", "/console/nope.js", &[], b"").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["code"], "route_not_found");
     let (files, bytes) = carefill_api::console::asset_stats();
-    assert!(files >= 10 && bytes > 10_000, "{files} files, {bytes} bytes");
+    assert!(
+        files >= 10 && bytes > 10_000,
+        "{files} files, {bytes} bytes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,7 +155,10 @@ async fn a_carers_calendar_is_rfc_5545_and_scoped_to_the_team() {
     let path = format!("/v1/carers/{carer}/calendar.ics");
     let r = s.get(&path, Role::Planner).await;
     assert_eq!(r.status, 200, "{}", text(&r));
-    assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/calendar")));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/calendar"))
+    );
     let body = text(&r);
     assert!(body.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
     assert!(body.ends_with("END:VCALENDAR\r\n"));
@@ -165,7 +177,9 @@ async fn a_carers_calendar_is_rfc_5545_and_scoped_to_the_team() {
     assert_eq!(body.matches("BEGIN:VEVENT").count(), stops);
     assert_eq!(body.matches("END:VEVENT").count(), stops);
     let unfolded = body.replace("\r\n ", "");
-    assert!(unfolded.lines().any(|l| l.starts_with("DTSTART:") && l.ends_with('Z') && l.len() == "DTSTART:20261130T080000Z".len()));
+    assert!(unfolded.lines().any(|l| l.starts_with("DTSTART:")
+        && l.ends_with('Z')
+        && l.len() == "DTSTART:20261130T080000Z".len()));
     assert_eq!(s.get(&path, Role::Provider).await.status, 200);
     assert_eq!(s.get(&path, Role::Broker).await.status, 200);
     // Another provider's carer: 403 for the provider and planner keys.
@@ -174,9 +188,19 @@ async fn a_carers_calendar_is_rfc_5545_and_scoped_to_the_team() {
     assert_eq!(s.get(&other_path, Role::Planner).await.status, 403);
     assert_eq!(s.get(&other_path, Role::Provider).await.status, 403);
     assert_eq!(s.get(&other_path, Role::Integrator).await.status, 403);
-    assert_eq!(s.get("/v1/carers/nobody/calendar.ics", Role::Broker).await.status, 404);
-    let bad = s.get(&format!("{path}?from=2026-01-01"), Role::Broker).await;
-    assert_eq!((bad.status, bad.json()["path"].clone()), (400, json!("from")));
+    assert_eq!(
+        s.get("/v1/carers/nobody/calendar.ics", Role::Broker)
+            .await
+            .status,
+        404
+    );
+    let bad = s
+        .get(&format!("{path}?from=2026-01-01"), Role::Broker)
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["path"].clone()),
+        (400, json!("from"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,18 +208,37 @@ async fn the_rota_exports_as_csv_and_geojson_within_scope() {
     let s = start().await;
     let (routes, stops) = s.svc.read(|b, _| {
         let r = &b.rotas[&s.team];
-        (r.routes.len(), r.routes.iter().map(|r| r.stops.len()).sum::<usize>())
+        (
+            r.routes.len(),
+            r.routes.iter().map(|r| r.stops.len()).sum::<usize>(),
+        )
     });
-    let csv = s.get(&format!("/v1/teams/{}/rota.csv", s.team), Role::Planner).await;
+    let csv = s
+        .get(&format!("/v1/teams/{}/rota.csv", s.team), Role::Planner)
+        .await;
     assert_eq!(csv.status, 200, "{}", text(&csv));
-    assert!(csv.header("content-type").is_some_and(|t| t.starts_with("text/csv")));
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
     let body = text(&csv);
     let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert!(lines[0].starts_with("team,carer,shift,date,visit,package,service_user,arrival,start,end"));
+    assert!(
+        lines[0].starts_with("team,carer,shift,date,visit,package,service_user,arrival,start,end")
+    );
     assert_eq!(lines.len(), stops + 1);
-    assert!(lines[1..].iter().all(|l| l.split(',').count() == lines[0].split(',').count()));
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.split(',').count() == lines[0].split(',').count())
+    );
 
-    let geo = s.get(&format!("/v1/teams/{}/routes.geojson", s.team), Role::Provider).await;
+    let geo = s
+        .get(
+            &format!("/v1/teams/{}/routes.geojson", s.team),
+            Role::Provider,
+        )
+        .await;
     assert_eq!(geo.status, 200);
     assert_eq!(geo.header("content-type"), Some("application/geo+json"));
     let v = geo.json();
@@ -219,8 +262,16 @@ async fn the_rota_exports_as_csv_and_geojson_within_scope() {
         assert_eq!(s.get(&path, Role::Provider).await.status, 403, "{path}");
         assert_eq!(s.get(&path, Role::Broker).await.status, 200, "{path}");
     }
-    assert_eq!(s.get("/v1/teams/none/rota.csv", Role::Admin).await.status, 404);
-    assert_eq!(s.get("/v1/teams/none/routes.geojson", Role::Admin).await.status, 404);
+    assert_eq!(
+        s.get("/v1/teams/none/rota.csv", Role::Admin).await.status,
+        404
+    );
+    assert_eq!(
+        s.get("/v1/teams/none/routes.geojson", Role::Admin)
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +279,11 @@ async fn the_county_map_shows_areas_teams_providers_and_people_waiting() {
     let s = start().await;
     let (p, u) = county().referrals[0].clone();
     let r = s
-        .post("/v1/referrals", Role::Broker, &json!({"package": p, "service_user": u}))
+        .post(
+            "/v1/referrals",
+            Role::Broker,
+            &json!({"package": p, "service_user": u}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", text(&r));
     let status = r.json()["record"]["status"].clone();
@@ -236,13 +291,22 @@ async fn the_county_map_shows_areas_teams_providers_and_people_waiting() {
     assert_eq!(m.status, 200);
     let v = m.json();
     let features = v["features"].as_array().expect("features");
-    let of = |k: &str| features.iter().filter(|f| f["properties"]["kind"] == k).collect::<Vec<_>>();
+    let of = |k: &str| {
+        features
+            .iter()
+            .filter(|f| f["properties"]["kind"] == k)
+            .collect::<Vec<_>>()
+    };
     let teams = county().roster.teams.len();
     assert_eq!(of("team").len(), teams);
     assert_eq!(of("provider").len(), county().roster.providers.len());
     assert!(!of("area").is_empty());
     for a in of("area") {
-        assert!(a["properties"]["shortfall_hours"].as_f64().is_some_and(|h| h >= 0.0));
+        assert!(
+            a["properties"]["shortfall_hours"]
+                .as_f64()
+                .is_some_and(|h| h >= 0.0)
+        );
     }
     if status == "open" || status == "escalated" {
         let w = of("waiting");
@@ -251,7 +315,10 @@ async fn the_county_map_shows_areas_teams_providers_and_people_waiting() {
             .find(|f| f["properties"]["package"] == json!(p.id))
             .expect("the waiting package on the map");
         let lat = mine["geometry"]["coordinates"][1].as_f64().expect("lat");
-        assert!((lat * 100.0 - (lat * 100.0).round()).abs() < 1e-6, "rounded: {lat}");
+        assert!(
+            (lat * 100.0 - (lat * 100.0).round()).abs() < 1e-6,
+            "rounded: {lat}"
+        );
         assert!((lat - u.location.lat).abs() <= 0.005 + 1e-9);
     }
     assert_eq!(s.get("/v1/map", Role::Provider).await.status, 403);
@@ -271,7 +338,11 @@ impl Stream {
         tcp.write_all(head.as_bytes()).await.expect("write");
         let mut s = Stream(tcp, String::new());
         s.until("\r\n\r\n", 10).await;
-        let status = s.1.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let status =
+            s.1.split(' ')
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
         (status, s)
     }
 
@@ -293,7 +364,12 @@ async fn live_events_reach_each_key_within_its_scope() {
     let s = start().await;
     let (status, mut broker) = Stream::open(s.addr, s.keys.key(Role::Broker)).await;
     assert_eq!(status, 200, "{}", broker.1);
-    assert!(broker.1.to_ascii_lowercase().contains("content-type: text/event-stream"));
+    assert!(
+        broker
+            .1
+            .to_ascii_lowercase()
+            .contains("content-type: text/event-stream")
+    );
     assert!(broker.until("event:hello", 10).await, "{}", broker.1);
     let (_, mut planner) = Stream::open(s.addr, s.keys.key(Role::Planner)).await;
     let (_, mut provider) = Stream::open(s.addr, s.keys.key(Role::Provider)).await;
@@ -302,19 +378,49 @@ async fn live_events_reach_each_key_within_its_scope() {
     // Another provider's team changes: only the broker hears of it.
     let other = s.busiest_carer(&s.other_team);
     let absence = json!({"from": "2026-12-02T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00", "reason": "sick"});
-    let r = s.post(&format!("/v1/carers/{other}/absences"), Role::Broker, &absence).await;
+    let r = s
+        .post(
+            &format!("/v1/carers/{other}/absences"),
+            Role::Broker,
+            &absence,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", text(&r));
-    assert!(broker.until(&format!("\"team\":\"{}\"", s.other_team), 10).await, "{}", broker.1);
+    assert!(
+        broker
+            .until(&format!("\"team\":\"{}\"", s.other_team), 10)
+            .await,
+        "{}",
+        broker.1
+    );
     // Then the planner's own team: the planner and its provider hear of that one only.
     let mine = s.busiest_carer(&s.team);
-    let r = s.post(&format!("/v1/carers/{mine}/absences"), Role::Broker, &absence).await;
+    let r = s
+        .post(
+            &format!("/v1/carers/{mine}/absences"),
+            Role::Broker,
+            &absence,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", text(&r));
     for stream in [&mut planner, &mut provider, &mut broker] {
-        assert!(stream.until(&format!("\"carer\":\"{mine}\""), 10).await, "{}", stream.1);
+        assert!(
+            stream.until(&format!("\"carer\":\"{mine}\""), 10).await,
+            "{}",
+            stream.1
+        );
         assert!(stream.1.contains("event:carer_absent"));
     }
-    assert!(!planner.1.contains(&other), "the planner heard of another team: {}", planner.1);
-    assert!(!provider.1.contains(&other), "the provider heard of another provider: {}", provider.1);
+    assert!(
+        !planner.1.contains(&other),
+        "the planner heard of another team: {}",
+        planner.1
+    );
+    assert!(
+        !provider.1.contains(&other),
+        "the provider heard of another provider: {}",
+        provider.1
+    );
     // Events carry ids only: no person's location.
     assert!(!broker.1.contains("\"lat\""));
 
@@ -324,7 +430,11 @@ async fn live_events_reach_each_key_within_its_scope() {
     let (state, keys) = crate::support::state(false);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(carefill_api::serve(listener, state, std::future::pending::<()>()));
+    tokio::spawn(carefill_api::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
     let (status, _) = Stream::open(addr, keys.key(Role::Broker)).await;
     assert_eq!(status, 404);
     let _ = &s.provider;

@@ -90,8 +90,7 @@ fn reply(asset: &Asset) -> Response {
 /// `GET`/`HEAD` of `/`, `/console/` and `/console/{file}`; anything else is
 /// left to the API router (so unknown console files get its problem+json 404).
 pub fn filter()
--> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static
-{
+-> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     warp::get()
         .or(warp::head())
         .unify()
@@ -117,7 +116,10 @@ mod tests {
     fn the_root_and_console_paths_serve_the_page_and_others_fall_through() {
         assert_eq!(lookup("/").map(|a| a.name), Some("index.html"));
         assert_eq!(lookup("/console/").map(|a| a.name), Some("index.html"));
-        assert_eq!(lookup("/console/js/app.js").map(|a| a.name), Some("js/app.js"));
+        assert_eq!(
+            lookup("/console/js/app.js").map(|a| a.name),
+            Some("js/app.js")
+        );
         assert!(lookup("/console/js/../../Cargo.toml").is_none());
         assert!(lookup("/v1/whoami").is_none());
         assert!(lookup("/console/nope.js").is_none());

@@ -97,7 +97,9 @@ export function subscribe(onEvent, fallbackMs = 15000) {
   const ctl = new AbortController();
   let stopped = false;
   let timer = null;
+  const state = (v) => { window.__carefillLiveState = v; };
   const fallback = () => {
+    state("polling");
     timer = setInterval(() => onEvent({ type: "tick", data: null }), fallbackMs);
   };
   (async () => {
@@ -117,11 +119,13 @@ export function subscribe(onEvent, fallbackMs = 15000) {
         backoff = Math.min(backoff * 2, 15000);
         continue;
       }
+      state(`http ${res.status}`);
       if (res.status === 404 || res.status === 405) { fallback(); return; }
       if (res.status === 401) { handlers.unauthorized(new ApiError(401, {})); return; }
       if (!res.ok || !res.body) { await sleep(backoff); continue; }
       connectionBack();
       backoff = 1000;
+      state("streaming");
       onEvent({ type: "open", data: null });
       try {
         await readEvents(res.body, onEvent);

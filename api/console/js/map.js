@@ -75,11 +75,11 @@ export default {
       }
       const n = (k) => layer(k).length;
       mount(box, svg, h("div", { class: "legend" },
-        h("span", {}, h("i", { style: "background:#f8c9c4" }), "area short of carer-hours"),
-        h("span", {}, h("i", { style: "background:#dfe8f1" }), "area with room"),
-        h("span", {}, h("i", { style: "background:#1f5f8b" }), `provider (${n("provider")})`),
-        h("span", {}, h("i", { style: "border:1px dashed #2f7fb5" }), `team base (${n("team")})`),
-        h("span", {}, h("i", { style: "background:#b3261e;border-radius:50%" }), `person waiting (${n("waiting")})`)));
+        h("span", {}, h("i", { class: "sw short" }), "area short of carer-hours"),
+        h("span", {}, h("i", { class: "sw room" }), "area with room"),
+        h("span", {}, h("i", { class: "sw provider" }), `provider (${n("provider")})`),
+        h("span", {}, h("i", { class: "sw teamb" }), `team base (${n("team")})`),
+        h("span", {}, h("i", { class: "sw waiting" }), `person waiting (${n("waiting")})`)));
     }
 
     let pending = null;

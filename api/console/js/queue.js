@@ -62,7 +62,7 @@ export default {
       h("div", { class: "card row filters" }, h("label", {}, "Status", statusSel),
         mkSelect("area", "Area"), mkSelect("urgency", "Urgency"), mkSelect("stage", "Stage")),
       errBox,
-      h("div", { class: "split" }, h("div", { class: "card" }, table), detail));
+      h("div", { class: "split wide-left" }, h("div", { class: "card scroll-x" }, table), detail));
 
     function options(sel, values, current) {
       mount(sel, h("option", { value: "" }, "all"), [...values].sort().map((v) => h("option", { value: v }, label(v))));

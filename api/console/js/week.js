@@ -63,11 +63,11 @@ export default {
         h("button", { class: "secondary", id: "rota-csv", onclick: exportCsv }, "Rota CSV")),
       errBox, kpis,
       h("div", { class: "legend" },
-        h("span", {}, h("i", { style: "background:#5b9bd5" }), "visit"),
-        h("span", {}, h("i", { style: "background:#8e6bc2" }), "double-handed"),
-        h("span", {}, h("i", { style: "background:#fff;border:2px solid #b3261e" }), "late"),
-        h("span", {}, h("i", { style: "background:#c9d2dc" }), "travel"),
-        h("span", {}, h("i", { style: "background:#ffb300" }), "moved by the last change")),
+        h("span", {}, h("i", { class: "sw visit" }), "visit"),
+        h("span", {}, h("i", { class: "sw double" }), "double-handed"),
+        h("span", {}, h("i", { class: "sw late" }), "late"),
+        h("span", {}, h("i", { class: "sw travel" }), "travel"),
+        h("span", {}, h("i", { class: "sw moved" }), "moved by the last change")),
       gantt, movedBox,
       h("div", { class: "split" }, absence, side));
 

@@ -13,28 +13,26 @@ use tokio::sync::broadcast;
 use warp::Reply;
 use warp::reply::Response;
 
-pub(super) const ROUTES: &[RouteSpec] = &[
-    RouteSpec {
-        id: "liveEvents",
-        method: Method::Get,
-        path: "/v1/events",
-        access: Access::Roles(ALL_ROLES),
-        tag: "broker",
-        summary: "Live updates as server-sent events",
-        description: "text/event-stream of what changed, as ids (refetch through the ordinary routes). \
+pub(super) const ROUTES: &[RouteSpec] = &[RouteSpec {
+    id: "liveEvents",
+    method: Method::Get,
+    path: "/v1/events",
+    access: Access::Roles(ALL_ROLES),
+    tag: "broker",
+    summary: "Live updates as server-sent events",
+    description: "text/event-stream of what changed, as ids (refetch through the ordinary routes). \
                       Scoped like the data: provider keys get their own provider's events, planner \
                       keys their own team's. Heartbeat every 15 s; ends at shutdown. Send the key in \
                       the Authorization header (read the stream with fetch, not EventSource).",
-        query: &[],
-        request: None,
-        response: Answer {
-            status: 200,
-            schema: "EventStream",
-        },
-        errors: &[404],
-        handler: |c| Box::pin(stream(c)),
+    query: &[],
+    request: None,
+    response: Answer {
+        status: 200,
+        schema: "EventStream",
     },
-];
+    errors: &[404],
+    handler: |c| Box::pin(stream(c)),
+}];
 
 fn sse(kind: &str, data: &impl Serialize) -> warp::sse::Event {
     warp::sse::Event::default()

@@ -197,7 +197,10 @@ pub fn carer_calendar(
     ] {
         ics_line(&mut out, l);
     }
-    ics_line(&mut out, &format!("X-WR-CALNAME:{}", ics_text(&format!("carefill: {carer}"))));
+    ics_line(
+        &mut out,
+        &format!("X-WR-CALNAME:{}", ics_text(&format!("carefill: {carer}"))),
+    );
     let stamp = ics_time(&now);
     let mut partners: HashMap<&str, Vec<&str>> = HashMap::new();
     for r in &rota.routes {
@@ -344,7 +347,11 @@ pub fn rota_csv(team: &str, rota: &Rota) -> Result<String, ApiError> {
                     &s.travel_min.to_string(),
                     &s.travel_m.to_string(),
                     &s.late_min.to_string(),
-                    &on_visit.get(s.visit.as_str()).copied().unwrap_or(1).to_string(),
+                    &on_visit
+                        .get(s.visit.as_str())
+                        .copied()
+                        .unwrap_or(1)
+                        .to_string(),
                 ],
             );
         }
@@ -437,7 +444,10 @@ pub fn county_map(b: &Broker, now: DateTime<Utc>) -> Value {
     let mut features = Vec::new();
     if let TravelSpec::Haversine(h) = &b.roster.travel {
         for (i, town) in h.urban_areas.iter().enumerate() {
-            let name = town.name.clone().unwrap_or_else(|| format!("town {}", i + 1));
+            let name = town
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("town {}", i + 1));
             let cap = capacity.get(&name);
             features.push(json!({"type": "Feature",
                 "geometry": {"type": "Polygon", "coordinates": [circle(town.centre.lat, town.centre.lon, town.radius_m * 2.0, 48)]},

@@ -144,7 +144,10 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                     .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open);
                 let (offers_open, offer_expires_at) = open.fold((0, None), |(n, first), o| {
                     let first: Option<chrono::DateTime<chrono::Utc>> = first;
-                    (n + 1, Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))))
+                    (
+                        n + 1,
+                        Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
+                    )
                 });
                 serde_json::json!({
                     "package": r.package.id, "status": r.status, "urgency": r.package.urgency,
