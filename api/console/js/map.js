@@ -54,7 +54,7 @@ export default {
       const layer = (kind) => feats.filter((f) => f.properties?.kind === kind);
       const pick = (f) => ({ onmouseenter: () => describe(f.properties), onclick: () => describe(f.properties) });
       for (const f of layer("area")) {
-        if (f.geometry.type !== "Polygon") continue;
+        if (f.geometry?.type !== "Polygon") continue; // "rural" has no geometry
         const d = f.geometry.coordinates.map((ring) => `M${ring.map((c) => proj(c).join(",")).join("L")}Z`).join("");
         const short = f.properties.shortfall_hours > 0;
         svg.append(s("path", { class: `area ${short ? "short" : ""}`, d, "data-area": f.properties.name, ...pick(f) }, s("title", {}, `${f.properties.name}: ${f.properties.shortfall_hours.toFixed(1)} h short`)));
