@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build carefill, idempotently:
 #  - apt: cmake (HiGHS build) and libclang-dev (bindgen in highs-sys);
+#  - apt: chromium and chromium-driver (the console's browser tests; skip with CAREFILL_NO_BROWSER=1);
 #  - HiGHS 1.16.0 built once from the source bundled in the highs-sys crate into
 #    /opt/highs-1.16.0, found by highs-sys through pkg-config (see .cargo/config.toml).
 #    Without it highs-sys would rebuild HiGHS (~7 min) for every cargo profile.
@@ -20,6 +21,10 @@ done
 [ -n "$have_libclang" ] || need_apt+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+if [ -z "${CAREFILL_NO_BROWSER:-}" ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

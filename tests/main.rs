@@ -3,6 +3,8 @@
 
 mod api;
 mod broker;
+mod console;
+mod console_api;
 mod e2e;
 mod rota;
 mod support;

@@ -69,6 +69,8 @@ pub struct BrokerService {
     clock: Box<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
     demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
+    /// Committed changes for `GET /v1/events` subscribers.
+    live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -117,6 +119,7 @@ impl BrokerService {
             store: Mutex::new(store),
             clock,
             demo_referrals: std::sync::OnceLock::new(),
+            live: crate::live::channel(),
         })
     }
 
@@ -166,7 +169,16 @@ impl BrokerService {
             }
             return Err(e.into());
         }
+        if self.live.receiver_count() > 0 {
+            let live = crate::live::summarise(&broker, &events, now);
+            let _ = self.live.send(std::sync::Arc::new(live));
+        }
         Ok(events)
+    }
+
+    /// A receiver of every committed command's live events (see [`crate::events`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::live::LiveBatch> {
+        self.live.subscribe()
     }
 
     /// Reads the broker state.

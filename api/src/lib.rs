@@ -16,6 +16,8 @@
 //! - [`broker_service`] and [`store`]: the broker behind its database.
 //! - [`metrics`]: Prometheus metrics; [`state`]: [`AppState`] (an `Arc`);
 //!   [`config`]: the limits in [`ServiceConfig`].
+//! - [`live`]: live events for `GET /v1/events`; [`console`]: the web console's
+//!   embedded assets, served at `/`.
 //!
 //! # Routes (see [`handlers::table`] for roles and details)
 //! - `GET /health`, `GET /metrics`, `GET /openapi.json` — public.
@@ -38,9 +40,11 @@
 pub mod auth;
 pub mod broker_service;
 pub mod config;
+pub mod console;
 pub mod handlers;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 #[cfg(test)]
 mod module_graph;

@@ -15,7 +15,7 @@ use warp::reply::Response;
 /// The whole service as one warp filter (also usable with `warp::test`).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::method()
+    let api = warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
@@ -32,7 +32,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
             },
         )
         .recover(crate::http::error::recover)
-        .unify()
+        .unify();
+    crate::console::filter().or(api).unify()
 }
 
 /// Serves on `listener` until `shutdown` resolves; then cancels running and

@@ -62,6 +62,8 @@ pub mod access;
 mod broker;
 mod carers;
 mod demo;
+mod events;
+mod exports;
 mod jobs;
 mod meta;
 mod offers;
@@ -86,6 +88,8 @@ static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
         teams::ROUTES,
         carers::ROUTES,
         reports::ROUTES,
+        events::ROUTES,
+        exports::ROUTES,
     ]
     .concat()
 });

@@ -6,7 +6,7 @@ use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::reports::fill_minutes;
-use carefill_solver::broker::{Broker, Offer, PackageRecord};
+use carefill_solver::broker::{Broker, Offer, OfferStatus, PackageRecord};
 use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -20,7 +20,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Packages with status, stage and age",
-        description: "Filter with status=open|filled|escalated|cancelled.",
+        description: "Filter with status=open|filled|escalated|cancelled. Each entry has its age, stage, offers_open and offer_expires_at (the first open offer's expiry).",
         query: &[QueryParam {
             name: "status",
             kind: ParamKind::String,
@@ -138,11 +138,23 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                 })
             })
             .map(|r| {
+                let open = b
+                    .offers
+                    .values()
+                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open);
+                let (offers_open, offer_expires_at) = open.fold((0, None), |(n, first), o| {
+                    let first: Option<chrono::DateTime<chrono::Utc>> = first;
+                    (
+                        n + 1,
+                        Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
+                    )
+                });
                 serde_json::json!({
                     "package": r.package.id, "status": r.status, "urgency": r.package.urgency,
                     "provider": r.provider, "team": r.team, "stage": r.stage, "area": r.area,
                     "referred_at": r.referred_at, "filled_at": r.filled_at,
                     "age_min": fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
+                    "offers_open": offers_open, "offer_expires_at": offer_expires_at,
                 })
             })
             .collect();

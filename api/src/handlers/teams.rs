@@ -119,6 +119,7 @@ fn team_json(b: &Broker, id: &str) -> Result<serde_json::Value, ApiError> {
         .count();
     Ok(serde_json::json!({
         "team": t, "carers": carers, "people": people,
+        "continuity_cap": b.roster.settings.default_continuity_cap,
         "rota": format!("/v1/teams/{id}/rota"),
     }))
 }

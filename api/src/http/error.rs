@@ -37,7 +37,7 @@ pub enum ApiError {
         detail: String,
     },
     /// The request is well-formed but invalid; every issue is listed.
-    #[error("invalid request ({} issues)", .0.len())]
+    #[error("invalid request ({} issues): {}", .0.len(), .0.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Issue>),
     /// Wrong content type.
     #[error("unsupported media type: send application/json")]

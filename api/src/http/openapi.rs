@@ -97,10 +97,13 @@ fn operation(route: &RouteSpec) -> Value {
         );
     }
     let mut responses = Map::new();
-    let content = if route.response.schema == "PrometheusText" {
-        json!({"text/plain": {"schema": {"type": "string"}}})
-    } else {
-        json!({"application/json": {"schema": schema_ref(route.response.schema)}})
+    let content = match route.response.schema {
+        "PrometheusText" => json!({"text/plain": {"schema": {"type": "string"}}}),
+        "EventStream" => json!({"text/event-stream": {"schema": schema_ref("EventStream")}}),
+        "Calendar" => json!({"text/calendar": {"schema": schema_ref("Calendar")}}),
+        "RotaCsv" => json!({"text/csv": {"schema": schema_ref("RotaCsv")}}),
+        "GeoJson" => json!({"application/geo+json": {"schema": schema_ref("GeoJson")}}),
+        other => json!({"application/json": {"schema": schema_ref(other)}}),
     };
     responses.insert(
         route.response.status.to_string(),
@@ -291,7 +294,20 @@ pub fn schemas() -> Value {
     if let (Some(all), Value::Object(more)) = (all.as_object_mut(), roster_schemas()) {
         all.extend(more);
     }
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), export_schemas()) {
+        all.extend(more);
+    }
     all
+}
+
+/// Live events and the non-JSON exports (event stream, iCalendar, CSV, GeoJSON).
+fn export_schemas() -> Value {
+    json!({
+        "EventStream": {"type": "string", "description": "text/event-stream: events `hello`, `heartbeat` (every 15 s), `resync` (missed events: refetch), and one per change (`referred`, `offer_made`, `offer_accepted`, `offer_declined`, `offer_expired`, `offer_withdrawn`, `escalated`, `package_cancelled`, `carer_absent`, `rota_changed`, ...; `batch` for several) with JSON data {kind, at, package?, offer?, provider?, team?, carer?}: ids only, never a person's details."},
+        "Calendar": {"type": "string", "description": "text/calendar (RFC 5545): one VEVENT per visit."},
+        "RotaCsv": {"type": "string", "description": "text/csv (RFC 4180) with a header row: one row per visit and carer."},
+        "GeoJson": {"type": "object", "description": "RFC 7946 FeatureCollection; each feature's properties.kind says what it is.", "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]}, "features": {"type": "array", "items": {"type": "object"}}}}
+    })
 }
 
 /// Providers, teams, carers and availability (kept apart: one `json!` this big

@@ -508,24 +508,24 @@ impl Broker {
         };
         if let Err(issues) = Problem::from_request(&req) {
             // Paths inside the one-package request map onto the referral's own fields.
-            let msgs: Vec<String> = issues
-                .iter()
+            let fields: Vec<crate::format::Issue> = issues
+                .into_iter()
                 .filter(|i| {
                     !i.path.starts_with("$.service_users[0].preferred_carers")
                         && !i.path.starts_with("$.service_users[0].excluded_carers")
                         && !i.path.starts_with("$.service_users[0].known_carers")
                 })
-                .map(|i| {
-                    let path = i.path.replacen("$.packages[0]", "$.package", 1).replacen(
+                .map(|mut i| {
+                    i.path = i.path.replacen("$.packages[0]", "$.package", 1).replacen(
                         "$.service_users[0]",
                         "$.service_user",
                         1,
                     );
-                    format!("{path}: {} ({})", i.message, i.code.as_str())
+                    i
                 })
                 .collect();
-            if !msgs.is_empty() {
-                return Err(BrokerError::Invalid(msgs.join("; ")));
+            if !fields.is_empty() {
+                return Err(BrokerError::InvalidFields(fields));
             }
         }
         Ok(())

@@ -1,0 +1,75 @@
+// SVG charts drawn by hand: a step/line chart with reference lines and a bar chart.
+
+import { s } from "./dom.js";
+
+const W = 560, H = 260, L = 48, R = 14, T = 16, B = 40;
+
+function frame(title) {
+  return s("svg", { class: "chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
+    s("title", {}, title));
+}
+
+function ticks(max, n = 5) {
+  if (max <= 0) return [0];
+  const raw = max / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? raw;
+  const out = [];
+  for (let v = 0; v <= max + 1e-9; v += step) out.push(Number(v.toFixed(6)));
+  return out;
+}
+
+/**
+ * A line through `points` ([x, y]) with vertical marks `vlines` ([{x, text}]) and
+ * horizontal targets `hlines` ([{y, text}]). `yFormat` formats axis labels.
+ */
+export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = [], hlines = [], yFormat = String, step = false }) {
+  const svg = frame(title);
+  const px = (x) => L + (x / xMax) * (W - L - R);
+  const py = (y) => H - B - (y / yMax) * (H - T - B);
+  for (const v of ticks(yMax)) {
+    svg.append(s("line", { class: "gridline", x1: L, x2: W - R, y1: py(v), y2: py(v) }));
+    svg.append(s("text", { x: L - 6, y: py(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6675" }, yFormat(v)));
+  }
+  for (const v of ticks(xMax, 8)) {
+    svg.append(s("text", { x: px(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11, fill: "#5b6675" }, String(v)));
+  }
+  svg.append(s("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
+  svg.append(s("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
+  svg.append(s("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", "font-size": 12, fill: "#1c2430" }, xLabel));
+  svg.append(s("text", { x: 12, y: T + (H - T - B) / 2, "font-size": 12, fill: "#1c2430", transform: `rotate(-90 12 ${T + (H - T - B) / 2})`, "text-anchor": "middle" }, yLabel));
+  for (const hl of hlines) {
+    svg.append(s("line", { class: "mark", x1: L, x2: W - R, y1: py(hl.y), y2: py(hl.y), "data-hline": hl.text }));
+    svg.append(s("text", { x: W - R - 2, y: py(hl.y) - 3, "text-anchor": "end", "font-size": 11, fill: "#b26a00" }, hl.text));
+  }
+  for (const vl of vlines) {
+    svg.append(s("line", { class: "target", x1: px(vl.x), x2: px(vl.x), y1: T, y2: H - B, "data-vline": vl.text }));
+    svg.append(s("text", { x: px(vl.x) + 3, y: T + 10, "font-size": 11, fill: "#b3261e" }, vl.text));
+  }
+  if (points.length) {
+    let d = `M${px(points[0][0])},${py(points[0][1])}`;
+    for (let i = 1; i < points.length; i++) {
+      if (step) d += ` H${px(points[i][0])}`;
+      d += ` ${step ? "V" : "L"}${step ? py(points[i][1]) : `${px(points[i][0])},${py(points[i][1])}`}`;
+    }
+    svg.append(s("path", { class: "series", d, "data-points": points.length }));
+  }
+  return svg;
+}
+
+/** Horizontal bars: `bars` = [{label, value, className?}]. */
+export function barChart({ title, bars, valueFormat = String, width = W }) {
+  const rowH = 22;
+  const height = T + bars.length * rowH + 20;
+  const left = 170;
+  const max = Math.max(1e-9, ...bars.map((b) => Math.abs(b.value)));
+  const svg = s("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title }, s("title", {}, title));
+  bars.forEach((b, i) => {
+    const y = T + i * rowH;
+    const w = (Math.abs(b.value) / max) * (width - left - 70);
+    svg.append(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "#1c2430" }, b.label));
+    svg.append(s("rect", { class: `bar ${b.className ?? ""}`, x: left, y: y + 3, width: Math.max(1, w), height: rowH - 7, rx: 2, "data-bar": b.label }));
+    svg.append(s("text", { x: left + w + 6, y: y + 14, "font-size": 12, fill: "#5b6675" }, valueFormat(b.value)));
+  });
+  return svg;
+}
