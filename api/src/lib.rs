@@ -39,9 +39,10 @@ pub mod roster_handlers;
 pub mod routes;
 pub mod server;
 pub mod state;
-pub mod store;
 
 pub use auth::{KeyStore, Principal, Role, Scope};
+/// The broker's durable store, kept beside the broker domain in the solver.
+pub use carefill_solver::broker::store;
 pub use error::ApiError;
 pub use server::{routes, serve};
 pub use state::{

@@ -27,6 +27,8 @@
 //! - `county`: lookups over the roster and a team's own slice of it.
 //! - [`records`], [`ledger`], [`config`], [`reports`], [`demo`]: the state's
 //!   records, the money, the policy, read-only reports and the demo county.
+//! - `store` (cargo feature `store`): the durable store (SQLite or PostgreSQL)
+//!   that appends each command's events to an audit log and replays it.
 
 pub mod batch;
 mod candidates;
@@ -43,6 +45,8 @@ pub mod records;
 mod referral;
 pub mod reports;
 mod roster;
+#[cfg(feature = "store")]
+pub mod store;
 mod tick;
 
 #[cfg(test)]
