@@ -3,7 +3,7 @@
 //! that reaches them), the fit check against each shortlisted team's rota (in
 //! parallel), and the offer order of the teams where the package fits.
 
-use super::county::{RosterIndex, package_skills};
+use super::county::{ProviderIx, RosterIndex, TeamIx, package_skills};
 use super::fit::{FitOutcome, fit_check};
 use super::records::FitSummary;
 use super::{Broker, BrokerConfig};
@@ -227,7 +227,7 @@ pub(crate) fn candidates_in(
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamShortlist {
     /// (provider index, team index, distance from base in metres), nearest first.
-    pub teams: Vec<(usize, usize, f64)>,
+    pub teams: Vec<(ProviderIx, TeamIx, f64)>,
     /// Providers left out: (provider id, code, message).
     pub excluded: Vec<(String, String, String)>,
 }
@@ -291,15 +291,13 @@ pub(crate) fn shortlist(
         {
             let team = &roster.teams[ti];
             let d = great_circle_m((lat, lon), (team.base.lat, team.base.lon));
-            let in_team_area = ix.team_areas[ti]
-                .as_ref()
-                .map(|a| a.contains(&Point::new(lon, lat)));
+            let in_team_area = ix.team_area(ti).map(|a| a.contains(&Point::new(lon, lat)));
             let reaches = match in_team_area {
                 Some(inside) => inside || d <= TEAM_REACH_M / 3.0,
                 None => d <= TEAM_REACH_M,
             } || provider.tier == Tier::EmergencyCover;
             if reaches {
-                teams.push((pi, ti, d));
+                teams.push((ProviderIx(pi), ti, d));
                 reached += 1;
             }
         }

@@ -3,23 +3,62 @@
 //! small facts derived from a package or an address.
 
 use crate::format::issue::Issues;
-use crate::format::{Package, PlanningRequest, TravelSpec};
+use crate::format::{Carer, Package, PlanningRequest, Provider, ServiceUser, Team, TravelSpec};
 use crate::spatial::{AreaIndex, area_to_multipolygon, great_circle_m};
 use geo::MultiPolygon;
 use std::collections::{BTreeSet, HashMap};
 
+/// Typed positions in the roster's lists: the lookups hand them out and the
+/// shortlist, fit check and team rosters take them, so a team's position
+/// cannot index the providers. `roster.teams[team]` works as with a `usize`.
+macro_rules! roster_positions {
+    ($($(#[$doc:meta])* $name:ident => $item:ty;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub(crate) struct $name(pub usize);
+
+        impl std::ops::Index<$name> for Vec<$item> {
+            type Output = $item;
+            fn index(&self, i: $name) -> &$item {
+                &self[i.0]
+            }
+        }
+
+        impl std::ops::IndexMut<$name> for Vec<$item> {
+            fn index_mut(&mut self, i: $name) -> &mut $item {
+                &mut self[i.0]
+            }
+        }
+    )*};
+}
+
+roster_positions! {
+    /// Position in `roster.providers`.
+    ProviderIx => Provider;
+    /// Position in `roster.teams`.
+    TeamIx => Team;
+    /// Position in `roster.carers`.
+    CarerIx => Carer;
+    /// Position in `roster.service_users`.
+    UserIx => ServiceUser;
+    /// Position in `roster.packages`.
+    PackageIx => Package;
+}
+
 /// Lookups over the roster, rebuilt whenever the roster changes.
 #[derive(Debug, Default)]
 pub(crate) struct RosterIndex {
-    pub provider_pos: HashMap<String, usize>,
-    pub team_pos: HashMap<String, usize>,
-    pub teams_of_provider: HashMap<String, Vec<usize>>,
-    pub carers_of_team: HashMap<String, Vec<usize>>,
-    pub users_of_team: HashMap<String, Vec<usize>>,
-    pub user_pos: HashMap<String, usize>,
-    pub packages_of_user: HashMap<String, Vec<usize>>,
+    pub provider_pos: HashMap<String, ProviderIx>,
+    pub team_pos: HashMap<String, TeamIx>,
+    pub teams_of_provider: HashMap<String, Vec<TeamIx>>,
+    pub carers_of_team: HashMap<String, Vec<CarerIx>>,
+    pub users_of_team: HashMap<String, Vec<UserIx>>,
+    pub user_pos: HashMap<String, UserIx>,
+    pub packages_of_user: HashMap<String, Vec<PackageIx>>,
+    /// Providers' drawn service areas, by position in `roster.providers`.
     pub provider_areas: Option<AreaIndex>,
-    pub team_areas: Vec<Option<MultiPolygon<f64>>>,
+    /// Teams' drawn areas, by position in `roster.teams` (see [`Self::team_area`]).
+    team_areas: Vec<Option<MultiPolygon<f64>>>,
 }
 
 impl RosterIndex {
@@ -40,7 +79,7 @@ impl RosterIndex {
         self.teams_of_provider.clear();
         self.team_areas.clear();
         for (i, p) in roster.providers.iter().enumerate() {
-            self.provider_pos.insert(p.id.clone(), i);
+            self.provider_pos.insert(p.id.clone(), ProviderIx(i));
             let mut polys: Vec<geo::Polygon<f64>> = Vec::new();
             for a in &p.service_areas {
                 if let Some(mp) =
@@ -53,9 +92,12 @@ impl RosterIndex {
         }
         self.provider_areas = Some(AreaIndex::new(areas));
         for (i, t) in roster.teams.iter().enumerate() {
-            self.team_pos.insert(t.id.clone(), i);
+            self.team_pos.insert(t.id.clone(), TeamIx(i));
             if let Some(p) = &t.provider {
-                self.teams_of_provider.entry(p.clone()).or_default().push(i);
+                self.teams_of_provider
+                    .entry(p.clone())
+                    .or_default()
+                    .push(TeamIx(i));
             }
             self.team_areas.push(
                 t.area
@@ -74,21 +116,32 @@ impl RosterIndex {
         self.packages_of_user.clear();
         for (i, c) in roster.carers.iter().enumerate() {
             if let Some(t) = &c.team {
-                self.carers_of_team.entry(t.clone()).or_default().push(i);
+                self.carers_of_team
+                    .entry(t.clone())
+                    .or_default()
+                    .push(CarerIx(i));
             }
         }
         for (i, u) in roster.service_users.iter().enumerate() {
-            self.user_pos.insert(u.id.clone(), i);
+            self.user_pos.insert(u.id.clone(), UserIx(i));
             if let Some(t) = &u.team {
-                self.users_of_team.entry(t.clone()).or_default().push(i);
+                self.users_of_team
+                    .entry(t.clone())
+                    .or_default()
+                    .push(UserIx(i));
             }
         }
         for (i, p) in roster.packages.iter().enumerate() {
             self.packages_of_user
                 .entry(p.service_user.clone())
                 .or_default()
-                .push(i);
+                .push(PackageIx(i));
         }
+    }
+
+    /// The team's drawn area, if it has one.
+    pub fn team_area(&self, team: TeamIx) -> Option<&MultiPolygon<f64>> {
+        self.team_areas.get(team.0).and_then(Option::as_ref)
     }
 }
 
@@ -128,7 +181,7 @@ pub fn area_label(roster: &PlanningRequest, at: &crate::format::Location) -> Str
 pub(crate) fn team_roster(
     roster: &PlanningRequest,
     ix: &RosterIndex,
-    team: usize,
+    team: TeamIx,
     except_user: Option<&str>,
 ) -> PlanningRequest {
     let t = &roster.teams[team];

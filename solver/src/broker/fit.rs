@@ -2,7 +2,7 @@
 //! stands, and at what cost (extra travel, carers, known carers, spare
 //! capacity per day and period for the batch allocation)?
 
-use super::county::{RosterIndex, keep_team_carer_refs, team_roster};
+use super::county::{RosterIndex, TeamIx, keep_team_carer_refs, team_roster};
 use super::records::FitSummary;
 use crate::format::{Package, PlanningRequest, Rota, Route, ServiceUser, UnplacedReason};
 use crate::model::{PlannedRoute, Problem};
@@ -40,7 +40,7 @@ const TRAVEL_ALLOWANCE: f64 = 1.25;
 pub(crate) fn team_request(
     roster: &PlanningRequest,
     ix: &RosterIndex,
-    team: usize,
+    team: TeamIx,
     package: &Package,
     user: &ServiceUser,
 ) -> PlanningRequest {
@@ -84,7 +84,7 @@ pub(crate) fn fit_check(
     roster: &PlanningRequest,
     ix: &RosterIndex,
     rotas: &BTreeMap<String, Rota>,
-    team: usize,
+    team: TeamIx,
     package: &Package,
     user: &ServiceUser,
 ) -> FitOutcome {
