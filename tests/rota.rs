@@ -1,4 +1,4 @@
-//! Rota engine: feasibility on generated teams, scenarios from domain-facts §14,
+//! Rota engine: feasibility on generated teams, scenarios from docs/domain.md §14,
 //! optimality on tiny instances, determinism and random instances.
 
 use carefill_solver::check::check;

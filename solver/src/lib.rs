@@ -16,11 +16,17 @@
 //! Layers: [`format`] (JSON wire types and validation) builds a [`model::Problem`]
 //! (dense indices, minutes); [`travel`] gives travel times; [`spatial`] answers
 //! nearest/within-radius queries on the sphere; [`check`] independently verifies any rota.
+//!
+//! Cargo features (none by default) add the tools around the library: `generate`
+//! (synthetic counties and the broker's demo county), `benchmarks` (Solomon and
+//! Mankowska instance readers) and `test-support` (fixtures and assertions for tests).
 
+#[cfg(any(test, feature = "benchmarks"))]
 pub mod benchmarks;
 pub mod broker;
 pub mod check;
 pub mod format;
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod model;
 pub mod rota;

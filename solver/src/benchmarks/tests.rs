@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use super::*;
 use crate::check::check;
 use crate::rota::{SolveOptions, solve};

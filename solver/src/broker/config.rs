@@ -1,5 +1,5 @@
 //! Brokering policy: every rule the seeds leave open is a setting here, with a
-//! documented default (domain-facts §13 "make each configurable").
+//! documented default (docs/domain.md §13 "make each configurable").
 
 use crate::format::{Tier, Urgency};
 use serde::{Deserialize, Serialize};

@@ -25,7 +25,7 @@
 //!   `fit`: whether the whole package fits one team's rota, and at what cost.
 //! - [`batch`]: many packages allocated together by a MILP.
 //! - `county`: lookups over the roster and a team's own slice of it.
-//! - [`records`], [`ledger`], [`config`], [`reports`], [`demo`]: the state's
+//! - [`records`], [`ledger`], [`config`], [`reports`], `demo`: the state's
 //!   records, the money, the policy, read-only reports and the demo county.
 //! - `store` (cargo feature `store`): the durable store (SQLite or PostgreSQL)
 //!   that appends each command's events to an audit log and replays it.
@@ -34,6 +34,7 @@ pub mod batch;
 mod candidates;
 pub mod config;
 mod county;
+#[cfg(any(test, feature = "generate"))]
 pub mod demo;
 mod error;
 mod events;

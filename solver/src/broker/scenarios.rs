@@ -1,4 +1,4 @@
-//! County-scale brokering scenarios from domain-facts §14, end to end: a
+//! County-scale brokering scenarios from docs/domain.md §14, end to end: a
 //! 200+ package provider failure, a winter discharge surge with 20% less
 //! capacity, and block capacity used before spot in a rural area. Each ends
 //! with every team rota passing the checker and a replayed broker equal to

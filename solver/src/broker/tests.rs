@@ -1,4 +1,4 @@
-//! Broker scenarios (domain-facts §14) on a small generated county.
+//! Broker scenarios (docs/domain.md §14) on a small generated county.
 
 use super::*;
 use crate::check::check;

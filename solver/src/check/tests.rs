@@ -1,5 +1,4 @@
 //! Each test plants one violation into a feasible rota and expects the checker to name it.
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use crate::format::{PlanningRequest, Rota, UnplacedReason, UnplacedVisit};

@@ -124,7 +124,6 @@ pub(super) fn compress_weekdays(set: &[bool; 7]) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,6 @@
 //! The county's layout: towns, villages, providers and where their teams sit.
 //!
-//! A Devon-like patch (domain-facts §1, §3.1): about 80 km across, a handful of
+//! A Devon-like patch (docs/domain.md §1, §3.1): about 80 km across, a handful of
 //! market towns of 5-20k people and many villages. Providers work from a home
 //! town and put their teams nearby, so service areas cluster as they do in
 //! practice; specialist providers spread across towns; the emergency cover
@@ -293,7 +293,7 @@ fn provider_site<R: Rng>(
         (Tier::Specialist, _) => rng.random_range(430..=490) * 5,
         (_, FrameworkStatus::OffFramework) => rng.random_range(420..=460) * 5,
         (Tier::Tier3, _) => rng.random_range(372..=420) * 5 - 4,
-        _ => 1856, // Devon Cares' flat framework rate (domain-facts §1.3)
+        _ => 1856, // Devon Cares' flat framework rate (docs/domain.md §1.3)
     };
     ProviderSite {
         name,

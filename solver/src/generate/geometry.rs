@@ -144,7 +144,6 @@ fn clean_ring(ring: &LineString<f64>) -> Option<Vec<[f64; 2]>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

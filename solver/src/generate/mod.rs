@@ -1,6 +1,6 @@
 //! Deterministic, seeded synthetic counties for tests, fixtures and benchmarks.
 //!
-//! [`generate`] builds a Devon-like county (domain-facts §1, §2, §3, §14, §15):
+//! [`generate`] builds a Devon-like county (docs/domain.md §1, §2, §3, §14, §15):
 //! tiered providers with block or spot contracts, neighbourhood teams of up
 //! to 12 carers with areas around a town or village base, carers with shifts
 //! sized to their team's demand, service users with their active packages,
@@ -45,11 +45,11 @@ pub enum ScenarioSize {
     Small,
     /// One neighbourhood team: 12 carers, about 50 people with packages (plus a
     /// few referrals) and 800-900 visits a week, as many as its shifts and 45-48 h
-    /// weekly caps can carry (the rota engine's benchmark, domain-facts §14 scenario 3).
+    /// weekly caps can carry (the rota engine's benchmark, docs/domain.md §14 scenario 3).
     Team,
     /// One Tier 1 provider with about 6 teams.
     Provider,
-    /// About 40 providers, 150 teams, 1,500 carers and 4,000 people (domain-facts §15).
+    /// About 40 providers, 150 teams, 1,500 carers and 4,000 people (docs/domain.md §15).
     County,
 }
 

@@ -1,6 +1,6 @@
 //! Care needs of one person turned into a weekly visit pattern.
 //!
-//! Shapes follow domain-facts §7.3 (rise-and-retire bands, 15/30/45/60-minute
+//! Shapes follow docs/domain.md §7.3 (rise-and-retire bands, 15/30/45/60-minute
 //! units) and §2 (dementia, complex and end-of-life needs). What the seeds leave
 //! open (double-handed share, gender wishes, links) uses plausible UK figures:
 //! about one visit in ten double-handed, a quarter of people with dementia.

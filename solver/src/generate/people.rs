@@ -1,7 +1,7 @@
 //! One team's people: carers (contracts, skills, shifts, absences) and the
 //! service users it cares for with their active packages.
 //!
-//! Workforce shares follow domain-facts §3.6 and §7.8: 55-74% zero-hours,
+//! Workforce shares follow docs/domain.md §3.6 and §7.8: 55-74% zero-hours,
 //! about 80% women, carers living inside the patch they serve.
 
 use super::calendar::{Calendar, compress_weekdays, hhmm};
@@ -536,7 +536,7 @@ fn balance_genders(carers: &mut [CarerDraft]) {
 }
 
 /// A few sick days and training sessions; a full (12-carer) team planned for
-/// five days or more always has someone off sick (domain-facts §14 scenario 3).
+/// five days or more always has someone off sick (docs/domain.md §14 scenario 3).
 fn draw_absences<R: Rng>(rng: &mut R, carers: &mut [CarerDraft], cal: &Calendar) {
     let days = cal.days();
     let mut any_sick = false;
@@ -689,7 +689,7 @@ fn active_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Calen
     if p.urgency == Urgency::Planned
         || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.3))
     {
-        // Reablement: at most six weeks (domain-facts §3.4).
+        // Reablement: at most six weeks (docs/domain.md §3.4).
         p.end_date = Some(cal.date_str(rng.random_range(3..=41u32)));
     }
 }

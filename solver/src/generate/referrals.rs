@@ -1,7 +1,7 @@
 //! The stream of new, unfilled packages the broker must place.
 //!
 //! Mostly hospital discharges, crises and routine community referrals
-//! (domain-facts §1.5, §4, §7.2), arriving in office hours over the first days
+//! (docs/domain.md §1.5, §4, §7.2), arriving in office hours over the first days
 //! of the horizon, plus a few reablement exits with an end date within six
 //! weeks (§3.4).
 

@@ -1,7 +1,7 @@
 //! Sizing a team's availability to its packages: shifts that follow the daily
 //! demand curve, and skills spread so every visit has enough eligible carers.
 //!
-//! Real teams build working patterns around their people (domain-facts §2.4,
+//! Real teams build working patterns around their people (docs/domain.md §2.4,
 //! Monmouthshire's "set working patterns"); doing the same here keeps the
 //! benchmark rota feasible-ish instead of random and hopeless.
 
@@ -534,7 +534,6 @@ fn cover_need(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use rand::SeedableRng;

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use super::roster::visit_window;
 use super::*;
 use crate::format::{Carer, Gender, ServiceUser, Strength, TimeSpec};

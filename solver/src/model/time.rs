@@ -193,7 +193,6 @@ fn weekday_named(s: &str) -> Option<Weekday> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -8,7 +8,6 @@
 //! * Property tests feed arbitrary text, mutated requests and random
 //!   time/date strings through parsing and validation: no panics, and every
 //!   issue is well formed.
-#![allow(clippy::unwrap_used)]
 
 use super::time::{DAY, format_clock, parse_clock, parse_date, parse_offset};
 use super::{LatenessRule, Problem, SkillSet};

@@ -167,8 +167,6 @@ fn greedy(part: &Part, mut st: State, new_visits: &[usize]) -> State {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
     use crate::format::PlanningRequest;
 

@@ -48,6 +48,7 @@ use super::objective::{
     contract_shortfall_cost, contract_target, distinct_carer_cost, unplaced_penalty,
 };
 use super::pool::PoolRoute;
+use super::rules::{self, Selection};
 use crate::model::{Minute, PlannedRoute, Problem};
 use good_lp::{
     Constraint, Expression, ProblemVariables, SolverModel, Variable, VariableDefinition, variable,
@@ -276,34 +277,12 @@ pub fn check_selection(p: &Problem, pool: &[PoolRoute], chosen: &[usize]) -> Res
             ));
         }
     }
-    for (&u, carers) in &seen {
-        let user = &p.service_users[u];
-        if carers.len() > user.continuity_cap as usize {
-            return Err(format!(
-                "`{}` sees {} carers, cap {}",
-                user.id,
-                carers.len(),
-                user.continuity_cap
-            ));
-        }
-    }
-    for (&(c, d), &m) in &day_work {
-        if m > i64::from(p.carers[c].max_min_per_day) {
-            return Err(format!(
-                "carer `{}` works {m} min on day {d}",
-                p.carers[c].id
-            ));
-        }
-    }
-    for (&(c, w), &m) in &week_work {
-        if m > i64::from(p.carers[c].max_min_per_week) {
-            return Err(format!(
-                "carer `{}` works {m} min in week {w}",
-                p.carers[c].id
-            ));
-        }
-    }
-    Ok(())
+    rules::check_selection(&Selection {
+        p,
+        day_work: &day_work,
+        week_work: &week_work,
+        seen: &seen,
+    })
 }
 
 /// Variables, objective, rows and the MIP start, built side by side so that the
@@ -335,7 +314,70 @@ fn set_option<V: highs::HighsOptionValue>(
         .map_err(|_| MasterError::Highs(format!("cannot set option {name}")))
 }
 
-fn sum(vars: impl IntoIterator<Item = Variable>) -> Expression {
+/// What a rule's master rows read and add to (see [`rules::Rule::master_rows`]).
+pub(crate) struct MasterRows<'a> {
+    pub p: &'a Problem,
+    pub pool: &'a [PoolRoute],
+    /// visit -> start -> active routes placing it there.
+    pub cover: &'a BTreeMap<usize, BTreeMap<Minute, Vec<usize>>>,
+    /// shift -> active routes.
+    pub by_shift: &'a BTreeMap<usize, Vec<usize>>,
+    /// Per pool route: its variable (`None` for routes left out).
+    pub x: &'a [Option<Variable>],
+    /// Per pool route: whether the MIP start chooses it.
+    pub in_start: &'a [bool],
+    b: &'a mut Builder,
+}
+
+impl MasterRows<'_> {
+    /// The carer of pool route `r`.
+    pub fn carer_of(&self, r: usize) -> usize {
+        self.p.shifts[self.pool[r].shift].carer
+    }
+
+    /// A new variable with its objective cost and MIP start value.
+    pub fn add(&mut self, def: VariableDefinition, cost: f64, start: f64) -> Variable {
+        self.b.add(def, cost, start)
+    }
+
+    /// A new row.
+    pub fn row(&mut self, c: Constraint) {
+        self.b.rows.push(c);
+    }
+
+    /// A carer's paid minutes per group of shifts (`group` of a shift: carer
+    /// and day or week) at most `limit(carer)`: one row per group where the
+    /// pool's longest routes could exceed it.
+    pub fn work_limit_rows(
+        &mut self,
+        group: &dyn Fn(usize) -> (usize, u32),
+        limit: &dyn Fn(usize) -> u32,
+    ) {
+        let mut groups: BTreeMap<(usize, u32), BTreeMap<usize, &Vec<usize>>> = BTreeMap::new();
+        for (&s, routes) in self.by_shift {
+            groups.entry(group(s)).or_default().insert(s, routes);
+        }
+        for (&(c, _), shifts) in &groups {
+            let most: i64 = shifts
+                .values()
+                .map(|rs| rs.iter().map(|&r| self.pool[r].work_min).max().unwrap_or(0))
+                .sum();
+            if most <= i64::from(limit(c)) {
+                continue;
+            }
+            let mut e = Expression::default();
+            for &r in shifts.values().copied().flatten() {
+                if let Some(xr) = self.x[r] {
+                    e.add_mul(self.pool[r].work_min as f64, xr);
+                }
+            }
+            self.b.rows.push(e.leq(f64::from(limit(c))));
+        }
+    }
+}
+
+/// The sum of some variables.
+pub(crate) fn sum(vars: impl IntoIterator<Item = Variable>) -> Expression {
     let mut e = Expression::default();
     for v in vars {
         e.add_mul(1.0, v);
@@ -582,87 +624,16 @@ pub fn solve_master(
         }
     }
 
-    // Continuity: w[u][c] marks c seeing u. One row per shift of c (its routes
-    // are mutually exclusive) is both fewer and tighter than one row per route.
-    type ByShift = BTreeMap<usize, BTreeSet<usize>>;
-    let mut user_routes: BTreeMap<usize, BTreeMap<usize, ByShift>> = BTreeMap::new();
-    for (&v, times) in &ix.cover {
-        for &r in times.values().flatten() {
-            user_routes
-                .entry(p.visits[v].service_user)
-                .or_default()
-                .entry(carer_of(r))
-                .or_default()
-                .entry(pool[r].shift)
-                .or_default()
-                .insert(r);
-        }
-    }
-    let distinct_weight = p.weights.distinct_carer;
-    for (&u, carers) in &user_routes {
-        let cap = p.service_users[u].continuity_cap as usize;
-        if distinct_weight == 0.0 && carers.len() <= cap {
-            continue;
-        }
-        let mut ws = Vec::new();
-        for shifts in carers.values() {
-            let seen = shifts.values().flatten().any(|&r| in_start[r]);
-            let w = b.add(
-                variable().binary(),
-                distinct_weight,
-                if seen { 1.0 } else { 0.0 },
-            );
-            for routes in shifts.values() {
-                let mut row = sum(routes.iter().filter_map(|&r| x[r]));
-                row.add_mul(-1.0, w);
-                b.rows.push(row.leq(0.0));
-            }
-            ws.push(w);
-        }
-        if carers.len() > cap {
-            b.rows.push(sum(ws).leq(cap as f64));
-        }
-    }
-
-    // Daily and weekly working minutes, only where the pool could exceed them.
-    let mut per_day: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    let mut per_week: BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
-    for (&s, routes) in &ix.by_shift {
-        let shift = &p.shifts[s];
-        per_day
-            .entry((shift.carer, shift.day))
-            .or_default()
-            .insert(s, routes.clone());
-        per_week
-            .entry((shift.carer, p.week_of(shift.day)))
-            .or_default()
-            .insert(s, routes.clone());
-    }
-    let limit_rows = |groups: &BTreeMap<(usize, u32), BTreeMap<usize, Vec<usize>>>,
-                      limit: &dyn Fn(usize) -> u32| {
-        let mut rows = Vec::new();
-        for (&(c, _), shifts) in groups {
-            let most: i64 = shifts
-                .values()
-                .map(|rs| rs.iter().map(|&r| pool[r].work_min).max().unwrap_or(0))
-                .sum();
-            if most <= i64::from(limit(c)) {
-                continue;
-            }
-            let mut e = Expression::default();
-            for &r in shifts.values().flatten() {
-                if let Some(xr) = x[r] {
-                    e.add_mul(pool[r].work_min as f64, xr);
-                }
-            }
-            rows.push(e.leq(f64::from(limit(c))));
-        }
-        rows
-    };
-    b.rows
-        .extend(limit_rows(&per_day, &|c| p.carers[c].max_min_per_day));
-    b.rows
-        .extend(limit_rows(&per_week, &|c| p.carers[c].max_min_per_week));
+    // The registered rules' rows (hours, continuity).
+    rules::master_rows(&mut MasterRows {
+        p,
+        pool,
+        cover: &ix.cover,
+        by_shift: &ix.by_shift,
+        x: &x,
+        in_start: &in_start,
+        b: &mut b,
+    });
 
     // Contract shortfall.
     let mut work_of: BTreeMap<usize, Vec<usize>> = BTreeMap::new();

@@ -1,6 +1,5 @@
 //! Master problem tests: small pools checked against exhaustive enumeration and
 //! the independent checker, plus one targeted test per constraint family.
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use crate::check::check;

@@ -25,6 +25,7 @@ pub mod insert;
 pub mod master;
 pub mod objective;
 pub mod pool;
+pub(crate) mod rules;
 pub(crate) mod search;
 
 pub use insert::{InsertionError, InsertionOutcome, insert_visits};
@@ -265,24 +266,17 @@ fn solve_part(
         .collect();
     let rest: Vec<usize> = st.unplaced.clone();
     // With a continuity cost (most of a team week's objective) the first chain's
-    // rota is built person by person (`Part::construct_by_person`): team week 1 s
-    // seeds 1-8 mean 23,931 -> 23,583 against hardest-first. It leaves more
-    // visits out than hardest-first (team week 5 against 2), which a long search
-    // repairs but a short one does not: a county whose team rotas get 30 search
-    // iterations each kept 328 visits unplaced instead of 306, and re-brokered a
-    // failed provider's 260 packages less well (93.8% within 4 h against 95.8%).
-    // So the second chain starts from the hardest-first rota with visits that have
-    // no spare candidate shift first (`Part::construct`; it also places exact-time
-    // visits that plain hardest-first leaves out): the county then keeps 287
-    // visits unplaced (95.0% re-brokered; 96.5% once fit checks also try the
-    // person-first rule, `insert_visits`), at a small cost on the team week at
-    // 1 s (seeds 1-10 alternately: mean 23,820 with both chains from person-first,
-    // 23,943 mixed; another 8 seeds 23,881 and 23,904). Without a continuity cost
-    // (VRPTW, Mankowska) the first chain starts from plain hardest-first, or, on
+    // rota is built person by person (`Part::construct_by_person`), which gives
+    // fewer distinct carers but leaves more visits out than hardest-first: a long
+    // search repairs that, a short one (the broker's team rotas) does not. So the
+    // second chain starts from the hardest-first rota with visits that have no
+    // spare candidate shift first (`Part::construct`; it also places exact-time
+    // visits that plain hardest-first leaves out). Without a continuity cost
+    // (VRPTW, Mankowska) the first chain starts from plain hardest-first or, on
     // large fleets of interchangeable shifts, from routes built one at a time
-    // (`Part::construct_sequential`; 800-stop VRPTW at 1 s: 14,229-14,502 against
-    // 14,893-15,683 from hardest-first alone), with hardest-first as the second
-    // start. The two first rotas are built on two threads.
+    // (`Part::construct_sequential`), with hardest-first as the second start.
+    // The two first rotas are built on two threads. Measurements:
+    // docs/experiments.md §2.
     let continuity_first = p.weights.distinct_carer > 0.0;
     let any_forced = part.visits.iter().any(|&v| part.forced(v));
     let sequential = !continuity_first && part.is_granular();
@@ -495,17 +489,14 @@ fn best_chain(chains: &[Chain]) -> usize {
 }
 
 /// Construction rounds, each putting the visits the last one left out first
-/// (team week: 770 of 774 placed after one round and ejection repair, 772
-/// after three; at 1 s all 774 were placed on 20 of 20 seeds with four rounds,
-/// 9 of 10 with one).
+/// (squeaky wheel: a visit only one carer can do must not wait behind others;
+/// docs/experiments.md §2).
 const CONSTRUCTION_ROUNDS: usize = 4;
 
 /// The acceptance threshold at the start of the search, as a share of the best
-/// cost (it falls linearly to 0 at the end). Measured: Solomon R2/RC2 at 10 s
-/// did best with 2%. On the team week, whose cost is mostly continuity (120 per
-/// distinct carer), 2% is ~500, so the search wanders: at 3,500 iterations (about
-/// 1 s) seeds 1-6 averaged 25,641 with 2% and 25,028 with 0.5%, and at 30,000
-/// iterations 23,652 and 23,631 (seeds 1-3).
+/// cost (it falls linearly to 0 at the end). Solomon R2/RC2 do best with 2%; on
+/// a team week, whose cost is mostly continuity (120 per distinct carer), 2% is
+/// ~500 and the search wanders, so 0.5% (docs/experiments.md §3).
 fn start_threshold(p: &Problem) -> f64 {
     if p.weights.distinct_carer > 0.0 {
         0.005
@@ -515,13 +506,10 @@ fn start_threshold(p: &Problem) -> f64 {
 }
 
 /// Candidates within this share above the best cost get the route local search
-/// in the search loop. VRPTW: 0.2% (Solomon R2/RC2 at 10 s: on every improving
-/// candidate it halved the iterations for nothing; without it R201 ended 1.85%
-/// above best known instead of 0.45%). With a continuity cost the route moves
-/// rarely pay for a distinct carer and took ~60% of the search's time: team week
-/// without them ran 2.8x the iterations, 1 s seeds 1-8 mean 25,962 -> 24,991,
-/// 10 s seeds 1-2 23,528 -> 23,175 (local search on new bests only: 25,165 and
-/// 23,528).
+/// in the search loop. VRPTW: 0.2% (on every improving candidate it halves the
+/// iterations for nothing; without it Solomon R2 ends further from best known).
+/// With a continuity cost none: route moves rarely pay for a distinct carer and
+/// took most of the search's time (docs/experiments.md §4).
 fn ls_share(p: &Problem) -> Option<f64> {
     (p.weights.distinct_carer <= 0.0).then_some(0.002)
 }
@@ -545,7 +533,7 @@ struct Search {
     /// When the part's search ends (the acceptance threshold reaches 0 there).
     end: Instant,
     /// Whether improving candidates' routes go to the pool: only when a MILP
-    /// will read it (pooling took ~5% of the team week's search time).
+    /// will read it (pooling costs search time).
     pooling: bool,
 }
 

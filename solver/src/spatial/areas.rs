@@ -200,7 +200,6 @@ fn polygon_distance_m(polygon: &Polygon<f64>, lat: f64, lon: f64) -> f64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::spatial::circle_area;

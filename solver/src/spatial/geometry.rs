@@ -182,7 +182,6 @@ pub fn circle_area(lat: f64, lon: f64, radius_m: f64, vertices: usize) -> MultiP
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::spatial::{AreaIndex, great_circle_m};

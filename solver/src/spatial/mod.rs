@@ -51,7 +51,6 @@ fn normalise(lat: f64, lon: f64) -> Option<(f64, f64)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use geo::{Distance, Haversine, Point};

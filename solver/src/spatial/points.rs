@@ -125,7 +125,6 @@ fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

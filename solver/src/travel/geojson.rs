@@ -209,7 +209,6 @@ pub fn road_network_to_geojson(spec: &RoadNetworkSpec) -> Result<String, String>
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format::{Issues, Location, TravelMode};

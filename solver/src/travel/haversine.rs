@@ -188,7 +188,6 @@ pub(crate) fn push_coord_issues(issues: &mut Issues, base: &str, lat: f64, lon: 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format::UrbanArea;

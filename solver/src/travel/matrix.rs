@@ -104,7 +104,6 @@ impl TravelModel for MatrixModel {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

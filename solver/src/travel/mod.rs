@@ -219,7 +219,6 @@ pub(crate) fn metres_per_min(kmh: f64) -> f64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format::{HaversineSpec, IssueCode, MatrixSpec};

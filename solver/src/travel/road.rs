@@ -466,7 +466,6 @@ impl TravelModel for RoadNetworkModel {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format::{RoadEdge, RoadNode};

@@ -306,7 +306,6 @@ pub fn synthetic_town_network(centre: (f64, f64), seed: u64) -> RoadNetworkSpec 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format::Issues;

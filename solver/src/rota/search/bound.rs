@@ -15,6 +15,7 @@
 
 use super::{Map, Part};
 use crate::rota::objective::unplaced_penalty;
+use crate::rota::rules;
 
 /// Most carer sets priced per person; beyond it the person gets the weaker
 /// bound that does not enumerate sets (see [`Part::lower_bound`]).
@@ -105,7 +106,9 @@ impl Part<'_> {
             let cap = if pinned {
                 carers.len()
             } else {
-                (p.service_users[u].continuity_cap as usize).min(carers.len())
+                rules::bound_carer_limit(p, u)
+                    .unwrap_or(usize::MAX)
+                    .min(carers.len())
             };
             let visit_cost = |v: usize, opts: &[(u32, f64)], mask: u64| {
                 let need = usize::from(p.visits[v].carers_required);
@@ -223,7 +226,6 @@ fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

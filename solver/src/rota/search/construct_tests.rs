@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used)]
-
 use super::local_tests::assert_sound;
 use super::*;
 use crate::format::PlanningRequest;
+use crate::model::Problem;
 use std::time::{Duration, Instant};
 
 /// One morning: a double-handed hoist visit at exactly 08:00 (any two of A, B,

@@ -19,6 +19,7 @@
 
 use super::{Map, Part, Sched, State};
 use crate::model::Minute;
+use crate::rota::rules::{self, ChangeAt};
 use std::time::Instant;
 
 /// Smallest cost change counted as an improvement.
@@ -158,23 +159,6 @@ impl Part<'_> {
             *week.entry((c, p.week_of(d))).or_default() += dw;
             *total.entry(c).or_default() += dw;
         }
-        for (&(c, d), &dw) in &day {
-            let now = st.day_work.get(&(c, d)).copied().unwrap_or(0);
-            if dw > 0 && now + dw > i64::from(p.carers[c].max_min_per_day) {
-                return None;
-            }
-        }
-        for (&(c, w), &dw) in &week {
-            let now = st.week_work.get(&(c, w)).copied().unwrap_or(0);
-            if dw > 0 && now + dw > i64::from(p.carers[c].max_min_per_week) {
-                return None;
-            }
-        }
-        for (&c, &dw) in &total {
-            let now = st.total_work.get(&c).copied().unwrap_or(0) as f64;
-            delta += super::contract_shortfall_cost(p, c, now + dw as f64)
-                - super::contract_shortfall_cost(p, c, now);
-        }
         // Continuity: carer-visits per (person, carer).
         let mut counts: Map<(usize, usize), i64> = Map::default();
         for &(v, from, to) in &ch.moved {
@@ -197,14 +181,23 @@ impl Part<'_> {
             let change = i64::from(after > 0) - i64::from(before > 0);
             *per_user.entry(u).or_default() += change;
         }
-        for (&u, &dd) in &per_user {
-            if dd == 0 {
-                continue;
-            }
-            let before = st.seen.get(&u).map_or(0, Map::len) as i64;
-            if dd > 0 && before + dd > i64::from(p.service_users[u].continuity_cap) {
-                return None;
-            }
+        // The registered rules (hours, continuity cap).
+        let at = ChangeAt {
+            p,
+            st,
+            day: &day,
+            week: &week,
+            per_user: &per_user,
+        };
+        if !rules::admits_change(&at) {
+            return None;
+        }
+        for (&c, &dw) in &total {
+            let now = st.total_work.get(&c).copied().unwrap_or(0) as f64;
+            delta += crate::rota::objective::contract_shortfall_cost(p, c, now + dw as f64)
+                - crate::rota::objective::contract_shortfall_cost(p, c, now);
+        }
+        for &dd in per_user.values().filter(|&&dd| dd != 0) {
             delta += dd as f64 * p.weights.distinct_carer;
         }
         Some(delta)

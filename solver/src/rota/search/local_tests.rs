@@ -1,12 +1,14 @@
-#![allow(clippy::unwrap_used)]
-
 use super::local::start_of;
+use super::part::GRANULAR_K;
 use super::*;
 use crate::benchmarks::{SolomonObjective, load_solomon};
 use crate::check::check;
+use crate::model::Problem;
 use crate::model::{PlannedRoute, PlannedUnplaced};
 use crate::rota::PoolRoute;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant};
 
 /// Depot at the origin, customers on three corners of a 10 x 10 square, one vehicle.

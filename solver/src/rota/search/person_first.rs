@@ -12,6 +12,7 @@
 
 use super::{Part, State};
 use crate::rota::objective::unplaced_penalty;
+use crate::rota::rules::continuity_cap::ContinuityCap;
 use std::cmp::Reverse;
 use std::time::Instant;
 
@@ -93,7 +94,7 @@ impl Part<'_> {
             return;
         };
         let u = p.visits[v0].service_user;
-        let cap = p.service_users[u].continuity_cap as usize;
+        let cap = ContinuityCap::cap(p, u);
         let mut blocks = Vec::new();
         let mut anchored: Vec<usize> = visits
             .iter()

@@ -11,7 +11,8 @@
 //! Nagata & Bräysy's route minimisation). A change is kept only when it lowers
 //! the whole cost, so an unplaced visit is never traded for a more urgent one.
 
-use super::{Part, State, unplaced_penalty};
+use super::{Part, State};
+use crate::rota::objective::unplaced_penalty;
 use std::collections::HashSet;
 use std::time::Instant;
 

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use super::local_tests::{assert_sound, state_of};
 use super::*;
 use crate::benchmarks::{SolomonObjective, load_solomon};

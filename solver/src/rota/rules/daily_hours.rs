@@ -1,0 +1,67 @@
+//! Maximum daily hours: a carer's paid minutes (visits, travel between them,
+//! and the commute when it is paid) on one day stay within `max_min_per_day`.
+
+use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
+use crate::model::Problem;
+use crate::rota::master::MasterRows;
+
+pub(crate) struct DailyHours;
+
+impl Rule for DailyHours {
+    const NAME: &'static str = "daily_hours";
+    const BLOCK: Block = Block::DailyHours;
+    const REASON: Reason = Reason {
+        code: "max_daily_hours",
+        message: "free carers would exceed their daily maximum hours",
+    };
+
+    /// Paid minutes left on the day.
+    type Room = i64;
+
+    fn room(at: &RoomAt<'_>) -> i64 {
+        let c = at.carer;
+        i64::from(at.p.carers[c].max_min_per_day)
+            - at.st.day_work.get(&(c, at.day)).copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn admits(left: &i64, work_delta: i64) -> Result<f64, Block> {
+        if work_delta > *left {
+            return Err(Block::DailyHours);
+        }
+        Ok(0.0)
+    }
+
+    fn admits_change(at: &ChangeAt<'_>) -> bool {
+        at.day.iter().all(|(&(c, d), &dw)| {
+            let now = at.st.day_work.get(&(c, d)).copied().unwrap_or(0);
+            dw <= 0 || now + dw <= i64::from(at.p.carers[c].max_min_per_day)
+        })
+    }
+
+    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
+        let p = m.p;
+        m.work_limit_rows(&|s| (p.shifts[s].carer, p.shifts[s].day), &|c| {
+            p.carers[c].max_min_per_day
+        });
+        Milp::Rows
+    }
+
+    fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
+        let p = sel.p;
+        for (&(c, d), &m) in sel.day_work {
+            if m > i64::from(p.carers[c].max_min_per_day) {
+                return Err(format!(
+                    "carer `{}` works {m} min on day {d}",
+                    p.carers[c].id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn bound_carer_limit(_: &Problem, _: usize) -> Option<usize> {
+        // The bound prices each person as if carers had unlimited room.
+        None
+    }
+}

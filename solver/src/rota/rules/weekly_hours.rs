@@ -1,0 +1,73 @@
+//! Maximum weekly hours: a carer's paid minutes in one 7-day block of the
+//! horizon ([`Problem::week_of`]) stay within `max_min_per_week`.
+
+use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
+use crate::model::Problem;
+use crate::rota::master::MasterRows;
+
+pub(crate) struct WeeklyHours;
+
+impl Rule for WeeklyHours {
+    const NAME: &'static str = "weekly_hours";
+    const BLOCK: Block = Block::WeeklyHours;
+    const REASON: Reason = Reason {
+        code: "max_weekly_hours",
+        message: "free carers would exceed their weekly maximum hours",
+    };
+
+    /// Paid minutes left in the week.
+    type Room = i64;
+
+    fn room(at: &RoomAt<'_>) -> i64 {
+        let c = at.carer;
+        i64::from(at.p.carers[c].max_min_per_week)
+            - at
+                .st
+                .week_work
+                .get(&(c, at.p.week_of(at.day)))
+                .copied()
+                .unwrap_or(0)
+    }
+
+    #[inline]
+    fn admits(left: &i64, work_delta: i64) -> Result<f64, Block> {
+        if work_delta > *left {
+            return Err(Block::WeeklyHours);
+        }
+        Ok(0.0)
+    }
+
+    fn admits_change(at: &ChangeAt<'_>) -> bool {
+        at.week.iter().all(|(&(c, w), &dw)| {
+            let now = at.st.week_work.get(&(c, w)).copied().unwrap_or(0);
+            dw <= 0 || now + dw <= i64::from(at.p.carers[c].max_min_per_week)
+        })
+    }
+
+    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
+        let p = m.p;
+        m.work_limit_rows(
+            &|s| (p.shifts[s].carer, p.week_of(p.shifts[s].day)),
+            &|c| p.carers[c].max_min_per_week,
+        );
+        Milp::Rows
+    }
+
+    fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
+        let p = sel.p;
+        for (&(c, w), &m) in sel.week_work {
+            if m > i64::from(p.carers[c].max_min_per_week) {
+                return Err(format!(
+                    "carer `{}` works {m} min in week {w}",
+                    p.carers[c].id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn bound_carer_limit(_: &Problem, _: usize) -> Option<usize> {
+        // The bound prices each person as if carers had unlimited room.
+        None
+    }
+}

@@ -1,0 +1,152 @@
+//! Building rotas by insertion: the first rota (hardest first, with "squeaky
+//! wheel" rounds) and the recreate step of ruin-and-recreate.
+
+use super::{Insertion, Part, State};
+use crate::rota::objective::unplaced_penalty;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// Most visits recreated by regret insertion (it costs O(visits²) insertions;
+/// larger ruins use greedy insertion).
+const REGRET_MAX: usize = 15;
+
+impl Part<'_> {
+    /// Inserts `order` greedily (cheapest first); visits that fit nowhere stay unplaced.
+    pub fn recreate(&self, st: &mut State, order: &[usize], rng: &mut ChaCha8Rng, regret: bool) {
+        let mut pending: Vec<usize> = order.to_vec();
+        if regret && pending.len() <= REGRET_MAX {
+            // Regret-1-ish: place the visit with the fewest cheap options first.
+            while !pending.is_empty() {
+                let mut pick: Option<(f64, usize, Insertion)> = None;
+                let mut blocks = Vec::new();
+                for (i, &v) in pending.iter().enumerate() {
+                    if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
+                        let key = ins.cost - unplaced_penalty(self.p, v);
+                        if pick.as_ref().is_none_or(|x| key < x.0) {
+                            pick = Some((key, i, ins));
+                        }
+                    }
+                }
+                let Some((_, i, ins)) = pick else { break };
+                let v = pending.swap_remove(i);
+                self.apply(st, v, ins);
+            }
+            return;
+        }
+        // Insertion order matters as much as the ruin (SISR): vary it. Double-handed
+        // visits always go first, as they need two carers free at once.
+        let p = self.p;
+        let two = |v: usize| std::cmp::Reverse(p.visits[v].carers_required);
+        match rng.random_range(0..10u8) {
+            0..=3 => self.sort_hardest_first(&mut pending),
+            4..=6 => {
+                pending.shuffle(rng);
+                pending.sort_by_key(|&v| two(v));
+            }
+            7 => pending.sort_by_key(|&v| (two(v), p.visits[v].earliest_start, v)),
+            8 => pending.sort_by_key(|&v| (two(v), p.visits[v].latest_start, v)),
+            _ => {
+                // Far from the first candidate shift's start first.
+                let far = |v: usize| {
+                    self.candidates
+                        .get(&v)
+                        .and_then(|c| c.first())
+                        .map_or(0, |&s| {
+                            let sh = &p.shifts[s];
+                            self.travel(sh.carer, sh.start_loc, p.visits[v].location)
+                        })
+                };
+                pending.sort_by_key(|&v| (two(v), std::cmp::Reverse(far(v)), v));
+            }
+        }
+        self.insert_in_order(st, pending);
+    }
+
+    /// The first rota: `order` inserted greedily, hardest first (a random order can
+    /// leave dozens of double-handed visits unplaced on a team week), repeated
+    /// with the visits the last round left unplaced moved to the front ("squeaky
+    /// wheel": hardest-first misjudges which visits are scarce, e.g. an exact-time
+    /// visit only one carer that day can do, behind double-handed visits that take
+    /// that carer). Keeps the cheapest round.
+    ///
+    /// With `forced_first`, visits with no spare candidate shift (as many shifts as
+    /// carers needed) go before all others: an exact-time visit only one carer can
+    /// do that day is otherwise often left out once double-handed visits took that
+    /// carer, and a full morning around it rarely opens up again in a short search.
+    pub fn construct(
+        &self,
+        st: &mut State,
+        order: &[usize],
+        rounds: usize,
+        until: Instant,
+        forced_first: bool,
+    ) {
+        let start = st.clone();
+        let mut pending = order.to_vec();
+        self.sort_hardest(&mut pending, forced_first);
+        let mut best: Option<(f64, State)> = None;
+        let mut first: Vec<usize> = Vec::new();
+        for round in 0..rounds.max(1) {
+            if round > 0 && Instant::now() >= until {
+                break;
+            }
+            let mut trial = start.clone();
+            let mut seq = first.clone();
+            seq.extend(pending.iter().copied().filter(|v| !first.contains(v)));
+            self.insert_in_order(&mut trial, seq);
+            let cost = trial.cost(self);
+            let left: Vec<usize> = trial
+                .unplaced
+                .iter()
+                .copied()
+                .filter(|v| order.contains(v) && !first.contains(v))
+                .collect();
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, trial));
+            }
+            if left.is_empty() {
+                break;
+            }
+            // Most recently squeaky first, in hardest-first order.
+            let mut front = left;
+            self.sort_hardest(&mut front, forced_first);
+            front.extend(first);
+            first = front;
+        }
+        if let Some((_, b)) = best {
+            *st = b;
+        }
+    }
+
+    /// Hardest first: double-handed, fewest candidate shifts and narrow windows early.
+    pub(super) fn sort_hardest_first(&self, pending: &mut [usize]) {
+        self.sort_hardest(pending, false);
+    }
+
+    /// [`Part::sort_hardest_first`], optionally with visits that have no spare
+    /// candidate shift before all others.
+    pub(super) fn sort_hardest(&self, pending: &mut [usize], forced_first: bool) {
+        pending.sort_by_key(|&v| {
+            let vis = &self.p.visits[v];
+            let forced = forced_first && self.forced(v);
+            (
+                !forced,
+                std::cmp::Reverse(vis.carers_required),
+                self.candidates.get(&v).map_or(0, Vec::len),
+                vis.latest_start - vis.earliest_start,
+                v,
+            )
+        });
+    }
+
+    pub(super) fn insert_in_order(&self, st: &mut State, pending: Vec<usize>) {
+        let mut blocks = Vec::new();
+        for v in pending {
+            if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
+                self.apply(st, v, ins);
+            }
+        }
+    }
+}

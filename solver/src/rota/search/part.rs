@@ -1,0 +1,278 @@
+//! [`Part`]: the static data of one independent part of the problem (its
+//! visits and shifts, travel matrices, candidate shifts per visit, per-carer
+//! visit costs, granular neighbourhoods) and the look-ups every move reads.
+
+use super::{Map, State};
+use crate::format::TravelMode;
+use crate::model::{LocIdx, Minute, Problem};
+use crate::rota::objective::carer_visit_cost;
+use crate::travel::TravelMatrix;
+
+/// Static data for one part of the problem.
+pub(crate) struct Part<'a> {
+    pub p: &'a Problem,
+    /// Visits of this part.
+    pub visits: Vec<usize>,
+    /// Shifts of this part.
+    pub shifts: Vec<usize>,
+    /// Problem location -> matrix row (`usize::MAX` when not in this part).
+    pub(super) loc_row: Vec<usize>,
+    /// One matrix per travel mode used.
+    pub(super) mats: Vec<(TravelMode, TravelMatrix)>,
+    /// Carer -> index into `mats`.
+    pub(super) carer_mat: Vec<usize>,
+    /// Per visit: shifts that could do it (eligible carer, overlapping time).
+    pub candidates: Map<usize, Vec<usize>>,
+    /// Per visit: links it takes part in.
+    pub(super) links_of: Map<usize, Vec<usize>>,
+    /// Per visit: carers on the published rota (for the stability cost).
+    pub(super) existing_carers: Vec<Option<Vec<usize>>>,
+    /// Pinned visits: carers and start.
+    pub pinned: Map<usize, (Vec<usize>, Minute)>,
+    pub(super) tolerance: Minute,
+    /// Carers of this part's shifts, sorted.
+    pub(super) carers: Vec<usize>,
+    /// Problem visit -> dense index in `visits` (`u32::MAX` when not in this part).
+    pub(super) visit_row: Vec<u32>,
+    /// Problem carer -> dense index in `carers` (`u32::MAX` when not in this part).
+    pub(super) carer_row: Vec<u32>,
+    /// Carer-specific cost of each (carer, visit) of the part, carer-major.
+    pub(super) visit_costs: Vec<f64>,
+    /// Per problem visit: double-handed, linked or pinned (its start is fixed once placed).
+    pub(super) anchored_row: Vec<bool>,
+    /// Granular neighbourhoods (Toth & Vigo 2003), only on parts with many
+    /// interchangeable shifts: per dense visit row, the [`GRANULAR_K`] visits of
+    /// the same day nearest in travel and time. Route local search then moves a
+    /// visit only to shifts holding one of them. Empty on smaller parts (a team's
+    /// week), where every candidate shift is tried.
+    pub(super) near: Vec<Vec<usize>>,
+}
+
+/// Parts whose visits have more candidate shifts than this on average get
+/// granular local search (see [`Part::near`]); 100-customer Solomon instances
+/// (25 vehicles) and team rotas (~10 carers a day) stay exhaustive.
+const GRANULAR_MIN_SHIFTS: usize = 40;
+/// Neighbours per visit in a granular neighbourhood.
+pub(super) const GRANULAR_K: usize = 20;
+
+impl<'a> Part<'a> {
+    pub fn new(p: &'a Problem, visits: Vec<usize>, shifts: Vec<usize>) -> Self {
+        let mut locs: Vec<LocIdx> = Vec::new();
+        for &s in &shifts {
+            locs.push(p.shifts[s].start_loc);
+            locs.push(p.shifts[s].end_loc);
+        }
+        locs.extend(visits.iter().map(|&v| p.visits[v].location));
+        locs.sort_unstable();
+        locs.dedup();
+        let mut loc_row = vec![usize::MAX; p.locations.len()];
+        for (i, &l) in locs.iter().enumerate() {
+            loc_row[l] = i;
+        }
+        let points: Vec<_> = locs.iter().map(|&l| p.locations[l]).collect();
+        let mut mats: Vec<(TravelMode, TravelMatrix)> = Vec::new();
+        let mut carer_mat = vec![0; p.carers.len()];
+        for &s in &shifts {
+            let c = p.shifts[s].carer;
+            let mode = p.carers[c].mode;
+            let idx = match mats.iter().position(|(m, _)| *m == mode) {
+                Some(i) => i,
+                None => {
+                    mats.push((mode, p.travel.matrix(&points, mode)));
+                    mats.len() - 1
+                }
+            };
+            carer_mat[c] = idx;
+        }
+        let tolerance = p.lateness.tolerance();
+        let mut candidates = Map::default();
+        for &v in &visits {
+            let visit = &p.visits[v];
+            let lo = visit.earliest_start;
+            let hi = visit.latest_start + tolerance + visit.duration;
+            let list: Vec<usize> = shifts
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    let sh = &p.shifts[s];
+                    sh.start < hi && sh.end > lo && p.eligibility(sh.carer, v).is_ok()
+                })
+                .collect();
+            candidates.insert(v, list);
+        }
+        let mut links_of: Map<usize, Vec<usize>> = Map::default();
+        for (l, link) in p.links.iter().enumerate() {
+            links_of.entry(link.first).or_default().push(l);
+            links_of.entry(link.then).or_default().push(l);
+        }
+        let mut existing_carers = vec![None; p.visits.len()];
+        let mut pinned = Map::default();
+        for e in &p.existing {
+            existing_carers[e.visit] = Some(e.carers.clone());
+            if e.pinned
+                && let Some(t) = e.start
+            {
+                pinned.insert(e.visit, (e.carers.clone(), t));
+            }
+        }
+        let mut carers: Vec<usize> = shifts.iter().map(|&s| p.shifts[s].carer).collect();
+        carers.sort_unstable();
+        carers.dedup();
+        let mut visit_row = vec![u32::MAX; p.visits.len()];
+        for (i, &v) in visits.iter().enumerate() {
+            visit_row[v] = i as u32;
+        }
+        let mut carer_row = vec![u32::MAX; p.carers.len()];
+        for (i, &c) in carers.iter().enumerate() {
+            carer_row[c] = i as u32;
+        }
+        let visit_costs: Vec<f64> = carers
+            .iter()
+            .flat_map(|&c| visits.iter().map(move |&v| (c, v)).collect::<Vec<_>>())
+            .map(|(c, v)| carer_visit_cost(p, c, v, existing_carers[v].as_deref()))
+            .collect();
+        let anchored_row = (0..p.visits.len())
+            .map(|v| {
+                p.visits[v].carers_required > 1
+                    || links_of.contains_key(&v)
+                    || pinned.contains_key(&v)
+            })
+            .collect();
+        let mut part = Part {
+            near: Vec::new(),
+            anchored_row,
+            carers,
+            visit_row,
+            carer_row,
+            visit_costs,
+            p,
+            visits,
+            shifts,
+            loc_row,
+            mats,
+            carer_mat,
+            candidates,
+            links_of,
+            existing_carers,
+            pinned,
+            tolerance,
+        };
+        let options: usize = part.candidates.values().map(Vec::len).sum();
+        if options > GRANULAR_MIN_SHIFTS * part.visits.len() {
+            part.near = part.nearest_visits();
+        }
+        part
+    }
+
+    /// Per dense visit row: the [`GRANULAR_K`] visits of the same day that are
+    /// nearest by travel plus the idle time their windows force between them.
+    pub(super) fn nearest_visits(&self) -> Vec<Vec<usize>> {
+        let p = self.p;
+        let c0 = p.shifts[self.shifts[0]].carer;
+        let mut by_day: Map<u32, Vec<usize>> = Map::default();
+        for &v in &self.visits {
+            by_day.entry(p.visits[v].day).or_default().push(v);
+        }
+        self.visits
+            .iter()
+            .map(|&v| {
+                let a = &p.visits[v];
+                let mut scored: Vec<(i64, usize)> = by_day[&a.day]
+                    .iter()
+                    .filter(|&&w| w != v)
+                    .map(|&w| {
+                        let b = &p.visits[w];
+                        let leg = self
+                            .travel(c0, a.location, b.location)
+                            .min(self.travel(c0, b.location, a.location));
+                        // Idle time if one must follow the other: w after v, or v after w.
+                        let after = (b.earliest_start - (a.latest_start + a.duration)).max(0);
+                        let before = (a.earliest_start - (b.latest_start + b.duration)).max(0);
+                        (i64::from(leg) + i64::from(after.min(before)), w)
+                    })
+                    .collect();
+                let k = GRANULAR_K.min(scored.len());
+                if k < scored.len() {
+                    scored.select_nth_unstable(k);
+                    scored.truncate(k);
+                }
+                scored.sort_unstable();
+                scored.into_iter().map(|x| x.1).collect()
+            })
+            .collect()
+    }
+
+    /// `v`'s granular neighbours (empty unless the part [`Part::is_granular`]).
+    pub(crate) fn near_of(&self, v: usize) -> &[usize] {
+        let row = self.visit_row.get(v).copied().unwrap_or(u32::MAX) as usize;
+        self.near.get(row).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Shifts holding a granular neighbour of any of `visits`.
+    pub(crate) fn shifts_near(&self, st: &State, visits: &[usize]) -> Map<usize, ()> {
+        let mut shifts = Map::default();
+        for &v in visits {
+            for w in self.near_of(v) {
+                if let Some(on) = st.on.get(w) {
+                    shifts.extend(on.iter().map(|&s| (s, ())));
+                }
+            }
+        }
+        shifts
+    }
+
+    /// Shifts other than `from` that route local search tries for visit `v`:
+    /// every candidate shift, or on granular parts those holding one of `v`'s
+    /// nearest visits or a visit of the same person (continuity).
+    pub(super) fn move_targets(&self, st: &State, v: usize, from: usize) -> Vec<usize> {
+        let all = self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]);
+        if !self.is_granular() {
+            return all.iter().copied().filter(|&b| b != from).collect();
+        }
+        let keep = self.shifts_near(st, &[v]);
+        let seen = st.seen.get(&self.p.visits[v].service_user);
+        all.iter()
+            .copied()
+            .filter(|&b| {
+                b != from
+                    && (keep.contains_key(&b)
+                        || seen.is_some_and(|m| m.contains_key(&self.p.shifts[b].carer)))
+            })
+            .collect()
+    }
+
+    pub(super) fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {
+        let m = self.carer_mat.get(carer).copied().unwrap_or(0);
+        let a = self.loc_row.get(from).copied().unwrap_or(usize::MAX);
+        let b = self.loc_row.get(to).copied().unwrap_or(usize::MAX);
+        match self.mats.get(m) {
+            Some((_, mat)) if a != usize::MAX && b != usize::MAX => mat.minutes(a, b) as Minute,
+            _ => self.p.leg(carer, from, to).minutes as Minute,
+        }
+    }
+
+    /// Carer-specific cost of carer `c` making visit `v` (from the table when both are in the part).
+    pub(super) fn visit_cost(&self, c: usize, v: usize) -> f64 {
+        let cr = self.carer_row.get(c).copied().unwrap_or(u32::MAX);
+        let vr = self.visit_row.get(v).copied().unwrap_or(u32::MAX);
+        if cr != u32::MAX && vr != u32::MAX {
+            let i = cr as usize * self.visits.len() + vr as usize;
+            if let Some(&x) = self.visit_costs.get(i) {
+                return x;
+            }
+        }
+        carer_visit_cost(self.p, c, v, self.existing_carers[v].as_deref())
+    }
+
+    /// A visit with no spare candidate shift: as many shifts as carers it needs.
+    pub fn forced(&self, v: usize) -> bool {
+        let n = self.candidates.get(&v).map_or(0, Vec::len);
+        n > 0 && n <= usize::from(self.p.visits[v].carers_required)
+    }
+
+    pub(super) fn anchored(&self, v: usize) -> bool {
+        self.p.visits[v].carers_required > 1
+            || self.links_of.contains_key(&v)
+            || self.pinned.contains_key(&v)
+    }
+}

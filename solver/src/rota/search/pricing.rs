@@ -1,0 +1,540 @@
+//! Pricing insertions: the cheapest place for a visit in one shift (by full
+//! re-timing, or in O(route length) with hard windows), across shifts, and for
+//! anchored visits at a fixed start; the carer-level rules (daily and weekly
+//! hours, continuity cap) and contract shortfall of each candidate.
+
+use super::{Block, OnShifts, Part, Sched, State};
+use crate::model::Minute;
+use crate::rota::objective::contract_shortfall_cost;
+use crate::rota::rules::{self, RoomAt};
+
+/// A carer's room on one day for one visit (see [`Part::carer_room`]).
+pub(super) struct CarerRoom {
+    pub(super) carer: usize,
+    /// What each registered rule reads for this carer, day and visit.
+    pub(super) rules: rules::Rooms,
+    /// Paid minutes over the horizon so far (for the contract shortfall).
+    pub(super) worked: f64,
+}
+
+/// A route as [`Part::price_at`] reads it, for one visit to insert.
+pub(super) struct RouteView<'s> {
+    pub(super) route: &'s [usize],
+    pub(super) starts: &'s [Minute],
+    /// Latest start of each stop (see [`Sched::slack`]).
+    pub(super) latest: &'s [Minute],
+    pub(super) old_cost: f64,
+    pub(super) old_work: i64,
+    /// Weight and paid share of the first and last legs.
+    pub(super) commute_w: f64,
+    pub(super) commute_work: i64,
+    /// Carer-specific cost of the visit.
+    pub(super) visit_cost: f64,
+    pub(super) room: CarerRoom,
+}
+
+/// One insertion position's timing limits and cost change (see [`Part::price_at`]).
+pub(super) struct PositionPrice {
+    pub(super) arrival: Minute,
+    pub(super) latest_start: Minute,
+    pub(super) local: f64,
+    pub(super) work: i64,
+}
+
+/// An insertion: its cost and, per carer, the shift, position and new schedule.
+#[derive(Debug, Clone)]
+pub(crate) struct Insertion {
+    pub cost: f64,
+    pub parts: Vec<(usize, usize, Sched)>,
+    pub fixed: Option<Minute>,
+}
+
+impl Part<'_> {
+    /// Allowed start interval of `v` given placed link partners and carers it must avoid.
+    pub(super) fn link_bounds(&self, st: &State, v: usize) -> (Minute, Minute, Vec<usize>) {
+        let p = self.p;
+        let visit = &p.visits[v];
+        let (mut lo, mut hi) = (visit.earliest_start, visit.latest_start + self.tolerance);
+        let mut avoid = Vec::new();
+        for &l in self.links_of.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+            let link = &p.links[l];
+            let (other, sign) = if link.first == v {
+                (link.then, -1)
+            } else {
+                (link.first, 1)
+            };
+            if let Some(&t) = st.fixed.get(&other) {
+                if sign == 1 {
+                    lo = lo.max(t + link.min_offset);
+                    hi = hi.min(t + link.max_offset);
+                } else {
+                    lo = lo.max(t - link.max_offset);
+                    hi = hi.min(t - link.min_offset);
+                }
+                if link.distinct_carers {
+                    for &s in st.on.get(&other).map(OnShifts::as_slice).unwrap_or(&[]) {
+                        avoid.push(p.shifts[s].carer);
+                    }
+                }
+            }
+        }
+        (lo, hi, avoid)
+    }
+
+    /// What the state allows carer `c` on `day` for visit `v`, read once per
+    /// shift so that each insertion position only does arithmetic.
+    pub(super) fn carer_room(&self, st: &State, c: usize, day: u32, v: usize) -> CarerRoom {
+        CarerRoom {
+            carer: c,
+            rules: rules::rooms(&RoomAt {
+                p: self.p,
+                st,
+                carer: c,
+                day,
+                visit: v,
+            }),
+            worked: st.total_work.get(&c).copied().unwrap_or(0) as f64,
+        }
+    }
+
+    /// Feasibility and cost change of adding `work_delta` paid minutes and the
+    /// visit `room` was read for: the registered rules (daily and weekly hours,
+    /// the continuity cap and the cost of a new carer for the person), then the
+    /// contract shortfall.
+    pub(super) fn global_delta(&self, room: &CarerRoom, work_delta: i64) -> Result<f64, Block> {
+        let ruled = rules::admits(&room.rules, work_delta)?;
+        let (p, c) = (self.p, room.carer);
+        Ok(
+            ruled + contract_shortfall_cost(p, c, room.worked + work_delta as f64)
+                - contract_shortfall_cost(p, c, room.worked),
+        )
+    }
+
+    /// Best insertion of one carer's share of `v` at fixed start `t` (or ASAP when `None`) into shift `s`,
+    /// at position `at` only when given.
+    pub(super) fn best_in_shift(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        at: Option<usize>,
+        blocks: &mut Vec<Block>,
+    ) -> Option<(f64, usize, Sched)> {
+        if let Some(found) = self.best_in_shift_fast(st, s, v, t, at, blocks) {
+            return found;
+        }
+        let p = self.p;
+        let empty = Vec::new();
+        let route = st.routes.get(&s).unwrap_or(&empty);
+        let old = st.scheds.get(&s);
+        let old_cost = old.map_or(0.0, |x| x.local_cost);
+        let old_work = old.map_or(0, |x| x.work);
+        let visit = &p.visits[v];
+        let c = p.shifts[s].carer;
+        let room = self.carer_room(st, c, p.shifts[s].day, v);
+        let mut best: Option<(f64, usize, Sched)> = None;
+        let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
+        let mut buf = Vec::with_capacity(route.len() + 1);
+        for pos in positions(at, route.len()) {
+            // Prune by time: the visit must be able to start before the next stop's start.
+            if let Some(sc) = old {
+                if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
+                    break;
+                }
+                if st.prune_wait
+                    && pos < route.len()
+                    && sc.starts[pos] + p.visits[route[pos]].duration < visit.earliest_start
+                {
+                    continue;
+                }
+            }
+            buf.clear();
+            buf.extend_from_slice(&route[..pos]);
+            buf.push(v);
+            buf.extend_from_slice(&route[pos..]);
+            let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
+                blocks.push(Block::Time);
+                continue;
+            };
+            let delta = match self.global_delta(&room, sched.work - old_work) {
+                Ok(d) => d,
+                Err(b) => {
+                    blocks.push(b);
+                    continue;
+                }
+            };
+            let cost = sched.local_cost - old_cost + delta;
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, pos, sched));
+            }
+        }
+        best
+    }
+
+    /// What pricing `v`'s insertion positions in shift `s` reads once (see
+    /// [`Part::best_in_shift_fast`]): `None` when the shortcut does not apply
+    /// (soft windows, a route timed around a break), `Some(None)` when the
+    /// carer's capacity rules `v` out.
+    pub(super) fn route_view<'s>(
+        &self,
+        st: &'s State,
+        s: usize,
+        v: usize,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Option<RouteView<'s>>> {
+        let p = self.p;
+        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+            return None;
+        }
+        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
+        let old = st.scheds.get(&s);
+        let n = route.len();
+        if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
+            return None;
+        }
+        let c = p.shifts[s].carer;
+        if let Some(cap) = p.carers[c].capacity {
+            let load: u64 = route.iter().map(|&x| u64::from(p.visits[x].demand)).sum();
+            if load + u64::from(p.visits[v].demand) > u64::from(cap) {
+                blocks.push(Block::Time);
+                return Some(None);
+            }
+        }
+        let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
+        let fixed_of = |x: usize| {
+            if self.anchored_row[x] {
+                st.fixed.get(&x).copied()
+            } else {
+                None
+            }
+        };
+        let latest: &[Minute] = match old {
+            None => &[],
+            Some(o) => o
+                .slack
+                .get_or_init(|| self.route_slack(s, route, starts, &fixed_of))
+                .as_deref()?,
+        };
+        let w = &p.weights;
+        let (commute_w, commute_work) = if p.paid_commute {
+            (w.travel_min, 1)
+        } else {
+            (w.commute_min, 0)
+        };
+        Some(Some(RouteView {
+            route,
+            starts,
+            latest,
+            old_cost: old.map_or(0.0, |x| x.local_cost),
+            old_work: old.map_or(0, |x| x.work),
+            commute_w,
+            commute_work,
+            visit_cost: self.visit_cost(c, v),
+            room: self.carer_room(st, c, p.shifts[s].day, v),
+        }))
+    }
+
+    /// Inserting `v` at `pos` of the route `view` shows: when it can start, the
+    /// latest start that keeps the stops after it on time, and the change of
+    /// route cost and paid minutes (legs only: with hard windows the cost does
+    /// not depend on times).
+    pub(super) fn price_at(
+        &self,
+        view: &RouteView,
+        s: usize,
+        v: usize,
+        pos: usize,
+    ) -> PositionPrice {
+        let p = self.p;
+        let (shift, visit, w) = (&p.shifts[s], &p.visits[v], &p.weights);
+        let (route, starts, n) = (view.route, view.starts, view.route.len());
+        let (prev_loc, ready) = if pos == 0 {
+            (shift.start_loc, shift.start)
+        } else {
+            let x = route[pos - 1];
+            (p.visits[x].location, starts[pos - 1] + p.visits[x].duration)
+        };
+        let next_loc = if pos == n {
+            shift.end_loc
+        } else {
+            p.visits[route[pos]].location
+        };
+        let t_in = self.travel(shift.carer, prev_loc, visit.location);
+        let t_out = self.travel(shift.carer, visit.location, next_loc);
+        let leave_by = if pos == n {
+            shift.end
+        } else {
+            view.latest[pos]
+        };
+        // Leg costs: first and last legs are commutes.
+        let leg = |first_or_last: bool| {
+            if first_or_last {
+                (view.commute_w, view.commute_work)
+            } else {
+                (w.travel_min, 1)
+            }
+        };
+        let ((w_in, k_in), (w_out, k_out)) = (leg(pos == 0), leg(pos == n));
+        let mut local = f64::from(t_in) * w_in + f64::from(t_out) * w_out + view.visit_cost;
+        let mut work =
+            i64::from(t_in) * k_in + i64::from(t_out) * k_out + i64::from(visit.duration);
+        if n == 0 {
+            local += w.shift_used;
+        } else {
+            let t_old = self.travel(shift.carer, prev_loc, next_loc);
+            let (w_old, k_old) = leg(pos == 0 || pos == n);
+            local -= f64::from(t_old) * w_old;
+            work -= i64::from(t_old) * k_old;
+        }
+        PositionPrice {
+            arrival: ready + t_in,
+            latest_start: (leave_by - visit.duration - t_out)
+                .min(visit.latest_start + self.tolerance),
+            local,
+            work,
+        }
+    }
+
+    /// Whether the route with `v` at `pos` starting at `start` spans long enough
+    /// to need a break, so it must be re-timed in full to know it is feasible.
+    pub(super) fn may_need_break(
+        &self,
+        view: &RouteView,
+        v: usize,
+        pos: usize,
+        start: Minute,
+    ) -> bool {
+        let p = self.p;
+        let n = view.route.len();
+        if p.break_duration <= 0 {
+            return false;
+        }
+        let first = if pos == 0 { start } else { view.starts[0] };
+        let last_end = if pos == n {
+            start + p.visits[v].duration
+        } else {
+            view.latest[n - 1] + p.visits[view.route[n - 1]].duration
+        };
+        last_end - first > p.break_after
+    }
+
+    /// [`Part::best_in_shift`] in O(route length) instead of one full re-timing per
+    /// position: with hard windows the route cost does not depend on times, so each
+    /// position's cost change is the change of its legs, and feasibility follows
+    /// from the latest start each later stop allows (a backward pass; anchored
+    /// stops keep their start). Only the chosen position is re-timed in full.
+    /// Positions whose route would become long enough to need a break are
+    /// re-timed in full too. `None` when this shortcut does not apply.
+    pub(super) fn best_in_shift_fast(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        at: Option<usize>,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Option<(f64, usize, Sched)>> {
+        let p = self.p;
+        let Some(view) = self.route_view(st, s, v, blocks)? else {
+            return Some(None);
+        };
+        let (route, starts, n) = (view.route, view.starts, view.route.len());
+        let visit = &p.visits[v];
+        let fixed_of = |x: usize| {
+            if x == v {
+                t
+            } else if self.anchored_row[x] {
+                st.fixed.get(&x).copied()
+            } else {
+                None
+            }
+        };
+        let mut best: Option<(f64, usize, Option<Sched>, f64, i64)> = None;
+        let mut timed_out = false;
+        let mut buf: Vec<usize> = Vec::new();
+        for pos in positions(at, n) {
+            if pos > 0 && starts[pos - 1] > visit.latest_start + self.tolerance {
+                break;
+            }
+            if st.prune_wait
+                && pos < n
+                && starts[pos] + p.visits[route[pos]].duration < visit.earliest_start
+            {
+                continue;
+            }
+            let price = self.price_at(&view, s, v, pos);
+            let start = match t {
+                Some(f) if price.arrival > f => {
+                    timed_out = true;
+                    continue;
+                }
+                Some(f) => f,
+                None => price.arrival.max(visit.earliest_start),
+            };
+            if start > price.latest_start || start < visit.earliest_start {
+                timed_out = true;
+                continue;
+            }
+            // The cost does not depend on times (a break moves times, not costs),
+            // so a position that cannot beat the best one so far is not re-timed.
+            let delta = match self.global_delta(&view.room, price.work) {
+                Ok(d) => d,
+                Err(b) => {
+                    blocks.push(b);
+                    continue;
+                }
+            };
+            let cost = price.local + delta;
+            if best.as_ref().is_some_and(|b| cost >= b.0) {
+                continue;
+            }
+            // A route long enough to need a break is re-timed in full.
+            let mut exact: Option<Sched> = None;
+            if self.may_need_break(&view, v, pos, start) {
+                buf.clear();
+                buf.extend_from_slice(&route[..pos]);
+                buf.push(v);
+                buf.extend_from_slice(&route[pos..]);
+                let Some(sched) = self.simulate(s, &buf, &fixed_of) else {
+                    timed_out = true;
+                    continue;
+                };
+                debug_assert!((sched.local_cost - view.old_cost - price.local).abs() < 1e-6);
+                debug_assert_eq!(sched.work - view.old_work, price.work);
+                exact = Some(sched);
+            }
+            best = Some((cost, pos, exact, price.local, price.work));
+        }
+        if timed_out {
+            blocks.push(Block::Time);
+        }
+        let Some((cost, pos, exact, local, work)) = best else {
+            return Some(None);
+        };
+        // Most positions found here are never applied (another shift or visit
+        // wins), so the chosen one is timed only when applied (`Part::apply`).
+        let sched = exact.unwrap_or(Sched {
+            starts: Vec::new(),
+            local_cost: view.old_cost + local,
+            work: view.old_work + work,
+            slack: std::cell::OnceCell::new(),
+        });
+        Some(Some((cost, pos, sched)))
+    }
+
+    /// Cheapest way to insert `v`: `(cost, [(shift, pos, sched)], fixed start)`.
+    pub fn best_insertion(
+        &self,
+        st: &State,
+        v: usize,
+        blocks: &mut Vec<Block>,
+    ) -> Option<Insertion> {
+        self.best_insertion_among(st, v, blocks, &|_| true)
+    }
+
+    /// [`Part::best_insertion`] on the shifts of carers `allow` accepts only
+    /// (pinned visits ignore the filter: their carers are given).
+    pub fn best_insertion_among(
+        &self,
+        st: &State,
+        v: usize,
+        blocks: &mut Vec<Block>,
+        allow: &dyn Fn(usize) -> bool,
+    ) -> Option<Insertion> {
+        let p = self.p;
+        let cands = self.candidates.get(&v)?;
+        let anchored = self.anchored(v);
+        let (lo, hi, avoid) = self.link_bounds(st, v);
+        if lo > hi {
+            blocks.push(Block::LinkedVisit);
+            return None;
+        }
+        if let Some((carers, t)) = self.pinned.get(&v) {
+            // Pinned: exactly these carers at exactly this time.
+            let mut parts = Vec::new();
+            let mut cost = 0.0;
+            for &c in carers {
+                let s = cands.iter().copied().find(|&s| {
+                    p.shifts[s].carer == c && p.shifts[s].start <= *t && p.shifts[s].end >= *t
+                })?;
+                let (d, pos, sched) = self.best_in_shift(st, s, v, Some(*t), None, blocks)?;
+                cost += d;
+                parts.push((s, pos, sched));
+            }
+            return Some(Insertion {
+                cost,
+                parts,
+                fixed: Some(*t),
+            });
+        }
+        let needed = usize::from(p.visits[v].carers_required);
+        if needed == 1 {
+            let mut best: Option<Insertion> = None;
+            for &s in cands {
+                if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
+                    continue;
+                }
+                let found = if anchored {
+                    self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
+                } else {
+                    // Not anchored: the start is not fixed, so it is not needed here.
+                    self.best_in_shift(st, s, v, None, None, blocks)
+                        .map(|(c, pos, sc)| (c, pos, sc, 0))
+                };
+                if let Some((cost, pos, sched, t)) = found
+                    && best.as_ref().is_none_or(|b| cost < b.cost)
+                {
+                    best = Some(Insertion {
+                        cost,
+                        parts: vec![(s, pos, sched)],
+                        fixed: anchored.then_some(t),
+                    });
+                }
+            }
+            return best;
+        }
+        // Double-handed: a start time both carers can make.
+        let eligible =
+            |s: &usize| !avoid.contains(&p.shifts[*s].carer) && allow(p.shifts[*s].carer);
+        self.double_handed_fast(st, v, cands, &eligible, lo, hi)
+            .or_else(|| self.double_handed_exhaustive(st, v, cands, &eligible, lo, hi, blocks))
+    }
+
+    pub(super) fn best_anchored_in_shift(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        lo: Minute,
+        hi: Minute,
+        blocks: &mut Vec<Block>,
+    ) -> Option<(f64, usize, Sched, Minute)> {
+        let len = st.routes.get(&s).map_or(0, Vec::len);
+        let mut best: Option<(f64, usize, Sched, Minute)> = None;
+        for pos in 0..=len {
+            let t = self.arrival_at(st, s, pos, v).max(lo);
+            if t > hi {
+                blocks.push(Block::Time);
+                continue;
+            }
+            // Only this position: the start was chosen for it (pricing every
+            // position at every position's start was O(n²) per shift, a quarter of
+            // the team week's insertion work).
+            if let Some((cost, _, sched)) = self.best_in_shift(st, s, v, Some(t), Some(pos), blocks)
+                && best.as_ref().is_none_or(|b| cost < b.0)
+            {
+                best = Some((cost, pos, sched, t));
+            }
+        }
+        best
+    }
+}
+
+/// Insertion positions of a route of `n` stops to price: all, or just `at`.
+pub(super) fn positions(at: Option<usize>, n: usize) -> std::ops::RangeInclusive<usize> {
+    match at {
+        Some(k) => k.min(n)..=k.min(n),
+        None => 0..=n,
+    }
+}

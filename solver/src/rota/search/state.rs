@@ -1,0 +1,304 @@
+//! The mutable search state (routes, schedules, per-carer work and per-person
+//! carers seen) and the operations that change it: applying an insertion,
+//! removing visits, and converting to and from pool routes.
+
+use super::{Insertion, Map, Part};
+use crate::model::Minute;
+use crate::rota::objective::{contract_shortfall_cost, unplaced_penalty};
+use crate::rota::pool::PoolRoute;
+
+/// The shifts a visit is on: one, or two for a double-handed visit (the model
+/// allows no more). Inline, so cloning a state, which the search does every
+/// iteration, allocates nothing per visit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OnShifts {
+    len: u8,
+    shifts: [usize; 2],
+}
+
+impl OnShifts {
+    pub fn push(&mut self, s: usize) {
+        self.shifts[usize::from(self.len)] = s;
+        self.len += 1;
+    }
+    pub fn as_slice(&self) -> &[usize] {
+        &self.shifts[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::Deref for OnShifts {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for OnShifts {
+    fn deref_mut(&mut self) -> &mut [usize] {
+        &mut self.shifts[..usize::from(self.len)]
+    }
+}
+
+/// A scheduled route.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sched {
+    pub starts: Vec<Minute>,
+    pub local_cost: f64,
+    pub work: i64,
+    /// For the fast insertion check: the latest start of each stop, or `None`
+    /// when the route is not timed as early as possible (a break in it). Filled on
+    /// first use; a changed route always gets a new `Sched`, so it never goes stale.
+    pub slack: std::cell::OnceCell<Option<Vec<Minute>>>,
+}
+
+/// Mutable search state.
+#[derive(Clone)]
+pub(crate) struct State {
+    /// Per shift (problem index): visits in order.
+    pub routes: Map<usize, Vec<usize>>,
+    /// Per shift: schedule.
+    pub scheds: Map<usize, Sched>,
+    /// Per visit: shifts it is on.
+    pub on: Map<usize, OnShifts>,
+    /// Anchored visits' fixed start.
+    pub fixed: Map<usize, Minute>,
+    /// Per service user: carer -> carer-visits.
+    pub seen: Map<usize, Map<usize, u32>>,
+    /// Per (carer, day) and (carer, week): paid minutes.
+    pub day_work: Map<(usize, u32), i64>,
+    pub week_work: Map<(usize, u32), i64>,
+    pub total_work: Map<usize, i64>,
+    pub unplaced: Vec<usize>,
+    /// Skip insertions that make a carer wait for the new visit before a stop it
+    /// could have done first. Idle time costs nothing in the objective but uses up
+    /// shifts, so this holds while visits are left unplaced (placing them comes
+    /// first); with everything placed, the search looks at every position.
+    pub prune_wait: bool,
+}
+
+impl State {
+    pub fn cost(&self, part: &Part) -> f64 {
+        let p = part.p;
+        let routes: f64 = self.scheds.values().map(|s| s.local_cost).sum();
+        let unplaced: f64 = self.unplaced.iter().map(|&v| unplaced_penalty(p, v)).sum();
+        let continuity: f64 = self
+            .seen
+            .values()
+            .map(|m| m.len() as f64 * p.weights.distinct_carer)
+            .sum();
+        let contract: f64 = part
+            .carers
+            .iter()
+            .map(|&c| {
+                contract_shortfall_cost(p, c, self.total_work.get(&c).copied().unwrap_or(0) as f64)
+            })
+            .sum();
+        routes + unplaced + continuity + contract
+    }
+}
+
+impl Part<'_> {
+    /// Applies an insertion.
+    pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
+        let p = self.p;
+        // Time the parts priced without a schedule (see `best_in_shift_fast`). If
+        // one cannot be timed after all, `v` stays unplaced and the state unchanged.
+        let mut parts = Vec::with_capacity(ins.parts.len());
+        for (s, pos, sched) in ins.parts {
+            if !sched.starts.is_empty() {
+                parts.push((s, pos, sched));
+                continue;
+            }
+            let route = st.routes.get(&s).map_or(&[][..], Vec::as_slice);
+            let at = pos.min(route.len());
+            let mut buf = Vec::with_capacity(route.len() + 1);
+            buf.extend_from_slice(&route[..at]);
+            buf.push(v);
+            buf.extend_from_slice(&route[at..]);
+            let fixed_of = |x: usize| {
+                if x == v {
+                    ins.fixed
+                } else if self.anchored_row[x] {
+                    st.fixed.get(&x).copied()
+                } else {
+                    None
+                }
+            };
+            let Some(timed) = self.simulate(s, &buf, &fixed_of) else {
+                return;
+            };
+            parts.push((s, pos, timed));
+        }
+        for (s, pos, sched) in parts {
+            let c = p.shifts[s].carer;
+            let day = p.shifts[s].day;
+            let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
+            let dw = sched.work - old_work;
+            *st.day_work.entry((c, day)).or_default() += dw;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
+            *st.total_work.entry(c).or_default() += dw;
+            let route = st.routes.entry(s).or_default();
+            route.insert(pos.min(route.len()), v);
+            st.scheds.insert(s, sched);
+            st.on.entry(v).or_default().push(s);
+            *st.seen
+                .entry(p.visits[v].service_user)
+                .or_default()
+                .entry(c)
+                .or_default() += 1;
+        }
+        if let Some(t) = ins.fixed {
+            st.fixed.insert(v, t);
+        }
+        st.unplaced.retain(|&u| u != v);
+    }
+
+    /// Removes `v` from every route it is on and marks it unplaced. Returns false if a route
+    /// could not be re-timed (then the caller must not keep this state).
+    pub fn remove(&self, st: &mut State, v: usize) -> bool {
+        self.remove_all(st, &[v])
+    }
+
+    /// [`Part::remove`] for several visits, re-timing each route they leave once.
+    pub fn remove_all(&self, st: &mut State, visits: &[usize]) -> bool {
+        let p = self.p;
+        let mut touched: Vec<usize> = Vec::new();
+        for &v in visits {
+            let shifts = st.on.remove(&v).unwrap_or_default();
+            st.fixed.remove(&v);
+            let u = p.visits[v].service_user;
+            for &s in shifts.iter() {
+                touched.push(s);
+                let c = p.shifts[s].carer;
+                if let Some(m) = st.seen.get_mut(&u) {
+                    if let Some(n) = m.get_mut(&c) {
+                        *n -= 1;
+                        if *n == 0 {
+                            m.remove(&c);
+                        }
+                    }
+                    if m.is_empty() {
+                        st.seen.remove(&u);
+                    }
+                }
+            }
+            if !st.unplaced.contains(&v) {
+                st.unplaced.push(v);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let mut ok = true;
+        for s in touched {
+            let Some(route) = st.routes.get(&s) else {
+                continue;
+            };
+            let route: Vec<usize> = route
+                .iter()
+                .copied()
+                .filter(|x| !visits.contains(x))
+                .collect();
+            let sched = if route.is_empty() {
+                Some(Sched::default())
+            } else {
+                let fixed = &st.fixed;
+                self.simulate(s, &route, &|w| fixed.get(&w).copied())
+            };
+            let Some(sched) = sched else {
+                ok = false;
+                continue;
+            };
+            let (c, day) = (p.shifts[s].carer, p.shifts[s].day);
+            let dw = sched.work - st.scheds.get(&s).map_or(0, |x| x.work);
+            *st.day_work.entry((c, day)).or_default() += dw;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
+            *st.total_work.entry(c).or_default() += dw;
+            if route.is_empty() {
+                st.routes.remove(&s);
+                st.scheds.remove(&s);
+            } else {
+                st.routes.insert(s, route);
+                st.scheds.insert(s, sched);
+            }
+        }
+        ok
+    }
+
+    /// Routes of the state as pool entries.
+    pub fn pool_routes(&self, st: &State) -> Vec<PoolRoute> {
+        let mut out: Vec<PoolRoute> = st
+            .routes
+            .iter()
+            .filter_map(|(&s, visits)| {
+                let sc = st.scheds.get(&s)?;
+                Some(PoolRoute {
+                    shift: s,
+                    stops: visits
+                        .iter()
+                        .copied()
+                        .zip(sc.starts.iter().copied())
+                        .collect(),
+                    local_cost: sc.local_cost,
+                    work_min: sc.work,
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| r.shift);
+        out
+    }
+
+    /// A state holding exactly these routes (from the MILP); `None` if one cannot be re-timed.
+    pub fn state_from_routes(&self, routes: &[PoolRoute]) -> Option<State> {
+        let p = self.p;
+        let mut st = self.empty_state();
+        for r in routes {
+            for &(v, t) in &r.stops {
+                if self.anchored(v) {
+                    st.fixed.insert(v, t);
+                }
+            }
+        }
+        for r in routes {
+            let visits: Vec<usize> = r.stops.iter().map(|x| x.0).collect();
+            let fixed = st.fixed.clone();
+            let sched = self.simulate(r.shift, &visits, &|w| fixed.get(&w).copied())?;
+            let c = p.shifts[r.shift].carer;
+            let day = p.shifts[r.shift].day;
+            *st.day_work.entry((c, day)).or_default() += sched.work;
+            *st.week_work.entry((c, p.week_of(day))).or_default() += sched.work;
+            *st.total_work.entry(c).or_default() += sched.work;
+            for &v in &visits {
+                st.on.entry(v).or_default().push(r.shift);
+                *st.seen
+                    .entry(p.visits[v].service_user)
+                    .or_default()
+                    .entry(c)
+                    .or_default() += 1;
+            }
+            st.routes.insert(r.shift, visits);
+            st.scheds.insert(r.shift, sched);
+        }
+        st.unplaced = self
+            .visits
+            .iter()
+            .copied()
+            .filter(|v| !st.on.contains_key(v))
+            .collect();
+        Some(st)
+    }
+
+    pub fn empty_state(&self) -> State {
+        State {
+            routes: Map::default(),
+            scheds: Map::default(),
+            on: Map::default(),
+            fixed: Map::default(),
+            seen: Map::default(),
+            day_work: Map::default(),
+            week_work: Map::default(),
+            total_work: Map::default(),
+            unplaced: self.visits.clone(),
+            prune_wait: true,
+        }
+    }
+}
