@@ -6,7 +6,7 @@
 //! one transaction. If the commit fails, the in-memory broker is rebuilt from
 //! the store, so memory never runs ahead of the database.
 
-use crate::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
+use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};

@@ -51,9 +51,10 @@ mod module_graph;
 pub mod server;
 pub mod solving;
 pub mod state;
-pub mod store;
 
 pub use auth::{KeyStore, Principal, Role, Scope};
+/// The broker's durable store, kept beside the broker domain in the solver.
+pub use carefill_solver::broker::store;
 pub use config::{MAX_BODY_BYTES, MAX_JOB_TIME_LIMIT_S, MAX_SYNC_TIME_LIMIT_S, ServiceConfig};
 pub use http::ApiError;
 pub use server::{routes, serve};

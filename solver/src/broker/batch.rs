@@ -11,9 +11,9 @@
 //! providers and emergency cover take theirs at once after a fresh fit check
 //! against the rota as it is by then.
 
-use super::Broker;
-use super::cascade::{Candidate, CandidateReport};
-use super::records::{BrokerEvent, PackageStatus};
+use super::candidates::{Candidate, CandidateReport};
+use super::records::PackageStatus;
+use super::{Broker, BrokerEvent};
 use crate::format::{Tier, Urgency};
 use chrono::{DateTime, Utc};
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, variable};
@@ -249,34 +249,4 @@ fn solve_assignment(
         }
     }
     Some(chosen)
-}
-
-impl Broker {
-    pub(crate) fn candidates_for_batch(
-        &self,
-        package: &crate::format::Package,
-        user: &crate::format::ServiceUser,
-        order: Vec<Tier>,
-    ) -> CandidateReport {
-        let passed = self
-            .packages
-            .get(&package.id)
-            .map(|r| r.passed_by.clone())
-            .unwrap_or_default();
-        let config = super::BrokerConfig {
-            max_teams_checked: self.config.batch_max_teams_checked,
-            ..self.config.clone()
-        };
-        let mut r = super::cascade::candidates_in(
-            &self.roster,
-            &self.index,
-            &self.rotas,
-            &config,
-            package,
-            user,
-            order,
-        );
-        r.fitting.retain(|c| !passed.contains(&c.provider));
-        r
-    }
 }

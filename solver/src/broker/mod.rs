@@ -10,17 +10,45 @@
 //! in one transaction. Replaying stored events rebuilds the same state, so a
 //! crash between commands loses nothing and a crash during one leaves nothing
 //! half-applied. Time is always passed in (`now`), never read from a clock.
+//!
+//! # Modules
+//! - `events`: [`BrokerEvent`] and [`Broker::apply`], one applier per event kind.
+//! - `referral`: packages entering brokering (one, a batch, or to a chosen team),
+//!   cancellation, a broker's retry of an escalated package.
+//! - `offers`: the cascade step (who is offered a package next), auto-acceptance,
+//!   accept and decline, and the fee an acceptance posts.
+//! - `tick`: time passing: offer expiry, escalation retries, damages, year end.
+//! - `provider_failure`: suspension and failure, releases, carer transfers.
+//! - `roster`: providers, teams, carers and absences changed while brokering,
+//!   with minimum-change re-plans of the teams' rotas.
+//! - `candidates`: which teams could take a package and in what order;
+//!   `fit`: whether the whole package fits one team's rota, and at what cost.
+//! - [`batch`]: many packages allocated together by a MILP.
+//! - `county`: lookups over the roster and a team's own slice of it.
+//! - [`records`], [`ledger`], [`config`], [`reports`], `demo`: the state's
+//!   records, the money, the policy, read-only reports and the demo county.
+//! - `store` (cargo feature `store`): the durable store (SQLite or PostgreSQL)
+//!   that appends each command's events to an audit log and replays it.
 
 pub mod batch;
-mod cascade;
+mod candidates;
 pub mod config;
+mod county;
 #[cfg(any(test, feature = "generate"))]
 pub mod demo;
+mod error;
+mod events;
+mod fit;
 pub mod ledger;
+mod offers;
+mod provider_failure;
 pub mod records;
+mod referral;
 pub mod reports;
 mod roster;
-mod world;
+#[cfg(feature = "store")]
+pub mod store;
+mod tick;
 
 #[cfg(test)]
 mod roster_tests;
@@ -29,19 +57,21 @@ mod scenarios;
 #[cfg(test)]
 mod tests;
 
-pub use cascade::{Candidate, CandidateReport};
+pub use candidates::{Candidate, CandidateReport, TEAM_REACH_M};
 pub use config::{BrokerConfig, DamagesSharing, OfferMode, OfferWindows};
+pub use county::{area_label, package_skills};
+pub use error::BrokerError;
+pub use events::BrokerEvent;
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use records::{
-    Alert, BrokerEvent, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus,
-    PackageRecord, PackageStatus, TeamReplan, VisitMove,
+    Alert, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus, PackageRecord,
+    PackageStatus, TeamReplan, VisitMove,
 };
-pub use world::{TEAM_REACH_M, area_label, package_skills};
 
 use crate::format::{Package, PlanningRequest, Rota, ServiceUser};
 use crate::model::Problem;
+use county::RosterIndex;
 use std::collections::BTreeMap;
-use world::RosterIndex;
 
 /// Plans every team's rota of a county from scratch (in parallel, each team on
 /// its own), for a broker starting without published rotas (demo, tests).
@@ -86,86 +116,6 @@ pub fn plan_initial_rotas(
             Ok((t.id.clone(), rota))
         })
         .collect()
-}
-
-/// A broker error with a stable code (the API maps codes to HTTP statuses).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BrokerError {
-    /// The roster or a package is invalid; issues carry JSON paths.
-    #[error("invalid input: {0}")]
-    Invalid(String),
-    /// No such package.
-    #[error("unknown package `{0}`")]
-    UnknownPackage(String),
-    /// No such offer.
-    #[error("unknown offer `{0}`")]
-    UnknownOffer(String),
-    /// No such provider.
-    #[error("unknown provider `{0}`")]
-    UnknownProvider(String),
-    /// No such team.
-    #[error("unknown team `{0}`")]
-    UnknownTeam(String),
-    /// No such carer.
-    #[error("unknown carer `{0}`")]
-    UnknownCarer(String),
-    /// A roster record is invalid; every issue carries the JSON path of its field.
-    #[error("invalid input: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
-    InvalidFields(Vec<crate::format::Issue>),
-    /// A provider, team or carer with this id already exists (create only).
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    /// The change is not allowed in the record's current state.
-    #[error("{detail}")]
-    Refused {
-        /// Stable code.
-        code: &'static str,
-        /// What is wrong and what to do instead.
-        detail: String,
-    },
-    /// A package with this id is already being brokered or active.
-    #[error("package `{0}` already exists")]
-    DuplicatePackage(String),
-    /// The offer is no longer open.
-    #[error("offer `{offer}` is {status}, not open")]
-    OfferClosed {
-        /// Offer id.
-        offer: String,
-        /// Its status.
-        status: String,
-    },
-    /// The offer's window has passed.
-    #[error("offer `{0}` expired before it was answered")]
-    OfferExpired(String),
-    /// The package no longer fits the team's rota (it changed since the offer).
-    #[error("package no longer fits team `{team}`: {why}")]
-    NoLongerFits {
-        /// Team.
-        team: String,
-        /// Explanation.
-        why: String,
-    },
-}
-
-impl BrokerError {
-    /// Stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            BrokerError::Invalid(_) => "invalid_input",
-            BrokerError::UnknownPackage(_) => "unknown_package",
-            BrokerError::UnknownOffer(_) => "unknown_offer",
-            BrokerError::UnknownProvider(_) => "unknown_provider",
-            BrokerError::UnknownTeam(_) => "unknown_team",
-            BrokerError::UnknownCarer(_) => "unknown_carer",
-            BrokerError::InvalidFields(_) => "invalid_input",
-            BrokerError::AlreadyExists(_) => "already_exists",
-            BrokerError::Refused { code, .. } => code,
-            BrokerError::DuplicatePackage(_) => "duplicate_package",
-            BrokerError::OfferClosed { .. } => "offer_closed",
-            BrokerError::OfferExpired(_) => "offer_expired",
-            BrokerError::NoLongerFits { .. } => "no_longer_fits",
-        }
-    }
 }
 
 /// The broker's whole state.
@@ -254,8 +204,8 @@ impl Broker {
     /// the request its rota answers; `None` for an unknown team.
     pub fn team_request(&self, team: &str) -> Option<PlanningRequest> {
         let ti = *self.index.team_pos.get(team)?;
-        let mut req = world::team_roster(&self.roster, &self.index, ti, None);
-        world::keep_team_carer_refs(&mut req);
+        let mut req = county::team_roster(&self.roster, &self.index, ti, None);
+        county::keep_team_carer_refs(&mut req);
         Some(req)
     }
 

@@ -2,9 +2,9 @@
 //! capacity map and the money ledger.
 
 use super::Broker;
+use super::fit::period_of;
 use super::ledger::{EntryKind, QUALITY_FUND, RISK_POOL};
 use super::records::{OfferStatus, PackageStatus};
-use super::world::period_of;
 use crate::format::{Rota, Tier};
 use crate::model::Problem;
 use chrono::{DateTime, Utc};

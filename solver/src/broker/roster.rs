@@ -1,5 +1,5 @@
 //! Roster commands: providers, teams and carers created and updated while the
-//! broker runs.
+//! broker runs, and carers' absences.
 //!
 //! Like every command they decide events and apply them; nothing else changes
 //! state. A carer change (availability, team, skills, limits, absences) may
@@ -15,9 +15,9 @@
 //! team's roster so a change cannot leave a team invalid (e.g. `max_members`
 //! below its carer count).
 
-use super::records::{BrokerEvent, TeamReplan, VisitMove};
-use super::world::keep_team_carer_refs;
-use super::{Broker, BrokerError};
+use super::county::keep_team_carer_refs;
+use super::records::{TeamReplan, VisitMove};
+use super::{Broker, BrokerError, BrokerEvent};
 use crate::check::{ViolationCode, check};
 use crate::format::{
     Carer, FORMAT_TAG, FrameworkStatus, Issue, IssueCode, PlanningRequest, Provider, Rota, Shift,
@@ -200,7 +200,7 @@ impl Broker {
             return Err(invalid(issues));
         }
         let mut out = Vec::new();
-        self.record(
+        self.emit(
             BrokerEvent::ProviderSaved {
                 at: now,
                 provider,
@@ -281,7 +281,7 @@ impl Broker {
         req.teams = vec![team.clone()];
         validate(&req, Some("$.teams[0]"), &team.id).map_err(invalid)?;
         let mut out = Vec::new();
-        self.record(
+        self.emit(
             BrokerEvent::TeamSaved {
                 at: now,
                 team,
@@ -352,7 +352,7 @@ impl Broker {
             replans.push(self.replan(&left, &p_old, &carer.id)?);
         }
         let mut out = Vec::new();
-        self.record(
+        self.emit(
             BrokerEvent::CarerSaved {
                 at: now,
                 carer,
@@ -515,35 +515,61 @@ impl Broker {
         })
     }
 
-    fn record(&mut self, e: BrokerEvent, out: &mut Vec<BrokerEvent>) {
-        self.apply(&e);
-        out.push(e);
-    }
-
-    /// Applies a roster event (called from [`Broker::apply`]).
-    pub(super) fn apply_roster(&mut self, e: &BrokerEvent) {
-        match e {
-            BrokerEvent::ProviderSaved { provider, .. } => {
-                match self.index.provider_pos.get(&provider.id) {
-                    Some(&i) => self.roster.providers[i] = provider.clone(),
-                    None => self.roster.providers.push(provider.clone()),
-                }
-            }
-            BrokerEvent::TeamSaved { team, .. } => match self.index.team_pos.get(&team.id) {
-                Some(&i) => self.roster.teams[i] = team.clone(),
-                None => self.roster.teams.push(team.clone()),
-            },
-            BrokerEvent::CarerSaved { carer, replans, .. } => {
-                match self.roster.carers.iter_mut().find(|c| c.id == carer.id) {
-                    Some(c) => *c = carer.clone(),
-                    None => self.roster.carers.push(carer.clone()),
-                }
-                for r in replans {
-                    self.rotas.insert(r.team.clone(), r.rota.clone());
-                }
-            }
-            _ => return,
+    /// A carer is off (sick, leave): the absence goes on the roster and the
+    /// carer's routes that overlap it are taken apart; their visits are put back
+    /// into the team's rota with every other visit left where it was (minimum
+    /// change). Visits that fit nowhere stay unplaced with reasons.
+    pub fn add_absence(
+        &mut self,
+        carer: &str,
+        absence: crate::format::Absence,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let c = self
+            .roster
+            .carers
+            .iter()
+            .find(|c| c.id == carer)
+            .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
+        let team = c
+            .team
+            .clone()
+            .ok_or_else(|| BrokerError::Invalid(format!("carer `{carer}` has no team")))?;
+        let from = DateTime::parse_from_rfc3339(&absence.from)
+            .map_err(|e| BrokerError::Invalid(format!("$.from: not an RFC 3339 instant ({e})")))?;
+        let to = DateTime::parse_from_rfc3339(&absence.to)
+            .map_err(|e| BrokerError::Invalid(format!("$.to: not an RFC 3339 instant ({e})")))?;
+        if to <= from {
+            return Err(BrokerError::Invalid("$.to must be after $.from".into()));
         }
-        self.rebuild_index();
+        let mut req = self
+            .team_request(&team)
+            .ok_or_else(|| BrokerError::UnknownTeam(team.clone()))?;
+        if let Some(c) = req.carers.iter_mut().find(|c| c.id == carer) {
+            c.absences.push(absence.clone());
+        }
+        let p = Problem::from_request(&req).map_err(|issues| {
+            BrokerError::Invalid(
+                issues
+                    .first()
+                    .map(|i| format!("{}: {}", i.path, i.message))
+                    .unwrap_or_default(),
+            )
+        })?;
+        // The same minimum-change re-plan as any carer change (`replan`): the
+        // carer's routes the absence removes or cuts short are taken apart.
+        let written = self.replan(&team, &p, carer)?.rota;
+        let mut out = Vec::new();
+        self.emit(
+            BrokerEvent::CarerAbsent {
+                at: now,
+                carer: carer.to_string(),
+                absence,
+                team,
+                rota: written,
+            },
+            &mut out,
+        );
+        Ok(out)
     }
 }

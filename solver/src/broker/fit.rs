@@ -1,0 +1,267 @@
+//! The fit check: can this whole package go into this team's rota as it
+//! stands, and at what cost (extra travel, carers, known carers, spare
+//! capacity per day and period for the batch allocation)?
+
+use super::county::{RosterIndex, TeamIx, keep_team_carer_refs, team_roster};
+use super::records::FitSummary;
+use crate::format::{Package, PlanningRequest, Rota, Route, ServiceUser, UnplacedReason};
+use crate::model::{PlannedRoute, Problem};
+use crate::rota::insert_visits;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Everything a fit check found, including the new routes (kept for acceptance).
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// The summary shown to brokers and providers.
+    pub summary: FitSummary,
+    /// Changed routes of the team's rota (wire form), when it fits.
+    pub changed_routes: Vec<Route>,
+    /// Spare capacity of the team per (day, period), minutes; for batch allocation.
+    pub spare: BTreeMap<(u32, u8), i64>,
+    /// The package's demand per (day, period), carer-minutes with a travel allowance.
+    pub demand: BTreeMap<(u32, u8), i64>,
+}
+
+/// Periods of a day for batch capacity: before 10:00, 10-14, 14-18, after 18:00.
+pub fn period_of(minute_of_day: i32) -> u8 {
+    match minute_of_day {
+        ..600 => 0,
+        600..840 => 1,
+        840..1080 => 2,
+        _ => 3,
+    }
+}
+
+/// Travel allowance on care minutes when estimating capacity (paid travel is
+/// typically 15-30% of care time in home care).
+const TRAVEL_ALLOWANCE: f64 = 1.25;
+
+/// Builds the team's own planning request with the new package added.
+pub(crate) fn team_request(
+    roster: &PlanningRequest,
+    ix: &RosterIndex,
+    team: TeamIx,
+    package: &Package,
+    user: &ServiceUser,
+) -> PlanningRequest {
+    // The person may already have a package here (an increase): keep it, and
+    // add the person's record once, as a member of this team.
+    let mut req = team_roster(roster, ix, team, Some(&user.id));
+    let mut newcomer = user.clone();
+    newcomer.team = Some(roster.teams[team].id.clone());
+    req.service_users.push(newcomer);
+    req.packages.push(package.clone());
+    keep_team_carer_refs(&mut req);
+    req
+}
+
+fn not_fitting(team: &str, visits: usize, code: &str, message: String) -> FitOutcome {
+    FitOutcome {
+        summary: FitSummary {
+            team: team.to_string(),
+            fits: false,
+            visits,
+            placed: 0,
+            extra_travel_min: 0,
+            cost_delta: 0.0,
+            carers: Vec::new(),
+            known_carers: Vec::new(),
+            care_min: 0,
+            reasons: vec![UnplacedReason {
+                code: code.to_string(),
+                message: message.clone(),
+            }],
+            explanation: format!("Does not fit: {message}."),
+        },
+        changed_routes: Vec::new(),
+        spare: BTreeMap::new(),
+        demand: BTreeMap::new(),
+    }
+}
+
+/// Checks whether the whole package fits the team's current rota.
+pub(crate) fn fit_check(
+    roster: &PlanningRequest,
+    ix: &RosterIndex,
+    rotas: &BTreeMap<String, Rota>,
+    team: TeamIx,
+    package: &Package,
+    user: &ServiceUser,
+) -> FitOutcome {
+    let team_id = roster.teams[team].id.clone();
+    let req = team_request(roster, ix, team, package, user);
+    let p = match Problem::from_request(&req) {
+        Ok(p) => p,
+        Err(issues) => {
+            let first = issues
+                .first()
+                .map(|i| format!("{} at {}", i.message, i.path))
+                .unwrap_or_default();
+            // Too few carers with the skills for a double-handed visit is the
+            // common case and tells a broker what is missing; other roster
+            // rejections keep the general code.
+            let code = match issues.first().map(|i| i.code) {
+                Some(crate::format::IssueCode::TooFewEligibleCarers) => "too_few_eligible_carers",
+                _ => "invalid_for_team",
+            };
+            return not_fitting(
+                &team_id,
+                0,
+                code,
+                format!("the team's roster rejects the package: {first}"),
+            );
+        }
+    };
+    let prefix = format!("{}/", package.id);
+    let new_visits: Vec<usize> = (0..p.visits.len())
+        .filter(|&v| p.visits[v].id.starts_with(&prefix))
+        .collect();
+    if new_visits.is_empty() {
+        return not_fitting(
+            &team_id,
+            0,
+            "no_visits_in_horizon",
+            "the package has no visits in the planning horizon".into(),
+        );
+    }
+    let empty = Rota::default();
+    let rota = rotas.get(&team_id).unwrap_or(&empty);
+    let current = match p.planned_routes(rota) {
+        Ok(r) => r,
+        Err(e) => return not_fitting(&team_id, new_visits.len(), "team_rota_stale", e),
+    };
+    let outcome = match insert_visits(&p, &current, &new_visits) {
+        Ok(o) => o,
+        Err(e) => return not_fitting(&team_id, new_visits.len(), "team_rota_stale", e.to_string()),
+    };
+    let new_set: BTreeSet<usize> = new_visits.iter().copied().collect();
+    // Which routes changed, and their travel before and after.
+    let before: HashMap<usize, &PlannedRoute> = current.iter().map(|r| (r.shift, r)).collect();
+    let changed: Vec<PlannedRoute> = outcome
+        .routes
+        .iter()
+        .filter(|r| before.get(&r.shift).is_none_or(|b| b.stops != r.stops))
+        .cloned()
+        .collect();
+    let changed_before: Vec<PlannedRoute> = changed
+        .iter()
+        .filter_map(|r| before.get(&r.shift).map(|b| (*b).clone()))
+        .collect();
+    let travel = |routes: &[PlannedRoute]| -> (i64, Vec<Route>) {
+        let w = p.write_rota(routes, &[]);
+        let t = w
+            .routes
+            .iter()
+            .map(|r| {
+                let legs: i64 = r
+                    .stops
+                    .iter()
+                    .skip(1)
+                    .map(|s| i64::from(s.travel_min))
+                    .sum();
+                if p.paid_commute {
+                    legs + i64::from(r.start_travel_min) + i64::from(r.end_travel_min)
+                } else {
+                    legs
+                }
+            })
+            .sum();
+        (t, w.routes)
+    };
+    let (travel_before, _) = travel(&changed_before);
+    let (travel_after, changed_routes) = travel(&changed);
+    let mut carers: BTreeSet<String> = BTreeSet::new();
+    for r in &outcome.routes {
+        if r.stops.iter().any(|(v, _)| new_set.contains(v)) {
+            carers.insert(p.carers[p.shifts[r.shift].carer].id.clone());
+        }
+    }
+    let known: Vec<String> = carers
+        .iter()
+        .filter(|c| user.known_carers.contains(c))
+        .cloned()
+        .collect();
+    let care_min: u64 = new_visits
+        .iter()
+        .map(|&v| (p.visits[v].duration as u64) * u64::from(p.visits[v].carers_required))
+        .sum();
+    // Capacity by day and period, for batch allocation.
+    let mut spare: BTreeMap<(u32, u8), i64> = BTreeMap::new();
+    for s in &p.shifts {
+        for m in (s.start..s.end).step_by(15) {
+            let day = (m.div_euclid(1440)) as u32;
+            *spare
+                .entry((day, period_of(m.rem_euclid(1440))))
+                .or_default() += 15;
+        }
+    }
+    for r in &current {
+        for &(v, start) in &r.stops {
+            let used = (f64::from(p.visits[v].duration) * TRAVEL_ALLOWANCE) as i64;
+            *spare
+                .entry((p.visits[v].day, period_of(start.rem_euclid(1440))))
+                .or_default() -= used;
+        }
+    }
+    let mut demand: BTreeMap<(u32, u8), i64> = BTreeMap::new();
+    for &v in &new_visits {
+        let vis = &p.visits[v];
+        let used = f64::from(vis.duration) * f64::from(vis.carers_required) * TRAVEL_ALLOWANCE;
+        *demand
+            .entry((vis.day, period_of(vis.earliest_start.rem_euclid(1440))))
+            .or_default() += used as i64;
+    }
+    let fits = outcome.unplaced.is_empty();
+    let mut reason_count: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for u in &outcome.unplaced {
+        if let Some((code, msg)) = u.reasons.first() {
+            *reason_count.entry((code.clone(), msg.clone())).or_default() += 1;
+        }
+    }
+    let mut reasons: Vec<((String, String), usize)> = reason_count.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let reasons: Vec<UnplacedReason> = reasons
+        .into_iter()
+        .map(|((code, message), n)| UnplacedReason {
+            code,
+            message: format!("{n} visit(s): {message}"),
+        })
+        .collect();
+    let extra_travel_min = travel_after - travel_before;
+    let explanation = if fits {
+        format!(
+            "Fits: all {} visits with {} carer(s) ({} known to the person), {:+} min paid travel over the horizon.",
+            new_visits.len(),
+            carers.len(),
+            known.len(),
+            extra_travel_min
+        )
+    } else {
+        format!(
+            "Does not fit: {} of {} visits cannot be placed; {}.",
+            outcome.unplaced.len(),
+            new_visits.len(),
+            reasons
+                .first()
+                .map_or_else(String::new, |r| format!("{} ({})", r.code, r.message))
+        )
+    };
+    FitOutcome {
+        summary: FitSummary {
+            team: team_id,
+            fits,
+            visits: new_visits.len(),
+            placed: outcome.placed.len(),
+            extra_travel_min,
+            cost_delta: outcome.cost_delta,
+            carers: carers.into_iter().collect(),
+            known_carers: known,
+            care_min,
+            reasons,
+            explanation,
+        },
+        changed_routes: if fits { changed_routes } else { Vec::new() },
+        spare,
+        demand,
+    }
+}

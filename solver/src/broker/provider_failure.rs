@@ -1,0 +1,209 @@
+//! Provider failure: a provider suspended or failed gets no new offers; a
+//! failed provider's packages are released (people's carers remembered),
+//! carers transferred, and every released package re-brokered together.
+
+use super::county::area_label;
+use super::records::{CarerTransfer, OfferStatus, PackageStatus};
+use super::{Broker, BrokerError, BrokerEvent};
+use crate::format::{FrameworkStatus, Package, ServiceUser, Urgency};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+
+impl Broker {
+    /// Changes a provider's framework status. Suspended or failed providers get
+    /// no new offers (open ones are withdrawn); a failed provider's packages are
+    /// released, carers who move to other teams are transferred, and every
+    /// released package is re-brokered together (batch MILP), people's former
+    /// carers remembered as known carers for continuity.
+    pub fn set_provider_status(
+        &mut self,
+        provider: &str,
+        status: FrameworkStatus,
+        transfers: Vec<CarerTransfer>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        if !self.index.provider_pos.contains_key(provider) {
+            return Err(BrokerError::UnknownProvider(provider.to_string()));
+        }
+        for t in &transfers {
+            if !self.roster.carers.iter().any(|c| c.id == t.carer) {
+                return Err(BrokerError::UnknownCarer(t.carer.clone()));
+            }
+            let Some(&ti) = self.index.team_pos.get(&t.to_team) else {
+                return Err(BrokerError::UnknownTeam(t.to_team.clone()));
+            };
+            if self.roster.teams[ti].provider.as_deref() == Some(provider) {
+                return Err(BrokerError::Invalid(format!(
+                    "transfer of `{}` must go to another provider's team",
+                    t.carer
+                )));
+            }
+        }
+        // A neighbourhood team has a size cap (Buurtzorg: 12); a team pushed over
+        // it could no longer plan its rota, so such a transfer is refused.
+        for (to_team, &ti) in &self.index.team_pos {
+            let joining = transfers.iter().filter(|t| &t.to_team == to_team).count();
+            if joining == 0 {
+                continue;
+            }
+            let team = &self.roster.teams[ti];
+            let cap = team
+                .max_members
+                .unwrap_or(self.roster.settings.max_team_size) as usize;
+            let now_members = self.index.carers_of_team.get(to_team).map_or(0, Vec::len);
+            if now_members + joining > cap {
+                return Err(BrokerError::Invalid(format!(
+                    "transfers: team `{to_team}` has {now_members} carers and room for {cap}; {joining} cannot join it"
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        self.emit(
+            BrokerEvent::ProviderStatusChanged {
+                at: now,
+                provider: provider.to_string(),
+                status,
+            },
+            &mut out,
+        );
+        let mut affected = BTreeSet::new();
+        if status != FrameworkStatus::Active {
+            let open: Vec<(String, String)> = self
+                .offers
+                .values()
+                .filter(|o| o.provider == provider && o.status == OfferStatus::Open)
+                .map(|o| (o.id.clone(), o.package.clone()))
+                .collect();
+            for (id, pkg) in open {
+                self.emit(
+                    BrokerEvent::OfferWithdrawn {
+                        at: now,
+                        offer: id,
+                        why: format!("provider_{}", format!("{status:?}").to_lowercase()),
+                    },
+                    &mut out,
+                );
+                affected.insert(pkg);
+            }
+        }
+        let mut released = Vec::new();
+        if status == FrameworkStatus::Failed {
+            let held: Vec<(String, String)> = self
+                .packages
+                .values()
+                .filter(|r| {
+                    r.status == PackageStatus::Filled && r.provider.as_deref() == Some(provider)
+                })
+                .map(|r| (r.package.id.clone(), r.team.clone().unwrap_or_default()))
+                .collect();
+            // Packages the county started with (not referred through the broker) are
+            // held by teams of the provider too.
+            let teams: BTreeSet<String> = self
+                .roster
+                .teams
+                .iter()
+                .filter(|t| t.provider.as_deref() == Some(provider))
+                .map(|t| t.id.clone())
+                .collect();
+            let mut initial: Vec<(Package, ServiceUser)> = Vec::new();
+            for pkg in &self.roster.packages {
+                if self.packages.contains_key(&pkg.id) {
+                    continue;
+                }
+                if let Some(u) = self.service_user(&pkg.service_user)
+                    && u.team.as_ref().is_some_and(|t| teams.contains(t))
+                {
+                    initial.push((pkg.clone(), u.clone()));
+                }
+            }
+            for (pkg, user) in initial {
+                // Adopt it as a filled package so it can be released like the others.
+                let team = user.team.clone().unwrap_or_default();
+                let area = area_label(&self.roster, &user.location);
+                released.push((pkg.id.clone(), team.clone()));
+                self.emit(
+                    BrokerEvent::PackageAdopted {
+                        at: now,
+                        package: pkg,
+                        provider: provider.to_string(),
+                        team,
+                        area,
+                    },
+                    &mut out,
+                );
+            }
+            released.extend(held);
+            released.sort();
+            released.dedup();
+            for (pkg, team) in &released {
+                let prefix = format!("{pkg}/");
+                let known: Vec<String> = self
+                    .rotas
+                    .get(team)
+                    .map(|r| {
+                        let mut c: Vec<String> = r
+                            .routes
+                            .iter()
+                            .filter(|rt| rt.stops.iter().any(|s| s.visit.starts_with(&prefix)))
+                            .map(|rt| rt.carer.clone())
+                            .collect();
+                        c.sort();
+                        c.dedup();
+                        c
+                    })
+                    .unwrap_or_default();
+                self.emit(
+                    BrokerEvent::PackageReleased {
+                        at: now,
+                        package: pkg.clone(),
+                        why: "provider_failed".into(),
+                        known_carers: known,
+                    },
+                    &mut out,
+                );
+            }
+            for t in transfers {
+                self.emit(
+                    BrokerEvent::CarerTransferred {
+                        at: now,
+                        transfer: t,
+                    },
+                    &mut out,
+                );
+            }
+        }
+        // Re-refer the released packages (fresh fill clock, provider-failure urgency).
+        let mut rebroker = Vec::new();
+        for (pkg, _) in &released {
+            let Some(rec) = self.packages.get(pkg) else {
+                continue;
+            };
+            let mut package = rec.package.clone();
+            if package.urgency > Urgency::ProviderFailure {
+                package.urgency = Urgency::ProviderFailure;
+            }
+            let Some(user) = self.service_user(&package.service_user).cloned() else {
+                continue;
+            };
+            let area = rec.area.clone();
+            self.emit(
+                BrokerEvent::Referred {
+                    at: now,
+                    package,
+                    service_user: user,
+                    area,
+                    previous_provider: Some(provider.to_string()),
+                },
+                &mut out,
+            );
+            rebroker.push(pkg.clone());
+        }
+        if !rebroker.is_empty() {
+            super::batch::allocate(self, &rebroker, now, &mut out);
+        }
+        for pkg in affected {
+            self.advance(&pkg, now, &mut out);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,291 @@
+//! Referrals: a package entering brokering (one at a time, a morning's batch,
+//! or placed straight with a chosen team), its fill clock, cancellation by the
+//! referrer, and a broker's retry of an escalated package.
+
+use super::candidates::Candidate;
+use super::county::area_label;
+use super::fit::fit_check;
+use super::records::{OfferStatus, PackageStatus};
+use super::{Broker, BrokerError, BrokerEvent};
+use crate::format::{ContractTerms, FrameworkStatus, Package, PlanningRequest, ServiceUser, Tier};
+use crate::model::Problem;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeSet;
+
+/// The fill clock starts when the referral was made (`referral_time`, e.g. the
+/// hospital's request at 08:10 entered at 08:25), never later than now and
+/// at most 30 days before it (people do wait on lists; an older stamp is
+/// taken as a data error and the clock starts now).
+fn fill_clock_start(package: &Package, now: DateTime<Utc>) -> DateTime<Utc> {
+    package
+        .referral_time
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| *t <= now && now - *t <= Duration::days(30))
+        .unwrap_or(now)
+}
+
+impl Broker {
+    /// Checks a package on its own (JSON paths in the message) before it enters brokering.
+    pub fn validate_referral(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+    ) -> Result<(), BrokerError> {
+        if package.service_user != user.id {
+            return Err(BrokerError::Invalid(format!(
+                "package.service_user `{}` does not match service_user.id `{}`",
+                package.service_user, user.id
+            )));
+        }
+        if self
+            .packages
+            .get(&package.id)
+            .is_some_and(|r| r.status != PackageStatus::Cancelled)
+            || self.roster.packages.iter().any(|p| p.id == package.id)
+        {
+            return Err(BrokerError::DuplicatePackage(package.id.clone()));
+        }
+        let req = PlanningRequest {
+            format: self.roster.format.clone(),
+            horizon: self.roster.horizon.clone(),
+            settings: self.roster.settings.clone(),
+            travel: self.roster.travel.clone(),
+            providers: Vec::new(),
+            teams: Vec::new(),
+            carers: Vec::new(),
+            service_users: vec![ServiceUser {
+                team: None,
+                ..user.clone()
+            }],
+            packages: vec![package.clone()],
+            existing_rota: Vec::new(),
+        };
+        if let Err(issues) = Problem::from_request(&req) {
+            // Paths inside the one-package request map onto the referral's own fields.
+            let fields: Vec<crate::format::Issue> = issues
+                .into_iter()
+                .filter(|i| {
+                    !i.path.starts_with("$.service_users[0].preferred_carers")
+                        && !i.path.starts_with("$.service_users[0].excluded_carers")
+                        && !i.path.starts_with("$.service_users[0].known_carers")
+                })
+                .map(|mut i| {
+                    i.path = i.path.replacen("$.packages[0]", "$.package", 1).replacen(
+                        "$.service_users[0]",
+                        "$.service_user",
+                        1,
+                    );
+                    i
+                })
+                .collect();
+            if !fields.is_empty() {
+                return Err(BrokerError::InvalidFields(fields));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new referral: validates it, starts its fill clock and runs the cascade.
+    pub fn refer(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.validate_referral(&package, &user)?;
+        let mut out = Vec::new();
+        let id = package.id.clone();
+        let area = area_label(&self.roster, &user.location);
+        let clock = fill_clock_start(&package, now);
+        self.emit(
+            BrokerEvent::Referred {
+                at: clock,
+                package,
+                service_user: user,
+                area,
+                previous_provider: None,
+            },
+            &mut out,
+        );
+        self.advance(&id, now, &mut out);
+        Ok(out)
+    }
+
+    /// A referral placed straight with a chosen provider team (a recommendation
+    /// the broker applied): the offer goes only to that provider, and an
+    /// auto-accepting provider takes it at once.
+    pub fn refer_to(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        provider: &str,
+        team: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.validate_referral(&package, &user)?;
+        let pi = *self
+            .index
+            .provider_pos
+            .get(provider)
+            .ok_or_else(|| BrokerError::UnknownProvider(provider.to_string()))?;
+        let ti = *self
+            .index
+            .team_pos
+            .get(team)
+            .ok_or_else(|| BrokerError::UnknownTeam(team.to_string()))?;
+        let p = self.roster.providers[pi].clone();
+        if self.roster.teams[ti].provider.as_deref() != Some(provider) {
+            return Err(BrokerError::Invalid(format!(
+                "team `{team}` is not a team of provider `{provider}`"
+            )));
+        }
+        if p.framework_status != FrameworkStatus::Active {
+            return Err(BrokerError::Invalid(format!(
+                "provider `{provider}` is not active on the framework"
+            )));
+        }
+        let fit = fit_check(&self.roster, &self.index, &self.rotas, ti, &package, &user);
+        if !fit.summary.fits {
+            return Err(BrokerError::NoLongerFits {
+                team: team.to_string(),
+                why: fit.summary.explanation,
+            });
+        }
+        let mut out = Vec::new();
+        let id = package.id.clone();
+        let area = area_label(&self.roster, &user.location);
+        self.emit(
+            BrokerEvent::Referred {
+                at: now,
+                package,
+                service_user: user,
+                area,
+                previous_provider: None,
+            },
+            &mut out,
+        );
+        let c = Candidate {
+            provider: p.id.clone(),
+            provider_name: p.name.clone(),
+            tier: p.tier,
+            block: matches!(p.contract, ContractTerms::Block { .. }),
+            auto_accept: p.auto_accept.enabled || p.tier == Tier::EmergencyCover,
+            fit: fit.summary.clone(),
+            distance_m: 0.0,
+            outcome: Some(fit),
+        };
+        self.offer_to(&id, &c, p.tier, now, &mut out);
+        Ok(out)
+    }
+
+    /// Many referrals at once (a morning's discharges), allocated together by the
+    /// batch MILP so no team is promised more than it can deliver.
+    pub fn refer_batch(
+        &mut self,
+        referrals: Vec<(Package, ServiceUser)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let mut ids = BTreeSet::new();
+        for (p, u) in &referrals {
+            self.validate_referral(p, u)?;
+            if !ids.insert(p.id.clone()) {
+                return Err(BrokerError::DuplicatePackage(p.id.clone()));
+            }
+        }
+        let mut out = Vec::new();
+        let mut order = Vec::new();
+        for (package, user) in referrals {
+            order.push(package.id.clone());
+            let area = area_label(&self.roster, &user.location);
+            self.emit(
+                BrokerEvent::Referred {
+                    at: now,
+                    package,
+                    service_user: user,
+                    area,
+                    previous_provider: None,
+                },
+                &mut out,
+            );
+        }
+        super::batch::allocate(self, &order, now, &mut out);
+        Ok(out)
+    }
+
+    /// The referrer withdraws a package that is not yet filled.
+    pub fn cancel(
+        &mut self,
+        package: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let rec = self
+            .packages
+            .get(package)
+            .ok_or_else(|| BrokerError::UnknownPackage(package.to_string()))?;
+        if rec.status == PackageStatus::Filled || rec.status == PackageStatus::Cancelled {
+            return Err(BrokerError::OfferClosed {
+                offer: package.to_string(),
+                status: format!("{:?}", rec.status).to_lowercase(),
+            });
+        }
+        let mut out = Vec::new();
+        let open: Vec<String> = self
+            .offers
+            .values()
+            .filter(|o| o.package == package && o.status == OfferStatus::Open)
+            .map(|o| o.id.clone())
+            .collect();
+        for id in open {
+            self.emit(
+                BrokerEvent::OfferWithdrawn {
+                    at: now,
+                    offer: id,
+                    why: "package_cancelled".into(),
+                },
+                &mut out,
+            );
+        }
+        self.emit(
+            BrokerEvent::PackageCancelled {
+                at: now,
+                package: package.to_string(),
+            },
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    /// Tries an escalated package again now (a broker's request): every
+    /// provider may be asked again, its capacity may have freed up. The fill
+    /// clock keeps running from the referral.
+    pub fn rebroker(
+        &mut self,
+        package: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        let rec = self
+            .packages
+            .get(package)
+            .ok_or_else(|| BrokerError::UnknownPackage(package.to_string()))?;
+        if rec.status != PackageStatus::Escalated {
+            return Err(BrokerError::OfferClosed {
+                offer: package.to_string(),
+                status: format!("{:?}", rec.status).to_lowercase(),
+            });
+        }
+        let mut out = Vec::new();
+        self.emit(
+            BrokerEvent::EscalationRetried {
+                at: now,
+                package: package.to_string(),
+                reopened: true,
+                ask_again: true,
+            },
+            &mut out,
+        );
+        self.advance(package, now, &mut out);
+        Ok(out)
+    }
+}

@@ -1,0 +1,206 @@
+//! Durable broker state: an embedded SQLite file by default, PostgreSQL for
+//! deployments that outgrow one machine, behind one [`BrokerStore`] trait.
+//!
+//! The audit log (`audit_log`) is the source of truth: every command's events
+//! are appended in one transaction together with the rows they touch in the
+//! query tables (`packages`, `offers`, `ledger_entries`, `team_rotas`). On
+//! start the broker is rebuilt from the baseline (the county as loaded) by
+//! replaying the audit log, then checked against the query tables. A process
+//! killed at any moment leaves either all of a command or none of it.
+//! The audit log is append-only: SQLite triggers and PostgreSQL rules refuse
+//! updates and deletes.
+
+mod pg;
+mod sqlite;
+
+pub use pg::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use super::{Broker, BrokerConfig, BrokerEvent};
+use crate::format::{PlanningRequest, Rota};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Schema version written to `meta`; bump with a migration step in `migrate`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused an operation.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database URL is not understood.
+    #[error("unsupported database URL `{0}` (use sqlite://PATH, a file path, or postgres://...)")]
+    BadUrl(String),
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// The state the broker started from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Baseline {
+    /// Policy.
+    pub config: BrokerConfig,
+    /// The county.
+    pub roster: PlanningRequest,
+    /// Team rotas.
+    pub rotas: BTreeMap<String, Rota>,
+}
+
+/// Who did what, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor<'a> {
+    /// Principal (API key name or `system`).
+    pub who: &'a str,
+    /// Command name, e.g. `accept_offer`.
+    pub command: &'a str,
+}
+
+/// Everything the store holds, enough to rebuild the broker.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The baseline.
+    pub baseline: Baseline,
+    /// Events in order.
+    pub events: Vec<BrokerEvent>,
+}
+
+/// Rows one command touched, derived from its events.
+#[derive(Debug, Default)]
+struct Touched {
+    packages: BTreeSet<String>,
+    offers: BTreeSet<String>,
+    teams: BTreeSet<String>,
+    ledger_from: usize,
+}
+
+fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
+    let mut t = Touched {
+        ledger_from: broker.ledger.entries.len(),
+        ..Touched::default()
+    };
+    for e in events {
+        match e {
+            BrokerEvent::Referred { package, .. } => {
+                t.packages.insert(package.id.clone());
+            }
+            BrokerEvent::PackageAdopted { package, team, .. } => {
+                t.packages.insert(package.id.clone());
+                t.teams.insert(team.clone());
+            }
+            BrokerEvent::StageOpened { package, .. }
+            | BrokerEvent::DamagesAccrued { package, .. }
+            | BrokerEvent::PackageCancelled { package, .. } => {
+                t.packages.insert(package.clone());
+            }
+            BrokerEvent::PackageReleased { package, .. } => {
+                t.packages.insert(package.clone());
+                // The team it left: every team's rota may have changed; cheap enough.
+                t.teams.extend(broker.rotas.keys().cloned());
+            }
+            BrokerEvent::OfferMade { offer } => {
+                t.offers.insert(offer.id.clone());
+                t.packages.insert(offer.package.clone());
+            }
+            BrokerEvent::OfferAccepted { offer, .. }
+            | BrokerEvent::OfferDeclined { offer, .. }
+            | BrokerEvent::OfferExpired { offer, .. }
+            | BrokerEvent::OfferWithdrawn { offer, .. } => {
+                t.offers.insert(offer.clone());
+                if let Some(o) = broker.offers.get(offer) {
+                    t.packages.insert(o.package.clone());
+                    t.teams.insert(o.team.clone());
+                }
+            }
+            BrokerEvent::Escalated { alert } => {
+                t.packages.insert(alert.package.clone());
+            }
+            BrokerEvent::EscalationRetried { package, .. } => {
+                t.packages.insert(package.clone());
+            }
+            BrokerEvent::Posted { .. } => {
+                t.ledger_from = t.ledger_from.saturating_sub(1);
+            }
+            BrokerEvent::CarerTransferred { .. } => {
+                t.teams.extend(broker.rotas.keys().cloned());
+            }
+            BrokerEvent::CarerAbsent { team, .. } => {
+                t.teams.insert(team.clone());
+            }
+            BrokerEvent::CarerSaved { replans, .. } => {
+                t.teams.extend(replans.iter().map(|r| r.team.clone()));
+            }
+            // Roster records live in the audit log (replayed at start); no query table.
+            BrokerEvent::ProviderSaved { .. }
+            | BrokerEvent::TeamSaved { .. }
+            | BrokerEvent::ProviderStatusChanged { .. }
+            | BrokerEvent::YearClosed { .. } => {}
+        }
+    }
+    t
+}
+
+/// Durable storage of broker state.
+pub trait BrokerStore: Send {
+    /// Reads the baseline and every event, if the store was initialised.
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError>;
+    /// Writes the baseline of a new store (once).
+    fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError>;
+    /// Appends one command's events and the rows they touched, atomically.
+    /// `broker` is the state *after* the events were applied.
+    fn commit(
+        &mut self,
+        actor: &Actor<'_>,
+        at: DateTime<Utc>,
+        events: &[BrokerEvent],
+        broker: &Broker,
+    ) -> Result<(), StoreError>;
+    /// Number of audit-log rows (for health and tests).
+    fn audit_len(&mut self) -> Result<i64, StoreError>;
+    /// Row counts of the query tables `(packages, offers, ledger_entries)`.
+    fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError>;
+}
+
+/// Opens a store from a URL: `sqlite://PATH`, a plain path, `:memory:`, or `postgres://...`.
+pub fn open(url: &str) -> Result<Box<dyn BrokerStore>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(PostgresStore::open(url)?));
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if path.is_empty() {
+        return Err(StoreError::BadUrl(url.to_string()));
+    }
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Rebuilds a broker from stored state by replaying the audit log.
+pub fn rebuild(loaded: &Loaded) -> Result<Broker, StoreError> {
+    let b = &loaded.baseline;
+    let mut broker = Broker::new(b.config.clone(), b.roster.clone(), b.rotas.clone())
+        .map_err(|e| StoreError::Corrupt(format!("baseline: {e}")))?;
+    for e in &loaded.events {
+        broker.apply(e);
+    }
+    broker
+        .ledger
+        .verify()
+        .map_err(|e| StoreError::Corrupt(format!("ledger after replay: {e}")))?;
+    Ok(broker)
+}
+
+/// The snake_case text of a unit enum (a status or entry kind) for a query-table column.
+fn status_text<T: Serialize>(t: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_value(t)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}

@@ -1,0 +1,179 @@
+//! The PostgreSQL store, for deployments that outgrow one machine.
+
+use super::{
+    Actor, Baseline, BrokerStore, Loaded, SCHEMA_VERSION, StoreError, status_text, touched,
+};
+use crate::broker::{Broker, BrokerEvent};
+use chrono::{DateTime, Utc};
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// PostgreSQL through the same interface (sync client; call from blocking threads).
+pub struct PostgresStore {
+    client: postgres::Client,
+}
+
+const PG_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS baseline (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
+    actor TEXT NOT NULL, command TEXT NOT NULL, kind TEXT NOT NULL, event TEXT NOT NULL);
+CREATE OR REPLACE RULE audit_log_no_update AS ON UPDATE TO audit_log DO INSTEAD NOTHING;
+CREATE OR REPLACE RULE audit_log_no_delete AS ON DELETE TO audit_log DO INSTEAD NOTHING;
+CREATE TABLE IF NOT EXISTS packages (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, provider TEXT, team TEXT,
+    referred_at TIMESTAMPTZ NOT NULL, filled_at TIMESTAMPTZ, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS offers (
+    id TEXT PRIMARY KEY, package TEXT NOT NULL, provider TEXT NOT NULL, status TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS offers_by_provider ON offers (provider, status);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, kind TEXT NOT NULL, from_account TEXT NOT NULL,
+    to_account TEXT NOT NULL, amount_pence BIGINT NOT NULL CHECK (amount_pence > 0),
+    package TEXT, memo TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
+"#;
+
+impl PostgresStore {
+    /// Connects and migrates.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        client.batch_execute(PG_SCHEMA)?;
+        let version: Option<String> = client
+            .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
+            .map(|r| r.get(0));
+        match version.as_deref().map(str::parse::<i64>) {
+            None => {
+                client.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', $1)",
+                    &[&SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "schema version {other:?}; this build knows {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        Ok(PostgresStore { client })
+    }
+}
+
+impl BrokerStore for PostgresStore {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        let Some(row) = self
+            .client
+            .query_opt("SELECT body FROM baseline WHERE id = 1", &[])?
+        else {
+            return Ok(None);
+        };
+        let baseline: Baseline = serde_json::from_str(row.get::<_, &str>(0))?;
+        let mut events = Vec::new();
+        for row in self
+            .client
+            .query("SELECT event FROM audit_log ORDER BY seq", &[])?
+        {
+            events.push(serde_json::from_str(row.get::<_, &str>(0))?);
+        }
+        Ok(Some(Loaded { baseline, events }))
+    }
+
+    fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.execute(
+            "INSERT INTO baseline (id, body, created_at) VALUES (1, $1, $2)",
+            &[&serde_json::to_string(baseline)?, &Utc::now()],
+        )?;
+        for (team, rota) in &baseline.rotas {
+            tx.execute(
+                "INSERT INTO team_rotas (team, rota) VALUES ($1, $2) ON CONFLICT (team) DO UPDATE SET rota = EXCLUDED.rota",
+                &[team, &serde_json::to_string(rota)?],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        actor: &Actor<'_>,
+        at: DateTime<Utc>,
+        events: &[BrokerEvent],
+        broker: &Broker,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let t = touched(events, broker);
+        let mut tx = self.client.transaction()?;
+        let recorded = Utc::now();
+        for e in events {
+            tx.execute(
+                "INSERT INTO audit_log (at, recorded_at, actor, command, kind, event) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&at, &recorded, &actor.who, &actor.command, &e.kind(), &serde_json::to_string(e)?],
+            )?;
+        }
+        for id in &t.packages {
+            if let Some(r) = broker.packages.get(id) {
+                tx.execute(
+                    "INSERT INTO packages (id, status, provider, team, referred_at, filled_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, provider = EXCLUDED.provider, team = EXCLUDED.team, \
+                     referred_at = EXCLUDED.referred_at, filled_at = EXCLUDED.filled_at, record = EXCLUDED.record",
+                    &[id, &status_text(&r.status)?, &r.provider, &r.team, &r.referred_at, &r.filled_at, &serde_json::to_string(r)?],
+                )?;
+            }
+        }
+        for id in &t.offers {
+            if let Some(o) = broker.offers.get(id) {
+                tx.execute(
+                    "INSERT INTO offers (id, package, provider, status, expires_at, record) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, record = EXCLUDED.record",
+                    &[id, &o.package, &o.provider, &status_text(&o.status)?, &o.expires_at, &serde_json::to_string(o)?],
+                )?;
+            }
+        }
+        for e in &broker.ledger.entries[t.ledger_from.min(broker.ledger.entries.len())..] {
+            tx.execute(
+                "INSERT INTO ledger_entries (seq, at, kind, from_account, to_account, amount_pence, package, memo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&(e.seq as i64), &e.at, &status_text(&e.kind)?, &e.from, &e.to, &e.amount_pence, &e.package, &e.memo],
+            )?;
+        }
+        for team in &t.teams {
+            if let Some(rota) = broker.rotas.get(team) {
+                tx.execute(
+                    "INSERT INTO team_rotas (team, rota) VALUES ($1, $2) ON CONFLICT (team) DO UPDATE SET rota = EXCLUDED.rota",
+                    &[team, &serde_json::to_string(rota)?],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_len(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .client
+            .query_one("SELECT COUNT(*) FROM audit_log", &[])?
+            .get(0))
+    }
+
+    fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError> {
+        let mut count = |t: &str| -> Result<i64, StoreError> {
+            Ok(self
+                .client
+                .query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?
+                .get(0))
+        };
+        Ok((
+            count("packages")?,
+            count("offers")?,
+            count("ledger_entries")?,
+        ))
+    }
+}

@@ -1,0 +1,185 @@
+//! The embedded default store: one SQLite file.
+
+use super::{
+    Actor, Baseline, BrokerStore, Loaded, SCHEMA_VERSION, StoreError, status_text, touched,
+};
+use crate::broker::{Broker, BrokerEvent};
+use chrono::{DateTime, Utc};
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// The embedded default: one SQLite file, WAL mode, synchronous=FULL so a
+/// committed transaction survives a crash.
+pub struct SqliteStore {
+    conn: rusqlite::Connection,
+}
+
+const SQLITE_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS baseline (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    actor TEXT NOT NULL, command TEXT NOT NULL, kind TEXT NOT NULL, event TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TABLE IF NOT EXISTS packages (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, provider TEXT, team TEXT,
+    referred_at TEXT NOT NULL, filled_at TEXT, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS offers (
+    id TEXT PRIMARY KEY, package TEXT NOT NULL, provider TEXT NOT NULL, status TEXT NOT NULL,
+    expires_at TEXT NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS offers_by_provider ON offers (provider, status);
+CREATE TABLE IF NOT EXISTS ledger_entries (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, from_account TEXT NOT NULL,
+    to_account TEXT NOT NULL, amount_pence INTEGER NOT NULL CHECK (amount_pence > 0),
+    package TEXT, memo TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
+"#;
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database file.
+    pub fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        match version.as_deref().map(str::parse::<i64>) {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "schema version {other:?}; this build knows {SCHEMA_VERSION}"
+                )));
+            }
+        }
+        Ok(SqliteStore { conn })
+    }
+}
+
+impl BrokerStore for SqliteStore {
+    fn load(&mut self) -> Result<Option<Loaded>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM baseline WHERE id = 1", [], |r| r.get(0))
+            .ok();
+        let Some(body) = body else { return Ok(None) };
+        let baseline: Baseline = serde_json::from_str(&body)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT event FROM audit_log ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut events = Vec::new();
+        for row in rows {
+            events.push(serde_json::from_str(&row?)?);
+        }
+        Ok(Some(Loaded { baseline, events }))
+    }
+
+    fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO baseline (id, body, created_at) VALUES (1, ?1, ?2)",
+            rusqlite::params![serde_json::to_string(baseline)?, Utc::now().to_rfc3339()],
+        )?;
+        for (team, rota) in &baseline.rotas {
+            tx.execute(
+                "INSERT OR REPLACE INTO team_rotas (team, rota) VALUES (?1, ?2)",
+                rusqlite::params![team, serde_json::to_string(rota)?],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        actor: &Actor<'_>,
+        at: DateTime<Utc>,
+        events: &[BrokerEvent],
+        broker: &Broker,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let t = touched(events, broker);
+        let tx = self.conn.transaction()?;
+        let recorded = Utc::now().to_rfc3339();
+        for e in events {
+            tx.execute(
+                "INSERT INTO audit_log (at, recorded_at, actor, command, kind, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![at.to_rfc3339(), recorded, actor.who, actor.command, e.kind(), serde_json::to_string(e)?],
+            )?;
+        }
+        for id in &t.packages {
+            if let Some(r) = broker.packages.get(id) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO packages (id, status, provider, team, referred_at, filled_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    rusqlite::params![id, status_text(&r.status)?, r.provider, r.team, r.referred_at.to_rfc3339(), r.filled_at.map(|f| f.to_rfc3339()), serde_json::to_string(r)?],
+                )?;
+            }
+        }
+        for id in &t.offers {
+            if let Some(o) = broker.offers.get(id) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO offers (id, package, provider, status, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    rusqlite::params![id, o.package, o.provider, status_text(&o.status)?, o.expires_at.to_rfc3339(), serde_json::to_string(o)?],
+                )?;
+            }
+        }
+        for e in &broker.ledger.entries[t.ledger_from.min(broker.ledger.entries.len())..] {
+            tx.execute(
+                "INSERT INTO ledger_entries (seq, at, kind, from_account, to_account, amount_pence, package, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![e.seq as i64, e.at.to_rfc3339(), status_text(&e.kind)?, e.from, e.to, e.amount_pence, e.package, e.memo],
+            )?;
+        }
+        for team in &t.teams {
+            if let Some(rota) = broker.rotas.get(team) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO team_rotas (team, rota) VALUES (?1, ?2)",
+                    rusqlite::params![team, serde_json::to_string(rota)?],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_len(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))?)
+    }
+
+    fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError> {
+        let count = |t: &str| -> Result<i64, StoreError> {
+            Ok(self
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))?)
+        };
+        Ok((
+            count("packages")?,
+            count("offers")?,
+            count("ledger_entries")?,
+        ))
+    }
+}

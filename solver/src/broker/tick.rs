@@ -1,0 +1,179 @@
+//! Time passing: offers expire and their packages move on, escalated packages
+//! are tried again, unfilled packages accrue liquidated damages, and the
+//! financial year closes.
+
+use super::ledger::{
+    COMMISSIONER, EntryKind, QUALITY_FUND, RISK_POOL, provider_account, split_pence,
+};
+use super::records::{OfferStatus, PackageStatus};
+use super::{Broker, BrokerEvent, DamagesSharing};
+use crate::format::{FrameworkStatus, Tier};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeSet;
+
+impl Broker {
+    /// Time passes: expired offers move packages on; packages unfilled past the
+    /// damages threshold accrue liquidated damages shared by Tier 1 providers.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
+        let expired: Vec<(String, String)> = self
+            .offers
+            .values()
+            .filter(|o| o.status == OfferStatus::Open && o.expires_at <= now)
+            .map(|o| (o.id.clone(), o.package.clone()))
+            .collect();
+        let mut touched = BTreeSet::new();
+        for (id, pkg) in expired {
+            // Expire at the window's end, not at the tick, so reports stay exact.
+            let at = self.offers.get(&id).map_or(now, |o| o.expires_at);
+            self.emit(BrokerEvent::OfferExpired { at, offer: id }, &mut out);
+            touched.insert(pkg);
+        }
+        for pkg in touched {
+            self.advance(&pkg, now, &mut out);
+        }
+        self.retry_escalated(now, &mut out);
+        self.accrue_damages(now, &mut out);
+        out
+    }
+
+    /// Escalated packages are checked again every `escalation_retry_min`:
+    /// when a provider not yet asked now has a team that can take one, it
+    /// re-enters the cascade; otherwise the check is recorded and the alert
+    /// stands.
+    fn retry_escalated(&mut self, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
+        let every = Duration::minutes(i64::from(self.config.escalation_retry_min));
+        if every.is_zero() {
+            return;
+        }
+        let due: Vec<String> = self
+            .packages
+            .values()
+            .filter(|r| r.status == PackageStatus::Escalated)
+            .filter(|r| {
+                // The later of the last retry and the last alert (a reopened
+                // package may have been escalated again since).
+                let alerted = (self.alerts.iter().rev())
+                    .find(|a| a.package == r.package.id)
+                    .map(|a| a.at);
+                let last = r.last_retry_at.max(alerted);
+                last.is_none_or(|t| now - t >= every)
+            })
+            .map(|r| r.package.id.clone())
+            .collect();
+        for pkg in due {
+            let Some(rec) = self.packages.get(&pkg) else {
+                continue;
+            };
+            let Some(user) = self.service_user(&rec.package.service_user).cloned() else {
+                continue;
+            };
+            let passed = rec.passed_by.clone();
+            let report = self.candidates(&rec.package, &user);
+            let reopened = report
+                .stage_order
+                .iter()
+                .any(|&st| !report.at_stage(st, &passed).is_empty());
+            self.emit(
+                BrokerEvent::EscalationRetried {
+                    at: now,
+                    package: pkg.clone(),
+                    reopened,
+                    ask_again: false,
+                },
+                out,
+            );
+            if reopened {
+                // The retry event changes no roster or rota: the report still holds.
+                self.advance_with(&pkg, now, out, Some(report));
+            }
+        }
+    }
+
+    fn accrue_damages(&mut self, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
+        let threshold = Duration::minutes(i64::from(self.config.damages.after_min));
+        let due: Vec<(String, DateTime<Utc>)> = self
+            .packages
+            .values()
+            .filter(|r| {
+                matches!(r.status, PackageStatus::Open | PackageStatus::Escalated)
+                    && !r.damages_accrued
+                    && now - r.referred_at >= threshold
+            })
+            .map(|r| (r.package.id.clone(), r.referred_at + threshold))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let tier1: Vec<String> = self
+            .roster
+            .providers
+            .iter()
+            .filter(|p| p.tier == Tier::Tier1 && p.framework_status == FrameworkStatus::Active)
+            .map(|p| p.id.clone())
+            .collect();
+        let weights: Vec<u64> = match self.config.damages.sharing {
+            DamagesSharing::Equal => vec![1; tier1.len()],
+            DamagesSharing::ProRata => tier1
+                .iter()
+                .map(|p| {
+                    self.packages
+                        .values()
+                        .filter(|r| {
+                            r.status == PackageStatus::Filled && r.provider.as_ref() == Some(p)
+                        })
+                        .count() as u64
+                })
+                .collect(),
+        };
+        for (pkg, at) in due {
+            self.emit(
+                BrokerEvent::DamagesAccrued {
+                    at,
+                    package: pkg.clone(),
+                },
+                out,
+            );
+            let shares = split_pence(self.config.damages.amount_pence, &weights);
+            for (p, share) in tier1.iter().zip(shares) {
+                self.post(
+                    at,
+                    EntryKind::LiquidatedDamages,
+                    provider_account(p),
+                    COMMISSIONER.into(),
+                    share,
+                    Some(&pkg),
+                    format!(
+                        "share of damages: package unfilled {} min after referral",
+                        self.config.damages.after_min
+                    ),
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Year-end close: the unspent risk pool goes to the quality improvement fund.
+    pub fn close_year(&mut self, year: &str, now: DateTime<Utc>) -> Vec<BrokerEvent> {
+        let mut out = Vec::new();
+        let balance = self.ledger.balance(RISK_POOL);
+        self.post(
+            now,
+            EntryKind::YearEndClose,
+            RISK_POOL.into(),
+            QUALITY_FUND.into(),
+            balance,
+            None,
+            format!("close of financial year {year}"),
+            &mut out,
+        );
+        self.emit(
+            BrokerEvent::YearClosed {
+                at: now,
+                year: year.to_string(),
+            },
+            &mut out,
+        );
+        out
+    }
+}
