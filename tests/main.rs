@@ -3,6 +3,7 @@
 
 mod api;
 mod broker;
+mod contract;
 mod e2e;
 mod rota;
 mod support;

@@ -2,12 +2,16 @@
 
 use super::access::{ADMIN_BROKER, BROKER_ROLES};
 use super::broker::{command, read};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::reports::fill_minutes;
-use carefill_solver::broker::{Broker, Offer, PackageRecord};
+use carefill_solver::broker::{Broker, Offer, PackageRecord, PackageStatus};
+use carefill_solver::format::{Tier, Urgency};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -88,12 +92,47 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<PackageView<'static>>(out);
+    add::<PackageList>(out);
+}
+
 /// The broker's view of a package.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PackageView<'a> {
+    /// The package record: package, status, stage, provider, team, times, tiers tried.
+    #[schema(value_type = Object)]
     record: &'a PackageRecord,
+    /// Minutes from referral to acceptance, once filled.
     fill_minutes: Option<f64>,
+    /// Every offer made for it, with its fit check and answer.
+    #[schema(value_type = Vec<Object>)]
     offers: Vec<&'a Offer>,
+}
+
+/// Packages with status, stage and age.
+#[derive(Serialize, ToSchema)]
+struct PackageList {
+    packages: Vec<PackageSummary>,
+}
+
+/// One package of the list.
+#[derive(Serialize, ToSchema)]
+struct PackageSummary {
+    package: String,
+    /// `open`, `filled`, `escalated` or `cancelled`.
+    #[schema(value_type = String)]
+    status: PackageStatus,
+    urgency: Urgency,
+    provider: Option<String>,
+    team: Option<String>,
+    stage: Option<Tier>,
+    area: String,
+    referred_at: DateTime<Utc>,
+    filled_at: Option<DateTime<Utc>>,
+    /// Minutes since referral (until filled, once filled).
+    age_min: f64,
 }
 
 fn package_view<'a>(b: &'a Broker, id: &str) -> Option<PackageView<'a>> {
@@ -126,7 +165,7 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
         });
     }
     let v = read(&ctx, move |b, now| {
-        let list: Vec<serde_json::Value> = b
+        let packages = b
             .packages
             .values()
             .filter(|r| {
@@ -137,16 +176,20 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                         .unwrap_or(false)
                 })
             })
-            .map(|r| {
-                serde_json::json!({
-                    "package": r.package.id, "status": r.status, "urgency": r.package.urgency,
-                    "provider": r.provider, "team": r.team, "stage": r.stage, "area": r.area,
-                    "referred_at": r.referred_at, "filled_at": r.filled_at,
-                    "age_min": fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
-                })
+            .map(|r| PackageSummary {
+                package: r.package.id.clone(),
+                status: r.status,
+                urgency: r.package.urgency,
+                provider: r.provider.clone(),
+                team: r.team.clone(),
+                stage: r.stage,
+                area: r.area.clone(),
+                referred_at: r.referred_at,
+                filled_at: r.filled_at,
+                age_min: fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
             })
             .collect();
-        Ok(serde_json::json!({ "packages": list }))
+        Ok(PackageList { packages })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
