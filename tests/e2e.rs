@@ -114,7 +114,15 @@ pub(crate) async fn http(
     stream.write_all(body).await.expect("write body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
-    parse_response(&raw)
+    let resp = parse_response(&raw);
+    crate::contract::assert_documented(
+        method,
+        path,
+        resp.status,
+        resp.header("content-type"),
+        &resp.body,
+    );
+    resp
 }
 
 fn parse_response(raw: &[u8]) -> Resp {

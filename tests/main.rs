@@ -5,6 +5,7 @@ mod api;
 mod broker;
 mod console;
 mod console_api;
+mod contract;
 mod e2e;
 mod rota;
 mod support;

@@ -1,8 +1,47 @@
-//! Shared helpers of the HTTP tests: a state with one demo key per role.
+//! Shared helpers of the HTTP tests: a state with one demo key per role, and
+//! the service as a warp filter whose every answer is checked against
+//! `/openapi.json`.
 
+use crate::contract::assert_documented;
 use carefill_api::auth::DemoKeys;
 use carefill_api::{AppState, Role, ServiceConfig};
 use carefill_solver::testing::load_request;
+use http_body_util::BodyExt;
+use warp::Filter;
+use warp::http::header::CONTENT_TYPE;
+use warp::reply::Response;
+
+/// [`carefill_api::routes`], with every response checked against the OpenAPI
+/// document (route, status, content type and body schema) before the test sees it.
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    warp::method()
+        .and(warp::path::full())
+        .and(carefill_api::routes(state))
+        .then(
+            |method: warp::http::Method, path: warp::path::FullPath, resp: Response| async move {
+                let (parts, body) = resp.into_parts();
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_else(|e| panic!("reading the body of {}: {e}", path.as_str()));
+                let content_type = parts
+                    .headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
+                assert_documented(
+                    method.as_str(),
+                    path.as_str(),
+                    parts.status.as_u16(),
+                    content_type,
+                    &bytes,
+                );
+                Response::from_parts(parts, bytes.into())
+            },
+        )
+}
 
 /// The provider and team the demo keys are scoped to (those of `small_team.json`).
 pub const PROVIDER: &str = "prov-01";

@@ -34,7 +34,19 @@ use std::path::Path;
 use subtle::ConstantTimeEq;
 
 /// What a key may do, before scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Operators: every route, every scope.
@@ -78,7 +90,7 @@ impl fmt::Display for Role {
 }
 
 /// Which data a key is limited to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Scope {
     /// Not limited (admin, broker, integrator).
@@ -90,7 +102,7 @@ pub enum Scope {
 }
 
 /// The authenticated caller, handed to handlers of non-public routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// The key's id from the keys file (never the key itself); logged and used as job owner.
     pub key_id: String,

@@ -222,7 +222,7 @@ fn rota_best(rota: &Rota) -> Option<Best> {
 }
 
 /// Best objective and unplaced visits so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Best {
     /// Objective (cost units; lower is better).
     pub objective: f64,
@@ -231,7 +231,7 @@ pub struct Best {
 }
 
 /// Links of a job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Links {
     /// Status.
     pub status: String,
@@ -243,11 +243,13 @@ pub struct Links {
 }
 
 /// A job's status as JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Job)]
 pub struct JobView {
     /// Job id.
     pub id: String,
     /// `queued`, `running`, `cancelling`, `succeeded`, `cancelled` or `failed`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     /// Key id of the submitter.
     pub owner: String,

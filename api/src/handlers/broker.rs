@@ -145,7 +145,7 @@ pub(super) fn require_carer(b: &Broker, who: &Principal, carer: &str) -> Result<
 }
 
 /// 201 for a new record, 200 for a replaced one.
-pub(super) fn saved_reply(created: bool, v: &serde_json::Value) -> Result<Response, ApiError> {
+pub(super) fn saved_reply<T: serde::Serialize>(created: bool, v: &T) -> Result<Response, ApiError> {
     let status = if created {
         StatusCode::CREATED
     } else {

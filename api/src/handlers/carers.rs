@@ -9,10 +9,12 @@
 
 use super::access::{ROSTER_EDIT_ROLES, ROSTER_ROLES};
 use super::broker::{command, read, require_carer, require_team, same_id};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
-use carefill_solver::broker::{BrokerEvent, TeamReplan};
-use carefill_solver::format::{Carer, Issue, IssueCode, Shift};
-use serde::Deserialize;
+use carefill_solver::broker::{BrokerEvent, TeamReplan, VisitMove};
+use carefill_solver::format::{Absence, Carer, Issue, IssueCode, Shift};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -105,16 +107,68 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
-fn replan_json(r: &TeamReplan) -> serde_json::Value {
-    serde_json::json!({
-        "team": r.team, "moved": r.moved, "newly_unplaced": r.newly_unplaced,
-        "newly_placed": r.newly_placed, "unplaced_visits_in_team_rota": r.rota.unplaced.len(),
-        "rota": format!("/v1/teams/{}/rota", r.team),
-    })
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<Carer>(out);
+    add::<CarerDetail>(out);
+    add::<CarerChange>(out);
+    add::<AvailabilityBody>(out);
+    add::<Absence>(out);
+    add::<AbsenceResult>(out);
+}
+
+/// A carer's whole record.
+#[derive(Serialize, ToSchema)]
+struct CarerDetail {
+    carer: Option<Carer>,
+}
+
+/// What a carer change did to each re-planned team's rota.
+#[derive(Serialize, ToSchema)]
+struct CarerChange {
+    carer: String,
+    team: Option<String>,
+    created: bool,
+    replans: Vec<Replan>,
+}
+
+/// One team's re-plan.
+#[derive(Serialize, ToSchema)]
+struct Replan {
+    team: String,
+    /// Visits whose carers changed: `{visit, from, to}`.
+    #[schema(value_type = Vec<Object>)]
+    moved: Vec<VisitMove>,
+    newly_unplaced: Vec<String>,
+    newly_placed: Vec<String>,
+    unplaced_visits_in_team_rota: usize,
+    /// Link to the team's rota.
+    rota: String,
+}
+
+/// What an absence did to the team's rota.
+#[derive(Serialize, ToSchema)]
+struct AbsenceResult {
+    carer: String,
+    team: String,
+    unplaced_visits_in_team_rota: usize,
+    /// Link to the team's rota.
+    rota: String,
+}
+
+fn replan(r: &TeamReplan) -> Replan {
+    Replan {
+        team: r.team.clone(),
+        moved: r.moved.clone(),
+        newly_unplaced: r.newly_unplaced.clone(),
+        newly_placed: r.newly_placed.clone(),
+        unplaced_visits_in_team_rota: r.rota.unplaced.len(),
+        rota: format!("/v1/teams/{}/rota", r.team),
+    }
 }
 
 /// The answer to a carer change: what each re-planned team's rota did.
-fn carer_change_json(carer: &str, events: &[BrokerEvent]) -> serde_json::Value {
+fn carer_change(carer: &str, events: &[BrokerEvent]) -> CarerChange {
     let (created, team, replans) = events
         .iter()
         .find_map(|e| match e {
@@ -126,12 +180,17 @@ fn carer_change_json(carer: &str, events: &[BrokerEvent]) -> serde_json::Value {
             } => Some((
                 *created,
                 carer.team.clone(),
-                replans.iter().map(replan_json).collect::<Vec<_>>(),
+                replans.iter().map(replan).collect::<Vec<_>>(),
             )),
             _ => None,
         })
         .unwrap_or((false, None, Vec::new()));
-    serde_json::json!({ "carer": carer, "team": team, "created": created, "replans": replans })
+    CarerChange {
+        carer: carer.to_string(),
+        team,
+        created,
+        replans,
+    }
 }
 
 /// `GET /v1/carers/{carer_id}`: the whole record, for keys that may change it.
@@ -140,8 +199,8 @@ async fn get_carer(ctx: RequestCtx) -> Result<Response, ApiError> {
     let who = ctx.principal()?.clone();
     let v = read(&ctx, move |b, _| {
         require_carer(b, &who, &id)?;
-        let c = b.roster.carers.iter().find(|c| c.id == id);
-        Ok(serde_json::json!({ "carer": c }))
+        let carer = b.roster.carers.iter().find(|c| c.id == id).cloned();
+        Ok(CarerDetail { carer })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
@@ -185,7 +244,7 @@ async fn save_carer(ctx: RequestCtx, create: bool) -> Result<Response, ApiError>
         } else {
             StatusCode::OK
         },
-        &carer_change_json(&id, &events),
+        &carer_change(&id, &events),
     )
 }
 
@@ -200,9 +259,11 @@ async fn update_carer(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 /// A carer's availability.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Availability)]
 struct AvailabilityBody {
+    /// At most 100.
     shifts: Vec<Shift>,
 }
 
@@ -225,7 +286,7 @@ async fn set_availability(ctx: RequestCtx) -> Result<Response, ApiError> {
         b.set_availability(&id3, body.shifts, now)
     })
     .await?;
-    json_reply(StatusCode::OK, &carer_change_json(&id, &events))
+    json_reply(StatusCode::OK, &carer_change(&id, &events))
 }
 
 /// `POST /v1/carers/{carer_id}/absences`: a carer off sick or on leave; the
@@ -267,7 +328,11 @@ async fn add_absence(ctx: RequestCtx) -> Result<Response, ApiError> {
         .unwrap_or(0);
     json_reply(
         StatusCode::OK,
-        &serde_json::json!({ "carer": carer, "team": team, "unplaced_visits_in_team_rota": unplaced,
-            "rota": format!("/v1/teams/{team}/rota") }),
+        &AbsenceResult {
+            rota: format!("/v1/teams/{team}/rota"),
+            carer,
+            team,
+            unplaced_visits_in_team_rota: unplaced,
+        },
     )
 }

@@ -3,8 +3,10 @@
 
 use super::access::{ALL_ROLES, BROKER_ROLES};
 use super::broker::service;
-use super::referrals::ReferralBody;
+use super::referrals::{BatchBody, ReferralBody};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, blocking, json_reply};
+use carefill_solver::format::PlanningRequest;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -46,6 +48,12 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<PlanningRequest>(out);
+    add::<BatchBody>(out);
+}
+
 /// `GET /v1/demo/request`.
 async fn demo_request(ctx: RequestCtx) -> Result<Response, ApiError> {
     match &ctx.state.demo {
@@ -60,12 +68,12 @@ async fn demo_request(ctx: RequestCtx) -> Result<Response, ApiError> {
 async fn demo_referrals(ctx: RequestCtx) -> Result<Response, ApiError> {
     let svc = service(&ctx)?;
     let list = blocking(move || Ok(svc.demo_referrals())).await?;
-    let bodies: Vec<ReferralBody> = list
+    let referrals: Vec<ReferralBody> = list
         .into_iter()
         .map(|(package, service_user)| ReferralBody {
             package,
             service_user,
         })
         .collect();
-    json_reply(StatusCode::OK, &serde_json::json!({ "referrals": bodies }))
+    json_reply(StatusCode::OK, &BatchBody { referrals })
 }

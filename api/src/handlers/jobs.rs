@@ -4,11 +4,14 @@
 use super::access::ROTA_ROLES;
 use super::rota::{SEED, check_request_scope, parse_problem, time_limit};
 use crate::config::MAX_JOB_TIME_LIMIT_S;
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, blocking,
     json_reply,
 };
 use crate::jobs::{self, JobView};
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
@@ -137,6 +140,19 @@ async fn submit(ctx: RequestCtx) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<JobView>(out);
+    add::<JobList>(out);
+}
+
+/// The caller's jobs.
+#[derive(Serialize, ToSchema)]
+struct JobList {
+    /// Newest first.
+    jobs: Vec<JobView>,
+}
+
 /// `GET /v1/rota/jobs`.
 async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
     let jobs: Vec<JobView> = ctx
@@ -146,7 +162,7 @@ async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
         .iter()
         .map(|j| j.view())
         .collect();
-    json_reply(StatusCode::OK, &serde_json::json!({ "jobs": jobs }))
+    json_reply(StatusCode::OK, &JobList { jobs })
 }
 
 /// `GET /v1/rota/jobs/{job_id}`.

@@ -2,7 +2,11 @@
 //! served beside the route table, in [`super`]).
 
 use super::access::ALL_ROLES;
+use crate::auth::Principal;
+use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::Reply;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -62,16 +66,40 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<Health>(out);
+    add::<Principal>(out);
+}
+
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok`, or `shutting_down` once shutdown has started.
+    status: String,
+    /// Always `carefill`.
+    service: String,
+    /// The service's version.
+    version: String,
+    /// Seconds since start.
+    uptime_s: u64,
+}
+
 /// `GET /health`.
 async fn health(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let status = if ctx.state.is_shutting_down() {
+        "shutting_down"
+    } else {
+        "ok"
+    };
     json_reply(
         StatusCode::OK,
-        &serde_json::json!({
-            "status": if ctx.state.is_shutting_down() { "shutting_down" } else { "ok" },
-            "service": "carefill",
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": ctx.state.started.elapsed().as_secs(),
-        }),
+        &Health {
+            status: status.into(),
+            service: "carefill".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_s: ctx.state.started.elapsed().as_secs(),
+        },
     )
 }
 

@@ -52,9 +52,12 @@
 //! route template only). Put the service behind a network policy if even that
 //! is too much.
 
+use crate::http::openapi::{Schemas, add_free_form, common_schemas, document, schema_map};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
 use serde_json::Value;
 use std::sync::LazyLock;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -119,7 +122,73 @@ const OPENAPI: &[RouteSpec] = &[RouteSpec {
     handler: |c| Box::pin(openapi(c)),
 }];
 
-static DOCUMENT: LazyLock<Value> = LazyLock::new(|| crate::http::openapi::document(table()));
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    // A name given to two different schemas is a bug the tests catch (see
+    // `schemas_have_one_definition_per_name`); serve the document regardless.
+    let schemas = schema_map(schemas()).unwrap_or_default();
+    document(table(), schemas)
+});
+
+/// Every schema the route table names, each resource module listing its own.
+pub fn schemas() -> Schemas {
+    let mut out = Schemas::new();
+    common_schemas(&mut out);
+    add_free_form(&mut out, "OpenApiDocument", "This document.");
+    out.push((
+        "PrometheusText".into(),
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new().schema_type(Type::String).build(),
+        )),
+    ));
+    meta::schemas(&mut out);
+    demo::schemas(&mut out);
+    rota::schemas(&mut out);
+    jobs::schemas(&mut out);
+    referrals::schemas(&mut out);
+    packages::schemas(&mut out);
+    offers::schemas(&mut out);
+    providers::schemas(&mut out);
+    teams::schemas(&mut out);
+    carers::schemas(&mut out);
+    reports::schemas(&mut out);
+    export_schemas(&mut out);
+    out
+}
+
+/// The live event stream and the non-JSON exports (iCalendar, CSV) as text,
+/// GeoJSON as an object.
+fn export_schemas(out: &mut Schemas) {
+    let text = [
+        (
+            "EventStream",
+            "text/event-stream: events `hello`, `heartbeat` (every 15 s), `resync` (missed events: refetch), and one per change (`referred`, `offer_made`, `offer_accepted`, `offer_declined`, `offer_expired`, `offer_withdrawn`, `escalated`, `package_cancelled`, `carer_absent`, `rota_changed`, ...; `batch` for several) with JSON data {kind, at, package?, offer?, provider?, team?, carer?}: ids only, never a person's details.",
+        ),
+        (
+            "Calendar",
+            "text/calendar (RFC 5545): one VEVENT per visit.",
+        ),
+        (
+            "RotaCsv",
+            "text/csv (RFC 4180) with a header row: one row per visit and carer.",
+        ),
+    ];
+    for (name, description) in text {
+        out.push((
+            name.into(),
+            RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(description))
+                    .build(),
+            )),
+        ));
+    }
+    add_free_form(
+        out,
+        "GeoJson",
+        "RFC 7946 FeatureCollection; each feature's properties.kind says what it is.",
+    );
+}
 
 /// `GET /openapi.json`.
 async fn openapi(_ctx: RequestCtx) -> Result<Response, ApiError> {
@@ -129,6 +198,22 @@ async fn openapi(_ctx: RequestCtx) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemas_have_one_definition_per_name_and_cover_the_table() {
+        let map = schema_map(schemas()).expect("one schema per name");
+        for route in table() {
+            for name in route.request.iter().chain([&route.response.schema]) {
+                assert!(map.contains_key(*name), "{}: no schema {name}", route.id);
+            }
+        }
+        // Every $ref points at a schema of the document.
+        let text = serde_json::to_string(&map).expect("json");
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap_or("");
+            assert!(map.contains_key(name), "dangling $ref {name}");
+        }
+    }
 
     /// Two templates of one method that could match the same path would make
     /// the table's order matter; none may.

@@ -6,12 +6,14 @@
 
 use super::access::OFFER_ROLES;
 use super::broker::{command, read};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::{Broker, DeclineReason, Offer, OfferStatus};
 use carefill_solver::format::{Location, Tier, VisitPattern};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -92,11 +94,28 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<ProviderOfferView>(out);
+    add::<ProviderOffers>(out);
+    add::<DeclineBody>(out);
+}
+
+/// A provider's offers.
+#[derive(Serialize, ToSchema)]
+struct ProviderOffers {
+    provider: String,
+    offers: Vec<ProviderOfferView>,
+}
+
 /// What a provider sees of an offer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProviderOffer)]
 struct ProviderOfferView {
     id: String,
     package: String,
+    /// `open`, `accepted`, `declined`, `expired` or `withdrawn`.
+    #[schema(value_type = String)]
     status: OfferStatus,
     stage: Tier,
     made_at: chrono::DateTime<chrono::Utc>,
@@ -116,7 +135,8 @@ struct ProviderOfferView {
     person: Option<PersonDetails>,
 }
 
-#[derive(Debug, Serialize)]
+/// The person, shown to the provider that accepted.
+#[derive(Debug, Serialize, ToSchema)]
 struct PersonDetails {
     service_user: String,
     location: Location,
@@ -178,7 +198,10 @@ async fn provider_offers(ctx: RequestCtx) -> Result<Response, ApiError> {
             })
             .filter_map(|o| provider_view(b, o))
             .collect();
-        Ok(serde_json::json!({ "provider": provider, "offers": list }))
+        Ok(ProviderOffers {
+            provider,
+            offers: list,
+        })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
@@ -225,9 +248,14 @@ async fn accept_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     offer_reply(&ctx, id).await
 }
 
-#[derive(Debug, Deserialize)]
+/// A provider's no, with a reason code.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Decline)]
 struct DeclineBody {
+    /// no_capacity, no_suitable_carer, out_of_area, travel_too_far,
+    /// package_too_small, visit_times_unsuitable, risk_too_high or other.
+    #[schema(value_type = String)]
     reason: DeclineReason,
     #[serde(default)]
     note: Option<String>,

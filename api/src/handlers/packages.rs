@@ -2,12 +2,16 @@
 
 use super::access::{ADMIN_BROKER, BROKER_ROLES};
 use super::broker::{command, read};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::reports::fill_minutes;
-use carefill_solver::broker::{Broker, Offer, OfferStatus, PackageRecord};
+use carefill_solver::broker::{Broker, Offer, OfferStatus, PackageRecord, PackageStatus};
+use carefill_solver::format::{Tier, Urgency};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -88,12 +92,51 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<PackageView<'static>>(out);
+    add::<PackageList>(out);
+}
+
 /// The broker's view of a package.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PackageView<'a> {
+    /// The package record: package, status, stage, provider, team, times, tiers tried.
+    #[schema(value_type = Object)]
     record: &'a PackageRecord,
+    /// Minutes from referral to acceptance, once filled.
     fill_minutes: Option<f64>,
+    /// Every offer made for it, with its fit check and answer.
+    #[schema(value_type = Vec<Object>)]
     offers: Vec<&'a Offer>,
+}
+
+/// Packages with status, stage and age.
+#[derive(Serialize, ToSchema)]
+struct PackageList {
+    packages: Vec<PackageSummary>,
+}
+
+/// One package of the list.
+#[derive(Serialize, ToSchema)]
+struct PackageSummary {
+    package: String,
+    /// `open`, `filled`, `escalated` or `cancelled`.
+    #[schema(value_type = String)]
+    status: PackageStatus,
+    urgency: Urgency,
+    provider: Option<String>,
+    team: Option<String>,
+    stage: Option<Tier>,
+    area: String,
+    referred_at: DateTime<Utc>,
+    filled_at: Option<DateTime<Utc>>,
+    /// Minutes since referral (until filled, once filled).
+    age_min: f64,
+    /// Offers currently open for this package.
+    offers_open: usize,
+    /// When the first open offer expires, if any.
+    offer_expires_at: Option<DateTime<Utc>>,
 }
 
 fn package_view<'a>(b: &'a Broker, id: &str) -> Option<PackageView<'a>> {
@@ -126,7 +169,7 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
         });
     }
     let v = read(&ctx, move |b, now| {
-        let list: Vec<serde_json::Value> = b
+        let packages = b
             .packages
             .values()
             .filter(|r| {
@@ -138,27 +181,33 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                 })
             })
             .map(|r| {
-                let open = b
+                let (offers_open, offer_expires_at) = b
                     .offers
                     .values()
-                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open);
-                let (offers_open, offer_expires_at) = open.fold((0, None), |(n, first), o| {
-                    let first: Option<chrono::DateTime<chrono::Utc>> = first;
-                    (
-                        n + 1,
-                        Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
-                    )
-                });
-                serde_json::json!({
-                    "package": r.package.id, "status": r.status, "urgency": r.package.urgency,
-                    "provider": r.provider, "team": r.team, "stage": r.stage, "area": r.area,
-                    "referred_at": r.referred_at, "filled_at": r.filled_at,
-                    "age_min": fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
-                    "offers_open": offers_open, "offer_expires_at": offer_expires_at,
-                })
+                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open)
+                    .fold((0, None), |(n, first): (usize, Option<DateTime<Utc>>), o| {
+                        (
+                            n + 1,
+                            Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
+                        )
+                    });
+                PackageSummary {
+                    package: r.package.id.clone(),
+                    status: r.status,
+                    urgency: r.package.urgency,
+                    provider: r.provider.clone(),
+                    team: r.team.clone(),
+                    stage: r.stage,
+                    area: r.area.clone(),
+                    referred_at: r.referred_at,
+                    filled_at: r.filled_at,
+                    age_min: fill_minutes(r.filled_at.unwrap_or(now), r.referred_at),
+                    offers_open,
+                    offer_expires_at,
+                }
             })
             .collect();
-        Ok(serde_json::json!({ "packages": list }))
+        Ok(PackageList { packages })
     })
     .await?;
     json_reply(StatusCode::OK, &v)

@@ -7,10 +7,12 @@
 
 use super::access::{ADMIN_BROKER, PROVIDER_READ_ROLES};
 use super::broker::{command, read, same_id, saved_reply};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
 use carefill_solver::broker::{Broker, BrokerEvent, CarerTransfer};
-use carefill_solver::format::{FrameworkStatus, Provider};
-use serde::Deserialize;
+use carefill_solver::format::{FrameworkStatus, Provider, Tier};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -103,41 +105,96 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
-fn provider_json(b: &Broker, id: &str) -> Result<serde_json::Value, ApiError> {
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<Provider>(out);
+    add::<ProviderDetail>(out);
+    add::<ProviderList>(out);
+    add::<StatusBody>(out);
+    add::<ProviderStatusResult>(out);
+}
+
+/// A provider's record and its team ids.
+#[derive(Serialize, ToSchema)]
+struct ProviderDetail {
+    provider: Provider,
+    teams: Vec<String>,
+}
+
+/// Providers with tier, framework status, skills and team count.
+#[derive(Serialize, ToSchema)]
+struct ProviderList {
+    providers: Vec<ProviderSummary>,
+}
+
+/// One provider of the list.
+#[derive(Serialize, ToSchema)]
+struct ProviderSummary {
+    id: String,
+    name: String,
+    tier: Tier,
+    framework_status: FrameworkStatus,
+    skills: Vec<String>,
+    /// Number of teams.
+    teams: usize,
+}
+
+/// What a status change did.
+#[derive(Serialize, ToSchema)]
+struct ProviderStatusResult {
+    provider: String,
+    packages_released: usize,
+    offers_made: usize,
+    placed_at_once: usize,
+    escalated: usize,
+    /// Broker events in all.
+    events: usize,
+}
+
+fn provider_json(b: &Broker, id: &str) -> Result<ProviderDetail, ApiError> {
     let p = b
         .roster
         .providers
         .iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("unknown provider `{id}`")))?;
-    let teams: Vec<&str> = b
+    let teams = b
         .roster
         .teams
         .iter()
         .filter(|t| t.provider.as_deref() == Some(id))
-        .map(|t| t.id.as_str())
+        .map(|t| t.id.clone())
         .collect();
-    Ok(serde_json::json!({ "provider": p, "teams": teams }))
+    Ok(ProviderDetail {
+        provider: p.clone(),
+        teams,
+    })
 }
 
 /// `GET /v1/providers`: every provider (a provider key: only its own).
 async fn list_providers(ctx: RequestCtx) -> Result<Response, ApiError> {
     let scope = ctx.principal()?.provider_scope().map(str::to_string);
     let v = read(&ctx, move |b, _| {
-        let list: Vec<serde_json::Value> = b
+        let providers = b
             .roster
             .providers
             .iter()
             .filter(|p| scope.as_deref().is_none_or(|s| s == p.id))
-            .map(|p| {
-                serde_json::json!({
-                    "id": p.id, "name": p.name, "tier": p.tier,
-                    "framework_status": p.framework_status, "skills": p.skills,
-                    "teams": b.roster.teams.iter().filter(|t| t.provider.as_deref() == Some(p.id.as_str())).count(),
-                })
+            .map(|p| ProviderSummary {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                tier: p.tier,
+                framework_status: p.framework_status,
+                skills: p.skills.clone(),
+                teams: b
+                    .roster
+                    .teams
+                    .iter()
+                    .filter(|t| t.provider.as_deref() == Some(p.id.as_str()))
+                    .count(),
             })
             .collect();
-        Ok(serde_json::json!({ "providers": list }))
+        Ok(ProviderList { providers })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
@@ -180,11 +237,15 @@ async fn update_provider(ctx: RequestCtx) -> Result<Response, ApiError> {
     save_provider(ctx, false).await
 }
 
-#[derive(Debug, Deserialize)]
+/// Suspend, reinstate or fail a provider.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ProviderStatus)]
 struct StatusBody {
     status: FrameworkStatus,
+    /// Carers who move to another team: `{carer, to_team}`.
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     transfers: Vec<CarerTransfer>,
 }
 
@@ -215,9 +276,13 @@ async fn set_provider_status(ctx: RequestCtx) -> Result<Response, ApiError> {
         .count();
     json_reply(
         StatusCode::OK,
-        &serde_json::json!({
-            "provider": provider, "packages_released": released, "offers_made": offers,
-            "placed_at_once": accepted, "escalated": escalated, "events": events.len(),
-        }),
+        &ProviderStatusResult {
+            provider,
+            packages_released: released,
+            offers_made: offers,
+            placed_at_once: accepted,
+            escalated,
+            events: events.len(),
+        },
     )
 }

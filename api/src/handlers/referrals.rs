@@ -5,12 +5,14 @@ use super::access::BROKER_ROLES;
 use super::broker::{command, map_err, read};
 use super::packages::package_json;
 use crate::broker_service::ServiceError;
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
-use carefill_solver::broker::OfferStatus;
-use carefill_solver::format::{Package, ServiceUser};
+use carefill_solver::broker::{OfferStatus, PackageStatus};
+use carefill_solver::format::{Package, ServiceUser, Tier, UnplacedReason};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -91,9 +93,19 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<ReferralBody>(out);
+    add::<BatchBody>(out);
+    add::<BatchResult>(out);
+    add::<Recommendations>(out);
+    add::<ApplyBody>(out);
+}
+
 /// A referral: the package and the person.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Referral)]
 pub struct ReferralBody {
     /// The package.
     pub package: Package,
@@ -115,10 +127,85 @@ async fn refer(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 /// Many referrals.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
-    referrals: Vec<ReferralBody>,
+#[schema(as = ReferralBatch)]
+pub(super) struct BatchBody {
+    /// 1 to 1000 referrals.
+    pub(super) referrals: Vec<ReferralBody>,
+}
+
+/// What became of each package of a batch.
+#[derive(Serialize, ToSchema)]
+struct BatchResult {
+    /// One entry per referred package.
+    packages: Vec<BatchItem>,
+    /// Broker events the batch caused.
+    events: usize,
+}
+
+/// One package of a batch.
+#[derive(Serialize, ToSchema)]
+struct BatchItem {
+    /// Package id.
+    package: String,
+    /// `open`, `filled`, `escalated` or `cancelled`.
+    #[schema(value_type = String)]
+    status: PackageStatus,
+    /// The provider holding it, once filled.
+    provider: Option<String>,
+    /// The tier it is offered at.
+    stage: Option<Tier>,
+    /// Offers waiting for an answer.
+    open_offers: usize,
+}
+
+/// Top-k placements for a package.
+#[derive(Serialize, ToSchema)]
+struct Recommendations {
+    /// Package id.
+    package: String,
+    /// Tiers in the order the cascade tries them.
+    stage_order: Vec<Tier>,
+    /// Best first.
+    recommendations: Vec<Recommendation>,
+    /// Teams that cannot take it, with why.
+    not_fitting: Vec<NotFitting>,
+    /// Providers not considered, with a reason code.
+    #[schema(value_type = Vec<Object>)]
+    excluded: serde_json::Value,
+    /// Teams fit-checked.
+    teams_checked: usize,
+    /// Time taken, milliseconds.
+    elapsed_ms: f64,
+}
+
+/// One placement.
+#[derive(Serialize, ToSchema)]
+struct Recommendation {
+    rank: usize,
+    provider: String,
+    provider_name: String,
+    tier: Tier,
+    block_contract: bool,
+    auto_accept: bool,
+    team: String,
+    carers: Vec<String>,
+    known_carers: Vec<String>,
+    extra_travel_min: i64,
+    cost_delta: f64,
+    care_min: u64,
+    explanation: String,
+}
+
+/// A team that cannot take the package.
+#[derive(Serialize, ToSchema)]
+struct NotFitting {
+    provider: String,
+    team: String,
+    tier: Tier,
+    explanation: String,
+    reasons: Vec<UnplacedReason>,
 }
 
 /// `POST /v1/referrals/batch`.
@@ -142,18 +229,25 @@ async fn refer_batch(ctx: RequestCtx) -> Result<Response, ApiError> {
         .collect();
     let events = command(&ctx, "refer_batch", move |b, now| b.refer_batch(pairs, now)).await?;
     let v = read(&ctx, move |b, _| {
-        let packages: Vec<serde_json::Value> = ids
+        let packages = ids
             .iter()
             .filter_map(|id| b.packages.get(id))
-            .map(|r| {
-                serde_json::json!({
-                    "package": r.package.id, "status": r.status, "provider": r.provider,
-                    "stage": r.stage,
-                    "open_offers": b.offers.values().filter(|o| o.package == r.package.id && o.status == OfferStatus::Open).count(),
-                })
+            .map(|r| BatchItem {
+                package: r.package.id.clone(),
+                status: r.status,
+                provider: r.provider.clone(),
+                stage: r.stage,
+                open_offers: b
+                    .offers
+                    .values()
+                    .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open)
+                    .count(),
             })
             .collect();
-        Ok(serde_json::json!({ "packages": packages, "events": events.len() }))
+        Ok(BatchResult {
+            packages,
+            events: events.len(),
+        })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
@@ -174,42 +268,58 @@ async fn recommend(ctx: RequestCtx) -> Result<Response, ApiError> {
         b.validate_referral(&body.package, &body.service_user)
             .map_err(|e| map_err(ServiceError::Broker(e)))?;
         let report = b.candidates(&body.package, &body.service_user);
-        let top: Vec<serde_json::Value> = report
+        let recommendations = report
             .fitting
             .iter()
             .take(k as usize)
             .enumerate()
-            .map(|(i, c)| {
-                serde_json::json!({
-                    "rank": i + 1, "provider": c.provider, "provider_name": c.provider_name,
-                    "tier": c.tier, "block_contract": c.block, "auto_accept": c.auto_accept,
-                    "team": c.fit.team, "carers": c.fit.carers, "known_carers": c.fit.known_carers,
-                    "extra_travel_min": c.fit.extra_travel_min, "cost_delta": c.fit.cost_delta,
-                    "care_min": c.fit.care_min, "explanation": c.fit.explanation,
-                })
+            .map(|(i, c)| Recommendation {
+                rank: i + 1,
+                provider: c.provider.clone(),
+                provider_name: c.provider_name.clone(),
+                tier: c.tier,
+                block_contract: c.block,
+                auto_accept: c.auto_accept,
+                team: c.fit.team.clone(),
+                carers: c.fit.carers.clone(),
+                known_carers: c.fit.known_carers.clone(),
+                extra_travel_min: c.fit.extra_travel_min,
+                cost_delta: c.fit.cost_delta,
+                care_min: c.fit.care_min,
+                explanation: c.fit.explanation.clone(),
             })
             .collect();
-        let not_fitting: Vec<serde_json::Value> = report
+        let not_fitting = report
             .not_fitting
             .iter()
-            .map(|c| serde_json::json!({"provider": c.provider, "team": c.fit.team, "tier": c.tier, "explanation": c.fit.explanation, "reasons": c.fit.reasons}))
+            .map(|c| NotFitting {
+                provider: c.provider.clone(),
+                team: c.fit.team.clone(),
+                tier: c.tier,
+                explanation: c.fit.explanation.clone(),
+                reasons: c.fit.reasons.clone(),
+            })
             .collect();
-        Ok(serde_json::json!({
-            "package": body.package.id,
-            "stage_order": report.stage_order,
-            "recommendations": top,
-            "not_fitting": not_fitting,
-            "excluded": report.excluded,
-            "teams_checked": report.teams_checked,
-            "elapsed_ms": t0.elapsed().as_secs_f64() * 1000.0,
-        }))
+        let excluded = serde_json::to_value(&report.excluded)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Recommendations {
+            package: body.package.id,
+            stage_order: report.stage_order,
+            recommendations,
+            not_fitting,
+            excluded,
+            teams_checked: report.teams_checked,
+            elapsed_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        })
     })
     .await?;
     json_reply(StatusCode::OK, &v)
 }
 
-#[derive(Debug, Deserialize)]
+/// A referral sent straight to a chosen provider team.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplyRecommendation)]
 struct ApplyBody {
     package: Package,
     service_user: ServiceUser,

@@ -3,8 +3,10 @@
 
 use super::access::{ADMIN_ONLY, BROKER_ROLES};
 use super::broker::{command, read};
+use crate::http::openapi::{Schemas, add, add_free_form};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -69,9 +71,26 @@ async fn report(ctx: RequestCtx) -> Result<Response, ApiError> {
     json_reply(StatusCode::OK, &v)
 }
 
-#[derive(Debug, Deserialize)]
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<CloseYearBody>(out);
+    out.push((
+        "Report".into(),
+        <serde_json::Value as utoipa::PartialSchema>::schema(),
+    ));
+    add_free_form(
+        out,
+        "LedgerReport",
+        "The risk pool: balance, inflows, outflows, damages and provider balances.",
+    );
+}
+
+/// The year-end close of the risk pool.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CloseYear)]
 struct CloseYearBody {
+    /// A label like `2026/27`.
     year: String,
 }
 

@@ -4,6 +4,7 @@
 use super::access::{ALL_ROLES, ROTA_ROLES};
 use crate::auth::{Principal, Scope};
 use crate::config::MAX_SYNC_TIME_LIMIT_S;
+use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, blocking,
     json_reply, parse_body,
@@ -16,6 +17,7 @@ use carefill_solver::rota::SolveOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -92,6 +94,16 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<PlanningRequest>(out);
+    add::<ValidationReply>(out);
+    add::<Rota>(out);
+    add::<RequestAndRota>(out);
+    add::<CheckReport>(out);
+    add::<Analysis>(out);
+}
+
 const TIME_LIMIT_SYNC: QueryParam = QueryParam {
     name: "time_limit_s",
     kind: ParamKind::Number,
@@ -106,7 +118,7 @@ pub(super) const SEED: QueryParam = QueryParam {
 };
 
 /// Reply of `POST /v1/requests/validate`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ValidationReply {
     valid: bool,
     issues: Vec<Issue>,
@@ -172,15 +184,15 @@ async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 /// Body of check and analyse.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckBody {
+struct RequestAndRota {
     request: PlanningRequest,
     rota: Rota,
 }
 
 fn check_body(ctx: &RequestCtx) -> Result<(PlanningRequest, Problem, Rota), ApiError> {
-    let body: CheckBody = ctx.json()?;
+    let body: RequestAndRota = ctx.json()?;
     let problem = Problem::from_request(&body.request).map_err(|issues| {
         ApiError::Invalid(
             issues
@@ -213,7 +225,7 @@ async fn checked(ctx: RequestCtx) -> Result<(Rota, CheckReport), ApiError> {
 }
 
 /// Reply of `POST /v1/rota/analyse`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Analysis {
     feasible: bool,
     violations: Vec<carefill_solver::check::Violation>,

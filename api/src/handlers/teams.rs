@@ -6,9 +6,12 @@
 
 use super::access::{ROSTER_EDIT_ROLES, ROSTER_ROLES};
 use super::broker::{command, read, require_team, same_id, saved_reply};
+use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
 use carefill_solver::broker::Broker;
-use carefill_solver::format::Team;
+use carefill_solver::format::{ContractType, Rota, Team, TravelMode};
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -84,31 +87,86 @@ pub(super) const ROUTES: &[RouteSpec] = &[
     },
 ];
 
+/// This resource's schemas.
+pub(super) fn schemas(out: &mut Schemas) {
+    add::<Team>(out);
+    add::<TeamDetail>(out);
+    add::<TeamRota>(out);
+}
+
 /// A team and its carers, without carers' homes, locations or absence reasons.
-fn team_json(b: &Broker, id: &str) -> Result<serde_json::Value, ApiError> {
+#[derive(Serialize, ToSchema)]
+struct TeamDetail {
+    team: Team,
+    carers: Vec<TeamCarer>,
+    /// People the team cares for.
+    people: usize,
+    /// The most distinct carers one person should see (the county's default cap).
+    continuity_cap: u32,
+    /// Link to the team's rota.
+    rota: String,
+}
+
+/// A carer as the team view shows it.
+#[derive(Serialize, ToSchema)]
+struct TeamCarer {
+    id: String,
+    skills: Vec<String>,
+    contract: ContractType,
+    contracted_min_per_week: u32,
+    max_min_per_day: u32,
+    max_min_per_week: u32,
+    travel_mode: TravelMode,
+    shifts: Vec<ShiftHours>,
+    /// Number of absences.
+    absences: usize,
+}
+
+/// A shift without its locations.
+#[derive(Serialize, ToSchema)]
+struct ShiftHours {
+    days: Vec<String>,
+    start: String,
+    end: String,
+}
+
+/// A team's published rota.
+#[derive(Serialize, ToSchema)]
+struct TeamRota {
+    team: String,
+    rota: Rota,
+}
+
+fn team_json(b: &Broker, id: &str) -> Result<TeamDetail, ApiError> {
     let t = b
         .roster
         .teams
         .iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("unknown team `{id}`")))?;
-    let carers: Vec<serde_json::Value> = b
+    let carers = b
         .roster
         .carers
         .iter()
         .filter(|c| c.team.as_deref() == Some(id))
-        .map(|c| {
-            let shifts: Vec<serde_json::Value> = c
+        .map(|c| TeamCarer {
+            id: c.id.clone(),
+            skills: c.skills.clone(),
+            contract: c.contract,
+            contracted_min_per_week: c.contracted_min_per_week,
+            max_min_per_day: c.max_min_per_day,
+            max_min_per_week: c.max_min_per_week,
+            travel_mode: c.travel_mode,
+            shifts: c
                 .shifts
                 .iter()
-                .map(|s| serde_json::json!({"days": s.days, "start": s.start, "end": s.end}))
-                .collect();
-            serde_json::json!({
-                "id": c.id, "skills": c.skills, "contract": c.contract,
-                "contracted_min_per_week": c.contracted_min_per_week,
-                "max_min_per_day": c.max_min_per_day, "max_min_per_week": c.max_min_per_week,
-                "travel_mode": c.travel_mode, "shifts": shifts, "absences": c.absences.len(),
-            })
+                .map(|s| ShiftHours {
+                    days: s.days.clone(),
+                    start: s.start.clone(),
+                    end: s.end.clone(),
+                })
+                .collect(),
+            absences: c.absences.len(),
         })
         .collect();
     let people = b
@@ -117,11 +175,13 @@ fn team_json(b: &Broker, id: &str) -> Result<serde_json::Value, ApiError> {
         .iter()
         .filter(|u| u.team.as_deref() == Some(id))
         .count();
-    Ok(serde_json::json!({
-        "team": t, "carers": carers, "people": people,
-        "continuity_cap": b.roster.settings.default_continuity_cap,
-        "rota": format!("/v1/teams/{id}/rota"),
-    }))
+    Ok(TeamDetail {
+        team: t.clone(),
+        carers,
+        people,
+        continuity_cap: b.roster.settings.default_continuity_cap,
+        rota: format!("/v1/teams/{id}/rota"),
+    })
 }
 
 /// `GET /v1/teams/{team_id}`.
@@ -180,7 +240,7 @@ async fn team_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
             .ok_or_else(|| ApiError::NotFound(format!("unknown team `{team}`")))?;
         principal.require_team(&t.id, t.provider.as_deref())?;
         let rota = b.rotas.get(&team).cloned().unwrap_or_default();
-        Ok(serde_json::json!({ "team": team, "rota": rota }))
+        Ok(TeamRota { team, rota })
     })
     .await?;
     json_reply(StatusCode::OK, &v)

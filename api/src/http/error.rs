@@ -97,19 +97,36 @@ pub enum ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error answer (`application/problem+json`, RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct Problem<'a> {
+    /// `https://carefill.example/errors/{code}`.
     #[serde(rename = "type")]
     kind: String,
+    /// The HTTP status's reason phrase.
+    #[schema(value_type = String)]
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// Stable, e.g. malformed_json, invalid_request, unauthorized, forbidden,
+    /// not_found, route_not_found, method_not_allowed, body_too_large,
+    /// unsupported_media_type, bad_parameter, solver_busy, queue_full, job_not_finished.
+    #[schema(value_type = String)]
     code: &'a str,
+    /// What is wrong, for a person.
     detail: String,
+    /// JSON path of the bad field, or the bad parameter's name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     path: Option<&'a str>,
+    /// Every validation issue (422 invalid_request).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Issue>>)]
     issues: Option<&'a [Issue]>,
+    /// This request's id (also in `X-Request-Id`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     request_id: Option<&'a str>,
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Stable, machine-readable validation codes. The snake_case string of each
 /// variant is part of the public API and never changes meaning.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueCode {
@@ -98,6 +99,7 @@ impl fmt::Display for IssueCode {
 }
 
 /// One problem in a request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
     /// JSON path of the offending value, e.g. `$.carers[3].shifts[0].end`.

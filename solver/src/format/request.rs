@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 pub const FORMAT_TAG: &str = "carefill/1";
 
 /// A complete planning request: who can care, who needs care, and the rules.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PlanningRequest {
@@ -50,6 +51,7 @@ pub struct PlanningRequest {
 }
 
 /// The planning horizon: whole local days starting at `start_date`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Horizon {
@@ -77,6 +79,7 @@ fn default_utc_offset() -> String {
 }
 
 /// A point on the Earth (WGS-84), optionally tied to a row of a supplied travel matrix.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
@@ -90,6 +93,7 @@ pub struct Location {
 }
 
 /// Named time bands and defaults that apply to the whole request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -148,6 +152,7 @@ impl Default for Settings {
 /// unplaced (thousands) outweighs any continuity gain (hundreds), which
 /// outweighs travel (ones), which outweighs preferences and fairness (fractions
 /// to tens). Lateness in soft mode costs `settings.lateness.cost_per_min`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObjectiveWeights {
@@ -221,6 +226,7 @@ pub const DEFAULT_SKILLS: &[&str] = &[
 ];
 
 /// A local time window; `end` earlier than `start` means it ends the next day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BandWindow {
@@ -231,6 +237,7 @@ pub struct BandWindow {
 }
 
 /// How visit windows bind.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Lateness {
@@ -248,6 +255,7 @@ pub enum Lateness {
 
 /// Rest break rule: a working day longer than `after_min` needs one idle gap of
 /// at least `duration_min` between two visits.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BreakRule {
@@ -267,6 +275,7 @@ impl Default for BreakRule {
 }
 
 /// Source of travel times.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TravelSpec {
@@ -285,6 +294,7 @@ impl Default for TravelSpec {
 }
 
 /// Parameters of the great-circle travel model. All fields have defaults.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HaversineSpec {
@@ -331,6 +341,7 @@ impl Default for HaversineSpec {
 }
 
 /// A town as a circle.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UrbanArea {
@@ -344,6 +355,7 @@ pub struct UrbanArea {
 }
 
 /// A caller-supplied travel-time matrix.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixSpec {
@@ -355,6 +367,7 @@ pub struct MatrixSpec {
 }
 
 /// A road network as an edge list over nodes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoadNetworkSpec {
@@ -378,6 +391,7 @@ fn default_access_kmh() -> f64 {
 }
 
 /// A junction of the road network.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoadNode {
@@ -390,6 +404,7 @@ pub struct RoadNode {
 }
 
 /// A road segment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoadEdge {
@@ -408,6 +423,7 @@ pub struct RoadEdge {
 }
 
 /// Position of a provider in the brokering cascade.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
@@ -424,6 +440,7 @@ pub enum Tier {
 }
 
 /// Whether a provider may receive packages.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameworkStatus {
@@ -439,6 +456,7 @@ pub enum FrameworkStatus {
 }
 
 /// The commercial arrangement with a provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ContractTerms {
@@ -452,6 +470,7 @@ pub enum ContractTerms {
 }
 
 /// When a provider takes a fitting package without a human decision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AutoAcceptPolicy {
@@ -464,6 +483,7 @@ pub struct AutoAcceptPolicy {
 }
 
 /// A care provider on (or off) the broker's framework.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
@@ -492,6 +512,7 @@ pub struct Provider {
 }
 
 /// A GeoJSON polygonal geometry. Positions are `[lon, lat]`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum AreaGeometry {
@@ -508,6 +529,7 @@ pub enum AreaGeometry {
 }
 
 /// A neighbourhood team of a provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Team {
@@ -533,6 +555,7 @@ pub struct Team {
 }
 
 /// Carer gender, as recorded by the provider.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
@@ -545,6 +568,7 @@ pub enum Gender {
 }
 
 /// Employment contract of a carer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractType {
@@ -557,6 +581,7 @@ pub enum ContractType {
 }
 
 /// How a carer travels.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TravelMode {
@@ -572,6 +597,7 @@ pub enum TravelMode {
 }
 
 /// A care worker.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Carer {
@@ -620,6 +646,7 @@ fn default_max_week() -> u32 {
 }
 
 /// A recurring or dated availability shift.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Shift {
@@ -638,6 +665,7 @@ pub struct Shift {
 }
 
 /// A period of unavailability.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Absence {
@@ -651,6 +679,7 @@ pub struct Absence {
 }
 
 /// Strength of a carer-gender wish.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Strength {
@@ -661,6 +690,7 @@ pub enum Strength {
 }
 
 /// A person's wish about their carers' gender.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GenderPreference {
@@ -671,6 +701,7 @@ pub struct GenderPreference {
 }
 
 /// A person receiving care. Personal data is kept to what planning needs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceUser {
@@ -699,6 +730,7 @@ pub struct ServiceUser {
 }
 
 /// How urgently a package must start.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
@@ -715,6 +747,7 @@ pub enum Urgency {
 }
 
 /// Who pays.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Funding {
@@ -731,6 +764,7 @@ pub enum Funding {
 }
 
 /// A care package: a weekly pattern of visits for one person.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
@@ -771,6 +805,7 @@ fn default_funding() -> Funding {
 }
 
 /// One recurring visit of a package.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VisitPattern {
@@ -802,6 +837,7 @@ fn one() -> u32 {
 }
 
 /// When a visit may start, in local time on its day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimeSpec {
@@ -820,6 +856,7 @@ pub enum TimeSpec {
 
 /// A same-day timing link: `then` starts between `min_gap_min` and `max_gap_min`
 /// after `first` ends.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VisitLink {
@@ -835,6 +872,7 @@ pub struct VisitLink {
 }
 
 /// A visit already on the rota.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ExistingAssignment {
