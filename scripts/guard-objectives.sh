@@ -13,7 +13,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for seed in 1 2 3 4 5; do
   "$BIN" solve fixtures/team_week.json --time-limit 3600 --seed "$seed" --iterations "$ITER" --no-milp \
     --out "$tmp/rota.json" 2>"$tmp/err"
-  obj=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"{r[\"stats\"][\"objective\"]:.4f}", r["kpis"]["visits_placed"], r["kpis"]["travel_min"])' "$tmp/rota.json")
+  obj=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.4f" % r["stats"]["objective"], r["kpis"]["visits_placed"], r["kpis"]["travel_min"])' "$tmp/rota.json")
   echo "team_week seed $seed: $obj"
 done
 for seed in 1 2 3 4 5; do
@@ -21,6 +21,6 @@ for seed in 1 2 3 4 5; do
     set -- $inst
     line=$("$BIN" bench-instance "$BENCH/$1" --format "$2" --time-limit 3600 --seed "$seed" \
       --iterations "$ITER" --no-milp --json)
-    echo "$(basename "$1" .txt) seed $seed: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(f"{d[\"objective\"]:.4f} {d[\"engine_objective\"]:.4f} unplaced {d[\"unplaced\"]} feasible {d[\"feasible\"]}")' "$line")"
+    echo "$(basename "$1" .txt) seed $seed: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.4f %.4f unplaced %s feasible %s" % (d["objective"], d["engine_objective"], d["unplaced"], d["feasible"]))' "$line")"
   done
 done
