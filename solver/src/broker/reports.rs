@@ -188,12 +188,7 @@ pub fn care_hours_per_week(package: &crate::format::Package) -> f64 {
             let days: u32 = v
                 .days
                 .iter()
-                .map(|d| match d.trim().to_ascii_lowercase().as_str() {
-                    "daily" => 7,
-                    "weekdays" => 5,
-                    "weekends" => 2,
-                    _ => 1,
-                })
+                .map(|d| d.selector().map_or(1, |s| s.days_per_week()))
                 .sum::<u32>()
                 .min(7);
             f64::from(days * v.duration_min * v.carers_required.max(1)) / 60.0

@@ -399,3 +399,63 @@ fn flags_a_carer_from_another_team() {
     let p = problem_from(req);
     assert_flags(&p, &p.write_rota(&plan(&p), &[]), ViolationCode::WrongTeam);
 }
+
+#[test]
+fn flags_work_during_an_absence() {
+    let mut req = request();
+    // C is away 11:30-12:30 on the first day: her day splits into 07:00-11:30
+    // and 12:30-14:00, and the 12:00 meds on the first piece falls outside it.
+    req["carers"][2]["absences"] = json!([
+        {"from": "2026-11-30T11:30:00+00:00", "to": "2026-11-30T12:30:00+00:00", "reason": "training"}
+    ]);
+    let p = problem_from(req);
+    let report = check(&p, &p.write_rota(&plan(&p), &[]));
+    let outside: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| v.code == ViolationCode::OutsideShift)
+        .collect();
+    assert_eq!(outside.len(), 1, "{:#?}", report.violations);
+    assert_eq!(outside[0].route, Some(2)); // C's first-day route
+}
+
+#[test]
+fn flags_a_route_over_the_carers_capacity() {
+    let with_capacity = |capacity: u32| {
+        let mut req = request();
+        req["carers"][0]["capacity"] = json!(capacity);
+        req["packages"][0]["visits"][0]["demand"] = json!(1); // su1's am, by A
+        req["packages"][2]["visits"][0]["demand"] = json!(1); // su3's lunch, by A
+        problem_from(req)
+    };
+    let p = with_capacity(2);
+    assert!(check(&p, &p.write_rota(&plan(&p), &[])).is_feasible());
+    let p = with_capacity(1);
+    let report = check(&p, &p.write_rota(&plan(&p), &[]));
+    let over: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| v.code == ViolationCode::CapacityExceeded)
+        .map(|v| v.route)
+        .collect();
+    assert_eq!(over, vec![Some(0), Some(3)], "{:#?}", report.violations); // A, both days
+}
+
+#[test]
+fn names_one_verification_per_engine_rule() {
+    let names: Vec<&str> = rule_names().collect();
+    for rule in [
+        "eligibility",
+        "time_windows",
+        "availability",
+        "continuity_cap",
+        "daily_hours",
+        "weekly_hours",
+        "breaks",
+        "double_handed",
+        "linked_visits",
+        "capacity",
+    ] {
+        assert_eq!(names.iter().filter(|n| **n == rule).count(), 1, "{rule}");
+    }
+}

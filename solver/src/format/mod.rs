@@ -4,10 +4,12 @@
 //! field); [`crate::model::Problem::from_request`] then reports every semantic
 //! problem at once.
 
+pub mod days;
 pub mod issue;
 pub mod request;
 pub mod rota;
 
+pub use days::{Day, DaySelector, InvalidDay, parse_date};
 pub use issue::{Issue, IssueCode, Issues};
 pub use request::*;
 pub use rota::*;

@@ -9,6 +9,7 @@
 //! in pence (`*_pence`), times of day as local `"HH:MM"` in the horizon's UTC
 //! offset, dates as ISO-8601 `YYYY-MM-DD`, instants as RFC 3339 with offset.
 
+use super::days::Day;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -651,7 +652,7 @@ fn default_max_week() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct Shift {
     /// Days it applies: `"daily"`, `"weekdays"`, `"weekends"`, `"mon"`..`"sun"`, or `YYYY-MM-DD`.
-    pub days: Vec<String>,
+    pub days: Vec<Day>,
     /// Local start `"HH:MM"`.
     pub start: String,
     /// Local end `"HH:MM"`; earlier than `start` means the next day (night shift).
@@ -812,7 +813,7 @@ pub struct VisitPattern {
     /// Id unique within the package; concrete visits are `"{package}/{id}@{date}"`.
     pub id: String,
     /// Days: `"daily"`, `"weekdays"`, `"weekends"`, `"mon"`..`"sun"`, or `YYYY-MM-DD`.
-    pub days: Vec<String>,
+    pub days: Vec<Day>,
     /// When the visit may start.
     pub time: TimeSpec,
     /// Length of the visit, minutes (5-480).

@@ -1,5 +1,6 @@
 //! Dates, local times and day selectors of the generated horizon.
 
+use crate::format::Day;
 use chrono::{Datelike, Duration, NaiveDate};
 
 /// Weekday selectors in Monday-first order, as the wire format spells them.
@@ -72,17 +73,9 @@ pub(super) fn minutes(hhmm: &str) -> Option<u32> {
 }
 
 /// Whether a day-selector list applies on `date`.
-pub(super) fn selector_applies(days: &[String], date: NaiveDate) -> bool {
-    let wd = date.weekday().num_days_from_monday() as usize;
-    days.iter().any(|d| match d.as_str() {
-        "daily" => true,
-        "weekdays" => wd < 5,
-        "weekends" => wd >= 5,
-        other => match WEEKDAYS.iter().position(|w| *w == other) {
-            Some(i) => i == wd,
-            None => NaiveDate::parse_from_str(other, "%Y-%m-%d").is_ok_and(|x| x == date),
-        },
-    })
+pub(super) fn selector_applies(days: &[Day], date: NaiveDate) -> bool {
+    days.iter()
+        .any(|d| d.selector().is_ok_and(|s| s.applies(date)))
 }
 
 /// UK civil offset on `date`: BST from the last Sunday of March to the last
@@ -102,7 +95,7 @@ fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
 }
 
 /// Compresses a set of working weekdays into the shortest selector list.
-pub(super) fn compress_weekdays(set: &[bool; 7]) -> Vec<String> {
+pub(super) fn compress_weekdays(set: &[bool; 7]) -> Vec<Day> {
     if set.iter().all(|x| *x) {
         return vec!["daily".into()];
     }
@@ -110,15 +103,15 @@ pub(super) fn compress_weekdays(set: &[bool; 7]) -> Vec<String> {
     let weekends = set[5..].iter().all(|x| *x);
     let mut out = Vec::new();
     if weekdays {
-        out.push("weekdays".to_string());
+        out.push("weekdays".into());
     }
     for (i, on) in set.iter().enumerate() {
         if *on && !((i < 5 && weekdays) || (i >= 5 && weekends)) {
-            out.push(WEEKDAYS[i].to_string());
+            out.push(WEEKDAYS[i].into());
         }
     }
     if weekends {
-        out.push("weekends".to_string());
+        out.push("weekends".into());
     }
     out
 }

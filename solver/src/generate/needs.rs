@@ -7,7 +7,7 @@
 
 use super::calendar::{Calendar, hhmm};
 use super::pick;
-use crate::format::Funding;
+use crate::format::{Day, DaySelector, Funding};
 use crate::format::{
     Gender, GenderPreference, Package, Strength, TimeSpec, Urgency, VisitLink, VisitPattern,
 };
@@ -208,13 +208,10 @@ pub(super) fn draw_package<R: Rng>(
     for &slot in &slots {
         let mut v = routine_visit(rng, slot, needs, base_minute);
         if light {
-            v.days = vec![
-                pick(
-                    rng,
-                    &[("daily", 0.82), ("weekdays", 0.13), ("weekends", 0.05)],
-                )
-                .to_string(),
-            ];
+            v.days = vec![Day::from(*pick(
+                rng,
+                &[("daily", 0.82), ("weekdays", 0.13), ("weekends", 0.05)],
+            ))];
         } else if slot == Lunch && !needs.meds_link && !needs.time_critical && rng.random_bool(0.12)
         {
             let days = *pick(
@@ -225,7 +222,7 @@ pub(super) fn draw_package<R: Rng>(
                     (&["tue", "thu", "sat"][..], 0.2),
                 ],
             );
-            v.days = days.iter().map(|d| d.to_string()).collect();
+            v.days = days.iter().map(|&d| d.into()).collect();
         }
         visits.push(v);
     }
@@ -259,7 +256,7 @@ pub(super) fn draw_package<R: Rng>(
         );
         visits.push(VisitPattern {
             id: "shower".into(),
-            days: pair.iter().map(|d| d.to_string()).collect(),
+            days: pair.iter().map(|&d| d.into()).collect(),
             time: window(600, 810),
             duration_min: *pick(rng, &[(45, 0.6), (60, 0.4)]),
             carers_required: if needs.hoist { 2 } else { 1 },
@@ -275,7 +272,7 @@ pub(super) fn draw_package<R: Rng>(
         let day = cal.days().saturating_sub(1).min(2);
         visits.push(VisitPattern {
             id: "review".into(),
-            days: vec![cal.date_str(day)],
+            days: vec![DaySelector::Date(cal.date(day)).into()],
             time: window(600, 750),
             duration_min: 30,
             carers_required: 1,

@@ -593,7 +593,10 @@ fn shifts_of(days: &[Option<usize>; 7]) -> Vec<Shift> {
             });
         }
     }
-    out.sort_by(|a, b| (&a.start, &a.days).cmp(&(&b.start, &b.days)));
+    out.sort_by_cached_key(|s| {
+        let days: Vec<String> = s.days.iter().map(ToString::to_string).collect();
+        (s.start.clone(), days)
+    });
     out
 }
 

@@ -3,6 +3,7 @@
 //! Minutes (not seconds) are the resolution care is planned and paid in; an
 //! `i32` covers any horizon and keeps arithmetic exact.
 
+use crate::format::Day;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Weekday};
 
 /// Minutes since local midnight at the start of the horizon.
@@ -95,26 +96,7 @@ pub fn format_clock(minutes: Minute) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// Parses an ISO date `YYYY-MM-DD` (exactly: four-digit year, two-digit month and day).
-///
-/// chrono alone also takes `2026-1-5`, leading blanks and signed years such as
-/// `+262142-12-31`, whose horizon days overflow `NaiveDate`.
-pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let err = || format!("`{text}` is not a date \"YYYY-MM-DD\"");
-    let b = text.as_bytes();
-    let shape = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    if !shape {
-        return Err(err());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| err())
-}
+pub use crate::format::parse_date;
 
 /// Parses a UTC offset `+HH:MM` / `-HH:MM` / `Z`.
 pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
@@ -136,39 +118,14 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
 
 /// Which days of the horizon a list of day selectors picks.
 ///
-/// Selectors: `daily`, `weekdays`, `weekends`, `mon`..`sun` (or full names), or a date.
-/// Dates outside the horizon select nothing (they are legitimate in a long-running package).
-pub fn select_days(horizon: &Horizon, selectors: &[String]) -> Result<Vec<u32>, (usize, String)> {
+/// Dates outside the horizon select nothing (they are legitimate in a
+/// long-running package). An invalid entry gives its index and the reason.
+pub fn select_days(horizon: &Horizon, selectors: &[Day]) -> Result<Vec<u32>, (usize, String)> {
     let mut picked = vec![false; horizon.days as usize];
-    for (i, sel) in selectors.iter().enumerate() {
-        let s = sel.trim().to_ascii_lowercase();
-        let by_weekday = |pred: &dyn Fn(Weekday) -> bool, picked: &mut Vec<bool>| {
-            for d in 0..horizon.days {
-                if pred(horizon.weekday(d)) {
-                    picked[d as usize] = true;
-                }
-            }
-        };
-        match s.as_str() {
-            "daily" => by_weekday(&|_| true, &mut picked),
-            "weekdays" => by_weekday(&|w| w.num_days_from_monday() < 5, &mut picked),
-            "weekends" => by_weekday(&|w| w.num_days_from_monday() >= 5, &mut picked),
-            other => {
-                if let Some(w) = weekday_named(other) {
-                    by_weekday(&|x| x == w, &mut picked);
-                } else if let Ok(date) = parse_date(other) {
-                    if let Some(d) = horizon.day_of(date) {
-                        picked[d as usize] = true;
-                    }
-                } else {
-                    return Err((
-                        i,
-                        format!(
-                            "`{sel}` is not a day: use daily, weekdays, weekends, mon..sun or a date YYYY-MM-DD"
-                        ),
-                    ));
-                }
-            }
+    for (i, entry) in selectors.iter().enumerate() {
+        let sel = entry.selector().map_err(|e| (i, e.to_string()))?;
+        for (d, p) in picked.iter_mut().enumerate() {
+            *p |= sel.applies(horizon.date(d as u32));
         }
     }
     Ok(picked
@@ -177,19 +134,6 @@ pub fn select_days(horizon: &Horizon, selectors: &[String]) -> Result<Vec<u32>, 
         .filter(|(_, p)| **p)
         .map(|(d, _)| d as u32)
         .collect())
-}
-
-fn weekday_named(s: &str) -> Option<Weekday> {
-    Some(match s {
-        "mon" | "monday" => Weekday::Mon,
-        "tue" | "tuesday" => Weekday::Tue,
-        "wed" | "wednesday" => Weekday::Wed,
-        "thu" | "thursday" => Weekday::Thu,
-        "fri" | "friday" => Weekday::Fri,
-        "sat" | "saturday" => Weekday::Sat,
-        "sun" | "sunday" => Weekday::Sun,
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -22,18 +22,22 @@ pub use areas::AreaIndex;
 pub use geometry::{area_to_multipolygon, circle_area, multipolygon_to_area};
 pub use points::PointIndex;
 
+use geo::{Distance, Haversine, Point};
+
 /// Mean Earth radius used throughout (geo's Haversine uses 6_371_008.8 m).
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
-/// Great-circle metres between `(lat, lon)` pairs in degrees (haversine formula,
-/// identical to `geo::Haversine` up to rounding). NaN in, NaN out.
+/// Great-circle metres between `(lat, lon)` pairs in degrees: `geo::Haversine`
+/// (the travel models' distance too), with the antipode made exact. NaN in, NaN out.
 pub fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
-    let half_dlat = (lat2 - lat1) / 2.0;
-    let half_dlon = (b.1 - a.1).to_radians() / 2.0;
-    let h = half_dlat.sin().powi(2) + lat1.cos() * lat2.cos() * half_dlon.sin().powi(2);
-    // Rounding can push h a hair above 1 for antipodes; asin would then be NaN.
-    2.0 * EARTH_RADIUS_M * h.clamp(0.0, 1.0).sqrt().asin()
+    let d = Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0));
+    // Rounding can push the haversine a hair above 1 near antipodes, where
+    // geo's asin gives NaN: the distance there is half a great circle.
+    if d.is_nan() && [a.0, a.1, b.0, b.1].iter().all(|x| x.is_finite()) {
+        std::f64::consts::PI * EARTH_RADIUS_M
+    } else {
+        d
+    }
 }
 
 /// Brings a query or stored coordinate into range: `None` when not finite,
