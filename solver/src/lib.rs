@@ -24,6 +24,7 @@ pub mod format;
 pub mod generate;
 pub mod model;
 pub mod rota;
+pub mod simulate;
 pub mod spatial;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
