@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+#[path = "cli/simulate.rs"]
+mod simulate_cli;
+
 /// The route search allocates and frees many small vectors per iteration; mimalloc
 /// does that markedly faster than the system allocator.
 #[global_allocator]
@@ -171,6 +174,8 @@ enum Command {
         /// Rota JSON file.
         rota: PathBuf,
     },
+    /// Simulate brokering over the county's days and compare policies (docs/simulation.md).
+    Simulate(simulate_cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -417,6 +422,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Command::Simulate(args) => simulate_cli::run(&args),
         Command::Gen {
             seed,
             size,

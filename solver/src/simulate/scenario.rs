@@ -488,11 +488,15 @@ impl Scenario {
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, p) in self.policies.iter().enumerate() {
-            if p.name.trim().is_empty() || p.name.len() > 60 {
+            let plain = p
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+ ".contains(c));
+            if p.name.trim().is_empty() || p.name.len() > 60 || !plain {
                 is.push(
                     format!("$.policies[{i}].name"),
                     IssueCode::OutOfRange,
-                    "must be 1-60 characters",
+                    "must be 1-60 letters, digits, spaces or - _ . + (it names CSV rows)",
                 );
             } else if !names.insert(p.name.clone()) {
                 is.push(

@@ -189,3 +189,46 @@ fn an_unknown_failing_provider_is_named_with_its_path() {
     assert_eq!(e.code(), "invalid_county");
     assert!(e.to_string().contains("$.provider_failures[0].provider"), "{e}");
 }
+
+#[test]
+fn a_failing_tier1_provider_loses_no_visit_and_its_people_are_rebrokered() {
+    let mut s = small(4.0);
+    let failing = county()
+        .roster
+        .providers
+        .iter()
+        .filter(|p| p.tier == crate::format::Tier::Tier1)
+        .max_by_key(|p| {
+            let teams: Vec<&String> = county()
+                .roster
+                .teams
+                .iter()
+                .filter(|t| t.provider.as_ref() == Some(&p.id))
+                .map(|t| &t.id)
+                .collect();
+            county()
+                .roster
+                .service_users
+                .iter()
+                .filter(|u| u.team.as_ref().is_some_and(|t| teams.contains(&t)))
+                .count()
+        })
+        .map(|p| p.id.clone())
+        .expect("a Tier 1 provider");
+    s.provider_failures = vec![scenario::ProviderFailure {
+        day: 0,
+        time: "11:00".into(),
+        provider: failing,
+    }];
+    let rep = simulate(&s, county(), &[3]).expect("run");
+    for r in &rep.runs {
+        assert_eq!(r.failures.len(), 1);
+        assert!(r.failures[0].released > 0, "{:?}", r.failures);
+        assert!(r.failures[0].replaced <= r.failures[0].released);
+        let i = &r.integrity;
+        assert_eq!(i.visits_lost, 0);
+        assert_eq!(i.rota_violations, 0);
+        assert_eq!(i.ledger_trial_balance, 0);
+        assert!(i.referrals_accounted);
+    }
+}
