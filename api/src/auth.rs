@@ -22,10 +22,10 @@
 //!
 //! Roles: `admin` (everything), `broker` (brokering), `provider` (scoped to one
 //! provider id), `planner` (scoped to one team id), `integrator` (platforms).
-//! Which roles may call a route is in the route table ([`mod@crate::routes`]);
+//! Which roles may call a route is in the route table ([`crate::handlers::table`]);
 //! handlers check scopes with [`Principal::provider_scope`] and friends.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
-//! Asynchronous solve jobs: submit → 202 + Location, status with best-so-far
-//! figures, result, cancel.
+//! Asynchronous solve jobs and their bounded in-memory store (the routes are
+//! in `handlers/jobs.rs`).
 //!
 //! A job validates its request at submission (422 at once), then waits for a
 //! solver slot — the same semaphore as synchronous solves — and solves on the
@@ -14,14 +14,10 @@
 //! them and to admin keys only (others get 404, so ids do not leak).
 
 use crate::auth::Principal;
-use crate::error::ApiError;
-use crate::handlers::{
-    RunningGuard, blocking, check_request_scope, outcome_label, parse_problem, run_solve,
-    time_limit,
-};
+use crate::config::ServiceConfig;
+use crate::http::error::ApiError;
 use crate::metrics::Metrics;
-use crate::routes::{RequestCtx, json_reply};
-use crate::state::{AppState, MAX_JOB_TIME_LIMIT_S, ServiceConfig};
+use crate::solving::{RunningGuard, outcome_label, run_solve};
 use carefill_solver::format::{Kpis, Rota};
 use carefill_solver::model::Problem;
 use carefill_solver::rota::{SolveOptions, SolveProgress};
@@ -31,9 +27,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-use warp::http::{HeaderValue, StatusCode, header};
-use warp::reply::Response;
+use tokio::sync::{Notify, Semaphore};
 
 /// Where a job is.
 #[derive(Debug)]
@@ -87,7 +81,8 @@ impl Job {
         self.cancel_notify.notify_one();
     }
 
-    fn is_finished(&self) -> bool {
+    /// Whether the job has finished (succeeded, cancelled or failed).
+    pub fn is_finished(&self) -> bool {
         matches!(*self.phase(), Phase::Finished { .. })
     }
 
@@ -97,6 +92,33 @@ impl Job {
 
     fn visible_to(&self, principal: &Principal) -> bool {
         principal.is_admin() || principal.key_id == self.owner
+    }
+
+    /// The job's rota: 409 `job_not_finished` (with Retry-After) while it waits
+    /// or runs, 409 `job_without_result` when cancelled before it started or failed.
+    pub fn result(&self) -> Result<Arc<Rota>, ApiError> {
+        let without = |detail: String| ApiError::Conflict {
+            code: "job_without_result",
+            detail,
+            retry_after: None,
+        };
+        match &*self.phase() {
+            Phase::Queued | Phase::Running { .. } => Err(ApiError::Conflict {
+                code: "job_not_finished",
+                detail: format!("job {} has not finished; poll its status", self.id),
+                retry_after: Some(1),
+            }),
+            Phase::Finished { outcome, .. } => match outcome {
+                Outcome::Succeeded(r) | Outcome::Cancelled(Some(r)) => Ok(r.clone()),
+                Outcome::Cancelled(None) => Err(without(format!(
+                    "job {} was cancelled before it started",
+                    self.id
+                ))),
+                Outcome::Failed(_) => {
+                    Err(without(format!("job {} failed; see its status", self.id)))
+                }
+            },
+        }
     }
 
     /// The job's status as sent to clients.
@@ -393,17 +415,32 @@ impl JobStore {
     }
 }
 
+/// Stores a new job for `owner` and starts it: it waits for a solver slot, then
+/// solves `problem`. 503 (`queue_full`) when the queue or the store is full.
+pub fn start(
+    store: &Arc<JobStore>,
+    slots: &Arc<Semaphore>,
+    owner: &str,
+    time_limit_s: f64,
+    seed: u64,
+    problem: Problem,
+) -> Result<Arc<Job>, ApiError> {
+    let job = store.insert(owner, time_limit_s, seed)?;
+    tokio::spawn(run(store.clone(), slots.clone(), job.clone(), problem));
+    Ok(job)
+}
+
 /// Waits for a slot, solves, stores the outcome.
-async fn run(state: AppState, job: Arc<Job>, problem: Problem) {
+async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem: Problem) {
     let permit = if job.cancel.load(Ordering::SeqCst) {
         None
     } else {
         tokio::select! {
-            permit = state.solve_slots.clone().acquire_owned() => permit.ok(),
+            permit = slots.acquire_owned() => permit.ok(),
             () = job.cancel_notify.notified() => None,
         }
     };
-    state.jobs.dequeued();
+    store.dequeued();
     let permit = match permit {
         Some(p) if !job.cancel.load(Ordering::SeqCst) => p,
         _ => {
@@ -424,7 +461,7 @@ async fn run(state: AppState, job: Arc<Job>, problem: Problem) {
         progress: Some(job.progress.clone()),
         ..SolveOptions::default()
     };
-    let metrics = state.metrics.clone();
+    let metrics = store.metrics.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _running = RunningGuard::new(&metrics.solves_running);
@@ -450,87 +487,6 @@ async fn run(state: AppState, job: Arc<Job>, problem: Problem) {
         finished: Instant::now(),
         outcome,
     };
-}
-
-/// `POST /v1/rota/jobs`.
-pub async fn submit(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let limit = time_limit(&ctx, 30.0, MAX_JOB_TIME_LIMIT_S)?;
-    let seed = ctx.query_u64("seed")?.unwrap_or(1);
-    if ctx.state.is_shutting_down() {
-        return Err(ApiError::ShuttingDown);
-    }
-    let principal = ctx.principal()?.clone();
-    let body = ctx.body.clone();
-    let (request, problem) = blocking(move || parse_problem(&body)).await?;
-    check_request_scope(&principal, &request)?;
-    drop(request);
-    let job = ctx.state.jobs.insert(&principal.key_id, limit, seed)?;
-    tokio::spawn(run(ctx.state.clone(), job.clone(), problem));
-    let view = job.view();
-    let mut resp = json_reply(StatusCode::ACCEPTED, &view)?;
-    if let Ok(v) = HeaderValue::from_str(&view.links.status) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
-}
-
-/// `GET /v1/rota/jobs`.
-pub async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let jobs: Vec<JobView> = ctx
-        .state
-        .jobs
-        .list(ctx.principal()?)
-        .iter()
-        .map(|j| j.view())
-        .collect();
-    json_reply(StatusCode::OK, &serde_json::json!({ "jobs": jobs }))
-}
-
-/// `GET /v1/rota/jobs/{job_id}`.
-pub async fn status(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let job = ctx.state.jobs.get(ctx.param("job_id")?, ctx.principal()?)?;
-    json_reply(StatusCode::OK, &job.view())
-}
-
-/// `GET /v1/rota/jobs/{job_id}/result`.
-pub async fn result(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let job = ctx.state.jobs.get(ctx.param("job_id")?, ctx.principal()?)?;
-    let rota = match &*job.phase() {
-        Phase::Queued | Phase::Running { .. } => {
-            return Err(ApiError::Conflict {
-                code: "job_not_finished",
-                detail: format!("job {} has not finished; poll its status", job.id),
-                retry_after: Some(1),
-            });
-        }
-        Phase::Finished { outcome, .. } => match outcome {
-            Outcome::Succeeded(r) | Outcome::Cancelled(Some(r)) => r.clone(),
-            Outcome::Cancelled(None) => {
-                return Err(ApiError::Conflict {
-                    code: "job_without_result",
-                    detail: format!("job {} was cancelled before it started", job.id),
-                    retry_after: None,
-                });
-            }
-            Outcome::Failed(_) => {
-                return Err(ApiError::Conflict {
-                    code: "job_without_result",
-                    detail: format!("job {} failed; see its status", job.id),
-                    retry_after: None,
-                });
-            }
-        },
-    };
-    json_reply(StatusCode::OK, rota.as_ref())
-}
-
-/// `POST /v1/rota/jobs/{job_id}/cancel`.
-pub async fn cancel(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let job = ctx.state.jobs.get(ctx.param("job_id")?, ctx.principal()?)?;
-    if !job.is_finished() {
-        job.cancel();
-    }
-    json_reply(StatusCode::ACCEPTED, &job.view())
 }
 
 #[cfg(test)]

@@ -1,17 +1,23 @@
 //! carefill's HTTP service (warp): a thin layer over `carefill-solver`.
 //!
 //! # Layout
-//! - [`mod@routes`]: **the route table** — every route's method, path template,
-//!   roles, documentation, parameters, schemas and handler, and how to add one.
-//! - [`server`]: the router built from the table, request ids, access logs,
-//!   HTTP metrics, body limits, and [`serve`] with graceful shutdown.
+//! - [`http`]: the HTTP layer, which knows no handler: what a route is
+//!   ([`http::route`]), matching and the checks before a handler
+//!   ([`http::router`]), the request context ([`http::context`]), problem+json
+//!   errors ([`http::error`]), query decoding ([`http::query`]) and the OpenAPI
+//!   document ([`http::openapi`]).
+//! - [`handlers`]: route handlers by resource, each module with its own route
+//!   specs; [`handlers::table`] joins them into **the route table**, and its
+//!   docs say how to add a route.
+//! - [`server`]: the warp filter over the table, and [`serve`] with graceful shutdown.
 //! - [`auth`]: API keys (SHA-256 hashes in a keys file), roles, scopes, [`Principal`].
-//! - [`handlers`]: service and rota handlers; [`jobs`]: asynchronous solve jobs.
-//! - [`metrics`]: Prometheus metrics; [`openapi`]: `/openapi.json` from the table.
-//! - [`state`]: [`AppState`] (an `Arc`) and the limits in [`ServiceConfig`].
-//! - [`error`]: [`ApiError`] and its problem+json answers.
+//! - [`jobs`]: the bounded store of asynchronous solve jobs; [`solving`]: a
+//!   checked solve with its metrics.
+//! - [`broker_service`] and [`store`]: the broker behind its database.
+//! - [`metrics`]: Prometheus metrics; [`state`]: [`AppState`] (an `Arc`);
+//!   [`config`]: the limits in [`ServiceConfig`].
 //!
-//! # Routes (see [`routes::ROUTES`] for roles and details)
+//! # Routes (see [`handlers::table`] for roles and details)
 //! - `GET /health`, `GET /metrics`, `GET /openapi.json` — public.
 //! - `GET /v1/whoami` — the caller's key id, role and scope.
 //! - `POST /v1/requests/validate` — every problem in a planning request, with JSON paths.
@@ -19,7 +25,9 @@
 //! - `POST /v1/rota/check`, `POST /v1/rota/analyse` — checker verdict, KPIs, unplaced reasons.
 //! - `POST /v1/rota/jobs`, `GET /v1/rota/jobs`, `GET /v1/rota/jobs/{job_id}`,
 //!   `GET /v1/rota/jobs/{job_id}/result`, `POST /v1/rota/jobs/{job_id}/cancel` — solve jobs.
-//! - `GET /v1/demo/request` — the demo team's planning request (with `--demo`).
+//! - referrals, recommendations, packages, offers, providers, teams, carers,
+//!   reports and the ledger — the broker (with `--db` or `--demo`).
+//! - `GET /v1/demo/request`, `GET /v1/demo/referrals` — the demo county (with `--demo`).
 //!
 //! Errors are `application/problem+json` with a stable `code`, the JSON `path`
 //! of the bad field where there is one, a human `detail` and the `request_id`.
@@ -28,23 +36,21 @@
 //! `Retry-After`, a job waits in a bounded queue.
 
 pub mod auth;
-pub mod broker_handlers;
 pub mod broker_service;
-pub mod error;
+pub mod config;
 pub mod handlers;
+pub mod http;
 pub mod jobs;
 pub mod metrics;
-pub mod openapi;
-pub mod roster_handlers;
-pub mod routes;
+#[cfg(test)]
+mod module_graph;
 pub mod server;
+pub mod solving;
 pub mod state;
 pub mod store;
 
 pub use auth::{KeyStore, Principal, Role, Scope};
-pub use error::ApiError;
+pub use config::{MAX_BODY_BYTES, MAX_JOB_TIME_LIMIT_S, MAX_SYNC_TIME_LIMIT_S, ServiceConfig};
+pub use http::ApiError;
 pub use server::{routes, serve};
-pub use state::{
-    AppState, AppStateBuilder, MAX_BODY_BYTES, MAX_JOB_TIME_LIMIT_S, MAX_SYNC_TIME_LIMIT_S,
-    ServiceConfig,
-};
+pub use state::{AppState, AppStateBuilder};

@@ -1,4 +1,4 @@
-//! The service's shared state ([`AppState`]), its limits ([`ServiceConfig`]) and how to build it.
+//! The service's shared state ([`AppState`]) and how to build it.
 //!
 //! `AppState` is a cheap clone (an `Arc`) that derefs to [`AppInner`], so a
 //! handler writes `ctx.state.metrics.broker_unfilled.set(n)` or
@@ -7,48 +7,15 @@
 //! the tests' state helper.
 
 use crate::auth::KeyStore;
+use crate::config::ServiceConfig;
 use crate::jobs::JobStore;
 use crate::metrics::Metrics;
 use carefill_solver::format::PlanningRequest;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::Semaphore;
-
-/// Largest request body accepted, bytes.
-pub const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
-/// Longest synchronous solve, seconds.
-pub const MAX_SYNC_TIME_LIMIT_S: f64 = 60.0;
-/// Longest solve job, seconds.
-pub const MAX_JOB_TIME_LIMIT_S: f64 = 600.0;
-
-/// Limits of the service.
-#[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    /// Solves (sync and jobs) running at once; the rest wait (jobs) or get 503 (sync).
-    pub solve_slots: usize,
-    /// Jobs that may wait for a slot; one more gets 503 + Retry-After.
-    pub max_queued_jobs: usize,
-    /// Jobs kept in memory (waiting, running and finished); the oldest finished go first.
-    pub max_stored_jobs: usize,
-    /// Finished jobs older than this are dropped.
-    pub finished_job_ttl: Duration,
-    /// On shutdown, how long to wait for in-flight requests.
-    pub drain_timeout: Duration,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        Self {
-            solve_slots: 1,
-            max_queued_jobs: 16,
-            max_stored_jobs: 256,
-            finished_job_ttl: Duration::from_secs(3600),
-            drain_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 /// Everything handlers share. Reach it through [`AppState`].
 #[derive(Debug)]
@@ -62,7 +29,7 @@ pub struct AppInner {
     /// Solver slots shared by sync solves and jobs.
     pub solve_slots: Arc<Semaphore>,
     /// Async solve jobs.
-    pub jobs: JobStore,
+    pub jobs: Arc<JobStore>,
     /// The demo team's request (`serve --demo`).
     pub demo: Option<Arc<PlanningRequest>>,
     /// The broker (packages, offers, ledger); `None` when started without one.
@@ -146,7 +113,7 @@ impl AppStateBuilder {
         };
         Ok(AppState(Arc::new(AppInner {
             solve_slots: Arc::new(Semaphore::new(config.solve_slots)),
-            jobs: JobStore::new(&config, metrics.clone()),
+            jobs: Arc::new(JobStore::new(&config, metrics.clone())),
             config,
             keys: self.keys,
             metrics,

@@ -1,19 +1,19 @@
 //! `/openapi.json`: an OpenAPI 3.0 document generated from the route table.
 //!
-//! Paths, methods, parameters, bodies and roles come from
-//! [`crate::routes::ROUTES`]; the schemas named there are in [`schemas`]. Each
+//! Paths, methods, parameters, bodies and roles come from the route table
+//! ([`crate::handlers::table`]); the schemas named there are in [`schemas`]. Each
 //! operation lists its success answer and the problem+json errors it can give:
 //! 400/413/415/422 for routes with a JSON body, 400 for routes with query
 //! parameters, 401/403 for routes that need a key, 405 and the route's own
 //! `errors`. Roles are in each operation's description and in `x-roles`.
 
-use crate::routes::{Access, ParamKind, ROUTES, RouteSpec};
+use super::route::{Access, ParamKind, RouteSpec};
 use serde_json::{Map, Value, json};
 
-/// The OpenAPI document.
-pub fn document() -> Value {
+/// The OpenAPI document of `routes`.
+pub fn document(routes: &[RouteSpec]) -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes {
         let item = paths
             .entry(route.path.to_string())
             .or_insert_with(|| json!({}));

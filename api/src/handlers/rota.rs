@@ -1,63 +1,109 @@
-//! Handlers of the service and rota routes (jobs are in [`crate::jobs`]).
+//! Planning requests and rotas: validate, solve synchronously, check and analyse
+//! (asynchronous solves are in [`super::jobs`]).
 
+use super::access::{ALL_ROLES, ROTA_ROLES};
 use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
-use crate::routes::{RequestCtx, json_reply, parse_body};
-use crate::state::MAX_SYNC_TIME_LIMIT_S;
+use crate::config::MAX_SYNC_TIME_LIMIT_S;
+use crate::http::{
+    Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, blocking,
+    json_reply, parse_body,
+};
+use crate::solving::{RunningGuard, outcome_label, run_solve};
 use carefill_solver::check::{CheckReport, check};
 use carefill_solver::format::{Issue, Kpis, PlanningRequest, Rota, UnplacedVisit};
 use carefill_solver::model::Problem;
-use carefill_solver::rota::{SolveOptions, solve};
+use carefill_solver::rota::SolveOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use warp::Reply;
-use warp::http::{HeaderValue, StatusCode, header};
+use warp::http::StatusCode;
 use warp::reply::Response;
 
-/// `GET /health`.
-pub async fn health(ctx: RequestCtx) -> Result<Response, ApiError> {
-    json_reply(
-        StatusCode::OK,
-        &serde_json::json!({
-            "status": if ctx.state.is_shutting_down() { "shutting_down" } else { "ok" },
-            "service": "carefill",
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": ctx.state.started.elapsed().as_secs(),
-        }),
-    )
-}
+/// This resource's routes (see [`super::table`]).
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "validateRequest",
+        method: Method::Post,
+        path: "/v1/requests/validate",
+        access: Access::Roles(ALL_ROLES),
+        tag: "rota",
+        summary: "Every problem in a planning request, with JSON paths",
+        description: "200 with valid=false and the issues for a well-formed but invalid request.",
+        query: &[],
+        request: Some("PlanningRequest"),
+        response: Answer {
+            status: 200,
+            schema: "ValidationReply",
+        },
+        errors: &[],
+        handler: |c| Box::pin(validate(c)),
+    },
+    RouteSpec {
+        id: "solveRota",
+        method: Method::Post,
+        path: "/v1/rota/solve",
+        access: Access::Roles(ROTA_ROLES),
+        tag: "rota",
+        summary: "Synchronous solve (time limit ≤ 60 s)",
+        description: "Runs on a solver slot; 503 + Retry-After when all are busy. Planner keys may \
+                      only send their team's data, provider keys their provider's (403).",
+        query: &[TIME_LIMIT_SYNC, SEED],
+        request: Some("PlanningRequest"),
+        response: Answer {
+            status: 200,
+            schema: "Rota",
+        },
+        errors: &[503],
+        handler: |c| Box::pin(solve_sync(c)),
+    },
+    RouteSpec {
+        id: "checkRota",
+        method: Method::Post,
+        path: "/v1/rota/check",
+        access: Access::Roles(ROTA_ROLES),
+        tag: "rota",
+        summary: "The independent checker's verdict on {request, rota}",
+        description: "Violations and KPIs re-derived from the request.",
+        query: &[],
+        request: Some("RequestAndRota"),
+        response: Answer {
+            status: 200,
+            schema: "CheckReport",
+        },
+        errors: &[],
+        handler: |c| Box::pin(check_rota(c)),
+    },
+    RouteSpec {
+        id: "analyseRota",
+        method: Method::Post,
+        path: "/v1/rota/analyse",
+        access: Access::Roles(ROTA_ROLES),
+        tag: "rota",
+        summary: "Checker verdict, KPIs and unplaced visits grouped by reason for {request, rota}",
+        description: "The rota may come from this service, a job, or elsewhere.",
+        query: &[],
+        request: Some("RequestAndRota"),
+        response: Answer {
+            status: 200,
+            schema: "Analysis",
+        },
+        errors: &[],
+        handler: |c| Box::pin(analyse_rota(c)),
+    },
+];
 
-/// `GET /metrics`.
-pub async fn metrics(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let text = ctx.state.metrics.render().map_err(ApiError::Internal)?;
-    let mut resp = text.into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    Ok(resp)
-}
-
-/// `GET /openapi.json`.
-pub async fn openapi(_ctx: RequestCtx) -> Result<Response, ApiError> {
-    json_reply(StatusCode::OK, &crate::openapi::document())
-}
-
-/// `GET /v1/whoami`.
-pub async fn whoami(ctx: RequestCtx) -> Result<Response, ApiError> {
-    json_reply(StatusCode::OK, ctx.principal()?)
-}
-
-/// `GET /v1/demo/request`.
-pub async fn demo_request(ctx: RequestCtx) -> Result<Response, ApiError> {
-    match &ctx.state.demo {
-        Some(r) => json_reply(StatusCode::OK, r.as_ref()),
-        None => Err(ApiError::NotFound(
-            "the service was started without --demo".into(),
-        )),
-    }
-}
+const TIME_LIMIT_SYNC: QueryParam = QueryParam {
+    name: "time_limit_s",
+    kind: ParamKind::Number,
+    required: false,
+    description: "Wall-clock limit of the solve in seconds, in (0, 60]; default 5.",
+};
+pub(super) const SEED: QueryParam = QueryParam {
+    name: "seed",
+    kind: ParamKind::Integer,
+    required: false,
+    description: "Random seed (same seed, same limit on iterations: same rota); default 1.",
+};
 
 /// Reply of `POST /v1/requests/validate`.
 #[derive(Serialize)]
@@ -67,7 +113,7 @@ struct ValidationReply {
 }
 
 /// `POST /v1/requests/validate`.
-pub async fn validate(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn validate(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body = ctx.body.clone();
     let reply = blocking(move || match parse_problem(&body) {
         Ok(_) => Ok(ValidationReply {
@@ -85,7 +131,7 @@ pub async fn validate(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 /// `POST /v1/rota/solve`.
-pub async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
     let limit = time_limit(&ctx, 5.0, MAX_SYNC_TIME_LIMIT_S)?;
     let seed = ctx.query_u64("seed")?.unwrap_or(1);
     if ctx.state.is_shutting_down() {
@@ -150,7 +196,7 @@ fn check_body(ctx: &RequestCtx) -> Result<(PlanningRequest, Problem, Rota), ApiE
 }
 
 /// `POST /v1/rota/check`.
-pub async fn check_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn check_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
     let report = checked(ctx).await?.1;
     json_reply(StatusCode::OK, &report)
 }
@@ -178,7 +224,7 @@ struct Analysis {
 }
 
 /// `POST /v1/rota/analyse`.
-pub async fn analyse_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
+async fn analyse_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
     let (rota, report) = checked(ctx).await?;
     let mut by_reason = BTreeMap::new();
     for u in &rota.unplaced {
@@ -202,7 +248,7 @@ pub async fn analyse_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 /// The `time_limit_s` query parameter, checked against `(0, max]`.
-pub(crate) fn time_limit(ctx: &RequestCtx, default: f64, max: f64) -> Result<f64, ApiError> {
+pub(super) fn time_limit(ctx: &RequestCtx, default: f64, max: f64) -> Result<f64, ApiError> {
     let limit = ctx.query_f64("time_limit_s")?.unwrap_or(default);
     if limit > 0.0 && limit <= max {
         Ok(limit)
@@ -215,7 +261,7 @@ pub(crate) fn time_limit(ctx: &RequestCtx, default: f64, max: f64) -> Result<f64
 }
 
 /// Parses and validates a planning request.
-pub(crate) fn parse_problem(bytes: &[u8]) -> Result<(PlanningRequest, Problem), ApiError> {
+pub(super) fn parse_problem(bytes: &[u8]) -> Result<(PlanningRequest, Problem), ApiError> {
     let request: PlanningRequest = parse_body(bytes)?;
     let problem = Problem::from_request(&request).map_err(ApiError::Invalid)?;
     Ok((request, problem))
@@ -224,7 +270,7 @@ pub(crate) fn parse_problem(bytes: &[u8]) -> Result<(PlanningRequest, Problem), 
 /// 403 unless the request holds only data of the key's scope: a planner key's
 /// team, a provider key's provider. Unscoped keys may send anything. Entries
 /// without a team (or provider) are allowed: they belong to the caller's request.
-pub(crate) fn check_request_scope(
+pub(super) fn check_request_scope(
     principal: &Principal,
     request: &PlanningRequest,
 ) -> Result<(), ApiError> {
@@ -270,55 +316,5 @@ pub(crate) fn check_request_scope(
             }
             Ok(())
         }
-    }
-}
-
-/// Solves and runs the checker; an error if the checker rejects the rota (a bug).
-pub(crate) fn run_solve(problem: &Problem, options: &SolveOptions) -> Result<Rota, String> {
-    let rota = solve(problem, options);
-    let report = check(problem, &rota);
-    match report.violations.first() {
-        None => Ok(rota),
-        Some(v) => Err(format!("solver returned a rota the checker rejects: {v}")),
-    }
-}
-
-/// `completed`, `cancelled` or `failed`: the `outcome` label of the solve metrics.
-pub(crate) fn outcome_label<T, E>(outcome: &Result<T, E>, options: &SolveOptions) -> &'static str {
-    let cancelled = options
-        .cancel
-        .as_ref()
-        .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
-    match (outcome.is_ok(), cancelled) {
-        (false, _) => "failed",
-        (true, true) => "cancelled",
-        (true, false) => "completed",
-    }
-}
-
-/// Runs CPU work on the blocking pool.
-pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-}
-
-/// Increments a gauge now and decrements it when dropped.
-pub(crate) struct RunningGuard(prometheus::IntGauge);
-
-impl RunningGuard {
-    pub(crate) fn new(gauge: &prometheus::IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }

@@ -1,0 +1,158 @@
+//! Route handlers by resource, and the route table assembled from them.
+//!
+//! Each resource module declares its routes next to its handlers as
+//! `pub(super) const ROUTES: &[RouteSpec]`; [`table`] joins them. That one
+//! table is what the router matches, what decides which roles may call a
+//! route, what `/openapi.json` describes, and what the tests walk for every
+//! route and every role.
+//!
+//! # How to add a route
+//!
+//! 1. In the resource's module (or a new `handlers/<resource>.rs`), write the
+//!    handler: `async fn my_handler(ctx: RequestCtx) -> Result<Response, ApiError>`.
+//!    Read path parameters with [`RequestCtx::param`], query parameters with
+//!    [`RequestCtx::query_f64`] / [`RequestCtx::query_u64`] / [`RequestCtx::query_str`],
+//!    the JSON body with [`RequestCtx::json`] (errors carry the JSON path), and the
+//!    caller with [`RequestCtx::principal`]. Check scopes in the handler:
+//!    `ctx.principal()?.require_provider(provider_id)?` (403 when the key is scoped
+//!    elsewhere), or filter lists by `principal.provider_scope()` / `principal.team_scope()`.
+//!    Answer with [`json_reply`]; errors are
+//!    [`ApiError`] values (problem+json). Broker-backed
+//!    handlers use `broker::{command, read}`.
+//! 2. Add a [`RouteSpec`] to that module's `ROUTES`:
+//!
+//! ```ignore
+//! RouteSpec {
+//!     id: "listProviderPackages",                  // OpenAPI operationId, unique
+//!     method: Method::Get,
+//!     path: "/v1/providers/{provider_id}/packages", // {name} = path parameter
+//!     access: Access::Roles(OFFER_ROLES),           // role groups: handlers/access.rs
+//!     tag: "broker",
+//!     summary: "Packages offered to a provider",
+//!     description: "Provider keys see only their own provider id (403 otherwise).",
+//!     query: &[QueryParam { name: "status", kind: ParamKind::String, required: false,
+//!                           description: "open | offered | filled" }],
+//!     request: None,                                // or Some("SchemaName")
+//!     response: Answer { status: 200, schema: "PackageList" },
+//!     errors: &[404],                               // statuses beyond the common ones
+//!     handler: |c| Box::pin(list_packages(c)),
+//! },
+//! ```
+//!
+//! 3. A new module: `mod <resource>;` below and `<resource>::ROUTES` in [`table`].
+//! 4. If `request`/`response` name a new schema, add it to
+//!    [`crate::http::openapi::schemas`] (the tests fail on a dangling schema name).
+//! 5. Nothing else: the table-driven tests (`tests/api.rs`, `tests/e2e.rs`) call
+//!    every route with every role and check 401/403, that the router serves it,
+//!    and that `/openapi.json` lists it. Add a behaviour test for the handler.
+//!
+//! Routes with `Access::Public` get no principal. `/health`, `/metrics` and
+//! `/openapi.json` are public on purpose: probes and Prometheus scrapers carry
+//! no keys, and none of them returns personal data (metrics are labelled by
+//! route template only). Put the service behind a network policy if even that
+//! is too much.
+
+use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
+use serde_json::Value;
+use std::sync::LazyLock;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+pub mod access;
+mod broker;
+mod carers;
+mod demo;
+mod jobs;
+mod meta;
+mod offers;
+mod packages;
+mod providers;
+mod referrals;
+mod reports;
+mod rota;
+mod teams;
+
+static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
+    [
+        OPENAPI,
+        meta::ROUTES,
+        demo::ROUTES,
+        rota::ROUTES,
+        jobs::ROUTES,
+        referrals::ROUTES,
+        packages::ROUTES,
+        offers::ROUTES,
+        providers::ROUTES,
+        teams::ROUTES,
+        carers::ROUTES,
+        reports::ROUTES,
+    ]
+    .concat()
+});
+
+/// Every route of the service: the route table.
+pub fn table() -> &'static [RouteSpec] {
+    &TABLE
+}
+
+/// `/openapi.json` is served here, beside the table it describes: a resource
+/// module reading the table would import its own parent.
+const OPENAPI: &[RouteSpec] = &[RouteSpec {
+    id: "openapi",
+    method: Method::Get,
+    path: "/openapi.json",
+    access: Access::Public,
+    tag: "service",
+    summary: "This API as an OpenAPI 3.0 document",
+    description: "Generated from the route table the router uses.",
+    query: &[],
+    request: None,
+    response: Answer {
+        status: 200,
+        schema: "OpenApiDocument",
+    },
+    errors: &[],
+    handler: |c| Box::pin(openapi(c)),
+}];
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| crate::http::openapi::document(table()));
+
+/// `GET /openapi.json`.
+async fn openapi(_ctx: RequestCtx) -> Result<Response, ApiError> {
+    json_reply(StatusCode::OK, &*DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two templates of one method that could match the same path would make
+    /// the table's order matter; none may.
+    #[test]
+    fn no_two_routes_can_match_one_request() {
+        let param = |s: &str| s.starts_with('{');
+        let routes = table();
+        for (i, a) in routes.iter().enumerate() {
+            for b in &routes[i + 1..] {
+                assert_ne!(a.id, b.id, "duplicate operationId");
+                if a.method != b.method {
+                    continue;
+                }
+                let (sa, sb): (Vec<&str>, Vec<&str>) =
+                    (a.path.split('/').collect(), b.path.split('/').collect());
+                let overlap = sa.len() == sb.len()
+                    && sa
+                        .iter()
+                        .zip(&sb)
+                        .all(|(x, y)| x == y || param(x) || param(y));
+                assert!(
+                    !overlap,
+                    "{} {} and {} overlap",
+                    a.method.as_str(),
+                    a.path,
+                    b.path
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Offers as providers see them: a provider's offers, one offer, accept, decline.
+//!
+//! Data protection: a provider key sees only offers made to its own provider,
+//! and an open offer shows the area, needs and visit pattern but not the
+//! person's id or address; those appear once that provider has accepted.
+
+use super::access::OFFER_ROLES;
+use super::broker::{command, read};
+use crate::http::{
+    Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
+};
+use carefill_solver::broker::{Broker, DeclineReason, Offer, OfferStatus};
+use carefill_solver::format::{Location, Tier, VisitPattern};
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// This resource's routes (see [`super::table`]).
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "listProviderOffers",
+        method: Method::Get,
+        path: "/v1/providers/{provider_id}/offers",
+        access: Access::Roles(OFFER_ROLES),
+        tag: "broker",
+        summary: "Offers made to a provider",
+        description: "Provider keys see only their own provider (403 otherwise). Open offers show area, needs and visit pattern; the person's id and address appear only once this provider accepted.",
+        query: &[QueryParam {
+            name: "status",
+            kind: ParamKind::String,
+            required: false,
+            description: "open | accepted | declined | expired | withdrawn",
+        }],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderOffers",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(provider_offers(c)),
+    },
+    RouteSpec {
+        id: "getOffer",
+        method: Method::Get,
+        path: "/v1/offers/{offer_id}",
+        access: Access::Roles(OFFER_ROLES),
+        tag: "broker",
+        summary: "One offer (provider view)",
+        description: "Provider keys only for their own offers.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderOffer",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(get_offer(c)),
+    },
+    RouteSpec {
+        id: "acceptOffer",
+        method: Method::Post,
+        path: "/v1/offers/{offer_id}/accept",
+        access: Access::Roles(OFFER_ROLES),
+        tag: "broker",
+        summary: "Accept an offer: the visits go on the team's rota",
+        description: "The fit is checked again against the rota as it is now. 409 offer_expired, offer_closed (already answered, withdrawn) or no_longer_fits.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderOffer",
+        },
+        errors: &[404, 409],
+        handler: |c| Box::pin(accept_offer(c)),
+    },
+    RouteSpec {
+        id: "declineOffer",
+        method: Method::Post,
+        path: "/v1/offers/{offer_id}/decline",
+        access: Access::Roles(OFFER_ROLES),
+        tag: "broker",
+        summary: "Decline an offer with a reason code",
+        description: "Body {reason, note?}; reason is no_capacity | no_suitable_carer | out_of_area | travel_too_far | package_too_small | visit_times_unsuitable | risk_too_high | other. The cascade moves on at once.",
+        query: &[],
+        request: Some("Decline"),
+        response: Answer {
+            status: 200,
+            schema: "ProviderOffer",
+        },
+        errors: &[404, 409],
+        handler: |c| Box::pin(decline_offer(c)),
+    },
+];
+
+/// What a provider sees of an offer.
+#[derive(Debug, Serialize)]
+struct ProviderOfferView {
+    id: String,
+    package: String,
+    status: OfferStatus,
+    stage: Tier,
+    made_at: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    area: String,
+    urgency: carefill_solver::format::Urgency,
+    skills: Vec<String>,
+    visits: Vec<VisitPattern>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    care_min_in_horizon: u64,
+    team: String,
+    carers: Vec<String>,
+    extra_travel_min: i64,
+    explanation: String,
+    /// Only once this provider has accepted.
+    person: Option<PersonDetails>,
+}
+
+#[derive(Debug, Serialize)]
+struct PersonDetails {
+    service_user: String,
+    location: Location,
+}
+
+fn provider_view(b: &Broker, o: &Offer) -> Option<ProviderOfferView> {
+    let r = b.packages.get(&o.package)?;
+    let person = (o.status == OfferStatus::Accepted)
+        .then(|| b.service_user(&r.package.service_user))
+        .flatten()
+        .map(|u| PersonDetails {
+            service_user: u.id.clone(),
+            location: u.location,
+        });
+    Some(ProviderOfferView {
+        id: o.id.clone(),
+        package: o.package.clone(),
+        status: o.status,
+        stage: o.stage,
+        made_at: o.made_at,
+        expires_at: o.expires_at,
+        area: r.area.clone(),
+        urgency: r.package.urgency,
+        skills: carefill_solver::broker::package_skills(&r.package)
+            .into_iter()
+            .collect(),
+        visits: r.package.visits.clone(),
+        start_date: r.package.start_date.clone(),
+        end_date: r.package.end_date.clone(),
+        care_min_in_horizon: o.fit.care_min,
+        team: o.team.clone(),
+        carers: o.fit.carers.clone(),
+        extra_travel_min: o.fit.extra_travel_min,
+        explanation: o.fit.explanation.clone(),
+        person,
+    })
+}
+
+/// `GET /v1/providers/{provider_id}/offers?status=`.
+async fn provider_offers(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let provider = ctx.param("provider_id")?.to_string();
+    ctx.principal()?.require_provider(&provider)?;
+    let status = ctx.query_str("status").map(str::to_string);
+    let v = read(&ctx, move |b, _| {
+        if !b.roster.providers.iter().any(|p| p.id == provider) {
+            return Err(ApiError::NotFound(format!("unknown provider `{provider}`")));
+        }
+        let list: Vec<ProviderOfferView> = b
+            .offers
+            .values()
+            .filter(|o| o.provider == provider)
+            .filter(|o| {
+                status.as_ref().is_none_or(|s| {
+                    serde_json::to_value(o.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|x| x == s))
+                        .unwrap_or(false)
+                })
+            })
+            .filter_map(|o| provider_view(b, o))
+            .collect();
+        Ok(serde_json::json!({ "provider": provider, "offers": list }))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+async fn offer_owner(ctx: &RequestCtx, id: &str) -> Result<String, ApiError> {
+    let id = id.to_string();
+    let provider = read(ctx, move |b, _| {
+        b.offers
+            .get(&id)
+            .map(|o| o.provider.clone())
+            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
+    })
+    .await?;
+    ctx.principal()?.require_provider(&provider)?;
+    Ok(provider)
+}
+
+/// The provider's view of one offer, as the answer.
+async fn offer_reply(ctx: &RequestCtx, id: String) -> Result<Response, ApiError> {
+    let v = read(ctx, move |b, _| {
+        b.offers
+            .get(&id)
+            .and_then(|o| provider_view(b, o))
+            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+/// `GET /v1/offers/{offer_id}`.
+async fn get_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let id = ctx.param("offer_id")?.to_string();
+    offer_owner(&ctx, &id).await?;
+    offer_reply(&ctx, id).await
+}
+
+/// `POST /v1/offers/{offer_id}/accept`.
+async fn accept_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let id = ctx.param("offer_id")?.to_string();
+    offer_owner(&ctx, &id).await?;
+    let id2 = id.clone();
+    command(&ctx, "accept_offer", move |b, now| b.accept(&id2, now)).await?;
+    offer_reply(&ctx, id).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclineBody {
+    reason: DeclineReason,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /v1/offers/{offer_id}/decline`.
+async fn decline_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let id = ctx.param("offer_id")?.to_string();
+    let body: DeclineBody = ctx.json()?;
+    if body.note.as_ref().is_some_and(|n| n.len() > 2000) {
+        return Err(ApiError::BadJson {
+            path: "$.note".into(),
+            detail: "at most 2000 characters".into(),
+        });
+    }
+    offer_owner(&ctx, &id).await?;
+    let id2 = id.clone();
+    command(&ctx, "decline_offer", move |b, now| {
+        b.decline(&id2, body.reason, body.note, now)
+    })
+    .await?;
+    offer_reply(&ctx, id).await
+}

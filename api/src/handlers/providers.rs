@@ -1,0 +1,223 @@
+//! Providers: list, read, create and replace the framework record, and
+//! suspend, reinstate or fail a provider (which re-brokers its packages).
+//!
+//! A provider's tier, areas, skills, contract, fee and auto-accept are the
+//! council's commercial terms: admin and broker keys change them; provider keys
+//! read only their own.
+
+use super::access::{ADMIN_BROKER, PROVIDER_READ_ROLES};
+use super::broker::{command, read, same_id, saved_reply};
+use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
+use carefill_solver::broker::{Broker, BrokerEvent, CarerTransfer};
+use carefill_solver::format::{FrameworkStatus, Provider};
+use serde::Deserialize;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// This resource's routes (see [`super::table`]).
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "listProviders",
+        method: Method::Get,
+        path: "/v1/providers",
+        access: Access::Roles(PROVIDER_READ_ROLES),
+        tag: "rosters",
+        summary: "Providers with tier, framework status, skills and team count",
+        description: "Provider keys see only their own provider.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderList",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(list_providers(c)),
+    },
+    RouteSpec {
+        id: "createProvider",
+        method: Method::Post,
+        path: "/v1/providers",
+        access: Access::Roles(ADMIN_BROKER),
+        tag: "rosters",
+        summary: "Add a provider to the framework",
+        description: "Body: a carefill/1 provider (tier, framework_status, service_areas, contract, hourly_rate_pence, skills, auto_accept). 409 `already_exists` if the id is taken; 422 with the JSON path of every bad field.",
+        query: &[],
+        request: Some("Provider"),
+        response: Answer {
+            status: 201,
+            schema: "ProviderDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(create_provider(c)),
+    },
+    RouteSpec {
+        id: "getProvider",
+        method: Method::Get,
+        path: "/v1/providers/{provider_id}",
+        access: Access::Roles(PROVIDER_READ_ROLES),
+        tag: "rosters",
+        summary: "A provider's record and its team ids",
+        description: "Provider keys only for their own provider.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "ProviderDetail",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(get_provider(c)),
+    },
+    RouteSpec {
+        id: "updateProvider",
+        method: Method::Put,
+        path: "/v1/providers/{provider_id}",
+        access: Access::Roles(ADMIN_BROKER),
+        tag: "rosters",
+        summary: "Replace a provider's record (tier, areas, skills, contract, fee, auto-accept)",
+        description: "The id cannot change (422 on $.id). The framework status must stay as it is (409 `framework_status_unchanged_here`): suspend, reinstate or fail a provider with POST /v1/providers/{provider_id}/status, which re-brokers its packages. Takes effect for the next referrals; team rotas are not touched.",
+        query: &[],
+        request: Some("Provider"),
+        response: Answer {
+            status: 200,
+            schema: "ProviderDetail",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(update_provider(c)),
+    },
+    RouteSpec {
+        id: "setProviderStatus",
+        method: Method::Post,
+        path: "/v1/providers/{provider_id}/status",
+        access: Access::Roles(ADMIN_BROKER),
+        tag: "broker",
+        summary: "Suspend, reinstate or mark a provider failed",
+        description: "Body {status: active|suspended|failed|off_framework, transfers: [{carer, to_team}]}. Failed: every package it holds is released and re-brokered together, carers who move keep their people as known carers.",
+        query: &[],
+        request: Some("ProviderStatus"),
+        response: Answer {
+            status: 200,
+            schema: "ProviderStatusResult",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(set_provider_status(c)),
+    },
+];
+
+fn provider_json(b: &Broker, id: &str) -> Result<serde_json::Value, ApiError> {
+    let p = b
+        .roster
+        .providers
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown provider `{id}`")))?;
+    let teams: Vec<&str> = b
+        .roster
+        .teams
+        .iter()
+        .filter(|t| t.provider.as_deref() == Some(id))
+        .map(|t| t.id.as_str())
+        .collect();
+    Ok(serde_json::json!({ "provider": p, "teams": teams }))
+}
+
+/// `GET /v1/providers`: every provider (a provider key: only its own).
+async fn list_providers(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let scope = ctx.principal()?.provider_scope().map(str::to_string);
+    let v = read(&ctx, move |b, _| {
+        let list: Vec<serde_json::Value> = b
+            .roster
+            .providers
+            .iter()
+            .filter(|p| scope.as_deref().is_none_or(|s| s == p.id))
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id, "name": p.name, "tier": p.tier,
+                    "framework_status": p.framework_status, "skills": p.skills,
+                    "teams": b.roster.teams.iter().filter(|t| t.provider.as_deref() == Some(p.id.as_str())).count(),
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "providers": list }))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+/// `GET /v1/providers/{provider_id}`.
+async fn get_provider(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let id = ctx.param("provider_id")?.to_string();
+    ctx.principal()?.require_provider(&id)?;
+    let v = read(&ctx, move |b, _| provider_json(b, &id)).await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+async fn save_provider(ctx: RequestCtx, create: bool) -> Result<Response, ApiError> {
+    let provider: Provider = ctx.json()?;
+    if !create {
+        same_id(ctx.param("provider_id")?, &provider.id)?;
+    }
+    let id = provider.id.clone();
+    let name = if create {
+        "create_provider"
+    } else {
+        "update_provider"
+    };
+    command(&ctx, name, move |b, now| {
+        b.save_provider(provider, create, now)
+    })
+    .await?;
+    let v = read(&ctx, move |b, _| provider_json(b, &id)).await?;
+    saved_reply(create, &v)
+}
+
+/// `POST /v1/providers`.
+async fn create_provider(ctx: RequestCtx) -> Result<Response, ApiError> {
+    save_provider(ctx, true).await
+}
+
+/// `PUT /v1/providers/{provider_id}`.
+async fn update_provider(ctx: RequestCtx) -> Result<Response, ApiError> {
+    save_provider(ctx, false).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: FrameworkStatus,
+    #[serde(default)]
+    transfers: Vec<CarerTransfer>,
+}
+
+/// `POST /v1/providers/{provider_id}/status`: suspend, reinstate or mark failed.
+async fn set_provider_status(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let provider = ctx.param("provider_id")?.to_string();
+    let body: StatusBody = ctx.json()?;
+    let p2 = provider.clone();
+    let events = command(&ctx, "set_provider_status", move |b, now| {
+        b.set_provider_status(&p2, body.status, body.transfers, now)
+    })
+    .await?;
+    let released = events
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::PackageReleased { .. }))
+        .count();
+    let offers = events
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::OfferMade { .. }))
+        .count();
+    let accepted = events
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::OfferAccepted { .. }))
+        .count();
+    let escalated = events
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::Escalated { .. }))
+        .count();
+    json_reply(
+        StatusCode::OK,
+        &serde_json::json!({
+            "provider": provider, "packages_released": released, "offers_made": offers,
+            "placed_at_once": accepted, "escalated": escalated, "events": events.len(),
+        }),
+    )
+}

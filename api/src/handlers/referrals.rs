@@ -1,0 +1,236 @@
+//! Referrals and recommendations: refer one package or a batch, the top-k
+//! placements for a package, and referring straight to a chosen team.
+
+use super::access::BROKER_ROLES;
+use super::broker::{command, map_err, read};
+use super::packages::package_json;
+use crate::broker_service::ServiceError;
+use crate::http::{
+    Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
+};
+use carefill_solver::broker::OfferStatus;
+use carefill_solver::format::{Package, ServiceUser};
+use serde::{Deserialize, Serialize};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// This resource's routes (see [`super::table`]).
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "referPackage",
+        method: Method::Post,
+        path: "/v1/referrals",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "Refer a package: candidates, fit checks and the tier cascade start at once",
+        description: "Body {package, service_user}. Validates the package (422 invalid_input naming the field; 409 duplicate_package), starts the fill clock, fit-checks every nearby team of every eligible provider against its current rota and offers it to the first tier with a fitting provider (auto-accepting providers and emergency cover take it at once).",
+        query: &[],
+        request: Some("Referral"),
+        response: Answer {
+            status: 201,
+            schema: "PackageView",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(refer(c)),
+    },
+    RouteSpec {
+        id: "referPackages",
+        method: Method::Post,
+        path: "/v1/referrals/batch",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "Refer many packages; allocated together by a HiGHS MILP",
+        description: "Body {referrals: [{package, service_user}]} (1-1000). Packages are allocated together so no team is promised more than its spare capacity by day and period; then offered to the chosen providers.",
+        query: &[],
+        request: Some("ReferralBatch"),
+        response: Answer {
+            status: 200,
+            schema: "BatchResult",
+        },
+        errors: &[409, 422],
+        handler: |c| Box::pin(refer_batch(c)),
+    },
+    RouteSpec {
+        id: "recommendPlacements",
+        method: Method::Post,
+        path: "/v1/recommendations",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "Top-k placements for a package, with cost and explanation",
+        description: "Body {package, service_user}. Nothing is stored. Each recommendation names provider, team, carers, known carers, extra travel minutes, objective change and why it fits; teams that cannot take it say why.",
+        query: &[QueryParam {
+            name: "k",
+            kind: ParamKind::Integer,
+            required: false,
+            description: "how many (1-50, default 5)",
+        }],
+        request: Some("Referral"),
+        response: Answer {
+            status: 200,
+            schema: "Recommendations",
+        },
+        errors: &[409, 422],
+        handler: |c| Box::pin(recommend(c)),
+    },
+    RouteSpec {
+        id: "applyRecommendation",
+        method: Method::Post,
+        path: "/v1/recommendations/apply",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "Refer a package straight to a chosen provider team",
+        description: "Body {package, service_user, provider, team}. The offer goes only to that provider (auto-accepting providers take it at once). 409 no_longer_fits when the team's rota changed.",
+        query: &[],
+        request: Some("ApplyRecommendation"),
+        response: Answer {
+            status: 201,
+            schema: "PackageView",
+        },
+        errors: &[404, 409, 422],
+        handler: |c| Box::pin(apply_recommendation(c)),
+    },
+];
+
+/// A referral: the package and the person.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralBody {
+    /// The package.
+    pub package: Package,
+    /// The person (pseudonymous id, location, wishes).
+    pub service_user: ServiceUser,
+}
+
+/// `POST /v1/referrals`.
+async fn refer(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let body: ReferralBody = ctx.json()?;
+    let id = body.package.id.clone();
+    command(&ctx, "refer", move |b, now| {
+        b.refer(body.package, body.service_user, now)
+    })
+    .await?;
+    let id2 = id.clone();
+    let v = read(&ctx, move |b, _| package_json(b, &id2)).await?;
+    json_reply(StatusCode::CREATED, &v)
+}
+
+/// Many referrals.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    referrals: Vec<ReferralBody>,
+}
+
+/// `POST /v1/referrals/batch`.
+async fn refer_batch(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let body: BatchBody = ctx.json()?;
+    if body.referrals.is_empty() || body.referrals.len() > 1000 {
+        return Err(ApiError::BadJson {
+            path: "$.referrals".into(),
+            detail: "give 1 to 1000 referrals".into(),
+        });
+    }
+    let ids: Vec<String> = body
+        .referrals
+        .iter()
+        .map(|r| r.package.id.clone())
+        .collect();
+    let pairs: Vec<(Package, ServiceUser)> = body
+        .referrals
+        .into_iter()
+        .map(|r| (r.package, r.service_user))
+        .collect();
+    let events = command(&ctx, "refer_batch", move |b, now| b.refer_batch(pairs, now)).await?;
+    let v = read(&ctx, move |b, _| {
+        let packages: Vec<serde_json::Value> = ids
+            .iter()
+            .filter_map(|id| b.packages.get(id))
+            .map(|r| {
+                serde_json::json!({
+                    "package": r.package.id, "status": r.status, "provider": r.provider,
+                    "stage": r.stage,
+                    "open_offers": b.offers.values().filter(|o| o.package == r.package.id && o.status == OfferStatus::Open).count(),
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "packages": packages, "events": events.len() }))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+/// `POST /v1/recommendations?k=`: the top-k placements for a package, not yet referred.
+async fn recommend(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let body: ReferralBody = ctx.json()?;
+    let k = ctx.query_u64("k")?.unwrap_or(5);
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::BadParameter {
+            path: "k".into(),
+            detail: "k must be 1-50".into(),
+        });
+    }
+    let v = read(&ctx, move |b, _| {
+        let t0 = std::time::Instant::now();
+        b.validate_referral(&body.package, &body.service_user)
+            .map_err(|e| map_err(ServiceError::Broker(e)))?;
+        let report = b.candidates(&body.package, &body.service_user);
+        let top: Vec<serde_json::Value> = report
+            .fitting
+            .iter()
+            .take(k as usize)
+            .enumerate()
+            .map(|(i, c)| {
+                serde_json::json!({
+                    "rank": i + 1, "provider": c.provider, "provider_name": c.provider_name,
+                    "tier": c.tier, "block_contract": c.block, "auto_accept": c.auto_accept,
+                    "team": c.fit.team, "carers": c.fit.carers, "known_carers": c.fit.known_carers,
+                    "extra_travel_min": c.fit.extra_travel_min, "cost_delta": c.fit.cost_delta,
+                    "care_min": c.fit.care_min, "explanation": c.fit.explanation,
+                })
+            })
+            .collect();
+        let not_fitting: Vec<serde_json::Value> = report
+            .not_fitting
+            .iter()
+            .map(|c| serde_json::json!({"provider": c.provider, "team": c.fit.team, "tier": c.tier, "explanation": c.fit.explanation, "reasons": c.fit.reasons}))
+            .collect();
+        Ok(serde_json::json!({
+            "package": body.package.id,
+            "stage_order": report.stage_order,
+            "recommendations": top,
+            "not_fitting": not_fitting,
+            "excluded": report.excluded,
+            "teams_checked": report.teams_checked,
+            "elapsed_ms": t0.elapsed().as_secs_f64() * 1000.0,
+        }))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyBody {
+    package: Package,
+    service_user: ServiceUser,
+    provider: String,
+    team: String,
+}
+
+/// `POST /v1/recommendations/apply`: refer the package straight to the chosen team.
+async fn apply_recommendation(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let body: ApplyBody = ctx.json()?;
+    let id = body.package.id.clone();
+    command(&ctx, "apply_recommendation", move |b, now| {
+        b.refer_to(
+            body.package,
+            body.service_user,
+            &body.provider,
+            &body.team,
+            now,
+        )
+    })
+    .await?;
+    let v = read(&ctx, move |b, _| package_json(b, &id)).await?;
+    json_reply(StatusCode::CREATED, &v)
+}

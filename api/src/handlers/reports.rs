@@ -1,0 +1,93 @@
+//! Broker reports (fill times, offers, unfilled, capacity, ledger, alerts) and
+//! the risk pool's year-end close.
+
+use super::access::{ADMIN_ONLY, BROKER_ROLES};
+use super::broker::{command, read};
+use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
+use serde::Deserialize;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// This resource's routes (see [`super::table`]).
+pub(super) const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        id: "getReport",
+        method: Method::Get,
+        path: "/v1/reports/{report}",
+        access: Access::Roles(BROKER_ROLES),
+        tag: "broker",
+        summary: "Broker reports",
+        description: "report = fill-times (share within 1.5 h and 4 h by tier, provider, area, urgency), offers (acceptances and declines by reason), unfilled (with age), capacity (spare carer-hours by area, day, period), ledger (risk pool, damages, balances), alerts.",
+        query: &[],
+        request: None,
+        response: Answer {
+            status: 200,
+            schema: "Report",
+        },
+        errors: &[404],
+        handler: |c| Box::pin(report(c)),
+    },
+    RouteSpec {
+        id: "closeYear",
+        method: Method::Post,
+        path: "/v1/ledger/close-year",
+        access: Access::Roles(ADMIN_ONLY),
+        tag: "broker",
+        summary: "Year-end close of the risk pool",
+        description: "Body {year}. The unspent pool moves to the quality improvement fund.",
+        query: &[],
+        request: Some("CloseYear"),
+        response: Answer {
+            status: 200,
+            schema: "LedgerReport",
+        },
+        errors: &[],
+        handler: |c| Box::pin(close_year(c)),
+    },
+];
+
+/// `GET /v1/reports/{report}`.
+async fn report(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let which = ctx.param("report")?.to_string();
+    let v = read(&ctx, move |b, now| {
+        let v = match which.as_str() {
+            "fill-times" => serde_json::to_value(b.fill_time_report()),
+            "offers" => serde_json::to_value(b.offers_report()),
+            "unfilled" => serde_json::to_value(b.unfilled_report(now)),
+            "capacity" => serde_json::to_value(b.capacity_map()),
+            "ledger" => serde_json::to_value(b.ledger_report()),
+            "alerts" => serde_json::to_value(&b.alerts),
+            other => {
+                return Err(ApiError::NotFound(format!(
+                    "unknown report `{other}`; reports: fill-times, offers, unfilled, capacity, ledger, alerts"
+                )));
+            }
+        };
+        v.map_err(|e| ApiError::Internal(e.to_string()))
+    })
+    .await?;
+    json_reply(StatusCode::OK, &v)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseYearBody {
+    year: String,
+}
+
+/// `POST /v1/ledger/close-year`.
+async fn close_year(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let body: CloseYearBody = ctx.json()?;
+    if body.year.is_empty() || body.year.len() > 20 {
+        return Err(ApiError::BadJson {
+            path: "$.year".into(),
+            detail: "a label like 2026/27".into(),
+        });
+    }
+    command(&ctx, "close_year", move |b, now| {
+        Ok(b.close_year(&body.year, now))
+    })
+    .await?;
+    let v = read(&ctx, |b, _| Ok(b.ledger_report())).await?;
+    json_reply(StatusCode::OK, &v)
+}
