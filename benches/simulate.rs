@@ -8,8 +8,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::time::Duration;
 
 fn simulation(c: &mut Criterion) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sim_small.json"))
-        .expect("fixture");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/sim_small.json"
+    ))
+    .expect("fixture");
     let mut scenario = parse_scenario(&text).expect("valid scenario");
     scenario.policies.truncate(1);
     let county = prepare(&scenario, None).expect("county");

@@ -49,7 +49,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     );
     print!("{}", table(&report));
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         let mut files = vec![("report.json", json + "\n")];
         files.extend(report.csv());
@@ -57,7 +58,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             let p = dir.join(name);
             std::fs::write(&p, body).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         }
-        eprintln!("wrote report.json, summary.csv, runs.csv, fill_times.csv, daily.csv to {}", dir.display());
+        eprintln!(
+            "wrote report.json, summary.csv, runs.csv, fill_times.csv, daily.csv to {}",
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -65,9 +69,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
 /// One line per policy: fill shares with 95% intervals, offers, cover hours, damages.
 pub fn table(r: &SimReport) -> String {
     let pct = |i: Option<&simulate::Interval>| {
-        i.filter(|i| i.mean.is_finite()).map_or("      -       ".to_string(), |i| {
-            format!("{:5.1}% [{:4.1},{:5.1}]", 100.0 * i.mean, 100.0 * i.lo.max(0.0), 100.0 * i.hi.min(1.0))
-        })
+        i.filter(|i| i.mean.is_finite())
+            .map_or("      -       ".to_string(), |i| {
+                format!(
+                    "{:5.1}% [{:4.1},{:5.1}]",
+                    100.0 * i.mean,
+                    100.0 * i.lo.max(0.0),
+                    100.0 * i.hi.min(1.0)
+                )
+            })
     };
     let mut s = format!(
         "{}: {} days, seeds {:?}; Devon Cares: 70% within 1.5 h, 97% within 4 h\n{:<18} {:>9} {:>20} {:>20} {:>20} {:>8} {:>9} {:>10}\n",
@@ -94,7 +104,11 @@ pub fn table(r: &SimReport) -> String {
             p.offers_per_referral.mean,
             p.emergency_cover_hours.mean,
             p.damages_pounds.mean,
-            if p.integrity_ok { "" } else { "  INTEGRITY CHECK FAILED" }
+            if p.integrity_ok {
+                ""
+            } else {
+                "  INTEGRITY CHECK FAILED"
+            }
         );
     }
     s

@@ -87,7 +87,10 @@ pub fn referrals(s: &Scenario, county: &County, seed: u64) -> Vec<Referral> {
     for day in 0..s.days {
         let wd = h.date(day).weekday().num_days_from_monday() as usize;
         for hour in 0..24u32 {
-            let rate = a.per_day * a.surge * (a.by_weekday[wd] / week) * (a.by_hour[hour as usize] / hours);
+            let rate = a.per_day
+                * a.surge
+                * (a.by_weekday[wd] / week)
+                * (a.by_hour[hour as usize] / hours);
             for _ in 0..poisson(&mut when, rate) {
                 let minute = day as i32 * 1440 + hour as i32 * 60 + when.random_range(0..60);
                 times.push(minute);
@@ -100,9 +103,11 @@ pub fn referrals(s: &Scenario, county: &County, seed: u64) -> Vec<Referral> {
         .teams
         .iter()
         .filter(|t| {
-            county.roster.providers.iter().any(|p| {
-                Some(&p.id) == t.provider.as_ref() && p.tier != Tier::EmergencyCover
-            })
+            county
+                .roster
+                .providers
+                .iter()
+                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier != Tier::EmergencyCover)
         })
         .map(|t| (t.base, 6_000.0))
         .collect();
@@ -153,7 +158,8 @@ fn draw<R: Rng>(
         }
     };
     let urgencies: Vec<(Urgency, f64)> = mix.urgency.iter().map(|(u, w)| (*u, *w)).collect();
-    let urgency = urgencies[pick_weighted(rng, &urgencies.iter().map(|x| x.1).collect::<Vec<_>>())].0;
+    let urgency =
+        urgencies[pick_weighted(rng, &urgencies.iter().map(|x| x.1).collect::<Vec<_>>())].0;
     let per_day = pick_weighted(rng, &mix.visits_per_day);
     let double = rng.random_bool(mix.double_handed_share);
     let specialist = rng.random_bool(mix.specialist_share) && !mix.specialist_skills.is_empty();
@@ -174,7 +180,8 @@ fn draw<R: Rng>(
         .collect();
     let mut skills = vec!["personal_care".to_string()];
     if specialist {
-        skills.push(mix.specialist_skills[rng.random_range(0..mix.specialist_skills.len())].clone());
+        skills
+            .push(mix.specialist_skills[rng.random_range(0..mix.specialist_skills.len())].clone());
     }
     let day = (minute / 1440) as u32;
     // Care starts the day of a crisis or discharge (the next day when referred
@@ -187,10 +194,12 @@ fn draw<R: Rng>(
         _ => day + rng.random_range(1..=3u32),
     }
     .min(h.days.saturating_sub(1));
-    let gender = rng.random_bool(mix.gender_required_share).then(|| GenderPreference {
-        gender: Gender::Female,
-        strength: Strength::Required,
-    });
+    let gender = rng
+        .random_bool(mix.gender_required_share)
+        .then(|| GenderPreference {
+            gender: Gender::Female,
+            strength: Strength::Required,
+        });
     let package = Package {
         id,
         service_user: uid.clone(),

@@ -80,7 +80,18 @@ pub struct Distribution {
     pub histogram: Vec<(String, f64)>,
 }
 
-const BUCKETS_MIN: [f64; 10] = [5.0, 15.0, 30.0, 60.0, 90.0, 120.0, 240.0, 480.0, 1440.0, f64::INFINITY];
+const BUCKETS_MIN: [f64; 10] = [
+    5.0,
+    15.0,
+    30.0,
+    60.0,
+    90.0,
+    120.0,
+    240.0,
+    480.0,
+    1440.0,
+    f64::INFINITY,
+];
 
 fn distribution(mut v: Vec<f64>) -> Distribution {
     v.sort_by(f64::total_cmp);
@@ -93,7 +104,12 @@ fn distribution(mut v: Vec<f64>) -> Distribution {
     };
     let percentiles_min = [10, 25, 50, 75, 90, 95, 99]
         .iter()
-        .map(|&p| (format!("p{p}"), (q(f64::from(p) / 100.0) * 10.0).round() / 10.0))
+        .map(|&p| {
+            (
+                format!("p{p}"),
+                (q(f64::from(p) / 100.0) * 10.0).round() / 10.0,
+            )
+        })
         .collect();
     let mut lo = f64::NEG_INFINITY;
     let histogram = BUCKETS_MIN
@@ -106,7 +122,14 @@ fn distribution(mut v: Vec<f64>) -> Distribution {
             } else {
                 "inf".into()
             };
-            (label, if v.is_empty() { 0.0 } else { c as f64 / v.len() as f64 })
+            (
+                label,
+                if v.is_empty() {
+                    0.0
+                } else {
+                    c as f64 / v.len() as f64
+                },
+            )
         })
         .collect();
     Distribution {
@@ -186,7 +209,10 @@ pub struct SimReport {
     pub runs: Vec<RunResult>,
 }
 
-fn mean_map<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, usize>>, n: usize) -> BTreeMap<String, f64> {
+fn mean_map<'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<String, usize>>,
+    n: usize,
+) -> BTreeMap<String, f64> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for m in maps {
         for (k, v) in m {
@@ -200,19 +226,26 @@ fn mean_map<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, usize>>, n: usiz
 /// Summarises the runs of one policy.
 pub fn summarise(policy: &str, runs: &[&RunResult], days: u32) -> PolicySummary {
     let n = runs.len();
-    let f = |g: &dyn Fn(&RunResult) -> f64| Interval::of(&runs.iter().map(|r| g(r)).collect::<Vec<_>>());
+    let f = |g: &dyn Fn(&RunResult) -> f64| {
+        Interval::of(&runs.iter().map(|r| g(r)).collect::<Vec<_>>())
+    };
     let share_within: BTreeMap<String, Interval> = MARKS_MIN
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let v: Vec<f64> = runs.iter().filter_map(|r| r.share_within.get(i).copied().flatten()).collect();
+            let v: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.share_within.get(i).copied().flatten())
+                .collect();
             (m.to_string(), Interval::of(&v))
         })
         .collect();
     let meets_devon = DEVON_TARGETS
         .iter()
         .map(|(m, t)| {
-            let ok = share_within.get(&m.to_string()).is_some_and(|i| i.mean >= *t);
+            let ok = share_within
+                .get(&m.to_string())
+                .is_some_and(|i| i.mean >= *t);
             (m.to_string(), ok)
         })
         .collect();
@@ -236,21 +269,32 @@ pub fn summarise(policy: &str, runs: &[&RunResult], days: u32) -> PolicySummary 
                     .iter()
                     .filter_map(|r| r.daily.get(d).map(|p| g(p) as f64 / 100.0))
                     .collect();
-                if v.is_empty() { f64::NAN } else { (v.iter().sum::<f64>() / v.len() as f64 * 100.0).round() / 100.0 }
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    (v.iter().sum::<f64>() / v.len() as f64 * 100.0).round() / 100.0
+                }
             })
             .collect()
     };
     let mut damages_by_provider: BTreeMap<String, f64> = BTreeMap::new();
     for r in runs {
         for (p, v) in &r.damages_by_provider {
-            *damages_by_provider.entry(p.clone()).or_default() += *v as f64 / 100.0 / n.max(1) as f64;
+            *damages_by_provider.entry(p.clone()).or_default() +=
+                *v as f64 / 100.0 / n.max(1) as f64;
         }
     }
     let released = |r: &RunResult| r.failures.iter().map(|f| f.released).sum::<usize>();
     let within: Vec<f64> = runs
         .iter()
         .filter(|r| released(r) > 0)
-        .map(|r| r.failures.iter().map(|f| f.replaced_within_4h).sum::<usize>() as f64 / released(r) as f64)
+        .map(|r| {
+            r.failures
+                .iter()
+                .map(|f| f.replaced_within_4h)
+                .sum::<usize>() as f64
+                / released(r) as f64
+        })
         .collect();
     PolicySummary {
         policy: policy.to_string(),
@@ -337,7 +381,13 @@ impl SimReport {
         for r in &self.runs {
             let st = |s| r.status.get(&s).copied().unwrap_or(0);
             use crate::broker::PackageStatus as S;
-            let w = |i: usize| r.share_within.get(i).copied().flatten().map_or(String::new(), num);
+            let w = |i: usize| {
+                r.share_within
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or(String::new(), num)
+            };
             let _ = writeln!(
                 runs,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -387,7 +437,13 @@ impl SimReport {
                 let _ = writeln!(
                     daily,
                     "{},{},{},{},{},{},{}",
-                    r.policy, r.seed, d.day, d.risk_pool_pence, d.damages_pence, d.waiting, d.escalated
+                    r.policy,
+                    r.seed,
+                    d.day,
+                    d.risk_pool_pence,
+                    d.damages_pence,
+                    d.waiting,
+                    d.escalated
                 );
             }
         }

@@ -187,7 +187,13 @@ enum Answer {
     None,
 }
 
-fn draw_answer(b: &TierBehaviour, seed: u64, package: &str, provider: &str, nth: u32) -> (f64, Answer) {
+fn draw_answer(
+    b: &TierBehaviour,
+    seed: u64,
+    package: &str,
+    provider: &str,
+    nth: u32,
+) -> (f64, Answer) {
     let mut r = stream(
         seed,
         Purpose::Response,
@@ -248,7 +254,11 @@ impl Sim<'_> {
             match e {
                 BrokerEvent::OfferMade { offer } => {
                     let tier = offer.stage;
-                    let entry = self.r.by_provider.entry(offer.provider.clone()).or_default();
+                    let entry = self
+                        .r
+                        .by_provider
+                        .entry(offer.provider.clone())
+                        .or_default();
                     entry.0 += 1;
                     if let Some(&i) = self.ref_pos.get(&offer.package) {
                         self.outcomes[i].offers += 1;
@@ -346,8 +356,13 @@ impl Sim<'_> {
                     .get(&(o.package.clone(), o.provider.clone()))
                     .copied()
                     .unwrap_or(1);
-                let (_, answer) =
-                    draw_answer(&self.s.behaviour(o.stage), self.seed, &o.package, &o.provider, nth);
+                let (_, answer) = draw_answer(
+                    &self.s.behaviour(o.stage),
+                    self.seed,
+                    &o.package,
+                    &o.provider,
+                    nth,
+                );
                 let out = match answer {
                     Answer::Accept => match self.broker.accept(&offer, at) {
                         Ok(out) => out,
@@ -395,7 +410,8 @@ impl Sim<'_> {
             }
             Ev::Failure(i) => {
                 let provider = self.s.provider_failures[i].provider.clone();
-                self.failure_pos.insert(provider.clone(), self.r.failures.len());
+                self.failure_pos
+                    .insert(provider.clone(), self.r.failures.len());
                 self.r.failures.push(FailureOutcome {
                     provider: provider.clone(),
                     at,
@@ -403,9 +419,12 @@ impl Sim<'_> {
                     replaced: 0,
                     replaced_within_4h: 0,
                 });
-                let out =
-                    self.broker
-                        .set_provider_status(&provider, FrameworkStatus::Failed, Vec::new(), at)?;
+                let out = self.broker.set_provider_status(
+                    &provider,
+                    FrameworkStatus::Failed,
+                    Vec::new(),
+                    at,
+                )?;
                 self.observe(&out);
             }
             Ev::DayEnd(day) => {
@@ -531,9 +550,15 @@ pub fn run(
     for day in 0..s.days {
         if s.sickness_rate > 0.0 {
             // Sickness is phoned in early, before the first visits.
-            sim.push(h.instant(day as i32 * 1440 + 360).with_timezone(&Utc), Ev::Sickness(day));
+            sim.push(
+                h.instant(day as i32 * 1440 + 360).with_timezone(&Utc),
+                Ev::Sickness(day),
+            );
         }
-        sim.push(h.instant((day as i32 + 1) * 1440).with_timezone(&Utc), Ev::DayEnd(day));
+        sim.push(
+            h.instant((day as i32 + 1) * 1440).with_timezone(&Utc),
+            Ev::DayEnd(day),
+        );
     }
     for (i, f) in s.provider_failures.iter().enumerate() {
         let minute = crate::model::time::parse_clock(&f.time).unwrap_or(540);
@@ -608,8 +633,18 @@ fn finish(sim: &mut Sim<'_>, end: DateTime<Utc>) {
         })
         .collect();
     let nf = n.max(1) as f64;
-    r.offers_per_referral = sim.outcomes.iter().map(|o| f64::from(o.offers)).sum::<f64>() / nf;
-    r.declines_per_referral = sim.outcomes.iter().map(|o| f64::from(o.declines)).sum::<f64>() / nf;
+    r.offers_per_referral = sim
+        .outcomes
+        .iter()
+        .map(|o| f64::from(o.offers))
+        .sum::<f64>()
+        / nf;
+    r.declines_per_referral = sim
+        .outcomes
+        .iter()
+        .map(|o| f64::from(o.declines))
+        .sum::<f64>()
+        / nf;
     // Why the referrals still waiting wait: the fit checks as they stand now.
     for o in &sim.outcomes {
         if !matches!(o.status, PackageStatus::Open | PackageStatus::Escalated) {
@@ -635,8 +670,7 @@ fn unfilled_reason(b: &Broker, package: &str) -> String {
     let Some(rec) = b.packages.get(package) else {
         return "unknown".into();
     };
-    if b
-        .offers
+    if b.offers
         .values()
         .any(|o| o.package == package && o.status == OfferStatus::Open)
     {

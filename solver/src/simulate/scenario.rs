@@ -285,7 +285,11 @@ fn weights(issues: &mut Issues, path: &str, v: &[f64], len: Option<usize>) {
         }
     }
     if v.iter().all(|w| *w <= 0.0) && !v.is_empty() {
-        issues.push(path, IssueCode::OutOfRange, "needs at least one weight above 0");
+        issues.push(
+            path,
+            IssueCode::OutOfRange,
+            "needs at least one weight above 0",
+        );
     }
 }
 
@@ -318,7 +322,11 @@ impl Scenario {
                 rota_iterations,
             } => {
                 if path.trim().is_empty() {
-                    is.push("$.county.roster_file.path", IssueCode::OutOfRange, "is empty");
+                    is.push(
+                        "$.county.roster_file.path",
+                        IssueCode::OutOfRange,
+                        "is empty",
+                    );
                 }
                 if !(1..=100_000).contains(rota_iterations) {
                     is.push(
@@ -331,7 +339,11 @@ impl Scenario {
         }
         let a = &self.arrivals;
         if !a.per_day.is_finite() || a.per_day < 0.0 || a.per_day > 2000.0 {
-            is.push("$.arrivals.per_day", IssueCode::OutOfRange, "must be 0-2000");
+            is.push(
+                "$.arrivals.per_day",
+                IssueCode::OutOfRange,
+                "must be 0-2000",
+            );
         }
         if !a.surge.is_finite() || a.surge < 0.0 || a.surge > 10.0 {
             is.push("$.arrivals.surge", IssueCode::OutOfRange, "must be 0-10");
@@ -340,7 +352,12 @@ impl Scenario {
         weights(&mut is, "$.arrivals.by_weekday", &a.by_weekday, Some(7));
 
         let m = &self.package_mix;
-        weights(&mut is, "$.package_mix.visits_per_day", &m.visits_per_day, None);
+        weights(
+            &mut is,
+            "$.package_mix.visits_per_day",
+            &m.visits_per_day,
+            None,
+        );
         if m.visits_per_day.is_empty() || m.visits_per_day.len() > 4 {
             is.push(
                 "$.package_mix.visits_per_day",
@@ -349,7 +366,11 @@ impl Scenario {
             );
         }
         if m.durations_min.is_empty() {
-            is.push("$.package_mix.durations_min", IssueCode::OutOfRange, "is empty");
+            is.push(
+                "$.package_mix.durations_min",
+                IssueCode::OutOfRange,
+                "is empty",
+            );
         }
         for (i, d) in m.durations_min.iter().enumerate() {
             if !(15..=120).contains(d) {
@@ -365,7 +386,11 @@ impl Scenario {
             "$.package_mix.double_handed_share".into(),
             m.double_handed_share,
         );
-        probability(&mut is, "$.package_mix.specialist_share".into(), m.specialist_share);
+        probability(
+            &mut is,
+            "$.package_mix.specialist_share".into(),
+            m.specialist_share,
+        );
         probability(
             &mut is,
             "$.package_mix.gender_required_share".into(),
@@ -484,7 +509,11 @@ impl Scenario {
             }
         }
         if self.policies.is_empty() {
-            is.push("$.policies", IssueCode::OutOfRange, "needs at least one policy");
+            is.push(
+                "$.policies",
+                IssueCode::OutOfRange,
+                "needs at least one policy",
+            );
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, p) in self.policies.iter().enumerate() {
@@ -506,7 +535,11 @@ impl Scenario {
                 );
             }
             if let Err(msg) = p.config.validate() {
-                is.push(format!("$.policies[{i}].config"), IssueCode::OutOfRange, msg);
+                is.push(
+                    format!("$.policies[{i}].config"),
+                    IssueCode::OutOfRange,
+                    msg,
+                );
             }
         }
         if !(1..=60).contains(&self.tick_min) {

@@ -95,8 +95,15 @@ fn with_no_provider_on_the_framework_nothing_is_filled() {
     }
     let r = run(&s, county(), &roster, "none", &Default::default(), 2).expect("run");
     assert!(r.referrals > 0);
-    assert_eq!(r.status.get(&PackageStatus::Filled).copied().unwrap_or(0), 0);
-    assert!(r.outcomes.iter().all(|o| o.filled_at.is_none() && o.offers == 0));
+    assert_eq!(
+        r.status.get(&PackageStatus::Filled).copied().unwrap_or(0),
+        0
+    );
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| o.filled_at.is_none() && o.offers == 0)
+    );
     assert_eq!(r.emergency_cover_hours, 0.0);
     assert_eq!(r.integrity.ledger_trial_balance, 0);
 }
@@ -166,9 +173,17 @@ fn an_invalid_scenario_reports_every_problem_with_its_path() {
     let bad = parse_scenario(r#"{"county": {"generate": {"seed": 1, "size": "huge"}}}"#)
         .expect_err("bad");
     assert_eq!(bad[0].code, IssueCode::MalformedJson);
-    assert!(bad[0].path.starts_with("$.county.generate.size"), "{}", bad[0].path);
+    assert!(
+        bad[0].path.starts_with("$.county.generate.size"),
+        "{}",
+        bad[0].path
+    );
     let unknown = parse_scenario(r#"{"days": 1, "colour": "red"}"#).expect_err("unknown");
-    assert!(unknown[0].message.contains("colour"), "{}", unknown[0].message);
+    assert!(
+        unknown[0].message.contains("colour"),
+        "{}",
+        unknown[0].message
+    );
 }
 
 #[test]
@@ -187,7 +202,10 @@ fn an_unknown_failing_provider_is_named_with_its_path() {
     }];
     let e = prepare(&s, None).expect_err("unknown provider");
     assert_eq!(e.code(), "invalid_county");
-    assert!(e.to_string().contains("$.provider_failures[0].provider"), "{e}");
+    assert!(
+        e.to_string().contains("$.provider_failures[0].provider"),
+        "{e}"
+    );
 }
 
 #[test]
