@@ -196,7 +196,7 @@ fn draw<R: Rng>(
     .min(h.days.saturating_sub(1));
     let gender = rng
         .random_bool(mix.gender_required_share)
-        .then(|| GenderPreference {
+        .then_some(GenderPreference {
             gender: Gender::Female,
             strength: Strength::Required,
         });
