@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cli::keygen::run(args),
         Command::BenchInstance(args) => cli::bench_instance::run(&args),
         Command::Check(args) => cli::check::run(&args),
+        Command::Simulate(args) => cli::simulate::run(&args),
     };
     match outcome {
         Ok(code) => code,

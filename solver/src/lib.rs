@@ -30,6 +30,8 @@ pub mod format;
 pub mod generate;
 pub mod model;
 pub mod rota;
+#[cfg(any(test, feature = "generate"))]
+pub mod simulate;
 pub mod spatial;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

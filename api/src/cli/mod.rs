@@ -9,6 +9,7 @@ pub mod generate;
 mod io;
 pub mod keygen;
 pub mod serve;
+pub mod simulate;
 pub mod solve;
 pub mod validate;
 
@@ -51,6 +52,8 @@ pub enum Command {
     BenchInstance(bench_instance::Args),
     /// Check a rota against its request with the independent checker.
     Check(check::Args),
+    /// Simulate brokering over the county's days and compare policies (docs/simulation.md).
+    Simulate(simulate::Args),
 }
 
 /// Exit code 0 when the checker accepts the rota, else 1.

@@ -185,12 +185,15 @@ async fn list_packages(ctx: RequestCtx) -> Result<Response, ApiError> {
                     .offers
                     .values()
                     .filter(|o| o.package == r.package.id && o.status == OfferStatus::Open)
-                    .fold((0, None), |(n, first): (usize, Option<DateTime<Utc>>), o| {
-                        (
-                            n + 1,
-                            Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
-                        )
-                    });
+                    .fold(
+                        (0, None),
+                        |(n, first): (usize, Option<DateTime<Utc>>), o| {
+                            (
+                                n + 1,
+                                Some(first.map_or(o.expires_at, |f| f.min(o.expires_at))),
+                            )
+                        },
+                    );
                 PackageSummary {
                     package: r.package.id.clone(),
                     status: r.status,

@@ -161,7 +161,7 @@ fn team_json(b: &Broker, id: &str) -> Result<TeamDetail, ApiError> {
                 .shifts
                 .iter()
                 .map(|s| ShiftHours {
-                    days: s.days.clone(),
+                    days: s.days.iter().map(ToString::to_string).collect(),
                     start: s.start.clone(),
                     end: s.end.clone(),
                 })

@@ -652,6 +652,7 @@ fn default_max_week() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct Shift {
     /// Days it applies: `"daily"`, `"weekdays"`, `"weekends"`, `"mon"`..`"sun"`, or `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub days: Vec<Day>,
     /// Local start `"HH:MM"`.
     pub start: String,
@@ -813,6 +814,7 @@ pub struct VisitPattern {
     /// Id unique within the package; concrete visits are `"{package}/{id}@{date}"`.
     pub id: String,
     /// Days: `"daily"`, `"weekdays"`, `"weekends"`, `"mon"`..`"sun"`, or `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub days: Vec<Day>,
     /// When the visit may start.
     pub time: TimeSpec,

@@ -1,0 +1,116 @@
+//! Brokerage simulation: a county's days on a virtual clock, driving the real
+//! [`crate::broker::Broker`] (cascade, fit checks against the teams' real
+//! rotas, batch MILP on provider failure, ledger) with referrals, provider
+//! answers, sickness and failures drawn from seeded streams, to measure what a
+//! brokering policy achieves against Devon Cares' 70% / 97% fill marks.
+//!
+//! Each (policy, seed) pair is one replication; pairs run in parallel (rayon).
+//! Every policy sees the same referrals, answers and sickness for a seed
+//! (common random numbers), so differences between policies are the policies'.
+//! The planning horizon does not roll yet, so a run covers exactly the county's
+//! horizon (at most 28 days).
+
+pub mod county;
+pub mod demand;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+
+#[cfg(test)]
+mod tests;
+
+pub use county::County;
+pub use report::{Interval, PolicySummary, SimReport};
+pub use run::RunResult;
+pub use scenario::{Scenario, parse_scenario};
+
+use crate::broker::BrokerError;
+use crate::format::Issue;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A simulation error with a stable code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// The scenario is invalid; every issue carries its JSON path.
+    #[error("invalid scenario: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Issue>),
+    /// The county (roster file or generated) cannot be used.
+    #[error("{path}: {message}")]
+    Roster {
+        /// JSON path of the scenario field at fault.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The broker refused a command (a bug in the scenario's county or the simulator).
+    #[error("broker: {0}")]
+    Broker(BrokerError),
+}
+
+impl SimError {
+    /// Stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SimError::Invalid(_) => "invalid_scenario",
+            SimError::Roster { .. } => "invalid_county",
+            SimError::Broker(_) => "broker_error",
+        }
+    }
+}
+
+/// Builds the scenario's county (`base`: directory of a roster file path).
+pub fn prepare(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
+    s.validate().map_err(SimError::Invalid)?;
+    county::build(s, base)
+}
+
+/// Runs every policy on every seed of `seeds` over a prepared county.
+pub fn simulate(s: &Scenario, county: &County, seeds: &[u64]) -> Result<SimReport, SimError> {
+    let roster = run::scenario_roster(s, &county.roster);
+    let pairs: Vec<(usize, u64)> = (0..s.policies.len())
+        .flat_map(|p| seeds.iter().map(move |&sd| (p, sd)))
+        .collect();
+    let runs: Vec<RunResult> = pairs
+        .par_iter()
+        .map(|&(p, seed)| {
+            let pol = &s.policies[p];
+            run::run(s, county, &roster, &pol.name, &pol.config, seed)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(SimError::Broker)?;
+    let policies = s
+        .policies
+        .iter()
+        .map(|p| {
+            let mine: Vec<&RunResult> = runs.iter().filter(|r| r.policy == p.name).collect();
+            report::summarise(&p.name, &mine, s.days)
+        })
+        .collect();
+    let county_size = BTreeMap::from([
+        ("providers".to_string(), county.roster.providers.len()),
+        ("teams".to_string(), county.roster.teams.len()),
+        ("carers".to_string(), county.roster.carers.len()),
+        ("packages".to_string(), county.roster.packages.len()),
+    ]);
+    Ok(SimReport {
+        scenario: s.name.clone(),
+        days: s.days,
+        seeds: seeds.to_vec(),
+        county: county_size,
+        devon_targets: report::DEVON_TARGETS
+            .iter()
+            .map(|(m, t)| (m.to_string(), *t))
+            .collect(),
+        policies,
+        runs,
+    })
+}
+
+/// The seeds a scenario asks for, or `count` from its first seed.
+pub fn seeds(s: &Scenario, count: Option<u32>) -> Vec<u64> {
+    let n = count.unwrap_or(s.seeds.count);
+    (0..u64::from(n)).map(|i| s.seeds.first + i).collect()
+}

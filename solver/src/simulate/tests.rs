@@ -1,0 +1,252 @@
+use super::run::{run, scenario_roster};
+use super::scenario::{CountySize, CountySpec, GenerateSpec};
+use super::*;
+use crate::broker::PackageStatus;
+use crate::format::{FrameworkStatus, IssueCode};
+use std::sync::OnceLock;
+
+/// A small two-day scenario (cheap: 8 one-team providers, short rota search).
+fn small(per_day: f64) -> Scenario {
+    parse_scenario(&format!(
+        r#"{{
+          "name": "test",
+          "county": {{ "generate": {{ "seed": 3, "size": "small", "rota_iterations": 60 }} }},
+          "days": 2,
+          "seeds": {{ "first": 1, "count": 2 }},
+          "arrivals": {{ "per_day": {per_day} }},
+          "sickness_rate": 0.03,
+          "policies": [
+            {{ "name": "broadcast" }},
+            {{ "name": "ranked", "config": {{ "offer_mode": "ranked" }} }}
+          ]
+        }}"#
+    ))
+    .expect("valid scenario")
+}
+
+fn county() -> &'static County {
+    static C: OnceLock<County> = OnceLock::new();
+    C.get_or_init(|| prepare(&small(6.0), None).expect("county"))
+}
+
+#[test]
+fn a_seed_gives_the_same_result_every_time() {
+    let s = small(6.0);
+    let a = simulate(&s, county(), &[4]).expect("run");
+    let b = simulate(&s, county(), &[4]).expect("run");
+    assert!(a.runs[0].referrals > 0);
+    assert_eq!(
+        serde_json::to_string(&a).expect("json"),
+        serde_json::to_string(&b).expect("json")
+    );
+    assert_eq!(a.csv(), b.csv());
+    assert_eq!(a.runs[0].outcomes, b.runs[0].outcomes);
+}
+
+#[test]
+fn every_referral_is_accounted_for_and_the_books_and_rotas_hold() {
+    let s = small(8.0);
+    let rep = simulate(&s, county(), &[1, 2]).expect("run");
+    for r in &rep.runs {
+        let total: usize = r.status.values().sum();
+        assert_eq!(total, r.referrals, "{} seed {}", r.policy, r.seed);
+        let i = &r.integrity;
+        assert!(i.referrals_accounted);
+        assert_eq!(i.ledger_trial_balance, 0);
+        assert!(i.ledger_verified);
+        assert_eq!(i.rotas_checked, county().roster.teams.len());
+        assert_eq!(i.rota_violations, 0, "{} seed {}", r.policy, r.seed);
+        assert_eq!(i.visits_lost, 0);
+        // A filled referral has a fill time; a fill time means it was filled once.
+        for o in &r.outcomes {
+            if o.status == PackageStatus::Filled {
+                assert!(o.fill_min.is_some(), "{}", o.package);
+            }
+        }
+    }
+    assert!(rep.policies.iter().all(|p| p.integrity_ok));
+}
+
+#[test]
+fn policies_see_the_same_referrals() {
+    let s = small(6.0);
+    let rep = simulate(&s, county(), &[5]).expect("run");
+    let ids = |p: &str| {
+        rep.runs
+            .iter()
+            .find(|r| r.policy == p)
+            .map(|r| {
+                r.outcomes
+                    .iter()
+                    .map(|o| (o.package.clone(), o.referred_at))
+                    .collect::<Vec<_>>()
+            })
+            .expect("run")
+    };
+    assert_eq!(ids("broadcast"), ids("ranked"));
+}
+
+#[test]
+fn with_no_provider_on_the_framework_nothing_is_filled() {
+    let s = small(6.0);
+    let mut roster = scenario_roster(&s, &county().roster);
+    for p in &mut roster.providers {
+        p.framework_status = FrameworkStatus::Suspended;
+    }
+    let r = run(&s, county(), &roster, "none", &Default::default(), 2).expect("run");
+    assert!(r.referrals > 0);
+    assert_eq!(
+        r.status.get(&PackageStatus::Filled).copied().unwrap_or(0),
+        0
+    );
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| o.filled_at.is_none() && o.offers == 0)
+    );
+    assert_eq!(r.emergency_cover_hours, 0.0);
+    assert_eq!(r.integrity.ledger_trial_balance, 0);
+}
+
+#[test]
+fn with_room_everywhere_and_instant_accepts_everything_fills_in_the_first_window() {
+    let mut s = small(3.0);
+    s.package_mix.visits_per_day = vec![1.0];
+    s.package_mix.durations_min = vec![15];
+    s.package_mix.double_handed_share = 0.0;
+    s.package_mix.specialist_share = 0.0;
+    s.package_mix.gender_required_share = 0.0;
+    s.sickness_rate = 0.0;
+    for k in scenario::TIER_KEYS {
+        s.providers.insert(
+            k.to_string(),
+            scenario::TierBehaviour {
+                auto_accept: Some(true),
+                ..Default::default()
+            },
+        );
+    }
+    let rep = simulate(&s, county(), &[1, 2]).expect("run");
+    for r in &rep.runs {
+        assert!(r.referrals > 0);
+        for o in &r.outcomes {
+            assert_eq!(o.status, PackageStatus::Filled, "{}", o.package);
+            let window = 15.0;
+            assert!(o.fill_min.is_some_and(|m| m <= window), "{:?}", o);
+        }
+        assert_eq!(r.share_within[0], Some(1.0));
+    }
+}
+
+#[test]
+fn an_invalid_scenario_reports_every_problem_with_its_path() {
+    let text = r#"{
+      "county": { "generate": { "seed": 1, "size": "small", "rota_iterations": 0 } },
+      "days": 40,
+      "arrivals": { "per_day": -1, "by_hour": [1, 2], "surge": 1 },
+      "package_mix": { "durations_min": [5], "specialist_skills": ["juggling"] },
+      "providers": { "tier9": {}, "tier1": { "no_answer_probability": 0.9, "decline": { "no_capacity": 0.5 } } },
+      "sickness_rate": 2,
+      "provider_failures": [ { "day": 50, "time": "25:00", "provider": "p" } ],
+      "policies": [ { "name": "a" }, { "name": "a", "config": { "windows": { "tier1_min": 0 } } } ]
+    }"#;
+    let issues = parse_scenario(text).expect_err("invalid");
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    for want in [
+        "$.days",
+        "$.county.generate.rota_iterations",
+        "$.arrivals.per_day",
+        "$.arrivals.by_hour",
+        "$.package_mix.durations_min[0]",
+        "$.package_mix.specialist_skills[0]",
+        "$.providers.tier9",
+        "$.providers.tier1.decline",
+        "$.sickness_rate",
+        "$.provider_failures[0].day",
+        "$.provider_failures[0].time",
+        "$.policies[1].name",
+        "$.policies[1].config",
+    ] {
+        assert!(paths.contains(&want), "{want} missing from {paths:?}");
+    }
+    // A structural error names its path too.
+    let bad = parse_scenario(r#"{"county": {"generate": {"seed": 1, "size": "huge"}}}"#)
+        .expect_err("bad");
+    assert_eq!(bad[0].code, IssueCode::MalformedJson);
+    assert!(
+        bad[0].path.starts_with("$.county.generate.size"),
+        "{}",
+        bad[0].path
+    );
+    let unknown = parse_scenario(r#"{"days": 1, "colour": "red"}"#).expect_err("unknown");
+    assert!(
+        unknown[0].message.contains("colour"),
+        "{}",
+        unknown[0].message
+    );
+}
+
+#[test]
+fn an_unknown_failing_provider_is_named_with_its_path() {
+    let mut s = small(1.0);
+    s.county = CountySpec::Generate(GenerateSpec {
+        seed: 3,
+        size: CountySize::Small,
+        rota_iterations: 10,
+    });
+    s.days = 1;
+    s.provider_failures = vec![scenario::ProviderFailure {
+        day: 0,
+        time: "09:00".into(),
+        provider: "prov-99".into(),
+    }];
+    let e = prepare(&s, None).expect_err("unknown provider");
+    assert_eq!(e.code(), "invalid_county");
+    assert!(
+        e.to_string().contains("$.provider_failures[0].provider"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_failing_tier1_provider_loses_no_visit_and_its_people_are_rebrokered() {
+    let mut s = small(4.0);
+    let failing = county()
+        .roster
+        .providers
+        .iter()
+        .filter(|p| p.tier == crate::format::Tier::Tier1)
+        .max_by_key(|p| {
+            let teams: Vec<&String> = county()
+                .roster
+                .teams
+                .iter()
+                .filter(|t| t.provider.as_ref() == Some(&p.id))
+                .map(|t| &t.id)
+                .collect();
+            county()
+                .roster
+                .service_users
+                .iter()
+                .filter(|u| u.team.as_ref().is_some_and(|t| teams.contains(&t)))
+                .count()
+        })
+        .map(|p| p.id.clone())
+        .expect("a Tier 1 provider");
+    s.provider_failures = vec![scenario::ProviderFailure {
+        day: 0,
+        time: "11:00".into(),
+        provider: failing,
+    }];
+    let rep = simulate(&s, county(), &[3]).expect("run");
+    for r in &rep.runs {
+        assert_eq!(r.failures.len(), 1);
+        assert!(r.failures[0].released > 0, "{:?}", r.failures);
+        assert!(r.failures[0].replaced <= r.failures[0].released);
+        let i = &r.integrity;
+        assert_eq!(i.visits_lost, 0);
+        assert_eq!(i.rota_violations, 0);
+        assert_eq!(i.ledger_trial_balance, 0);
+        assert!(i.referrals_accounted);
+    }
+}
