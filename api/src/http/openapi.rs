@@ -5,8 +5,8 @@
 //! utoipa from the Rust types the handlers read and answer with (each
 //! resource module lists its own, see [`add`]). Each
 //! operation lists its success answer and the problem+json errors it can give:
-//! 400/413/415/422 for routes with a JSON body, 400 for routes with query
-//! parameters, 401/403 for routes that need a key, 405 and the route's own
+//! 400 everywhere (a malformed body, or a query parameter the route does not
+//! take), 413/415/422 for routes with a JSON body, 401/403 for routes that need a key, 405 and the route's own
 //! `errors`. Roles are in each operation's description and in `x-roles`.
 
 use super::error::Problem;
@@ -127,12 +127,10 @@ fn operation(route: &RouteSpec) -> Value {
 
 /// Error statuses a route can answer with.
 pub fn error_statuses(route: &RouteSpec) -> Vec<u16> {
-    let mut out = vec![405];
+    // Every route answers 400 to a query parameter it does not take.
+    let mut out = vec![400, 405];
     if route.request.is_some() {
-        out.extend([400, 413, 415, 422]);
-    }
-    if !route.query.is_empty() {
-        out.push(400);
+        out.extend([413, 415, 422]);
     }
     if matches!(route.access, Access::Roles(_)) {
         out.extend([401, 403]);
