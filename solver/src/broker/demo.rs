@@ -70,6 +70,41 @@ pub fn county(
 ) -> Result<DemoCounty, BrokerError> {
     let sc = generate_with(&GeneratorOptions::new(ScenarioSize::County, seed), profile);
     let mut roster = sc.request.clone();
+    for p in &mut roster.providers {
+        if p.tier != Tier::EmergencyCover {
+            p.auto_accept = Default::default();
+        }
+    }
+    standby_emergency_cover(&mut roster);
+    let options = SolveOptions {
+        time_limit: Duration::from_secs(120),
+        max_iterations: Some(rota_iterations),
+        use_milp: false,
+        ..SolveOptions::default()
+    };
+    let rotas = plan_initial_rotas(&roster, &options)?;
+    let referrals = sc
+        .referrals
+        .iter()
+        .filter_map(|p| {
+            let u = roster
+                .service_users
+                .iter()
+                .find(|u| u.id == p.service_user)?;
+            Some((p.clone(), u.clone()))
+        })
+        .collect();
+    Ok(DemoCounty {
+        roster,
+        rotas,
+        referrals,
+    })
+}
+
+/// The emergency cover team is standby capacity paid from the risk pool
+/// (docs/domain.md §1.4): no caseload of its own, day-long shifts every day,
+/// every skill (the demo county and the simulation both use it).
+pub(crate) fn standby_emergency_cover(roster: &mut PlanningRequest) {
     let standby: Vec<String> = roster
         .teams
         .iter()
@@ -81,11 +116,6 @@ pub fn county(
         })
         .map(|t| t.id.clone())
         .collect();
-    for p in &mut roster.providers {
-        if p.tier != Tier::EmergencyCover {
-            p.auto_accept = Default::default();
-        }
-    }
     let standby_users: Vec<String> = roster
         .service_users
         .iter()
@@ -115,27 +145,4 @@ pub fn county(
             c.skills = DEFAULT_SKILLS.iter().map(|s| s.to_string()).collect();
         }
     }
-    let options = SolveOptions {
-        time_limit: Duration::from_secs(120),
-        max_iterations: Some(rota_iterations),
-        use_milp: false,
-        ..SolveOptions::default()
-    };
-    let rotas = plan_initial_rotas(&roster, &options)?;
-    let referrals = sc
-        .referrals
-        .iter()
-        .filter_map(|p| {
-            let u = roster
-                .service_users
-                .iter()
-                .find(|u| u.id == p.service_user)?;
-            Some((p.clone(), u.clone()))
-        })
-        .collect();
-    Ok(DemoCounty {
-        roster,
-        rotas,
-        referrals,
-    })
 }

@@ -5,7 +5,7 @@
 use super::SimError;
 use super::scenario::{CountySize, CountySpec, Scenario};
 use crate::broker::plan_initial_rotas;
-use crate::format::{DEFAULT_SKILLS, PlanningRequest, Rota, Shift, Tier};
+use crate::format::{PlanningRequest, Rota, Tier};
 use crate::generate::{GeneratorOptions, ProviderPlan, ScenarioSize, SizeProfile, generate_with};
 use crate::model::{Horizon, Problem};
 use crate::rota::SolveOptions;
@@ -70,7 +70,7 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
                 ..GeneratorOptions::new(ScenarioSize::County, g.seed)
             };
             let mut r = generate_with(&opts, &profile(g.size)).request;
-            standby_emergency_cover(&mut r);
+            crate::broker::demo::standby_emergency_cover(&mut r);
             // Referred people of the generator's own stream are not used.
             r.service_users
                 .retain(|u| u.team.is_some() || r.packages.iter().any(|p| p.service_user == u.id));
@@ -131,50 +131,4 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
         rotas,
         horizon: problem.horizon,
     })
-}
-
-/// The emergency cover team is standby capacity paid from the risk pool
-/// (docs/domain.md §1.4): no caseload of its own, day-long shifts every day,
-/// every skill, as in the broker's demo county.
-fn standby_emergency_cover(roster: &mut PlanningRequest) {
-    let standby: Vec<String> = roster
-        .teams
-        .iter()
-        .filter(|t| {
-            roster
-                .providers
-                .iter()
-                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover)
-        })
-        .map(|t| t.id.clone())
-        .collect();
-    let standby_users: Vec<String> = roster
-        .service_users
-        .iter()
-        .filter(|u| u.team.as_ref().is_some_and(|t| standby.contains(t)))
-        .map(|u| u.id.clone())
-        .collect();
-    roster
-        .packages
-        .retain(|p| !standby_users.contains(&p.service_user));
-    roster
-        .service_users
-        .retain(|u| !standby_users.contains(&u.id));
-    for (i, c) in roster.carers.iter_mut().enumerate() {
-        if c.team.as_ref().is_some_and(|t| standby.contains(t)) {
-            let (start, end) = if i % 2 == 0 {
-                ("07:00", "14:30")
-            } else {
-                ("14:00", "22:00")
-            };
-            c.shifts = vec![Shift {
-                days: vec!["daily".into()],
-                start: start.into(),
-                end: end.into(),
-                start_location: None,
-                end_location: None,
-            }];
-            c.skills = DEFAULT_SKILLS.iter().map(|s| s.to_string()).collect();
-        }
-    }
 }
