@@ -8,7 +8,7 @@
 //! two decimal places (about a kilometre): enough to see demand, not an address.
 
 use super::access::{BROKER_ROLES, ROSTER_ROLES};
-use super::broker::read;
+use super::broker::{read, require_carer, require_team};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec};
 use carefill_solver::broker::Broker;
 use carefill_solver::broker::PackageStatus;
@@ -114,13 +114,7 @@ fn text_reply(content_type: &'static str, filename: Option<String>, body: String
 
 /// The team's rota after checking the caller may see it.
 fn team_rota(b: &Broker, who: &crate::Principal, team: &str) -> Result<Rota, ApiError> {
-    let t = b
-        .roster
-        .teams
-        .iter()
-        .find(|t| t.id == team)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown team `{team}`")))?;
-    who.require_team(&t.id, t.provider.as_deref())?;
+    require_team(b, who, team)?;
     Ok(b.rotas.get(team).cloned().unwrap_or_default())
 }
 
@@ -256,14 +250,8 @@ async fn calendar(ctx: RequestCtx) -> Result<Response, ApiError> {
     let who = ctx.principal()?.clone();
     let c2 = carer.clone();
     let text = read(&ctx, move |b, now| {
-        let c = b
-            .roster
-            .carers
-            .iter()
-            .find(|c| c.id == c2)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown carer `{c2}`")))?;
-        let team = c.team.clone().unwrap_or_default();
-        let rota = team_rota(b, &who, &team)?;
+        let team = require_carer(b, &who, &c2)?;
+        let rota = b.rotas.get(&team).cloned().unwrap_or_default();
         carer_calendar(b, &c2, &rota, now)
     })
     .await?;

@@ -232,13 +232,7 @@ async fn team_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
     let team = ctx.param("team_id")?.to_string();
     let principal = ctx.principal()?.clone();
     let v = read(&ctx, move |b, _| {
-        let t = b
-            .roster
-            .teams
-            .iter()
-            .find(|t| t.id == team)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown team `{team}`")))?;
-        principal.require_team(&t.id, t.provider.as_deref())?;
+        require_team(b, &principal, &team)?;
         let rota = b.rotas.get(&team).cloned().unwrap_or_default();
         Ok(TeamRota { team, rota })
     })
