@@ -9,3 +9,4 @@ mod contract;
 mod e2e;
 mod rota;
 mod support;
+mod time_zones;

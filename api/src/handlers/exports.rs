@@ -29,6 +29,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         tag: "rosters",
         summary: "A carer's visits as an iCalendar feed (RFC 5545)",
         description: "One VEVENT per visit of the carer on the team's published rota (UTC times, \
+                      X-WR-TIMEZONE when the roster has an IANA time zone, \
                       the person's id, GEO of the visit, double-handed partners). Provider keys: own \
                       teams' carers; planner keys: own team's (403 otherwise).",
         query: &[],
@@ -195,6 +196,11 @@ pub fn carer_calendar(
         &mut out,
         &format!("X-WR-CALNAME:{}", ics_text(&format!("carefill: {carer}"))),
     );
+    // Times are UTC instants (exact across clock changes); calendar apps show
+    // them in the roster's zone when it has one.
+    if let Some(zone) = &b.roster.horizon.time_zone {
+        ics_line(&mut out, &format!("X-WR-TIMEZONE:{}", ics_text(zone)));
+    }
     let stamp = ics_time(&now);
     let mut partners: HashMap<&str, Vec<&str>> = HashMap::new();
     for r in &rota.routes {

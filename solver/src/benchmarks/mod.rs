@@ -528,11 +528,11 @@ impl ProblemBuilder {
                 matrix_index: Some(i as u32),
             })
             .collect();
-        let horizon = Horizon {
-            start_date: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default(),
-            days: 1,
-            offset: Utc.fix(),
-        };
+        let horizon = Horizon::fixed(
+            NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default(),
+            1,
+            Utc.fix(),
+        );
         let date = horizon.date(0).format("%Y-%m-%d").to_string();
         Ok(Self {
             p: Problem {

@@ -1,35 +1,94 @@
-//! Breaks: a route spanning more than the break threshold from first start to
-//! last end has an idle gap (waiting after travel) of at least the break length.
+//! Breaks, per working day.
+//!
+//! A carer's working day is a run of their shifts in time order, each starting
+//! less than the break length after the previous one ends: a gap between shifts
+//! that long is itself a rest, so it ends the working day, and a shorter one
+//! (a split shift, or a shift an absence cuts in two) does not. A working day
+//! whose visits span more than the break threshold, from the first start to the
+//! last end over all its shifts, needs an idle gap of at least the break length
+//! between two consecutive visits: the next start less the previous end and the
+//! travel between the two, within a shift or across shifts.
 
 use super::timeline::{RouteFacts, Timeline};
 use super::{Flags, ViolationCode};
+use crate::model::Minute;
+use std::collections::HashMap;
 
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     let p = t.p;
     if p.break_duration <= 0 {
         return;
     }
-    for route in &t.routes {
-        let Some((first, last_end)) = route.span() else {
-            continue;
-        };
-        let longest_idle = route
-            .stops
-            .iter()
-            .filter(|s| !RouteFacts::is_commute(s))
-            .map(|s| s.start - s.earliest_arrival)
-            .fold(0, i32::max);
-        if last_end - first > p.break_after && longest_idle < p.break_duration {
-            out.flag(
-                ViolationCode::MissingBreak,
-                Some(route.index),
-                None,
-                format!(
-                    "works {} min from first to last visit with no {}-min break (longest gap {longest_idle} min)",
-                    last_end - first,
-                    p.break_duration
-                ),
-            );
+    let mut by_shift: HashMap<usize, &RouteFacts> = HashMap::new();
+    for route in t.routes.iter().filter(|r| !r.stops.is_empty()) {
+        by_shift.entry(route.shift).or_insert(route);
+    }
+    for (c, carer) in p.carers.iter().enumerate() {
+        let mut shifts = carer.shifts.clone();
+        shifts.sort_by_key(|&s| (p.shifts[s].start, p.shifts[s].end));
+        let mut day: Vec<&RouteFacts> = Vec::new();
+        let mut prev_end: Option<Minute> = None;
+        for &s in &shifts {
+            let shift = &p.shifts[s];
+            if prev_end.is_some_and(|e| shift.start - e >= p.break_duration) {
+                working_day(t, c, &day, out);
+                day.clear();
+            }
+            prev_end = Some(prev_end.map_or(shift.end, |e| e.max(shift.end)));
+            if let Some(route) = by_shift.get(&s) {
+                day.push(route);
+            }
         }
+        working_day(t, c, &day, out);
+    }
+}
+
+/// Verifies one working day of carer `c`: its used routes, in shift order.
+fn working_day(t: &Timeline<'_>, c: usize, routes: &[&RouteFacts], out: &mut Flags) {
+    let p = t.p;
+    let (Some(first_route), Some(last_route)) = (routes.first(), routes.last()) else {
+        return;
+    };
+    let (Some((first, _)), Some((_, last_end))) = (first_route.span(), last_route.span()) else {
+        return;
+    };
+    let mut longest_idle = 0;
+    let mut before: Option<(Minute, usize)> = None; // previous route's last end and place
+    for route in routes {
+        for s in &route.stops {
+            let idle = if !RouteFacts::is_commute(s) {
+                s.start - s.earliest_arrival
+            } else if let Some((end, loc)) = before {
+                let travel = p.leg(c, loc, p.visits[s.visit].location).minutes as Minute;
+                s.start - end - travel
+            } else {
+                continue;
+            };
+            longest_idle = longest_idle.max(idle);
+        }
+        if let (Some(last), Some((_, end))) = (route.stops.last(), route.span()) {
+            before = Some((end, p.visits[last.visit].location));
+        }
+    }
+    if last_end - first > p.break_after && longest_idle < p.break_duration {
+        let shifts: Vec<&str> = routes
+            .iter()
+            .map(|r| p.shifts[r.shift].id.as_str())
+            .collect();
+        let day = if shifts.len() == 1 {
+            String::new()
+        } else {
+            format!(" over shifts {}", shifts.join(", "))
+        };
+        out.flag(
+            ViolationCode::MissingBreak,
+            Some(first_route.index),
+            None,
+            format!(
+                "works {} min from first to last visit{day} with no {}-min break (longest gap {longest_idle} min)",
+                last_end - first,
+                p.break_duration
+            ),
+        );
     }
 }

@@ -22,6 +22,8 @@ pub enum IssueCode {
     InvalidInstant,
     /// A UTC offset is not `+HH:MM`.
     InvalidUtcOffset,
+    /// A time zone is not an IANA zone name.
+    InvalidTimeZone,
     /// A day selector is not one of daily, weekdays, weekends, mon..sun or a date.
     InvalidDay,
     /// A number is outside its allowed range (or not finite).
@@ -70,6 +72,7 @@ impl IssueCode {
             IssueCode::InvalidTime => "invalid_time",
             IssueCode::InvalidInstant => "invalid_instant",
             IssueCode::InvalidUtcOffset => "invalid_utc_offset",
+            IssueCode::InvalidTimeZone => "invalid_time_zone",
             IssueCode::InvalidDay => "invalid_day",
             IssueCode::OutOfRange => "out_of_range",
             IssueCode::CoordinatesOutOfRange => "coordinates_out_of_range",

@@ -52,6 +52,10 @@ pub struct PlanningRequest {
 }
 
 /// The planning horizon: whole local days starting at `start_date`.
+///
+/// Local times are in `time_zone` (an IANA zone, whose offset follows clock
+/// changes) or in a fixed `utc_offset`; give at most one. Without either, local
+/// time is UTC.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -60,9 +64,16 @@ pub struct Horizon {
     pub start_date: String,
     /// Number of days planned (1-28).
     pub days: u32,
-    /// UTC offset of all local times, e.g. `"+00:00"` (GMT) or `"+01:00"` (BST).
-    #[serde(default = "default_utc_offset")]
-    pub utc_offset: String,
+    /// Fixed UTC offset of all local times, e.g. `"+00:00"` (GMT) or `"+01:00"`
+    /// (BST). It cannot describe a horizon across a clock change: use `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
+    /// IANA time zone of all local times, e.g. `"Europe/London"`. On the day
+    /// clocks go back, a repeated local time means its first occurrence; on
+    /// the day they go forward, a skipped local time moves on by the change
+    /// (01:30 is 02:30 BST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl Default for Horizon {
@@ -70,13 +81,10 @@ impl Default for Horizon {
         Self {
             start_date: "2026-11-30".into(),
             days: 7,
-            utc_offset: default_utc_offset(),
+            utc_offset: Some("+00:00".into()),
+            time_zone: None,
         }
     }
-}
-
-fn default_utc_offset() -> String {
-    "+00:00".into()
 }
 
 /// A point on the Earth (WGS-84), optionally tied to a row of a supplied travel matrix.

@@ -2,7 +2,7 @@
 //!
 //! A rota is a list of carer routes (one per carer shift) plus the visits that
 //! could not be placed, each with machine-readable reasons. Times are RFC 3339
-//! instants in the horizon's UTC offset.
+//! instants with the horizon zone's offset in force at each instant.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,7 +1,13 @@
 //! Dates, local times and day selectors of the generated horizon.
 
 use crate::format::Day;
-use chrono::{Datelike, Duration, NaiveDate};
+use crate::model::Zone;
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+
+/// The zone generated horizons are in: UK civil time, whose clock changes the
+/// zone database knows.
+const UK: Tz = chrono_tz::Europe::London;
 
 /// Weekday selectors in Monday-first order, as the wire format spells them.
 pub(super) const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -11,7 +17,6 @@ pub(super) const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat"
 pub(super) struct Calendar {
     start: NaiveDate,
     days: u32,
-    offset: String,
 }
 
 impl Calendar {
@@ -20,7 +25,6 @@ impl Calendar {
         Calendar {
             start,
             days: days.clamp(1, 28),
-            offset: uk_offset(start).to_string(),
         }
     }
 
@@ -29,9 +33,9 @@ impl Calendar {
         self.days
     }
 
-    /// The UTC offset of local times, `"+00:00"` or `"+01:00"`.
-    pub fn offset(&self) -> &str {
-        &self.offset
+    /// The IANA zone of local times.
+    pub fn time_zone(&self) -> &'static str {
+        UK.name()
     }
 
     /// Date of horizon day `i` (0-based).
@@ -52,12 +56,16 @@ impl Calendar {
     /// RFC 3339 instant at `minute` after local midnight of horizon day `day`
     /// (`day` may run past the horizon, e.g. for the end of an absence).
     pub fn instant(&self, day: u32, minute: u32) -> String {
-        format!(
-            "{}T{}:00{}",
-            self.date(day).format("%Y-%m-%d"),
-            hhmm(minute),
-            self.offset
-        )
+        self.instant_on(self.date(day), minute)
+    }
+
+    /// RFC 3339 instant of local clock time `minute` on `date`, with the UK
+    /// offset of that moment (the format's rule for repeated and skipped times).
+    pub fn instant_on(&self, date: NaiveDate, minute: u32) -> String {
+        let zone = Zone::Iana(UK);
+        let local = date.and_time(NaiveTime::MIN) + Duration::minutes(i64::from(minute));
+        let t = zone.resolve(local);
+        t.with_timezone(&zone.offset_at(&t)).to_rfc3339()
     }
 }
 
@@ -76,22 +84,6 @@ pub(super) fn minutes(hhmm: &str) -> Option<u32> {
 pub(super) fn selector_applies(days: &[Day], date: NaiveDate) -> bool {
     days.iter()
         .any(|d| d.selector().is_ok_and(|s| s.applies(date)))
-}
-
-/// UK civil offset on `date`: BST from the last Sunday of March to the last
-/// Sunday of October, GMT otherwise (the switch hour is ignored).
-fn uk_offset(date: NaiveDate) -> &'static str {
-    let y = date.year();
-    match (last_sunday(y, 3), last_sunday(y, 10)) {
-        (Some(from), Some(to)) if date >= from && date < to => "+01:00",
-        _ => "+00:00",
-    }
-}
-
-fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let last = NaiveDate::from_ymd_opt(year, month + 1, 1)? - Duration::days(1);
-    let back = i64::from(last.weekday().num_days_from_sunday());
-    Some(last - Duration::days(back))
 }
 
 /// Compresses a set of working weekdays into the shortest selector list.
@@ -121,14 +113,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offsets_follow_uk_summer_time() {
+    fn instants_follow_uk_summer_time() {
         let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(uk_offset(d("2026-11-30")), "+00:00");
-        assert_eq!(uk_offset(d("2026-07-01")), "+01:00");
-        assert_eq!(uk_offset(d("2026-03-29")), "+01:00");
-        assert_eq!(uk_offset(d("2026-03-28")), "+00:00");
         let cal = Calendar::new(d("2026-11-30"), 7);
         assert_eq!(cal.instant(1, 545), "2026-12-01T09:05:00+00:00");
+        assert_eq!(cal.instant_on(d("2026-07-01"), 540), "2026-07-01T09:00:00+01:00");
+        // The change happens at 01:00 GMT on the last Sunday of March and of October.
+        assert_eq!(cal.instant_on(d("2027-03-28"), 30), "2027-03-28T00:30:00+00:00");
+        assert_eq!(cal.instant_on(d("2027-03-28"), 180), "2027-03-28T03:00:00+01:00");
+        assert_eq!(cal.instant_on(d("2026-10-25"), 90), "2026-10-25T01:30:00+01:00");
+        assert_eq!(cal.instant_on(d("2026-10-25"), 180), "2026-10-25T03:00:00+00:00");
         assert_eq!(cal.weekday(0), 0);
     }
 

@@ -356,7 +356,8 @@ pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scena
         horizon: Horizon {
             start_date: options.start_date.format("%Y-%m-%d").to_string(),
             days: cal.days(),
-            utc_offset: cal.offset().to_string(),
+            utc_offset: None,
+            time_zone: Some(cal.time_zone().to_string()),
         },
         settings: Settings {
             max_team_size: profile.max_carers_per_team,

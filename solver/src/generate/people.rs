@@ -682,12 +682,7 @@ fn active_terms<R: Rng>(rng: &mut R, p: &mut Package, needs: &Needs, cal: &Calen
         let back = rng.random_range(1..=14u32);
         let minute = rng.random_range(480..1080u32);
         let date = cal.date(0) - chrono::Duration::days(i64::from(back));
-        p.referral_time = Some(format!(
-            "{}T{}:00{}",
-            date.format("%Y-%m-%d"),
-            hhmm(minute),
-            cal.offset()
-        ));
+        p.referral_time = Some(cal.instant_on(date, minute));
     }
     if p.urgency == Urgency::Planned
         || (p.urgency == Urgency::HospitalDischarge && rng.random_bool(0.3))

@@ -5,7 +5,7 @@
 //! of the horizon, plus a few reablement exits with an end date within six
 //! weeks (§3.4).
 
-use super::calendar::{Calendar, hhmm};
+use super::calendar::Calendar;
 use super::county::{COUNTY_CENTRE, COUNTY_RADIUS_M, TeamKind, TeamSite};
 use super::geometry::random_in_disk;
 use super::needs::{NeedMix, Needs, draw_package};
@@ -98,12 +98,7 @@ fn referral_terms<R: Rng>(
             (Urgency::Planned, 0.10),
         ],
     );
-    p.referral_time = Some(format!(
-        "{}T{}:00{}",
-        cal.date_str(day),
-        hhmm(minute),
-        cal.offset()
-    ));
+    p.referral_time = Some(cal.instant(day, minute));
     let start = match p.urgency {
         Urgency::Crisis => day,
         Urgency::HospitalDischarge => day + rng.random_range(0..=1u32),

@@ -3,7 +3,9 @@
 //! One pass walks the whole request and records every issue with its JSON
 //! path; the problem is returned only when there are none.
 
-use super::time::{Horizon, Minute, parse_clock, parse_date, parse_offset, select_days};
+use super::time::{
+    Horizon, Minute, Zone, parse_clock, parse_date, parse_offset, parse_zone, select_days,
+};
 use super::*;
 use crate::format::{
     self, AreaGeometry, ContractTerms, Issue, IssueCode, Issues, Lateness, PlanningRequest,
@@ -181,9 +183,7 @@ impl Builder {
         let date = parse_date(&r.horizon.start_date)
             .map_err(|m| self.push("$.horizon.start_date", IssueCode::InvalidDate, m))
             .ok();
-        let offset = parse_offset(&r.horizon.utc_offset)
-            .map_err(|m| self.push("$.horizon.utc_offset", IssueCode::InvalidUtcOffset, m))
-            .ok();
+        let zone = self.zone(&r.horizon);
         if r.horizon.days == 0 || r.horizon.days > MAX_HORIZON_DAYS {
             self.push(
                 "$.horizon.days",
@@ -198,8 +198,30 @@ impl Builder {
         Some(Horizon {
             start_date: date?,
             days: r.horizon.days,
-            offset: offset?,
+            zone: zone?,
         })
+    }
+
+    /// The zone of local times: `time_zone` or `utc_offset` (at most one), UTC by default.
+    fn zone(&mut self, h: &format::Horizon) -> Option<Zone> {
+        match (&h.time_zone, &h.utc_offset) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    "$.horizon.time_zone",
+                    IssueCode::Contradiction,
+                    "give either time_zone or utc_offset, not both",
+                );
+                None
+            }
+            (Some(name), None) => parse_zone(name)
+                .map(Zone::Iana)
+                .map_err(|m| self.push("$.horizon.time_zone", IssueCode::InvalidTimeZone, m))
+                .ok(),
+            (None, offset) => parse_offset(offset.as_deref().unwrap_or("+00:00"))
+                .map(Zone::Fixed)
+                .map_err(|m| self.push("$.horizon.utc_offset", IssueCode::InvalidUtcOffset, m))
+                .ok(),
+        }
     }
 
     fn skill_catalogue<'a>(
@@ -612,8 +634,12 @@ impl Builder {
                     None => home,
                 };
                 for d in days {
-                    let base = d as Minute * DAY;
-                    mine.push((d, base + start, base + end, start_loc, end_loc));
+                    // Each local time with the zone's offset of its own date and time.
+                    let (s, e) = (ctx.horizon.local(d, start), ctx.horizon.local(d, end));
+                    // Only a shift inside the skipped hour of a clock change can vanish.
+                    if e > s {
+                        mine.push((d, s, e, start_loc, end_loc));
+                    }
                 }
             }
             mine.sort_by_key(|m| (m.1, m.2));
@@ -911,12 +937,22 @@ impl Builder {
                     }
                 };
                 let mut concrete = Vec::new();
+                let exact = matches!(pat.time, TimeSpec::Exact(_));
                 if let (Some((es, ls)), Some(u)) = (window, user) {
                     for d in days
                         .into_iter()
                         .filter(|&d| (first..=last).contains(&i64::from(d)))
                     {
-                        let base = d as Minute * DAY;
+                        let earliest_start = ctx.horizon.local(d, es);
+                        // The window's end, not its latest start, is the local
+                        // time: the visit ends by it whatever the clock does in
+                        // between. A window the skipped hour leaves shorter than
+                        // the visit still admits its (moved) start.
+                        let latest_start = if exact {
+                            earliest_start
+                        } else {
+                            (ctx.horizon.local(d, ls + duration) - duration).max(earliest_start)
+                        };
                         let id = format!(
                             "{}/{}@{}",
                             p.id,
@@ -930,8 +966,8 @@ impl Builder {
                             package: package_idx,
                             service_user: u,
                             day: d,
-                            earliest_start: base + es,
-                            latest_start: base + ls,
+                            earliest_start,
+                            latest_start,
                             duration,
                             carers_required: pat.carers_required.clamp(1, 2) as u8,
                             skills,

@@ -17,7 +17,7 @@ use crate::travel::TravelModel;
 pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
 use std::collections::HashMap;
 use std::sync::Arc;
-pub use time::{DAY, Horizon, Minute};
+pub use time::{DAY, Horizon, Minute, Zone};
 pub use write::{PlannedRoute, PlannedUnplaced};
 
 /// Index into [`Problem::locations`].

@@ -4,26 +4,96 @@
 //! `i32` covers any horizon and keeps arithmetic exact.
 
 use crate::format::Day;
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
+    Offset, TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
 
-/// Minutes since local midnight at the start of the horizon.
+/// Minutes since the instant of local midnight at the start of the horizon.
+///
+/// Horizon minutes are elapsed time, not wall-clock readings: on a day with a
+/// clock change, local 09:00 is 23 or 25 hours after the previous day's 09:00,
+/// so travel, durations and gaps stay exact across the change.
 pub type Minute = i32;
 
-/// Minutes in a day.
+/// Minutes in a day of 24 hours.
 pub const DAY: Minute = 24 * 60;
 
-/// The planned days and the UTC offset all local times use.
+/// What local times are in: a fixed UTC offset, or an IANA zone whose offset
+/// follows the clock changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// One offset all year (`utc_offset`).
+    Fixed(FixedOffset),
+    /// An IANA zone (`time_zone`), e.g. `Europe/London`.
+    Iana(Tz),
+}
+
+impl Zone {
+    /// The instant of a local date and time.
+    ///
+    /// A local time that happens twice (the repeated hour when clocks go back)
+    /// is its first occurrence; one that does not happen (the hour skipped when
+    /// clocks go forward) is read with the offset in force before the change,
+    /// so it lands that many minutes later on the clock (01:30 becomes 02:30
+    /// BST). This is RFC 5545's rule for local times and JavaScript Temporal's
+    /// `"compatible"` disambiguation.
+    pub fn resolve(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self {
+            Zone::Fixed(o) => (local - Duration::seconds(i64::from(o.local_minus_utc()))).and_utc(),
+            Zone::Iana(tz) => match tz.from_local_datetime(&local) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+                LocalResult::None => {
+                    // No zone changes offset twice within a day, so the offset a
+                    // day earlier is the one before the gap.
+                    let before = tz
+                        .offset_from_utc_datetime(&(local - Duration::days(1)))
+                        .fix();
+                    (local - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc()
+                }
+            },
+        }
+    }
+
+    /// The UTC offset in force at an instant.
+    pub fn offset_at(&self, t: &DateTime<Utc>) -> FixedOffset {
+        match self {
+            Zone::Fixed(o) => *o,
+            Zone::Iana(tz) => tz.offset_from_utc_datetime(&t.naive_utc()).fix(),
+        }
+    }
+
+    /// The IANA name, for an IANA zone.
+    pub fn name(&self) -> Option<&'static str> {
+        match self {
+            Zone::Fixed(_) => None,
+            Zone::Iana(tz) => Some(tz.name()),
+        }
+    }
+}
+
+/// The planned days and the zone all local times are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Horizon {
     /// First planned day.
     pub start_date: NaiveDate,
     /// Number of planned days.
     pub days: u32,
-    /// UTC offset of local times.
-    pub offset: FixedOffset,
+    /// The zone of local times.
+    pub zone: Zone,
 }
 
 impl Horizon {
+    /// A horizon with a fixed UTC offset.
+    pub fn fixed(start_date: NaiveDate, days: u32, offset: FixedOffset) -> Self {
+        Horizon {
+            start_date,
+            days,
+            zone: Zone::Fixed(offset),
+        }
+    }
+
     /// The date of day index `day`.
     pub fn date(&self, day: u32) -> NaiveDate {
         self.start_date + Duration::days(i64::from(day))
@@ -40,15 +110,23 @@ impl Horizon {
         (date - self.start_date).num_days()
     }
 
-    /// The instant of a horizon minute, in the horizon's offset.
+    /// The instant horizon minute 0 stands for: local midnight of the first day.
+    pub fn origin(&self) -> DateTime<Utc> {
+        self.zone.resolve(self.start_date.and_time(NaiveTime::MIN))
+    }
+
+    /// Horizon minute of local clock time `clock` (minutes after midnight; past
+    /// 1440 runs into the next days) on day index `day`, with the zone's offset
+    /// of that date and time (see [`Zone::resolve`]).
+    pub fn local(&self, day: u32, clock: Minute) -> Minute {
+        let local = self.date(day).and_time(NaiveTime::MIN) + Duration::minutes(i64::from(clock));
+        (self.zone.resolve(local) - self.origin()).num_minutes() as Minute
+    }
+
+    /// The instant of a horizon minute, with the offset in force then.
     pub fn instant(&self, minute: Minute) -> DateTime<FixedOffset> {
-        let midnight = self.start_date.and_time(NaiveTime::MIN);
-        let local = midnight + Duration::minutes(i64::from(minute));
-        // A fixed offset has no gaps or folds, so this is always Single.
-        self.offset
-            .from_local_datetime(&local)
-            .single()
-            .unwrap_or_else(|| self.offset.from_utc_datetime(&local))
+        let t = self.origin() + Duration::minutes(i64::from(minute));
+        t.with_timezone(&self.zone.offset_at(&t))
     }
 
     /// RFC 3339 text of a horizon minute, e.g. `2026-11-30T08:15:00+00:00`.
@@ -56,10 +134,11 @@ impl Horizon {
         self.instant(minute).to_rfc3339()
     }
 
-    /// Horizon minute of an RFC 3339 instant, rounded down to the minute.
-    pub fn minute_of(&self, instant: &DateTime<FixedOffset>) -> i64 {
-        let start = self.instant(0);
-        (*instant - start).num_seconds().div_euclid(60)
+    /// Horizon minute of an instant, rounded down to the minute.
+    pub fn minute_of<Z: TimeZone>(&self, instant: &DateTime<Z>) -> i64 {
+        (instant.with_timezone(&Utc) - self.origin())
+            .num_seconds()
+            .div_euclid(60)
     }
 
     /// Parses an RFC 3339 instant into a horizon minute (may lie outside the horizon).
@@ -116,6 +195,13 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
     FixedOffset::east_opt(sign * minutes * 60).ok_or_else(err)
 }
 
+/// Parses an IANA time zone name such as `Europe/London` (exact spelling).
+pub fn parse_zone(text: &str) -> Result<Tz, String> {
+    text.parse::<Tz>().map_err(|_| {
+        format!("`{text}` is not an IANA time zone name like \"Europe/London\"")
+    })
+}
+
 /// Which days of the horizon a list of day selectors picks.
 ///
 /// Dates outside the horizon select nothing (they are legitimate in a
@@ -141,11 +227,11 @@ mod tests {
     use super::*;
 
     fn horizon() -> Horizon {
-        Horizon {
-            start_date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-            days: 7,
-            offset: FixedOffset::east_opt(0).unwrap(),
-        }
+        Horizon::fixed(
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            7,
+            FixedOffset::east_opt(0).unwrap(),
+        )
     }
 
     #[test]

@@ -275,7 +275,7 @@ fn a_minimal_request_validates() {
         &json!({"format": "carefill/1", "horizon": {"start_date": "2026-11-30", "days": 1}}),
     );
     assert!(p.visits.is_empty() && p.shifts.is_empty());
-    assert_eq!(p.horizon.offset.local_minus_utc(), 0);
+    assert_eq!(p.horizon.origin().to_rfc3339(), "2026-11-30T00:00:00+00:00");
 }
 
 #[test]

@@ -46,6 +46,66 @@ pub(crate) struct Part<'a> {
     /// visit only to shifts holding one of them. Empty on smaller parts (a team's
     /// week), where every candidate shift is tried.
     pub(super) near: Vec<Vec<usize>>,
+    /// Per problem shift: the working day it is joined into, when that day has
+    /// other shifts (see [`JoinedDay`]); `None` for a shift that is a working
+    /// day on its own.
+    pub(super) joined: Vec<Option<JoinedDay>>,
+}
+
+/// A shift's place in a working day of several shifts.
+///
+/// The break rule is per working day: a carer's shifts in time order, each
+/// starting less than the break length after the previous one ends (a gap that
+/// long is itself a rest, so it ends the working day). Route timing sees one
+/// shift at a time, so for a shift joined with others it judges the span as if
+/// the day's earlier shifts began at their start and later ones ran to their
+/// end: a route with no break of its own is kept only when that span is within
+/// the rule. Then whatever the other routes hold, the day keeps the rule: its
+/// first used route with no break spans at least the day's real span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JoinedDay {
+    /// Start of the working day's first shift.
+    pub start: Minute,
+    /// End of its last shift.
+    pub end: Minute,
+    /// Whether this shift is the day's first.
+    pub first: bool,
+    /// Whether this shift is the day's last.
+    pub last: bool,
+}
+
+/// The joined working days of every problem shift (see [`JoinedDay`]).
+fn joined_days(p: &Problem) -> Vec<Option<JoinedDay>> {
+    let mut out = vec![None; p.shifts.len()];
+    if p.break_duration <= 0 {
+        return out;
+    }
+    for carer in &p.carers {
+        let mut order = carer.shifts.clone();
+        order.sort_by_key(|&s| (p.shifts[s].start, p.shifts[s].end));
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i;
+            while j + 1 < order.len()
+                && p.shifts[order[j + 1]].start - p.shifts[order[j]].end < p.break_duration
+            {
+                j += 1;
+            }
+            if j > i {
+                let (start, end) = (p.shifts[order[i]].start, p.shifts[order[j]].end);
+                for (k, &s) in order[i..=j].iter().enumerate() {
+                    out[s] = Some(JoinedDay {
+                        start,
+                        end,
+                        first: k == 0,
+                        last: i + k == j,
+                    });
+                }
+            }
+            i = j + 1;
+        }
+    }
+    out
 }
 
 /// Parts whose visits have more candidate shifts than this on average get
@@ -140,6 +200,7 @@ impl<'a> Part<'a> {
             .collect();
         let mut part = Part {
             near: Vec::new(),
+            joined: joined_days(p),
             anchored_row,
             carers,
             visit_row,

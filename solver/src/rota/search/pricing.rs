@@ -301,6 +301,7 @@ impl Part<'_> {
     pub(super) fn may_need_break(
         &self,
         view: &RouteView,
+        s: usize,
         v: usize,
         pos: usize,
         start: Minute,
@@ -316,7 +317,7 @@ impl Part<'_> {
         } else {
             view.latest[n - 1] + p.visits[view.route[n - 1]].duration
         };
-        last_end - first > p.break_after
+        self.break_span(s, first, last_end) > p.break_after
     }
 
     /// [`Part::best_in_shift`] in O(route length) instead of one full re-timing per
@@ -391,7 +392,7 @@ impl Part<'_> {
             }
             // A route long enough to need a break is re-timed in full.
             let mut exact: Option<Sched> = None;
-            if self.may_need_break(&view, v, pos, start) {
+            if self.may_need_break(&view, s, v, pos, start) {
                 buf.clear();
                 buf.extend_from_slice(&route[..pos]);
                 buf.push(v);

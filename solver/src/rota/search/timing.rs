@@ -16,10 +16,12 @@ impl Part<'_> {
     ) -> Option<Sched> {
         let sched = self.simulate_with_break(s, visits, fixed, None)?;
         let p = self.p;
-        if p.break_duration > 0 && visits.len() > 1 {
+        if p.break_duration > 0 && (visits.len() > 1 || self.joined[s].is_some()) {
             let first = sched.starts[0];
             let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
-            if last - first > p.break_after && !self.has_break(s, visits, &sched.starts) {
+            if self.break_span(s, first, last) > p.break_after
+                && !self.has_break(s, visits, &sched.starts)
+            {
                 if matches!(p.lateness, crate::model::LatenessRule::Hard) {
                     return self.first_break(s, visits, fixed, &sched.starts);
                 }
@@ -36,6 +38,18 @@ impl Part<'_> {
             }
         }
         Some(sched)
+    }
+
+    /// The span the break rule judges a route of shift `s` by, given its first
+    /// start and last end: the route's own, or for a shift joined into a longer
+    /// working day, stretched to the day's other shifts (see [`super::part::JoinedDay`]).
+    pub(super) fn break_span(&self, s: usize, first: Minute, last: Minute) -> Minute {
+        match self.joined[s] {
+            None => last - first,
+            Some(d) => {
+                (if d.last { last } else { d.end }) - (if d.first { first } else { d.start })
+            }
+        }
     }
 
     /// With hard windows the route's cost does not depend on where the break
