@@ -487,13 +487,14 @@ fn validation_is_deterministic() {
 // ---------------------------------------------------------------------------
 
 /// Every code, in declaration order.
-const ALL_CODES: [IssueCode; 24] = [
+const ALL_CODES: [IssueCode; 25] = [
     IssueCode::MalformedJson,
     IssueCode::UnsupportedFormat,
     IssueCode::InvalidDate,
     IssueCode::InvalidTime,
     IssueCode::InvalidInstant,
     IssueCode::InvalidUtcOffset,
+    IssueCode::InvalidTimeZone,
     IssueCode::InvalidDay,
     IssueCode::OutOfRange,
     IssueCode::CoordinatesOutOfRange,
@@ -523,6 +524,7 @@ fn listed(code: IssueCode) -> bool {
         | IssueCode::InvalidTime
         | IssueCode::InvalidInstant
         | IssueCode::InvalidUtcOffset
+        | IssueCode::InvalidTimeZone
         | IssueCode::InvalidDay
         | IssueCode::OutOfRange
         | IssueCode::CoordinatesOutOfRange
@@ -707,6 +709,16 @@ fn cases() -> Vec<Case> {
             "$.horizon.utc_offset",
             |v| set(v, "/horizon/utc_offset", json!("01:00")),
         ),
+        // invalid_time_zone
+        case("unknown zone", InvalidTimeZone, "$.horizon.time_zone", |v| {
+            v["horizon"] = json!({"start_date": "2026-11-30", "days": 7, "time_zone": "Mars/Olympus"});
+        }),
+        case("zone in lower case", InvalidTimeZone, "$.horizon.time_zone", |v| {
+            v["horizon"] = json!({"start_date": "2026-11-30", "days": 7, "time_zone": "europe/london"});
+        }),
+        case("zone and offset both", Contradiction, "$.horizon.time_zone", |v| {
+            v["horizon"]["time_zone"] = json!("Europe/London");
+        }),
         // invalid_day
         case(
             "shift day someday",
@@ -1587,6 +1599,11 @@ fn issue_invalid_instant() {
 #[test]
 fn issue_invalid_utc_offset() {
     check_code(IssueCode::InvalidUtcOffset);
+}
+
+#[test]
+fn issue_invalid_time_zone() {
+    check_code(IssueCode::InvalidTimeZone);
 }
 
 #[test]

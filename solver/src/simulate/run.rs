@@ -397,8 +397,8 @@ impl Sim<'_> {
                     }
                     let before = self.broker.rotas.get(&team).map_or(0, |r| r.unplaced.len());
                     let absence = Absence {
-                        from: h.format(day as i32 * 1440),
-                        to: h.format((day as i32 + 1) * 1440),
+                        from: h.format(h.local(day, 0)),
+                        to: h.format(h.local(day + 1, 0)),
                         reason: Some("sick".into()),
                     };
                     let out = self.broker.add_absence(&carer, absence, at)?;
@@ -482,7 +482,7 @@ pub fn run(
     let refs = referrals(s, county, seed);
     let h = &county.horizon;
     let start = h.instant(0).with_timezone(&Utc);
-    let end = h.instant(s.days as i32 * 1440).with_timezone(&Utc);
+    let end = h.instant(h.local(s.days, 0)).with_timezone(&Utc);
     let outcomes = refs
         .iter()
         .map(|r| ReferralOutcome {
@@ -551,19 +551,19 @@ pub fn run(
         if s.sickness_rate > 0.0 {
             // Sickness is phoned in early, before the first visits.
             sim.push(
-                h.instant(day as i32 * 1440 + 360).with_timezone(&Utc),
+                h.instant(h.local(day, 360)).with_timezone(&Utc),
                 Ev::Sickness(day),
             );
         }
         sim.push(
-            h.instant((day as i32 + 1) * 1440).with_timezone(&Utc),
+            h.instant(h.local(day + 1, 0)).with_timezone(&Utc),
             Ev::DayEnd(day),
         );
     }
     for (i, f) in s.provider_failures.iter().enumerate() {
         let minute = crate::model::time::parse_clock(&f.time).unwrap_or(540);
         sim.push(
-            h.instant(f.day as i32 * 1440 + minute).with_timezone(&Utc),
+            h.instant(h.local(f.day, minute)).with_timezone(&Utc),
             Ev::Failure(i),
         );
     }
