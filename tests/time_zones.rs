@@ -3,8 +3,8 @@
 
 use crate::support::{bearer, routes};
 use carefill_api::AppState;
-use carefill_api::auth::DemoKeys;
 use carefill_api::Role;
+use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, SystemClock};
 use carefill_api::store::{self, Baseline};
 use carefill_solver::check::{ViolationCode, check};
@@ -112,7 +112,9 @@ fn back_to_back_rota(p: &Problem) -> Rota {
     let route = |shift: &str, first: usize, at: i32| Route {
         carer: "ann".into(),
         shift: shift.into(),
-        stops: (0..4).map(|k| stop(first + k, at + 45 * k as i32)).collect(),
+        stops: (0..4)
+            .map(|k| stop(first + k, at + 45 * k as i32))
+            .collect(),
         start_travel_min: 0,
         end_travel_min: 0,
     };
@@ -165,8 +167,12 @@ fn shifts_a_break_apart_are_separate_working_days() {
     let p = Problem::from_request(&request(v)).expect("valid request");
     let mut rota = back_to_back_rota(&p);
     for stop in &mut rota.routes[1].stops {
-        let shift = |t: &str| p.horizon.format(p.horizon.parse_instant(t).unwrap() as i32 + 15);
-        (stop.arrival, stop.start, stop.end) = (shift(&stop.arrival), shift(&stop.start), shift(&stop.end));
+        let shift = |t: &str| {
+            p.horizon
+                .format(p.horizon.parse_instant(t).unwrap() as i32 + 15)
+        };
+        (stop.arrival, stop.start, stop.end) =
+            (shift(&stop.arrival), shift(&stop.start), shift(&stop.end));
     }
     let report = check(&p, &rota);
     assert!(report.is_feasible(), "{:?}", report.violations);
@@ -180,13 +186,7 @@ fn the_engine_keeps_the_break_rule_over_a_split_working_day() {
     ] {
         let p = Problem::from_request(&request(req)).expect("valid request");
         for seed in 1..=3 {
-            let rota = solve(
-                &p,
-                &SolveOptions {
-                    seed,
-                    ..quick()
-                },
-            );
+            let rota = solve(&p, &SolveOptions { seed, ..quick() });
             assert_feasible(&p, &rota);
             let placed = rota.routes.iter().map(|r| r.stops.len()).sum::<usize>();
             // 360 minutes of care and a 30-minute break do not fit in 375 minutes of shifts.
@@ -268,7 +268,10 @@ fn a_week_across_the_march_change_moves_skipped_times_forward() {
     assert_eq!(sunday.end - sunday.start, 23 * 60);
     // A window's local end holds: tea starts by 16:30 BST on the day of the change.
     let tea = &p.visits[p.visit_index["pkg/tea@2027-03-28"]];
-    assert_eq!(p.horizon.format(tea.latest_start), "2027-03-28T16:30:00+01:00");
+    assert_eq!(
+        p.horizon.format(tea.latest_start),
+        "2027-03-28T16:30:00+01:00"
+    );
 }
 
 #[test]
@@ -320,7 +323,10 @@ fn the_horizon_takes_a_zone_or_an_offset_but_not_both() {
     assert_eq!(
         issues(json!({"start_date": "2026-10-22", "days": 7,
             "time_zone": "Europe/London", "utc_offset": "+01:00"})),
-        vec![("$.horizon.time_zone".to_string(), "contradiction".to_string())]
+        vec![(
+            "$.horizon.time_zone".to_string(),
+            "contradiction".to_string()
+        )]
     );
     assert_eq!(
         issues(json!({"start_date": "2026-10-22", "days": 7, "time_zone": "Europe/Londn"})),
@@ -336,14 +342,19 @@ fn the_horizon_takes_a_zone_or_an_offset_but_not_both() {
             "invalid_time_zone".to_string()
         )]
     );
-    assert!(issues(json!({"start_date": "2026-10-22", "days": 7, "utc_offset": "+01:00"})).is_empty());
+    assert!(
+        issues(json!({"start_date": "2026-10-22", "days": 7, "utc_offset": "+01:00"})).is_empty()
+    );
     assert!(issues(json!({"start_date": "2026-10-22", "days": 7})).is_empty());
     // A fixed offset keeps its meaning: 09:00 at +01:00 all week.
     let mut v = london_week("2026-10-22");
     v["horizon"] = json!({"start_date": "2026-10-22", "days": 7, "utc_offset": "+01:00"});
     let p = Problem::from_request(&request(v)).unwrap();
     let am = &p.visits[p.visit_index["pkg/am@2026-10-26"]];
-    assert_eq!(p.horizon.format(am.earliest_start), "2026-10-26T09:00:00+01:00");
+    assert_eq!(
+        p.horizon.format(am.earliest_start),
+        "2026-10-26T09:00:00+01:00"
+    );
 }
 
 #[tokio::test]
@@ -404,7 +415,9 @@ async fn the_carer_calendar_gives_utc_instants_across_the_change() {
         .reply(&routes(state))
         .await;
     assert_eq!(resp.status(), 200);
-    let body = String::from_utf8(resp.body().to_vec()).unwrap().replace("\r\n ", "");
+    let body = String::from_utf8(resp.body().to_vec())
+        .unwrap()
+        .replace("\r\n ", "");
     assert!(body.contains("X-WR-TIMEZONE:Europe/London\r\n"), "{body}");
     // 09:00 BST is 08:00 UTC; 09:00 GMT is 09:00 UTC; 01:30 on the 25-hour day is its first occurrence.
     for line in [
@@ -414,7 +427,32 @@ async fn the_carer_calendar_gives_utc_instants_across_the_change() {
         "DTSTART:20261025T003000Z",
         "DTEND:20261025T010000Z",
     ] {
-        assert!(body.contains(&format!("{line}\r\n")), "{line} missing:\n{body}");
+        assert!(
+            body.contains(&format!("{line}\r\n")),
+            "{line} missing:\n{body}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The guard instance (scripts/guard-objectives.sh) has no working day of
+/// several shifts (its split shifts are 2.5 hours apart and its one partial
+/// absence leaves a 4-hour gap), so the engine times its routes as before.
+#[test]
+fn the_guard_team_week_has_no_joined_working_days() {
+    let p = carefill_solver::testing::problem(&carefill_solver::testing::load_request(
+        "team_week.json",
+    ));
+    for carer in &p.carers {
+        let mut shifts: Vec<_> = carer.shifts.iter().map(|&s| &p.shifts[s]).collect();
+        shifts.sort_by_key(|s| s.start);
+        for w in shifts.windows(2) {
+            assert!(
+                w[1].start - w[0].end >= p.break_duration,
+                "{} and {} form one working day",
+                w[0].id,
+                w[1].id
+            );
+        }
+    }
 }

@@ -6,8 +6,10 @@
 //! (a split shift, or a shift an absence cuts in two) does not. A working day
 //! whose visits span more than the break threshold, from the first start to the
 //! last end over all its shifts, needs an idle gap of at least the break length
-//! between two consecutive visits: the next start less the previous end and the
-//! travel between the two, within a shift or across shifts.
+//! between two consecutive visits: within a shift, the next start less the
+//! previous end and the travel between the two; across shifts, the next shift's
+//! first start less its travel out, less the previous shift's last end and its
+//! travel home (commuting is not rest).
 
 use super::timeline::{RouteFacts, Timeline};
 use super::{Flags, ViolationCode};
@@ -23,7 +25,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     for route in t.routes.iter().filter(|r| !r.stops.is_empty()) {
         by_shift.entry(route.shift).or_insert(route);
     }
-    for (c, carer) in p.carers.iter().enumerate() {
+    for carer in &p.carers {
         let mut shifts = carer.shifts.clone();
         shifts.sort_by_key(|&s| (p.shifts[s].start, p.shifts[s].end));
         let mut day: Vec<&RouteFacts> = Vec::new();
@@ -31,7 +33,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
         for &s in &shifts {
             let shift = &p.shifts[s];
             if prev_end.is_some_and(|e| shift.start - e >= p.break_duration) {
-                working_day(t, c, &day, out);
+                working_day(t, &day, out);
                 day.clear();
             }
             prev_end = Some(prev_end.map_or(shift.end, |e| e.max(shift.end)));
@@ -39,12 +41,12 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
                 day.push(route);
             }
         }
-        working_day(t, c, &day, out);
+        working_day(t, &day, out);
     }
 }
 
-/// Verifies one working day of carer `c`: its used routes, in shift order.
-fn working_day(t: &Timeline<'_>, c: usize, routes: &[&RouteFacts], out: &mut Flags) {
+/// Verifies one working day: its used routes, in shift order.
+fn working_day(t: &Timeline<'_>, routes: &[&RouteFacts], out: &mut Flags) {
     let p = t.p;
     let (Some(first_route), Some(last_route)) = (routes.first(), routes.last()) else {
         return;
@@ -53,21 +55,21 @@ fn working_day(t: &Timeline<'_>, c: usize, routes: &[&RouteFacts], out: &mut Fla
         return;
     };
     let mut longest_idle = 0;
-    let mut before: Option<(Minute, usize)> = None; // previous route's last end and place
+    // When the previous shift's carer is home: its last end plus the travel back.
+    let mut home_at: Option<Minute> = None;
     for route in routes {
         for s in &route.stops {
             let idle = if !RouteFacts::is_commute(s) {
                 s.start - s.earliest_arrival
-            } else if let Some((end, loc)) = before {
-                let travel = p.leg(c, loc, p.visits[s.visit].location).minutes as Minute;
-                s.start - end - travel
+            } else if let Some(home) = home_at {
+                s.start - s.leg.minutes as Minute - home
             } else {
                 continue;
             };
             longest_idle = longest_idle.max(idle);
         }
-        if let (Some(last), Some((_, end))) = (route.stops.last(), route.span()) {
-            before = Some((end, p.visits[last.visit].location));
+        if let Some((_, end)) = route.span() {
+            home_at = Some(end + route.back.minutes as Minute);
         }
     }
     if last_end - first > p.break_after && longest_idle < p.break_duration {

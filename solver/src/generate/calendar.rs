@@ -117,12 +117,27 @@ mod tests {
         let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let cal = Calendar::new(d("2026-11-30"), 7);
         assert_eq!(cal.instant(1, 545), "2026-12-01T09:05:00+00:00");
-        assert_eq!(cal.instant_on(d("2026-07-01"), 540), "2026-07-01T09:00:00+01:00");
+        assert_eq!(
+            cal.instant_on(d("2026-07-01"), 540),
+            "2026-07-01T09:00:00+01:00"
+        );
         // The change happens at 01:00 GMT on the last Sunday of March and of October.
-        assert_eq!(cal.instant_on(d("2027-03-28"), 30), "2027-03-28T00:30:00+00:00");
-        assert_eq!(cal.instant_on(d("2027-03-28"), 180), "2027-03-28T03:00:00+01:00");
-        assert_eq!(cal.instant_on(d("2026-10-25"), 90), "2026-10-25T01:30:00+01:00");
-        assert_eq!(cal.instant_on(d("2026-10-25"), 180), "2026-10-25T03:00:00+00:00");
+        assert_eq!(
+            cal.instant_on(d("2027-03-28"), 30),
+            "2027-03-28T00:30:00+00:00"
+        );
+        assert_eq!(
+            cal.instant_on(d("2027-03-28"), 180),
+            "2027-03-28T03:00:00+01:00"
+        );
+        assert_eq!(
+            cal.instant_on(d("2026-10-25"), 90),
+            "2026-10-25T01:30:00+01:00"
+        );
+        assert_eq!(
+            cal.instant_on(d("2026-10-25"), 180),
+            "2026-10-25T03:00:00+00:00"
+        );
         assert_eq!(cal.weekday(0), 0);
     }
 

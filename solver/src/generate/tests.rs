@@ -537,7 +537,10 @@ fn other_seeds_and_horizons_validate() {
         ..opts(ScenarioSize::Team, 9, 7)
     };
     let s = generate(&summer);
-    assert_eq!(s.request.horizon.time_zone.as_deref(), Some("Europe/London"));
+    assert_eq!(
+        s.request.horizon.time_zone.as_deref(),
+        Some("Europe/London")
+    );
     let p = crate::model::Problem::from_request(&s.request).expect("summer team validates");
     assert_eq!(p.horizon.format(9 * 60), "2026-07-01T09:00:00+01:00");
     assert_validates("summer team", &s.request_with_referrals());

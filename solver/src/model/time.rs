@@ -197,9 +197,8 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
 
 /// Parses an IANA time zone name such as `Europe/London` (exact spelling).
 pub fn parse_zone(text: &str) -> Result<Tz, String> {
-    text.parse::<Tz>().map_err(|_| {
-        format!("`{text}` is not an IANA time zone name like \"Europe/London\"")
-    })
+    text.parse::<Tz>()
+        .map_err(|_| format!("`{text}` is not an IANA time zone name like \"Europe/London\""))
 }
 
 /// Which days of the horizon a list of day selectors picks.

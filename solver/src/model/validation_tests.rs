@@ -710,15 +710,32 @@ fn cases() -> Vec<Case> {
             |v| set(v, "/horizon/utc_offset", json!("01:00")),
         ),
         // invalid_time_zone
-        case("unknown zone", InvalidTimeZone, "$.horizon.time_zone", |v| {
-            v["horizon"] = json!({"start_date": "2026-11-30", "days": 7, "time_zone": "Mars/Olympus"});
-        }),
-        case("zone in lower case", InvalidTimeZone, "$.horizon.time_zone", |v| {
-            v["horizon"] = json!({"start_date": "2026-11-30", "days": 7, "time_zone": "europe/london"});
-        }),
-        case("zone and offset both", Contradiction, "$.horizon.time_zone", |v| {
-            v["horizon"]["time_zone"] = json!("Europe/London");
-        }),
+        case(
+            "unknown zone",
+            InvalidTimeZone,
+            "$.horizon.time_zone",
+            |v| {
+                v["horizon"] =
+                    json!({"start_date": "2026-11-30", "days": 7, "time_zone": "Mars/Olympus"});
+            },
+        ),
+        case(
+            "zone in lower case",
+            InvalidTimeZone,
+            "$.horizon.time_zone",
+            |v| {
+                v["horizon"] =
+                    json!({"start_date": "2026-11-30", "days": 7, "time_zone": "europe/london"});
+            },
+        ),
+        case(
+            "zone and offset both",
+            Contradiction,
+            "$.horizon.time_zone",
+            |v| {
+                v["horizon"]["time_zone"] = json!("Europe/London");
+            },
+        ),
         // invalid_day
         case(
             "shift day someday",

@@ -56,12 +56,20 @@ pub(crate) struct Part<'a> {
 ///
 /// The break rule is per working day: a carer's shifts in time order, each
 /// starting less than the break length after the previous one ends (a gap that
-/// long is itself a rest, so it ends the working day). Route timing sees one
-/// shift at a time, so for a shift joined with others it judges the span as if
-/// the day's earlier shifts began at their start and later ones ran to their
-/// end: a route with no break of its own is kept only when that span is within
-/// the rule. Then whatever the other routes hold, the day keeps the rule: its
-/// first used route with no break spans at least the day's real span.
+/// long is itself a rest, so it ends the working day). Between two shifts the
+/// idle time is the previous shift's time after its last visit and the travel
+/// home, the gap, and the next shift's time before its first visit less the
+/// travel out.
+///
+/// Route timing sees one shift at a time, so it keeps the rule for the day
+/// whatever the other routes hold: a route of a joined shift passes when it has
+/// a break between its own visits, or when its span is within the rule, its
+/// span running from the day's first shift start unless it is the day's first
+/// shift or its idle time before its first visit plus the gap before the shift
+/// is a break (then its first start), and likewise to the day's last shift end
+/// unless the idle after its last visit plus the gap after the shift is a
+/// break. If every used route passes, either some break lies between two
+/// visits of the day or the first used route's span covers the whole day's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JoinedDay {
     /// Start of the working day's first shift.
@@ -72,6 +80,10 @@ pub(crate) struct JoinedDay {
     pub first: bool,
     /// Whether this shift is the day's last.
     pub last: bool,
+    /// Gap between the previous shift's end and this one's start (0 for the first).
+    pub gap_before: Minute,
+    /// Gap between this shift's end and the next one's start (0 for the last).
+    pub gap_after: Minute,
 }
 
 /// The joined working days of every problem shift (see [`JoinedDay`]).
@@ -93,12 +105,24 @@ fn joined_days(p: &Problem) -> Vec<Option<JoinedDay>> {
             }
             if j > i {
                 let (start, end) = (p.shifts[order[i]].start, p.shifts[order[j]].end);
-                for (k, &s) in order[i..=j].iter().enumerate() {
-                    out[s] = Some(JoinedDay {
+                for k in i..=j {
+                    let (prev, this) = (order[k.max(1) - 1], order[k]);
+                    let next = order[(k + 1).min(j)];
+                    out[this] = Some(JoinedDay {
                         start,
                         end,
-                        first: k == 0,
-                        last: i + k == j,
+                        first: k == i,
+                        last: k == j,
+                        gap_before: if k == i {
+                            0
+                        } else {
+                            p.shifts[this].start - p.shifts[prev].end
+                        },
+                        gap_after: if k == j {
+                            0
+                        } else {
+                            p.shifts[next].start - p.shifts[this].end
+                        },
                     });
                 }
             }

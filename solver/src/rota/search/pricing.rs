@@ -311,13 +311,17 @@ impl Part<'_> {
         if p.break_duration <= 0 {
             return false;
         }
+        // A shift joined into a longer working day is always timed in full.
+        if self.joined[s].is_some() {
+            return true;
+        }
         let first = if pos == 0 { start } else { view.starts[0] };
         let last_end = if pos == n {
             start + p.visits[v].duration
         } else {
             view.latest[n - 1] + p.visits[view.route[n - 1]].duration
         };
-        self.break_span(s, first, last_end) > p.break_after
+        last_end - first > p.break_after
     }
 
     /// [`Part::best_in_shift`] in O(route length) instead of one full re-timing per

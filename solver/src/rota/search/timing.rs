@@ -16,12 +16,16 @@ impl Part<'_> {
     ) -> Option<Sched> {
         let sched = self.simulate_with_break(s, visits, fixed, None)?;
         let p = self.p;
-        if p.break_duration > 0 && (visits.len() > 1 || self.joined[s].is_some()) {
+        if p.break_duration > 0
+            && !visits.is_empty()
+            && let Some(day) = self.joined[s]
+        {
+            return self.joined_day_breaks(s, day, visits, fixed, sched);
+        }
+        if p.break_duration > 0 && visits.len() > 1 {
             let first = sched.starts[0];
             let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
-            if self.break_span(s, first, last) > p.break_after
-                && !self.has_break(s, visits, &sched.starts)
-            {
+            if last - first > p.break_after && !self.has_break(s, visits, &sched.starts) {
                 if matches!(p.lateness, crate::model::LatenessRule::Hard) {
                     return self.first_break(s, visits, fixed, &sched.starts);
                 }
@@ -40,16 +44,70 @@ impl Part<'_> {
         Some(sched)
     }
 
-    /// The span the break rule judges a route of shift `s` by, given its first
-    /// start and last end: the route's own, or for a shift joined into a longer
-    /// working day, stretched to the day's other shifts (see [`super::part::JoinedDay`]).
-    pub(super) fn break_span(&self, s: usize, first: Minute, last: Minute) -> Minute {
-        match self.joined[s] {
-            None => last - first,
-            Some(d) => {
-                (if d.last { last } else { d.end }) - (if d.first { first } else { d.start })
+    /// Timing of a route on a shift joined into a longer working day (see
+    /// [`super::part::JoinedDay`]): `sched` (as early as possible) when it keeps
+    /// the rule, else the first (hard windows) or cheapest timing with a break
+    /// before some stop, the first stop too unless the shift starts the day.
+    fn joined_day_breaks(
+        &self,
+        s: usize,
+        day: super::part::JoinedDay,
+        visits: &[usize],
+        fixed: &dyn Fn(usize) -> Option<Minute>,
+        sched: Sched,
+    ) -> Option<Sched> {
+        if self.keeps_joined_day(s, day, visits, &sched.starts) {
+            return Some(sched);
+        }
+        let hard = matches!(self.p.lateness, crate::model::LatenessRule::Hard);
+        let mut best: Option<Sched> = None;
+        for k in usize::from(day.first)..visits.len() {
+            if let Some(alt) = self.simulate_with_break(s, visits, fixed, Some(k))
+                && self.keeps_joined_day(s, day, visits, &alt.starts)
+                && best.as_ref().is_none_or(|b| alt.local_cost < b.local_cost)
+            {
+                if hard {
+                    return Some(alt);
+                }
+                best = Some(alt);
             }
         }
+        best
+    }
+
+    /// Whether a route of a joined shift passes the working-day rule on its own
+    /// (see [`super::part::JoinedDay`]).
+    fn keeps_joined_day(
+        &self,
+        s: usize,
+        day: super::part::JoinedDay,
+        visits: &[usize],
+        starts: &[Minute],
+    ) -> bool {
+        let p = self.p;
+        if self.has_break(s, visits, starts) {
+            return true;
+        }
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let (head, tail) = (&p.visits[visits[0]], &p.visits[visits[visits.len() - 1]]);
+        let first = starts[0];
+        let last_end = starts[visits.len() - 1] + tail.duration;
+        let rest_before =
+            first - self.travel(c, shift.start_loc, head.location) - shift.start + day.gap_before;
+        let rest_after =
+            shift.end - last_end - self.travel(c, tail.location, shift.end_loc) + day.gap_after;
+        let from = if day.first || rest_before >= p.break_duration {
+            first
+        } else {
+            day.start
+        };
+        let to = if day.last || rest_after >= p.break_duration {
+            last_end
+        } else {
+            day.end
+        };
+        to - from <= p.break_after
     }
 
     /// With hard windows the route's cost does not depend on where the break
