@@ -189,6 +189,7 @@ fn the_engine_keeps_the_break_rule_over_a_split_working_day() {
             let rota = solve(&p, &SolveOptions { seed, ..quick() });
             assert_feasible(&p, &rota);
             let placed = rota.routes.iter().map(|r| r.stops.len()).sum::<usize>();
+            eprintln!("{name} seed {seed}: {placed} of 8 placed");
             // 360 minutes of care and a 30-minute break do not fit in 375 minutes of shifts.
             assert!(placed <= 7, "{name} seed {seed}: {placed} placed");
             assert!(placed >= 5, "{name} seed {seed}: only {placed} placed");
