@@ -192,7 +192,8 @@ fn the_engine_keeps_the_break_rule_over_a_split_working_day() {
             eprintln!("{name} seed {seed}: {placed} of 8 placed");
             // 360 minutes of care and a 30-minute break do not fit in 375 minutes of shifts.
             assert!(placed <= 7, "{name} seed {seed}: {placed} placed");
-            assert!(placed >= 5, "{name} seed {seed}: only {placed} placed");
+            // Seven fit: three, then four after the rest the gap completes.
+            assert_eq!(placed, 7, "{name} seed {seed}");
             for u in &rota.unplaced {
                 assert!(!u.reasons.is_empty(), "{name}: {} has no reason", u.visit);
             }

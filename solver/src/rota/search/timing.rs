@@ -62,7 +62,13 @@ impl Part<'_> {
         let hard = matches!(self.p.lateness, crate::model::LatenessRule::Hard);
         let mut best: Option<Sched> = None;
         for k in usize::from(day.first)..visits.len() {
-            if let Some(alt) = self.simulate_with_break(s, visits, fixed, Some(k))
+            // Before the first stop, only what the gap before the shift lacks.
+            let minutes = if k == 0 {
+                self.p.break_duration - day.gap_before
+            } else {
+                self.p.break_duration
+            };
+            if let Some(alt) = self.simulate_with_rest(s, visits, fixed, Some((k, minutes)))
                 && self.keeps_joined_day(s, day, visits, &alt.starts)
                 && best.as_ref().is_none_or(|b| alt.local_cost < b.local_cost)
             {
@@ -217,6 +223,19 @@ impl Part<'_> {
         fixed: &dyn Fn(usize) -> Option<Minute>,
         break_before: Option<usize>,
     ) -> Option<Sched> {
+        let rest = break_before.map(|k| (k, self.p.break_duration));
+        self.simulate_with_rest(s, visits, fixed, rest)
+    }
+
+    /// Times `visits` as early as possible with `rest = (k, minutes)` of idle
+    /// time before stop `k`.
+    fn simulate_with_rest(
+        &self,
+        s: usize,
+        visits: &[usize],
+        fixed: &dyn Fn(usize) -> Option<Minute>,
+        rest: Option<(usize, Minute)>,
+    ) -> Option<Sched> {
         let p = self.p;
         let shift = &p.shifts[s];
         let c = shift.carer;
@@ -231,8 +250,10 @@ impl Part<'_> {
             let visit = &p.visits[v];
             let travel = self.travel(c, loc, visit.location);
             let mut arrival = t + travel;
-            if break_before == Some(k) {
-                arrival += p.break_duration;
+            if let Some((before, minutes)) = rest
+                && before == k
+            {
+                arrival += minutes;
             }
             let start = match fixed(v) {
                 Some(f) => {
