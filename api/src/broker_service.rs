@@ -10,7 +10,7 @@ use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, StoreError, r
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
@@ -64,13 +64,16 @@ pub enum ServiceError {
 /// The broker service.
 pub struct BrokerService {
     broker: RwLock<Broker>,
-    /// Taken only while holding the broker's write lock (or for counts).
-    store: Mutex<Box<dyn BrokerStore>>,
-    clock: Box<dyn Clock>,
+    /// Taken while holding the broker's write lock, for counts, and by the
+    /// webhook sender (which never holds the broker's lock).
+    store: crate::webhooks::SharedStore,
+    clock: Arc<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
     demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
     /// Committed changes for `GET /v1/events` subscribers.
     live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
+    /// Webhook subscriptions, their delivery log and sender.
+    webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -114,12 +117,17 @@ impl BrokerService {
                 Broker::new(b.config, b.roster, b.rotas).map_err(|e| e.to_string())?
             }
         };
+        let store = Arc::new(Mutex::new(store));
+        let clock: Arc<dyn Clock> = Arc::from(clock);
+        let webhooks = crate::webhooks::Webhooks::open(store.clone(), clock.clone())
+            .map_err(|e| format!("webhooks: {e}"))?;
         Ok(BrokerService {
             broker: RwLock::new(broker),
-            store: Mutex::new(store),
+            store,
             clock,
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
+            webhooks: Arc::new(webhooks),
         })
     }
 
@@ -156,6 +164,7 @@ impl BrokerService {
         let mut broker = self.broker.write().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
+        let alerts_before = broker.alerts.len();
         let events = f(&mut broker, now)?;
         if events.is_empty() {
             return Ok(events);
@@ -169,9 +178,15 @@ impl BrokerService {
             }
             return Err(e.into());
         }
-        if self.live.receiver_count() > 0 {
-            let live = crate::live::summarise(&broker, &events, now);
-            let _ = self.live.send(std::sync::Arc::new(live));
+        let push = self.webhooks.active();
+        if self.live.receiver_count() > 0 || push {
+            let mut live = crate::live::summarise(&broker, &events, now);
+            let raised = broker.alerts.get(alerts_before..).unwrap_or_default();
+            live.extend(crate::live::alerts_raised(&broker, raised));
+            if push {
+                self.webhooks.enqueue(&mut **store, &live);
+            }
+            let _ = self.live.send(Arc::new(live));
         }
         Ok(events)
     }
@@ -179,6 +194,11 @@ impl BrokerService {
     /// A receiver of every committed command's live events (see [`crate::events`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::live::LiveBatch> {
         self.live.subscribe()
+    }
+
+    /// Webhook subscriptions and their delivery log.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Webhooks> {
+        &self.webhooks
     }
 
     /// Reads the broker state.

@@ -106,6 +106,10 @@ impl AppStateBuilder {
     /// The state; fails only if the metrics cannot be registered (a bug).
     pub fn build(self) -> Result<AppState, String> {
         let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
+        if let Some(b) = &self.broker {
+            // Pending webhook deliveries (from before a restart too) go out from now.
+            b.webhooks().start();
+        }
         let config = ServiceConfig {
             solve_slots: self.config.solve_slots.max(1),
             max_stored_jobs: self.config.max_stored_jobs.max(1),
