@@ -97,7 +97,13 @@ fn start(db: &str, provider: &str, team: &str, at: DateTime<Utc>) -> Env {
 }
 
 impl Env {
-    async fn call(&self, method: &str, path: &str, role: Role, body: Option<&Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        role: Role,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let mut req = warp::test::request()
             .method(method)
             .path(path)
@@ -267,7 +273,10 @@ async fn policy_is_validated_versioned_replayed_and_recorded_on_packages() {
             Some(&policy),
         )
         .await;
-    assert_eq!((s, v["code"].as_str()), (409, Some("policy_version_mismatch")));
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (409, Some("policy_version_mismatch"))
+    );
     let (_, h) = e
         .call("GET", "/v1/policy/history", Role::Broker, None)
         .await;
@@ -316,7 +325,10 @@ async fn receiver() -> (String, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) {
             let mut all = g.lock().expect("lock");
             all.push((h, b));
             let status = if all.len() == 1 { 500 } else { 200 };
-            warp::reply::with_status("", warp::http::StatusCode::from_u16(status).expect("status"))
+            warp::reply::with_status(
+                "",
+                warp::http::StatusCode::from_u16(status).expect("status"),
+            )
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -379,7 +391,9 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
 
     // Validation names every bad field; only admins subscribe.
     let bad = json!({"url": "ftp://x", "secret": "short", "kinds": ["offer_made", "nonsense"], "provider": "nobody"});
-    let (s, v) = e.call("POST", "/v1/webhooks", Role::Admin, Some(&bad)).await;
+    let (s, v) = e
+        .call("POST", "/v1/webhooks", Role::Admin, Some(&bad))
+        .await;
     assert_eq!(s, 422, "{v}");
     let paths: Vec<&str> = v["issues"]
         .as_array()
@@ -395,7 +409,9 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
             .0,
         403
     );
-    let (s, hook) = e.call("POST", "/v1/webhooks", Role::Admin, Some(&sub)).await;
+    let (s, hook) = e
+        .call("POST", "/v1/webhooks", Role::Admin, Some(&sub))
+        .await;
     assert_eq!(s, 201, "{hook}");
     assert!(hook.get("secret").is_none(), "the secret is not shown");
     let hook_id = hook["id"].as_str().expect("id").to_string();
@@ -409,7 +425,8 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
         .id
         .clone();
     let (url2, got2) = receiver().await;
-    let sub2 = json!({"url": url2, "secret": secret, "kinds": ["package_filled"], "provider": other});
+    let sub2 =
+        json!({"url": url2, "secret": secret, "kinds": ["package_filled"], "provider": other});
     assert_eq!(
         e.call("POST", "/v1/webhooks", Role::Admin, Some(&sub2))
             .await
@@ -461,7 +478,10 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
         "ids only, never the person"
     );
     assert_eq!(
-        second.0.get("carefill-delivery").and_then(|v| v.to_str().ok()),
+        second
+            .0
+            .get("carefill-delivery")
+            .and_then(|v| v.to_str().ok()),
         payload["id"].as_str()
     );
     let mut log = Value::Null;
@@ -519,7 +539,12 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
             .is_some_and(|d| d.iter().any(|x| x["kind"] == "package_filled"))
     );
     let (s, _) = e2
-        .call("DELETE", &format!("/v1/webhooks/{hook_id}"), Role::Admin, None)
+        .call(
+            "DELETE",
+            &format!("/v1/webhooks/{hook_id}"),
+            Role::Admin,
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -544,7 +569,9 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
             .iter()
             .flat_map(|r| &r.stops)
             .filter_map(|s| {
-                let start = DateTime::parse_from_rfc3339(&s.start).ok()?.with_timezone(&Utc);
+                let start = DateTime::parse_from_rfc3339(&s.start)
+                    .ok()?
+                    .with_timezone(&Utc);
                 (start > now + Duration::minutes(10)).then(|| (start, s.visit.clone()))
             })
             .collect();
@@ -586,9 +613,14 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
         assert_eq!(s, 404, "{role}: {v}");
     }
     assert_eq!(
-        e.call("POST", &path(&first.1, "check-in"), Role::Broker, Some(&json!({})))
-            .await
-            .0,
+        e.call(
+            "POST",
+            &path(&first.1, "check-in"),
+            Role::Broker,
+            Some(&json!({}))
+        )
+        .await
+        .0,
         403
     );
 
@@ -610,15 +642,25 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
         .collect();
     assert_eq!(paths, ["$.time", "$.location.lat"]);
     assert_eq!(
-        e.call("POST", &path(&first.1, "check-out"), Role::Provider, Some(&json!({})))
-            .await
-            .1["code"],
+        e.call(
+            "POST",
+            &path(&first.1, "check-out"),
+            Role::Provider,
+            Some(&json!({}))
+        )
+        .await
+        .1["code"],
         "not_checked_in"
     );
     assert_eq!(
-        e.call("POST", &path("nope/x@2026-11-30", "check-in"), Role::Provider, Some(&json!({})))
-            .await
-            .0,
+        e.call(
+            "POST",
+            &path("nope/x@2026-11-30", "check-in"),
+            Role::Provider,
+            Some(&json!({}))
+        )
+        .await
+        .0,
         404
     );
 
@@ -640,9 +682,14 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
     assert_eq!(v["late_min"], 2);
     assert_eq!(v["check_in"]["distance_m"], 0);
     assert_eq!(
-        e.call("POST", &path(&first.1, "check-in"), Role::Provider, Some(&json!({})))
-            .await
-            .1["code"],
+        e.call(
+            "POST",
+            &path(&first.1, "check-in"),
+            Role::Provider,
+            Some(&json!({}))
+        )
+        .await
+        .1["code"],
         "already_checked_in"
     );
     let (s, v) = e
@@ -698,18 +745,33 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
     assert_eq!(alerts_for(&e, "visit_late"), 1, "late once");
     assert_eq!(alerts_for(&e, "visit_missed"), 0);
     let (_, v) = e
-        .call("GET", &format!("/v1/visits/{}", enc(&later.1)), Role::Planner, None)
+        .call(
+            "GET",
+            &format!("/v1/visits/{}", enc(&later.1)),
+            Role::Planner,
+            None,
+        )
         .await;
-    assert_eq!((v["late_alerted"].as_bool(), v["status"].as_str()), (Some(true), Some("planned")));
+    assert_eq!(
+        (v["late_alerted"].as_bool(), v["status"].as_str()),
+        (Some(true), Some("planned"))
+    );
     e.clock.advance(Duration::minutes(90));
     e.tick();
     assert_eq!(alerts_for(&e, "visit_missed"), 1);
-    let (_, rep) = e.call("GET", "/v1/reports/alerts", Role::Broker, None).await;
-    assert!(rep.to_string().contains(&later.1), "the alerts report names the visit");
+    let (_, rep) = e
+        .call("GET", "/v1/reports/alerts", Role::Broker, None)
+        .await;
+    assert!(
+        rep.to_string().contains(&later.1),
+        "the alerts report names the visit"
+    );
     assert_rotas_pass_the_checker(&e.svc);
 
     // Replayed after a restart: the same delivery records and alerts.
-    let before = e.svc.read(|b, _| (b.delivery.visits.clone(), b.alerts.len()));
+    let before = e
+        .svc
+        .read(|b, _| (b.delivery.visits.clone(), b.alerts.len()));
     drop((e, stranger));
     let clock = Arc::new(ManualClock::new(t0()));
     let svc = open(&db, &clock);

@@ -119,7 +119,8 @@ impl BrokerService {
         };
         let store = Arc::new(Mutex::new(store));
         let clock: Arc<dyn Clock> = Arc::from(clock);
-        let webhooks = crate::webhooks::Webhooks::open(store.clone(), clock.clone())
+        let c = clock.clone();
+        let webhooks = crate::webhooks::Webhooks::open(store.clone(), Arc::new(move || c.now()))
             .map_err(|e| format!("webhooks: {e}"))?;
         Ok(BrokerService {
             broker: RwLock::new(broker),

@@ -20,7 +20,6 @@
 //! Delivery never blocks a broker command: the command only records the
 //! delivery and nudges the sender through a channel of one slot.
 
-use crate::broker_service::Clock;
 use crate::live::LiveEvent;
 use bytes::Bytes;
 use carefill_solver::broker::store::{BrokerStore, StoreError};
@@ -180,12 +179,14 @@ struct Inner {
 
 /// The store the broker commits to, shared with the webhook sender.
 pub type SharedStore = Arc<Mutex<Box<dyn BrokerStore>>>;
+/// The service's clock (the broker's "now", manual in tests).
+pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Subscriptions, the delivery log and the sender.
 pub struct Webhooks {
     inner: Mutex<Inner>,
     store: SharedStore,
-    clock: Arc<dyn Clock>,
+    now: Now,
     wake: OnceLock<mpsc::Sender<()>>,
 }
 
@@ -208,7 +209,7 @@ fn seq_of(id: &str) -> u64 {
 
 impl Webhooks {
     /// Loads subscriptions and the delivery log from the store.
-    pub fn open(store: SharedStore, clock: Arc<dyn Clock>) -> Result<Webhooks, StoreError> {
+    pub fn open(store: SharedStore, now: Now) -> Result<Webhooks, StoreError> {
         let mut inner = Inner::default();
         {
             let mut s = lock(&store);
@@ -226,7 +227,7 @@ impl Webhooks {
         Ok(Webhooks {
             inner: Mutex::new(inner),
             store,
-            clock,
+            now,
             wake: OnceLock::new(),
         })
     }
@@ -258,8 +259,9 @@ impl Webhooks {
     /// Records the deliveries of a committed command's events. Called with
     /// the store already locked by the command, before its answer goes out.
     pub fn enqueue(&self, store: &mut dyn BrokerStore, events: &[LiveEvent]) {
-        let now = self.clock.now();
-        let mut rows: Vec<(String, String)> = Vec::new();
+        let now = (self.now)();
+        // (side-record kind, id, JSON body) to store.
+        let mut rows: Vec<(&str, String, String)> = Vec::new();
         {
             let mut inner = lock(&self.inner);
             if inner.subs.is_empty() {
@@ -279,7 +281,7 @@ impl Webhooks {
                         if let Some(s) = inner.subs.get_mut(&sub.id) {
                             s.dropped += 1;
                             if let Ok(body) = serde_json::to_string(s) {
-                                rows.push((format!("s{}", s.id), body));
+                                rows.push((SUB_KIND, s.id.clone(), body));
                             }
                         }
                         continue;
@@ -309,7 +311,7 @@ impl Webhooks {
                         body,
                     };
                     if let Ok(json) = serde_json::to_string(&d) {
-                        rows.push((format!("d{id}"), json));
+                        rows.push((DELIVERY_KIND, id.clone(), json));
                     }
                     inner.deliveries.insert(id, d);
                 }
@@ -320,14 +322,7 @@ impl Webhooks {
         }
         let side: Vec<(&str, &str, &str)> = rows
             .iter()
-            .map(|(key, body)| {
-                let (kind, id) = if let Some(id) = key.strip_prefix('s') {
-                    (SUB_KIND, id)
-                } else {
-                    (DELIVERY_KIND, &key[1..])
-                };
-                (kind, id, body.as_str())
-            })
+            .map(|(kind, id, body)| (*kind, id.as_str(), body.as_str()))
             .collect();
         if let Err(e) = store.put_side(&side) {
             // Kept in memory and tried; only a restart before delivery loses them.
@@ -361,7 +356,7 @@ impl Webhooks {
                 kinds,
                 provider: new.provider,
                 description: new.description,
-                created_at: self.clock.now(),
+                created_at: (self.now)(),
                 created_by: by.to_string(),
                 dropped: 0,
             };
@@ -569,7 +564,11 @@ fn validate(new: &NewSubscription, known_provider: impl Fn(&str) -> bool) -> Vec
                 ));
             }
             if uri.host().is_none_or(str::is_empty) {
-                out.push(Issue::new("$.url", IssueCode::OutOfRange, "the URL has no host"));
+                out.push(Issue::new(
+                    "$.url",
+                    IssueCode::OutOfRange,
+                    "the URL has no host",
+                ));
             }
         }
         Err(e) => out.push(Issue::new(
@@ -645,25 +644,33 @@ async fn run(hooks: Arc<Webhooks>, mut wake: mpsc::Receiver<()>) {
         if tasks.len() >= CONCURRENT {
             continue;
         }
-        for (d, sub) in hooks.take_due(hooks.clock.now()) {
+        for (d, sub) in hooks.take_due((hooks.now)()) {
             let (hooks, client) = (hooks.clone(), client.clone());
             tasks.spawn(async move {
-                let outcome = attempt(&client, &sub, &d, hooks.clock.now()).await;
+                let outcome = attempt(&client, &sub, &d, (hooks.now)()).await;
                 if let Outcome::Retry(_, e) | Outcome::Fail(_, e) = &outcome {
                     tracing::info!(target: "carefill", delivery = %d.id, webhook = %sub.id, error = %e, "webhook attempt failed");
                 }
-                hooks.finish(&d.id, outcome, hooks.clock.now());
+                hooks.finish(&d.id, outcome, (hooks.now)());
             });
         }
     }
 }
 
 /// One POST of a delivery.
-async fn attempt(client: &HttpClient, sub: &Subscription, d: &Delivery, now: DateTime<Utc>) -> Outcome {
+async fn attempt(
+    client: &HttpClient,
+    sub: &Subscription,
+    d: &Delivery,
+    now: DateTime<Utc>,
+) -> Outcome {
     let body = Bytes::from(d.body.clone());
     let req = warp::http::Request::post(sub.url.as_str())
         .header("content-type", "application/json")
-        .header("user-agent", concat!("carefill/", env!("CARGO_PKG_VERSION")))
+        .header(
+            "user-agent",
+            concat!("carefill/", env!("CARGO_PKG_VERSION")),
+        )
         .header("carefill-event", d.kind.as_str())
         .header("carefill-delivery", d.id.as_str())
         .header(

@@ -210,7 +210,10 @@ async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
 /// `GET /v1/webhooks/{webhook_id}`.
 async fn get(ctx: RequestCtx) -> Result<Response, ApiError> {
     let svc = service(&ctx)?;
-    let sub = svc.webhooks().get(ctx.param("webhook_id")?).map_err(map_err)?;
+    let sub = svc
+        .webhooks()
+        .get(ctx.param("webhook_id")?)
+        .map_err(map_err)?;
     json_reply(StatusCode::OK, &view(sub))
 }
 

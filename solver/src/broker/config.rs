@@ -224,7 +224,11 @@ impl BrokerConfig {
     pub fn validate(&self) -> Result<(), String> {
         match self.issues().first() {
             None => Ok(()),
-            Some(i) => Err(format!("{}: {}", i.path.trim_start_matches("$."), i.message)),
+            Some(i) => Err(format!(
+                "{}: {}",
+                i.path.trim_start_matches("$."),
+                i.message
+            )),
         }
     }
 

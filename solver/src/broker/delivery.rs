@@ -298,10 +298,7 @@ impl Broker {
         if let Some(c) = &record.check_out {
             return Err(BrokerError::Refused {
                 code: "already_checked_out",
-                detail: format!(
-                    "visit `{visit}` was checked out at {}",
-                    c.time.to_rfc3339()
-                ),
+                detail: format!("visit `{visit}` was checked out at {}", c.time.to_rfc3339()),
             });
         }
         let mut issues = Vec::new();
@@ -504,7 +501,11 @@ impl Broker {
                 else {
                     continue;
                 };
-                let at = if is_missed { start + missed } else { start + late };
+                let at = if is_missed {
+                    start + missed
+                } else {
+                    start + late
+                };
                 due.push((planned, is_missed, at));
             }
         }
@@ -585,7 +586,12 @@ impl Broker {
     }
 
     /// Applies [`BrokerEvent::VisitCheckedIn`] and [`BrokerEvent::VisitCheckedOut`].
-    pub(super) fn apply_visit_check(&mut self, visit: &PlannedVisit, check: &CheckPoint, out: bool) {
+    pub(super) fn apply_visit_check(
+        &mut self,
+        visit: &PlannedVisit,
+        check: &CheckPoint,
+        out: bool,
+    ) {
         let rec = self
             .delivery
             .visits
@@ -604,7 +610,12 @@ impl Broker {
     }
 
     /// Applies [`BrokerEvent::VisitOverdue`].
-    pub(super) fn apply_visit_overdue(&mut self, visit: &PlannedVisit, missed: bool, alert: &Alert) {
+    pub(super) fn apply_visit_overdue(
+        &mut self,
+        visit: &PlannedVisit,
+        missed: bool,
+        alert: &Alert,
+    ) {
         let rec = self
             .delivery
             .visits

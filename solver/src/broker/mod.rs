@@ -64,8 +64,8 @@ pub use candidates::{Candidate, CandidateReport, TEAM_REACH_M};
 pub use config::{
     BrokerConfig, DamagesSharing, DeliveryPolicy, OfferMode, OfferWindows, VisitMonitoring,
 };
-pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersion, VisitRecord};
 pub use county::{area_label, package_skills};
+pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersion, VisitRecord};
 pub use error::BrokerError;
 pub use events::BrokerEvent;
 pub use ledger::{EntryKind, Ledger, LedgerEntry};

@@ -6,9 +6,9 @@
 mod apply;
 
 use super::delivery::{CheckPoint, PlannedVisit};
-use super::{Broker, BrokerConfig};
 use super::ledger::{EntryKind, LedgerEntry};
 use super::records::{Alert, CarerTransfer, DeclineReason, FitSummary, Offer, TeamReplan};
+use super::{Broker, BrokerConfig};
 use crate::format::{Carer, FrameworkStatus, Package, Provider, Route, ServiceUser, Team, Tier};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
