@@ -819,7 +819,11 @@ async fn pin_and_re_solve(s: &Service, c: &Client) {
         .select_by_value("5")
         .await
         .expect("limit");
-    css(c, "#resolve-start").await.click().await.expect("re-solve");
+    css(c, "#resolve-start")
+        .await
+        .click()
+        .await
+        .expect("re-solve");
     wait_js(
         c,
         "document.querySelector('#resolve-progress [data-state]')",
@@ -884,7 +888,11 @@ async fn carer_week_link(s: &Service, c: &Client, base: &str) {
     .as_str()
     .expect("carer")
     .to_string();
-    css(c, "#share-create").await.click().await.expect("create link");
+    css(c, "#share-create")
+        .await
+        .click()
+        .await
+        .expect("create link");
     let href = wait_js(
         c,
         "document.querySelector('#share-link')?.href",
@@ -937,7 +945,10 @@ async fn carer_week_link(s: &Service, c: &Client, base: &str) {
     assert_eq!(shown, own, "the carer's page shows exactly their visits");
     let dom = c.source().await.expect("source");
     for v in others.iter().filter(|v| !own.contains(v)) {
-        assert!(!dom.contains(v.as_str()), "another carer's visit {v} is on the page");
+        assert!(
+            !dom.contains(v.as_str()),
+            "another carer's visit {v} is on the page"
+        );
     }
     screenshot(c, "carer-week").await;
 }
@@ -1124,7 +1135,10 @@ async fn console_measurements() {
         .await;
         n += 250;
     }
-    println!("seeded 1000 referrals in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded 1000 referrals in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
     go(&c, "queue").await;
     let rows = wait_js(

@@ -508,7 +508,10 @@ async fn a_provider_status_preview_names_what_the_change_then_does() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["path"], "status");
     let missing = s
-        .get(&format!("/v1/providers/{}/impact", s.provider), Role::Broker)
+        .get(
+            &format!("/v1/providers/{}/impact", s.provider),
+            Role::Broker,
+        )
         .await;
     assert_eq!(missing.status, 400);
     assert_eq!(
@@ -559,7 +562,14 @@ async fn a_week_link_shows_one_carer_their_own_week_and_calendar() {
             .is_some_and(|p| p.starts_with("/#/carer-week/"))
     );
     // No key needed, and only this carer's visits.
-    let week = http(s.addr, "GET", &format!("/v1/carer-week?token={token}"), &[], b"").await;
+    let week = http(
+        s.addr,
+        "GET",
+        &format!("/v1/carer-week?token={token}"),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(week.status, 200, "{}", text(&week));
     let w = week.json();
     assert_eq!(w["carer"], carer.as_str());
@@ -593,7 +603,14 @@ async fn a_week_link_shows_one_carer_their_own_week_and_calendar() {
     assert_eq!(text(&ics).matches("BEGIN:VEVENT").count(), own.len());
     // A changed token, another carer's name in it, or none at all.
     let tampered = format!("{}0", &token[..token.len() - 1]);
-    let t = http(s.addr, "GET", &format!("/v1/carer-week?token={tampered}"), &[], b"").await;
+    let t = http(
+        s.addr,
+        "GET",
+        &format!("/v1/carer-week?token={tampered}"),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(t.status, 403, "{}", text(&t));
     assert_eq!(
         http(s.addr, "GET", "/v1/carer-week", &[], b"").await.status,
@@ -602,7 +619,11 @@ async fn a_week_link_shows_one_carer_their_own_week_and_calendar() {
     // Scopes and bad input when issuing.
     let other = s.busiest_carer(&s.other_team);
     let forbidden = s
-        .post(&format!("/v1/carers/{other}/week-link"), Role::Planner, &json!({}))
+        .post(
+            &format!("/v1/carers/{other}/week-link"),
+            Role::Planner,
+            &json!({}),
+        )
         .await;
     assert_eq!(forbidden.status, 403);
     let long = s
@@ -656,7 +677,10 @@ async fn a_re_solve_keeps_its_pins_and_publishes_only_a_current_rota() {
         text(&early)
     );
     for _ in 0..600 {
-        let st = s.get(&format!("/v1/rota/jobs/{id}"), Role::Planner).await.json();
+        let st = s
+            .get(&format!("/v1/rota/jobs/{id}"), Role::Planner)
+            .await
+            .json();
         if ["succeeded", "cancelled", "failed"].contains(&st["state"].as_str().unwrap_or("")) {
             assert_ne!(st["state"], "failed", "{st}");
             break;
@@ -720,7 +744,11 @@ async fn a_re_solve_keeps_its_pins_and_publishes_only_a_current_rota() {
     assert!(report.is_feasible(), "{:?}", report.violations);
     // Bad bodies name their field.
     let bad = s
-        .put(&format!("/v1/teams/{}/rota", s.team), Role::Planner, &json!({"jobs": 1}))
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Planner,
+            &json!({"jobs": 1}),
+        )
         .await;
     assert_eq!(bad.status, 400, "{}", text(&bad));
 }
@@ -733,7 +761,8 @@ async fn the_ledger_series_and_console_settings_answer() {
     let days = r.json()["days"].as_array().expect("days").clone();
     let pool = s.svc.read(|b, _| b.ledger_report().risk_pool_pence);
     assert_eq!(
-        days.last().map_or(0, |d| d["risk_pool_pence"].as_i64().unwrap_or(0)),
+        days.last()
+            .map_or(0, |d| d["risk_pool_pence"].as_i64().unwrap_or(0)),
         pool
     );
     assert_eq!(s.get("/v1/ledger/series", Role::Planner).await.status, 403);
@@ -755,15 +784,25 @@ async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
         .expect("state");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(carefill_api::serve(listener, state, std::future::pending::<()>()));
+    tokio::spawn(carefill_api::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
     let r = http(addr, "GET", "/", &[], b"").await;
-    let csp = r.header("content-security-policy").expect("csp").to_string();
+    let csp = r
+        .header("content-security-policy")
+        .expect("csp")
+        .to_string();
     assert!(
         csp.contains("img-src 'self' data: https://tiles.example.org;"),
         "{csp}"
     );
     assert!(csp.contains("connect-src 'self';"), "{csp}");
-    let h = [("authorization", format!("Bearer {}", keys.key(Role::Broker)))];
+    let h = [(
+        "authorization",
+        format!("Bearer {}", keys.key(Role::Broker)),
+    )];
     let st = http(addr, "GET", "/v1/console/settings", &h, b"").await;
     assert_eq!(
         st.json()["tile_url"],

@@ -96,7 +96,9 @@ pub fn tile_origin(url: &str) -> Result<String, String> {
     }
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains(['{', '}', '@', '?', '#']) {
-        return Err(format!("`{url}` needs a plain host name before the first /"));
+        return Err(format!(
+            "`{url}` needs a plain host name before the first /"
+        ));
     }
     Ok(format!("{scheme}://{host}"))
 }
@@ -141,7 +143,7 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())
@@ -182,11 +184,19 @@ impl LinkKey {
 
     /// The carer a token is for and its expiry, if the signature holds and
     /// `now` is before the expiry (the tag is compared in constant time).
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), LinkError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), LinkError> {
         let mut parts = token.split('.');
-        let (Some("v1"), Some(c), Some(e), Some(t), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v1"), Some(c), Some(e), Some(t), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(LinkError::Malformed);
         };
         let carer = from_hex(c)
@@ -240,9 +250,9 @@ fn reply(asset: &Asset, csp: &HeaderValue) -> Response {
 /// `tile_url` is the configured tile template (checked at start-up; one that
 /// does not pass [`tile_origin`] adds nothing to the policy).
 pub fn filter(
-    tile_url: Option<&str>,
+    tile_url: Option<String>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let origin = tile_url.and_then(|u| tile_origin(u).ok());
+    let origin = tile_url.and_then(|u| tile_origin(&u).ok());
     let csp = HeaderValue::from_str(&csp(origin.as_deref()))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     warp::get()
@@ -298,9 +308,7 @@ mod tests {
             assert!(tile_origin(bad).is_err(), "{bad} accepted");
         }
         assert!(!csp(None).contains("example"));
-        assert!(
-            csp(Some("https://t.example")).contains("img-src 'self' data: https://t.example;")
-        );
+        assert!(csp(Some("https://t.example")).contains("img-src 'self' data: https://t.example;"));
     }
 
     #[test]
@@ -317,7 +325,10 @@ mod tests {
         assert_eq!(other.verify(&t, now), Err(LinkError::BadSignature));
         let forged = t.replace(&to_hex(b"c.1/x"), &to_hex(b"c2"));
         assert_eq!(key.verify(&forged, now), Err(LinkError::BadSignature));
-        let later = t.replace(&exp.timestamp().to_string(), &(exp.timestamp() + 99).to_string());
+        let later = t.replace(
+            &exp.timestamp().to_string(),
+            &(exp.timestamp() + 99).to_string(),
+        );
         assert_eq!(key.verify(&later, now), Err(LinkError::BadSignature));
         assert_eq!(key.verify("v1.zz.1.00", now), Err(LinkError::Malformed));
         assert!(LinkKey::new(Some("short")).is_err());

@@ -56,6 +56,8 @@ export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = 
       d += ` ${step ? "V" : "L"}${step ? py(pts[i][1]) : `${px(pts[i][0])},${py(pts[i][1])}`}`;
     }
     svg.append(s("path", { class: `series ${series.className}`, d, "data-points": pts.length, "data-series": series.text ?? "" }));
+    // Few points (days of a ledger): mark each, so a single one still shows.
+    if (pts.length <= 31) for (const [x, y] of pts) svg.append(s("circle", { class: `dot ${series.className}`, cx: px(x), cy: py(y), r: 3 }));
   }
   return svg;
 }

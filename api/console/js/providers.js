@@ -9,15 +9,15 @@ import { h, label, mount } from "./dom.js";
 
 const VERB = { suspended: "Suspend", failed: "Fail", active: "Reinstate", off_framework: "Take off the framework" };
 
-/** One line saying what the change does, from the preview. */
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** What the change does to the affected packages, from the preview. */
 export function impactSentence(v) {
-  const people = `${v.people} ${v.people === 1 ? "person" : "people"}`;
-  const pkgs = `${v.packages} ${v.packages === 1 ? "package" : "packages"}`;
   if (v.status === "active") return `Reinstating ${v.provider} makes it eligible for offers again; no package moves.`;
   const parts = [];
-  if (v.packages_released) parts.push(`${v.packages_released} held packages are released and re-brokered to other providers`);
-  if (v.offers_withdrawn) parts.push(`${v.offers_withdrawn} open offers are withdrawn and go on down the cascade`);
-  return `${people} and ${pkgs} are affected${parts.length ? `: ${parts.join("; ")}` : ""}.`;
+  if (v.packages_released) parts.push(`${plural(v.packages_released, "held package is", "held packages are")} released and re-brokered to other providers, each person's carers remembered`);
+  if (v.offers_withdrawn) parts.push(`${plural(v.offers_withdrawn, "open offer is", "open offers are")} withdrawn and the package goes on down the cascade`);
+  return parts.length ? `${parts.join("; ")}.` : "No package moves.";
 }
 
 export default {
@@ -83,10 +83,10 @@ export default {
         h("td", {}, a.package), h("td", {}, a.service_user), h("td", {}, a.team ?? ""), h("td", {}, label(a.effect))));
       mount(dialog, h("div", { class: "card confirm", role: "dialog", "aria-labelledby": "impact-title", "data-status": status },
         h("h2", { id: "impact-title" }, `${VERB[status]} ${p.name}?`),
-        h("p", { id: "impact-summary" }, h("strong", { id: "impact-people", "data-n": v.people }, `${v.people} ${v.people === 1 ? "person" : "people"}`), " and ",
-          h("strong", { id: "impact-packages", "data-n": v.packages }, `${v.packages} ${v.packages === 1 ? "package" : "packages"}`),
-          " affected. ", impactSentence(v)),
-        h("p", { class: "muted" }, `${v.carers} carers in ${v.teams.length} teams (${v.teams.join(", ") || "none"}); currently ${label(v.current_status)}.`),
+        h("p", { id: "impact-summary" }, h("strong", { id: "impact-people", "data-n": v.people }, plural(v.people, "person", "people")), " and ",
+          h("strong", { id: "impact-packages", "data-n": v.packages }, plural(v.packages, "package", "packages")),
+          " affected: ", impactSentence(v)),
+        h("p", { class: "muted" }, `${plural(v.carers, "carer", "carers")} in ${plural(v.teams.length, "team", "teams")} (${v.teams.join(", ") || "none"}); currently ${label(v.current_status)}.`),
         rows.length ? h("details", {}, h("summary", {}, `The ${v.packages} packages`),
           h("table", {}, h("thead", {}, h("tr", {}, ["Package", "Person", "Team", "What happens"].map((t) => h("th", {}, t)))), h("tbody", {}, rows))) : null,
         h("div", { class: "row" }, confirm, cancel)));

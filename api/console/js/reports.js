@@ -37,8 +37,8 @@ export default {
     const csvs = {};
     mount(root, h("h1", {}, "Reports"),
       h("div", { class: "split" }, section("fill", "Fill time"), section("declines", "Declines by reason")),
-      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), section("ledger", "Risk pool and damages")),
-      h("div", { class: "split" }, section("pool", "Risk pool and damages over time"), h("div")),
+      h("div", { class: "split" }, section("pool", "Risk pool and damages over time"), section("ledger", "Risk pool and damages")),
+      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), h("div")),
       section("unfilled", "Unfilled packages"));
 
     async function load() {

@@ -236,7 +236,11 @@ fn token(ctx: &RequestCtx) -> Result<(String, LinkKey), ApiError> {
 }
 
 /// The carer and expiry of a token.
-fn verify(key: &LinkKey, token: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
+fn verify(
+    key: &LinkKey,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
     key.verify(token, now)
         .map_err(|e: LinkError| ApiError::Forbidden(format!("{} ({})", e, e.code())))
 }
@@ -251,7 +255,12 @@ fn carer_team(b: &Broker, carer: &str) -> Result<Option<String>, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("carer `{carer}` is no longer on the roster")))
 }
 
-fn carer_week(b: &Broker, carer: &str, expires_at: DateTime<Utc>, token: &str) -> Result<CarerWeek, ApiError> {
+fn carer_week(
+    b: &Broker,
+    carer: &str,
+    expires_at: DateTime<Utc>,
+    token: &str,
+) -> Result<CarerWeek, ApiError> {
     let team = carer_team(b, carer)?;
     let rota = team.as_ref().and_then(|t| b.rotas.get(t));
     let mut on_visit: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -277,7 +286,12 @@ fn carer_week(b: &Broker, carer: &str, expires_at: DateTime<Utc>, token: &str) -
                         late_min: s.late_min,
                         with: on_visit
                             .get(s.visit.as_str())
-                            .map(|v| v.iter().filter(|c| **c != carer).map(|c| c.to_string()).collect())
+                            .map(|v| {
+                                v.iter()
+                                    .filter(|c| **c != carer)
+                                    .map(|c| c.to_string())
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                         lat: home.map(|l| l.lat),
                         lon: home.map(|l| l.lon),

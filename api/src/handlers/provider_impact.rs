@@ -123,7 +123,9 @@ fn impact(b: &Broker, provider: &str, status: FrameworkStatus) -> Result<Provide
             .iter()
             .filter(|p| !b.packages.contains_key(&p.id))
         {
-            let team = b.service_user(&pkg.service_user).and_then(|u| u.team.clone());
+            let team = b
+                .service_user(&pkg.service_user)
+                .and_then(|u| u.team.clone());
             if team.as_ref().is_some_and(|t| teams.contains(t)) {
                 affected.insert(
                     pkg.id.clone(),
