@@ -2,9 +2,13 @@
 //! committed to the [`BrokerStore`] before any answer goes out, and an
 //! injectable [`Clock`] so tests and simulations can run a day in milliseconds.
 //!
-//! Commands take the write lock, decide and apply events, and commit them in
-//! one transaction. If the commit fails, the in-memory broker is rebuilt from
-//! the store, so memory never runs ahead of the database.
+//! Two copies of the broker live in memory. Commands run one at a time on the
+//! writer's copy: they decide and apply events (the slow part: candidate
+//! search and fit checks) and commit them in one transaction. Reads use the
+//! readers' copy, which is brought up to date by applying the committed events
+//! (cheap: appliers do no search), so a read never waits for a command's fit
+//! checks, only for the events' application. If the commit fails, both copies
+//! are rebuilt from the store, so memory never runs ahead of the database.
 
 use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
@@ -63,8 +67,11 @@ pub enum ServiceError {
 
 /// The broker service.
 pub struct BrokerService {
-    broker: RwLock<Broker>,
-    /// Taken only while holding the broker's write lock (or for counts).
+    /// The copy commands change, held for a whole command.
+    writer: Mutex<Broker>,
+    /// The copy reads see: the writer's state as of the last committed command.
+    reader: RwLock<Broker>,
+    /// Taken only while holding the writer (or for counts).
     store: Mutex<Box<dyn BrokerStore>>,
     clock: Box<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
@@ -115,7 +122,8 @@ impl BrokerService {
             }
         };
         Ok(BrokerService {
-            broker: RwLock::new(broker),
+            reader: RwLock::new(broker.clone()),
+            writer: Mutex::new(broker),
             store: Mutex::new(store),
             clock,
             demo_referrals: std::sync::OnceLock::new(),
@@ -153,10 +161,22 @@ impl BrokerService {
     where
         F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError>,
     {
-        let mut broker = self.broker.write().unwrap_or_else(|e| e.into_inner());
+        let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
-        let events = f(&mut broker, now)?;
+        let decided = f(&mut broker, now);
+        let events = match decided {
+            Ok(events) => events,
+            Err(e) => {
+                // A refused command may have applied some events before refusing:
+                // the writer returns to the readers' (committed) state.
+                let reader = self.reader.read().unwrap_or_else(|e| e.into_inner());
+                if broker.events_applied != reader.events_applied {
+                    *broker = reader.clone();
+                }
+                return Err(e.into());
+            }
+        };
         if events.is_empty() {
             return Ok(events);
         }
@@ -165,9 +185,19 @@ impl BrokerService {
             if let Ok(Some(loaded)) = store.load()
                 && let Ok(b) = rebuild(&loaded)
             {
+                *self.reader.write().unwrap_or_else(|e| e.into_inner()) = b.clone();
                 *broker = b;
+            } else {
+                *broker = self.reader.read().unwrap_or_else(|e| e.into_inner()).clone();
             }
             return Err(e.into());
+        }
+        {
+            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
+            for e in &events {
+                reader.apply(e);
+            }
+            debug_assert_eq!(reader.events_applied, broker.events_applied);
         }
         if self.live.receiver_count() > 0 {
             let live = crate::live::summarise(&broker, &events, now);
@@ -181,9 +211,9 @@ impl BrokerService {
         self.live.subscribe()
     }
 
-    /// Reads the broker state.
+    /// Reads the broker state as of the last committed command.
     pub fn read<T>(&self, f: impl FnOnce(&Broker, DateTime<Utc>) -> T) -> T {
-        let broker = self.broker.read().unwrap_or_else(|e| e.into_inner());
+        let broker = self.reader.read().unwrap_or_else(|e| e.into_inner());
         f(&broker, self.clock.now())
     }
 
