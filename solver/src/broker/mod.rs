@@ -42,6 +42,7 @@ mod fit;
 pub mod ledger;
 mod offers;
 mod provider_failure;
+mod publish;
 pub mod records;
 mod referral;
 pub mod reports;

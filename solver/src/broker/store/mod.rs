@@ -139,7 +139,7 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerTransferred { .. } => {
                 t.teams.extend(broker.rotas.keys().cloned());
             }
-            BrokerEvent::CarerAbsent { team, .. } => {
+            BrokerEvent::CarerAbsent { team, .. } | BrokerEvent::RotaPublished { team, .. } => {
                 t.teams.insert(team.clone());
             }
             BrokerEvent::CarerSaved { replans, .. } => {
