@@ -32,6 +32,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
@@ -188,6 +189,22 @@ pub struct Webhooks {
     store: SharedStore,
     now: Now,
     wake: OnceLock<mpsc::Sender<()>>,
+    sending: AtomicBool,
+}
+
+fn load(store: &mut dyn BrokerStore) -> Result<Inner, StoreError> {
+    let mut inner = Inner::default();
+    for (id, body) in store.load_side(SUB_KIND)? {
+        let sub: Subscription = serde_json::from_str(&body)?;
+        inner.next_sub = inner.next_sub.max(seq_of(&id));
+        inner.subs.insert(id, sub);
+    }
+    for (id, body) in store.load_side(DELIVERY_KIND)? {
+        let d: Delivery = serde_json::from_str(&body)?;
+        inner.next_delivery = inner.next_delivery.max(seq_of(&id));
+        inner.deliveries.insert(id, d);
+    }
+    Ok(inner)
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -210,26 +227,33 @@ fn seq_of(id: &str) -> u64 {
 impl Webhooks {
     /// Loads subscriptions and the delivery log from the store.
     pub fn open(store: SharedStore, now: Now) -> Result<Webhooks, StoreError> {
-        let mut inner = Inner::default();
-        {
-            let mut s = lock(&store);
-            for (id, body) in s.load_side(SUB_KIND)? {
-                let sub: Subscription = serde_json::from_str(&body)?;
-                inner.next_sub = inner.next_sub.max(seq_of(&id));
-                inner.subs.insert(id, sub);
-            }
-            for (id, body) in s.load_side(DELIVERY_KIND)? {
-                let d: Delivery = serde_json::from_str(&body)?;
-                inner.next_delivery = inner.next_delivery.max(seq_of(&id));
-                inner.deliveries.insert(id, d);
-            }
-        }
+        let inner = load(&mut **lock(&store))?;
         Ok(Webhooks {
             inner: Mutex::new(inner),
             store,
             now,
             wake: OnceLock::new(),
+            sending: AtomicBool::new(true),
         })
+    }
+
+    /// Reads subscriptions and the log again (a reader replica's copy is as
+    /// of its start; the writer's sender keeps the store up to date).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let fresh = load(&mut **lock(&self.store))?;
+        *lock(&self.inner) = fresh;
+        Ok(())
+    }
+
+    /// Whether this process sends (only the broker's writer does, so a
+    /// reader replica never sends a delivery twice).
+    pub fn set_sending(&self, on: bool) {
+        self.sending.store(on, Ordering::SeqCst);
+    }
+
+    /// See [`Webhooks::set_sending`].
+    pub fn is_sending(&self) -> bool {
+        self.sending.load(Ordering::SeqCst)
     }
 
     /// Whether any subscription exists (else nothing is summarised for it).
@@ -641,7 +665,7 @@ async fn run(hooks: Arc<Webhooks>, mut wake: mpsc::Receiver<()>) {
             _ = tokio::time::sleep(std::time::Duration::from_millis(POLL_MS)) => {}
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
-        if tasks.len() >= CONCURRENT {
+        if tasks.len() >= CONCURRENT || !hooks.is_sending() {
             continue;
         }
         for (d, sub) in hooks.take_due((hooks.now)()) {

@@ -80,6 +80,10 @@ mod teams;
 mod policy;
 mod visits;
 mod webhooks;
+// console: provider impact, carers' week links, re-solve and publish
+mod carer_week;
+mod planning;
+mod provider_impact;
 
 static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
     [
@@ -100,6 +104,9 @@ static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
         policy::ROUTES,
         visits::ROUTES,
         webhooks::ROUTES,
+        provider_impact::ROUTES,
+        carer_week::ROUTES,
+        planning::ROUTES,
     ]
     .concat()
 });
@@ -161,6 +168,9 @@ pub fn schemas() -> Schemas {
     policy::schemas(&mut out);
     visits::schemas(&mut out);
     webhooks::schemas(&mut out);
+    provider_impact::schemas(&mut out);
+    carer_week::schemas(&mut out);
+    planning::schemas(&mut out);
     export_schemas(&mut out);
     out
 }

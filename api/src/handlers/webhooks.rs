@@ -2,7 +2,8 @@
 //! in [`crate::webhooks`], the payloads and signature in docs/webhooks.md.
 
 use super::access::ADMIN_ONLY;
-use super::broker::{read, service};
+use super::broker::{map_err as broker_err, read, service};
+use crate::broker_service::{BrokerService, ServiceError};
 use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, blocking,
@@ -171,6 +172,25 @@ fn view(s: Subscription) -> WebhookView {
     }
 }
 
+/// Commands run on the writer only: a reader replica answers 503 read_replica.
+fn writer(svc: &BrokerService) -> Result<(), ApiError> {
+    if svc.is_writer() {
+        Ok(())
+    } else {
+        Err(broker_err(ServiceError::ReadReplica))
+    }
+}
+
+/// A reader replica's log is refreshed from the store before it is shown.
+fn refresh(svc: &BrokerService) -> Result<(), ApiError> {
+    if svc.is_writer() {
+        return Ok(());
+    }
+    svc.webhooks()
+        .reload()
+        .map_err(|e| ApiError::StorageUnavailable(e.to_string()))
+}
+
 fn map_err(e: WebhookError) -> ApiError {
     match e {
         WebhookError::Invalid(issues) => ApiError::Invalid(issues),
@@ -183,6 +203,7 @@ fn map_err(e: WebhookError) -> ApiError {
 async fn create(ctx: RequestCtx) -> Result<Response, ApiError> {
     let new: NewSubscription = ctx.json()?;
     let svc = service(&ctx)?;
+    writer(&svc)?;
     let providers: Vec<String> = read(&ctx, |b, _| {
         Ok(b.roster.providers.iter().map(|p| p.id.clone()).collect())
     })
@@ -203,6 +224,7 @@ async fn create(ctx: RequestCtx) -> Result<Response, ApiError> {
 /// `GET /v1/webhooks`.
 async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
     let svc = service(&ctx)?;
+    refresh(&svc)?;
     let webhooks = svc.webhooks().list().into_iter().map(view).collect();
     json_reply(StatusCode::OK, &WebhookList { webhooks })
 }
@@ -210,6 +232,7 @@ async fn list(ctx: RequestCtx) -> Result<Response, ApiError> {
 /// `GET /v1/webhooks/{webhook_id}`.
 async fn get(ctx: RequestCtx) -> Result<Response, ApiError> {
     let svc = service(&ctx)?;
+    refresh(&svc)?;
     let sub = svc
         .webhooks()
         .get(ctx.param("webhook_id")?)
@@ -220,6 +243,7 @@ async fn get(ctx: RequestCtx) -> Result<Response, ApiError> {
 /// `DELETE /v1/webhooks/{webhook_id}`.
 async fn delete(ctx: RequestCtx) -> Result<Response, ApiError> {
     let svc = service(&ctx)?;
+    writer(&svc)?;
     let id = ctx.param("webhook_id")?.to_string();
     let sub = blocking(move || svc.webhooks().delete(&id).map_err(map_err)).await?;
     json_reply(StatusCode::OK, &view(sub))
@@ -242,6 +266,7 @@ async fn deliveries(ctx: RequestCtx) -> Result<Response, ApiError> {
         }
     };
     let limit = ctx.query_u64("limit")?.unwrap_or(100);
+    refresh(&svc)?;
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadParameter {
             path: "limit".into(),
