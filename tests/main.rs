@@ -8,4 +8,5 @@ mod console_api;
 mod contract;
 mod e2e;
 mod rota;
+mod solutions;
 mod support;
