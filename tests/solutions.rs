@@ -3,7 +3,7 @@
 //! re-score; the result must be the objective the solve printed.
 
 use carefill_solver::benchmarks::{
-    BenchError, BenchInstance, BenchFormat, SolomonObjective, load_file, load_mankowska,
+    BenchError, BenchFormat, BenchInstance, SolomonObjective, load_file, load_mankowska,
     load_solomon,
 };
 use carefill_solver::check::check;
@@ -105,7 +105,9 @@ fn round_trip(inst: &BenchInstance, iterations: u64) -> String {
     let printed = inst.score(&rota);
     assert_eq!(printed.unplaced, 0);
     let text = inst.write_solution(&rota);
-    let read = inst.read_solution(&text).expect("the written solution reads back");
+    let read = inst
+        .read_solution(&text)
+        .expect("the written solution reads back");
     assert_feasible(&inst.problem, &read.rota);
     let again = inst.score(&read.rota);
     assert_eq!(again.unplaced, 0);
@@ -268,25 +270,42 @@ fn iolab_solutions_that_contradict_the_instance_are_rejected() {
             Ok(_) => panic!("accepted {text}"),
         }
     };
-    let one = |loc: &str| format!(r#"{{"routes": [{{"caregiver_id": "c2", "locations": [{loc}]}}]}}"#);
+    let one =
+        |loc: &str| format!(r#"{{"routes": [{{"caregiver_id": "c2", "locations": [{loc}]}}]}}"#);
     assert!(err("{").contains("not an iolab-uniud HHCRSP solution"));
-    assert!(err(r#"{"routes": [{"caregiver_id": "c3"}]}"#).contains("caregiver `c3` is not in the instance"));
-    assert!(err(r#"{"routes": [{"caregiver_id": "c1"}, {"caregiver_id": "c1"}]}"#).contains("two routes"));
     assert!(
-        err(&one(r#"{"patient_id": "p2", "service_id": "s2", "arrival_time": 1, "departure_time": 11}"#))
-            .contains("does not require service")
+        err(r#"{"routes": [{"caregiver_id": "c3"}]}"#)
+            .contains("caregiver `c3` is not in the instance")
     );
     assert!(
-        err(&one(r#"{"patient_id": "p2", "service_id": "s1", "arrival_time": 1, "departure_time": 5}"#))
-            .contains("departure_time 5")
+        err(r#"{"routes": [{"caregiver_id": "c1"}, {"caregiver_id": "c1"}]}"#)
+            .contains("two routes")
     );
     assert!(
-        err(&one(r#"{"patient_id": "x2", "service_id": "s1", "arrival_time": 1, "departure_time": 11}"#))
-            .contains("patient `x2`")
+        err(&one(
+            r#"{"patient_id": "p2", "service_id": "s2", "arrival_time": 1, "departure_time": 11}"#
+        ))
+        .contains("does not require service")
     );
-    let twice = r#"{"patient_id": "p2", "service_id": "s1", "arrival_time": 1, "departure_time": 11}"#;
+    assert!(
+        err(&one(
+            r#"{"patient_id": "p2", "service_id": "s1", "arrival_time": 1, "departure_time": 5}"#
+        ))
+        .contains("departure_time 5")
+    );
+    assert!(
+        err(&one(
+            r#"{"patient_id": "x2", "service_id": "s1", "arrival_time": 1, "departure_time": 11}"#
+        ))
+        .contains("patient `x2`")
+    );
+    let twice =
+        r#"{"patient_id": "p2", "service_id": "s1", "arrival_time": 1, "departure_time": 11}"#;
     assert!(err(&one(&format!("{twice}, {twice}"))).contains("also made at"));
-    assert!(matches!(inst.read_solution("{"), Err(BenchError::Invalid { .. })));
+    assert!(matches!(
+        inst.read_solution("{"),
+        Err(BenchError::Invalid { .. })
+    ));
 }
 
 #[test]

@@ -145,10 +145,19 @@ fn the_master_prices_the_worst_lateness_of_the_chosen_routes() {
             route(vec![(y, 0), (x, 200), (z, 300)], 300.0 * per_min),
             route(vec![(y, 0), (z, 200), (x, 400)], 400.0 * per_min),
         ];
-        assert!((selection_objective(p, &pool, &[0]) - (300.0 * per_min + 300.0 * p.weights.worst_late_min)).abs() < 1e-9);
+        assert!(
+            (selection_objective(p, &pool, &[0])
+                - (300.0 * per_min + 300.0 * p.weights.worst_late_min))
+                .abs()
+                < 1e-9
+        );
         let sol = solve_master(p, &pool, &[0], &MasterOptions::default()).expect("solves");
         assert_eq!(sol.chosen, vec![usize::from(want_worst)]);
         assert!((sol.objective - want).abs() < 1e-9, "{}", sol.objective);
-        assert!(sol.bound.is_some_and(|b| (b - want).abs() < 1e-6), "{:?}", sol.bound);
+        assert!(
+            sol.bound.is_some_and(|b| (b - want).abs() < 1e-6),
+            "{:?}",
+            sol.bound
+        );
     }
 }

@@ -284,7 +284,8 @@ impl BenchInstance {
                 }
             })
             .collect();
-        let mut order: Vec<(Minute, usize)> = first_start.into_iter().map(|(n, t)| (t, n)).collect();
+        let mut order: Vec<(Minute, usize)> =
+            first_start.into_iter().map(|(n, t)| (t, n)).collect();
         order.sort_unstable();
         let solution = HhcSolution {
             instance: Some(self.name.clone()),

@@ -264,7 +264,8 @@ impl Part<'_> {
             local += sc.local_cost - Self::old_local(st, s);
             scheds.push((s, r, sc));
         }
-        let late: Vec<(usize, Minute)> = scheds.iter().map(|(s, _, sc)| (*s, sc.max_late)).collect();
+        let late: Vec<(usize, Minute)> =
+            scheds.iter().map(|(s, _, sc)| (*s, sc.max_late)).collect();
         let late = self.worst_late_delta(st, &late);
         // Cheap filter: route costs must fall unless the carer-level terms can pay.
         if local + late > 0.0 && moved.is_empty() {
