@@ -7,6 +7,7 @@ mod console;
 mod console_api;
 mod contract;
 mod e2e;
+mod replicas;
 mod rota;
 mod solutions;
 mod support;
