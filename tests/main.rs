@@ -10,4 +10,5 @@ mod e2e;
 mod live_push;
 mod replicas;
 mod rota;
+mod solutions;
 mod support;
