@@ -188,7 +188,11 @@ impl BrokerService {
                 *self.reader.write().unwrap_or_else(|e| e.into_inner()) = b.clone();
                 *broker = b;
             } else {
-                *broker = self.reader.read().unwrap_or_else(|e| e.into_inner()).clone();
+                *broker = self
+                    .reader
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
             }
             return Err(e.into());
         }

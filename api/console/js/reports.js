@@ -134,9 +134,9 @@ export default {
         const yMax = Math.max(1, ...pool.map((p) => p[1]), ...dmg.map((p) => p[1]), (threshold ?? 0) / 100) * 1.1;
         const last = days[days.length - 1];
         return [
-          h("p", {}, `${days.length} days with entries; risk pool now ${pounds(last.risk_pool_pence)}, damages to date ${pounds(last.damages_to_date_pence)}.`),
+          h("p", {}, `${days.length} ${days.length === 1 ? "day" : "days"} with entries; risk pool now ${pounds(last.risk_pool_pence)}, damages to date ${pounds(last.damages_to_date_pence)}.`),
           lineChart({ title: "Risk pool balance and damages charged to date", points: pool, xMax: Math.max(1, days.length - 1), yMax,
-            xLabel: "day", yLabel: "£", yFormat: (y) => `£${Math.round(y)}`, xFormat: (x) => days[Math.round(x)]?.date.slice(5) ?? "",
+            xLabel: "day", yLabel: "£", yFormat: (y) => (yMax < 20 ? `£${y.toFixed(2)}` : `£${Math.round(y)}`), dots: true, xFormat: (x) => days[Math.round(x)]?.date.slice(5) ?? "",
             more: [{ points: dmg, className: "second", text: "damages to date" }],
             hlines: threshold ? [{ y: threshold / 100, text: `alert below £${Math.round(threshold / 100)}` }] : [] }),
           h("div", { class: "legend" }, h("span", {}, h("i", { class: "sw visit" }), "risk pool balance"), h("span", {}, h("i", { class: "sw late" }), "damages charged to date"))];
