@@ -822,6 +822,7 @@ async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
 #[ignore = "a measurement: run by hand, prints numbers"]
 async fn console_sse_load() {
     let s = start().await;
+    s.svc.set_demo_referrals(county().referrals.clone());
     let key = s.keys.key(Role::Broker).to_string();
     let referrals = s.get("/v1/demo/referrals", Role::Broker).await.json()["referrals"]
         .as_array()
