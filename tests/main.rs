@@ -7,5 +7,8 @@ mod console;
 mod console_api;
 mod contract;
 mod e2e;
+mod live_push;
+mod replicas;
 mod rota;
+mod solutions;
 mod support;

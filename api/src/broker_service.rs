@@ -9,12 +9,18 @@
 //! (cheap: appliers do no search), so a read never waits for a command's fit
 //! checks, only for the events' application. If the commit fails, both copies
 //! are rebuilt from the store, so memory never runs ahead of the database.
+//!
+//! Several processes may share one PostgreSQL database: the one holding the
+//! store's writer lease runs commands; the others are reader replicas that
+//! answer commands with 503 `read_replica` and follow the audit log
+//! ([`BrokerService::follow`]), taking the lease when the writer's process ends.
 
-use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
+use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, Loaded, StoreError, rebuild};
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
@@ -63,6 +69,11 @@ pub enum ServiceError {
     /// The database failed; nothing was changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This process is a reader replica: another holds the writer lease.
+    #[error(
+        "this replica serves reads only; another carefill process holds the broker's writer lease"
+    )]
+    ReadReplica,
 }
 
 /// The broker service.
@@ -72,12 +83,19 @@ pub struct BrokerService {
     /// The copy reads see: the writer's state as of the last committed command.
     reader: RwLock<Broker>,
     /// Taken only while holding the writer (or for counts).
-    store: Mutex<Box<dyn BrokerStore>>,
-    clock: Box<dyn Clock>,
+    /// Also taken by the webhook sender, which never holds a broker copy.
+    store: crate::webhooks::SharedStore,
+    /// Whether this process holds the writer lease (see [`BrokerService::follow`]).
+    is_writer: AtomicBool,
+    /// The last audit-log sequence number a reader replica has applied.
+    followed_seq: AtomicI64,
+    clock: Arc<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
     demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
     /// Committed changes for `GET /v1/events` subscribers.
     live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
+    /// Webhook subscriptions, their delivery log and sender (sending on the writer only).
+    webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -94,41 +112,108 @@ impl BrokerService {
         clock: Box<dyn Clock>,
         baseline: impl FnOnce() -> Result<Baseline, String>,
     ) -> Result<BrokerService, String> {
-        let broker = match store.load().map_err(|e| e.to_string())? {
-            Some(loaded) => {
-                let b = rebuild(&loaded).map_err(|e| e.to_string())?;
-                // The query tables must agree with the replayed audit log: a command
-                // is all in the database or not at all.
-                let (packages, offers, entries) =
-                    store.table_counts().map_err(|e| e.to_string())?;
-                let expected = (
-                    b.packages.len() as i64,
-                    b.offers.len() as i64,
-                    b.ledger.entries.len() as i64,
-                );
-                if (packages, offers, entries) != expected {
-                    return Err(format!(
-                        "database tables (packages, offers, ledger entries) = {:?} disagree with the audit log's {:?}",
-                        (packages, offers, entries),
-                        expected
-                    ));
-                }
-                b
-            }
+        let (broker, last_seq) = match store.load().map_err(|e| e.to_string())? {
+            Some(loaded) => (Self::replay(&mut *store, &loaded)?, loaded.last_seq),
             None => {
                 let b = baseline()?;
-                store.init(&b).map_err(|e| e.to_string())?;
-                Broker::new(b.config, b.roster, b.rotas).map_err(|e| e.to_string())?
+                match store.init(&b) {
+                    Ok(()) => (
+                        Broker::new(b.config, b.roster, b.rotas).map_err(|e| e.to_string())?,
+                        0,
+                    ),
+                    // Another replica initialised the same database first: follow it.
+                    Err(e) => match store.load().map_err(|e| e.to_string())? {
+                        Some(loaded) => (Self::replay(&mut *store, &loaded)?, loaded.last_seq),
+                        None => return Err(e.to_string()),
+                    },
+                }
             }
         };
+        let is_writer = store.try_writer_lease().map_err(|e| e.to_string())?;
+        let store = Arc::new(Mutex::new(store));
+        let clock: Arc<dyn Clock> = Arc::from(clock);
+        let c = clock.clone();
+        let webhooks = crate::webhooks::Webhooks::open(store.clone(), Arc::new(move || c.now()))
+            .map_err(|e| format!("webhooks: {e}"))?;
+        webhooks.set_sending(is_writer);
         Ok(BrokerService {
             reader: RwLock::new(broker.clone()),
             writer: Mutex::new(broker),
-            store: Mutex::new(store),
+            store,
+            is_writer: AtomicBool::new(is_writer),
+            followed_seq: AtomicI64::new(last_seq),
             clock,
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
+            webhooks: Arc::new(webhooks),
         })
+    }
+
+    /// Rebuilds the broker from a loaded store, checking the query tables
+    /// against the replayed audit log (a command is all in the database or not at all).
+    fn replay(store: &mut dyn BrokerStore, loaded: &Loaded) -> Result<Broker, String> {
+        let b = rebuild(loaded).map_err(|e| e.to_string())?;
+        let (packages, offers, entries) = store.table_counts().map_err(|e| e.to_string())?;
+        let expected = (
+            b.packages.len() as i64,
+            b.offers.len() as i64,
+            b.ledger.entries.len() as i64,
+        );
+        if (packages, offers, entries) != expected {
+            return Err(format!(
+                "database tables (packages, offers, ledger entries) = {:?} disagree with the audit log's {:?}",
+                (packages, offers, entries),
+                expected
+            ));
+        }
+        Ok(b)
+    }
+
+    /// Whether this process holds the writer lease and so runs commands.
+    pub fn is_writer(&self) -> bool {
+        self.is_writer.load(Ordering::SeqCst)
+    }
+
+    /// For a reader replica: applies the events the writer committed since the
+    /// last call, then tries to take the writer lease (free when the writer's
+    /// process has ended). Returns whether this process is now the writer.
+    /// Call it every second or so; a writer returns at once.
+    pub fn follow(&self) -> Result<bool, ServiceError> {
+        if self.is_writer() {
+            return Ok(true);
+        }
+        let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        // Take the lease first: once held, nobody else commits, so one catch-up suffices.
+        let now_writer = store.try_writer_lease()?;
+        let new = store.events_after(self.followed_seq.load(Ordering::SeqCst))?;
+        if let Some((seq, _)) = new.last() {
+            self.followed_seq.store(*seq, Ordering::SeqCst);
+            let events: Vec<BrokerEvent> = new.into_iter().map(|(_, e)| e).collect();
+            for e in &events {
+                broker.apply(e);
+            }
+            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
+            for e in &events {
+                reader.apply(e);
+            }
+            drop(reader);
+            if self.live.receiver_count() > 0 {
+                let live = crate::live::summarise(&broker, &events, self.clock.now());
+                let _ = self.live.send(std::sync::Arc::new(live));
+            }
+        }
+        if now_writer {
+            // The old writer's sender kept the delivery log in the store.
+            drop(store);
+            if let Err(e) = self.webhooks.reload() {
+                tracing::warn!(target: "carefill", error = %e, "webhook log not reloaded");
+            }
+            self.webhooks.set_sending(true);
+            self.is_writer.store(true, Ordering::SeqCst);
+            tracing::info!(target: "carefill", "this replica took the broker's writer lease");
+        }
+        Ok(now_writer)
     }
 
     /// Keeps the demo county's referrals so a new user can POST them.
@@ -161,9 +246,13 @@ impl BrokerService {
     where
         F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError>,
     {
+        if !self.is_writer() {
+            return Err(ServiceError::ReadReplica);
+        }
         let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
+        let alerts_before = broker.alerts.len();
         let decided = f(&mut broker, now);
         let events = match decided {
             Ok(events) => events,
@@ -203,9 +292,15 @@ impl BrokerService {
             }
             debug_assert_eq!(reader.events_applied, broker.events_applied);
         }
-        if self.live.receiver_count() > 0 {
-            let live = crate::live::summarise(&broker, &events, now);
-            let _ = self.live.send(std::sync::Arc::new(live));
+        let push = self.webhooks.active();
+        if self.live.receiver_count() > 0 || push {
+            let mut live = crate::live::summarise(&broker, &events, now);
+            let raised = broker.alerts.get(alerts_before..).unwrap_or_default();
+            live.extend(crate::live::alerts_raised(&broker, raised));
+            if push {
+                self.webhooks.enqueue(&mut **store, &live);
+            }
+            let _ = self.live.send(Arc::new(live));
         }
         Ok(events)
     }
@@ -213,6 +308,11 @@ impl BrokerService {
     /// A receiver of every committed command's live events (see [`crate::events`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::live::LiveBatch> {
         self.live.subscribe()
+    }
+
+    /// Webhook subscriptions and their delivery log.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Webhooks> {
+        &self.webhooks
     }
 
     /// Reads the broker state as of the last committed command.
@@ -226,5 +326,35 @@ impl BrokerService {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let n = store.audit_len()?;
         Ok((n, store.table_counts()?))
+    }
+}
+
+/// Runs the broker's background work for the life of the process. A reader
+/// replica follows the writer every second until it takes the writer lease;
+/// the writer ticks every `tick` (offer expiry, escalation retries, damages).
+pub async fn drive(svc: std::sync::Arc<BrokerService>, tick: std::time::Duration) {
+    let mut follow = tokio::time::interval(std::time::Duration::from_secs(1));
+    while !svc.is_writer() {
+        follow.tick().await;
+        let s = svc.clone();
+        match tokio::task::spawn_blocking(move || s.follow()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(target: "carefill", error = %e, "following the writer failed")
+            }
+            Err(e) => tracing::warn!(target: "carefill", error = %e, "following the writer failed"),
+        }
+    }
+    let mut every = tokio::time::interval(tick);
+    loop {
+        every.tick().await;
+        let s = svc.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            s.execute("system", "tick", |b, now| Ok(b.tick(now)))
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(target: "carefill", error = %e, "broker tick failed");
+        }
     }
 }

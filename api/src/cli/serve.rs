@@ -130,7 +130,15 @@ pub fn run(args: Args) -> Outcome {
             keys.len()
         );
         if let Some(b) = broker.clone() {
-            tokio::spawn(tick_forever(b, tick_seconds.max(1)));
+            if !b.is_writer() {
+                eprintln!(
+                    "carefill: another process holds the broker's writer lease; serving reads and following it"
+                );
+            }
+            tokio::spawn(carefill_api::broker_service::drive(
+                b,
+                Duration::from_secs(tick_seconds.max(1)),
+            ));
         }
         let state = AppState::builder(keys)
             .config(config)
@@ -219,22 +227,6 @@ fn open_broker(
         svc.set_demo_referrals(referrals);
     }
     Ok(Some(Arc::new(svc)))
-}
-
-/// Moves the broker's clock-driven work on (offer expiry, damages) every `seconds`.
-async fn tick_forever(svc: Arc<BrokerService>, seconds: u64) {
-    let mut every = tokio::time::interval(Duration::from_secs(seconds));
-    loop {
-        every.tick().await;
-        let s = svc.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            s.execute("system", "tick", |b, now| Ok(b.tick(now)))
-        })
-        .await;
-        if let Ok(Err(e)) = done {
-            tracing::warn!(target: "carefill", error = %e, "broker tick failed");
-        }
-    }
 }
 
 /// The keys to accept: the keys file, or with `--demo` and no keys file, fresh

@@ -53,6 +53,10 @@ pub struct PackageRecord {
     /// When an escalated package was last tried again.
     #[serde(default)]
     pub last_retry_at: Option<DateTime<Utc>>,
+    /// Version of the brokering policy in force when it was referred or
+    /// adopted (`GET /v1/policy/history`).
+    #[serde(default)]
+    pub policy_version: u32,
 }
 
 impl PackageRecord {
@@ -73,6 +77,7 @@ impl PackageRecord {
             previous_provider: None,
             area,
             last_retry_at: None,
+            policy_version: 0,
         }
     }
 }

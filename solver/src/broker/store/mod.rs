@@ -8,7 +8,8 @@
 //! replaying the audit log, then checked against the query tables. A process
 //! killed at any moment leaves either all of a command or none of it.
 //! The audit log is append-only: SQLite triggers and PostgreSQL rules refuse
-//! updates and deletes.
+//! updates and deletes. Beside it, `side_records` keeps records that change in
+//! place and are not broker state (webhook subscriptions and deliveries).
 
 mod pg;
 mod sqlite;
@@ -34,6 +35,9 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another process holds the broker's writer lease; this one serves reads.
+    #[error("this replica serves reads; another process holds the broker's writer lease")]
+    NotWriter,
     /// The database URL is not understood.
     #[error("unsupported database URL `{0}` (use sqlite://PATH, a file path, or postgres://...)")]
     BadUrl(String),
@@ -72,6 +76,9 @@ pub struct Loaded {
     pub baseline: Baseline,
     /// Events in order.
     pub events: Vec<BrokerEvent>,
+    /// Audit-log sequence number of the last event (0 when there is none), where
+    /// a reader replica continues with [`BrokerStore::events_after`].
+    pub last_seq: i64,
 }
 
 /// Rows one command touched, derived from its events.
@@ -139,8 +146,16 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerSaved { replans, .. } => {
                 t.teams.extend(replans.iter().map(|r| r.team.clone()));
             }
-            // Roster records live in the audit log (replayed at start); no query table.
-            BrokerEvent::ProviderSaved { .. }
+            BrokerEvent::VisitOverdue { alert, .. } => {
+                t.packages.insert(alert.package.clone());
+            }
+            // Roster records, policy and delivery records live in the audit log
+            // (replayed at start); no query table.
+            BrokerEvent::PolicyChanged { .. }
+            | BrokerEvent::OfferExpiring { .. }
+            | BrokerEvent::VisitCheckedIn { .. }
+            | BrokerEvent::VisitCheckedOut { .. }
+            | BrokerEvent::ProviderSaved { .. }
             | BrokerEvent::TeamSaved { .. }
             | BrokerEvent::ProviderStatusChanged { .. }
             | BrokerEvent::YearClosed { .. } => {}
@@ -164,10 +179,28 @@ pub trait BrokerStore: Send {
         events: &[BrokerEvent],
         broker: &Broker,
     ) -> Result<(), StoreError>;
+    /// Events committed after audit-log sequence number `seq`, with their numbers,
+    /// in order: how a reader replica follows the writer.
+    fn events_after(&mut self, seq: i64) -> Result<Vec<(i64, BrokerEvent)>, StoreError>;
+    /// Takes the broker's writer lease unless another process holds it; true
+    /// while this store holds it. Only the holder may commit. PostgreSQL: a
+    /// session advisory lock, released by the server when the holder's
+    /// connection ends (a killed process included). SQLite: one process per
+    /// file, so always true.
+    fn try_writer_lease(&mut self) -> Result<bool, StoreError>;
     /// Number of audit-log rows (for health and tests).
     fn audit_len(&mut self) -> Result<i64, StoreError>;
     /// Row counts of the query tables `(packages, offers, ledger_entries)`.
     fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError>;
+    /// Writes side records `(kind, id, JSON body)` in one transaction, each
+    /// replacing any row of the same kind and id. Side records (the API's
+    /// webhook subscriptions and deliveries) change in place and are not
+    /// broker state: they are never in the audit log and never replayed.
+    fn put_side(&mut self, rows: &[(&str, &str, &str)]) -> Result<(), StoreError>;
+    /// Deletes side records of one kind.
+    fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError>;
+    /// Every side record `(id, body)` of one kind, by id.
+    fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// Opens a store from a URL: `sqlite://PATH`, a plain path, `:memory:`, or `postgres://...`.

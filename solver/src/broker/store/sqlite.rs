@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     to_account TEXT NOT NULL, amount_pence INTEGER NOT NULL CHECK (amount_pence > 0),
     package TEXT, memo TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS side_records (
+    kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
 "#;
 
 impl SqliteStore {
@@ -84,15 +86,31 @@ impl BrokerStore for SqliteStore {
             .ok();
         let Some(body) = body else { return Ok(None) };
         let baseline: Baseline = serde_json::from_str(&body)?;
+        let numbered = self.events_after(0)?;
+        let last_seq = numbered.last().map_or(0, |(seq, _)| *seq);
+        let events = numbered.into_iter().map(|(_, e)| e).collect();
+        Ok(Some(Loaded {
+            baseline,
+            events,
+            last_seq,
+        }))
+    }
+
+    fn events_after(&mut self, seq: i64) -> Result<Vec<(i64, BrokerEvent)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT event FROM audit_log ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            .prepare("SELECT seq, event FROM audit_log WHERE seq > ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([seq], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut events = Vec::new();
         for row in rows {
-            events.push(serde_json::from_str(&row?)?);
+            let (seq, text) = row?;
+            events.push((seq, serde_json::from_str(&text)?));
         }
-        Ok(Some(Loaded { baseline, events }))
+        Ok(events)
+    }
+
+    fn try_writer_lease(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError> {
@@ -181,5 +199,40 @@ impl BrokerStore for SqliteStore {
             count("offers")?,
             count("ledger_entries")?,
         ))
+    }
+
+    fn put_side(&mut self, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (kind, id, body) in rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO side_records (kind, id, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![kind, id, body],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute(
+                "DELETE FROM side_records WHERE kind = ?1 AND id = ?2",
+                rusqlite::params![kind, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, body FROM side_records WHERE kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
