@@ -75,8 +75,11 @@ def churn(port, key, referrals, stop):
         user["id"] = f"{user['id']}-sse{i}"
         pkg["service_user"] = user["id"]
         r["package"], r["service_user"] = pkg, user
-        call(port, "POST", "/v1/referrals", key, r)
-        call(port, "POST", f"/v1/packages/{pkg['id']}/cancel", key, {})
+        try:
+            call(port, "POST", "/v1/referrals", key, r)
+            call(port, "POST", f"/v1/packages/{pkg['id']}/cancel", key, {})  # 409 once filled: fine
+        except OSError:
+            return  # the server is stopping
         i += 1
         stop.wait(1.0)
 

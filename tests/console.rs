@@ -1191,5 +1191,13 @@ async fn console_measurements() {
             load().trim()
         );
     }
+    // First render again, now with the queue full.
+    c.refresh().await.expect("reload");
+    let first = wait_js(&c, "window.__carefillFirstRender", 60, "first render").await;
+    println!(
+        "first render with {rows} packages in the queue: {:.0} ms; load {}",
+        first.as_f64().unwrap_or(0.0),
+        load().trim()
+    );
     c.close().await.expect("close");
 }

@@ -809,3 +809,142 @@ async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
         "https://tiles.example.org/{z}/{x}/{y}.png"
     );
 }
+
+/// A measurement, not an assertion: the latency of `POST /v1/recommendations?k=3`
+/// (one request at a time, cycling through 8 demo referrals) with no console
+/// connected and with 50 live event streams open, while a package is referred
+/// and cancelled every second so the streams carry events. The service runs in
+/// this process on its own runtime threads; the streams are read by tasks of
+/// the test's runtime. Prints p50/p90/p99 and the load average. Run with
+/// `cargo test --test carefill console_sse_load -- --ignored --nocapture`
+/// (`scripts/console-sse-load.py` does the same against a `carefill serve` binary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand, prints numbers"]
+async fn console_sse_load() {
+    let s = start().await;
+    s.svc.set_demo_referrals(county().referrals.clone());
+    let key = s.keys.key(Role::Broker).to_string();
+    let referrals = s.get("/v1/demo/referrals", Role::Broker).await.json()["referrals"]
+        .as_array()
+        .expect("referrals")
+        .clone();
+    let bodies: Vec<Vec<u8>> = referrals
+        .iter()
+        .take(8)
+        .map(|r| r.to_string().into_bytes())
+        .collect();
+    let addr = s.addr;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (stop, key, rest) = (stop.clone(), key.clone(), referrals[8..].to_vec());
+        tokio::spawn(async move {
+            let h = [
+                ("authorization", format!("Bearer {key}")),
+                ("content-type", "application/json".to_string()),
+            ];
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && !rest.is_empty() {
+                let mut r = rest[i % rest.len()].clone();
+                let pid = format!("{}-sse{i}", r["package"]["id"].as_str().unwrap_or("p"));
+                let uid = format!("{}-sse{i}", r["service_user"]["id"].as_str().unwrap_or("u"));
+                r["package"]["id"] = json!(pid);
+                r["package"]["service_user"] = json!(uid);
+                r["service_user"]["id"] = json!(uid);
+                let body = json!({"package": r["package"], "service_user": r["service_user"]});
+                http(
+                    addr,
+                    "POST",
+                    "/v1/referrals",
+                    &h,
+                    body.to_string().as_bytes(),
+                )
+                .await;
+                http(
+                    addr,
+                    "POST",
+                    &format!("/v1/packages/{pid}/cancel"),
+                    &h,
+                    b"{}",
+                )
+                .await;
+                i += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    let measure = |n: usize| {
+        let (key, bodies) = (key.clone(), bodies.clone());
+        async move {
+            let h = [
+                ("authorization", format!("Bearer {key}")),
+                ("content-type", "application/json".to_string()),
+            ];
+            let mut lat = Vec::with_capacity(n);
+            for i in 0..n {
+                let t0 = std::time::Instant::now();
+                let r = http(
+                    addr,
+                    "POST",
+                    "/v1/recommendations?k=3",
+                    &h,
+                    &bodies[i % bodies.len()],
+                )
+                .await;
+                assert_eq!(r.status, 200);
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat.sort_by(f64::total_cmp);
+            let q =
+                |p: f64| lat[((p * (lat.len() - 1) as f64).round() as usize).min(lat.len() - 1)];
+            (q(0.5), q(0.9), q(0.99))
+        }
+    };
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    measure(20).await;
+    let quiet = measure(300).await;
+    println!(
+        "0 consoles:  p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms; load {}",
+        quiet.0,
+        quiet.1,
+        quiet.2,
+        load().trim()
+    );
+    let events = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..50 {
+        let (status, mut st) = Stream::open(addr, &key).await;
+        assert_eq!(status, 200);
+        let events = events.clone();
+        readers.push(tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = st.0.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]);
+                events.fetch_add(
+                    text.matches("event:").count(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        }));
+    }
+    let busy = measure(300).await;
+    println!(
+        "50 consoles: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms; load {}",
+        busy.0,
+        busy.1,
+        busy.2,
+        load().trim()
+    );
+    println!(
+        "events read by the 50 streams: {}; p99 change {:+.1}%",
+        events.load(std::sync::atomic::Ordering::Relaxed),
+        100.0 * (busy.2 / quiet.2 - 1.0)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = churn.await;
+    for r in readers {
+        r.abort();
+    }
+}

@@ -23,7 +23,7 @@ function ticks(max, n = 5) {
  * A line through `points` ([x, y]) with vertical marks `vlines` ([{x, text}]) and
  * horizontal targets `hlines` ([{y, text}]). `yFormat` formats axis labels.
  */
-export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = [], hlines = [], yFormat = String, step = false, more = [], xFormat = String }) {
+export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = [], hlines = [], yFormat = String, step = false, more = [], xFormat = String, dots = false }) {
   const svg = frame(title);
   const px = (x) => L + (x / xMax) * (W - L - R);
   const py = (y) => H - B - (y / yMax) * (H - T - B);
@@ -56,8 +56,8 @@ export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = 
       d += ` ${step ? "V" : "L"}${step ? py(pts[i][1]) : `${px(pts[i][0])},${py(pts[i][1])}`}`;
     }
     svg.append(s("path", { class: `series ${series.className}`, d, "data-points": pts.length, "data-series": series.text ?? "" }));
-    // Few points (days of a ledger): mark each, so a single one still shows.
-    if (pts.length <= 31) for (const [x, y] of pts) svg.append(s("circle", { class: `dot ${series.className}`, cx: px(x), cy: py(y), r: 3 }));
+    // `dots`: mark each point (days of a ledger), so a single one still shows.
+    if (dots) for (const [x, y] of pts) svg.append(s("circle", { class: `dot ${series.className}`, cx: px(x), cy: py(y), r: 3 }));
   }
   return svg;
 }

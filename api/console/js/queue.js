@@ -134,12 +134,32 @@ export default {
         .sort((a, b) => Date.parse(a.referred_at) - Date.parse(b.referred_at));
       counts.textContent = `${rows.length} of ${state.packages.length} packages`;
       if (!rows.length) {
+        cache.clear();
         mount(body, h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No packages match.")));
         return;
       }
-      mount(body, rows.map(row));
-      tickTimers(body);
+      // Keyed update: a package whose summary did not change keeps its row (its
+      // timers tick on their own), so an update rebuilds only what changed.
+      const seen = new Set();
+      const trs = rows.map((p) => {
+        // age_min grows with every fetch; the age cell ticks by itself.
+        const sig = JSON.stringify({ ...p, age_min: p.filled_at ? p.age_min : undefined });
+        seen.add(p.package);
+        const hit = cache.get(p.package);
+        if (hit && hit.sig === sig) {
+          hit.tr.classList.toggle("sel", state.selected === p.package);
+          return hit.tr;
+        }
+        const tr = row(p);
+        tickTimers(tr);
+        cache.set(p.package, { sig, tr });
+        return tr;
+      });
+      for (const k of cache.keys()) if (!seen.has(k)) cache.delete(k);
+      body.replaceChildren(...trs);
     }
+    /** package id -> {sig, tr}: the rows drawn last time. */
+    const cache = new Map();
 
     function row(p) {
       const ref = Date.parse(p.referred_at);

@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { barChart, lineChart } from "./charts.js";
-import { csv, download, h, label, mount } from "./dom.js";
+import { csv, download, h, label, mount, when } from "./dom.js";
 
 /** Upper bounds of the API's fill-time histogram buckets, minutes (the last is open). */
 const BUCKETS = [15, 30, 60, 90, 120, 240, 480];
@@ -38,13 +38,15 @@ export default {
     mount(root, h("h1", {}, "Reports"),
       h("div", { class: "split" }, section("fill", "Fill time"), section("declines", "Declines by reason")),
       h("div", { class: "split" }, section("pool", "Risk pool and damages over time"), section("ledger", "Risk pool and damages")),
-      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), h("div")),
+      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), section("overrides", "Offers out of tier order (overrides)")),
       section("unfilled", "Unfilled packages"));
 
     async function load() {
       const names = ["fill-times", "offers", "capacity", "unfilled", "ledger"];
-      const results = await Promise.allSettled([...names.map((n) => get(`/v1/reports/${n}`)), get("/v1/ledger/series")]);
-      const [fill, offers, capacity, unfilled, ledger, series] = results;
+      const results = await Promise.allSettled([...names.map((n) => get(`/v1/reports/${n}`)), get("/v1/ledger/series"), get("/v1/reports/overrides"), get("/v1/reports/risk-pool")]);
+      const [fill, offers, capacity, unfilled, ledger, series, overrides, riskPool] = results;
+      // The policy's alert threshold, where the service has the risk-pool report.
+      const threshold = riskPool.status === "fulfilled" ? riskPool.value.alert_below_pence : null;
       const show = (id, r, f) => {
         if (r.status === "rejected") mount(boxes[id], ctx.problem(r.reason, load));
         else mount(boxes[id], f(r.value));
@@ -104,6 +106,24 @@ export default {
           dmg.length ? barChart({ title: "Damages by provider", bars: dmg.slice(0, 15).map(([k, p]) => ({ label: k, value: p / 100 })), valueFormat: (x) => `£${x.toFixed(2)}` })
             : h("p", { class: "muted" }, "No damages charged.")];
       });
+      show("overrides", overrides, (v) => {
+        const list = Array.isArray(v) ? v : v.overrides ?? [];
+        csvs.overrides = () => download("overrides.csv", csv(["package", "status", "at", "provider", "team", "tier", "skipped_stage", "skipped_providers", "reason", "note", "by"],
+          list.map((o) => [o.package, o.status, o.at, o.provider, o.team, o.tier, o.skipped_stage, (o.skipped_providers ?? []).join(" "), o.reason, o.note, o.by])));
+        if (!list.length) return h("p", { class: "muted" }, "Every offer so far followed the tier order.");
+        const byReason = {};
+        for (const o of list) byReason[o.reason] = (byReason[o.reason] ?? 0) + 1;
+        return [
+          h("p", {}, `${list.length} packages offered out of tier order: `, Object.entries(byReason).map(([k, n]) => `${n} ${label(k)}`).join(", "), "."),
+          h("table", { id: "override-rows" }, h("thead", {}, h("tr", {}, ["Package", "Offered to", "Skipped", "Reason", "By", "When"].map((t) => h("th", {}, t)))),
+            h("tbody", {}, list.slice(0, 100).map((o) => h("tr", { "data-override": o.package },
+              h("td", {}, o.package, h("div", { class: "muted" }, label(o.status))),
+              h("td", {}, `${o.provider} / ${o.team}`, h("div", { class: "muted" }, label(o.tier))),
+              h("td", {}, label(o.skipped_stage), h("div", { class: "muted" }, (o.skipped_providers ?? []).join(", "))),
+              h("td", {}, label(o.reason), o.note ? h("div", { class: "muted" }, o.note) : null),
+              h("td", {}, o.by ?? ""),
+              h("td", {}, when(o.at))))))];
+      });
       show("pool", series, (v) => {
         const days = v.days ?? [];
         csvs.pool = () => download("risk-pool-and-damages.csv", csv(["date", "risk_pool_pence", "pool_in_pence", "pool_out_pence", "damages_pence", "damages_to_date_pence"],
@@ -111,13 +131,14 @@ export default {
         if (!days.length) return h("p", { class: "muted" }, "No ledger entries yet.");
         const pool = days.map((d, i) => [i, d.risk_pool_pence / 100]);
         const dmg = days.map((d, i) => [i, d.damages_to_date_pence / 100]);
-        const yMax = Math.max(1, ...pool.map((p) => p[1]), ...dmg.map((p) => p[1])) * 1.1;
+        const yMax = Math.max(1, ...pool.map((p) => p[1]), ...dmg.map((p) => p[1]), (threshold ?? 0) / 100) * 1.1;
         const last = days[days.length - 1];
         return [
-          h("p", {}, `${days.length} days with entries; risk pool now ${pounds(last.risk_pool_pence)}, damages to date ${pounds(last.damages_to_date_pence)}.`),
+          h("p", {}, `${days.length} ${days.length === 1 ? "day" : "days"} with entries; risk pool now ${pounds(last.risk_pool_pence)}, damages to date ${pounds(last.damages_to_date_pence)}.`),
           lineChart({ title: "Risk pool balance and damages charged to date", points: pool, xMax: Math.max(1, days.length - 1), yMax,
-            xLabel: "day", yLabel: "£", yFormat: (y) => `£${Math.round(y)}`, xFormat: (x) => days[Math.round(x)]?.date.slice(5) ?? "",
-            more: [{ points: dmg, className: "second", text: "damages to date" }] }),
+            xLabel: "day", yLabel: "£", yFormat: (y) => (yMax < 20 ? `£${y.toFixed(2)}` : `£${Math.round(y)}`), dots: true, xFormat: (x) => days[Math.round(x)]?.date.slice(5) ?? "",
+            more: [{ points: dmg, className: "second", text: "damages to date" }],
+            hlines: threshold ? [{ y: threshold / 100, text: `alert below £${Math.round(threshold / 100)}` }] : [] }),
           h("div", { class: "legend" }, h("span", {}, h("i", { class: "sw visit" }), "risk pool balance"), h("span", {}, h("i", { class: "sw late" }), "damages charged to date"))];
       });
       ctx.rendered();
