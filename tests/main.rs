@@ -7,5 +7,6 @@ mod console;
 mod console_api;
 mod contract;
 mod e2e;
+mod intake;
 mod rota;
 mod support;

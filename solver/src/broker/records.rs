@@ -53,6 +53,10 @@ pub struct PackageRecord {
     /// When an escalated package was last tried again.
     #[serde(default)]
     pub last_retry_at: Option<DateTime<Utc>>,
+    /// When the damages clock starts, if not at `referred_at`: the time the
+    /// broker received a referral whose `referral_time` was earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damages_from: Option<DateTime<Utc>>,
 }
 
 impl PackageRecord {
@@ -73,6 +77,7 @@ impl PackageRecord {
             previous_provider: None,
             area,
             last_retry_at: None,
+            damages_from: None,
         }
     }
 }
