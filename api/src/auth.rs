@@ -459,7 +459,11 @@ mod tests {
             let header = format!("{scheme} {key}");
             assert!(store.authorize_header(Some(&header)).is_ok(), "{scheme}");
         }
-        for bad in [format!("Basic {key}"), format!("Bearer{key}"), "Bearer ".into()] {
+        for bad in [
+            format!("Basic {key}"),
+            format!("Bearer{key}"),
+            "Bearer ".into(),
+        ] {
             assert!(store.authorize_header(Some(&bad)).is_err(), "{bad}");
         }
     }

@@ -185,10 +185,7 @@ async fn provider_offers(ctx: RequestCtx) -> Result<Response, ApiError> {
         Some(s) => {
             return Err(ApiError::BadParameter {
                 path: "status".into(),
-                detail: format!(
-                    "status {s:?} is not one of {}",
-                    OFFER_STATUSES.join(", ")
-                ),
+                detail: format!("status {s:?} is not one of {}", OFFER_STATUSES.join(", ")),
             });
         }
     };
@@ -228,9 +225,11 @@ const OFFER_STATUSES: &[&str] = &["open", "accepted", "declined", "expired", "wi
 async fn offer_owner(ctx: &RequestCtx, id: &str) -> Result<String, ApiError> {
     let unknown = || ApiError::NotFound(format!("unknown offer `{id}`"));
     let id2 = id.to_string();
-    let provider = read(ctx, move |b, _| Ok(b.offers.get(&id2).map(|o| o.provider.clone())))
-        .await?
-        .ok_or_else(unknown)?;
+    let provider = read(ctx, move |b, _| {
+        Ok(b.offers.get(&id2).map(|o| o.provider.clone()))
+    })
+    .await?
+    .ok_or_else(unknown)?;
     ctx.principal()?
         .require_provider(&provider)
         .map_err(|_| unknown())?;

@@ -513,24 +513,29 @@ impl Broker {
             .iter()
             .find(|c| c.id == carer)
             .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
-        let team = c
-            .team
-            .clone()
-            .ok_or_else(|| {
-                BrokerError::InvalidFields(vec![Issue::new(
-                    "$",
-                    IssueCode::Refused,
-                    format!("carer `{carer}` has no team, so has no rota to take an absence from"),
-                )])
-            })?;
+        let team = c.team.clone().ok_or_else(|| {
+            BrokerError::InvalidFields(vec![Issue::new(
+                "$",
+                IssueCode::Refused,
+                format!("carer `{carer}` has no team, so has no rota to take an absence from"),
+            )])
+        })?;
         let field = |path: &str, code: IssueCode, m: String| {
             BrokerError::InvalidFields(vec![Issue::new(path, code, m)])
         };
         let from = DateTime::parse_from_rfc3339(&absence.from).map_err(|e| {
-            field("$.from", IssueCode::InvalidInstant, format!("not an RFC 3339 instant ({e})"))
+            field(
+                "$.from",
+                IssueCode::InvalidInstant,
+                format!("not an RFC 3339 instant ({e})"),
+            )
         })?;
         let to = DateTime::parse_from_rfc3339(&absence.to).map_err(|e| {
-            field("$.to", IssueCode::InvalidInstant, format!("not an RFC 3339 instant ({e})"))
+            field(
+                "$.to",
+                IssueCode::InvalidInstant,
+                format!("not an RFC 3339 instant ({e})"),
+            )
         })?;
         if to <= from {
             return Err(field(
@@ -539,11 +544,9 @@ impl Broker {
                 "the absence must end after it starts".into(),
             ));
         }
-        if let Some(m) = absence
-            .reason
-            .as_deref()
-            .and_then(|r| crate::format::ids::text_error(r, crate::format::ids::MAX_LABEL_LEN, false))
-        {
+        if let Some(m) = absence.reason.as_deref().and_then(|r| {
+            crate::format::ids::text_error(r, crate::format::ids::MAX_LABEL_LEN, false)
+        }) {
             return Err(field("$.reason", IssueCode::InvalidText, m));
         }
         let mut req = self
@@ -558,7 +561,10 @@ impl Broker {
                     .into_iter()
                     .map(|i| Issue {
                         path: "$".into(),
-                        message: format!("team `{team}` would become invalid: {}: {}", i.path, i.message),
+                        message: format!(
+                            "team `{team}` would become invalid: {}: {}",
+                            i.path, i.message
+                        ),
                         code: i.code,
                     })
                     .collect(),

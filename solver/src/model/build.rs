@@ -509,7 +509,9 @@ impl Builder {
                         self.push(
                             format!("{path}.contract.committed_min_per_week"),
                             IssueCode::OutOfRange,
-                            format!("a block contract commits 1-{MAX_BLOCK_MIN_PER_WEEK} minutes a week"),
+                            format!(
+                                "a block contract commits 1-{MAX_BLOCK_MIN_PER_WEEK} minutes a week"
+                            ),
                         );
                     }
                     Some(committed_min_per_week)

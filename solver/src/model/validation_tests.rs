@@ -880,12 +880,9 @@ fn cases() -> Vec<Case> {
             "$.packages[1].id",
             |v| set(v, "/packages/1/id", json!("pk1/x")),
         ),
-        case(
-            "package id with NUL",
-            InvalidId,
-            "$.packages[0].id",
-            |v| set(v, "/packages/0/id", json!("pk\0")),
-        ),
+        case("package id with NUL", InvalidId, "$.packages[0].id", |v| {
+            set(v, "/packages/0/id", json!("pk\0"))
+        }),
         case(
             "service user id with a leading space",
             InvalidId,
@@ -904,12 +901,9 @@ fn cases() -> Vec<Case> {
             "$.providers[0].id",
             |v| set(v, "/providers/0/id", json!("p".repeat(101))),
         ),
-        case(
-            "team id with a newline",
-            InvalidId,
-            "$.teams[0].id",
-            |v| set(v, "/teams/0/id", json!("t\n1")),
-        ),
+        case("team id with a newline", InvalidId, "$.teams[0].id", |v| {
+            set(v, "/teams/0/id", json!("t\n1"))
+        }),
         // invalid_text
         case(
             "absence reason of a megabyte",
@@ -1775,10 +1769,22 @@ fn an_invalid_horizon_does_not_stop_validation() {
         let issues = validate(&v).unwrap_err();
         for (path, code) in [
             (format!("$.horizon.{field}"), None),
-            ("$.carers[1].shifts[0].end".into(), Some(IssueCode::InvalidTime)),
-            ("$.carers[0].skills[0]".into(), Some(IssueCode::UnknownSkill)),
-            ("$.settings.max_team_size".into(), Some(IssueCode::OutOfRange)),
-            ("$.service_users[1].continuity_cap".into(), Some(IssueCode::OutOfRange)),
+            (
+                "$.carers[1].shifts[0].end".into(),
+                Some(IssueCode::InvalidTime),
+            ),
+            (
+                "$.carers[0].skills[0]".into(),
+                Some(IssueCode::UnknownSkill),
+            ),
+            (
+                "$.settings.max_team_size".into(),
+                Some(IssueCode::OutOfRange),
+            ),
+            (
+                "$.service_users[1].continuity_cap".into(),
+                Some(IssueCode::OutOfRange),
+            ),
         ] {
             assert!(
                 issues
@@ -1810,7 +1816,11 @@ fn a_zero_default_continuity_cap_is_one_issue() {
 fn twenty_four_hundred_is_an_end_time_only() {
     let mut v = baseline();
     set(&mut v, "/packages/0/visits/1/time/exact", json!("24:00"));
-    assert_issue(&v, "$.packages[0].visits[1].time.exact", IssueCode::InvalidTime);
+    assert_issue(
+        &v,
+        "$.packages[0].visits[1].time.exact",
+        IssueCode::InvalidTime,
+    );
     let mut v = baseline();
     set(
         &mut v,
@@ -1840,7 +1850,10 @@ fn packages_without_carers_validate_with_a_warning() {
     assert!(Problem::from_request(&req).is_ok());
     let w = Problem::warnings(&req);
     assert_eq!(w.len(), 1);
-    assert_eq!((w[0].path.as_str(), w[0].code), ("$.carers", IssueCode::NoCarers));
+    assert_eq!(
+        (w[0].path.as_str(), w[0].code),
+        ("$.carers", IssueCode::NoCarers)
+    );
     assert!(Problem::warnings(&request_of(&baseline())).is_empty());
 }
 

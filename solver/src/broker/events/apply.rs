@@ -9,8 +9,8 @@ use crate::broker::records::{
     TeamReplan,
 };
 use crate::format::{
-    Absence, Carer, FORMAT_TAG, is_visit_of, FrameworkStatus, Package, Provider, Rota, Route, ServiceUser, Team,
-    Tier,
+    Absence, Carer, FORMAT_TAG, FrameworkStatus, Package, Provider, Rota, Route, ServiceUser, Team,
+    Tier, is_visit_of,
 };
 use chrono::{DateTime, Utc};
 
