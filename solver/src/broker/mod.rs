@@ -42,6 +42,7 @@ mod fit;
 pub mod ledger;
 mod offers;
 mod provider_failure;
+mod publish;
 pub mod records;
 mod referral;
 pub mod reports;
@@ -118,8 +119,9 @@ pub fn plan_initial_rotas(
         .collect()
 }
 
-/// The broker's whole state.
-#[derive(Debug)]
+/// The broker's whole state. `Clone` so a service can keep a second copy for
+/// readers and bring it up to date by applying the same committed events.
+#[derive(Debug, Clone)]
 pub struct Broker {
     /// Policy.
     pub config: BrokerConfig,

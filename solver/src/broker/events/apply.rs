@@ -92,6 +92,9 @@ impl Broker {
             BrokerEvent::CarerSaved { carer, replans, .. } => {
                 self.apply_carer_saved(carer, replans)
             }
+            BrokerEvent::RotaPublished { team, rota, .. } => {
+                self.rotas.insert(team.clone(), rota.clone());
+            }
             BrokerEvent::YearClosed { .. } => {}
         }
     }
