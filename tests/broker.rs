@@ -254,6 +254,7 @@ async fn refer_recommend_offer_accept_and_report_over_http() {
         .await;
     assert_eq!(r.status, 403);
     if let Some(other) = offers.iter().find(|o| o["provider"] != provider.as_str()) {
+        // Another provider's offer is 404, as an unknown one: ids tell nothing.
         let id = other["id"].as_str().expect("id");
         assert_eq!(
             s.call(
@@ -264,7 +265,7 @@ async fn refer_recommend_offer_accept_and_report_over_http() {
             )
             .await
             .status,
-            403
+            404
         );
     }
     let r = s
@@ -389,8 +390,8 @@ async fn refer_recommend_offer_accept_and_report_over_http() {
         )
         .await;
     assert_eq!(
-        (r.status, r.json()["code"].clone()),
-        (422, json!("invalid_input"))
+        (r.status, r.json()["code"].clone(), r.json()["path"].clone()),
+        (422, json!("invalid_request"), json!("$.to"))
     );
     assert_eq!(
         s.call(

@@ -8,6 +8,7 @@ mod console_api;
 mod contract;
 mod e2e;
 mod live_push;
+mod intake;
 mod replicas;
 mod rota;
 mod solutions;

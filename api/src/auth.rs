@@ -374,10 +374,11 @@ impl KeyStore {
     pub fn authorize_header(&self, header: Option<&str>) -> Result<&Principal, ApiError> {
         let value = header
             .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <key>".into()))?;
+        // The scheme is case-insensitive (RFC 9110 §11.1): `BEARER x` is `Bearer x`.
         let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .filter(|k| !k.is_empty())
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be \"Bearer <key>\"".into())
@@ -447,6 +448,24 @@ mod tests {
         assert!(store.authenticate("cf_nope").is_none());
         assert!(store.authorize_header(Some("Basic abc")).is_err());
         assert!(store.authorize_header(None).is_err());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let demo = DemoKeys::generate("acme", "north").expect("ok");
+        let store = demo.store().expect("ok");
+        let key = demo.key(Role::Broker);
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let header = format!("{scheme} {key}");
+            assert!(store.authorize_header(Some(&header)).is_ok(), "{scheme}");
+        }
+        for bad in [
+            format!("Basic {key}"),
+            format!("Bearer{key}"),
+            "Bearer ".into(),
+        ] {
+            assert!(store.authorize_header(Some(&bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct Job {
     submitted: Instant,
     cancel: Arc<AtomicBool>,
     cancel_notify: Notify,
+    /// Woken when the job finishes, for a cancel that waits for the result.
+    done: Notify,
     progress: Arc<SolveProgress>,
     phase: Mutex<Phase>,
 }
@@ -79,6 +81,32 @@ impl Job {
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::SeqCst);
         self.cancel_notify.notify_one();
+    }
+
+    /// Waits up to `timeout` for the job to finish; whether it has.
+    pub async fn wait_finished(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a finish in between is not missed.
+            notified.as_mut().enable();
+            if self.is_finished() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.is_finished();
+            }
+        }
+    }
+
+    fn finish(&self, started: Option<Instant>, outcome: Outcome) {
+        *self.phase() = Phase::Finished {
+            started,
+            finished: Instant::now(),
+            outcome,
+        };
+        self.done.notify_waiters();
     }
 
     /// Whether the job has finished (succeeded, cancelled or failed).
@@ -400,6 +428,7 @@ impl JobStore {
             submitted: Instant::now(),
             cancel: Arc::new(AtomicBool::new(false)),
             cancel_notify: Notify::new(),
+            done: Notify::new(),
             progress: Arc::new(SolveProgress::default()),
             phase: Mutex::new(Phase::Queued),
         });
@@ -446,11 +475,7 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
     let permit = match permit {
         Some(p) if !job.cancel.load(Ordering::SeqCst) => p,
         _ => {
-            *job.phase() = Phase::Finished {
-                started: None,
-                finished: Instant::now(),
-                outcome: Outcome::Cancelled(None),
-            };
+            job.finish(None, Outcome::Cancelled(None));
             return;
         }
     };
@@ -484,11 +509,7 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
             Outcome::Failed(e)
         }
     };
-    *job.phase() = Phase::Finished {
-        started: Some(started),
-        finished: Instant::now(),
-        outcome,
-    };
+    job.finish(Some(started), outcome);
 }
 
 #[cfg(test)]

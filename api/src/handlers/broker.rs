@@ -30,10 +30,10 @@ pub(super) fn map_err(e: ServiceError) -> ApiError {
             let detail = e.to_string();
             match e {
                 BrokerError::InvalidFields(issues) => ApiError::Invalid(issues),
-                BrokerError::Invalid(_) => ApiError::Unprocessable {
-                    code: "invalid_input",
-                    detail,
-                },
+                // A rule refusing the request as a whole: one issue at the body's root.
+                BrokerError::Invalid(m) => {
+                    ApiError::Invalid(vec![Issue::new("$", IssueCode::Refused, m)])
+                }
                 BrokerError::UnknownPackage(_)
                 | BrokerError::UnknownOffer(_)
                 | BrokerError::UnknownProvider(_)

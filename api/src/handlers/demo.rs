@@ -19,7 +19,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ALL_ROLES),
         tag: "rota",
         summary: "The demo team's planning request",
-        description: "Only when the service was started with --demo (404 otherwise). Synthetic data.",
+        description: "Only when the service was started with --demo (404 otherwise). Synthetic data. With the demo county, the broker's team of a planner key (the county's first team for other keys), as it is now.",
         query: &[],
         request: None,
         response: Answer {
@@ -54,13 +54,30 @@ pub(super) fn schemas(out: &mut Schemas) {
     add::<BatchBody>(out);
 }
 
-/// `GET /v1/demo/request`.
+/// `GET /v1/demo/request`. With a broker, the demo team is the broker's: the
+/// planner key's own team (others get the team demo keys are scoped to, the
+/// county's first), with its carers and people as they are now, so the
+/// request a planner solves is the team the broker fills packages into.
 async fn demo_request(ctx: RequestCtx) -> Result<Response, ApiError> {
-    match &ctx.state.demo {
-        Some(r) => json_reply(StatusCode::OK, r.as_ref()),
-        None => Err(ApiError::NotFound(
+    let Some(fixed) = ctx.state.demo.clone() else {
+        return Err(ApiError::NotFound(
             "the service was started without --demo".into(),
-        )),
+        ));
+    };
+    let Some(svc) = ctx.state.broker.clone() else {
+        return json_reply(StatusCode::OK, fixed.as_ref());
+    };
+    let scoped = ctx.principal()?.team_scope().map(str::to_string);
+    let request = blocking(move || {
+        Ok(svc.read(|b, _| {
+            let team = scoped.or_else(|| b.roster.teams.first().map(|t| t.id.clone()))?;
+            b.team_request(&team)
+        }))
+    })
+    .await?;
+    match request {
+        Some(r) => json_reply(StatusCode::OK, &r),
+        None => json_reply(StatusCode::OK, fixed.as_ref()),
     }
 }
 

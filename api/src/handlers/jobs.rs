@@ -94,7 +94,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ROTA_ROLES),
         tag: "jobs",
         summary: "Cancel a job; the best rota found so far becomes its result",
-        description: "Idempotent; a finished job is left as it is. Answers with the job's status.",
+        description: "Idempotent; a finished job is left as it is. Answers once the solver has stopped (at most 10 s), with the job's status: `cancelled` with the best rota so far as its result, so GET …/result has it at once.",
         query: &[],
         request: None,
         response: Answer {
@@ -178,11 +178,18 @@ async fn result(ctx: RequestCtx) -> Result<Response, ApiError> {
     json_reply(StatusCode::OK, rota.as_ref())
 }
 
+/// Longest a cancel waits for the solver to hand back its best rota; past it
+/// the answer says `cancelling` and the result follows shortly.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `POST /v1/rota/jobs/{job_id}/cancel`.
 async fn cancel(ctx: RequestCtx) -> Result<Response, ApiError> {
     let job = ctx.state.jobs.get(ctx.param("job_id")?, ctx.principal()?)?;
     if !job.is_finished() {
         job.cancel();
+        // The solver stops at its next check of the flag; waiting for it means
+        // the answer (and an immediate GET …/result) has the best rota so far.
+        job.wait_finished(CANCEL_WAIT).await;
     }
     json_reply(StatusCode::ACCEPTED, &job.view())
 }

@@ -11,7 +11,7 @@ use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::{Broker, DeclineReason, Offer, OfferStatus};
-use carefill_solver::format::{Location, Tier, VisitPattern};
+use carefill_solver::format::{Issue, IssueCode, Location, Tier, VisitPattern, ids};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warp::http::StatusCode;
@@ -48,7 +48,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(OFFER_ROLES),
         tag: "broker",
         summary: "One offer (provider view)",
-        description: "Provider keys only for their own offers.",
+        description: "Provider keys only for their own offers: another provider's offer is 404, exactly as an unknown one.",
         query: &[],
         request: None,
         response: Answer {
@@ -89,7 +89,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
             status: 200,
             schema: "ProviderOffer",
         },
-        errors: &[404, 409],
+        errors: &[404, 409, 422],
         handler: |c| Box::pin(decline_offer(c)),
     },
 ];
@@ -179,7 +179,16 @@ fn provider_view(b: &Broker, o: &Offer) -> Option<ProviderOfferView> {
 async fn provider_offers(ctx: RequestCtx) -> Result<Response, ApiError> {
     let provider = ctx.param("provider_id")?.to_string();
     ctx.principal()?.require_provider(&provider)?;
-    let status = ctx.query_str("status").map(str::to_string);
+    let status = match ctx.query_str("status") {
+        None => None,
+        Some(s) if OFFER_STATUSES.contains(&s) => Some(s.to_string()),
+        Some(s) => {
+            return Err(ApiError::BadParameter {
+                path: "status".into(),
+                detail: format!("status {s:?} is not one of {}", OFFER_STATUSES.join(", ")),
+            });
+        }
+    };
     let v = read(&ctx, move |b, _| {
         if !b.roster.providers.iter().any(|p| p.id == provider) {
             return Err(ApiError::NotFound(format!("unknown provider `{provider}`")));
@@ -207,16 +216,23 @@ async fn provider_offers(ctx: RequestCtx) -> Result<Response, ApiError> {
     json_reply(StatusCode::OK, &v)
 }
 
+/// The statuses `?status=` accepts (as offers spell them).
+const OFFER_STATUSES: &[&str] = &["open", "accepted", "declined", "expired", "withdrawn"];
+
+/// The offer's provider, after checking the key may see it. Another provider's
+/// offer answers exactly as an unknown one (404), so offer ids, which are
+/// sequential, tell a provider nothing about others' offers.
 async fn offer_owner(ctx: &RequestCtx, id: &str) -> Result<String, ApiError> {
-    let id = id.to_string();
+    let unknown = || ApiError::NotFound(format!("unknown offer `{id}`"));
+    let id2 = id.to_string();
     let provider = read(ctx, move |b, _| {
-        b.offers
-            .get(&id)
-            .map(|o| o.provider.clone())
-            .ok_or_else(|| ApiError::NotFound(format!("unknown offer `{id}`")))
+        Ok(b.offers.get(&id2).map(|o| o.provider.clone()))
     })
-    .await?;
-    ctx.principal()?.require_provider(&provider)?;
+    .await?
+    .ok_or_else(unknown)?;
+    ctx.principal()?
+        .require_provider(&provider)
+        .map_err(|_| unknown())?;
     Ok(provider)
 }
 
@@ -265,11 +281,16 @@ struct DeclineBody {
 async fn decline_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     let id = ctx.param("offer_id")?.to_string();
     let body: DeclineBody = ctx.json()?;
-    if body.note.as_ref().is_some_and(|n| n.len() > 2000) {
-        return Err(ApiError::BadJson {
-            path: "$.note".into(),
-            detail: "at most 2000 characters".into(),
-        });
+    if let Some(m) = body
+        .note
+        .as_deref()
+        .and_then(|n| ids::text_error(n, ids::MAX_NOTE_LEN, true))
+    {
+        return Err(ApiError::Invalid(vec![Issue::new(
+            "$.note",
+            IssueCode::InvalidText,
+            m,
+        )]));
     }
     offer_owner(&ctx, &id).await?;
     let id2 = id.clone();

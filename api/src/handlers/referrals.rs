@@ -25,8 +25,13 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Refer a package: candidates, fit checks and the tier cascade start at once",
-        description: "Body {package, service_user}. Validates the package (422 invalid_input naming the field; 409 duplicate_package), starts the fill clock, fit-checks every nearby team of every eligible provider against its current rota and offers it to the first tier with a fitting provider (auto-accepting providers and emergency cover take it at once).",
-        query: &[],
+        description: "Body {package, service_user}. Validates the package (422 invalid_request with every issue's JSON path; 409 duplicate_package), starts the fill clock, fit-checks every nearby team of every eligible provider against its current rota and offers it to the first tier with a fitting provider (auto-accepting providers and emergency cover take it at once). A referral_time up to 30 days back starts the fill clock (reports) but damages accrue only from now, when the broker received it; history=import (admin keys only, 403 otherwise) imports it from another system with damages accruing from referral_time.",
+        query: &[QueryParam {
+            name: "history",
+            kind: ParamKind::String,
+            required: false,
+            description: "`import` (admin only): damages count from referral_time, as for a referral migrated from another system",
+        }],
         request: Some("Referral"),
         response: Answer {
             status: 201,
@@ -113,12 +118,33 @@ pub struct ReferralBody {
     pub service_user: ServiceUser,
 }
 
-/// `POST /v1/referrals`.
+/// `POST /v1/referrals[?history=import]`.
 async fn refer(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let import = match ctx.query_str("history") {
+        None => false,
+        Some("import") => {
+            if !ctx.principal()?.is_admin() {
+                return Err(ApiError::Forbidden(
+                    "history=import (damages for time before the broker had the package) is for admin keys only".into(),
+                ));
+            }
+            true
+        }
+        Some(other) => {
+            return Err(ApiError::BadParameter {
+                path: "history".into(),
+                detail: format!("history {other:?} is not `import`"),
+            });
+        }
+    };
     let body: ReferralBody = ctx.json()?;
     let id = body.package.id.clone();
     command(&ctx, "refer", move |b, now| {
-        b.refer(body.package, body.service_user, now)
+        if import {
+            b.import_referral(body.package, body.service_user, now)
+        } else {
+            b.refer(body.package, body.service_user, now)
+        }
     })
     .await?;
     let id2 = id.clone();

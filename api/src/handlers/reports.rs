@@ -97,11 +97,19 @@ struct CloseYearBody {
 /// `POST /v1/ledger/close-year`.
 async fn close_year(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body: CloseYearBody = ctx.json()?;
-    if body.year.is_empty() || body.year.len() > 20 {
-        return Err(ApiError::BadJson {
-            path: "$.year".into(),
-            detail: "a label like 2026/27".into(),
-        });
+    let bad = if body.year.trim().is_empty() {
+        Some("a label like 2026/27, not empty".to_string())
+    } else {
+        carefill_solver::format::ids::text_error(&body.year, 20, false)
+    };
+    if let Some(m) = bad {
+        return Err(ApiError::Invalid(vec![
+            carefill_solver::format::Issue::new(
+                "$.year",
+                carefill_solver::format::IssueCode::InvalidText,
+                m,
+            ),
+        ]));
     }
     command(&ctx, "close_year", move |b, now| {
         Ok(b.close_year(&body.year, now))

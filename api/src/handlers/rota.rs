@@ -30,7 +30,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ALL_ROLES),
         tag: "rota",
         summary: "Every problem in a planning request, with JSON paths",
-        description: "200 with valid=false and the issues for a well-formed but invalid request.",
+        description: "200 with valid=false and every issue (an invalid horizon does not hide the rest) for a well-formed but invalid request; warnings (e.g. no_carers) never make it invalid.",
         query: &[],
         request: Some("PlanningRequest"),
         response: Answer {
@@ -120,23 +120,32 @@ pub(super) const SEED: QueryParam = QueryParam {
 /// Reply of `POST /v1/requests/validate`.
 #[derive(Serialize, ToSchema)]
 struct ValidationReply {
+    /// Whether the request can be solved (no issues; warnings do not count).
     valid: bool,
+    /// Every problem, each with its JSON path and code.
     issues: Vec<Issue>,
+    /// Valid but probably not meant (e.g. `no_carers`); never make `valid` false.
+    warnings: Vec<Issue>,
 }
 
 /// `POST /v1/requests/validate`.
 async fn validate(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body = ctx.body.clone();
-    let reply = blocking(move || match parse_problem(&body) {
-        Ok(_) => Ok(ValidationReply {
-            valid: true,
-            issues: Vec::new(),
-        }),
-        Err(ApiError::Invalid(issues)) => Ok(ValidationReply {
-            valid: false,
-            issues,
-        }),
-        Err(e) => Err(e),
+    let reply = blocking(move || {
+        let request: PlanningRequest = parse_body(&body)?;
+        let warnings = Problem::warnings(&request);
+        Ok(match Problem::from_request(&request) {
+            Ok(_) => ValidationReply {
+                valid: true,
+                issues: Vec::new(),
+                warnings,
+            },
+            Err(issues) => ValidationReply {
+                valid: false,
+                issues,
+                warnings,
+            },
+        })
     })
     .await?;
     json_reply(StatusCode::OK, &reply)
@@ -149,17 +158,18 @@ async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
     if ctx.state.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
-    // Take the slot first: parsing a large body is work too, and a busy service should say so at once.
+    // Parse and validate first: a bad request is the caller's to fix (400/422)
+    // whether or not the solver is busy; only a valid one is told to retry.
+    let body = ctx.body.clone();
+    let (request, problem) = blocking(move || parse_problem(&body)).await?;
+    check_request_scope(ctx.principal()?, &request)?;
+    drop(request);
     let permit = ctx
         .state
         .solve_slots
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::Busy)?;
-    let body = ctx.body.clone();
-    let (request, problem) = blocking(move || parse_problem(&body)).await?;
-    check_request_scope(ctx.principal()?, &request)?;
-    drop(request);
     let options = SolveOptions {
         time_limit: Duration::from_secs_f64(limit),
         seed,

@@ -49,13 +49,26 @@ impl RequestCtx {
             .ok_or_else(|| ApiError::Internal(format!("{} has no caller", self.route_id)))
     }
 
-    /// A path parameter declared in the template.
+    /// A path parameter declared in the template. An id parameter (`*_id`)
+    /// breaking the one id rule is 400 naming it: no such record can exist.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
-        self.params
+        let value = self
+            .params
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
-            .ok_or_else(|| ApiError::Internal(format!("{} has no parameter {name}", self.route_id)))
+            .ok_or_else(|| {
+                ApiError::Internal(format!("{} has no parameter {name}", self.route_id))
+            })?;
+        if name.ends_with("_id")
+            && let Some(m) = carefill_solver::format::id_error(value)
+        {
+            return Err(ApiError::BadParameter {
+                path: name.to_string(),
+                detail: m,
+            });
+        }
+        Ok(value)
     }
 
     /// A query parameter as text (the last one when repeated).

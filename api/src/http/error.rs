@@ -4,6 +4,9 @@
 //! snake_case `code`, a human `detail`, the JSON `path` of the bad field or the
 //! name of the bad parameter where there is one, every validation `issues`
 //! entry for 422, and the `request_id` also sent as `X-Request-Id`.
+//! Every 422 is `invalid_request` with `path` (the first issue's) and
+//! `issues[]`, each with `path`, `code` and `message`: one shape, whichever
+//! route or rule refused the request.
 //! The one table mapping variants to `(code, status)` is
 //! [`ApiError::code_and_status`].
 
@@ -69,14 +72,6 @@ pub enum ApiError {
         detail: String,
         /// Seconds to wait before trying again (`Retry-After`), if it will change.
         retry_after: Option<u32>,
-    },
-    /// Well-formed but refused by the domain rules (e.g. an invalid referral).
-    #[error("{detail}")]
-    Unprocessable {
-        /// Stable code.
-        code: &'static str,
-        /// What is wrong, naming the field.
-        detail: String,
     },
     /// The database is unavailable; nothing was changed.
     #[error("storage unavailable: {0}")]
@@ -150,7 +145,6 @@ impl ApiError {
             ApiError::RouteNotFound(_) => ("route_not_found", StatusCode::NOT_FOUND),
             ApiError::MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             ApiError::Conflict { code, .. } => (code, StatusCode::CONFLICT),
-            ApiError::Unprocessable { code, .. } => (code, StatusCode::UNPROCESSABLE_ENTITY),
             ApiError::StorageUnavailable(_) => {
                 ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE)
             }
@@ -165,10 +159,12 @@ impl ApiError {
     /// The problem+json answer, carrying `request_id` when there is one.
     pub fn to_response(&self, request_id: Option<&str>) -> Response {
         let (code, status) = self.code_and_status();
+        // Every 422 names the first issue's path at the top as well.
         let path = match self {
             ApiError::BadJson { path, .. } | ApiError::BadParameter { path, .. } => {
                 Some(path.as_str())
             }
+            ApiError::Invalid(issues) => Some(issues.first().map_or("$", |i| i.path.as_str())),
             _ => None,
         };
         let issues = match self {

@@ -112,9 +112,9 @@ pub(crate) fn fit_check(
             );
         }
     };
-    let prefix = format!("{}/", package.id);
+    // The package's own visits, by the model's package index (never by id prefix).
     let new_visits: Vec<usize> = (0..p.visits.len())
-        .filter(|&v| p.visits[v].id.starts_with(&prefix))
+        .filter(|&v| p.packages[p.visits[v].package].id == package.id)
         .collect();
     if new_visits.is_empty() {
         return not_fitting(

@@ -136,7 +136,6 @@ impl Broker {
             released.sort();
             released.dedup();
             for (pkg, team) in &released {
-                let prefix = format!("{pkg}/");
                 let known: Vec<String> = self
                     .rotas
                     .get(team)
@@ -144,7 +143,11 @@ impl Broker {
                         let mut c: Vec<String> = r
                             .routes
                             .iter()
-                            .filter(|rt| rt.stops.iter().any(|s| s.visit.starts_with(&prefix)))
+                            .filter(|rt| {
+                                rt.stops
+                                    .iter()
+                                    .any(|s| crate::format::is_visit_of(&s.visit, pkg))
+                            })
                             .map(|rt| rt.carer.clone())
                             .collect();
                         c.sort();
@@ -193,6 +196,7 @@ impl Broker {
                     service_user: user,
                     area,
                     previous_provider: Some(provider.to_string()),
+                    received_at: None,
                 },
                 &mut out,
             );

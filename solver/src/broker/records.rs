@@ -57,6 +57,10 @@ pub struct PackageRecord {
     /// adopted (`GET /v1/policy/history`).
     #[serde(default)]
     pub policy_version: u32,
+    /// When the damages clock starts, if not at `referred_at`: the time the
+    /// broker received a referral whose `referral_time` was earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damages_from: Option<DateTime<Utc>>,
 }
 
 impl PackageRecord {
@@ -78,6 +82,7 @@ impl PackageRecord {
             area,
             last_retry_at: None,
             policy_version: 0,
+            damages_from: None,
         }
     }
 }

@@ -26,6 +26,14 @@ fn fill_clock_start(package: &Package, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
+/// A package status as the API spells it.
+fn status_name(status: PackageStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{status:?}").to_lowercase())
+}
+
 impl Broker {
     /// Checks a package on its own (JSON paths in the message) before it enters brokering.
     pub fn validate_referral(
@@ -34,10 +42,14 @@ impl Broker {
         user: &ServiceUser,
     ) -> Result<(), BrokerError> {
         if package.service_user != user.id {
-            return Err(BrokerError::Invalid(format!(
-                "package.service_user `{}` does not match service_user.id `{}`",
-                package.service_user, user.id
-            )));
+            return Err(BrokerError::InvalidFields(vec![crate::format::Issue::new(
+                "$.package.service_user",
+                crate::format::IssueCode::Contradiction,
+                format!(
+                    "package.service_user `{}` does not match service_user.id `{}`",
+                    package.service_user, user.id
+                ),
+            )]));
         }
         if self
             .packages
@@ -88,11 +100,39 @@ impl Broker {
     }
 
     /// A new referral: validates it, starts its fill clock and runs the cascade.
+    ///
+    /// A `referral_time` before now starts the fill clock (reports count from
+    /// it) but not the damages clock: damages accrue only for time the broker
+    /// had the package, from now. [`Broker::import_referral`] is the explicit
+    /// exception.
     pub fn refer(
         &mut self,
         package: Package,
         user: ServiceUser,
         now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.refer_with(package, user, now, false)
+    }
+
+    /// A referral imported from another system's history (an admin's
+    /// migration): both the fill clock and the damages clock start at its
+    /// `referral_time`, so the next tick accrues damages for the time it
+    /// already waited.
+    pub fn import_referral(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.refer_with(package, user, now, true)
+    }
+
+    fn refer_with(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        now: DateTime<Utc>,
+        history: bool,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
         self.validate_referral(&package, &user)?;
         let mut out = Vec::new();
@@ -106,6 +146,7 @@ impl Broker {
                 service_user: user,
                 area,
                 previous_provider: None,
+                received_at: (clock < now && !history).then_some(now),
             },
             &mut out,
         );
@@ -137,14 +178,18 @@ impl Broker {
             .ok_or_else(|| BrokerError::UnknownTeam(team.to_string()))?;
         let p = self.roster.providers[pi].clone();
         if self.roster.teams[ti].provider.as_deref() != Some(provider) {
-            return Err(BrokerError::Invalid(format!(
-                "team `{team}` is not a team of provider `{provider}`"
-            )));
+            return Err(BrokerError::InvalidFields(vec![crate::format::Issue::new(
+                "$.team",
+                crate::format::IssueCode::Contradiction,
+                format!("team `{team}` is not a team of provider `{provider}`"),
+            )]));
         }
         if p.framework_status != FrameworkStatus::Active {
-            return Err(BrokerError::Invalid(format!(
-                "provider `{provider}` is not active on the framework"
-            )));
+            return Err(BrokerError::InvalidFields(vec![crate::format::Issue::new(
+                "$.provider",
+                crate::format::IssueCode::Refused,
+                format!("provider `{provider}` is not active on the framework"),
+            )]));
         }
         let fit = fit_check(&self.roster, &self.index, &self.rotas, ti, &package, &user);
         if !fit.summary.fits {
@@ -163,6 +208,7 @@ impl Broker {
                 service_user: user,
                 area,
                 previous_provider: None,
+                received_at: None,
             },
             &mut out,
         );
@@ -206,6 +252,7 @@ impl Broker {
                     service_user: user,
                     area,
                     previous_provider: None,
+                    received_at: None,
                 },
                 &mut out,
             );
@@ -225,9 +272,12 @@ impl Broker {
             .get(package)
             .ok_or_else(|| BrokerError::UnknownPackage(package.to_string()))?;
         if rec.status == PackageStatus::Filled || rec.status == PackageStatus::Cancelled {
-            return Err(BrokerError::OfferClosed {
-                offer: package.to_string(),
-                status: format!("{:?}", rec.status).to_lowercase(),
+            return Err(BrokerError::Refused {
+                code: "package_closed",
+                detail: format!(
+                    "package `{package}` is {}; only an open or escalated package can be cancelled",
+                    status_name(rec.status)
+                ),
             });
         }
         let mut out = Vec::new();
@@ -270,9 +320,12 @@ impl Broker {
             .get(package)
             .ok_or_else(|| BrokerError::UnknownPackage(package.to_string()))?;
         if rec.status != PackageStatus::Escalated {
-            return Err(BrokerError::OfferClosed {
-                offer: package.to_string(),
-                status: format!("{:?}", rec.status).to_lowercase(),
+            return Err(BrokerError::Refused {
+                code: "package_not_escalated",
+                detail: format!(
+                    "package `{package}` is {}; only an escalated package can be re-brokered",
+                    status_name(rec.status)
+                ),
             });
         }
         let mut out = Vec::new();

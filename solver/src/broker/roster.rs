@@ -28,27 +28,9 @@ use crate::rota::insert_visits;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Longest id accepted for a provider, team or carer.
-pub const MAX_ID_LEN: usize = 100;
-
-/// Ids end up in URL paths and inside shift and visit ids (`carer#date#n`,
-/// `package/visit@date`), so the separators those use are not allowed.
+/// The record's id against the format's one id rule ([`crate::format::ids`]).
 fn id_issue(id: &str) -> Option<Issue> {
-    let bad = id.is_empty()
-        || id.len() > MAX_ID_LEN
-        || id.trim() != id
-        || id
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '/' | '#' | '@'));
-    bad.then(|| {
-        Issue::new(
-            "$.id",
-            IssueCode::OutOfRange,
-            format!(
-                "an id is 1-{MAX_ID_LEN} characters without `/`, `#`, `@`, control characters or surrounding spaces"
-            ),
-        )
-    })
+    crate::format::id_error(id).map(|m| Issue::new("$.id", IssueCode::InvalidId, m))
 }
 
 /// Validates `req` with the format's own validation. Issues of the record being
@@ -531,16 +513,41 @@ impl Broker {
             .iter()
             .find(|c| c.id == carer)
             .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
-        let team = c
-            .team
-            .clone()
-            .ok_or_else(|| BrokerError::Invalid(format!("carer `{carer}` has no team")))?;
-        let from = DateTime::parse_from_rfc3339(&absence.from)
-            .map_err(|e| BrokerError::Invalid(format!("$.from: not an RFC 3339 instant ({e})")))?;
-        let to = DateTime::parse_from_rfc3339(&absence.to)
-            .map_err(|e| BrokerError::Invalid(format!("$.to: not an RFC 3339 instant ({e})")))?;
+        let team = c.team.clone().ok_or_else(|| {
+            BrokerError::InvalidFields(vec![Issue::new(
+                "$",
+                IssueCode::Refused,
+                format!("carer `{carer}` has no team, so has no rota to take an absence from"),
+            )])
+        })?;
+        let field = |path: &str, code: IssueCode, m: String| {
+            BrokerError::InvalidFields(vec![Issue::new(path, code, m)])
+        };
+        let from = DateTime::parse_from_rfc3339(&absence.from).map_err(|e| {
+            field(
+                "$.from",
+                IssueCode::InvalidInstant,
+                format!("not an RFC 3339 instant ({e})"),
+            )
+        })?;
+        let to = DateTime::parse_from_rfc3339(&absence.to).map_err(|e| {
+            field(
+                "$.to",
+                IssueCode::InvalidInstant,
+                format!("not an RFC 3339 instant ({e})"),
+            )
+        })?;
         if to <= from {
-            return Err(BrokerError::Invalid("$.to must be after $.from".into()));
+            return Err(field(
+                "$.to",
+                IssueCode::EndBeforeStart,
+                "the absence must end after it starts".into(),
+            ));
+        }
+        if let Some(m) = absence.reason.as_deref().and_then(|r| {
+            crate::format::ids::text_error(r, crate::format::ids::MAX_LABEL_LEN, false)
+        }) {
+            return Err(field("$.reason", IssueCode::InvalidText, m));
         }
         let mut req = self
             .team_request(&team)
@@ -549,11 +556,18 @@ impl Broker {
             c.absences.push(absence.clone());
         }
         let p = Problem::from_request(&req).map_err(|issues| {
-            BrokerError::Invalid(
+            BrokerError::InvalidFields(
                 issues
-                    .first()
-                    .map(|i| format!("{}: {}", i.path, i.message))
-                    .unwrap_or_default(),
+                    .into_iter()
+                    .map(|i| Issue {
+                        path: "$".into(),
+                        message: format!(
+                            "team `{team}` would become invalid: {}: {}",
+                            i.path, i.message
+                        ),
+                        code: i.code,
+                    })
+                    .collect(),
             )
         })?;
         // The same minimum-change re-plan as any carer change (`replan`): the

@@ -48,9 +48,11 @@ fn assert_no_gap_in_care(b: &Broker, pkg: &str) {
     let rec = &b.packages[pkg];
     let team = rec.team.as_deref().expect("filled package has a team");
     let rota = &b.rotas[team];
-    let prefix = format!("{pkg}/");
     assert!(
-        !rota.unplaced.iter().any(|u| u.visit.starts_with(&prefix)),
+        !rota
+            .unplaced
+            .iter()
+            .any(|u| crate::format::is_visit_of(&u.visit, pkg)),
         "{pkg}: visits left unplaced on {team}"
     );
     let req = b.team_request(team).expect("team");
@@ -64,7 +66,7 @@ fn assert_no_gap_in_care(b: &Broker, pkg: &str) {
         .visits
         .iter()
         .map(|v| v.id.as_str())
-        .filter(|id| id.starts_with(&prefix))
+        .filter(|id| crate::format::is_visit_of(id, pkg))
         .collect();
     assert!(!expected.is_empty(), "{pkg} has visits in the horizon");
     for v in expected {

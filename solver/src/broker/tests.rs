@@ -586,7 +586,7 @@ fn bad_referrals_are_rejected_with_the_field_named() {
     user.id = "someone-else".into();
     assert!(matches!(
         w.broker.validate_referral(&pkg, &user),
-        Err(BrokerError::Invalid(_))
+        Err(BrokerError::InvalidFields(ref i)) if i[0].path == "$.package.service_user"
     ));
     let existing = w.broker.roster.packages[0].clone();
     let owner = w

@@ -99,9 +99,12 @@ impl Broker {
             .filter(|r| {
                 matches!(r.status, PackageStatus::Open | PackageStatus::Escalated)
                     && !r.damages_accrued
-                    && now - r.referred_at >= threshold
+                    && now - r.damages_from.unwrap_or(r.referred_at) >= threshold
             })
-            .map(|r| (r.package.id.clone(), r.referred_at + threshold))
+            .map(|r| {
+                let from = r.damages_from.unwrap_or(r.referred_at);
+                (r.package.id.clone(), from + threshold)
+            })
             .collect();
         if due.is_empty() {
             return;

@@ -60,6 +60,15 @@ pub enum IssueCode {
     Contradiction,
     /// More distinct skills than the engine supports (64).
     TooManySkills,
+    /// An id breaks the id rule ([`crate::format::ID_RULE`]).
+    InvalidId,
+    /// Free text is too long or holds control characters.
+    InvalidText,
+    /// A warning, not an error: the request has packages but no carers, so a
+    /// rota would leave every visit unplaced (a brokering request has none on purpose).
+    NoCarers,
+    /// Well-formed, but a broker rule refuses it in the current state; the message says which.
+    Refused,
 }
 
 impl IssueCode {
@@ -91,6 +100,10 @@ impl IssueCode {
             IssueCode::InvalidAssignment => "invalid_assignment",
             IssueCode::Contradiction => "contradiction",
             IssueCode::TooManySkills => "too_many_skills",
+            IssueCode::InvalidId => "invalid_id",
+            IssueCode::InvalidText => "invalid_text",
+            IssueCode::NoCarers => "no_carers",
+            IssueCode::Refused => "refused",
         }
     }
 }

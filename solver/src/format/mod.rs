@@ -5,11 +5,13 @@
 //! problem at once.
 
 pub mod days;
+pub mod ids;
 pub mod issue;
 pub mod request;
 pub mod rota;
 
 pub use days::{Day, DaySelector, InvalidDay, parse_date};
+pub use ids::{ID_RULE, MAX_ID_LEN, id_error, is_valid_id, is_visit_of, visit_id, visit_package};
 pub use issue::{Issue, IssueCode, Issues};
 pub use request::*;
 pub use rota::*;

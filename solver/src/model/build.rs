@@ -17,6 +17,13 @@ use std::collections::{BTreeMap, HashSet};
 pub const MAX_HORIZON_DAYS: u32 = 28;
 /// Shortest and longest visit accepted, minutes.
 pub const VISIT_DURATION_RANGE: (u32, u32) = (5, 480);
+/// Highest hourly rate accepted, pence (£1,000 an hour: far above any care fee,
+/// far below where sums of a year's fees could overflow).
+pub const MAX_HOURLY_RATE_PENCE: u32 = 100_000;
+/// Most minutes a block contract may commit per week (about 16,700 hours).
+pub const MAX_BLOCK_MIN_PER_WEEK: u32 = 1_000_000;
+
+use crate::format::ids::{MAX_LABEL_LEN, MAX_NAME_LEN};
 
 impl Problem {
     /// Validates `request` and builds the problem, or returns every issue found.
@@ -41,6 +48,27 @@ impl Problem {
                 Err(b.issues.0)
             }
         }
+    }
+}
+
+impl Problem {
+    /// Warnings about a request that is valid but probably not what was meant.
+    /// They never fail validation: a brokering request has packages and no
+    /// carers on purpose, while a rota request without carers leaves every visit
+    /// unplaced.
+    pub fn warnings(request: &PlanningRequest) -> Vec<Issue> {
+        let mut out = Vec::new();
+        if !request.packages.is_empty() && request.carers.is_empty() {
+            out.push(Issue::new(
+                "$.carers",
+                IssueCode::NoCarers,
+                format!(
+                    "the request has {} package(s) and no carers: a rota would leave every visit unplaced (no_skilled_carer); add the team's carers, or ignore this for a brokering request",
+                    request.packages.len()
+                ),
+            ));
+        }
+        out
     }
 }
 
@@ -84,7 +112,10 @@ impl Builder {
             TravelSpec::Matrix(m) => Some(m.minutes.len()),
             _ => None,
         };
-        let horizon = horizon?;
+        // An invalid horizon does not stop validation: the rest is checked
+        // against a stand-in horizon so every issue is reported in one answer.
+        let horizon_ok = horizon.is_some();
+        let horizon = horizon.unwrap_or_else(|| stand_in_horizon(r));
         let ctx = Ctx {
             horizon,
             skills,
@@ -141,6 +172,9 @@ impl Builder {
             .collect();
 
         let travel = travel?;
+        if !horizon_ok {
+            return None;
+        }
         let lateness = match r.settings.lateness {
             Lateness::Hard => LatenessRule::Hard,
             Lateness::Soft {
@@ -232,7 +266,9 @@ impl Builder {
         let mut list = Vec::new();
         for (i, s) in skills.iter().enumerate() {
             let path = format!("$.settings.skills[{i}]");
-            if s.trim().is_empty() {
+            if let Some(m) = format::ids::text_error(s, MAX_LABEL_LEN, false) {
+                self.push(path, IssueCode::InvalidText, m);
+            } else if s.trim().is_empty() {
                 self.push(
                     path,
                     IssueCode::OutOfRange,
@@ -275,6 +311,7 @@ impl Builder {
     /// Parses a local window; an end earlier than the start wraps to the next day.
     fn window(&mut self, path: &str, start: &str, end: &str) -> Option<(Minute, Minute)> {
         let s = parse_clock(start)
+            .and_then(not_end_of_day)
             .map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidTime, m))
             .ok();
         let e = parse_clock(end)
@@ -414,6 +451,13 @@ impl Builder {
         self.locations.len() - 1
     }
 
+    /// Bounded free text without control characters (line breaks only when `multiline`).
+    fn text(&mut self, path: &str, text: &str, max: usize, multiline: bool) {
+        if let Some(m) = format::ids::text_error(text, max, multiline) {
+            self.push(path, IssueCode::InvalidText, m);
+        }
+    }
+
     fn skill_set(&mut self, path: &str, names: &[String], ctx: &Ctx) -> SkillSet {
         let mut set = 0u64;
         for (i, s) in names.iter().enumerate() {
@@ -432,12 +476,8 @@ impl Builder {
     fn duplicate_ids<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) {
         let mut seen = HashSet::new();
         for (i, id) in ids.enumerate() {
-            if id.trim().is_empty() {
-                self.push(
-                    format!("$.{kind}[{i}].id"),
-                    IssueCode::OutOfRange,
-                    "id must not be empty",
-                );
+            if let Some(m) = format::id_error(id) {
+                self.push(format!("$.{kind}[{i}].id"), IssueCode::InvalidId, m);
             } else if !seen.insert(id) {
                 self.push(
                     format!("$.{kind}[{i}].id"),
@@ -457,6 +497,24 @@ impl Builder {
         let mut out = Vec::with_capacity(r.providers.len());
         for (i, p) in r.providers.iter().enumerate() {
             let path = format!("$.providers[{i}]");
+            self.text(&format!("{path}.name"), &p.name, MAX_NAME_LEN, false);
+            if p.name.trim().is_empty() {
+                self.push(
+                    format!("{path}.name"),
+                    IssueCode::InvalidText,
+                    "a provider needs a name",
+                );
+            }
+            if p.hourly_rate_pence > MAX_HOURLY_RATE_PENCE {
+                self.push(
+                    format!("{path}.hourly_rate_pence"),
+                    IssueCode::OutOfRange,
+                    format!(
+                        "an hourly rate is at most {MAX_HOURLY_RATE_PENCE} pence, got {}",
+                        p.hourly_rate_pence
+                    ),
+                );
+            }
             let skills = self.skill_set(&format!("{path}.skills"), &p.skills, ctx);
             let mut polys = Vec::new();
             for (a, area) in p.service_areas.iter().enumerate() {
@@ -468,11 +526,15 @@ impl Builder {
                 ContractTerms::Block {
                     committed_min_per_week,
                 } => {
-                    if committed_min_per_week == 0 {
+                    if committed_min_per_week == 0
+                        || committed_min_per_week > MAX_BLOCK_MIN_PER_WEEK
+                    {
                         self.push(
                             format!("{path}.contract.committed_min_per_week"),
                             IssueCode::OutOfRange,
-                            "a block contract commits more than 0 minutes a week",
+                            format!(
+                                "a block contract commits 1-{MAX_BLOCK_MIN_PER_WEEK} minutes a week"
+                            ),
                         );
                     }
                     Some(committed_min_per_week)
@@ -504,6 +566,9 @@ impl Builder {
         let mut out = Vec::with_capacity(r.teams.len());
         for (i, t) in r.teams.iter().enumerate() {
             let path = format!("$.teams[{i}]");
+            if let Some(name) = &t.name {
+                self.text(&format!("{path}.name"), name, MAX_NAME_LEN, false);
+            }
             let provider = t.provider.as_ref().and_then(|p| {
                 let found = providers.get(p.as_str()).copied();
                 if found.is_none() {
@@ -590,6 +655,9 @@ impl Builder {
             let mut absences: Vec<(i64, i64)> = Vec::new();
             for (a, ab) in c.absences.iter().enumerate() {
                 let ap = format!("{path}.absences[{a}]");
+                if let Some(reason) = &ab.reason {
+                    self.text(&format!("{ap}.reason"), reason, MAX_LABEL_LEN, false);
+                }
                 let from = ctx
                     .horizon
                     .parse_instant(&ab.from)
@@ -768,7 +836,8 @@ impl Builder {
             let cap = s
                 .continuity_cap
                 .unwrap_or(r.settings.default_continuity_cap);
-            if cap == 0 {
+            // A zero default is reported once, at the setting.
+            if s.continuity_cap == Some(0) {
                 self.push(
                     format!("{path}.continuity_cap"),
                     IssueCode::OutOfRange,
@@ -864,12 +933,8 @@ impl Builder {
             }
             for (v, pat) in p.visits.iter().enumerate() {
                 let vp = format!("{path}.visits[{v}]");
-                if pat.id.trim().is_empty() {
-                    self.push(
-                        format!("{vp}.id"),
-                        IssueCode::OutOfRange,
-                        "id must not be empty",
-                    );
+                if let Some(m) = format::id_error(&pat.id) {
+                    self.push(format!("{vp}.id"), IssueCode::InvalidId, m);
                 } else if pattern_ids.contains_key(pat.id.as_str()) {
                     self.push(
                         format!("{vp}.id"),
@@ -904,6 +969,7 @@ impl Builder {
                 // Window as (earliest start, latest start) relative to the day's midnight.
                 let window = match &pat.time {
                     TimeSpec::Exact(t) => parse_clock(t)
+                        .and_then(not_end_of_day)
                         .map_err(|m| {
                             self.push(format!("{vp}.time.exact"), IssueCode::InvalidTime, m)
                         })
@@ -954,11 +1020,10 @@ impl Builder {
                         } else {
                             (ctx.horizon.local(d, ls + duration) - duration).max(earliest_start)
                         };
-                        let id = format!(
-                            "{}/{}@{}",
-                            p.id,
-                            pat.id,
-                            ctx.horizon.date(d).format("%Y-%m-%d")
+                        let id = format::visit_id(
+                            &p.id,
+                            &pat.id,
+                            &ctx.horizon.date(d).format("%Y-%m-%d").to_string(),
                         );
                         concrete.push((d, visits.len()));
                         mine.push(visits.len());
@@ -1174,9 +1239,9 @@ impl Builder {
                 };
                 let pattern = visit
                     .id
-                    .split_once('/')
-                    .and_then(|(_, rest)| rest.rsplit_once('@'))
-                    .map(|(pat, _)| pat);
+                    .rsplit_once('@')
+                    .and_then(|(rest, _)| rest.rsplit_once('/'))
+                    .map(|(_, pat)| pat);
                 let vi = r.packages[pi]
                     .visits
                     .iter()
@@ -1194,6 +1259,41 @@ impl Builder {
                 }
             }
         }
+    }
+}
+
+/// `24:00` is the end of a day: an end time, never a start.
+fn not_end_of_day(t: Minute) -> Result<Minute, String> {
+    if t >= DAY {
+        Err("24:00 is only an end time (the end of the day); start at 00:00 of the next day".into())
+    } else {
+        Ok(t)
+    }
+}
+
+/// The horizon validation goes on with when the request's own is invalid:
+/// its valid parts, else a 7-day week from a fixed Monday at UTC.
+fn stand_in_horizon(r: &PlanningRequest) -> Horizon {
+    let fallback_date = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default();
+    Horizon {
+        start_date: parse_date(&r.horizon.start_date).unwrap_or(fallback_date),
+        days: if (1..=MAX_HORIZON_DAYS).contains(&r.horizon.days) {
+            r.horizon.days
+        } else {
+            7
+        },
+        zone: r
+            .horizon
+            .time_zone
+            .as_deref()
+            .and_then(|name| parse_zone(name).ok())
+            .map(Zone::Iana)
+            .unwrap_or_else(|| {
+                Zone::Fixed(
+                    parse_offset(r.horizon.utc_offset.as_deref().unwrap_or("+00:00"))
+                        .unwrap_or_else(|_| chrono::Offset::fix(&chrono::Utc)),
+                )
+            }),
     }
 }
 

@@ -487,7 +487,7 @@ fn validation_is_deterministic() {
 // ---------------------------------------------------------------------------
 
 /// Every code, in declaration order.
-const ALL_CODES: [IssueCode; 25] = [
+const ALL_CODES: [IssueCode; 29] = [
     IssueCode::MalformedJson,
     IssueCode::UnsupportedFormat,
     IssueCode::InvalidDate,
@@ -513,6 +513,10 @@ const ALL_CODES: [IssueCode; 25] = [
     IssueCode::InvalidAssignment,
     IssueCode::Contradiction,
     IssueCode::TooManySkills,
+    IssueCode::InvalidId,
+    IssueCode::InvalidText,
+    IssueCode::NoCarers,
+    IssueCode::Refused,
 ];
 
 /// Exhaustive on purpose: a new variant fails to compile here until it gets a test.
@@ -542,7 +546,11 @@ fn listed(code: IssueCode) -> bool {
         | IssueCode::InvalidRoadNetwork
         | IssueCode::InvalidAssignment
         | IssueCode::Contradiction
-        | IssueCode::TooManySkills => ALL_CODES.contains(&code),
+        | IssueCode::TooManySkills
+        | IssueCode::InvalidId
+        | IssueCode::InvalidText
+        | IssueCode::NoCarers
+        | IssueCode::Refused => ALL_CODES.contains(&code),
     }
 }
 
@@ -873,20 +881,76 @@ fn cases() -> Vec<Case> {
             "$.carers[0].contracted_min_per_week",
             |v| set(v, "/carers/0/contracted_min_per_week", json!(10081)),
         ),
-        case("empty carer id", OutOfRange, "$.carers[2].id", |v| {
-            set(v, "/carers/2/id", json!(""))
-        }),
         case(
-            "empty visit id",
+            "hourly rate of 4294967295 pence",
             OutOfRange,
-            "$.packages[1].visits[1].id",
-            |v| set(v, "/packages/1/visits/1/id", json!("")),
+            "$.providers[0].hourly_rate_pence",
+            |v| set(v, "/providers/0/hourly_rate_pence", json!(4_294_967_295u64)),
         ),
         case(
             "person continuity cap 0",
             OutOfRange,
             "$.service_users[1].continuity_cap",
             |v| set(v, "/service_users/1/continuity_cap", json!(0)),
+        ),
+        // invalid_id
+        case("empty carer id", InvalidId, "$.carers[2].id", |v| {
+            set(v, "/carers/2/id", json!(""))
+        }),
+        case(
+            "empty visit id",
+            InvalidId,
+            "$.packages[1].visits[1].id",
+            |v| set(v, "/packages/1/visits/1/id", json!("")),
+        ),
+        case(
+            "package id with a slash",
+            InvalidId,
+            "$.packages[1].id",
+            |v| set(v, "/packages/1/id", json!("pk1/x")),
+        ),
+        case("package id with NUL", InvalidId, "$.packages[0].id", |v| {
+            set(v, "/packages/0/id", json!("pk\0"))
+        }),
+        case(
+            "service user id with a leading space",
+            InvalidId,
+            "$.service_users[0].id",
+            |v| set(v, "/service_users/0/id", json!(" su1")),
+        ),
+        case(
+            "visit id with @ and #",
+            InvalidId,
+            "$.packages[0].visits[0].id",
+            |v| set(v, "/packages/0/visits/0/id", json!("am@#")),
+        ),
+        case(
+            "provider id of 101 characters",
+            InvalidId,
+            "$.providers[0].id",
+            |v| set(v, "/providers/0/id", json!("p".repeat(101))),
+        ),
+        case("team id with a newline", InvalidId, "$.teams[0].id", |v| {
+            set(v, "/teams/0/id", json!("t\n1"))
+        }),
+        // invalid_text
+        case(
+            "absence reason of a megabyte",
+            InvalidText,
+            "$.carers[0].absences[0].reason",
+            |v| set(v, "/carers/0/absences/0/reason", json!("x".repeat(1 << 20))),
+        ),
+        case(
+            "provider name with NUL",
+            InvalidText,
+            "$.providers[0].name",
+            |v| set(v, "/providers/0/name", json!("Acme\0Care")),
+        ),
+        case(
+            "team name of 201 characters",
+            InvalidText,
+            "$.teams[0].name",
+            |v| set(v, "/teams/0/name", json!("n".repeat(201))),
         ),
         case(
             "team of at most 0",
@@ -1137,9 +1201,9 @@ fn cases() -> Vec<Case> {
             },
         ),
         case(
-            "window 24:00 to 00:00 is empty",
-            EndBeforeStart,
-            "$.packages[0].visits[0].time.window.end",
+            "window 24:00 to 00:00: 24:00 is no start",
+            InvalidTime,
+            "$.packages[0].visits[0].time.window.start",
             |v| {
                 set(
                     v,
@@ -1155,9 +1219,9 @@ fn cases() -> Vec<Case> {
             |v| set(v, "/carers/0/shifts/0/end", json!("07:00")),
         ),
         case(
-            "shift 24:00 to 00:00 is empty",
-            EndBeforeStart,
-            "$.carers[2].shifts[0].end",
+            "shift 24:00 to 00:00: 24:00 is no start",
+            InvalidTime,
+            "$.carers[2].shifts[0].start",
             |v| {
                 set(
                     v,
@@ -1584,6 +1648,9 @@ fn every_semantic_issue_code_has_a_planted_case() {
         if code == IssueCode::MalformedJson {
             continue; // structural: see the parse_request tests below
         }
+        if matches!(code, IssueCode::NoCarers | IssueCode::Refused) {
+            continue; // a warning, and the broker's: see the tests below and tests/intake.rs
+        }
         assert!(
             all.iter().any(|c| c.code == code),
             "no planted case for {code}"
@@ -1711,6 +1778,117 @@ fn issue_contradiction() {
 #[test]
 fn issue_too_many_skills() {
     check_code(IssueCode::TooManySkills);
+}
+
+#[test]
+fn issue_invalid_id() {
+    check_code(IssueCode::InvalidId);
+}
+
+#[test]
+fn issue_invalid_text() {
+    check_code(IssueCode::InvalidText);
+}
+
+/// A bad horizon does not hide the rest: every planted problem is reported in one answer.
+#[test]
+fn an_invalid_horizon_does_not_stop_validation() {
+    for (field, value) in [("start_date", json!("2026-13-01")), ("days", json!(0))] {
+        let mut v = baseline();
+        set(&mut v, &format!("/horizon/{field}"), value);
+        set(&mut v, "/carers/1/shifts/0/end", json!("25:00"));
+        set(&mut v, "/carers/0/skills/0", json!("juggling"));
+        set(&mut v, "/settings/max_team_size", json!(0));
+        set(&mut v, "/service_users/1/continuity_cap", json!(0));
+        let issues = validate(&v).unwrap_err();
+        for (path, code) in [
+            (format!("$.horizon.{field}"), None),
+            (
+                "$.carers[1].shifts[0].end".into(),
+                Some(IssueCode::InvalidTime),
+            ),
+            (
+                "$.carers[0].skills[0]".into(),
+                Some(IssueCode::UnknownSkill),
+            ),
+            (
+                "$.settings.max_team_size".into(),
+                Some(IssueCode::OutOfRange),
+            ),
+            (
+                "$.service_users[1].continuity_cap".into(),
+                Some(IssueCode::OutOfRange),
+            ),
+        ] {
+            assert!(
+                issues
+                    .iter()
+                    .any(|i| i.path == path && code.is_none_or(|c| c == i.code)),
+                "{field}: no issue at {path}; got:\n{}",
+                list(&issues)
+            );
+        }
+    }
+}
+
+/// A zero default cap is one issue at the setting, not one per person.
+#[test]
+fn a_zero_default_continuity_cap_is_one_issue() {
+    let mut v = baseline();
+    set(&mut v, "/settings/default_continuity_cap", json!(0));
+    let issues = validate(&v).unwrap_err();
+    let caps: Vec<&Issue> = issues
+        .iter()
+        .filter(|i| i.path.contains("continuity_cap"))
+        .collect();
+    assert_eq!(caps.len(), 1, "{}", list(&issues));
+    assert_eq!(caps[0].path, "$.settings.default_continuity_cap");
+}
+
+/// `24:00` ends a day; it never starts anything.
+#[test]
+fn twenty_four_hundred_is_an_end_time_only() {
+    let mut v = baseline();
+    set(&mut v, "/packages/0/visits/1/time/exact", json!("24:00"));
+    assert_issue(
+        &v,
+        "$.packages[0].visits[1].time.exact",
+        IssueCode::InvalidTime,
+    );
+    let mut v = baseline();
+    set(
+        &mut v,
+        "/packages/0/visits/0/time/window",
+        json!({"start": "20:00", "end": "24:00"}),
+    );
+    set(&mut v, "/carers/0/shifts/0/end", json!("24:00"));
+    set(&mut v, "/existing_rota", json!([]));
+    set(&mut v, "/packages/0/links", json!([]));
+    if let Err(issues) = validate(&v) {
+        panic!("24:00 as an end is accepted:\n{}", list(&issues));
+    }
+}
+
+/// Packages with no carers validate (a brokering request) but warn.
+#[test]
+fn packages_without_carers_validate_with_a_warning() {
+    let mut v = baseline();
+    set(&mut v, "/carers", json!([]));
+    set(&mut v, "/existing_rota", json!([]));
+    for su in at(&mut v, "/service_users").as_array_mut().unwrap() {
+        su["preferred_carers"] = json!([]);
+        su["excluded_carers"] = json!([]);
+        su["known_carers"] = json!([]);
+    }
+    let req = request_of(&v);
+    assert!(Problem::from_request(&req).is_ok());
+    let w = Problem::warnings(&req);
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        (w[0].path.as_str(), w[0].code),
+        ("$.carers", IssueCode::NoCarers)
+    );
+    assert!(Problem::warnings(&request_of(&baseline())).is_empty());
 }
 
 #[test]

@@ -735,18 +735,17 @@ fn integrity(b: &Broker, accounted: bool) -> Integrity {
         }) else {
             continue;
         };
-        let prefix = format!("{}/", rec.package.id);
         let mut seen = BTreeSet::new();
         if let Some(rota) = b.rotas.get(team) {
             for rt in &rota.routes {
                 for st in &rt.stops {
-                    if st.visit.starts_with(&prefix) {
+                    if crate::format::is_visit_of(&st.visit, &rec.package.id) {
                         seen.insert(st.visit.clone());
                     }
                 }
             }
             for u in &rota.unplaced {
-                if u.visit.starts_with(&prefix) {
+                if crate::format::is_visit_of(&u.visit, &rec.package.id) {
                     seen.insert(u.visit.clone());
                 }
             }

@@ -10,7 +10,7 @@ use crate::broker::records::{
 };
 use crate::format::{
     Absence, Carer, FORMAT_TAG, FrameworkStatus, Package, Provider, Rota, Route, ServiceUser, Team,
-    Tier,
+    Tier, is_visit_of,
 };
 use chrono::{DateTime, Utc};
 
@@ -25,7 +25,13 @@ impl Broker {
                 service_user,
                 area,
                 previous_provider,
-            } => self.apply_referred(*at, package, service_user, area, previous_provider),
+                received_at,
+            } => {
+                self.apply_referred(*at, package, service_user, area, previous_provider);
+                if let Some(r) = self.packages.get_mut(&package.id) {
+                    r.damages_from = *received_at;
+                }
+            }
             BrokerEvent::StageOpened { package, stage, .. } => {
                 self.apply_stage_opened(package, *stage)
             }
@@ -277,13 +283,12 @@ impl Broker {
         r.previous_provider = r.provider.take();
         r.status = PackageStatus::Open;
         let user_id = r.package.service_user.clone();
-        let prefix = format!("{package}/");
         if let Some(rota) = team.as_ref().and_then(|t| self.rotas.get_mut(t)) {
             for route in &mut rota.routes {
-                route.stops.retain(|s| !s.visit.starts_with(&prefix));
+                route.stops.retain(|s| !is_visit_of(&s.visit, package));
             }
             rota.routes.retain(|r| !r.stops.is_empty());
-            rota.unplaced.retain(|u| !u.visit.starts_with(&prefix));
+            rota.unplaced.retain(|u| !is_visit_of(&u.visit, package));
             rota.kpis = None;
             rota.stats = None;
         }

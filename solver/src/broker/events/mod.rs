@@ -29,6 +29,10 @@ pub enum BrokerEvent {
         area: String,
         /// Provider it was with before, when re-brokered.
         previous_provider: Option<String>,
+        /// When the broker received it, if later than `at` (a back-dated
+        /// `referral_time`): damages accrue from here, not from `at`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_at: Option<DateTime<Utc>>,
     },
     /// A cascade stage opened for a package.
     StageOpened {
