@@ -34,6 +34,7 @@ pub mod batch;
 mod candidates;
 pub mod config;
 mod county;
+mod cover;
 #[cfg(any(test, feature = "generate"))]
 pub mod demo;
 mod error;
@@ -41,6 +42,7 @@ mod events;
 mod fit;
 pub mod ledger;
 mod offers;
+mod overrides;
 mod provider_failure;
 pub mod records;
 mod referral;
@@ -63,9 +65,10 @@ pub use county::{area_label, package_skills};
 pub use error::BrokerError;
 pub use events::BrokerEvent;
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
+pub use overrides::OverrideRequest;
 pub use records::{
-    Alert, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus, PackageRecord,
-    PackageStatus, TeamReplan, VisitMove,
+    Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride,
+    OfferStatus, OverrideReason, PackageRecord, PackageStatus, TeamReplan, VisitMove,
 };
 
 use crate::format::{Package, PlanningRequest, Rota, ServiceUser};
@@ -92,6 +95,8 @@ pub fn plan_initial_rotas(
         events_applied: 0,
         index,
         next_offer: 1,
+        emergency_visits: BTreeMap::new(),
+        cover_charged: Default::default(),
     };
     roster
         .teams
@@ -139,6 +144,11 @@ pub struct Broker {
     pub events_applied: u64,
     index: RosterIndex,
     next_offer: u64,
+    /// Single visits the emergency cover provider makes (dropped by a re-plan,
+    /// or interim cover), by visit id.
+    pub emergency_visits: BTreeMap<String, records::EmergencyVisit>,
+    /// Days of emergency cover already charged: (package, date, source).
+    pub cover_charged: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Broker {
@@ -176,6 +186,8 @@ impl Broker {
             events_applied: 0,
             index,
             next_offer: 1,
+            emergency_visits: BTreeMap::new(),
+            cover_charged: Default::default(),
         })
     }
 

@@ -34,6 +34,7 @@ impl Broker {
         }
         self.retry_escalated(now, &mut out);
         self.accrue_damages(now, &mut out);
+        self.charge_delivered_cover(now, &mut out);
         out
     }
 

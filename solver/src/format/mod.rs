@@ -4,11 +4,13 @@
 //! field); [`crate::model::Problem::from_request`] then reports every semantic
 //! problem at once.
 
+pub mod changes;
 pub mod days;
 pub mod issue;
 pub mod request;
 pub mod rota;
 
+pub use changes::{ChangeList, VisitChange};
 pub use days::{Day, DaySelector, InvalidDay, parse_date};
 pub use issue::{Issue, IssueCode, Issues};
 pub use request::*;

@@ -25,6 +25,7 @@ pub mod insert;
 pub mod master;
 pub mod objective;
 pub mod pool;
+mod stability;
 pub(crate) mod rules;
 pub(crate) mod search;
 
@@ -173,7 +174,7 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     stats.phases = phases;
     rota.stats = Some(stats);
     rota.kpis = Some(crate::check::check(p, &rota).kpis);
-    rota
+    stability::prefer_published(p, rota)
 }
 
 /// Splits the problem into parts no carer or person crosses.
