@@ -164,7 +164,9 @@ pub(crate) fn allocate(
             break;
         }
         if !placed {
+            let mark = out.len();
             broker.advance(pkg, now, out);
+            scratch.reserve_from(pkg, package, user, &out[mark..], now);
         }
     }
     stats
@@ -190,6 +192,45 @@ impl Broker {
         }
     }
 
+    /// In a scratch copy: the room the normal cascade just gave `pkg` (its
+    /// acceptance, or its first offer if it still fits here) is taken.
+    fn reserve_from(
+        &mut self,
+        pkg: &str,
+        package: &crate::format::Package,
+        user: &crate::format::ServiceUser,
+        events: &[BrokerEvent],
+        now: DateTime<Utc>,
+    ) {
+        let mut first_offer = None;
+        for e in events {
+            match e {
+                BrokerEvent::OfferMade { offer } if offer.package == pkg => {
+                    first_offer.get_or_insert_with(|| offer.clone());
+                }
+                BrokerEvent::OfferAccepted {
+                    offer,
+                    changed_routes,
+                    fit,
+                    ..
+                } if first_offer.as_ref().is_some_and(|o| &o.id == offer) => {
+                    let o = first_offer.take().expect("checked");
+                    self.reserve_team(pkg, &o.provider, &o.team, o.stage, fit, changed_routes.clone(), now);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        let Some(o) = first_offer else { return };
+        let Some(&team) = self.index.team_pos.get(&o.team) else {
+            return;
+        };
+        let fit = fit_check(&self.roster, &self.index, &self.rotas, team, package, user);
+        if fit.summary.fits {
+            self.reserve_team(pkg, &o.provider, &o.team, o.stage, &fit.summary, fit.changed_routes, now);
+        }
+    }
+
     /// In a scratch copy: `pkg` taken by `c`'s team with `routes`, as an
     /// acceptance would leave it.
     fn reserve(
@@ -199,21 +240,35 @@ impl Broker {
         routes: Vec<crate::format::Route>,
         now: DateTime<Utc>,
     ) {
+        self.reserve_team(pkg, &c.provider, &c.fit.team, c.tier, &c.fit, routes, now);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reserve_team(
+        &mut self,
+        pkg: &str,
+        provider: &str,
+        team: &str,
+        stage: Tier,
+        fit: &super::records::FitSummary,
+        routes: Vec<crate::format::Route>,
+        now: DateTime<Utc>,
+    ) {
         let id = format!("reserve-{pkg}");
         self.apply(&BrokerEvent::OfferMade {
             offer: super::records::Offer {
                 id: id.clone(),
                 package: pkg.to_string(),
-                provider: c.provider.clone(),
-                team: c.fit.team.clone(),
-                stage: c.tier,
+                provider: provider.to_string(),
+                team: team.to_string(),
+                stage,
                 made_at: now,
                 expires_at: now,
                 status: super::records::OfferStatus::Open,
                 closed_at: None,
                 decline_reason: None,
                 note: None,
-                fit: c.fit.clone(),
+                fit: fit.clone(),
             },
         });
         self.apply(&BrokerEvent::OfferAccepted {
@@ -221,7 +276,7 @@ impl Broker {
             offer: id,
             automatic: true,
             changed_routes: routes,
-            fit: c.fit.clone(),
+            fit: fit.clone(),
         });
     }
 }

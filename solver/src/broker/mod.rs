@@ -53,6 +53,8 @@ pub mod store;
 mod tick;
 
 #[cfg(test)]
+mod alerts_tests;
+#[cfg(test)]
 mod roster_tests;
 #[cfg(test)]
 mod scenarios;

@@ -163,3 +163,78 @@ pub fn person_of_visit(packages: &[super::request::Package]) -> impl Fn(&str) ->
         by_package.get(pkg).cloned().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::rota::{Route, Stop, UnplacedReason, UnplacedVisit};
+
+    fn stop(visit: &str, start: &str) -> Stop {
+        Stop {
+            visit: visit.into(),
+            service_user: "su".into(),
+            arrival: start.into(),
+            start: start.into(),
+            end: start.into(),
+            travel_min: 0,
+            travel_m: 0,
+            late_min: 0,
+        }
+    }
+
+    #[test]
+    fn each_visit_is_moved_retimed_dropped_or_placed() {
+        let before: BTreeMap<String, Assignment> = [
+            ("p/a@d", "A", "2026-11-30T08:00:00+00:00"),
+            ("p/b@d", "A", "2026-11-30T09:00:00+00:00"),
+            ("p/c@d", "B", "2026-11-30T10:00:00+00:00"),
+            ("p/d@d", "B", "2026-11-30T11:00:00+00:00"),
+        ]
+        .into_iter()
+        .map(|(v, c, t)| (v.to_string(), (vec![c.to_string()], Some(t.to_string()))))
+        .collect();
+        let after = Rota {
+            routes: vec![
+                Route {
+                    carer: "A".into(),
+                    shift: "A#1".into(),
+                    stops: vec![
+                        // Same instant written with Z: not a change.
+                        stop("p/a@d", "2026-11-30T08:00:00Z"),
+                        stop("p/c@d", "2026-11-30T10:00:00+00:00"),
+                        stop("p/e@d", "2026-11-30T12:00:00+00:00"),
+                    ],
+                    start_travel_min: 0,
+                    end_travel_min: 0,
+                },
+                Route {
+                    carer: "B".into(),
+                    shift: "B#1".into(),
+                    stops: vec![stop("p/d@d", "2026-11-30T11:30:00+00:00")],
+                    start_travel_min: 0,
+                    end_travel_min: 0,
+                },
+            ],
+            unplaced: vec![UnplacedVisit {
+                visit: "p/b@d".into(),
+                service_user: "su9".into(),
+                reasons: vec![UnplacedReason {
+                    code: "no_eligible_carer".into(),
+                    message: String::new(),
+                }],
+            }],
+            ..Rota::default()
+        };
+        let c = diff(&before, &after, &|_| "su".into(), "carer_absent");
+        let ids = |v: &[VisitChange]| v.iter().map(|c| c.visit.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&c.moved), ["p/c@d"]);
+        assert_eq!(ids(&c.retimed), ["p/d@d"]);
+        assert_eq!(ids(&c.dropped), ["p/b@d"]);
+        assert_eq!(ids(&c.placed), ["p/e@d"]);
+        assert_eq!(c.dropped[0].reason, "no_eligible_carer");
+        assert_eq!(c.dropped[0].person, "su9");
+        assert_eq!(c.moved[0].from_carers, ["B"]);
+        assert_eq!(c.moved[0].to_carers, ["A"]);
+        assert_eq!(c.moved[0].reason, "carer_absent");
+    }
+}
