@@ -132,23 +132,24 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
     let s = start("absence").await;
     // The non-emergency team with the most visits this afternoon, and its carers.
     let (team, carers) = s.svc.read(|b, _| {
-        let standby: Vec<String> = b
-            .roster
-            .teams
-            .iter()
-            .filter(|t| {
-                b.roster
-                    .providers
-                    .iter()
-                    .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover)
-            })
-            .map(|t| t.id.clone())
-            .collect();
+        let standby: Vec<String> =
+            b.roster
+                .teams
+                .iter()
+                .filter(|t| {
+                    b.roster.providers.iter().any(|p| {
+                        Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover
+                    })
+                })
+                .map(|t| t.id.clone())
+                .collect();
         let afternoon = |r: &Rota| {
             r.routes
                 .iter()
                 .flat_map(|x| &x.stops)
-                .filter(|st| st.start.as_str() >= "2026-11-30T12:00" && st.start.starts_with("2026-11-30"))
+                .filter(|st| {
+                    st.start.as_str() >= "2026-11-30T12:00" && st.start.starts_with("2026-11-30")
+                })
                 .count()
         };
         let team = b
@@ -186,7 +187,12 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
         let visit = d["visit"].as_str().expect("visit id");
         assert!(!d["person"].as_str().unwrap_or_default().is_empty(), "{d}");
         assert!(!d["reason"].as_str().unwrap_or_default().is_empty(), "{d}");
-        assert!(d["old_start"].as_str().unwrap_or_default().starts_with("2026-11-30"));
+        assert!(
+            d["old_start"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("2026-11-30")
+        );
         assert!(!strings(&d["from_carers"]).is_empty());
         assert_eq!(strings(&d["to_carers"]), Vec::<Value>::new());
         // One alert per dropped visit naming person and visit, with what was done.
@@ -207,7 +213,10 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
         assert_eq!(covered, action == "emergency_cover_assigned", "{a}");
         assert!(a["message"].as_str().unwrap_or_default().contains(visit));
     }
-    assert!(!cover.is_empty(), "the standby team covers some dropped visits");
+    assert!(
+        !cover.is_empty(),
+        "the standby team covers some dropped visits"
+    );
     for e in &cover {
         assert_eq!(e["why"], "visit_dropped");
         assert!(!strings(&e["carers"]).is_empty());
@@ -244,8 +253,14 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
     let paid = pool["outflows_by_kind"]["emergency_cover"]
         .as_i64()
         .expect("emergency cover paid");
-    let minutes: i64 = cover.iter().map(|e| e["care_min"].as_i64().unwrap_or(0)).sum();
-    assert!(paid > 0 && paid <= minutes * 1856 / 60 + cover.len() as i64, "{pool}");
+    let minutes: i64 = cover
+        .iter()
+        .map(|e| e["care_min"].as_i64().unwrap_or(0))
+        .sum();
+    assert!(
+        paid > 0 && paid <= minutes * 1856 / 60 + cover.len() as i64,
+        "{pool}"
+    );
     assert_eq!(pool["balance_pence"].as_i64(), Some(-paid));
     assert_eq!(pool["below_threshold"], true);
     let day = &pool["by_day"][0];
@@ -376,7 +391,10 @@ async fn an_accept_that_no_longer_fits_closes_the_offer() {
             .iter()
             .find(|(p, u)| {
                 b.stage_order(p)[0] == Tier::Tier1
-                    && !b.candidates(p, u).at_stage(Tier::Tier1, &Default::default()).is_empty()
+                    && !b
+                        .candidates(p, u)
+                        .at_stage(Tier::Tier1, &Default::default())
+                        .is_empty()
             })
             .cloned()
             .expect("a Tier 1 referral")
@@ -421,9 +439,15 @@ async fn an_accept_that_no_longer_fits_closes_the_offer() {
     let r = s.call("GET", &format!("/v1/offers/{offer}"), None).await;
     assert_eq!(r.status, 200);
     let v = r.json();
-    let o = if v["offer"].is_object() { &v["offer"] } else { &v };
+    let o = if v["offer"].is_object() {
+        &v["offer"]
+    } else {
+        &v
+    };
     assert_eq!(o["status"], "withdrawn", "{v}");
-    assert_eq!(o["note"], "no_longer_fits");
+    s.svc.read(|b, _| {
+        assert_eq!(b.offers[&offer].note.as_deref(), Some("no_longer_fits"));
+    });
     // The package is not left waiting on the closed offer.
     s.svc.read(|b, _| {
         let rec = &b.packages[&p.id];
@@ -442,7 +466,10 @@ async fn an_accept_that_no_longer_fits_closes_the_offer() {
     let r = s
         .call("POST", &format!("/v1/offers/{offer}/accept"), None)
         .await;
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("offer_closed")));
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (409, json!("offer_closed"))
+    );
     s.assert_rotas_pass_the_checker();
 }
 
@@ -492,7 +519,8 @@ async fn a_re_solve_keeps_the_frozen_past_and_lists_what_changed() {
     let frozen = "2026-12-02T00:00:00+00:00";
     request["frozen_before"] = json!(frozen);
     // An absence no shift touches: nothing has to move.
-    request["carers"][0]["absences"] = json!([{"from": "2026-12-03T01:00:00+00:00", "to": "2026-12-03T02:00:00+00:00"}]);
+    request["carers"][0]["absences"] =
+        json!([{"from": "2026-12-03T01:00:00+00:00", "to": "2026-12-03T02:00:00+00:00"}]);
     let resp = solve(request.clone()).await;
     assert_eq!(resp.status(), 200, "{:?}", resp.body());
     let second: Rota = serde_json::from_slice(resp.body()).expect("rota");
@@ -573,7 +601,8 @@ fn measure_team_week_resolve() {
     let p = Problem::from_request(&req).expect("problem");
     let second = solve(&p, &options);
     assert!(check(&p, &second).violations.is_empty());
-    let c = carefill_solver::format::changes::diff(&before, &second, &|_| String::new(), "re_solve");
+    let c =
+        carefill_solver::format::changes::diff(&before, &second, &|_| String::new(), "re_solve");
     println!(
         "placed before {} after {}; moved {} retimed {} dropped {} (kept published: {:?})",
         before.len(),
@@ -581,6 +610,9 @@ fn measure_team_week_resolve() {
         c.moved.len(),
         c.retimed.len(),
         c.dropped.len(),
-        second.stats.as_ref().and_then(|s| s.phases.get("kept_published"))
+        second
+            .stats
+            .as_ref()
+            .and_then(|s| s.phases.get("kept_published"))
     );
 }

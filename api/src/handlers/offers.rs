@@ -244,7 +244,10 @@ async fn accept_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     let id = ctx.param("offer_id")?.to_string();
     offer_owner(&ctx, &id).await?;
     let id2 = id.clone();
-    let events = command(&ctx, "accept_offer", move |b, now| b.accept_or_close(&id2, now)).await?;
+    let events = command(&ctx, "accept_offer", move |b, now| {
+        b.accept_or_close(&id2, now)
+    })
+    .await?;
     // The offer no longer fits: it is closed and the package moved on.
     if events.iter().any(|e| {
         matches!(e, BrokerEvent::OfferWithdrawn { offer, why, .. } if *offer == id && why == "no_longer_fits")

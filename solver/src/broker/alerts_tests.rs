@@ -25,13 +25,19 @@ fn batch_offers_never_exceed_a_teams_real_room() {
     open.sort();
     let mut seen = std::collections::BTreeSet::new();
     open.retain(|(_, p)| seen.insert(p.clone()));
-    assert!(open.len() > 3, "the batch leaves offers to answer: {}", open.len());
+    assert!(
+        open.len() > 3,
+        "the batch leaves offers to answer: {}",
+        open.len()
+    );
     let mut per_team: BTreeMap<String, usize> = BTreeMap::new();
     for (id, _) in &open {
         if w.broker.offers[id].status != OfferStatus::Open {
             continue;
         }
-        *per_team.entry(w.broker.offers[id].team.clone()).or_default() += 1;
+        *per_team
+            .entry(w.broker.offers[id].team.clone())
+            .or_default() += 1;
         match w.broker.accept(id, now + Duration::minutes(5)) {
             Ok(ev) => w.events.extend(ev),
             Err(e) => panic!("offer {id} was made beyond its team's room: {e}"),
@@ -84,7 +90,10 @@ fn a_failed_providers_people_keep_interim_cover_until_placed() {
         })
         .map(|r| r.package.id.clone())
         .collect();
-    assert!(!waiting.is_empty(), "some released packages wait for answers");
+    assert!(
+        !waiting.is_empty(),
+        "some released packages wait for answers"
+    );
     let covered: Vec<&EmergencyVisit> = w
         .broker
         .emergency_visits
@@ -95,9 +104,16 @@ fn a_failed_providers_people_keep_interim_cover_until_placed() {
         .iter()
         .filter(|e| matches!(e, BrokerEvent::AlertRaised { alert } if alert.code == "interim_cover_missing"))
         .count();
-    assert!(!covered.is_empty() || missing > 0, "interim cover or alerts");
+    assert!(
+        !covered.is_empty() || missing > 0,
+        "interim cover or alerts"
+    );
     for e in &covered {
-        assert!(waiting.contains(&e.package), "{} is covered while waiting", e.visit);
+        assert!(
+            waiting.contains(&e.package),
+            "{} is covered while waiting",
+            e.visit
+        );
         let start = chrono::DateTime::parse_from_rfc3339(&e.start).expect("start");
         assert!(start >= now && start <= now + Duration::hours(48));
     }
@@ -114,11 +130,8 @@ fn a_failed_providers_people_keep_interim_cover_until_placed() {
             if let Ok(ev) = w.broker.accept(&offer, at) {
                 w.events.extend(ev);
                 assert!(
-                    w.broker
-                        .emergency_visits
-                        .values()
-                        .all(|e| e.package != pkg
-                            || chrono::DateTime::parse_from_rfc3339(&e.start).expect("t") < at),
+                    w.broker.emergency_visits.values().all(|e| e.package != pkg
+                        || chrono::DateTime::parse_from_rfc3339(&e.start).expect("t") < at),
                     "interim cover released on acceptance"
                 );
             }

@@ -215,7 +215,15 @@ impl Broker {
                     ..
                 } if first_offer.as_ref().is_some_and(|o| &o.id == offer) => {
                     let o = first_offer.take().expect("checked");
-                    self.reserve_team(pkg, &o.provider, &o.team, o.stage, fit, changed_routes.clone(), now);
+                    self.reserve_team(
+                        pkg,
+                        &o.provider,
+                        &o.team,
+                        o.stage,
+                        fit,
+                        changed_routes.clone(),
+                        now,
+                    );
                     return;
                 }
                 _ => {}
@@ -227,7 +235,15 @@ impl Broker {
         };
         let fit = fit_check(&self.roster, &self.index, &self.rotas, team, package, user);
         if fit.summary.fits {
-            self.reserve_team(pkg, &o.provider, &o.team, o.stage, &fit.summary, fit.changed_routes, now);
+            self.reserve_team(
+                pkg,
+                &o.provider,
+                &o.team,
+                o.stage,
+                &fit.summary,
+                fit.changed_routes,
+                now,
+            );
         }
     }
 

@@ -45,6 +45,9 @@ fn clash(
     a0 < b1 + gap && b0 < a1 + gap
 }
 
+/// An emergency cover team ready to be searched: id, provider, its problem.
+pub(super) type Standby = Vec<(String, String, Problem)>;
+
 /// A visit to cover: id, person and planned start.
 pub(super) struct ToCover<'a> {
     pub visit: &'a str,
@@ -85,8 +88,12 @@ impl Broker {
                 out,
             );
         }
+        if changes.dropped.is_empty() {
+            return;
+        }
+        let standby = self.standby();
         for d in &changes.dropped {
-            self.cover_dropped(team, d, now, out);
+            self.cover_dropped(team, d, &standby, now, out);
         }
     }
 
@@ -95,6 +102,7 @@ impl Broker {
         &mut self,
         team: &str,
         d: &VisitChange,
+        standby: &Standby,
         now: DateTime<Utc>,
         out: &mut Vec<BrokerEvent>,
     ) {
@@ -112,7 +120,7 @@ impl Broker {
                     person: &d.person,
                     start: s,
                 };
-                match self.find_emergency_cover(&want, "visit_dropped", now) {
+                match self.find_emergency_cover(&want, "visit_dropped", standby, now) {
                     Some(ev) => {
                         let detail = format!(
                             "emergency cover ({} of `{}`) is assigned at the planned time",
@@ -177,6 +185,10 @@ impl Broker {
         out: &mut Vec<BrokerEvent>,
     ) {
         let window = Duration::hours(i64::from(self.config.emergency_cover_window_h));
+        if visits.is_empty() {
+            return;
+        }
+        let standby = self.standby();
         for v in visits {
             if self.emergency_visits.contains_key(v.visit) {
                 continue;
@@ -185,7 +197,7 @@ impl Broker {
             if t < now || t > now + window {
                 continue;
             }
-            if let Some(ev) = self.find_emergency_cover(v, "interim_cover", now) {
+            if let Some(ev) = self.find_emergency_cover(v, "interim_cover", &standby, now) {
                 self.emit(
                     BrokerEvent::EmergencyVisitAssigned { at: now, visit: ev },
                     out,
@@ -238,10 +250,33 @@ impl Broker {
 
     /// Standby carers of an active emergency cover provider who can make the
     /// visit at its planned time, or `None`.
+    /// The active emergency cover providers' teams, each with its problem
+    /// (shifts after absences), by team id.
+    fn standby(&self) -> Standby {
+        let mut teams: Standby = self
+            .roster
+            .teams
+            .iter()
+            .filter_map(|t| {
+                let p = t.provider.as_ref()?;
+                let pr = &self.roster.providers[*self.index.provider_pos.get(p)?];
+                if pr.tier != Tier::EmergencyCover || pr.framework_status != FrameworkStatus::Active
+                {
+                    return None;
+                }
+                let problem = Problem::from_request(&self.team_request(&t.id)?).ok()?;
+                Some((t.id.clone(), p.clone(), problem))
+            })
+            .collect();
+        teams.sort_by(|a, b| a.0.cmp(&b.0));
+        teams
+    }
+
     fn find_emergency_cover(
         &self,
         want: &ToCover<'_>,
         why: &str,
+        standby: &Standby,
         now: DateTime<Utc>,
     ) -> Option<EmergencyVisit> {
         let (pkg_id, rest) = want.visit.split_once('/')?;
@@ -261,31 +296,12 @@ impl Broker {
         let t0 = instant(want.start)?;
         let t1 = t0 + Duration::minutes(i64::from(vp.duration_min));
         let gap = Duration::minutes(i64::from(self.config.emergency_travel_buffer_min));
-        let mut teams: Vec<(String, String)> = self
-            .roster
-            .teams
-            .iter()
-            .filter_map(|t| {
-                let p = t.provider.as_ref()?;
-                let pr = &self.roster.providers[*self.index.provider_pos.get(p)?];
-                (pr.tier == Tier::EmergencyCover
-                    && pr.framework_status == FrameworkStatus::Active)
-                    .then(|| (t.id.clone(), p.clone()))
-            })
-            .collect();
-        teams.sort();
-        for (team, provider) in teams {
-            let Some(req) = self.team_request(&team) else {
-                continue;
-            };
-            let Ok(p) = Problem::from_request(&req) else {
-                continue;
-            };
+        for (team, provider, p) in standby {
             let Ok(m) = p.horizon.parse_instant(want.start) else {
                 continue;
             };
             let dur = i64::from(vp.duration_min);
-            let rota = self.rotas.get(&team);
+            let rota = self.rotas.get(team);
             let mut free: Vec<String> = Vec::new();
             for s in &p.shifts {
                 if !(i64::from(s.start) <= m && m + dur <= i64::from(s.end)) {
@@ -324,8 +340,8 @@ impl Broker {
                     visit: want.visit.to_string(),
                     package: pkg_id.to_string(),
                     person: want.person.to_string(),
-                    provider,
-                    team,
+                    provider: provider.clone(),
+                    team: team.clone(),
                     carers: free,
                     start: t0.to_rfc3339(),
                     end: t1.to_rfc3339(),
@@ -342,7 +358,11 @@ impl Broker {
     /// `now` and not yet charged: packages the emergency cover provider filled
     /// (their visits on its team's rota) and single emergency visits. A day is
     /// charged once its local day has ended.
-    pub(super) fn charge_delivered_cover(&mut self, now: DateTime<Utc>, out: &mut Vec<BrokerEvent>) {
+    pub(super) fn charge_delivered_cover(
+        &mut self,
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+    ) {
         // (package, date, source) -> (carer-minutes, provider)
         let mut due: BTreeMap<(String, String, String), (u64, String)> = BTreeMap::new();
         let mut add = |key: (String, String, String), min: u64, provider: &str| {

@@ -41,10 +41,7 @@ impl Broker {
     ) -> Result<Option<OfferOverride>, BrokerError> {
         let report = self.candidates(package, user);
         let order = &report.stage_order;
-        let mine = order
-            .iter()
-            .position(|&t| t == tier)
-            .unwrap_or(order.len());
+        let mine = order.iter().position(|&t| t == tier).unwrap_or(order.len());
         let none = BTreeSet::new();
         let skipped = order[..mine].iter().find_map(|&stage| {
             let providers: BTreeSet<String> = report

@@ -142,7 +142,11 @@ impl Broker {
                 if let Some(r) = self.rotas.get(team) {
                     for rt in &r.routes {
                         for st in rt.stops.iter().filter(|s| s.visit.starts_with(&prefix)) {
-                            planned.push((st.visit.clone(), st.service_user.clone(), st.start.clone()));
+                            planned.push((
+                                st.visit.clone(),
+                                st.service_user.clone(),
+                                st.start.clone(),
+                            ));
                         }
                     }
                 }

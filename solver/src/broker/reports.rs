@@ -489,7 +489,12 @@ impl Broker {
                 })
             })
             .collect();
-        v.sort_by(|a, b| b.record.at.cmp(&a.record.at).then(a.package.cmp(&b.package)));
+        v.sort_by(|a, b| {
+            b.record
+                .at
+                .cmp(&a.record.at)
+                .then(a.package.cmp(&b.package))
+        });
         v
     }
 
@@ -532,9 +537,11 @@ impl Broker {
             .values()
             .filter(|e| {
                 let date = e.start.get(..10).unwrap_or_default().to_string();
-                !self
-                    .cover_charged
-                    .contains(&(e.package.clone(), date, "emergency_visits".to_string()))
+                !self.cover_charged.contains(&(
+                    e.package.clone(),
+                    date,
+                    "emergency_visits".to_string(),
+                ))
             })
             .count();
         rep

@@ -25,9 +25,9 @@ pub mod insert;
 pub mod master;
 pub mod objective;
 pub mod pool;
-mod stability;
 pub(crate) mod rules;
 pub(crate) mod search;
+mod stability;
 
 pub use insert::{InsertionError, InsertionOutcome, insert_visits};
 pub use pool::PoolRoute;

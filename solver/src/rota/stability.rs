@@ -67,7 +67,10 @@ fn published_routes(p: &Problem) -> Vec<PlannedRoute> {
 /// The published rota repaired with minimum change: routes that can no longer
 /// be timed are taken apart (with their double-handed partners' halves), then
 /// every visit not on a route is inserted. `None` when even that fails.
-pub(crate) fn repaired(p: &Problem, part: &Part) -> Option<(Vec<PlannedRoute>, Vec<PlannedUnplaced>)> {
+pub(crate) fn repaired(
+    p: &Problem,
+    part: &Part,
+) -> Option<(Vec<PlannedRoute>, Vec<PlannedUnplaced>)> {
     let mut routes = published_routes(p);
     for _ in 0..4 {
         let bad: BTreeSet<usize> = routes
@@ -156,7 +159,10 @@ pub(crate) fn prefer_published(p: &Problem, solved: Rota) -> Rota {
         .filter(|e| {
             start_of.get(&e.visit).is_some_and(|(carers, t)| {
                 e.start.is_some_and(|s| s != *t)
-                    && carers.iter().copied().eq(e.carers.iter().copied().collect::<BTreeSet<_>>())
+                    && carers
+                        .iter()
+                        .copied()
+                        .eq(e.carers.iter().copied().collect::<BTreeSet<_>>())
             })
         })
         .count();
@@ -166,9 +172,7 @@ pub(crate) fn prefer_published(p: &Problem, solved: Rota) -> Rota {
     let mut rota = p.write_rota(&routes, &unplaced);
     let mut stats = solved.stats.unwrap_or_default();
     stats.objective = kept;
-    stats
-        .phases
-        .insert("kept_published".into(), 1.0);
+    stats.phases.insert("kept_published".into(), 1.0);
     if let Some(lb) = stats.lower_bound {
         stats.gap = Some(((kept - lb) / kept.abs().max(1.0)).max(0.0));
     }

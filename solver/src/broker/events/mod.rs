@@ -8,7 +8,8 @@ mod apply;
 use super::Broker;
 use super::ledger::{EntryKind, LedgerEntry};
 use super::records::{
-    Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride, TeamReplan,
+    Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride,
+    TeamReplan,
 };
 use crate::format::{Carer, FrameworkStatus, Package, Provider, Route, ServiceUser, Team, Tier};
 use chrono::{DateTime, Utc};
