@@ -8,5 +8,6 @@ mod console_api;
 mod contract;
 mod e2e;
 mod live_alerts;
+mod replicas;
 mod rota;
 mod support;

@@ -86,6 +86,9 @@ impl Broker {
             BrokerEvent::CarerSaved { carer, replans, .. } => {
                 self.apply_carer_saved(carer, replans)
             }
+            BrokerEvent::RotaPublished { team, rota, .. } => {
+                self.rotas.insert(team.clone(), rota.clone());
+            }
             BrokerEvent::YearClosed { .. } => {}
             BrokerEvent::AlertRaised { alert } => self.alerts.push(alert.clone()),
             BrokerEvent::EmergencyVisitAssigned { visit, .. } => {

@@ -214,6 +214,20 @@ pub enum BrokerEvent {
         /// Each re-planned team's rota and what moved in it.
         replans: Vec<TeamReplan>,
     },
+    // ---- console: rotas published by a planner ----
+    /// A planner published a re-solved rota for a team (checked against the
+    /// team's current roster before it was accepted); it replaces the team's rota.
+    RotaPublished {
+        /// When.
+        at: DateTime<Utc>,
+        /// Team.
+        team: String,
+        /// The rota now published.
+        rota: crate::format::Rota,
+        /// Visits the planner pinned (kept exactly by the re-solve).
+        pinned: Vec<String>,
+    },
+    // ---- end console ----
     /// The financial year was closed.
     YearClosed {
         /// When.
@@ -292,6 +306,7 @@ impl BrokerEvent {
             BrokerEvent::ProviderSaved { .. } => "provider_saved",
             BrokerEvent::TeamSaved { .. } => "team_saved",
             BrokerEvent::CarerSaved { .. } => "carer_saved",
+            BrokerEvent::RotaPublished { .. } => "rota_published",
             BrokerEvent::YearClosed { .. } => "year_closed",
             BrokerEvent::AlertRaised { .. } => "alert_raised",
             BrokerEvent::EmergencyVisitAssigned { .. } => "emergency_visit_assigned",
