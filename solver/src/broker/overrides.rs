@@ -29,6 +29,7 @@ impl Broker {
     /// (`None` when no earlier stage has a fitting provider), or why it is
     /// refused: no reason (422 on `$.override_reason`), `other` without a note
     /// (422 on `$.override_note`), or forbidden by policy.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn check_out_of_order(
         &self,
         package: &Package,
