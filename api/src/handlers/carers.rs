@@ -11,8 +11,8 @@ use super::access::{ROSTER_EDIT_ROLES, ROSTER_ROLES};
 use super::broker::{command, read, require_carer, require_team, same_id};
 use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
-use carefill_solver::broker::{BrokerEvent, TeamReplan, VisitMove};
-use carefill_solver::format::{Absence, Carer, Issue, IssueCode, Shift};
+use carefill_solver::broker::{Alert, BrokerEvent, EmergencyVisit, TeamReplan, VisitMove};
+use carefill_solver::format::{Absence, Carer, ChangeList, Issue, IssueCode, Shift};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warp::http::StatusCode;
@@ -95,7 +95,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ROSTER_ROLES),
         tag: "rosters",
         summary: "A carer is off (sick, leave): re-plan the team's rota around it",
-        description: "Body {from, to, reason?} (RFC 3339). The carer's routes overlapping the absence are taken apart and their visits re-inserted with every other visit left with its carer (minimum change); visits that fit nowhere are listed unplaced with reasons. Planner keys only for their team, provider keys for their provider's teams.",
+        description: "Body {from, to, reason?} (RFC 3339). The carer's routes overlapping the absence are taken apart and their visits re-inserted with every other visit left with its carer (minimum change). The answer lists every visit moved, re-timed or dropped (`changes`); each dropped visit raises an alert naming the person, the visit and the reason (`alerts`), and one due within the policy's emergency_cover_window_h goes to emergency cover at once (`emergency_cover`). Planner keys only for their team, provider keys for their provider's teams.",
         query: &[],
         request: Some("Absence"),
         response: Answer {
@@ -130,12 +130,20 @@ struct CarerChange {
     team: Option<String>,
     created: bool,
     replans: Vec<Replan>,
+    /// Alerts raised (one per dropped visit, naming the person and the visit).
+    #[schema(value_type = Vec<Object>)]
+    alerts: Vec<Alert>,
+    /// Dropped visits assigned to emergency cover at once.
+    #[schema(value_type = Vec<Object>)]
+    emergency_cover: Vec<EmergencyVisit>,
 }
 
 /// One team's re-plan.
 #[derive(Serialize, ToSchema)]
 struct Replan {
     team: String,
+    /// Visit by visit: moved (other carers), re-timed, dropped (now unplaced), placed.
+    changes: ChangeList,
     /// Visits whose carers changed: `{visit, from, to}`.
     #[schema(value_type = Vec<Object>)]
     moved: Vec<VisitMove>,
@@ -152,13 +160,36 @@ struct AbsenceResult {
     carer: String,
     team: String,
     unplaced_visits_in_team_rota: usize,
+    /// Visit by visit: moved (other carers), re-timed, dropped (now unplaced), placed.
+    changes: ChangeList,
+    /// Alerts raised (one per dropped visit, naming the person and the visit).
+    #[schema(value_type = Vec<Object>)]
+    alerts: Vec<Alert>,
+    /// Dropped visits assigned to emergency cover at once.
+    #[schema(value_type = Vec<Object>)]
+    emergency_cover: Vec<EmergencyVisit>,
     /// Link to the team's rota.
     rota: String,
+}
+
+/// Alerts and emergency visits a command raised.
+fn raised(events: &[BrokerEvent]) -> (Vec<Alert>, Vec<EmergencyVisit>) {
+    let mut alerts = Vec::new();
+    let mut cover = Vec::new();
+    for e in events {
+        match e {
+            BrokerEvent::AlertRaised { alert } => alerts.push(alert.clone()),
+            BrokerEvent::EmergencyVisitAssigned { visit, .. } => cover.push(visit.clone()),
+            _ => {}
+        }
+    }
+    (alerts, cover)
 }
 
 fn replan(r: &TeamReplan) -> Replan {
     Replan {
         team: r.team.clone(),
+        changes: r.changes.clone(),
         moved: r.moved.clone(),
         newly_unplaced: r.newly_unplaced.clone(),
         newly_placed: r.newly_placed.clone(),
@@ -185,11 +216,14 @@ fn carer_change(carer: &str, events: &[BrokerEvent]) -> CarerChange {
             _ => None,
         })
         .unwrap_or((false, None, Vec::new()));
+    let (alerts, emergency_cover) = raised(events);
     CarerChange {
         carer: carer.to_string(),
         team,
         created,
         replans,
+        alerts,
+        emergency_cover,
     }
 }
 
@@ -319,13 +353,16 @@ async fn add_absence(ctx: RequestCtx) -> Result<Response, ApiError> {
         b.add_absence(&c3, absence, now)
     })
     .await?;
-    let unplaced = events
+    let (unplaced, changes) = events
         .iter()
         .find_map(|e| match e {
-            BrokerEvent::CarerAbsent { rota, .. } => Some(rota.unplaced.len()),
+            BrokerEvent::CarerAbsent { rota, changes, .. } => {
+                Some((rota.unplaced.len(), changes.clone()))
+            }
             _ => None,
         })
-        .unwrap_or(0);
+        .unwrap_or_default();
+    let (alerts, emergency_cover) = raised(&events);
     json_reply(
         StatusCode::OK,
         &AbsenceResult {
@@ -333,6 +370,9 @@ async fn add_absence(ctx: RequestCtx) -> Result<Response, ApiError> {
             carer,
             team,
             unplaced_visits_in_team_rota: unplaced,
+            changes,
+            alerts,
+            emergency_cover,
         },
     )
 }

@@ -10,7 +10,7 @@ use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
-use carefill_solver::broker::{Broker, DeclineReason, Offer, OfferStatus};
+use carefill_solver::broker::{Broker, BrokerEvent, DeclineReason, Offer, OfferStatus};
 use carefill_solver::format::{Issue, IssueCode, Location, Tier, VisitPattern, ids};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -65,7 +65,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(OFFER_ROLES),
         tag: "broker",
         summary: "Accept an offer: the visits go on the team's rota",
-        description: "The fit is checked again against the rota as it is now. 409 offer_expired, offer_closed (already answered, withdrawn) or no_longer_fits.",
+        description: "The fit is checked again against the rota as it is now. 409 offer_expired, offer_closed (already answered, withdrawn) or no_longer_fits (the offer is then closed, status withdrawn with note no_longer_fits, and the cascade moves on at once).",
         query: &[],
         request: None,
         response: Answer {
@@ -260,7 +260,22 @@ async fn accept_offer(ctx: RequestCtx) -> Result<Response, ApiError> {
     let id = ctx.param("offer_id")?.to_string();
     offer_owner(&ctx, &id).await?;
     let id2 = id.clone();
-    command(&ctx, "accept_offer", move |b, now| b.accept(&id2, now)).await?;
+    let events = command(&ctx, "accept_offer", move |b, now| {
+        b.accept_or_close(&id2, now)
+    })
+    .await?;
+    // The offer no longer fits: it is closed and the package moved on.
+    if events.iter().any(|e| {
+        matches!(e, BrokerEvent::OfferWithdrawn { offer, why, .. } if *offer == id && why == "no_longer_fits")
+    }) {
+        return Err(ApiError::Conflict {
+            code: "no_longer_fits",
+            detail: format!(
+                "offer `{id}` no longer fits the team's rota as it is now; it is closed (withdrawn, no_longer_fits) and the package has moved on in the cascade"
+            ),
+            retry_after: None,
+        });
+    }
     offer_reply(&ctx, id).await
 }
 

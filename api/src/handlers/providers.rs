@@ -9,7 +9,7 @@ use super::access::{ADMIN_BROKER, PROVIDER_READ_ROLES};
 use super::broker::{command, read, same_id, saved_reply};
 use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
-use carefill_solver::broker::{Broker, BrokerEvent, CarerTransfer};
+use carefill_solver::broker::{Alert, Broker, BrokerEvent, CarerTransfer, EmergencyVisit};
 use carefill_solver::format::{FrameworkStatus, Provider, Tier};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -93,7 +93,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ADMIN_BROKER),
         tag: "broker",
         summary: "Suspend, reinstate or mark a provider failed",
-        description: "Body {status: active|suspended|failed|off_framework, transfers: [{carer, to_team}]}. Failed: every package it holds is released and re-brokered together, carers who move keep their people as known carers.",
+        description: "Body {status: active|suspended|failed|off_framework, transfers: [{carer, to_team}]}. Failed: every package it holds is released and re-brokered together, carers who move keep their people as known carers; the visits of packages not taken at once that fall within emergency_cover_window_h go to emergency cover until a provider accepts (`interim_cover`), and any no one can make raise an alert naming person and visit (`alerts`).",
         query: &[],
         request: Some("ProviderStatus"),
         response: Answer {
@@ -147,6 +147,13 @@ struct ProviderStatusResult {
     offers_made: usize,
     placed_at_once: usize,
     escalated: usize,
+    /// Visits of the released packages assigned to emergency cover until a
+    /// provider accepts them (interim cover within the cover window).
+    #[schema(value_type = Vec<Object>)]
+    interim_cover: Vec<EmergencyVisit>,
+    /// Alerts raised (visits no one can cover yet, naming person and visit).
+    #[schema(value_type = Vec<Object>)]
+    alerts: Vec<Alert>,
     /// Broker events in all.
     events: usize,
 }
@@ -282,6 +289,20 @@ async fn set_provider_status(ctx: RequestCtx) -> Result<Response, ApiError> {
             offers_made: offers,
             placed_at_once: accepted,
             escalated,
+            interim_cover: events
+                .iter()
+                .filter_map(|e| match e {
+                    BrokerEvent::EmergencyVisitAssigned { visit, .. } => Some(visit.clone()),
+                    _ => None,
+                })
+                .collect(),
+            alerts: events
+                .iter()
+                .filter_map(|e| match e {
+                    BrokerEvent::AlertRaised { alert } => Some(alert.clone()),
+                    _ => None,
+                })
+                .collect(),
             events: events.len(),
         },
     )

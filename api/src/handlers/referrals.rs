@@ -9,7 +9,7 @@ use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
-use carefill_solver::broker::{OfferStatus, PackageStatus};
+use carefill_solver::broker::{OfferStatus, OverrideReason, OverrideRequest, PackageStatus};
 use carefill_solver::format::{Package, ServiceUser, Tier, UnplacedReason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -86,7 +86,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Refer a package straight to a chosen provider team",
-        description: "Body {package, service_user, provider, team}. The offer goes only to that provider (auto-accepting providers take it at once). 409 no_longer_fits when the team's rota changed.",
+        description: "Body {package, service_user, provider, team, override_reason?, override_note?}. The offer goes only to that provider (auto-accepting providers take it at once). When a provider of an earlier cascade stage has a fitting team, the offer skips its first refusal: it needs override_reason (person_choice, specialist_need, continuity_with_existing_carer, safeguarding, other + override_note), else 422 naming $.override_reason; it is marked on the package (`override`) and listed in GET /v1/reports/overrides; policy forbid_out_of_order_offers refuses it (409 out_of_order_forbidden). If the provider declines, the cascade starts again from the first stage. 409 no_longer_fits when the team's rota changed.",
         query: &[],
         request: Some("ApplyRecommendation"),
         response: Answer {
@@ -351,18 +351,33 @@ struct ApplyBody {
     service_user: ServiceUser,
     provider: String,
     team: String,
+    /// Required when the offer skips a fitting earlier stage's first refusal:
+    /// person_choice, specialist_need, continuity_with_existing_carer,
+    /// safeguarding or other (with a note).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    override_reason: Option<OverrideReason>,
+    /// Why, in words (required for `other`; at most 2000 characters).
+    #[serde(default)]
+    override_note: Option<String>,
 }
 
 /// `POST /v1/recommendations/apply`: refer the package straight to the chosen team.
 async fn apply_recommendation(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body: ApplyBody = ctx.json()?;
     let id = body.package.id.clone();
+    let why = OverrideRequest {
+        reason: body.override_reason,
+        note: body.override_note,
+        by: ctx.principal().ok().map(|p| p.key_id.clone()),
+    };
     command(&ctx, "apply_recommendation", move |b, now| {
         b.refer_to(
             body.package,
             body.service_user,
             &body.provider,
             &body.team,
+            &why,
             now,
         )
     })

@@ -19,7 +19,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Broker reports",
-        description: "report = fill-times (share within 1.5 h and 4 h by tier, provider, area, urgency), offers (acceptances and declines by reason), unfilled (with age), capacity (spare carer-hours by area, day, period), ledger (risk pool, damages, balances), alerts.",
+        description: "report = fill-times (share within 1.5 h and 4 h by tier, provider, area, urgency), offers (acceptances and declines by reason), unfilled (with age), capacity (spare carer-hours by area, day, period), ledger (risk pool, damages, balances), alerts (escalations, dropped visits with visit/person/team/visit_start/action, risk pool below threshold), overrides (out-of-order offers with reason, skipped stage and providers), risk-pool (balance, inflows and outflows by kind and by day, threshold), emergency-cover (single visits assigned to the standby team).",
         query: &[],
         request: None,
         response: Answer {
@@ -59,9 +59,12 @@ async fn report(ctx: RequestCtx) -> Result<Response, ApiError> {
             "capacity" => serde_json::to_value(b.capacity_map()),
             "ledger" => serde_json::to_value(b.ledger_report()),
             "alerts" => serde_json::to_value(&b.alerts),
+            "overrides" => serde_json::to_value(b.overrides_report()),
+            "risk-pool" => serde_json::to_value(b.risk_pool_report()),
+            "emergency-cover" => serde_json::to_value(b.emergency_cover_report()),
             other => {
                 return Err(ApiError::NotFound(format!(
-                    "unknown report `{other}`; reports: fill-times, offers, unfilled, capacity, ledger, alerts"
+                    "unknown report `{other}`; reports: fill-times, offers, unfilled, capacity, ledger, alerts, overrides, risk-pool, emergency-cover"
                 )));
             }
         };

@@ -11,7 +11,7 @@ use crate::http::{
 };
 use crate::solving::{RunningGuard, outcome_label, run_solve};
 use carefill_solver::check::{CheckReport, check};
-use carefill_solver::format::{Issue, Kpis, PlanningRequest, Rota, UnplacedVisit};
+use carefill_solver::format::{Issue, Kpis, PlanningRequest, Rota, UnplacedVisit, changes};
 use carefill_solver::model::Problem;
 use carefill_solver::rota::SolveOptions;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,11 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         tag: "rota",
         summary: "Synchronous solve (time limit ≤ 60 s)",
         description: "Runs on a solver slot; 503 + Retry-After when all are busy. Planner keys may \
-                      only send their team's data, provider keys their provider's (403).",
+                      only send their team's data, provider keys their provider's (403). With \
+                      existing_rota (a published rota) the answer changes it only as far as the \
+                      stability weight warrants and lists what moved, was re-timed or dropped \
+                      against it (`changes`); every existing_rota visit starting before \
+                      frozen_before (RFC 3339) is kept exactly.",
         query: &[TIME_LIMIT_SYNC, SEED],
         request: Some("PlanningRequest"),
         response: Answer {
@@ -163,6 +167,8 @@ async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body = ctx.body.clone();
     let (request, problem) = blocking(move || parse_problem(&body)).await?;
     check_request_scope(ctx.principal()?, &request)?;
+    let before = existing_assignments(&request);
+    let person = changes::person_of_visit(&request.packages);
     drop(request);
     let permit = ctx
         .state
@@ -190,7 +196,29 @@ async fn solve_sync(ctx: RequestCtx) -> Result<Response, ApiError> {
         outcome.map_err(ApiError::Internal)
     })
     .await?;
+    let mut rota = rota;
+    if let Some(before) = before {
+        rota.changes = Some(changes::diff(&before, &rota, &person, "re_solve"));
+    }
     json_reply(StatusCode::OK, &rota)
+}
+
+/// The request's published rota as (carers, start) per visit, to list what a
+/// re-solve changed; `None` without one.
+fn existing_assignments(
+    request: &PlanningRequest,
+) -> Option<BTreeMap<String, changes::Assignment>> {
+    (!request.existing_rota.is_empty()).then(|| {
+        request
+            .existing_rota
+            .iter()
+            .map(|e| {
+                let mut carers = e.carers.clone();
+                carers.sort();
+                (e.visit.clone(), (carers, e.start.clone()))
+            })
+            .collect()
+    })
 }
 
 /// Body of check and analyse.

@@ -12,6 +12,7 @@
 //! against the rota as it is by then.
 
 use super::candidates::{Candidate, CandidateReport};
+use super::fit::fit_check;
 use super::records::PackageStatus;
 use super::{Broker, BrokerEvent};
 use crate::format::{Tier, Urgency};
@@ -123,18 +124,179 @@ pub(crate) fn allocate(
             .cmp(&inputs[b].1.urgency)
             .then(inputs[a].0.cmp(&inputs[b].0))
     });
+    // The MILP's capacity rows are an estimate (spare minutes by period); the
+    // real room is checked here, package by package, against a scratch copy of
+    // the county in which every earlier offer of the batch is taken as
+    // accepted: a team with room for k packages is offered at most k. A
+    // package whose chosen team is full by then tries its other options in
+    // offer order, and otherwise goes through the normal cascade.
+    let mut scratch = broker.scratch();
     for i in order {
-        let pkg = &inputs[i].0;
-        match chosen[i].and_then(|k| options[i].get(k)) {
-            Some(c) => {
-                stats.assigned += 1;
-                let c = (*c).clone();
-                broker.offer_to(pkg, &c, c.tier, now, out);
+        let (pkg, package, user, _) = &inputs[i];
+        let tries: Vec<usize> = chosen[i]
+            .into_iter()
+            .chain((0..options[i].len()).filter(|&k| Some(k) != chosen[i]))
+            .collect();
+        let mut placed = false;
+        for k in tries {
+            let c = options[i][k];
+            let Some(&team) = scratch.index.team_pos.get(&c.fit.team) else {
+                continue;
+            };
+            let fit = fit_check(
+                &scratch.roster,
+                &scratch.index,
+                &scratch.rotas,
+                team,
+                package,
+                user,
+            );
+            if !fit.summary.fits {
+                continue;
             }
-            None => broker.advance(pkg, now, out),
+            scratch.reserve(pkg, c, fit.changed_routes.clone(), now);
+            let mut c = c.clone();
+            c.fit = fit.summary.clone();
+            c.outcome = Some(fit);
+            stats.assigned += 1;
+            broker.offer_to(pkg, &c, c.tier, now, out);
+            placed = true;
+            break;
+        }
+        if !placed {
+            let mark = out.len();
+            broker.advance(pkg, now, out);
+            scratch.reserve_from(pkg, package, user, &out[mark..], now);
         }
     }
     stats
+}
+
+impl Broker {
+    /// A copy of the county (roster, rotas, packages) to try placements on
+    /// without touching the real state.
+    fn scratch(&self) -> Broker {
+        Broker {
+            config: self.config.clone(),
+            roster: self.roster.clone(),
+            rotas: self.rotas.clone(),
+            packages: self.packages.clone(),
+            offers: BTreeMap::new(),
+            ledger: super::Ledger::default(),
+            alerts: Vec::new(),
+            events_applied: 0,
+            index: super::county::RosterIndex::build(&self.roster),
+            next_offer: 1,
+            emergency_visits: BTreeMap::new(),
+            cover_charged: Default::default(),
+            policy_versions: self.policy_versions.clone(),
+            delivery: Default::default(),
+        }
+    }
+
+    /// In a scratch copy: the room the normal cascade just gave `pkg` (its
+    /// acceptance, or its first offer if it still fits here) is taken.
+    fn reserve_from(
+        &mut self,
+        pkg: &str,
+        package: &crate::format::Package,
+        user: &crate::format::ServiceUser,
+        events: &[BrokerEvent],
+        now: DateTime<Utc>,
+    ) {
+        let mut first_offer = None;
+        for e in events {
+            match e {
+                BrokerEvent::OfferMade { offer } if offer.package == pkg => {
+                    first_offer.get_or_insert_with(|| offer.clone());
+                }
+                BrokerEvent::OfferAccepted {
+                    offer,
+                    changed_routes,
+                    fit,
+                    ..
+                } if first_offer.as_ref().is_some_and(|o| &o.id == offer) => {
+                    let o = first_offer.take().expect("checked");
+                    self.reserve_team(
+                        pkg,
+                        &o.provider,
+                        &o.team,
+                        o.stage,
+                        fit,
+                        changed_routes.clone(),
+                        now,
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
+        let Some(o) = first_offer else { return };
+        let Some(&team) = self.index.team_pos.get(&o.team) else {
+            return;
+        };
+        let fit = fit_check(&self.roster, &self.index, &self.rotas, team, package, user);
+        if fit.summary.fits {
+            self.reserve_team(
+                pkg,
+                &o.provider,
+                &o.team,
+                o.stage,
+                &fit.summary,
+                fit.changed_routes,
+                now,
+            );
+        }
+    }
+
+    /// In a scratch copy: `pkg` taken by `c`'s team with `routes`, as an
+    /// acceptance would leave it.
+    fn reserve(
+        &mut self,
+        pkg: &str,
+        c: &Candidate,
+        routes: Vec<crate::format::Route>,
+        now: DateTime<Utc>,
+    ) {
+        self.reserve_team(pkg, &c.provider, &c.fit.team, c.tier, &c.fit, routes, now);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reserve_team(
+        &mut self,
+        pkg: &str,
+        provider: &str,
+        team: &str,
+        stage: Tier,
+        fit: &super::records::FitSummary,
+        routes: Vec<crate::format::Route>,
+        now: DateTime<Utc>,
+    ) {
+        let id = format!("reserve-{pkg}");
+        self.apply(&BrokerEvent::OfferMade {
+            offer: super::records::Offer {
+                id: id.clone(),
+                package: pkg.to_string(),
+                provider: provider.to_string(),
+                team: team.to_string(),
+                stage,
+                made_at: now,
+                expires_at: now,
+                status: super::records::OfferStatus::Open,
+                closed_at: None,
+                decline_reason: None,
+                note: None,
+                fit: fit.clone(),
+            },
+        });
+        self.apply(&BrokerEvent::OfferAccepted {
+            at: now,
+            offer: id,
+            automatic: true,
+            changed_routes: routes,
+            fit: fit.clone(),
+        });
+    }
 }
 
 /// Per (day, period): the variables using a team's capacity and how much.

@@ -146,6 +146,19 @@ pub struct BrokerConfig {
     pub offer_expiring_notice_min: u32,
     /// The delivery loop: check-in monitoring and late / missed visit alerts.
     pub delivery: DeliveryPolicy,
+    // Live operations: dropped visits, emergency cover, brokerage integrity.
+    /// A visit a re-plan drops that starts within this many hours goes to
+    /// emergency cover at once (later ones raise an alert only); also the
+    /// interim cover window for a failed provider's people. 0 turns it off.
+    pub emergency_cover_window_h: u32,
+    /// Minutes kept free before and after an emergency visit for the standby
+    /// carer's travel.
+    pub emergency_travel_buffer_min: u32,
+    /// An alert is raised when the risk pool falls below this balance, pence.
+    pub risk_pool_alert_below_pence: i64,
+    /// Refuse out-of-order offers (a direct referral skipping a fitting
+    /// higher tier's first refusal) even with a broker's reason.
+    pub forbid_out_of_order_offers: bool,
 }
 
 impl Default for BrokerConfig {
@@ -171,6 +184,11 @@ impl Default for BrokerConfig {
             escalation_retry_min: 30,
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
+            // Two days: the visits someone could miss before a broker's next shift.
+            emergency_cover_window_h: 48,
+            emergency_travel_buffer_min: 30,
+            risk_pool_alert_below_pence: 0,
+            forbid_out_of_order_offers: false,
             offer_expiring_notice_min: 10,
             delivery: DeliveryPolicy::default(),
         }
@@ -252,6 +270,15 @@ impl BrokerConfig {
         }
         if self.batch_max_teams_checked == 0 {
             bad("batch_max_teams_checked", "must be at least 1".into());
+        }
+        if self.emergency_cover_window_h > 14 * 24 {
+            bad("emergency_cover_window_h", "must be 0-336 hours".into());
+        }
+        if self.emergency_travel_buffer_min > 240 {
+            bad(
+                "emergency_travel_buffer_min",
+                "must be 0-240 minutes".into(),
+            );
         }
         let w = &self.windows;
         for (name, v) in [

@@ -201,6 +201,7 @@ pub(crate) fn team_roster(
         service_users: Vec::new(),
         packages: Vec::new(),
         existing_rota: Vec::new(),
+        frozen_before: None,
     };
     for &c in ix.carers_of_team.get(&t.id).map_or(&[][..], Vec::as_slice) {
         req.carers.push(roster.carers[c].clone());

@@ -526,6 +526,14 @@ impl Broker {
                     visit.carers.join(" + "),
                     visit.planned_start.to_rfc3339()
                 ),
+                visit: Some(visit.visit.clone()),
+                person: self
+                    .packages
+                    .get(&visit.package)
+                    .map(|r| r.package.service_user.clone()),
+                team: Some(visit.team.clone()),
+                visit_start: Some(visit.planned_start.to_rfc3339()),
+                ..Alert::default()
             };
             self.emit(
                 BrokerEvent::VisitOverdue {

@@ -36,6 +36,7 @@ pub mod batch;
 mod candidates;
 pub mod config;
 mod county;
+mod cover;
 pub mod delivery;
 #[cfg(any(test, feature = "generate"))]
 pub mod demo;
@@ -44,6 +45,7 @@ mod events;
 mod fit;
 pub mod ledger;
 mod offers;
+mod overrides;
 mod provider_failure;
 mod publish;
 pub mod records;
@@ -54,6 +56,8 @@ mod roster;
 pub mod store;
 mod tick;
 
+#[cfg(test)]
+mod alerts_tests;
 #[cfg(test)]
 mod roster_tests;
 #[cfg(test)]
@@ -70,9 +74,10 @@ pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersi
 pub use error::BrokerError;
 pub use events::BrokerEvent;
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
+pub use overrides::OverrideRequest;
 pub use records::{
-    Alert, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus, PackageRecord,
-    PackageStatus, TeamReplan, VisitMove,
+    Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride,
+    OfferStatus, OverrideReason, PackageRecord, PackageStatus, TeamReplan, VisitMove,
 };
 
 use crate::format::{Package, PlanningRequest, Rota, ServiceUser};
@@ -101,6 +106,8 @@ pub fn plan_initial_rotas(
         next_offer: 1,
         policy_versions: Vec::new(),
         delivery: delivery::DeliveryState::default(),
+        emergency_visits: BTreeMap::new(),
+        cover_charged: Default::default(),
     };
     roster
         .teams
@@ -153,6 +160,11 @@ pub struct Broker {
     pub policy_versions: Vec<PolicyVersion>,
     /// Check-ins, check-outs and overdue-visit alerts.
     pub delivery: delivery::DeliveryState,
+    /// Single visits the emergency cover provider makes (dropped by a re-plan,
+    /// or interim cover), by visit id.
+    pub emergency_visits: BTreeMap<String, records::EmergencyVisit>,
+    /// Days of emergency cover already charged: (package, date, source).
+    pub cover_charged: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Broker {
@@ -198,6 +210,8 @@ impl Broker {
             next_offer: 1,
             policy_versions: vec![baseline_policy],
             delivery: delivery::DeliveryState::default(),
+            emergency_visits: BTreeMap::new(),
+            cover_charged: Default::default(),
         })
     }
 

@@ -49,7 +49,10 @@ impl Broker {
         let current = rec.stage;
         let mut report = known.unwrap_or_else(|| self.candidates(&package, &user));
         let order = report.stage_order.clone();
+        // After an out-of-order offer is turned down, the skipped stages get
+        // their first refusal: the cascade starts again from the first stage.
         let start = current
+            .filter(|_| rec.out_of_order.is_none())
             .and_then(|s| order.iter().position(|&x| x == s))
             .unwrap_or(0);
         let none_fit = |r: &CandidateReport| {
@@ -146,6 +149,8 @@ impl Broker {
                         report.teams_checked,
                         if summary.is_empty() { "no candidates".to_string() } else { summary }
                     ),
+                    person: Some(package.service_user.clone()),
+                    ..Alert::default()
                 },
             },
             out,
@@ -297,19 +302,10 @@ impl Broker {
             "{} carer-minutes of care in the planning horizon",
             fit.care_min
         );
-        if provider.tier == Tier::EmergencyCover {
-            let cost = fit.care_min as i64 * i64::from(self.config.emergency_rate_pence) / 60;
-            self.post(
-                now,
-                EntryKind::EmergencyCover,
-                RISK_POOL.into(),
-                provider_account(&provider.id),
-                cost,
-                Some(&o.package),
-                hours_memo,
-                out,
-            );
-        } else {
+        self.release_interim_cover(&o.package, now, out);
+        // Emergency cover is paid from the pool as it is delivered, day by day
+        // on the tick (`charge_delivered_cover`), not for the horizon up front.
+        if provider.tier != Tier::EmergencyCover {
             let fee = fit.care_min as i64 * i64::from(provider.hourly_rate_pence) / 60;
             let top = fee * i64::from(self.config.top_slice_bp) / 10_000;
             self.post(
@@ -386,6 +382,34 @@ impl Broker {
         let mut out = Vec::new();
         self.accept_with(offer, fit.changed_routes, fit.summary, false, now, &mut out);
         Ok(out)
+    }
+
+    /// [`Self::accept`], except that an offer that no longer fits is closed
+    /// (withdrawn, `no_longer_fits`) and the cascade moves on at once, so an
+    /// urgent package does not wait out the window. The caller tells the
+    /// provider from the withdrawal in the events.
+    pub fn accept_or_close(
+        &mut self,
+        offer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        match self.accept(offer, now) {
+            Err(BrokerError::NoLongerFits { .. }) => {
+                let package = self.offers[offer].package.clone();
+                let mut out = Vec::new();
+                self.emit(
+                    BrokerEvent::OfferWithdrawn {
+                        at: now,
+                        offer: offer.to_string(),
+                        why: "no_longer_fits".into(),
+                    },
+                    &mut out,
+                );
+                self.advance(&package, now, &mut out);
+                Ok(out)
+            }
+            other => other,
+        }
     }
 
     /// A provider declines an offer; the cascade moves on.

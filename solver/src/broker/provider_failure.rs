@@ -87,6 +87,7 @@ impl Broker {
             }
         }
         let mut released = Vec::new();
+        let mut planned: Vec<(String, String, String)> = Vec::new();
         if status == FrameworkStatus::Failed {
             let held: Vec<(String, String)> = self
                 .packages
@@ -136,6 +137,22 @@ impl Broker {
             released.sort();
             released.dedup();
             for (pkg, team) in &released {
+                // The visits as planned, for interim cover until it is placed again.
+                if let Some(r) = self.rotas.get(team) {
+                    for rt in &r.routes {
+                        for st in rt
+                            .stops
+                            .iter()
+                            .filter(|s| crate::format::is_visit_of(&s.visit, pkg))
+                        {
+                            planned.push((
+                                st.visit.clone(),
+                                st.service_user.clone(),
+                                st.start.clone(),
+                            ));
+                        }
+                    }
+                }
                 let known: Vec<String> = self
                     .rotas
                     .get(team)
@@ -205,6 +222,25 @@ impl Broker {
         if !rebroker.is_empty() {
             super::batch::allocate(self, &rebroker, now, &mut out);
         }
+        // People whose packages no provider took at once keep their visits of
+        // the cover window, by emergency cover, until one does.
+        planned.sort();
+        planned.dedup();
+        let waiting: Vec<super::cover::ToCover<'_>> = planned
+            .iter()
+            .filter(|(v, _, _)| {
+                let pkg = v.split('/').next().unwrap_or_default();
+                self.packages
+                    .get(pkg)
+                    .is_some_and(|r| r.status != PackageStatus::Filled)
+            })
+            .map(|(visit, person, start)| super::cover::ToCover {
+                visit,
+                person,
+                start,
+            })
+            .collect();
+        self.interim_cover(&waiting, now, &mut out);
         for pkg in affected {
             self.advance(&pkg, now, &mut out);
         }

@@ -96,6 +96,18 @@ impl Broker {
                 ),
             });
         }
+        // Nothing dropped silently: what the new rota leaves out raises alerts
+        // (and emergency cover when due soon), like any re-plan.
+        let changes = crate::format::changes::diff(
+            &self
+                .rotas
+                .get(team)
+                .map(crate::format::changes::assignments)
+                .unwrap_or_default(),
+            &rota,
+            &crate::format::changes::person_of_visit(&req.packages),
+            "re_solve",
+        );
         let mut out = Vec::new();
         self.emit(
             BrokerEvent::RotaPublished {
@@ -106,6 +118,7 @@ impl Broker {
             },
             &mut out,
         );
+        self.after_replan(team, &changes, now, &mut out);
         Ok(out)
     }
 }

@@ -2,7 +2,7 @@
 //! and re-plans the events carry. They change only through
 //! [`super::BrokerEvent`]s.
 
-use crate::format::{Package, Rota, Tier, UnplacedReason};
+use crate::format::{ChangeList, Package, Rota, Tier, UnplacedReason};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -61,6 +61,10 @@ pub struct PackageRecord {
     /// broker received a referral whose `referral_time` was earlier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damages_from: Option<DateTime<Utc>>,
+    /// Set when a broker offered the package out of tier order (skipping a
+    /// fitting provider's first refusal), with the reason given.
+    #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
+    pub out_of_order: Option<OfferOverride>,
 }
 
 impl PackageRecord {
@@ -83,6 +87,7 @@ impl PackageRecord {
             last_retry_at: None,
             policy_version: 0,
             damages_from: None,
+            out_of_order: None,
         }
     }
 }
@@ -198,16 +203,32 @@ pub struct Offer {
 }
 
 /// A situation a human broker must deal with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Alert {
     /// When raised.
     pub at: DateTime<Utc>,
-    /// Package concerned.
+    /// Package concerned (empty for an alert about no one package, e.g. the risk pool).
     pub package: String,
-    /// Stable code, e.g. `no_provider_can_take_package`.
+    /// Stable code, e.g. `no_provider_can_take_package`, `visit_dropped`.
     pub code: String,
     /// Explanation.
     pub message: String,
+    /// The visit concerned (a dropped visit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<String>,
+    /// The person concerned (service user id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    /// The team whose rota dropped the visit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Planned start of the visit, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_start: Option<String>,
+    /// What was done about it: `emergency_cover_assigned`, `no_emergency_cover`,
+    /// `outside_cover_window` (a dropped visit), or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 /// A carer moving to another team (TUPE transfer when a provider fails).
@@ -245,4 +266,93 @@ pub struct TeamReplan {
     pub newly_unplaced: Vec<String>,
     /// Visits unplaced before that the change made room for.
     pub newly_placed: Vec<String>,
+    /// Visit by visit: moved, re-timed, dropped, placed.
+    #[serde(default)]
+    pub changes: ChangeList,
+}
+
+/// Why a broker offered a package out of tier order (skipping a fitting
+/// higher tier's first refusal).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideReason {
+    /// The person (or their advocate) chose the provider.
+    PersonChoice,
+    /// Needs only that provider can meet.
+    SpecialistNeed,
+    /// A carer the person already knows works for that provider.
+    ContinuityWithExistingCarer,
+    /// A safeguarding concern about the providers skipped.
+    Safeguarding,
+    /// Anything else: a note is required.
+    Other,
+}
+
+impl OverrideReason {
+    /// Stable snake_case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            OverrideReason::PersonChoice => "person_choice",
+            OverrideReason::SpecialistNeed => "specialist_need",
+            OverrideReason::ContinuityWithExistingCarer => "continuity_with_existing_carer",
+            OverrideReason::Safeguarding => "safeguarding",
+            OverrideReason::Other => "other",
+        }
+    }
+
+    /// Every code, for error messages and the API schema.
+    pub const CODES: &'static str =
+        "person_choice, specialist_need, continuity_with_existing_carer, safeguarding, other";
+}
+
+/// An out-of-order offer: who was skipped, for whom, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OfferOverride {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Provider offered.
+    pub provider: String,
+    /// Its team.
+    pub team: String,
+    /// Its tier.
+    pub tier: Tier,
+    /// The first stage that had a fitting provider.
+    pub skipped_stage: Tier,
+    /// Providers of earlier stages whose teams fitted (first refusal skipped).
+    pub skipped_providers: Vec<String>,
+    /// The broker's reason.
+    pub reason: OverrideReason,
+    /// The broker's note (required for `other`).
+    pub note: Option<String>,
+    /// Key id of the broker who made it (the audit log has it too).
+    pub by: Option<String>,
+}
+
+/// A single visit covered by the emergency cover provider (a visit a re-plan
+/// dropped, or interim cover while a failed provider's package is re-brokered).
+/// It is not on any team's rota: the standby team is dispatched to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmergencyVisit {
+    /// Concrete visit id.
+    pub visit: String,
+    /// Package.
+    pub package: String,
+    /// Person.
+    pub person: String,
+    /// Emergency cover provider.
+    pub provider: String,
+    /// Its team.
+    pub team: String,
+    /// Its carers making the visit.
+    pub carers: Vec<String>,
+    /// Start, RFC 3339 (the time planned before it was dropped).
+    pub start: String,
+    /// End, RFC 3339.
+    pub end: String,
+    /// Carer-minutes (duration times carers).
+    pub care_min: u64,
+    /// `visit_dropped` or `interim_cover`.
+    pub why: String,
+    /// When assigned.
+    pub at: DateTime<Utc>,
 }

@@ -73,6 +73,7 @@ impl Broker {
             }],
             packages: vec![package.clone()],
             existing_rota: Vec::new(),
+            frozen_before: None,
         };
         if let Err(issues) = Problem::from_request(&req) {
             // Paths inside the one-package request map onto the referral's own fields.
@@ -156,13 +157,15 @@ impl Broker {
 
     /// A referral placed straight with a chosen provider team (a recommendation
     /// the broker applied): the offer goes only to that provider, and an
-    /// auto-accepting provider takes it at once.
+    /// auto-accepting provider takes it at once. Skipping a fitting earlier
+    /// stage's first refusal needs a reason (see `overrides`).
     pub fn refer_to(
         &mut self,
         package: Package,
         user: ServiceUser,
         provider: &str,
         team: &str,
+        why: &super::OverrideRequest,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
         self.validate_referral(&package, &user)?;
@@ -198,6 +201,7 @@ impl Broker {
                 why: fit.summary.explanation,
             });
         }
+        let skipped = self.check_out_of_order(&package, &user, provider, team, p.tier, why, now)?;
         let mut out = Vec::new();
         let id = package.id.clone();
         let area = area_label(&self.roster, &user.location);
@@ -212,6 +216,15 @@ impl Broker {
             },
             &mut out,
         );
+        if let Some(record) = skipped {
+            self.emit(
+                BrokerEvent::OfferOverridden {
+                    package: id.clone(),
+                    record,
+                },
+                &mut out,
+            );
+        }
         let c = Candidate {
             provider: p.id.clone(),
             provider_name: p.name.clone(),

@@ -389,6 +389,7 @@ impl Broker {
                     service_users: Vec::new(),
                     packages: Vec::new(),
                     existing_rota: Vec::new(),
+                    frozen_before: None,
                 };
                 let p = Problem::from_request(&req).ok()?;
                 let mut spare: BTreeMap<u32, [f64; 4]> = BTreeMap::new();
@@ -461,5 +462,129 @@ impl Broker {
             }
         }
         rep
+    }
+}
+
+/// One out-of-order offer (first refusal skipped with a broker's reason).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OverrideRow {
+    /// Package.
+    pub package: String,
+    /// Its brokering status now.
+    pub status: PackageStatus,
+    /// The override: provider, team, tier, skipped stage and providers, reason, note, who, when.
+    #[serde(flatten)]
+    pub record: super::records::OfferOverride,
+}
+
+/// The risk pool on one day (UTC date of the postings).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RiskPoolDay {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Paid into the pool (top-slices), pence.
+    pub inflow_pence: i64,
+    /// Paid out (emergency cover, year-end close), pence.
+    pub outflow_pence: i64,
+    /// Balance at the end of the day, pence.
+    pub closing_balance_pence: i64,
+}
+
+/// The risk pool over time.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RiskPoolReport {
+    /// Balance now, pence.
+    pub balance_pence: i64,
+    /// The policy's alert threshold, pence.
+    pub alert_below_pence: i64,
+    /// Whether the balance is below the threshold.
+    pub below_threshold: bool,
+    /// Inflows by entry kind, pence.
+    pub inflows_by_kind: BTreeMap<String, i64>,
+    /// Outflows by entry kind, pence.
+    pub outflows_by_kind: BTreeMap<String, i64>,
+    /// Day by day, oldest first (days with postings only).
+    pub by_day: Vec<RiskPoolDay>,
+    /// Emergency visits assigned and not yet charged (their day has not ended).
+    pub emergency_visits_pending: usize,
+}
+
+impl Broker {
+    /// Out-of-order offers, newest first.
+    pub fn overrides_report(&self) -> Vec<OverrideRow> {
+        let mut v: Vec<OverrideRow> = self
+            .packages
+            .values()
+            .filter_map(|r| {
+                Some(OverrideRow {
+                    package: r.package.id.clone(),
+                    status: r.status,
+                    record: r.out_of_order.clone()?,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.record
+                .at
+                .cmp(&a.record.at)
+                .then(a.package.cmp(&b.package))
+        });
+        v
+    }
+
+    /// The risk pool's balance, inflows and outflows by day.
+    pub fn risk_pool_report(&self) -> RiskPoolReport {
+        let mut rep = RiskPoolReport {
+            balance_pence: self.ledger.balance(RISK_POOL),
+            alert_below_pence: self.config.risk_pool_alert_below_pence,
+            ..Default::default()
+        };
+        rep.below_threshold = rep.balance_pence < rep.alert_below_pence;
+        let mut balance = 0i64;
+        for e in &self.ledger.entries {
+            let (inflow, outflow) = match (e.to == RISK_POOL, e.from == RISK_POOL) {
+                (true, false) => (e.amount_pence, 0),
+                (false, true) => (0, e.amount_pence),
+                _ => continue,
+            };
+            if inflow > 0 {
+                *rep.inflows_by_kind.entry(snake(e.kind)).or_default() += inflow;
+            } else {
+                *rep.outflows_by_kind.entry(snake(e.kind)).or_default() += outflow;
+            }
+            balance += inflow - outflow;
+            let date = e.at.date_naive().to_string();
+            if rep.by_day.last().is_none_or(|d| d.date != date) {
+                rep.by_day.push(RiskPoolDay {
+                    date,
+                    ..Default::default()
+                });
+            }
+            if let Some(d) = rep.by_day.last_mut() {
+                d.inflow_pence += inflow;
+                d.outflow_pence += outflow;
+                d.closing_balance_pence = balance;
+            }
+        }
+        rep.emergency_visits_pending = self
+            .emergency_visits
+            .values()
+            .filter(|e| {
+                let date = e.start.get(..10).unwrap_or_default().to_string();
+                !self.cover_charged.contains(&(
+                    e.package.clone(),
+                    date,
+                    "emergency_visits".to_string(),
+                ))
+            })
+            .count();
+        rep
+    }
+
+    /// Single visits assigned to emergency cover, by start.
+    pub fn emergency_cover_report(&self) -> Vec<super::records::EmergencyVisit> {
+        let mut v: Vec<_> = self.emergency_visits.values().cloned().collect();
+        v.sort_by(|a, b| a.start.cmp(&b.start).then(a.visit.cmp(&b.visit)));
+        v
     }
 }

@@ -284,6 +284,18 @@ impl Broker {
         create: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.save_carer_because(carer, create, now, None)
+    }
+
+    /// [`Self::save_carer`] naming the cause in the change lists (`why`;
+    /// by default `carer_added`, `carer_moved` or `carer_changed`).
+    fn save_carer_because(
+        &mut self,
+        carer: Carer,
+        create: bool,
+        now: DateTime<Utc>,
+        why: Option<&str>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
         let old = self.roster.carers.iter().find(|c| c.id == carer.id);
         match (create, old) {
             (true, Some(_)) => {
@@ -324,16 +336,27 @@ impl Broker {
         req.carers.push(carer.clone());
         let prefix = format!("$.carers[{}]", req.carers.len() - 1);
         let p_new = validate(&req, Some(&prefix), &new_team).map_err(invalid)?;
-        let mut replans = vec![self.replan(&new_team, &p_new, &carer.id)?];
+        let why = why.unwrap_or(if create {
+            "carer_added"
+        } else if old_team.as_ref().is_some_and(|t| *t != new_team) {
+            "carer_moved"
+        } else {
+            "carer_changed"
+        });
+        let mut replans = vec![self.replan(&new_team, &p_new, &carer.id, why)?];
         if let Some(left) = old_team.filter(|t| *t != new_team)
             && let Some(mut req) = self.team_request(&left)
         {
             req.carers.retain(|c| c.id != carer.id);
             keep_team_carer_refs(&mut req);
             let p_old = validate(&req, None, &left).map_err(invalid)?;
-            replans.push(self.replan(&left, &p_old, &carer.id)?);
+            replans.push(self.replan(&left, &p_old, &carer.id, why)?);
         }
         let mut out = Vec::new();
+        let changes: Vec<(String, crate::format::ChangeList)> = replans
+            .iter()
+            .map(|r| (r.team.clone(), r.changes.clone()))
+            .collect();
         self.emit(
             BrokerEvent::CarerSaved {
                 at: now,
@@ -343,6 +366,9 @@ impl Broker {
             },
             &mut out,
         );
+        for (team, c) in changes {
+            self.after_replan(&team, &c, now, &mut out);
+        }
         Ok(out)
     }
 
@@ -362,7 +388,7 @@ impl Broker {
             .cloned()
             .ok_or_else(|| BrokerError::UnknownCarer(carer.to_string()))?;
         c.shifts = shifts;
-        self.save_carer(c, false, now)
+        self.save_carer_because(c, false, now, Some("availability_changed"))
     }
 
     /// The team's rota re-planned for `p` (the team's roster after a change to
@@ -378,6 +404,7 @@ impl Broker {
         team: &str,
         p: &Problem,
         carer: &str,
+        why: &str,
     ) -> Result<TeamReplan, BrokerError> {
         let before = self.rotas.get(team).cloned().unwrap_or_else(|| Rota {
             format: FORMAT_TAG.to_string(),
@@ -468,6 +495,12 @@ impl Broker {
         let mut unplaced = outcome.unplaced;
         unplaced.sort_by_key(|u| u.visit);
         let after = p.write_rota(&outcome.routes, &unplaced);
+        let changes = crate::format::changes::diff(
+            &crate::format::changes::assignments(&before),
+            &after,
+            &crate::format::changes::person_of_visit(&self.roster.packages),
+            why,
+        );
         let (was, now) = (carers_by_visit(&before), carers_by_visit(&after));
         let moved = now
             .iter()
@@ -494,6 +527,7 @@ impl Broker {
                 .filter(|v| !was.contains_key(*v))
                 .cloned()
                 .collect(),
+            changes,
         })
     }
 
@@ -572,18 +606,20 @@ impl Broker {
         })?;
         // The same minimum-change re-plan as any carer change (`replan`): the
         // carer's routes the absence removes or cuts short are taken apart.
-        let written = self.replan(&team, &p, carer)?.rota;
+        let replan = self.replan(&team, &p, carer, "carer_absent")?;
         let mut out = Vec::new();
         self.emit(
             BrokerEvent::CarerAbsent {
                 at: now,
                 carer: carer.to_string(),
                 absence,
-                team,
-                rota: written,
+                team: team.clone(),
+                rota: replan.rota,
+                changes: replan.changes.clone(),
             },
             &mut out,
         );
+        self.after_replan(&team, &replan.changes, now, &mut out);
         Ok(out)
     }
 }

@@ -212,7 +212,10 @@ fn a_tier1_provider_with_200_plus_packages_fails_and_its_people_are_rebrokered_w
         .count();
     assert!(kept > 0, "no one kept a transferred carer");
     eprintln!("continuity: {kept} people kept a carer who transferred");
-    // Emergency cover placements are paid from the risk pool.
+    // Emergency cover placements are paid from the risk pool as delivered:
+    // once the week's days have ended.
+    w.run(|b| Ok(b.tick(now + Duration::days(8))));
+    let b = &w.broker;
     let by_cover: Vec<&String> = released
         .iter()
         .filter(|pkg| b.packages[*pkg].filled_tier == Some(Tier::EmergencyCover))

@@ -244,6 +244,15 @@ fn tier1_all_declining_cascades_to_emergency_cover_with_damages_and_pool_debit()
         .filled_at
         .map(|f| (f - rec.referred_at).num_minutes())
         .unwrap_or(0);
+    // Emergency cover is charged day by day as delivered: nothing is owed
+    // before a day of care ends, the whole week once it has.
+    assert!(
+        !w.broker
+            .ledger_report()
+            .totals_by_kind
+            .contains_key("emergency_cover")
+    );
+    w.run(|b| Ok(b.tick(now + Duration::days(8))));
     let l = w.broker.ledger_report();
     assert!(
         l.totals_by_kind["emergency_cover"] > 0,

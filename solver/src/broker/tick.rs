@@ -35,6 +35,7 @@ impl Broker {
         self.retry_escalated(now, &mut out);
         self.accrue_damages(now, &mut out);
         self.watch(now, &mut out);
+        self.charge_delivered_cover(now, &mut out);
         out
     }
 

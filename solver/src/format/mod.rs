@@ -4,12 +4,14 @@
 //! field); [`crate::model::Problem::from_request`] then reports every semantic
 //! problem at once.
 
+pub mod changes;
 pub mod days;
 pub mod ids;
 pub mod issue;
 pub mod request;
 pub mod rota;
 
+pub use changes::{ChangeList, VisitChange};
 pub use days::{Day, DaySelector, InvalidDay, parse_date};
 pub use ids::{ID_RULE, MAX_ID_LEN, id_error, is_valid_id, is_visit_of, visit_id, visit_package};
 pub use issue::{Issue, IssueCode, Issues};

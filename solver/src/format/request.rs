@@ -49,6 +49,10 @@ pub struct PlanningRequest {
     /// Visits already assigned (published rota), some pinned.
     #[serde(default)]
     pub existing_rota: Vec<ExistingAssignment>,
+    /// RFC 3339 instant: every `existing_rota` visit starting before it is
+    /// kept exactly (carers and start), as if pinned: the past is not re-planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_before: Option<String>,
 }
 
 /// The planning horizon: whole local days starting at `start_date`.

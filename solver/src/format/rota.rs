@@ -25,6 +25,9 @@ pub struct Rota {
     /// How the solver ran.
     #[serde(default)]
     pub stats: Option<SolverStats>,
+    /// What changed against the request's `existing_rota` (re-solves only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<super::changes::ChangeList>,
 }
 
 /// One carer's visits in one shift, in order.

@@ -370,6 +370,7 @@ pub fn generate_with(options: &GeneratorOptions, profile: &SizeProfile) -> Scena
         service_users: users,
         packages,
         existing_rota: Vec::new(),
+        frozen_before: None,
     };
     Scenario { request, referrals }
 }

@@ -1156,6 +1156,13 @@ impl Builder {
     ) -> Vec<ExistingModel> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        // Visits starting before `frozen_before` are kept exactly: pinned.
+        let frozen = r.frozen_before.as_ref().and_then(|s| {
+            ctx.horizon
+                .parse_instant(s)
+                .map_err(|m| self.push("$.frozen_before", IssueCode::InvalidInstant, m))
+                .ok()
+        });
         for (i, e) in r.existing_rota.iter().enumerate() {
             let path = format!("$.existing_rota[{i}]");
             let visit = visits.get(&e.visit).copied();
@@ -1211,7 +1218,7 @@ impl Builder {
                     start: start.map(|s| {
                         s.clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as Minute
                     }),
-                    pinned: e.pinned,
+                    pinned: e.pinned || matches!((start, frozen), (Some(s), Some(f)) if s < f),
                 });
             }
         }

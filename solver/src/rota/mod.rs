@@ -27,6 +27,7 @@ pub mod objective;
 pub mod pool;
 pub(crate) mod rules;
 pub(crate) mod search;
+mod stability;
 
 pub use insert::{InsertionError, InsertionOutcome, insert_visits};
 pub use pool::PoolRoute;
@@ -173,7 +174,7 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     stats.phases = phases;
     rota.stats = Some(stats);
     rota.kpis = Some(crate::check::check(p, &rota).kpis);
-    rota
+    stability::prefer_published(p, rota)
 }
 
 /// Splits the problem into parts no carer or person crosses. With a

@@ -117,6 +117,30 @@ impl Broker {
                 missed,
                 alert,
             } => self.apply_visit_overdue(visit, *missed, alert),
+            BrokerEvent::AlertRaised { alert } => self.alerts.push(alert.clone()),
+            BrokerEvent::EmergencyVisitAssigned { visit, .. } => {
+                self.emergency_visits
+                    .insert(visit.visit.clone(), visit.clone());
+            }
+            BrokerEvent::EmergencyVisitsReleased { visits, .. } => {
+                for v in visits {
+                    self.emergency_visits.remove(v);
+                }
+            }
+            BrokerEvent::CoverDayCharged {
+                package,
+                date,
+                source,
+                ..
+            } => {
+                self.cover_charged
+                    .insert((package.clone(), date.clone(), source.clone()));
+            }
+            BrokerEvent::OfferOverridden { package, record } => {
+                if let Some(r) = self.packages.get_mut(package) {
+                    r.out_of_order = Some(record.clone());
+                }
+            }
         }
     }
 

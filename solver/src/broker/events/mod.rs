@@ -7,7 +7,10 @@ mod apply;
 
 use super::delivery::{CheckPoint, PlannedVisit};
 use super::ledger::{EntryKind, LedgerEntry};
-use super::records::{Alert, CarerTransfer, DeclineReason, FitSummary, Offer, TeamReplan};
+use super::records::{
+    Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride,
+    TeamReplan,
+};
 use super::{Broker, BrokerConfig};
 use crate::format::{Carer, FrameworkStatus, Package, Provider, Route, ServiceUser, Team, Tier};
 use chrono::{DateTime, Utc};
@@ -166,6 +169,9 @@ pub enum BrokerEvent {
         team: String,
         /// The team's rota after re-planning.
         rota: crate::format::Rota,
+        /// What moved, was re-timed or dropped.
+        #[serde(default)]
+        changes: crate::format::ChangeList,
     },
     /// An escalated package was tried again (on a timer or by a broker); when
     /// some provider's team can now take it, it re-enters the cascade from the
@@ -276,6 +282,51 @@ pub enum BrokerEvent {
         /// The alert raised to its team.
         alert: Alert,
     },
+    // Live operations: dropped visits, emergency cover, brokerage integrity.
+    /// An alert not tied to an escalation (a dropped visit, the risk pool).
+    AlertRaised {
+        /// The alert.
+        alert: Alert,
+    },
+    /// The emergency cover provider was assigned one visit (dropped by a
+    /// re-plan, or interim cover for a failed provider's person).
+    EmergencyVisitAssigned {
+        /// When.
+        at: DateTime<Utc>,
+        /// The assignment.
+        visit: EmergencyVisit,
+    },
+    /// Emergency visits no longer needed (the package was filled elsewhere, or
+    /// the visit is back on a team's rota); delivered ones stay for charging.
+    EmergencyVisitsReleased {
+        /// When.
+        at: DateTime<Utc>,
+        /// Visit ids.
+        visits: Vec<String>,
+        /// Stable code of why.
+        why: String,
+    },
+    /// A day of emergency cover was delivered and charged to the risk pool (a
+    /// `posted` entry follows).
+    CoverDayCharged {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// Local date of the care, `YYYY-MM-DD`.
+        date: String,
+        /// `package` (a package filled by emergency cover) or `emergency_visits`.
+        source: String,
+        /// Carer-minutes delivered that day.
+        care_min: u64,
+    },
+    /// A broker offered a package out of tier order, with a reason.
+    OfferOverridden {
+        /// Package.
+        package: String,
+        /// The override.
+        record: OfferOverride,
+    },
 }
 
 impl BrokerEvent {
@@ -309,6 +360,11 @@ impl BrokerEvent {
             BrokerEvent::VisitCheckedIn { .. } => "visit_checked_in",
             BrokerEvent::VisitCheckedOut { .. } => "visit_checked_out",
             BrokerEvent::VisitOverdue { .. } => "visit_overdue",
+            BrokerEvent::AlertRaised { .. } => "alert_raised",
+            BrokerEvent::EmergencyVisitAssigned { .. } => "emergency_visit_assigned",
+            BrokerEvent::EmergencyVisitsReleased { .. } => "emergency_visits_released",
+            BrokerEvent::CoverDayCharged { .. } => "cover_day_charged",
+            BrokerEvent::OfferOverridden { .. } => "offer_overridden",
         }
     }
 }

@@ -146,6 +146,15 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerSaved { replans, .. } => {
                 t.teams.extend(replans.iter().map(|r| r.team.clone()));
             }
+            BrokerEvent::OfferOverridden { package, .. } => {
+                t.packages.insert(package.clone());
+            }
+            // Alerts, emergency visits and charged days live in the audit log
+            // (replayed at start); the ledger rows follow as `posted`.
+            BrokerEvent::AlertRaised { .. }
+            | BrokerEvent::EmergencyVisitAssigned { .. }
+            | BrokerEvent::EmergencyVisitsReleased { .. }
+            | BrokerEvent::CoverDayCharged { .. } => {}
             BrokerEvent::VisitOverdue { alert, .. } => {
                 t.packages.insert(alert.package.clone());
             }
