@@ -602,7 +602,8 @@ async fn a_week_link_shows_one_carer_their_own_week_and_calendar() {
     assert_eq!(ics.status, 200);
     assert_eq!(text(&ics).matches("BEGIN:VEVENT").count(), own.len());
     // A changed token, another carer's name in it, or none at all.
-    let tampered = format!("{}0", &token[..token.len() - 1]);
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &token[..token.len() - 1]);
     let t = http(
         s.addr,
         "GET",
