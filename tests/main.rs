@@ -7,5 +7,6 @@ mod console;
 mod console_api;
 mod contract;
 mod e2e;
+mod live_horizon;
 mod rota;
 mod support;

@@ -156,6 +156,8 @@ impl BrokerService {
         let mut broker = self.broker.write().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
+        // Visits that started before now are frozen in every fit check and re-plan.
+        broker.set_now(now);
         let events = f(&mut broker, now)?;
         if events.is_empty() {
             return Ok(events);

@@ -135,6 +135,8 @@ pub struct BrokerConfig {
     /// Most teams fit-checked per package in a batch (hundreds of packages at
     /// once: the nearest teams carry almost every good placement).
     pub batch_max_teams_checked: usize,
+    /// The rolling horizon (look-ahead), see `broker/horizon.rs`.
+    pub horizon: super::horizon::HorizonPolicy,
 }
 
 impl Default for BrokerConfig {
@@ -160,6 +162,7 @@ impl Default for BrokerConfig {
             escalation_retry_min: 30,
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
+            horizon: Default::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl BrokerConfig {
         if self.max_teams_checked == 0 || self.batch_max_teams_checked == 0 {
             return Err("max_teams_checked and batch_max_teams_checked must be at least 1".into());
         }
+        self.horizon.validate()?;
         let w = &self.windows;
         for (name, v) in [
             ("windows.tier1_min", w.tier1_min),

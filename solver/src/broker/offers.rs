@@ -47,7 +47,7 @@ impl Broker {
         let package = rec.package.clone();
         let passed = rec.passed_by.clone();
         let current = rec.stage;
-        let mut report = known.unwrap_or_else(|| self.candidates(&package, &user));
+        let mut report = known.unwrap_or_else(|| self.candidates_at(&package, &user, now));
         let order = report.stage_order.clone();
         let start = current
             .and_then(|s| order.iter().position(|&x| x == s))
@@ -72,6 +72,7 @@ impl Broker {
                 &package,
                 &user,
                 order.clone(),
+                Some(now),
             );
         }
         for &stage in &order[start..] {
@@ -209,6 +210,7 @@ impl Broker {
                 team,
                 &package,
                 &user,
+                Some(now),
             );
             if fit.summary.fits {
                 let offer = self.make_offer(&package, c, stage, now, out);
@@ -376,6 +378,7 @@ impl Broker {
             team,
             &rec.package,
             &user,
+            Some(now),
         );
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {

@@ -139,6 +139,13 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerSaved { replans, .. } => {
                 t.teams.extend(replans.iter().map(|r| r.team.clone()));
             }
+            BrokerEvent::HorizonRolled { .. } => {
+                t.teams.extend(broker.rotas.keys().cloned());
+            }
+            BrokerEvent::BrokeringScheduled { package, .. }
+            | BrokerEvent::BrokeringDue { package, .. } => {
+                t.packages.insert(package.clone());
+            }
             // Roster records live in the audit log (replayed at start); no query table.
             BrokerEvent::ProviderSaved { .. }
             | BrokerEvent::TeamSaved { .. }
