@@ -341,12 +341,28 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         (
             Role::Admin,
             "admin",
-            &["queue", "refer", "offers", "week", "map", "reports"],
+            &[
+                "queue",
+                "refer",
+                "offers",
+                "providers",
+                "week",
+                "map",
+                "reports",
+            ],
         ),
         (
             Role::Broker,
             "broker",
-            &["queue", "refer", "offers", "week", "map", "reports"],
+            &[
+                "queue",
+                "refer",
+                "offers",
+                "providers",
+                "week",
+                "map",
+                "reports",
+            ],
         ),
         (
             Role::Integrator,
@@ -725,13 +741,25 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         }
     });
 
+    pin_and_re_solve(&s, &c).await;
+    carer_week_link(&s, &c, &base).await;
+
     // Reports draw as charts.
     sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
     go(&c, "reports").await;
     css(&c, "#report-fill svg path.series").await;
     css(&c, "#report-fill [data-vline='1.5 h']").await;
     css(&c, "#report-fill [data-hline='97%']").await;
+    wait_js(
+        &c,
+        "document.querySelector('#report-pool svg path.series, #report-pool .muted')",
+        20,
+        "the risk pool chart",
+    )
+    .await;
     screenshot(&c, "reports").await;
+
+    provider_status(&s, &c).await;
 
     // A stopped service shows the connection-lost banner.
     go(&c, "queue").await;
@@ -746,4 +774,422 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     )
     .await;
     c.close().await.expect("close browser");
+}
+
+/// The planner pins a visit, re-solves the week as a job, sees the preview and
+/// publishes it: the pinned visit keeps its carer and start, and the published
+/// rota passes the checker. The browser is signed in as the planner on the week.
+async fn pin_and_re_solve(s: &Service, c: &Client) {
+    // Pin a visit that the absence did not move.
+    let picked = wait_js(
+        c,
+        "(() => { const b = document.querySelector('#gantt rect.visit:not(.moved)'); \
+         return b && [b.dataset.visit, b.dataset.carer, b.dataset.start]; })()",
+        10,
+        "a visit to pin",
+    )
+    .await;
+    let visit = picked[0].as_str().expect("visit").to_string();
+    let sel = format!("#gantt rect[data-visit='{visit}']");
+    css(c, &sel).await.click().await.expect("pin");
+    wait_js(
+        c,
+        &format!("document.querySelector(\"{sel}\")?.hasAttribute('data-pinned') && document.querySelector('#pin-count')?.dataset.n === '1'"),
+        10,
+        "the visit pinned",
+    )
+    .await;
+    let before: Vec<(String, String)> = s.svc.read(|b, _| {
+        let mut out: Vec<(String, String)> = b.rotas[&s.team]
+            .routes
+            .iter()
+            .flat_map(|r| {
+                r.stops
+                    .iter()
+                    .filter(|st| st.visit == visit)
+                    .map(|st| (r.carer.clone(), st.start.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    });
+    assert!(!before.is_empty());
+    css(c, "#resolve-limit")
+        .await
+        .select_by_value("5")
+        .await
+        .expect("limit");
+    css(c, "#resolve-start")
+        .await
+        .click()
+        .await
+        .expect("re-solve");
+    wait_js(
+        c,
+        "document.querySelector('#resolve-progress [data-state]')",
+        20,
+        "job progress",
+    )
+    .await;
+    screenshot(c, "planner-resolve").await;
+    css(c, "#resolve-publish").await;
+    wait_js(
+        c,
+        "document.querySelector('#week-preview')",
+        10,
+        "the preview on the Gantt",
+    )
+    .await;
+    css(c, "#resolve-publish")
+        .await
+        .click()
+        .await
+        .expect("publish");
+    wait_js(
+        c,
+        "document.querySelector('#resolve-published')",
+        60,
+        "the rota published",
+    )
+    .await;
+    let after: Vec<(String, String)> = s.svc.read(|b, _| {
+        let mut out: Vec<(String, String)> = b.rotas[&s.team]
+            .routes
+            .iter()
+            .flat_map(|r| {
+                r.stops
+                    .iter()
+                    .filter(|st| st.visit == visit)
+                    .map(|st| (r.carer.clone(), st.start.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    });
+    assert_eq!(after, before, "the pinned visit {visit} moved");
+    s.svc.read(|b, _| {
+        let req = b.team_request(&s.team).expect("team");
+        let p = carefill_solver::model::Problem::from_request(&req).expect("problem");
+        let rep = carefill_solver::check::check(&p, &b.rotas[&s.team]);
+        assert!(rep.violations.is_empty(), "{:?}", rep.violations.first());
+    });
+}
+
+/// The planner issues a carer's week link; opened without a key, it shows that
+/// carer's visits and no one else's, with the calendar address.
+async fn carer_week_link(s: &Service, c: &Client, base: &str) {
+    let carer = wait_js(
+        c,
+        "document.querySelector('#share-carer')?.value",
+        10,
+        "the share card",
+    )
+    .await
+    .as_str()
+    .expect("carer")
+    .to_string();
+    css(c, "#share-create")
+        .await
+        .click()
+        .await
+        .expect("create link");
+    let href = wait_js(
+        c,
+        "document.querySelector('#share-link')?.href",
+        10,
+        "the week link",
+    )
+    .await
+    .as_str()
+    .expect("href")
+    .to_string();
+    assert!(href.starts_with(base), "{href}");
+    // A fresh tab's state: no key in the session.
+    c.execute("sessionStorage.clear();", vec![])
+        .await
+        .expect("clear");
+    c.goto(&href).await.expect("open link");
+    c.refresh().await.expect("load link");
+    css(c, "#view-carer-week").await;
+    wait_js(
+        c,
+        "document.querySelector('#carer-ics-url')?.textContent.includes('/v1/carer-week/calendar.ics?token=')",
+        20,
+        "the calendar address",
+    )
+    .await;
+    let shown: Vec<String> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#view-carer-week [data-visit]')].map(e => e.dataset.visit).sort();",
+            vec![],
+        )
+        .await
+        .expect("visits"),
+    )
+    .expect("list");
+    let (own, others): (Vec<String>, Vec<String>) = s.svc.read(|b, _| {
+        let mut own = Vec::new();
+        let mut others = Vec::new();
+        for r in &b.rotas[&s.team].routes {
+            for st in &r.stops {
+                if r.carer == carer {
+                    own.push(st.visit.clone());
+                } else {
+                    others.push(st.visit.clone());
+                }
+            }
+        }
+        own.sort();
+        (own, others)
+    });
+    assert_eq!(shown, own, "the carer's page shows exactly their visits");
+    let dom = c.source().await.expect("source");
+    for v in others.iter().filter(|v| !own.contains(v)) {
+        assert!(
+            !dom.contains(v.as_str()),
+            "another carer's visit {v} is on the page"
+        );
+    }
+    screenshot(c, "carer-week").await;
+}
+
+/// A broker fails a provider: the confirmation names the people and packages the
+/// API's preview counts, and afterwards each person's package is listed with
+/// where it went.
+async fn provider_status(s: &Service, c: &Client) {
+    let victim = api(s, "GET", "/v1/providers", Role::Broker, None).await["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+        .find(|p| *p != s.provider)
+        .expect("a second provider");
+    let impact = api(
+        s,
+        "GET",
+        &format!("/v1/providers/{victim}/impact?status=failed"),
+        Role::Broker,
+        None,
+    )
+    .await;
+    go(c, "providers").await;
+    css(
+        c,
+        &format!("#providers tr[data-provider='{victim}'] [data-action='failed']"),
+    )
+    .await
+    .click()
+    .await
+    .expect("fail");
+    let people = wait_js(
+        c,
+        "document.querySelector('#impact-people')?.dataset.n",
+        20,
+        "the confirmation",
+    )
+    .await;
+    let packages = c
+        .execute(
+            "return document.querySelector('#impact-packages').dataset.n;",
+            vec![],
+        )
+        .await
+        .expect("packages");
+    assert_eq!(people, json!(impact["people"].to_string()));
+    assert_eq!(packages, json!(impact["packages"].to_string()));
+    let summary = c
+        .execute(
+            "return document.querySelector('#impact-summary').textContent;",
+            vec![],
+        )
+        .await
+        .expect("summary");
+    assert!(
+        summary
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("{} package", impact["packages"]))),
+        "{summary}"
+    );
+    screenshot(c, "provider-status").await;
+    css(c, "#impact-confirm")
+        .await
+        .click()
+        .await
+        .expect("confirm");
+    let n = impact["affected"].as_array().map_or(0, Vec::len);
+    wait_js(
+        c,
+        &format!("document.querySelectorAll('#where-went [data-went]').length === {n} && document.querySelector('#where-went')"),
+        60,
+        "where each person went",
+    )
+    .await;
+    wait_js(
+        c,
+        &format!("document.querySelector(\"#providers tr[data-provider='{victim}'] [data-status='failed']\")"),
+        20,
+        "the provider shown failed",
+    )
+    .await;
+    // Nobody is left with the failed provider.
+    for a in impact["affected"].as_array().expect("affected") {
+        let id = a["package"].as_str().expect("id");
+        let now = wait_js(
+            c,
+            &format!("document.querySelector(\"#where-went [data-went='{id}']\")?.textContent"),
+            5,
+            "a row",
+        )
+        .await;
+        assert!(
+            !now.as_str().unwrap_or("").contains(&format!("{victim} /")),
+            "{id}: {now}"
+        );
+    }
+    screenshot(c, "provider-after").await;
+}
+
+/// Measurements, not assertions: first render on the demo county, the Gantt of
+/// the demo team, and the queue with 1,000 open packages re-rendering after a
+/// live update. Run with
+/// `cargo test --test carefill console_measurements -- --ignored --nocapture`
+/// (`CAREFILL_CONSOLE_COUNTY=county` for the full demo county).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand, prints numbers"]
+async fn console_measurements() {
+    let (chromium, driver) = browser_tools().expect("chromium and chromedriver");
+    let s = start_service().await;
+    let base = format!("http://{}", s.addr);
+    let (_driver, c) = start_browser(&chromium, &driver).await;
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+
+    sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
+    for _ in 0..3 {
+        c.refresh().await.expect("reload");
+        let first = wait_js(&c, "window.__carefillFirstRender", 60, "first render").await;
+        println!(
+            "first render (page load to queue drawn): {:.0} ms; load {}",
+            first.as_f64().unwrap_or(0.0),
+            load().trim()
+        );
+    }
+    sign_in(&c, &base, s.keys.key(Role::Planner), "planner").await;
+    go(&c, "week").await;
+    for _ in 0..3 {
+        css(&c, "#gantt svg").await;
+        let ms = wait_js(
+            &c,
+            "Number(document.querySelector('#view-week').dataset.ganttMs)",
+            30,
+            "gantt",
+        )
+        .await;
+        let bars = c
+            .execute(
+                "return document.querySelector('#view-week').dataset.bars;",
+                vec![],
+            )
+            .await
+            .expect("bars");
+        println!(
+            "gantt of team {} ({bars} bars, whole week): {:.1} ms; load {}",
+            s.team,
+            ms.as_f64().unwrap_or(0.0),
+            load().trim()
+        );
+        // Redraw: the zoom select redraws the whole week.
+        c.execute(
+            "const z = document.querySelector('#week-zoom'); z.value = '0'; z.dispatchEvent(new Event('change')); z.value = 'week'; z.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .expect("redraw");
+    }
+
+    // 1,000 open packages through the API (batches of 250 demo referrals with new ids).
+    let waiting = api(&s, "GET", "/v1/demo/referrals", Role::Broker, None).await["referrals"]
+        .as_array()
+        .expect("referrals")
+        .clone();
+    let started = Instant::now();
+    let mut n = 0;
+    while n < 1000 {
+        let batch: Vec<Value> = (n..n + 250)
+            .map(|i| {
+                let mut r = waiting[i % waiting.len()].clone();
+                let pid = format!("{}-m{i}", r["package"]["id"].as_str().unwrap_or("p"));
+                let uid = format!("{}-m{i}", r["service_user"]["id"].as_str().unwrap_or("u"));
+                r["package"]["id"] = json!(pid);
+                r["package"]["service_user"] = json!(uid);
+                r["service_user"]["id"] = json!(uid);
+                json!({"package": r["package"], "service_user": r["service_user"]})
+            })
+            .collect();
+        api(
+            &s,
+            "POST",
+            "/v1/referrals/batch",
+            Role::Broker,
+            Some(&json!({ "referrals": batch })),
+        )
+        .await;
+        n += 250;
+    }
+    println!(
+        "seeded 1000 referrals in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
+    go(&c, "queue").await;
+    let rows = wait_js(
+        &c,
+        "document.querySelectorAll('#queue-rows tr[data-package]').length",
+        60,
+        "the queue",
+    )
+    .await;
+    println!("queue rows: {rows}");
+    for i in 0..5 {
+        c.execute(
+            "document.querySelector('#view-queue').dataset.drawMs = '';",
+            vec![],
+        )
+        .await
+        .expect("reset");
+        // An update: one more referral, pushed to the console as a live event.
+        let mut r = waiting[i % waiting.len()].clone();
+        let pid = format!("{}-u{i}", r["package"]["id"].as_str().unwrap_or("p"));
+        let uid = format!("{}-u{i}", r["service_user"]["id"].as_str().unwrap_or("u"));
+        r["package"]["id"] = json!(pid);
+        r["package"]["service_user"] = json!(uid);
+        r["service_user"]["id"] = json!(uid);
+        api(
+            &s,
+            "POST",
+            "/v1/referrals",
+            Role::Broker,
+            Some(&json!({"package": r["package"], "service_user": r["service_user"]})),
+        )
+        .await;
+        let ms = wait_js(
+            &c,
+            "Number(document.querySelector('#view-queue').dataset.drawMs)",
+            30,
+            "queue redraw",
+        )
+        .await;
+        let total = c
+            .execute(
+                "return [document.querySelector('#view-queue').dataset.renderMs, document.querySelectorAll('#queue-rows tr[data-package]').length];",
+                vec![],
+            )
+            .await
+            .expect("render");
+        println!(
+            "queue update {i}: table rebuilt in {:.1} ms (fetch + rebuild ms, rows: {total}); load {}",
+            ms.as_f64().unwrap_or(0.0),
+            load().trim()
+        );
+    }
+    c.close().await.expect("close");
 }

@@ -99,6 +99,13 @@ impl Svc {
         ];
         http(self.addr, "POST", path, &h, body.to_string().as_bytes()).await
     }
+    async fn put(&self, path: &str, role: Role, body: &Value) -> Resp {
+        let h = [
+            ("authorization", format!("Bearer {}", self.keys.key(role))),
+            ("content-type", "application/json".to_string()),
+        ];
+        http(self.addr, "PUT", path, &h, body.to_string().as_bytes()).await
+    }
     /// A carer of `team` with the most visits on the published rota.
     fn busiest_carer(&self, team: &str) -> String {
         self.svc.read(|b, _| {
@@ -438,4 +445,367 @@ async fn live_events_reach_each_key_within_its_scope() {
     let (status, _) = Stream::open(addr, keys.key(Role::Broker)).await;
     assert_eq!(status, 404);
     let _ = &s.provider;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_status_preview_names_what_the_change_then_does() {
+    let s = start().await;
+    let path = format!("/v1/providers/{}/impact?status=failed", s.provider);
+    let r = s.get(&path, Role::Broker).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let v = r.json();
+    let held = s.svc.read(|b, _| {
+        let teams: Vec<String> = b
+            .roster
+            .teams
+            .iter()
+            .filter(|t| t.provider.as_deref() == Some(s.provider.as_str()))
+            .map(|t| t.id.clone())
+            .collect();
+        b.roster
+            .service_users
+            .iter()
+            .filter(|u| u.team.as_ref().is_some_and(|t| teams.contains(t)))
+            .count()
+    });
+    let people = v["people"].as_u64().unwrap_or(0) as usize;
+    assert!(people > 0 && people <= held, "{people} of {held}: {v}");
+    assert_eq!(v["packages_released"], v["packages"]);
+    assert_eq!(
+        v["affected"].as_array().map(Vec::len),
+        v["packages"].as_u64().map(|n| n as usize)
+    );
+    assert_eq!(v["current_status"], "active");
+    // Nothing changed by looking.
+    let again = s.get(&path, Role::Broker).await.json();
+    assert_eq!(again, v);
+    // Suspending withdraws offers only; reinstating affects nobody.
+    let sus = s
+        .get(
+            &format!("/v1/providers/{}/impact?status=suspended", s.provider),
+            Role::Admin,
+        )
+        .await
+        .json();
+    assert_eq!(sus["packages_released"], 0);
+    let act = s
+        .get(
+            &format!("/v1/providers/{}/impact?status=active", s.provider),
+            Role::Broker,
+        )
+        .await
+        .json();
+    assert_eq!(act["packages"], 0);
+    // Brokers only; a named bad status; an unknown provider.
+    assert_eq!(s.get(&path, Role::Provider).await.status, 403);
+    assert_eq!(s.get(&path, Role::Integrator).await.status, 403);
+    let bad = s
+        .get(
+            &format!("/v1/providers/{}/impact?status=gone", s.provider),
+            Role::Broker,
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["path"], "status");
+    let missing = s
+        .get(
+            &format!("/v1/providers/{}/impact", s.provider),
+            Role::Broker,
+        )
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(
+        s.get("/v1/providers/nobody/impact?status=failed", Role::Broker)
+            .await
+            .status,
+        404
+    );
+    // The change releases exactly the packages the preview named.
+    let done = s
+        .post(
+            &format!("/v1/providers/{}/status", s.provider),
+            Role::Broker,
+            &json!({"status": "failed"}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", text(&done));
+    assert_eq!(done.json()["packages_released"], v["packages_released"]);
+    for a in v["affected"].as_array().expect("list") {
+        let id = a["package"].as_str().expect("id");
+        let p = s.get(&format!("/v1/packages/{id}"), Role::Broker).await;
+        assert_eq!(p.status, 200, "{id}: {}", text(&p));
+        assert_ne!(
+            p.json()["record"]["provider"].as_str(),
+            Some(s.provider.as_str()),
+            "{id} still with the failed provider"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_link_shows_one_carer_their_own_week_and_calendar() {
+    let s = start().await;
+    let carer = s.busiest_carer(&s.team);
+    let r = s
+        .post(
+            &format!("/v1/carers/{carer}/week-link"),
+            Role::Planner,
+            &json!({"days": 7}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let link = r.json();
+    let token = link["token"].as_str().expect("token").to_string();
+    assert!(
+        link["console_path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/#/carer-week/"))
+    );
+    // No key needed, and only this carer's visits.
+    let week = http(
+        s.addr,
+        "GET",
+        &format!("/v1/carer-week?token={token}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(week.status, 200, "{}", text(&week));
+    let w = week.json();
+    assert_eq!(w["carer"], carer.as_str());
+    let mut shown: Vec<String> = w["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .flat_map(|d| d["visits"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["visit"].as_str().unwrap_or_default().to_string())
+        .collect();
+    shown.sort();
+    let mut own: Vec<String> = s.svc.read(|b, _| {
+        b.rotas[&s.team]
+            .routes
+            .iter()
+            .filter(|r| r.carer == carer)
+            .flat_map(|r| r.stops.iter().map(|st| st.visit.clone()))
+            .collect()
+    });
+    own.sort();
+    assert_eq!(shown, own);
+    let ics = http(
+        s.addr,
+        "GET",
+        &format!("/v1/carer-week/calendar.ics?token={token}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(ics.status, 200);
+    assert_eq!(text(&ics).matches("BEGIN:VEVENT").count(), own.len());
+    // A changed token, another carer's name in it, or none at all.
+    let tampered = format!("{}0", &token[..token.len() - 1]);
+    let t = http(
+        s.addr,
+        "GET",
+        &format!("/v1/carer-week?token={tampered}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(t.status, 403, "{}", text(&t));
+    assert_eq!(
+        http(s.addr, "GET", "/v1/carer-week", &[], b"").await.status,
+        400
+    );
+    // Scopes and bad input when issuing.
+    let other = s.busiest_carer(&s.other_team);
+    let forbidden = s
+        .post(
+            &format!("/v1/carers/{other}/week-link"),
+            Role::Planner,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(forbidden.status, 403);
+    let long = s
+        .post(
+            &format!("/v1/carers/{carer}/week-link"),
+            Role::Planner,
+            &json!({"days": 400}),
+        )
+        .await;
+    assert_eq!(long.status, 400);
+    assert_eq!(long.json()["path"], "$.days");
+    assert_eq!(
+        s.post("/v1/carers/nobody/week-link", Role::Broker, &json!({}))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_solve_keeps_its_pins_and_publishes_only_a_current_rota() {
+    let s = start().await;
+    let req = s
+        .get(&format!("/v1/teams/{}/request", s.team), Role::Planner)
+        .await;
+    assert_eq!(req.status, 200, "{}", text(&req));
+    let mut req = req.json();
+    let existing = req["existing_rota"].as_array().expect("existing").clone();
+    assert!(!existing.is_empty());
+    let pin = existing[existing.len() / 2].clone();
+    let pin_id = pin["visit"].as_str().expect("visit").to_string();
+    for e in req["existing_rota"].as_array_mut().expect("existing") {
+        e["pinned"] = json!(e["visit"] == pin["visit"]);
+    }
+    let job = s
+        .post("/v1/rota/jobs?time_limit_s=1", Role::Planner, &req)
+        .await;
+    assert_eq!(job.status, 202, "{}", text(&job));
+    let id = job.json()["id"].as_str().expect("id").to_string();
+    // Publishing before the job finishes is a 409, not a half rota.
+    let early = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Planner,
+            &json!({"job": id, "pinned": [pin_id]}),
+        )
+        .await;
+    assert!(
+        early.status == 409 || early.status == 200,
+        "{}",
+        text(&early)
+    );
+    for _ in 0..600 {
+        let st = s
+            .get(&format!("/v1/rota/jobs/{id}"), Role::Planner)
+            .await
+            .json();
+        if ["succeeded", "cancelled", "failed"].contains(&st["state"].as_str().unwrap_or("")) {
+            assert_ne!(st["state"], "failed", "{st}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A pin of a visit the rota does not place is refused.
+    let unknown = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Planner,
+            &json!({"job": id, "pinned": ["nope/am@2026-11-30"]}),
+        )
+        .await;
+    assert_eq!(unknown.status, 409, "{}", text(&unknown));
+    assert_eq!(unknown.json()["code"], "pin_not_on_rota");
+    // Someone else's job is not found; another team is forbidden.
+    let theirs = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Provider,
+            &json!({"job": id}),
+        )
+        .await;
+    assert_eq!(theirs.status, 404, "{}", text(&theirs));
+    let other = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.other_team),
+            Role::Planner,
+            &json!({"job": id}),
+        )
+        .await;
+    assert_eq!(other.status, 403, "{}", text(&other));
+    let r = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Planner,
+            &json!({"job": id, "pinned": [pin_id]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(r.json()["pinned"], 1);
+    // The pinned visit is where it was, and the published rota passes the checker.
+    let (carers, start, report) = s.svc.read(|b, _| {
+        let rota = b.rotas[&s.team].clone();
+        let mut carers: Vec<String> = Vec::new();
+        let mut start = String::new();
+        for r in &rota.routes {
+            for st in r.stops.iter().filter(|st| st.visit == pin_id) {
+                carers.push(r.carer.clone());
+                start = st.start.clone();
+            }
+        }
+        carers.sort();
+        let req = b.team_request(&s.team).expect("team");
+        let p = carefill_solver::model::Problem::from_request(&req).expect("problem");
+        (carers, start, carefill_solver::check::check(&p, &rota))
+    });
+    assert_eq!(json!(carers), pin["carers"]);
+    assert_eq!(json!(start), pin["start"]);
+    assert!(report.is_feasible(), "{:?}", report.violations);
+    // Bad bodies name their field.
+    let bad = s
+        .put(
+            &format!("/v1/teams/{}/rota", s.team),
+            Role::Planner,
+            &json!({"jobs": 1}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", text(&bad));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_series_and_console_settings_answer() {
+    let s = start().await;
+    let r = s.get("/v1/ledger/series", Role::Broker).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let days = r.json()["days"].as_array().expect("days").clone();
+    let pool = s.svc.read(|b, _| b.ledger_report().risk_pool_pence);
+    assert_eq!(
+        days.last()
+            .map_or(0, |d| d["risk_pool_pence"].as_i64().unwrap_or(0)),
+        pool
+    );
+    assert_eq!(s.get("/v1/ledger/series", Role::Planner).await.status, 403);
+    let st = s.get("/v1/console/settings", Role::Planner).await;
+    assert_eq!(st.status, 200);
+    assert_eq!(st.json()["tile_url"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
+    let keys = DemoKeys::generate("p", "t").expect("keys");
+    let config = carefill_api::ServiceConfig {
+        tile_url: Some("https://tiles.example.org/{z}/{x}/{y}.png".into()),
+        ..Default::default()
+    };
+    let state = AppState::builder(keys.store().expect("keys"))
+        .config(config)
+        .build()
+        .expect("state");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(carefill_api::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
+    let r = http(addr, "GET", "/", &[], b"").await;
+    let csp = r
+        .header("content-security-policy")
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("img-src 'self' data: https://tiles.example.org;"),
+        "{csp}"
+    );
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    let h = [(
+        "authorization",
+        format!("Bearer {}", keys.key(Role::Broker)),
+    )];
+    let st = http(addr, "GET", "/v1/console/settings", &h, b"").await;
+    assert_eq!(
+        st.json()["tile_url"],
+        "https://tiles.example.org/{z}/{x}/{y}.png"
+    );
 }

@@ -8,5 +8,6 @@ mod console_api;
 mod contract;
 mod e2e;
 mod live_horizon;
+mod replicas;
 mod rota;
 mod support;

@@ -2,14 +2,24 @@
 //! committed to the [`BrokerStore`] before any answer goes out, and an
 //! injectable [`Clock`] so tests and simulations can run a day in milliseconds.
 //!
-//! Commands take the write lock, decide and apply events, and commit them in
-//! one transaction. If the commit fails, the in-memory broker is rebuilt from
-//! the store, so memory never runs ahead of the database.
+//! Two copies of the broker live in memory. Commands run one at a time on the
+//! writer's copy: they decide and apply events (the slow part: candidate
+//! search and fit checks) and commit them in one transaction. Reads use the
+//! readers' copy, which is brought up to date by applying the committed events
+//! (cheap: appliers do no search), so a read never waits for a command's fit
+//! checks, only for the events' application. If the commit fails, both copies
+//! are rebuilt from the store, so memory never runs ahead of the database.
+//!
+//! Several processes may share one PostgreSQL database: the one holding the
+//! store's writer lease runs commands; the others are reader replicas that
+//! answer commands with 503 `read_replica` and follow the audit log
+//! ([`BrokerService::follow`]), taking the lease when the writer's process ends.
 
-use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, StoreError, rebuild};
+use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, Loaded, StoreError, rebuild};
 use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 /// Where "now" comes from.
@@ -59,13 +69,25 @@ pub enum ServiceError {
     /// The database failed; nothing was changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This process is a reader replica: another holds the writer lease.
+    #[error(
+        "this replica serves reads only; another carefill process holds the broker's writer lease"
+    )]
+    ReadReplica,
 }
 
 /// The broker service.
 pub struct BrokerService {
-    broker: RwLock<Broker>,
-    /// Taken only while holding the broker's write lock (or for counts).
+    /// The copy commands change, held for a whole command.
+    writer: Mutex<Broker>,
+    /// The copy reads see: the writer's state as of the last committed command.
+    reader: RwLock<Broker>,
+    /// Taken only while holding the writer (or for counts).
     store: Mutex<Box<dyn BrokerStore>>,
+    /// Whether this process holds the writer lease (see [`BrokerService::follow`]).
+    is_writer: AtomicBool,
+    /// The last audit-log sequence number a reader replica has applied.
+    followed_seq: AtomicI64,
     clock: Box<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
     demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
@@ -87,40 +109,95 @@ impl BrokerService {
         clock: Box<dyn Clock>,
         baseline: impl FnOnce() -> Result<Baseline, String>,
     ) -> Result<BrokerService, String> {
-        let broker = match store.load().map_err(|e| e.to_string())? {
-            Some(loaded) => {
-                let b = rebuild(&loaded).map_err(|e| e.to_string())?;
-                // The query tables must agree with the replayed audit log: a command
-                // is all in the database or not at all.
-                let (packages, offers, entries) =
-                    store.table_counts().map_err(|e| e.to_string())?;
-                let expected = (
-                    b.packages.len() as i64,
-                    b.offers.len() as i64,
-                    b.ledger.entries.len() as i64,
-                );
-                if (packages, offers, entries) != expected {
-                    return Err(format!(
-                        "database tables (packages, offers, ledger entries) = {:?} disagree with the audit log's {:?}",
-                        (packages, offers, entries),
-                        expected
-                    ));
-                }
-                b
-            }
+        let (broker, last_seq) = match store.load().map_err(|e| e.to_string())? {
+            Some(loaded) => (Self::replay(&mut *store, &loaded)?, loaded.last_seq),
             None => {
                 let b = baseline()?;
-                store.init(&b).map_err(|e| e.to_string())?;
-                Broker::new(b.config, b.roster, b.rotas).map_err(|e| e.to_string())?
+                match store.init(&b) {
+                    Ok(()) => (
+                        Broker::new(b.config, b.roster, b.rotas).map_err(|e| e.to_string())?,
+                        0,
+                    ),
+                    // Another replica initialised the same database first: follow it.
+                    Err(e) => match store.load().map_err(|e| e.to_string())? {
+                        Some(loaded) => (Self::replay(&mut *store, &loaded)?, loaded.last_seq),
+                        None => return Err(e.to_string()),
+                    },
+                }
             }
         };
+        let is_writer = store.try_writer_lease().map_err(|e| e.to_string())?;
         Ok(BrokerService {
-            broker: RwLock::new(broker),
+            reader: RwLock::new(broker.clone()),
+            writer: Mutex::new(broker),
             store: Mutex::new(store),
+            is_writer: AtomicBool::new(is_writer),
+            followed_seq: AtomicI64::new(last_seq),
             clock,
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
         })
+    }
+
+    /// Rebuilds the broker from a loaded store, checking the query tables
+    /// against the replayed audit log (a command is all in the database or not at all).
+    fn replay(store: &mut dyn BrokerStore, loaded: &Loaded) -> Result<Broker, String> {
+        let b = rebuild(loaded).map_err(|e| e.to_string())?;
+        let (packages, offers, entries) = store.table_counts().map_err(|e| e.to_string())?;
+        let expected = (
+            b.packages.len() as i64,
+            b.offers.len() as i64,
+            b.ledger.entries.len() as i64,
+        );
+        if (packages, offers, entries) != expected {
+            return Err(format!(
+                "database tables (packages, offers, ledger entries) = {:?} disagree with the audit log's {:?}",
+                (packages, offers, entries),
+                expected
+            ));
+        }
+        Ok(b)
+    }
+
+    /// Whether this process holds the writer lease and so runs commands.
+    pub fn is_writer(&self) -> bool {
+        self.is_writer.load(Ordering::SeqCst)
+    }
+
+    /// For a reader replica: applies the events the writer committed since the
+    /// last call, then tries to take the writer lease (free when the writer's
+    /// process has ended). Returns whether this process is now the writer.
+    /// Call it every second or so; a writer returns at once.
+    pub fn follow(&self) -> Result<bool, ServiceError> {
+        if self.is_writer() {
+            return Ok(true);
+        }
+        let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        // Take the lease first: once held, nobody else commits, so one catch-up suffices.
+        let now_writer = store.try_writer_lease()?;
+        let new = store.events_after(self.followed_seq.load(Ordering::SeqCst))?;
+        if let Some((seq, _)) = new.last() {
+            self.followed_seq.store(*seq, Ordering::SeqCst);
+            let events: Vec<BrokerEvent> = new.into_iter().map(|(_, e)| e).collect();
+            for e in &events {
+                broker.apply(e);
+            }
+            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
+            for e in &events {
+                reader.apply(e);
+            }
+            drop(reader);
+            if self.live.receiver_count() > 0 {
+                let live = crate::live::summarise(&broker, &events, self.clock.now());
+                let _ = self.live.send(std::sync::Arc::new(live));
+            }
+        }
+        if now_writer {
+            self.is_writer.store(true, Ordering::SeqCst);
+            tracing::info!(target: "carefill", "this replica took the broker's writer lease");
+        }
+        Ok(now_writer)
     }
 
     /// Keeps the demo county's referrals so a new user can POST them.
@@ -153,12 +230,27 @@ impl BrokerService {
     where
         F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError>,
     {
-        let mut broker = self.broker.write().unwrap_or_else(|e| e.into_inner());
+        if !self.is_writer() {
+            return Err(ServiceError::ReadReplica);
+        }
+        let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
         // Visits that started before now are frozen in every fit check and re-plan.
         broker.set_now(now);
-        let events = f(&mut broker, now)?;
+        let decided = f(&mut broker, now);
+        let events = match decided {
+            Ok(events) => events,
+            Err(e) => {
+                // A refused command may have applied some events before refusing:
+                // the writer returns to the readers' (committed) state.
+                let reader = self.reader.read().unwrap_or_else(|e| e.into_inner());
+                if broker.events_applied != reader.events_applied {
+                    *broker = reader.clone();
+                }
+                return Err(e.into());
+            }
+        };
         if events.is_empty() {
             return Ok(events);
         }
@@ -167,9 +259,23 @@ impl BrokerService {
             if let Ok(Some(loaded)) = store.load()
                 && let Ok(b) = rebuild(&loaded)
             {
+                *self.reader.write().unwrap_or_else(|e| e.into_inner()) = b.clone();
                 *broker = b;
+            } else {
+                *broker = self
+                    .reader
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
             }
             return Err(e.into());
+        }
+        {
+            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
+            for e in &events {
+                reader.apply(e);
+            }
+            debug_assert_eq!(reader.events_applied, broker.events_applied);
         }
         if self.live.receiver_count() > 0 {
             let live = crate::live::summarise(&broker, &events, now);
@@ -183,9 +289,9 @@ impl BrokerService {
         self.live.subscribe()
     }
 
-    /// Reads the broker state.
+    /// Reads the broker state as of the last committed command.
     pub fn read<T>(&self, f: impl FnOnce(&Broker, DateTime<Utc>) -> T) -> T {
-        let broker = self.broker.read().unwrap_or_else(|e| e.into_inner());
+        let broker = self.reader.read().unwrap_or_else(|e| e.into_inner());
         f(&broker, self.clock.now())
     }
 
@@ -194,5 +300,35 @@ impl BrokerService {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let n = store.audit_len()?;
         Ok((n, store.table_counts()?))
+    }
+}
+
+/// Runs the broker's background work for the life of the process. A reader
+/// replica follows the writer every second until it takes the writer lease;
+/// the writer ticks every `tick` (offer expiry, escalation retries, damages).
+pub async fn drive(svc: std::sync::Arc<BrokerService>, tick: std::time::Duration) {
+    let mut follow = tokio::time::interval(std::time::Duration::from_secs(1));
+    while !svc.is_writer() {
+        follow.tick().await;
+        let s = svc.clone();
+        match tokio::task::spawn_blocking(move || s.follow()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(target: "carefill", error = %e, "following the writer failed")
+            }
+            Err(e) => tracing::warn!(target: "carefill", error = %e, "following the writer failed"),
+        }
+    }
+    let mut every = tokio::time::interval(tick);
+    loop {
+        every.tick().await;
+        let s = svc.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            s.execute("system", "tick", |b, now| Ok(b.tick(now)))
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(target: "carefill", error = %e, "broker tick failed");
+        }
     }
 }

@@ -22,6 +22,9 @@ pub struct ServiceConfig {
     pub finished_job_ttl: Duration,
     /// On shutdown, how long to wait for in-flight requests.
     pub drain_timeout: Duration,
+    /// Map tiles for the console (`https://host/{z}/{x}/{y}.png`), checked by
+    /// [`crate::console::tile_origin`]; `None` draws the map without tiles.
+    pub tile_url: Option<String>,
 }
 
 impl Default for ServiceConfig {
@@ -32,6 +35,7 @@ impl Default for ServiceConfig {
             max_stored_jobs: 256,
             finished_job_ttl: Duration::from_secs(3600),
             drain_timeout: Duration::from_secs(10),
+            tile_url: None,
         }
     }
 }

@@ -205,6 +205,12 @@ pub fn summarise(b: &Broker, events: &[BrokerEvent], now: DateTime<Utc>) -> Vec<
                 e.package.clone_from(&entry.package);
                 out.push(e);
             }
+            BrokerEvent::RotaPublished { at, team, .. } => {
+                let mut e = LiveEvent::new("rota_changed", *at);
+                e.team = Some(team.clone());
+                e.provider = team_provider(b, team);
+                out.push(e);
+            }
             BrokerEvent::YearClosed { at, .. } => out.push(LiveEvent::new("year_closed", *at)),
             #[allow(unreachable_patterns)]
             _ => out.push(LiveEvent::new("changed", now)),

@@ -14,6 +14,7 @@ use warp::reply::Response;
 
 /// The whole service as one warp filter (also usable with `warp::test`).
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let console = crate::console::filter(state.config.tile_url.clone());
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let api = warp::method()
         .and(warp::path::full())
@@ -33,7 +34,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Inf
         )
         .recover(crate::http::error::recover)
         .unify();
-    crate::console::filter().or(api).unify()
+    console.or(api).unify()
 }
 
 /// Serves on `listener` until `shutdown` resolves; then cancels running and

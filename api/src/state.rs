@@ -38,6 +38,8 @@ pub struct AppInner {
     pub shutdown: Arc<AtomicBool>,
     /// When the state was built.
     pub started: Instant,
+    /// Signs carers' read-only week links.
+    pub link_key: crate::console::LinkKey,
 }
 
 /// Shared service state: an `Arc` around [`AppInner`].
@@ -59,6 +61,7 @@ impl AppState {
             keys,
             demo: None,
             broker: None,
+            link_secret: None,
         }
     }
 
@@ -82,9 +85,17 @@ pub struct AppStateBuilder {
     keys: KeyStore,
     demo: Option<PlanningRequest>,
     broker: Option<Arc<crate::broker_service::BrokerService>>,
+    link_secret: Option<String>,
 }
 
 impl AppStateBuilder {
+    /// The secret carers' week links are signed with; without one a random
+    /// secret is drawn, and links stop working when the service restarts.
+    pub fn link_secret(mut self, secret: Option<String>) -> Self {
+        self.link_secret = secret;
+        self
+    }
+
     /// Serves the brokering routes from this broker.
     pub fn broker(mut self, broker: Option<Arc<crate::broker_service::BrokerService>>) -> Self {
         self.broker = broker;
@@ -103,8 +114,10 @@ impl AppStateBuilder {
         self
     }
 
-    /// The state; fails only if the metrics cannot be registered (a bug).
+    /// The state; fails if the metrics cannot be registered (a bug) or the
+    /// operating system gives no randomness for the link secret.
     pub fn build(self) -> Result<AppState, String> {
+        let link_key = crate::console::LinkKey::new(self.link_secret.as_deref())?;
         let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
         let config = ServiceConfig {
             solve_slots: self.config.solve_slots.max(1),
@@ -121,6 +134,7 @@ impl AppStateBuilder {
             broker: self.broker,
             shutdown: Arc::new(AtomicBool::new(false)),
             started: Instant::now(),
+            link_key,
         })))
     }
 }

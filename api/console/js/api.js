@@ -54,7 +54,8 @@ function connectionBack() {
  * `opts.raw` resolves with the Response; `opts.key` overrides the session key (sign-in).
  */
 export async function api(method, path, body, opts = {}) {
-  const headers = { authorization: `Bearer ${opts.key ?? session.key() ?? ""}` };
+  // `opts.anonymous`: a route that takes no key (a carer's week link).
+  const headers = opts.anonymous ? {} : { authorization: `Bearer ${opts.key ?? session.key() ?? ""}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   let res;
   try {
@@ -75,7 +76,7 @@ export async function api(method, path, body, opts = {}) {
     let problem;
     try { problem = await res.json(); } catch { problem = { detail: `${res.status} ${res.statusText}` }; }
     const err = new ApiError(res.status, problem);
-    if (res.status === 401 && !opts.key) handlers.unauthorized(err);
+    if (res.status === 401 && !opts.key && !opts.anonymous) handlers.unauthorized(err);
     throw err;
   }
   if (opts.raw) return res;
@@ -85,6 +86,7 @@ export async function api(method, path, body, opts = {}) {
 
 export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body, opts) => api("POST", path, body ?? {}, opts);
+export const put = (path, body, opts) => api("PUT", path, body ?? {}, opts);
 
 /**
  * Live updates: `GET /v1/events` read as a server-sent event stream through fetch

@@ -9,9 +9,17 @@ import offers from "./offers.js";
 import week from "./week.js";
 import reports from "./reports.js";
 import map from "./map.js";
+import providers from "./providers.js";
+import { renderCarerWeek } from "./carer.js";
 
 /** Every view, in menu order; each lists the roles that see it. */
-const VIEWS = [queue, refer, offers, week, map, reports];
+const VIEWS = [queue, refer, offers, providers, week, map, reports];
+
+/** The token of a carer's read-only week link in the fragment, if this is one. */
+function carerToken() {
+  const m = location.hash.match(/^#\/carer-week\/([^/?#]+)$/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -146,7 +154,7 @@ on("connection", (up) => {
     banner.hidden = false;
   }
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => (carerToken() || document.getElementById("view-carer-week") ? boot() : route()));
 window.addEventListener("unhandledrejection", (ev) => {
   const e = ev.reason;
   if (e?.name === "AbortError") return;
@@ -154,6 +162,14 @@ window.addEventListener("unhandledrejection", (ev) => {
 });
 
 async function boot() {
+  const token = carerToken();
+  if (token) {
+    teardown();
+    principal = null;
+    nav.replaceChildren();
+    mount(who, h("span", { id: "principal", "data-role": "carer-link" }, "read-only link"));
+    return renderCarerWeek(main, token, problem);
+  }
   const key = session.key();
   if (!key) return signIn();
   try {

@@ -23,7 +23,7 @@ function ticks(max, n = 5) {
  * A line through `points` ([x, y]) with vertical marks `vlines` ([{x, text}]) and
  * horizontal targets `hlines` ([{y, text}]). `yFormat` formats axis labels.
  */
-export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = [], hlines = [], yFormat = String, step = false }) {
+export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = [], hlines = [], yFormat = String, step = false, more = [], xFormat = String }) {
   const svg = frame(title);
   const px = (x) => L + (x / xMax) * (W - L - R);
   const py = (y) => H - B - (y / yMax) * (H - T - B);
@@ -32,7 +32,7 @@ export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = 
     svg.append(s("text", { x: L - 6, y: py(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6675" }, yFormat(v)));
   }
   for (const v of ticks(xMax, 8)) {
-    svg.append(s("text", { x: px(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11, fill: "#5b6675" }, String(v)));
+    svg.append(s("text", { x: px(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11, fill: "#5b6675" }, xFormat(v)));
   }
   svg.append(s("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
   svg.append(s("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
@@ -46,13 +46,18 @@ export function lineChart({ title, points, xMax, yMax, xLabel, yLabel, vlines = 
     svg.append(s("line", { class: "target", x1: px(vl.x), x2: px(vl.x), y1: T, y2: H - B, "data-vline": vl.text }));
     svg.append(s("text", { x: px(vl.x) + 3, y: T + 10, "font-size": 11, fill: "#b3261e" }, vl.text));
   }
-  if (points.length) {
-    let d = `M${px(points[0][0])},${py(points[0][1])}`;
-    for (let i = 1; i < points.length; i++) {
-      if (step) d += ` H${px(points[i][0])}`;
-      d += ` ${step ? "V" : "L"}${step ? py(points[i][1]) : `${px(points[i][0])},${py(points[i][1])}`}`;
+  // `more`: further series [{points, className, text}] drawn the same way.
+  for (const series of [{ points, className: "" }, ...more]) {
+    const pts = series.points;
+    if (!pts.length) continue;
+    let d = `M${px(pts[0][0])},${py(pts[0][1])}`;
+    for (let i = 1; i < pts.length; i++) {
+      if (step) d += ` H${px(pts[i][0])}`;
+      d += ` ${step ? "V" : "L"}${step ? py(pts[i][1]) : `${px(pts[i][0])},${py(pts[i][1])}`}`;
     }
-    svg.append(s("path", { class: "series", d, "data-points": points.length }));
+    svg.append(s("path", { class: `series ${series.className}`, d, "data-points": pts.length, "data-series": series.text ?? "" }));
+    // Few points (days of a ledger): mark each, so a single one still shows.
+    if (pts.length <= 31) for (const [x, y] of pts) svg.append(s("circle", { class: `dot ${series.className}`, cx: px(x), cy: py(y), r: 3 }));
   }
   return svg;
 }

@@ -55,13 +55,14 @@ export default {
         ["Package", "Area", "Urgency", "Stage", "Age", "To 1.5 h", "To 4 h", "Offers out", "Offer expires", ""].map((t) => h("th", {}, t)))),
       body);
     const errBox = h("div");
+    const alertsBox = h("div", { id: "alerts" });
     const detail = h("div", { id: "queue-detail" });
     mount(root,
       h("div", { class: "row" }, h("h1", { class: "grow" }, "Broker queue"), counts,
         h("a", { href: "#/refer" }, h("button", {}, "New referral"))),
       h("div", { class: "card row filters" }, h("label", {}, "Status", statusSel),
         mkSelect("area", "Area"), mkSelect("urgency", "Urgency"), mkSelect("stage", "Stage")),
-      errBox,
+      errBox, alertsBox,
       h("div", { class: "split wide-left" }, h("div", { class: "card scroll-x" }, table), detail));
 
     function options(sel, values, current) {
@@ -82,6 +83,7 @@ export default {
         mount(errBox, ctx.problem(e, load));
         return;
       }
+      loadAlerts();
       const f = state.filter;
       options(selects.area, new Set(state.packages.map((p) => p.area)), f.area);
       options(selects.urgency, new Set(state.packages.map((p) => p.urgency)), f.urgency);
@@ -93,7 +95,39 @@ export default {
       if (state.selected) showDetail(state.selected, false);
     }
 
+    /** Alerts a broker must act on (escalations, dropped visits), newest first. */
+    async function loadAlerts() {
+      let list;
+      try {
+        list = await get("/v1/reports/alerts");
+      } catch (e) {
+        mount(alertsBox, ctx.problem(e));
+        return;
+      }
+      list = (Array.isArray(list) ? list : list.alerts ?? []).slice().sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+      if (!list.length) { mount(alertsBox); return; }
+      const dropped = list.filter((a) => a.visit).length;
+      mount(alertsBox, h("details", { class: "card", open: dropped > 0 || undefined },
+        h("summary", {}, h("strong", {}, `Alerts (${list.length})`), dropped ? h("span", { class: "pill urgent" }, ` ${dropped} dropped visits`) : null),
+        h("table", { id: "alert-rows" }, h("thead", {}, h("tr", {}, ["When", "What", "Person", "Visit", "Team", "Action", "Why"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, list.slice(0, 50).map((a) => h("tr", { "data-alert": a.code, "data-visit": a.visit ?? "", "data-person": a.person ?? "" },
+            h("td", {}, when(a.at)),
+            h("td", {}, h("span", { class: `pill ${a.visit ? "urgent" : ""}` }, label(a.code)), a.package ? h("div", { class: "muted" }, a.package) : null),
+            h("td", {}, a.person ?? ""),
+            h("td", {}, a.visit ?? "", a.visit_start ? h("div", { class: "muted" }, when(a.visit_start)) : null),
+            h("td", {}, a.team ?? ""),
+            h("td", {}, label(a.action ?? "")),
+            h("td", { class: "muted" }, a.message ?? "")))))));
+    }
+
     function draw() {
+      const t0 = performance.now();
+      drawRows();
+      // Time to rebuild the table (the API round trip is in renderMs).
+      root.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    }
+
+    function drawRows() {
       const f = state.filter;
       const rows = state.packages
         .filter((p) => (!f.area || p.area === f.area) && (!f.urgency || p.urgency === f.urgency) && (!f.stage || p.stage === f.stage))

@@ -37,13 +37,14 @@ export default {
     const csvs = {};
     mount(root, h("h1", {}, "Reports"),
       h("div", { class: "split" }, section("fill", "Fill time"), section("declines", "Declines by reason")),
-      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), section("ledger", "Risk pool and damages")),
+      h("div", { class: "split" }, section("pool", "Risk pool and damages over time"), section("ledger", "Risk pool and damages")),
+      h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), h("div")),
       section("unfilled", "Unfilled packages"));
 
     async function load() {
       const names = ["fill-times", "offers", "capacity", "unfilled", "ledger"];
-      const results = await Promise.allSettled(names.map((n) => get(`/v1/reports/${n}`)));
-      const [fill, offers, capacity, unfilled, ledger] = results;
+      const results = await Promise.allSettled([...names.map((n) => get(`/v1/reports/${n}`)), get("/v1/ledger/series")]);
+      const [fill, offers, capacity, unfilled, ledger, series] = results;
       const show = (id, r, f) => {
         if (r.status === "rejected") mount(boxes[id], ctx.problem(r.reason, load));
         else mount(boxes[id], f(r.value));
@@ -102,6 +103,22 @@ export default {
           h("p", {}, `Risk pool ${pounds(v.risk_pool_pence)} · quality fund ${pounds(v.quality_fund_pence)} · ${v.entries} entries · trial balance ${v.trial_balance}`),
           dmg.length ? barChart({ title: "Damages by provider", bars: dmg.slice(0, 15).map(([k, p]) => ({ label: k, value: p / 100 })), valueFormat: (x) => `£${x.toFixed(2)}` })
             : h("p", { class: "muted" }, "No damages charged.")];
+      });
+      show("pool", series, (v) => {
+        const days = v.days ?? [];
+        csvs.pool = () => download("risk-pool-and-damages.csv", csv(["date", "risk_pool_pence", "pool_in_pence", "pool_out_pence", "damages_pence", "damages_to_date_pence"],
+          days.map((d) => [d.date, d.risk_pool_pence, d.pool_in_pence, d.pool_out_pence, d.damages_pence, d.damages_to_date_pence])));
+        if (!days.length) return h("p", { class: "muted" }, "No ledger entries yet.");
+        const pool = days.map((d, i) => [i, d.risk_pool_pence / 100]);
+        const dmg = days.map((d, i) => [i, d.damages_to_date_pence / 100]);
+        const yMax = Math.max(1, ...pool.map((p) => p[1]), ...dmg.map((p) => p[1])) * 1.1;
+        const last = days[days.length - 1];
+        return [
+          h("p", {}, `${days.length} days with entries; risk pool now ${pounds(last.risk_pool_pence)}, damages to date ${pounds(last.damages_to_date_pence)}.`),
+          lineChart({ title: "Risk pool balance and damages charged to date", points: pool, xMax: Math.max(1, days.length - 1), yMax,
+            xLabel: "day", yLabel: "£", yFormat: (y) => `£${Math.round(y)}`, xFormat: (x) => days[Math.round(x)]?.date.slice(5) ?? "",
+            more: [{ points: dmg, className: "second", text: "damages to date" }] }),
+          h("div", { class: "legend" }, h("span", {}, h("i", { class: "sw visit" }), "risk pool balance"), h("span", {}, h("i", { class: "sw late" }), "damages charged to date"))];
       });
       ctx.rendered();
     }

@@ -1,10 +1,12 @@
 // Planner's week: an SVG Gantt per carer (visits as bars, double-handed and late
 // marked, travel shown), unplaced visits with their reasons, each person's
 // distinct carers against the cap, and an absence form whose re-plan is shown
-// as a highlighted diff (what moved, what is newly unplaced).
+// as a highlighted diff (what moved, what is newly unplaced). Clicking a visit
+// pins it; the re-solve, its preview and publishing live in plan.js.
 
 import { get, post } from "./api.js";
 import { csv, download, h, label, mount, s } from "./dom.js";
+import { pinStore, resolvePanel, shareCard } from "./plan.js";
 
 const ROW = 26;
 const LEFT = 150;
@@ -48,6 +50,11 @@ export default {
     let teamInfo = null;
     let changes = null; // { moved, unplaced, carer }
     let zoom = "week";
+    let preview = null; // a re-solved rota shown instead of the published one
+    let pins = null;
+    const canSolve = ["admin", "provider", "planner"].includes(p.role);
+    const tools = h("div", { class: "split", id: "week-tools" });
+    let panel = null;
     const teamSel = h("select", { id: "week-team", onchange: () => { team = teamSel.value; changes = null; load(); } });
     const zoomSel = h("select", { id: "week-zoom", onchange: () => { zoom = zoomSel.value; draw(); } });
     const gantt = h("div", { class: "gantt-wrap", id: "gantt" });
@@ -67,8 +74,9 @@ export default {
         h("span", {}, h("i", { class: "sw double" }), "double-handed"),
         h("span", {}, h("i", { class: "sw late" }), "late"),
         h("span", {}, h("i", { class: "sw travel" }), "travel"),
-        h("span", {}, h("i", { class: "sw moved" }), "moved by the last change")),
-      gantt, movedBox,
+        h("span", {}, h("i", { class: "sw moved" }), "moved by the last change"),
+        h("span", {}, h("i", { class: "sw pinned" }), "pinned")),
+      gantt, movedBox, tools,
       h("div", { class: "split" }, absence, side));
 
     async function teams() {
@@ -105,9 +113,53 @@ export default {
         return;
       }
       root.dataset.fetchMs = (performance.now() - t0).toFixed(1);
+      pins = pinStore(team);
+      pins.prune(new Set((rota.routes ?? []).flatMap((r) => r.stops.map((st) => st.visit))));
+      preview = null;
       days();
       draw();
       absenceForm();
+      toolsPanel();
+    }
+
+    function toolsPanel() {
+      panel?.stop();
+      panel = null;
+      const carers = [...new Set([...(teamInfo?.carers ?? []).map((c) => c.id), ...(rota.routes ?? []).map((r) => r.carer)])].sort();
+      const cards = [];
+      if (canSolve) {
+        panel = resolvePanel(ctx, {
+          team: () => team,
+          pins,
+          pinsChanged: () => { panel.drawPins(); draw(); },
+          preview: (r, why) => {
+            preview = r;
+            if (!r) { changes = null; draw(); return { moved: new Set(), unplaced: new Set() }; }
+            const d = diff(rota, r);
+            changes = { ...d, carer: "", why, absences: [] };
+            draw();
+            return d;
+          },
+          published: async () => {
+            const before = rota;
+            rota = (await get(`/v1/teams/${encodeURIComponent(team)}/rota`)).rota;
+            preview = null;
+            const d = diff(before, rota);
+            changes = { ...d, carer: "", why: "the published re-solve", absences: [] };
+            draw();
+          },
+        });
+        cards.push(panel.el);
+      }
+      cards.push(shareCard(ctx, carers));
+      mount(tools, cards);
+    }
+
+    function togglePin(visit) {
+      if (!canSolve || preview || !pins) return;
+      pins.toggle(visit);
+      panel?.drawPins();
+      draw();
     }
 
     /** The horizon's days, from the rota's own times. */
@@ -130,6 +182,7 @@ export default {
 
     function draw() {
       const t0 = performance.now();
+      const rota = preview ?? published();
       const routes = rota.routes ?? [];
       const carers = [...new Set([...(teamInfo?.carers ?? []).map((c) => c.id), ...routes.map((r) => r.carer)])].sort();
       const byVisit = new Map();
@@ -183,10 +236,12 @@ export default {
           }
           const double = (byVisit.get(st.visit) ?? 0) > 1;
           const moved = changes?.moved.has(st.visit);
-          const cls = ["visit", double ? "double" : "", st.late_min > 0 ? "late" : "", moved ? "moved" : ""].filter(Boolean).join(" ");
+          const pinned = pins?.has(st.visit);
+          const cls = ["visit", double ? "double" : "", st.late_min > 0 ? "late" : "", moved ? "moved" : "", pinned ? "pinned" : ""].filter(Boolean).join(" ");
           const bar = s("rect", { class: cls, x: x(start), y: y + 4, width: Math.max(2, x(end) - x(start)), height: ROW - 8, rx: 2,
-            "data-visit": st.visit, "data-person": st.service_user, ...(moved ? { "data-moved": "" } : {}), ...(double ? { "data-double": "" } : {}), ...(st.late_min > 0 ? { "data-late": st.late_min } : {}) },
-          s("title", {}, `${st.visit} · ${st.service_user}\n${st.start.slice(11, 16)}–${st.end.slice(11, 16)}${double ? " · double-handed" : ""}${st.late_min ? ` · ${st.late_min} min late` : ""}${st.travel_min ? ` · ${st.travel_min} min travel` : ""}${moved ? " · moved" : ""}`));
+            "data-visit": st.visit, "data-person": st.service_user, "data-carer": r.carer, "data-start": st.start, ...(moved ? { "data-moved": "" } : {}), ...(pinned ? { "data-pinned": "" } : {}), ...(double ? { "data-double": "" } : {}), ...(st.late_min > 0 ? { "data-late": st.late_min } : {}),
+            onclick: () => togglePin(st.visit) },
+          s("title", {}, `${st.visit} · ${st.service_user}\n${st.start.slice(11, 16)}–${st.end.slice(11, 16)}${double ? " · double-handed" : ""}${st.late_min ? ` · ${st.late_min} min late` : ""}${st.travel_min ? ` · ${st.travel_min} min travel` : ""}${moved ? " · moved" : ""}${pinned ? " · pinned" : canSolve ? " · click to pin" : ""}`));
           g.append(bar);
           bars++;
         }
@@ -206,13 +261,13 @@ export default {
         placed.add(st.visit);
       }
       const unplacedN = (rota.unplaced ?? []).length;
-      mount(kpis, `${placed.size} visits placed, ${unplacedN} unplaced · ${late} late · travel ${travel} min, ${Math.round((100 * travel) / Math.max(1, travel + care))}% of paid time · ${bars} bars drawn in ${ms.toFixed(0)} ms`);
-      drawSide(carers);
+      mount(kpis, preview ? h("strong", { id: "week-preview" }, "Preview of the re-solved rota (not published) · ") : "", `${placed.size} visits placed, ${unplacedN} unplaced · ${late} late · travel ${travel} min, ${Math.round((100 * travel) / Math.max(1, travel + care))}% of paid time · ${bars} bars drawn in ${ms.toFixed(0)} ms`);
+      drawSide(rota);
       drawMoved();
       ctx.rendered();
     }
 
-    function drawSide() {
+    function drawSide(rota) {
       const perPerson = new Map();
       for (const r of rota.routes ?? []) for (const st of r.stops) {
         if (!perPerson.has(st.service_user)) perPerson.set(st.service_user, new Set());
@@ -242,6 +297,9 @@ export default {
         moved.length ? h("ul", { class: "moved-list" }, moved.slice(0, 80).map((v) => h("li", { "data-moved-visit": v }, v))) : null,
         unpl.length ? h("p", { class: "error-text" }, `Newly unplaced: ${unpl.join(", ")}`) : null));
     }
+
+    /** The published rota (draw() shows a preview instead while there is one). */
+    function published() { return rota; }
 
     function absenceForm() {
       const carers = [...new Set([...(teamInfo?.carers ?? []).map((c) => c.id), ...(rota.routes ?? []).map((r) => r.carer)])].sort();
@@ -304,6 +362,6 @@ export default {
       }, 300);
     });
     load();
-    return { stop: () => clearTimeout(pending) };
+    return { stop: () => { clearTimeout(pending); panel?.stop(); } };
   },
 };

@@ -63,6 +63,14 @@ pub struct Args {
     /// Seconds between broker ticks (offer expiry, damages).
     #[arg(long, env = "CAREFILL_TICK_SECONDS", default_value_t = 30)]
     pub tick_seconds: u64,
+    /// Map tiles for the console's map, e.g. `https://tiles.example.org/{z}/{x}/{y}.png`
+    /// (off by default; the console's Content-Security-Policy then allows images from that origin only).
+    #[arg(long, env = "CAREFILL_TILE_URL")]
+    pub tile_url: Option<String>,
+    /// Secret that signs carers' read-only week links (at least 32 characters);
+    /// without it links are signed with a random secret and stop working on restart.
+    #[arg(long, env = "CAREFILL_LINK_SECRET", hide_env_values = true)]
+    pub link_secret: Option<String>,
 }
 
 /// How log lines are written on stderr.
@@ -96,7 +104,11 @@ pub fn run(args: Args) -> Outcome {
         key_scope.as_ref(),
         &args.demo_keys_out,
     )?;
+    if let Some(url) = &args.tile_url {
+        carefill_api::console::tile_origin(url).map_err(|e| format!("--tile-url: {e}"))?;
+    }
     let config = ServiceConfig {
+        tile_url: args.tile_url.clone(),
         solve_slots: args.solve_slots,
         max_queued_jobs: args.max_queued_jobs,
         max_stored_jobs: args.max_stored_jobs,
@@ -105,7 +117,7 @@ pub fn run(args: Args) -> Outcome {
     let drain = config.drain_timeout;
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let (bind, tick_seconds) = (args.bind, args.tick_seconds);
+    let (bind, tick_seconds, link_secret) = (args.bind, args.tick_seconds, args.link_secret);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&bind)
             .await
@@ -118,12 +130,21 @@ pub fn run(args: Args) -> Outcome {
             keys.len()
         );
         if let Some(b) = broker.clone() {
-            tokio::spawn(tick_forever(b, tick_seconds.max(1)));
+            if !b.is_writer() {
+                eprintln!(
+                    "carefill: another process holds the broker's writer lease; serving reads and following it"
+                );
+            }
+            tokio::spawn(carefill_api::broker_service::drive(
+                b,
+                Duration::from_secs(tick_seconds.max(1)),
+            ));
         }
         let state = AppState::builder(keys)
             .config(config)
             .demo(demo_request)
             .broker(broker)
+            .link_secret(link_secret)
             .build()?;
         carefill_api::serve(listener, state, shutdown_signal()).await;
         Ok::<(), String>(())
@@ -208,22 +229,6 @@ fn open_broker(
         svc.set_demo_referrals(referrals);
     }
     Ok(Some(Arc::new(svc)))
-}
-
-/// Moves the broker's clock-driven work on (offer expiry, damages) every `seconds`.
-async fn tick_forever(svc: Arc<BrokerService>, seconds: u64) {
-    let mut every = tokio::time::interval(Duration::from_secs(seconds));
-    loop {
-        every.tick().await;
-        let s = svc.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            s.execute("system", "tick", |b, now| Ok(b.tick(now)))
-        })
-        .await;
-        if let Ok(Err(e)) = done {
-            tracing::warn!(target: "carefill", error = %e, "broker tick failed");
-        }
-    }
 }
 
 /// The keys to accept: the keys file, or with `--demo` and no keys file, fresh

@@ -25,6 +25,7 @@ pub(super) fn service(ctx: &RequestCtx) -> Result<Arc<BrokerService>, ApiError> 
 pub(super) fn map_err(e: ServiceError) -> ApiError {
     match e {
         ServiceError::Store(e) => ApiError::StorageUnavailable(e.to_string()),
+        ServiceError::ReadReplica => ApiError::ReadReplica(e.to_string()),
         ServiceError::Broker(e) => {
             let detail = e.to_string();
             match e {

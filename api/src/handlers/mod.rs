@@ -76,6 +76,10 @@ mod referrals;
 mod reports;
 mod rota;
 mod teams;
+// console: provider impact, carers' week links, re-solve and publish
+mod carer_week;
+mod planning;
+mod provider_impact;
 
 static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
     [
@@ -93,6 +97,9 @@ static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
         reports::ROUTES,
         events::ROUTES,
         exports::ROUTES,
+        provider_impact::ROUTES,
+        carer_week::ROUTES,
+        planning::ROUTES,
     ]
     .concat()
 });
@@ -151,6 +158,9 @@ pub fn schemas() -> Schemas {
     teams::schemas(&mut out);
     carers::schemas(&mut out);
     reports::schemas(&mut out);
+    provider_impact::schemas(&mut out);
+    carer_week::schemas(&mut out);
+    planning::schemas(&mut out);
     export_schemas(&mut out);
     out
 }

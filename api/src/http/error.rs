@@ -90,6 +90,9 @@ pub enum ApiError {
     /// The service is shutting down.
     #[error("the service is shutting down")]
     ShuttingDown,
+    /// This process is a reader replica; another holds the broker's writer lease.
+    #[error("{0}")]
+    ReadReplica(String),
     /// A bug: never expected. The detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -154,6 +157,7 @@ impl ApiError {
             ApiError::Busy => ("solver_busy", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::QueueFull(_) => ("queue_full", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::ShuttingDown => ("shutting_down", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::ReadReplica(_) => ("read_replica", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -198,6 +202,7 @@ impl ApiError {
             ApiError::Busy
             | ApiError::QueueFull(_)
             | ApiError::ShuttingDown
+            | ApiError::ReadReplica(_)
             | ApiError::StorageUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
             }

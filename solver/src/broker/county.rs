@@ -46,7 +46,7 @@ roster_positions! {
 }
 
 /// Lookups over the roster, rebuilt whenever the roster changes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct RosterIndex {
     pub provider_pos: HashMap<String, ProviderIx>,
     pub team_pos: HashMap<String, TeamIx>,

@@ -45,6 +45,7 @@ pub mod horizon;
 pub mod ledger;
 mod offers;
 mod provider_failure;
+mod publish;
 pub mod records;
 mod referral;
 pub mod reports;
@@ -124,8 +125,9 @@ pub fn plan_initial_rotas(
         .collect()
 }
 
-/// The broker's whole state.
-#[derive(Debug)]
+/// The broker's whole state. `Clone` so a service can keep a second copy for
+/// readers and bring it up to date by applying the same committed events.
+#[derive(Debug, Clone)]
 pub struct Broker {
     /// Policy.
     pub config: BrokerConfig,

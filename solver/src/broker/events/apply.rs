@@ -94,6 +94,9 @@ impl Broker {
                 self.apply_brokering_scheduled(package, from)
             }
             BrokerEvent::BrokeringDue { at, package } => self.apply_brokering_due(*at, package),
+            BrokerEvent::RotaPublished { team, rota, .. } => {
+                self.rotas.insert(team.clone(), rota.clone());
+            }
             BrokerEvent::YearClosed { .. } => {}
         }
     }

@@ -236,6 +236,20 @@ pub enum BrokerEvent {
         /// Package.
         package: String,
     },
+    // ---- console: rotas published by a planner ----
+    /// A planner published a re-solved rota for a team (checked against the
+    /// team's current roster before it was accepted); it replaces the team's rota.
+    RotaPublished {
+        /// When.
+        at: DateTime<Utc>,
+        /// Team.
+        team: String,
+        /// The rota now published.
+        rota: crate::format::Rota,
+        /// Visits the planner pinned (kept exactly by the re-solve).
+        pinned: Vec<String>,
+    },
+    // ---- end console ----
     /// The financial year was closed.
     YearClosed {
         /// When.
@@ -272,6 +286,7 @@ impl BrokerEvent {
             BrokerEvent::HorizonRolled { .. } => "horizon_rolled",
             BrokerEvent::BrokeringScheduled { .. } => "brokering_scheduled",
             BrokerEvent::BrokeringDue { .. } => "brokering_due",
+            BrokerEvent::RotaPublished { .. } => "rota_published",
             BrokerEvent::YearClosed { .. } => "year_closed",
         }
     }

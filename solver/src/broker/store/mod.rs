@@ -34,6 +34,9 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another process holds the broker's writer lease; this one serves reads.
+    #[error("this replica serves reads; another process holds the broker's writer lease")]
+    NotWriter,
     /// The database URL is not understood.
     #[error("unsupported database URL `{0}` (use sqlite://PATH, a file path, or postgres://...)")]
     BadUrl(String),
@@ -72,6 +75,9 @@ pub struct Loaded {
     pub baseline: Baseline,
     /// Events in order.
     pub events: Vec<BrokerEvent>,
+    /// Audit-log sequence number of the last event (0 when there is none), where
+    /// a reader replica continues with [`BrokerStore::events_after`].
+    pub last_seq: i64,
 }
 
 /// Rows one command touched, derived from its events.
@@ -133,7 +139,7 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerTransferred { .. } => {
                 t.teams.extend(broker.rotas.keys().cloned());
             }
-            BrokerEvent::CarerAbsent { team, .. } => {
+            BrokerEvent::CarerAbsent { team, .. } | BrokerEvent::RotaPublished { team, .. } => {
                 t.teams.insert(team.clone());
             }
             BrokerEvent::CarerSaved { replans, .. } => {
@@ -171,6 +177,15 @@ pub trait BrokerStore: Send {
         events: &[BrokerEvent],
         broker: &Broker,
     ) -> Result<(), StoreError>;
+    /// Events committed after audit-log sequence number `seq`, with their numbers,
+    /// in order: how a reader replica follows the writer.
+    fn events_after(&mut self, seq: i64) -> Result<Vec<(i64, BrokerEvent)>, StoreError>;
+    /// Takes the broker's writer lease unless another process holds it; true
+    /// while this store holds it. Only the holder may commit. PostgreSQL: a
+    /// session advisory lock, released by the server when the holder's
+    /// connection ends (a killed process included). SQLite: one process per
+    /// file, so always true.
+    fn try_writer_lease(&mut self) -> Result<bool, StoreError>;
     /// Number of audit-log rows (for health and tests).
     fn audit_len(&mut self) -> Result<i64, StoreError>;
     /// Row counts of the query tables `(packages, offers, ledger_entries)`.

@@ -15,7 +15,12 @@ impl From<postgres::Error> for StoreError {
 /// PostgreSQL through the same interface (sync client; call from blocking threads).
 pub struct PostgresStore {
     client: postgres::Client,
+    /// Whether this connection's session holds the writer lease.
+    holds_lease: bool,
 }
+
+/// The advisory-lock key of the broker's writer lease (one county per database).
+const WRITER_LEASE_KEY: i64 = 0x6361_7265_6669_6c6c; // "carefill"
 
 const PG_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,7 +66,10 @@ impl PostgresStore {
                 )));
             }
         }
-        Ok(PostgresStore { client })
+        Ok(PostgresStore {
+            client,
+            holds_lease: false,
+        })
     }
 }
 
@@ -74,14 +82,36 @@ impl BrokerStore for PostgresStore {
             return Ok(None);
         };
         let baseline: Baseline = serde_json::from_str(row.get::<_, &str>(0))?;
+        let numbered = self.events_after(0)?;
+        let last_seq = numbered.last().map_or(0, |(seq, _)| *seq);
+        let events = numbered.into_iter().map(|(_, e)| e).collect();
+        Ok(Some(Loaded {
+            baseline,
+            events,
+            last_seq,
+        }))
+    }
+
+    fn events_after(&mut self, seq: i64) -> Result<Vec<(i64, BrokerEvent)>, StoreError> {
         let mut events = Vec::new();
-        for row in self
-            .client
-            .query("SELECT event FROM audit_log ORDER BY seq", &[])?
-        {
-            events.push(serde_json::from_str(row.get::<_, &str>(0))?);
+        for row in self.client.query(
+            "SELECT seq, event FROM audit_log WHERE seq > $1 ORDER BY seq",
+            &[&seq],
+        )? {
+            events.push((row.get(0), serde_json::from_str(row.get::<_, &str>(1))?));
         }
-        Ok(Some(Loaded { baseline, events }))
+        Ok(events)
+    }
+
+    fn try_writer_lease(&mut self) -> Result<bool, StoreError> {
+        if self.holds_lease {
+            return Ok(true);
+        }
+        self.holds_lease = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE_KEY])?
+            .get(0);
+        Ok(self.holds_lease)
     }
 
     fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError> {
@@ -109,6 +139,9 @@ impl BrokerStore for PostgresStore {
     ) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
+        }
+        if !self.holds_lease {
+            return Err(StoreError::NotWriter);
         }
         let t = touched(events, broker);
         let mut tx = self.client.transaction()?;

@@ -84,15 +84,31 @@ impl BrokerStore for SqliteStore {
             .ok();
         let Some(body) = body else { return Ok(None) };
         let baseline: Baseline = serde_json::from_str(&body)?;
+        let numbered = self.events_after(0)?;
+        let last_seq = numbered.last().map_or(0, |(seq, _)| *seq);
+        let events = numbered.into_iter().map(|(_, e)| e).collect();
+        Ok(Some(Loaded {
+            baseline,
+            events,
+            last_seq,
+        }))
+    }
+
+    fn events_after(&mut self, seq: i64) -> Result<Vec<(i64, BrokerEvent)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT event FROM audit_log ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            .prepare("SELECT seq, event FROM audit_log WHERE seq > ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([seq], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut events = Vec::new();
         for row in rows {
-            events.push(serde_json::from_str(&row?)?);
+            let (seq, text) = row?;
+            events.push((seq, serde_json::from_str(&text)?));
         }
-        Ok(Some(Loaded { baseline, events }))
+        Ok(events)
+    }
+
+    fn try_writer_lease(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     fn init(&mut self, baseline: &Baseline) -> Result<(), StoreError> {

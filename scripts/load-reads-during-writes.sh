@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Do broker reads wait for a long write? Starts `carefill serve --demo` (release build) on
+# 127.0.0.1:$PORT, refers one demo package, then runs wrk against GET /v1/packages/{id}
+# (broker key, $CONNS connections) for $DURATION twice: once on an idle broker and once while a
+# POST /v1/referrals/batch with $BATCH referrals (copies of the demo referrals with fresh ids)
+# runs. Prints both wrk latency reports (p50/p90/p99) and the batch's own wall time.
+# Needs wrk, jq, curl and python3.
+# Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s CONNS=1 BATCH=1000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-18182}
+DURATION=${DURATION:-30s}
+CONNS=${CONNS:-1}
+BATCH=${BATCH:-1000}
+for tool in wrk jq curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "load: $tool is required" >&2; exit 2; }
+done
+cargo build --release --locked -p carefill-api --bin carefill >&2
+bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
+tmp=$(mktemp -d)
+(cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
+pid=$!
+stop() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+trap stop EXIT
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+key=$(jq -r .broker "$tmp/carefill-demo-keys.json")
+auth=(-H "Authorization: Bearer $key" -H "Content-Type: application/json")
+curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/demo/referrals" >"$tmp/demo.json"
+first=$(jq -c '.referrals[0]' "$tmp/demo.json")
+pkg=$(jq -r '.package.id' <<<"$first")
+curl -sf "${auth[@]}" -X POST -d "$first" "http://127.0.0.1:$PORT/v1/referrals" >/dev/null
+python3 - "$tmp/demo.json" "$BATCH" >"$tmp/batch.json" <<'PY'
+import json, sys
+demo = json.load(open(sys.argv[1]))["referrals"][1:]
+n = int(sys.argv[2])
+out = []
+for i in range(n):
+    r = json.loads(json.dumps(demo[i % len(demo)]))
+    r["package"]["id"] = "load-%04d" % i
+    r["package"]["service_user"] = "load-su-%04d" % i
+    r["service_user"]["id"] = "load-su-%04d" % i
+    out.append(r)
+json.dump({"referrals": out}, sys.stdout)
+PY
+cat >"$tmp/get.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+url="http://127.0.0.1:$PORT/v1/packages/$pkg"
+echo "== idle broker: wrk -t1 -c$CONNS -d$DURATION --latency GET /v1/packages/$pkg"
+wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url"
+echo "== during POST /v1/referrals/batch ($BATCH referrals): same wrk"
+wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url" >"$tmp/wrk-during.txt" &
+wrk_pid=$!
+sleep 1
+start=$(date +%s.%N)
+status=$(curl -s -o "$tmp/batch-answer.json" -w '%{http_code}' "${auth[@]}" -X POST \
+  --data-binary @"$tmp/batch.json" "http://127.0.0.1:$PORT/v1/referrals/batch")
+end=$(date +%s.%N)
+wait "$wrk_pid"
+cat "$tmp/wrk-during.txt"
+echo "batch: HTTP $status in $(python3 -c "print(round($end - $start, 1))") s," \
+  "$(jq '.packages | length' "$tmp/batch-answer.json" 2>/dev/null || echo '?') packages answered"
