@@ -36,8 +36,14 @@ fn t0() -> DateTime<Utc> {
 fn county() -> &'static DemoCounty {
     static C: OnceLock<DemoCounty> = OnceLock::new();
     C.get_or_init(|| {
-        demo::county_at(&demo::small_profile(), 11, 40, t0(), &HorizonPolicy::default())
-            .expect("county")
+        demo::county_at(
+            &demo::small_profile(),
+            11,
+            40,
+            t0(),
+            &HorizonPolicy::default(),
+        )
+        .expect("county")
     })
 }
 
@@ -253,7 +259,10 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
             assert!(days[first][k].is_number(), "{area}: {k}");
         }
         // Today's morning is over at 09:00 except for what is left of it.
-        assert!(days[first]["periods"][0]["spare_carer_hours"].as_f64() <= days["2026-12-01"]["periods"][0]["spare_carer_hours"].as_f64());
+        assert!(
+            days[first]["periods"][0]["spare_carer_hours"].as_f64()
+                <= days["2026-12-01"]["periods"][0]["spare_carer_hours"].as_f64()
+        );
     }
 
     // 10:00: a package starting in two weeks (14 Dec, the horizon's last day)
@@ -270,11 +279,18 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
         .expect("routes")
         .iter()
         .flat_map(|r| r["stops"].as_array().expect("stops").iter())
-        .filter(|st| st["visit"].as_str().is_some_and(|v| v.starts_with(&format!("{id}/"))))
+        .filter(|st| {
+            st["visit"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(&format!("{id}/")))
+        })
         .map(|st| st["start"].as_str().expect("start"))
         .collect();
     assert!(!starts.is_empty(), "the package's visits are on the rota");
-    assert!(starts.iter().all(|t| t.starts_with("2026-12-14")), "{starts:?}");
+    assert!(
+        starts.iter().all(|t| t.starts_with("2026-12-14")),
+        "{starts:?}"
+    );
     assert_frozen(&before, &s.state(), s.clock.now());
     assert_rotas_pass_the_checker(&s.svc);
 
@@ -300,7 +316,8 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
 
     // 00:05 on 1 Dec: the horizon rolls.
     let before = s.state();
-    s.clock.advance(Duration::minutes(5) + (t0() + Duration::hours(15) - s.clock.now()));
+    s.clock
+        .advance(Duration::minutes(5) + (t0() + Duration::hours(15) - s.clock.now()));
     assert_eq!(s.clock.now().to_rfc3339(), "2026-12-01T00:05:00+00:00");
     assert!(s.tick() > 0);
     let after = s.state();
@@ -308,7 +325,9 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
     assert_eq!(after.roster.horizon.days, 15);
     for (team, rota) in &after.rotas {
         assert!(
-            rota.routes.iter().all(|r| !r.shift.contains("#2026-11-30#")),
+            rota.routes
+                .iter()
+                .all(|r| !r.shift.contains("#2026-11-30#")),
             "team {team}: 30 Nov left the live rota"
         );
         let had = before.rotas[team]
@@ -325,7 +344,12 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
     let new_day: usize = after
         .rotas
         .values()
-        .map(|r| r.routes.iter().filter(|x| x.shift.contains("#2026-12-15#")).count())
+        .map(|r| {
+            r.routes
+                .iter()
+                .filter(|x| x.shift.contains("#2026-12-15#"))
+                .count()
+        })
         .sum();
     assert!(new_day > 0, "15 Dec appears in the rotas");
     let rota = s.ok("GET", &format!("/v1/teams/{team}/rota"), None).await;
@@ -334,7 +358,9 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
             .as_array()
             .expect("routes")
             .iter()
-            .any(|r| r["shift"].as_str().is_some_and(|x| x.contains("#2026-12-15#")))
+            .any(|r| r["shift"]
+                .as_str()
+                .is_some_and(|x| x.contains("#2026-12-15#")))
     );
     assert_frozen(&before, &after, s.clock.now());
     assert_rotas_pass_the_checker(&s.svc);
@@ -357,8 +383,12 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
         .map(|r| r.carer.clone())
         .expect("a carer working today");
     let absence = json!({"from": "2026-12-01T10:30:00+00:00", "to": "2026-12-01T23:59:00+00:00", "reason": "sick"});
-    s.ok("POST", &format!("/v1/carers/{carer}/absences"), Some(&absence))
-        .await;
+    s.ok(
+        "POST",
+        &format!("/v1/carers/{carer}/absences"),
+        Some(&absence),
+    )
+    .await;
     assert_frozen(&before, &s.state(), s.clock.now());
     assert_rotas_pass_the_checker(&s.svc);
 
@@ -391,28 +421,28 @@ async fn an_area_with_room_on_the_capacity_map_takes_a_package_that_fits_it() {
     let b = c.broker().expect("broker");
     // A person near a Tier 1 team base in an area with room at midday on
     // every day, asking for a half-hour visit at midday daily.
-    let (area, team) = c
-        .roster
-        .teams
-        .iter()
-        .filter(|t| {
-            t.provider.as_ref().is_some_and(|p| {
-                c.roster
-                    .providers
-                    .iter()
-                    .any(|x| &x.id == p && x.tier == Tier::Tier1)
+    let (area, team) =
+        c.roster
+            .teams
+            .iter()
+            .filter(|t| {
+                t.provider.as_ref().is_some_and(|p| {
+                    c.roster
+                        .providers
+                        .iter()
+                        .any(|x| &x.id == p && x.tier == Tier::Tier1)
+                })
             })
-        })
-        .find_map(|t| {
-            let area = carefill_solver::broker::area_label(&c.roster, &t.base);
-            let a = &cap[&area];
-            let roomy = a["shortfall_hours"].as_f64() == Some(0.0)
-                && a["days"].as_object()?.values().all(|d| {
-                    d["periods"][1]["spare_carer_hours"].as_f64().unwrap_or(0.0) >= 1.0
-                });
-            roomy.then(|| (area, t.clone()))
-        })
-        .expect("an area with room at midday");
+            .find_map(|t| {
+                let area = carefill_solver::broker::area_label(&c.roster, &t.base);
+                let a = &cap[&area];
+                let roomy = a["shortfall_hours"].as_f64() == Some(0.0)
+                    && a["days"].as_object()?.values().all(|d| {
+                        d["periods"][1]["spare_carer_hours"].as_f64().unwrap_or(0.0) >= 1.0
+                    });
+                roomy.then(|| (area, t.clone()))
+            })
+            .expect("an area with room at midday");
     let (mut p, mut u) = c.referrals[0].clone();
     p.id = "cap-check".into();
     p.service_user = "cap-person".into();
@@ -436,20 +466,30 @@ async fn an_area_with_room_on_the_capacity_map_takes_a_package_that_fits_it() {
     u.known_carers.clear();
     u.carer_gender = None;
     u.team = None;
-    assert_eq!(carefill_solver::broker::area_label(&c.roster, &u.location), area);
+    assert_eq!(
+        carefill_solver::broker::area_label(&c.roster, &u.location),
+        area
+    );
     let report = b.candidates_at(&p, &u, t0());
     assert!(
-        report.fitting.iter().any(|x| carefill_solver::broker::area_label(
-            &c.roster,
-            &c.roster
-                .teams
-                .iter()
-                .find(|t| t.id == x.fit.team)
-                .expect("team")
-                .base
-        ) == area),
+        report
+            .fitting
+            .iter()
+            .any(|x| carefill_solver::broker::area_label(
+                &c.roster,
+                &c.roster
+                    .teams
+                    .iter()
+                    .find(|t| t.id == x.fit.team)
+                    .expect("team")
+                    .base
+            ) == area),
         "area {area} has room on the map but no team there fits: {:?}",
-        report.not_fitting.iter().map(|x| &x.fit.explanation).collect::<Vec<_>>()
+        report
+            .not_fitting
+            .iter()
+            .map(|x| &x.fit.explanation)
+            .collect::<Vec<_>>()
     );
     let body = json!({"package": p, "service_user": u});
     s.ok("POST", "/v1/referrals", Some(&body)).await;

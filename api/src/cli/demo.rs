@@ -7,11 +7,11 @@ use carefill_api::KeyStore;
 use carefill_api::auth::DemoKeys;
 use carefill_solver::broker::HorizonPolicy;
 use carefill_solver::broker::demo::{self, DemoCounty};
-use chrono::{DateTime, Utc};
 use carefill_solver::format::{Package, PlanningRequest, ServiceUser};
 use carefill_solver::generate::{
     GeneratorOptions, ScenarioSize, SizeProfile, generate, generate_with,
 };
+use chrono::{DateTime, Utc};
 use std::path::Path;
 
 /// Generator seed of the demo team.

@@ -2,10 +2,10 @@
 //! county with every team's rota planned, and its stream of referrals.
 
 use super::{Broker, BrokerError, HorizonPolicy, plan_initial_rotas};
-use chrono::{DateTime, NaiveDate, Utc};
 use crate::format::{DEFAULT_SKILLS, Package, PlanningRequest, Rota, ServiceUser, Shift, Tier};
 use crate::generate::{GeneratorOptions, ProviderPlan, ScenarioSize, SizeProfile, generate_with};
 use crate::rota::SolveOptions;
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -3,14 +3,14 @@
 //! capacity per day and period for the batch allocation)?
 
 use super::county::{RosterIndex, TeamIx, keep_team_carer_refs, team_roster};
+use super::horizon::{frozen_pins, minute_of};
 use super::records::FitSummary;
 use crate::format::{
     Package, PlanningRequest, Rota, Route, ServiceUser, UnplacedReason, UnplacedVisit,
 };
-use super::horizon::{frozen_pins, minute_of};
 use crate::model::{Minute, PlannedRoute, Problem};
-use chrono::{DateTime, Utc};
 use crate::rota::insert_visits;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Everything a fit check found, including the new routes (kept for acceptance).

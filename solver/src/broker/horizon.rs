@@ -109,10 +109,7 @@ fn parse_day(text: &str) -> Option<NaiveDate> {
 /// The first and last dates of a horizon.
 pub fn horizon_dates(h: &Horizon) -> Option<(NaiveDate, NaiveDate)> {
     let start = parse_day(&h.start_date)?;
-    Some((
-        start,
-        start + Duration::days(i64::from(h.days.max(1)) - 1),
-    ))
+    Some((start, start + Duration::days(i64::from(h.days.max(1)) - 1)))
 }
 
 /// The date of a shift id `carer#date#n`.
@@ -184,7 +181,9 @@ pub fn frozen_past_changes(before: &Rota, after: &Rota, now: DateTime<Utc>) -> V
     was.iter()
         .filter(|(_, (_, start))| instant(start).is_some_and(|t| t < now))
         .filter_map(|(visit, (carers, start))| match is.get(visit) {
-            None => Some(format!("{visit}: started {start} with {carers:?}, now gone")),
+            None => Some(format!(
+                "{visit}: started {start} with {carers:?}, now gone"
+            )),
             Some((c, s)) if instant(s) != instant(start) || c != carers => Some(format!(
                 "{visit}: started {start} with {carers:?}, now {s} with {c:?}"
             )),
@@ -594,7 +593,8 @@ mod tests {
     /// where it was (live or in the history), for every team.
     pub(crate) fn assert_frozen(before: &Broker, after: &Broker, now: DateTime<Utc>) {
         for team in before.rotas.keys() {
-            let changes = frozen_past_changes(&everything(before, team), &everything(after, team), now);
+            let changes =
+                frozen_past_changes(&everything(before, team), &everything(after, team), now);
             assert!(changes.is_empty(), "team {team}: {changes:?}");
         }
     }
@@ -646,9 +646,8 @@ mod tests {
         assert!(placed > 0, "the new day's visits are placed");
         for (team, rota) in &w.broker.rotas {
             assert!(
-                rota.routes
-                    .iter()
-                    .all(|r| shift_date(&r.shift).is_some_and(|d| d.to_string().as_str() >= "2026-12-01")),
+                rota.routes.iter().all(|r| shift_date(&r.shift)
+                    .is_some_and(|d| d.to_string().as_str() >= "2026-12-01")),
                 "team {team}: 30 Nov left the live rota"
             );
             let had = before.rotas[team]
@@ -659,12 +658,11 @@ mod tests {
             let kept = w.broker.history.get(team).map_or(0, |h| h.routes.len());
             assert_eq!(had, kept, "team {team}: 30 Nov is kept in the history");
         }
-        assert!(
-            w.broker
-                .rotas
-                .values()
-                .any(|r| r.routes.iter().any(|x| x.shift.contains(&format!("#{new_day}#"))))
-        );
+        assert!(w.broker.rotas.values().any(|r| {
+            r.routes
+                .iter()
+                .any(|x| x.shift.contains(&format!("#{new_day}#")))
+        }));
         // Continuity: most new-day visits go to the carer of the same visit a week before.
         let (mut same, mut all) = (0, 0);
         for rota in w.broker.rotas.values() {
@@ -674,7 +672,11 @@ mod tests {
                     .find(|r| r.stops.iter().any(|s| s.visit == visit))
                     .map(|r| r.carer.clone())
             };
-            for r in rota.routes.iter().filter(|r| r.shift.contains(&format!("#{new_day}#"))) {
+            for r in rota
+                .routes
+                .iter()
+                .filter(|r| r.shift.contains(&format!("#{new_day}#")))
+            {
                 for s in &r.stops {
                     let week_before = s.visit.replace(new_day, "2026-12-08");
                     if let Some(c) = carer_of(&week_before) {
@@ -684,7 +686,10 @@ mod tests {
                 }
             }
         }
-        assert!(all > 0 && same * 2 > all, "{same} of {all} kept their carer");
+        assert!(
+            all > 0 && same * 2 > all,
+            "{same} of {all} kept their carer"
+        );
         // Unplaced visits are listed with their person and raise an alert.
         for t in teams {
             for u in &t.unplaced {
@@ -721,8 +726,17 @@ mod tests {
         let outcome = c.outcome.as_ref().expect("outcome");
         // None of the package's visits on the routes is before now.
         for r in &outcome.changed_routes {
-            for s in r.stops.iter().filter(|s| s.visit.starts_with(&format!("{}/", pkg.id))) {
-                assert!(instant(&s.start).is_some_and(|t| t >= now), "{} at {}", s.visit, s.start);
+            for s in r
+                .stops
+                .iter()
+                .filter(|s| s.visit.starts_with(&format!("{}/", pkg.id)))
+            {
+                assert!(
+                    instant(&s.start).is_some_and(|t| t >= now),
+                    "{} at {}",
+                    s.visit,
+                    s.start
+                );
             }
         }
         // Accepting it moves nothing that had started.
@@ -751,10 +765,9 @@ mod tests {
         far.end_date = None;
         let now = at(0, 10, 0);
         let ev = w.run(|b| b.refer(far.clone(), user.clone(), now));
-        assert!(
-            ev.iter()
-                .any(|e| matches!(e, BrokerEvent::BrokeringScheduled { from, .. } if from == "2026-12-07"))
-        );
+        assert!(ev.iter().any(
+            |e| matches!(e, BrokerEvent::BrokeringScheduled { from, .. } if from == "2026-12-07")
+        ));
         let rec = &w.broker.packages[&far.id];
         assert_eq!(rec.status, PackageStatus::Open);
         assert_eq!(rec.brokering_from.as_deref(), Some("2026-12-07"));
@@ -766,7 +779,11 @@ mod tests {
         // On 7 Dec the horizon reaches 21 Dec: brokering starts, the fill clock with it.
         let due = at(7, 0, 10);
         let ev = w.run(|b| Ok(b.tick(due)));
-        assert!(ev.iter().any(|e| matches!(e, BrokerEvent::BrokeringDue { package, .. } if *package == far.id)));
+        assert!(
+            ev.iter().any(
+                |e| matches!(e, BrokerEvent::BrokeringDue { package, .. } if *package == far.id)
+            )
+        );
         let rec = &w.broker.packages[&far.id];
         assert_eq!(rec.brokering_from, None);
         assert_eq!(rec.referred_at, due);

@@ -65,8 +65,8 @@ pub use candidates::{Candidate, CandidateReport, TEAM_REACH_M};
 pub use config::{BrokerConfig, DamagesSharing, OfferMode, OfferWindows};
 pub use county::{area_label, package_skills};
 pub use error::BrokerError;
-pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
 pub use events::BrokerEvent;
+pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use records::{
     Alert, CarerTransfer, DeclineReason, FitSummary, Offer, OfferStatus, PackageRecord,
