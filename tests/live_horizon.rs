@@ -247,7 +247,10 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
         let days = a["days"].as_object().expect("days by date");
         let first = days.keys().next().expect("a day");
         assert_eq!(first, "2026-11-30", "{area}: starts today");
-        assert_eq!(days.keys().next_back().map(String::as_str), Some("2026-12-14"));
+        assert_eq!(
+            days.keys().next_back().map(String::as_str),
+            Some("2026-12-14")
+        );
         let periods: Vec<&str> = days[first]["periods"]
             .as_array()
             .expect("periods")
@@ -369,7 +372,10 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
     for a in cap.as_object().expect("areas").values() {
         let days = a["days"].as_object().expect("days");
         assert_eq!(days.keys().next().map(String::as_str), Some("2026-12-01"));
-        assert_eq!(days.keys().next_back().map(String::as_str), Some("2026-12-15"));
+        assert_eq!(
+            days.keys().next_back().map(String::as_str),
+            Some("2026-12-15")
+        );
     }
 
     // A carer's absence later that morning re-plans the team: nothing that

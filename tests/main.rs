@@ -8,6 +8,8 @@ mod console_api;
 mod contract;
 mod e2e;
 mod live_horizon;
+mod live_push;
 mod replicas;
 mod rota;
+mod solutions;
 mod support;

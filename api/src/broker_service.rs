@@ -20,7 +20,7 @@ use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
@@ -83,16 +83,19 @@ pub struct BrokerService {
     /// The copy reads see: the writer's state as of the last committed command.
     reader: RwLock<Broker>,
     /// Taken only while holding the writer (or for counts).
-    store: Mutex<Box<dyn BrokerStore>>,
+    /// Also taken by the webhook sender, which never holds a broker copy.
+    store: crate::webhooks::SharedStore,
     /// Whether this process holds the writer lease (see [`BrokerService::follow`]).
     is_writer: AtomicBool,
     /// The last audit-log sequence number a reader replica has applied.
     followed_seq: AtomicI64,
-    clock: Box<dyn Clock>,
+    clock: Arc<dyn Clock>,
     /// Referrals of a generated demo county, for `GET /v1/demo/referrals`.
     demo_referrals: std::sync::OnceLock<Vec<(Package, ServiceUser)>>,
     /// Committed changes for `GET /v1/events` subscribers.
     live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
+    /// Webhook subscriptions, their delivery log and sender (sending on the writer only).
+    webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -127,15 +130,22 @@ impl BrokerService {
             }
         };
         let is_writer = store.try_writer_lease().map_err(|e| e.to_string())?;
+        let store = Arc::new(Mutex::new(store));
+        let clock: Arc<dyn Clock> = Arc::from(clock);
+        let c = clock.clone();
+        let webhooks = crate::webhooks::Webhooks::open(store.clone(), Arc::new(move || c.now()))
+            .map_err(|e| format!("webhooks: {e}"))?;
+        webhooks.set_sending(is_writer);
         Ok(BrokerService {
             reader: RwLock::new(broker.clone()),
             writer: Mutex::new(broker),
-            store: Mutex::new(store),
+            store,
             is_writer: AtomicBool::new(is_writer),
             followed_seq: AtomicI64::new(last_seq),
             clock,
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
+            webhooks: Arc::new(webhooks),
         })
     }
 
@@ -194,6 +204,12 @@ impl BrokerService {
             }
         }
         if now_writer {
+            // The old writer's sender kept the delivery log in the store.
+            drop(store);
+            if let Err(e) = self.webhooks.reload() {
+                tracing::warn!(target: "carefill", error = %e, "webhook log not reloaded");
+            }
+            self.webhooks.set_sending(true);
             self.is_writer.store(true, Ordering::SeqCst);
             tracing::info!(target: "carefill", "this replica took the broker's writer lease");
         }
@@ -238,6 +254,7 @@ impl BrokerService {
         let now = self.clock.now();
         // Visits that started before now are frozen in every fit check and re-plan.
         broker.set_now(now);
+        let alerts_before = broker.alerts.len();
         let decided = f(&mut broker, now);
         let events = match decided {
             Ok(events) => events,
@@ -277,9 +294,15 @@ impl BrokerService {
             }
             debug_assert_eq!(reader.events_applied, broker.events_applied);
         }
-        if self.live.receiver_count() > 0 {
-            let live = crate::live::summarise(&broker, &events, now);
-            let _ = self.live.send(std::sync::Arc::new(live));
+        let push = self.webhooks.active();
+        if self.live.receiver_count() > 0 || push {
+            let mut live = crate::live::summarise(&broker, &events, now);
+            let raised = broker.alerts.get(alerts_before..).unwrap_or_default();
+            live.extend(crate::live::alerts_raised(&broker, raised));
+            if push {
+                self.webhooks.enqueue(&mut **store, &live);
+            }
+            let _ = self.live.send(Arc::new(live));
         }
         Ok(events)
     }
@@ -287,6 +310,11 @@ impl BrokerService {
     /// A receiver of every committed command's live events (see [`crate::events`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::live::LiveBatch> {
         self.live.subscribe()
+    }
+
+    /// Webhook subscriptions and their delivery log.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Webhooks> {
+        &self.webhooks
     }
 
     /// Reads the broker state as of the last committed command.

@@ -51,6 +51,7 @@ mod module_graph;
 pub mod server;
 pub mod solving;
 pub mod state;
+pub mod webhooks;
 
 pub use auth::{KeyStore, Principal, Role, Scope};
 /// The broker's durable store, kept beside the broker domain in the solver.

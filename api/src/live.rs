@@ -1,5 +1,6 @@
 //! Live updates: what each committed broker command changed, for `GET /v1/events`
-//! (the stream itself is `handlers::events`).
+//! (the stream itself is `handlers::events`) and for webhooks ([`crate::webhooks`]),
+//! which carry the same kinds.
 //!
 //! Each committed broker command is summarised once (while the broker's write
 //! lock is still held, so offer ids resolve to their provider and team) into
@@ -17,7 +18,7 @@
 //! the stream with `fetch`; the key is never put in a URL.
 
 use crate::auth::{Principal, Scope};
-use carefill_solver::broker::{Broker, BrokerEvent};
+use carefill_solver::broker::{Alert, Broker, BrokerEvent};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -50,6 +51,18 @@ pub struct LiveEvent {
     /// The carer concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carer: Option<String>,
+    /// The visit, for check-ins, check-outs and visit alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visit: Option<String>,
+    /// When an offer's window closes (`offer_made`, `offer_expiring`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// An alert's stable code (`alert_raised`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// An alert's explanation (ids only, no personal details).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A batch of events from one command, shared by every subscriber.
@@ -70,6 +83,10 @@ impl LiveEvent {
             provider: None,
             team: None,
             carer: None,
+            visit: None,
+            expires_at: None,
+            code: None,
+            message: None,
         }
     }
 
@@ -92,6 +109,9 @@ pub fn summarise(b: &Broker, events: &[BrokerEvent], now: DateTime<Utc>) -> Vec<
             e.package = Some(o.package.clone());
             e.provider = Some(o.provider.clone());
             e.team = Some(o.team.clone());
+            if matches!(kind, "offer_made" | "offer_expiring") {
+                e.expires_at = Some(o.expires_at);
+            }
         }
         e
     };
@@ -116,6 +136,9 @@ pub fn summarise(b: &Broker, events: &[BrokerEvent], now: DateTime<Utc>) -> Vec<
             BrokerEvent::OfferMade { offer: o } => out.push(offer("offer_made", o.made_at, &o.id)),
             BrokerEvent::OfferAccepted { at, offer: o, .. } => {
                 out.push(offer("offer_accepted", *at, o));
+                if let Some(pkg) = b.offers.get(o).map(|x| x.package.clone()) {
+                    out.push(package("package_filled", *at, &pkg));
+                }
             }
             BrokerEvent::OfferDeclined { at, offer: o, .. } => {
                 out.push(offer("offer_declined", *at, o));
@@ -212,11 +235,72 @@ pub fn summarise(b: &Broker, events: &[BrokerEvent], now: DateTime<Utc>) -> Vec<
                 out.push(e);
             }
             BrokerEvent::YearClosed { at, .. } => out.push(LiveEvent::new("year_closed", *at)),
+            BrokerEvent::PolicyChanged { at, .. } => {
+                out.push(LiveEvent::new("policy_changed", *at));
+            }
+            BrokerEvent::OfferExpiring { at, offer: o } => {
+                out.push(offer("offer_expiring", *at, o));
+            }
+            BrokerEvent::VisitCheckedIn { visit, check } => {
+                out.push(visit_event("visit_checked_in", check.recorded_at, visit));
+            }
+            BrokerEvent::VisitCheckedOut { visit, check } => {
+                out.push(visit_event("visit_checked_out", check.recorded_at, visit));
+            }
+            BrokerEvent::VisitOverdue { visit, alert, .. } => {
+                let code = alert.code.as_str();
+                let kind = if code == "visit_missed" {
+                    "visit_missed"
+                } else {
+                    "visit_late"
+                };
+                out.push(visit_event(kind, alert.at, visit));
+            }
             #[allow(unreachable_patterns)]
             _ => out.push(LiveEvent::new("changed", now)),
         }
     }
     out
+}
+
+fn visit_event(
+    kind: &'static str,
+    at: DateTime<Utc>,
+    v: &carefill_solver::broker::PlannedVisit,
+) -> LiveEvent {
+    let mut e = LiveEvent::new(kind, at);
+    e.visit = Some(v.visit.clone());
+    e.package = Some(v.package.clone());
+    e.team = Some(v.team.clone());
+    e.provider.clone_from(&v.provider);
+    e
+}
+
+/// `alert_raised` for each alert a command raised (escalations, overdue
+/// visits, and any other alert), scoped by the package's provider and team.
+pub fn alerts_raised(b: &Broker, alerts: &[Alert]) -> Vec<LiveEvent> {
+    alerts
+        .iter()
+        .map(|a| {
+            let mut e = LiveEvent::new("alert_raised", a.at);
+            e.package = Some(a.package.clone());
+            if let Some(r) = b.packages.get(&a.package) {
+                e.provider.clone_from(&r.provider);
+                e.team.clone_from(&r.team);
+            }
+            if e.team.is_none() {
+                // A package the county started with: its person's team.
+                e.team = (b.roster.packages.iter())
+                    .find(|p| p.id == a.package)
+                    .and_then(|p| b.service_user(&p.service_user))
+                    .and_then(|u| u.team.clone());
+                e.provider = e.team.as_deref().and_then(|t| team_provider(b, t));
+            }
+            e.code = Some(a.code.clone());
+            e.message = Some(a.message.clone());
+            e
+        })
+        .collect()
 }
 
 fn team_provider(b: &Broker, team: &str) -> Option<String> {

@@ -119,6 +119,10 @@ impl AppStateBuilder {
     pub fn build(self) -> Result<AppState, String> {
         let link_key = crate::console::LinkKey::new(self.link_secret.as_deref())?;
         let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
+        if let Some(b) = &self.broker {
+            // Pending webhook deliveries (from before a restart too) go out from now.
+            b.webhooks().start();
+        }
         let config = ServiceConfig {
             solve_slots: self.config.solve_slots.max(1),
             max_stored_jobs: self.config.max_stored_jobs.max(1),

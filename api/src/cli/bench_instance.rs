@@ -1,8 +1,10 @@
 //! `carefill bench-instance`: solves a public benchmark instance and scores it
-//! in the instance's own convention, against the best known result.
+//! in the instance's own convention, against the best known result; writes the
+//! solution in the community's format (`--solution-out`) or re-scores such a
+//! file instead of solving (`--solution-in`).
 
 use super::solve::SearchArgs;
-use super::{Outcome, checker_exit};
+use super::{Outcome, checker_exit, io};
 use carefill_solver::benchmarks::{BenchFormat, SolomonObjective, load_file};
 use carefill_solver::check::check;
 use carefill_solver::rota::solve;
@@ -24,6 +26,14 @@ pub struct Args {
     /// One JSON line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also write the solution here in the community's format: VRPLIB `.sol`
+    /// for Solomon / Gehring-Homberger, the iolab-uniud JSON for Mankowska.
+    #[arg(long, value_name = "FILE")]
+    pub solution_out: Option<PathBuf>,
+    /// Score this solution file (same formats) instead of solving: checks it
+    /// and prints its objective, to verify a claimed result.
+    #[arg(long, value_name = "FILE", conflicts_with = "solution_out")]
+    pub solution_in: Option<PathBuf>,
 }
 
 /// Benchmark file formats (see [`BenchFormat`]).
@@ -71,8 +81,21 @@ pub fn run(args: &Args) -> Outcome {
     let instance =
         load_file(&args.file, format, args.objective.into()).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let rota = solve(&instance.problem, &options);
+    let mut claimed = None;
+    let rota = match &args.solution_in {
+        Some(path) => {
+            let read = instance
+                .read_solution(&io::read(path)?)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            claimed = read.claimed_cost;
+            read.rota
+        }
+        None => solve(&instance.problem, &options),
+    };
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.solution_out {
+        io::write(Some(path), &instance.write_solution(&rota))?;
+    }
     let report = check(&instance.problem, &rota);
     let score = instance.score(&rota);
     let best = instance.best_known();
@@ -90,6 +113,7 @@ pub fn run(args: &Args) -> Outcome {
             "lower_bound_ms": phase("lower_bound_ms"),
             "engine_objective": rota.stats.as_ref().map(|s| s.objective),
             "engine_lower_bound": rota.stats.as_ref().and_then(|s| s.lower_bound),
+            "claimed_cost": claimed,
         });
         println!("{line}");
     } else {
@@ -108,6 +132,14 @@ pub fn run(args: &Args) -> Outcome {
                 "REJECTED"
             }
         );
+        if let Some(c) = claimed {
+            println!("the file claims cost {c}");
+        }
+    }
+    if !report.is_feasible() {
+        for v in &report.violations {
+            eprintln!("checker: {v}");
+        }
     }
     Ok(checker_exit(report.is_feasible()))
 }

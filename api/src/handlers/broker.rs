@@ -38,7 +38,8 @@ pub(super) fn map_err(e: ServiceError) -> ApiError {
                 | BrokerError::UnknownOffer(_)
                 | BrokerError::UnknownProvider(_)
                 | BrokerError::UnknownTeam(_)
-                | BrokerError::UnknownCarer(_) => ApiError::NotFound(detail),
+                | BrokerError::UnknownCarer(_)
+                | BrokerError::UnknownVisit(_) => ApiError::NotFound(detail),
                 other => ApiError::Conflict {
                     code: other.code(),
                     detail,

@@ -76,6 +76,10 @@ mod referrals;
 mod reports;
 mod rota;
 mod teams;
+// Policy at run time, the delivery loop and webhooks.
+mod policy;
+mod visits;
+mod webhooks;
 // console: provider impact, carers' week links, re-solve and publish
 mod carer_week;
 mod planning;
@@ -97,6 +101,9 @@ static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
         reports::ROUTES,
         events::ROUTES,
         exports::ROUTES,
+        policy::ROUTES,
+        visits::ROUTES,
+        webhooks::ROUTES,
         provider_impact::ROUTES,
         carer_week::ROUTES,
         planning::ROUTES,
@@ -158,6 +165,9 @@ pub fn schemas() -> Schemas {
     teams::schemas(&mut out);
     carers::schemas(&mut out);
     reports::schemas(&mut out);
+    policy::schemas(&mut out);
+    visits::schemas(&mut out);
+    webhooks::schemas(&mut out);
     provider_impact::schemas(&mut out);
     carer_week::schemas(&mut out);
     planning::schemas(&mut out);
@@ -171,7 +181,7 @@ fn export_schemas(out: &mut Schemas) {
     let text = [
         (
             "EventStream",
-            "text/event-stream: events `hello`, `heartbeat` (every 15 s), `resync` (missed events: refetch), and one per change (`referred`, `offer_made`, `offer_accepted`, `offer_declined`, `offer_expired`, `offer_withdrawn`, `escalated`, `package_cancelled`, `carer_absent`, `rota_changed`, ...; `batch` for several) with JSON data {kind, at, package?, offer?, provider?, team?, carer?}: ids only, never a person's details.",
+            "text/event-stream: events `hello`, `heartbeat` (every 15 s), `resync` (missed events: refetch), and one per change (`referred`, `offer_made`, `offer_accepted`, `offer_declined`, `offer_expired`, `offer_withdrawn`, `escalated`, `package_cancelled`, `carer_absent`, `rota_changed`, `offer_expiring`, `package_filled`, `alert_raised`, `visit_checked_in`, `visit_checked_out`, `visit_late`, `visit_missed`, `policy_changed`, ...; `batch` for several) with JSON data {kind, at, package?, offer?, provider?, team?, carer?, visit?, expires_at?, code?, message?}: ids only, never a person's details. Webhooks carry the same kinds (docs/webhooks.md).",
         ),
         (
             "Calendar",

@@ -443,6 +443,7 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
     let mut weights = base_weights();
     weights.travel_min = third;
     weights.commute_min = third;
+    weights.worst_late_min = third;
     let coords: Vec<(f64, f64)> = data.x.iter().copied().zip(data.y.iter().copied()).collect();
     let mut b = ProblemBuilder::new(
         BuilderSettings {
@@ -471,6 +472,7 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
         );
     }
     let mut visit_node = Vec::new();
+    let mut visit_service = Vec::new();
     for i in 1..last {
         let line = data.l_line[i];
         let pkg = b.person(format!("patient{i}"), i);
@@ -497,6 +499,7 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
                 },
             ));
             visit_node.push(i);
+            visit_service.push(s);
         }
         if let [first, then] = made[..] {
             let gap = (
@@ -515,5 +518,6 @@ pub(super) fn build(name: &str, data: &MankowskaData) -> Result<BenchInstance, B
         depot_start: 0,
         depot_end: last,
         visit_node,
+        visit_service,
     })
 }

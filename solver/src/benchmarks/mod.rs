@@ -27,13 +27,17 @@
 //!   shift limits it). Travel is rounded **up** to 0.01 so that the engine's
 //!   schedule stays feasible with the exact distances.
 //!
-//! Objectives. The engine minimises, for Mankowska, `(distance + total
-//! tardiness) / 3` (travel and lateness weights 1/3 per scaled unit). The
-//! paper's third term, the **maximum tardiness**, is not modelled by the engine
-//! (its objective is a sum over routes); [`BenchInstance::score`] reports the
-//! full published objective `(distance + total tardiness + max tardiness) / 3`
-//! recomputed in original units from the returned rota, with distances from
-//! the instance's own matrix.
+//! Objectives. For Mankowska the engine minimises the published objective
+//! `(distance + total tardiness + max tardiness) / 3`: travel, lateness and
+//! worst-lateness weights of 1/3 per scaled unit (the worst lateness is the
+//! engine's `worst_late_min` term). [`BenchInstance::score`] recomputes it in
+//! original units from the returned rota, with distances from the instance's
+//! own matrix; the engine's own figure differs only by the legs rounded up.
+//!
+//! Solutions go out and come back in the community's formats (VRPLIB `.sol`,
+//! the iolab-uniud JSON): [`BenchInstance::write_solution`] and
+//! [`BenchInstance::read_solution`]. The Solomon reader also takes the
+//! Gehring-Homberger instances (200-1000 customers), which share the layout.
 //!
 //! Mankowska details: routes start at node 0 and end at the depot copy (the last
 //! node) with no return deadline, as in the paper's model (the Ceschia et al.
@@ -47,7 +51,12 @@
 
 mod mankowska;
 mod solomon;
+mod solution;
 
+pub use solution::SolutionFile;
+
+#[cfg(test)]
+mod lateness_tests;
 #[cfg(test)]
 mod tests;
 
@@ -184,6 +193,10 @@ pub enum BenchError {
     /// An unknown Solomon objective name.
     #[error("unknown Solomon objective `{0}`: expected `distance` or `vehicles`")]
     UnknownObjective(String),
+    /// A solution file names something the instance does not have, or
+    /// contradicts it.
+    #[error("invalid solution: {0}")]
+    Solution(String),
 }
 
 /// Shortens a token or line for an error message.
@@ -224,6 +237,8 @@ pub struct BenchInstance {
     depot_end: usize,
     /// Instance node of each problem visit.
     visit_node: Vec<usize>,
+    /// Service (0-based column of Mankowska's `r`; 0 for Solomon) of each visit.
+    visit_service: Vec<usize>,
 }
 
 /// A rota's result in the instance's own units.
@@ -484,6 +499,7 @@ fn base_weights() -> ObjectiveWeights {
         contract_shortfall_min: 0.0,
         changed_visit: 0.0,
         shift_used: 0.0,
+        worst_late_min: 0.0,
     }
 }
 

@@ -310,6 +310,7 @@ pub(super) fn build(
         dist,
         depot_start: 0,
         depot_end: 0,
+        visit_service: vec![0; visit_node.len()],
         visit_node,
     })
 }

@@ -1,10 +1,11 @@
 //! Brokering policy: every rule the seeds leave open is a setting here, with a
 //! documented default (docs/domain.md §13 "make each configurable").
 
-use crate::format::{Tier, Urgency};
+use crate::format::{Issue, IssueCode, Tier, Urgency};
 use serde::{Deserialize, Serialize};
 
 /// How offers go out within one tier.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OfferMode {
@@ -18,6 +19,7 @@ pub enum OfferMode {
 }
 
 /// How liquidated damages are split among Tier 1 providers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DamagesSharing {
@@ -30,6 +32,7 @@ pub enum DamagesSharing {
 }
 
 /// First-refusal windows per cascade stage, minutes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OfferWindows {
@@ -81,6 +84,7 @@ impl OfferWindows {
 }
 
 /// Liquidated damages for packages left unfilled.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DamagesPolicy {
@@ -104,6 +108,8 @@ impl Default for DamagesPolicy {
 }
 
 /// The broker's policy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Policy))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
@@ -137,6 +143,11 @@ pub struct BrokerConfig {
     pub batch_max_teams_checked: usize,
     /// The rolling horizon (look-ahead), see `broker/horizon.rs`.
     pub horizon: super::horizon::HorizonPolicy,
+    /// Minutes before an open offer's window closes at which an
+    /// `offer_expiring` notice goes out (webhooks, live stream); 0 = none.
+    pub offer_expiring_notice_min: u32,
+    /// The delivery loop: check-in monitoring and late / missed visit alerts.
+    pub delivery: DeliveryPolicy,
 }
 
 impl Default for BrokerConfig {
@@ -163,26 +174,91 @@ impl Default for BrokerConfig {
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
             horizon: Default::default(),
+            offer_expiring_notice_min: 10,
+            delivery: DeliveryPolicy::default(),
+        }
+    }
+}
+
+/// Which visits are watched for a missing check-in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitMonitoring {
+    /// No late or missed alerts.
+    Off,
+    /// Visits of teams that use check-in (from the team's first check-in on):
+    /// a provider without electronic call monitoring is not flooded with alerts.
+    #[default]
+    TeamsCheckingIn,
+    /// Every visit planned to start after monitoring was switched on.
+    All,
+}
+
+/// The delivery loop (docs/live-operations.md "Delivery loop").
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryPolicy {
+    /// Which visits are watched.
+    pub monitor: VisitMonitoring,
+    /// A visit not checked in this many minutes after its planned start
+    /// raises a `visit_late` alert to its team.
+    pub late_after_min: u32,
+    /// A visit still not checked in this many minutes after its planned start
+    /// raises a `visit_missed` alert (must exceed `late_after_min`).
+    pub missed_after_min: u32,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        // 30 minutes late is the usual contract tolerance for a home-care call.
+        Self {
+            monitor: VisitMonitoring::TeamsCheckingIn,
+            late_after_min: 30,
+            missed_after_min: 120,
         }
     }
 }
 
 impl BrokerConfig {
-    /// Checks the values; messages name the field.
+    /// Checks the values; messages name the field. The first issue, for
+    /// callers that want one line (see [`BrokerConfig::issues`] for all).
     pub fn validate(&self) -> Result<(), String> {
+        match self.issues().first() {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "{}: {}",
+                i.path.trim_start_matches("$."),
+                i.message
+            )),
+        }
+    }
+
+    /// Every invalid value, each with the JSON path of its field.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut out = Vec::new();
+        let mut bad = |path: &str, msg: String| {
+            out.push(Issue::new(format!("$.{path}"), IssueCode::OutOfRange, msg));
+        };
         if self.top_slice_bp > 10_000 {
-            return Err("top_slice_bp must be at most 10000 (100%)".into());
+            bad("top_slice_bp", "must be at most 10000 (100%)".into());
         }
         if !(1..=12).contains(&self.financial_year_start_month) {
-            return Err("financial_year_start_month must be 1-12".into());
+            bad("financial_year_start_month", "must be 1-12".into());
         }
         if self.damages.amount_pence < 0 {
-            return Err("damages.amount_pence must not be negative".into());
+            bad("damages.amount_pence", "must not be negative".into());
         }
-        if self.max_teams_checked == 0 || self.batch_max_teams_checked == 0 {
-            return Err("max_teams_checked and batch_max_teams_checked must be at least 1".into());
+        if self.max_teams_checked == 0 {
+            bad("max_teams_checked", "must be at least 1".into());
         }
-        self.horizon.validate()?;
+        if self.batch_max_teams_checked == 0 {
+            bad("batch_max_teams_checked", "must be at least 1".into());
+        }
+        if let Err(m) = self.horizon.validate() {
+            bad("horizon.lookahead_days", m);
+        }
         let w = &self.windows;
         for (name, v) in [
             ("windows.tier1_min", w.tier1_min),
@@ -192,10 +268,35 @@ impl BrokerConfig {
             ("windows.emergency_cover_min", w.emergency_cover_min),
             ("windows.urgent_min", w.urgent_min),
         ] {
-            if v == 0 || v > 7 * 24 * 60 {
-                return Err(format!("{name} must be 1-10080 minutes"));
+            if v == 0 || v > WEEK_MIN {
+                bad(name, format!("must be 1-{WEEK_MIN} minutes, not {v}"));
             }
         }
-        Ok(())
+        if self.offer_expiring_notice_min > WEEK_MIN {
+            bad(
+                "offer_expiring_notice_min",
+                format!("must be 0-{WEEK_MIN} minutes"),
+            );
+        }
+        let d = &self.delivery;
+        if d.late_after_min == 0 || d.late_after_min > DAY_MIN {
+            bad(
+                "delivery.late_after_min",
+                format!("must be 1-{DAY_MIN} minutes"),
+            );
+        }
+        if d.missed_after_min <= d.late_after_min || d.missed_after_min > DAY_MIN {
+            bad(
+                "delivery.missed_after_min",
+                format!(
+                    "must be more than delivery.late_after_min ({}) and at most {DAY_MIN} minutes",
+                    d.late_after_min
+                ),
+            );
+        }
+        out
     }
 }
+
+const WEEK_MIN: u32 = 7 * 24 * 60;
+const DAY_MIN: u32 = 24 * 60;

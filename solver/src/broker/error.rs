@@ -21,6 +21,9 @@ pub enum BrokerError {
     /// No such carer.
     #[error("unknown carer `{0}`")]
     UnknownCarer(String),
+    /// No such visit on a rota the caller may see.
+    #[error("unknown visit `{0}` (not on a rota of yours)")]
+    UnknownVisit(String),
     /// A roster record is invalid; every issue carries the JSON path of its field.
     #[error("invalid input: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
     InvalidFields(Vec<crate::format::Issue>),
@@ -69,6 +72,7 @@ impl BrokerError {
             BrokerError::UnknownProvider(_) => "unknown_provider",
             BrokerError::UnknownTeam(_) => "unknown_team",
             BrokerError::UnknownCarer(_) => "unknown_carer",
+            BrokerError::UnknownVisit(_) => "unknown_visit",
             BrokerError::InvalidFields(_) => "invalid_input",
             BrokerError::AlreadyExists(_) => "already_exists",
             BrokerError::Refused { code, .. } => code,

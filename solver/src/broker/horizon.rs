@@ -38,6 +38,7 @@ pub const MAX_LOOKAHEAD_DAYS: u32 = 27;
 pub const ROLL_ALERT_CODE: &str = "visits_unplaced_on_roll";
 
 /// How far ahead the published rotas reach, and whether they roll.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HorizonPolicy {
@@ -60,11 +61,12 @@ impl Default for HorizonPolicy {
 }
 
 impl HorizonPolicy {
-    /// Checks the values; messages name the field.
+    /// Checks `lookahead_days` (the only field with a range).
     pub fn validate(&self) -> Result<(), String> {
         if !(MIN_LOOKAHEAD_DAYS..=MAX_LOOKAHEAD_DAYS).contains(&self.lookahead_days) {
             return Err(format!(
-                "horizon.lookahead_days must be {MIN_LOOKAHEAD_DAYS}-{MAX_LOOKAHEAD_DAYS} (the horizon is today plus the look-ahead, at most 28 days)"
+                "must be {MIN_LOOKAHEAD_DAYS}-{MAX_LOOKAHEAD_DAYS}, not {} (the horizon is today plus the look-ahead, at most 28 days)",
+                self.lookahead_days
             ));
         }
         Ok(())

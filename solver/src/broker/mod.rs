@@ -29,6 +29,8 @@
 //! - `county`: lookups over the roster and a team's own slice of it.
 //! - [`records`], [`ledger`], [`config`], [`reports`], `demo`: the state's
 //!   records, the money, the policy, read-only reports and the demo county.
+//! - [`delivery`]: the policy changed at run time, offer-expiry notices and
+//!   the delivery loop (check-in / check-out, late and missed visits).
 //! - `store` (cargo feature `store`): the durable store (SQLite or PostgreSQL)
 //!   that appends each command's events to an audit log and replays it.
 
@@ -36,6 +38,7 @@ pub mod batch;
 mod candidates;
 pub mod config;
 mod county;
+pub mod delivery;
 #[cfg(any(test, feature = "generate"))]
 pub mod demo;
 mod error;
@@ -62,8 +65,11 @@ mod scenarios;
 mod tests;
 
 pub use candidates::{Candidate, CandidateReport, TEAM_REACH_M};
-pub use config::{BrokerConfig, DamagesSharing, OfferMode, OfferWindows};
+pub use config::{
+    BrokerConfig, DamagesSharing, DeliveryPolicy, OfferMode, OfferWindows, VisitMonitoring,
+};
 pub use county::{area_label, package_skills};
+pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersion, VisitRecord};
 pub use error::BrokerError;
 pub use events::BrokerEvent;
 pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
@@ -99,6 +105,8 @@ pub fn plan_initial_rotas(
         now: None,
         index,
         next_offer: 1,
+        policy_versions: Vec::new(),
+        delivery: delivery::DeliveryState::default(),
     };
     roster
         .teams
@@ -153,6 +161,10 @@ pub struct Broker {
     now: Option<chrono::DateTime<chrono::Utc>>,
     index: RosterIndex,
     next_offer: u64,
+    /// Every version of the policy, oldest first (the last is `config`).
+    pub policy_versions: Vec<PolicyVersion>,
+    /// Check-ins, check-outs and overdue-visit alerts.
+    pub delivery: delivery::DeliveryState,
 }
 
 impl Broker {
@@ -179,6 +191,12 @@ impl Broker {
             }
         }
         let index = RosterIndex::build(&roster);
+        let baseline_policy = PolicyVersion {
+            version: 1,
+            at: None,
+            by: "baseline".into(),
+            config: config.clone(),
+        };
         Ok(Broker {
             config,
             roster,
@@ -192,6 +210,8 @@ impl Broker {
             now: None,
             index,
             next_offer: 1,
+            policy_versions: vec![baseline_policy],
+            delivery: delivery::DeliveryState::default(),
         })
     }
 

@@ -57,6 +57,10 @@ pub struct PackageRecord {
     /// this local date (`YYYY-MM-DD`), when its start enters the look-ahead.
     #[serde(default)]
     pub brokering_from: Option<String>,
+    /// Version of the brokering policy in force when it was referred or
+    /// adopted (`GET /v1/policy/history`).
+    #[serde(default)]
+    pub policy_version: u32,
 }
 
 impl PackageRecord {
@@ -78,6 +82,7 @@ impl PackageRecord {
             area,
             last_retry_at: None,
             brokering_from: None,
+            policy_version: 0,
         }
     }
 }

@@ -52,6 +52,37 @@ pub struct FillTimeReport {
     pub by_area: BTreeMap<String, FillStats>,
     /// By urgency.
     pub by_urgency: BTreeMap<String, FillStats>,
+    /// Referral to the first checked-in visit of each package.
+    pub first_delivery: FirstDeliveryStats,
+}
+
+/// Time from referral to the first delivered (checked-in) visit.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FirstDeliveryStats {
+    /// Packages with at least one checked-in visit.
+    pub delivered: usize,
+    /// Median minutes from referral to the first check-in.
+    pub median_min: Option<f64>,
+    /// Longest, minutes.
+    pub max_min: Option<f64>,
+}
+
+impl FirstDeliveryStats {
+    fn of(mut minutes: Vec<f64>) -> Self {
+        minutes.sort_by(f64::total_cmp);
+        let n = minutes.len();
+        FirstDeliveryStats {
+            delivered: n,
+            median_min: (n > 0).then(|| {
+                if n % 2 == 1 {
+                    minutes[n / 2]
+                } else {
+                    (minutes[n / 2 - 1] + minutes[n / 2]) / 2.0
+                }
+            }),
+            max_min: minutes.last().copied(),
+        }
+    }
 }
 
 fn snake<T: std::fmt::Debug>(t: T) -> String {
@@ -294,6 +325,9 @@ impl Broker {
             by_provider: group(&|r| r.1.clone()),
             by_area: group(&|r| r.2.clone()),
             by_urgency: group(&|r| r.3.clone()),
+            first_delivery: FirstDeliveryStats::of(
+                self.first_delivery_minutes().into_values().collect(),
+            ),
         }
     }
 

@@ -38,6 +38,7 @@ impl Broker {
         }
         self.retry_escalated(now, &mut out);
         self.accrue_damages(now, &mut out);
+        self.watch(now, &mut out);
         out
     }
 

@@ -17,6 +17,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
             if late > 0 {
                 kpis.late_min += late as u64;
                 kpis.late_visits += 1;
+                kpis.worst_late_min = kpis.worst_late_min.max(late as u32);
             }
             if !RouteFacts::is_commute(stop) || p.paid_commute {
                 kpis.travel_min += u64::from(stop.leg.minutes);
@@ -84,6 +85,7 @@ pub(super) fn matches(a: &Kpis, b: &Kpis) -> bool {
         && a.care_min == b.care_min
         && a.late_min == b.late_min
         && a.late_visits == b.late_visits
+        && a.worst_late_min == b.worst_late_min
         && a.max_distinct_carers == b.max_distinct_carers
         && close(a.mean_distinct_carers, b.mean_distinct_carers)
         && close(a.known_carer_share, b.known_carer_share)

@@ -185,6 +185,9 @@ pub struct ObjectiveWeights {
     pub changed_visit: f64,
     /// Each carer shift that is used at all (calling a carer in).
     pub shift_used: f64,
+    /// Each minute of the largest lateness of any visit (soft lateness only):
+    /// with it, no one waits much longer than everyone else. Off by default.
+    pub worst_late_min: f64,
 }
 
 impl Default for ObjectiveWeights {
@@ -204,6 +207,7 @@ impl Default for ObjectiveWeights {
             contract_shortfall_min: 0.05,
             changed_visit: 30.0,
             shift_used: 0.0,
+            worst_late_min: 0.0,
         }
     }
 }

@@ -117,6 +117,9 @@ pub struct Kpis {
     pub late_min: u64,
     /// Number of visits started late.
     pub late_visits: u32,
+    /// Largest lateness of any visit, minutes (the objective's worst-lateness term).
+    #[serde(default)]
+    pub worst_late_min: u32,
     /// Largest number of distinct carers any service user sees.
     pub max_distinct_carers: u32,
     /// Mean distinct carers per service user with at least one placed visit.

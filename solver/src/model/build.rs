@@ -322,6 +322,7 @@ impl Builder {
             ("contract_shortfall_min", w.contract_shortfall_min),
             ("changed_visit", w.changed_visit),
             ("shift_used", w.shift_used),
+            ("worst_late_min", w.worst_late_min),
         ] {
             if !value.is_finite() || !(0.0..=1e9).contains(&value) {
                 self.push(

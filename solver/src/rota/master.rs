@@ -24,6 +24,8 @@
 //!   `Σ_c w_{u,c} ≤ continuity_cap(u)`, cost `distinct_carer`.
 //! - Daily and weekly working minutes per carer (rows only where the pool could
 //!   exceed them), and a continuous contract shortfall `s_c`.
+//! - With a worst-lateness weight, a continuous `m ≥ late_r · x_r` for every
+//!   route with a late stop: `m` is the largest lateness of the chosen routes.
 //!
 //! Costs of visits no route covers and shortfalls of carers with no route are a
 //! constant added to HiGHS' bound afterwards. (A column fixed at 1 carrying it
@@ -46,6 +48,7 @@
 
 use super::objective::{
     contract_shortfall_cost, contract_target, distinct_carer_cost, unplaced_penalty,
+    worst_late_cost,
 };
 use super::pool::PoolRoute;
 use super::rules::{self, Selection};
@@ -126,7 +129,7 @@ pub enum MasterError {
 
 /// Exact objective of a selection, the same total the MILP minimises: route-local
 /// costs, unplaced penalties (a visit no chosen route covers), distinct carers per
-/// person and contract shortfall. Meaningful for selections that pass
+/// person, contract shortfall and the worst lateness. Meaningful for selections that pass
 /// [`check_selection`]; indices outside the pool are ignored.
 pub fn selection_objective(p: &Problem, pool: &[PoolRoute], chosen: &[usize]) -> f64 {
     let routes: Vec<&PoolRoute> = chosen.iter().filter_map(|&r| pool.get(r)).collect();
@@ -161,7 +164,22 @@ pub fn selection_objective(p: &Problem, pool: &[PoolRoute], chosen: &[usize]) ->
     total += (0..p.carers.len())
         .map(|c| contract_shortfall_cost(p, c, worked[c] as f64))
         .sum::<f64>();
+    if p.weights.worst_late_min > 0.0 {
+        let worst = routes.iter().map(|r| route_late(p, r)).max().unwrap_or(0);
+        total += worst_late_cost(p, worst);
+    }
     total
+}
+
+/// Largest lateness of any stop of a pool route (0 when none is late or a
+/// stop names no visit).
+fn route_late(p: &Problem, r: &PoolRoute) -> Minute {
+    r.stops
+        .iter()
+        .filter_map(|&(v, t)| p.visits.get(v).map(|x| t - x.latest_start))
+        .max()
+        .unwrap_or(0)
+        .max(0)
 }
 
 /// Visits no chosen route covers, ascending (indices outside the pool are ignored).
@@ -669,6 +687,32 @@ pub fn solve_master(
             }
         }
         b.rows.push(e.geq(target));
+    }
+
+    // Worst lateness: `m ≥ late_r · x_r` for each route with a late stop, cost
+    // per minute of `m` (the largest lateness over the chosen routes).
+    if p.weights.worst_late_min > 0.0 {
+        let late: Vec<(Variable, Minute, bool)> = x
+            .iter()
+            .enumerate()
+            .filter_map(|(r, xr)| {
+                let l = route_late(p, &pool[r]);
+                xr.filter(|_| l > 0).map(|xr| (xr, l, in_start[r]))
+            })
+            .collect();
+        if !late.is_empty() {
+            let start_late = late.iter().filter(|l| l.2).map(|l| l.1).max().unwrap_or(0);
+            let m = b.add(
+                variable().min(0.0),
+                p.weights.worst_late_min,
+                f64::from(start_late),
+            );
+            for (xr, l, _) in late {
+                let mut row = Expression::from(m);
+                row.add_mul(-f64::from(l), xr);
+                b.rows.push(row.geq(0.0));
+            }
+        }
     }
 
     // Solve.

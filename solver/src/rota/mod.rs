@@ -176,8 +176,13 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
     rota
 }
 
-/// Splits the problem into parts no carer or person crosses.
+/// Splits the problem into parts no carer or person crosses. With a
+/// worst-lateness weight the problem stays whole: that term is a maximum over
+/// every route, so parts solved apart would each pay for their own worst.
 fn decompose(p: &Problem) -> Vec<(Vec<usize>, Vec<usize>)> {
+    if p.weights.worst_late_min > 0.0 && !p.visits.is_empty() {
+        return vec![((0..p.visits.len()).collect(), (0..p.shifts.len()).collect())];
+    }
     let nc = p.carers.len();
     let mut uf = UnionFind::<usize>::new(nc + p.service_users.len());
     for (v, visit) in p.visits.iter().enumerate() {

@@ -2,8 +2,12 @@
 //!
 //! Total cost = Σ route-local costs (travel, lateness, carer-specific visit
 //! costs, shift use) + Σ unplaced penalties (by urgency) + distinct carers per
-//! person × weight + contract shortfall × weight. Route-local costs depend on a
-//! single route only, so a route's cost can be stored with it in the route pool.
+//! person × weight + contract shortfall × weight + the worst lateness of any
+//! visit × weight. Route-local costs depend on a single route only, so a
+//! route's cost can be stored with it in the route pool. The worst lateness is
+//! a maximum, not a sum: each route keeps its own largest lateness
+//! ([`crate::rota::search`]'s `Sched::max_late`, a pool route's stops), and the
+//! term is the weight times the largest of those.
 
 use crate::format::{ContractType, Urgency};
 use crate::model::{Minute, Problem};
@@ -70,6 +74,13 @@ pub fn lateness_cost(p: &Problem, late: Minute) -> f64 {
             cost_per_min * f64::from(late.max(0))
         }
     }
+}
+
+/// Cost of the worst-lateness term when the latest visit of the rota starts
+/// `late` minutes after its latest on-time start (0 with hard windows, where
+/// nothing is late).
+pub fn worst_late_cost(p: &Problem, late: Minute) -> f64 {
+    p.weights.worst_late_min * f64::from(late.max(0))
 }
 
 /// Cost of the continuity term: distinct carers a person sees.

@@ -98,6 +98,27 @@ impl Broker {
                 self.rotas.insert(team.clone(), rota.clone());
             }
             BrokerEvent::YearClosed { .. } => {}
+            // Policy at run time and the delivery loop (broker/delivery.rs).
+            BrokerEvent::PolicyChanged {
+                at,
+                version,
+                by,
+                config,
+            } => self.apply_policy_changed(*at, *version, by, config),
+            BrokerEvent::OfferExpiring { offer, .. } => {
+                self.delivery.expiry_noticed.insert(offer.clone());
+            }
+            BrokerEvent::VisitCheckedIn { visit, check } => {
+                self.apply_visit_check(visit, check, false)
+            }
+            BrokerEvent::VisitCheckedOut { visit, check } => {
+                self.apply_visit_check(visit, check, true)
+            }
+            BrokerEvent::VisitOverdue {
+                visit,
+                missed,
+                alert,
+            } => self.apply_visit_overdue(visit, *missed, alert),
         }
     }
 
@@ -124,6 +145,7 @@ impl Broker {
             package.id.clone(),
             PackageRecord {
                 previous_provider: previous_provider.clone(),
+                policy_version: self.policy_version(),
                 ..PackageRecord::new(package.clone(), PackageStatus::Open, at, area.to_string())
             },
         );
@@ -338,6 +360,7 @@ impl Broker {
         self.packages.insert(
             package.id.clone(),
             PackageRecord {
+                policy_version: self.policy_version(),
                 filled_at: Some(at),
                 provider: Some(provider.to_string()),
                 team: Some(team.to_string()),

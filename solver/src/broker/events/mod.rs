@@ -5,9 +5,10 @@
 
 mod apply;
 
-use super::Broker;
+use super::delivery::{CheckPoint, PlannedVisit};
 use super::ledger::{EntryKind, LedgerEntry};
 use super::records::{Alert, CarerTransfer, DeclineReason, FitSummary, Offer, TeamReplan};
+use super::{Broker, BrokerConfig};
 use crate::format::{Carer, FrameworkStatus, Package, Provider, Route, ServiceUser, Team, Tier};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -257,6 +258,48 @@ pub enum BrokerEvent {
         /// Label, e.g. `2026/27`.
         year: String,
     },
+    // Policy at run time and the delivery loop (broker/delivery.rs).
+    /// The brokering policy was replaced by a new version.
+    PolicyChanged {
+        /// When it took effect.
+        at: DateTime<Utc>,
+        /// The new version number.
+        version: u32,
+        /// Key id that changed it.
+        by: String,
+        /// The whole new policy.
+        config: BrokerConfig,
+    },
+    /// An open offer's window closes soon (notice sent once per offer).
+    OfferExpiring {
+        /// When the notice fell due.
+        at: DateTime<Utc>,
+        /// Offer id.
+        offer: String,
+    },
+    /// A carer arrived at a visit.
+    VisitCheckedIn {
+        /// The visit as planned.
+        visit: PlannedVisit,
+        /// The check-in.
+        check: CheckPoint,
+    },
+    /// A carer left a visit.
+    VisitCheckedOut {
+        /// The visit as planned.
+        visit: PlannedVisit,
+        /// The check-out.
+        check: CheckPoint,
+    },
+    /// A watched visit was not checked in on time (late, or missed).
+    VisitOverdue {
+        /// The visit as planned.
+        visit: PlannedVisit,
+        /// Missed (not checked in long after its start) rather than late.
+        missed: bool,
+        /// The alert raised to its team.
+        alert: Alert,
+    },
 }
 
 impl BrokerEvent {
@@ -288,6 +331,11 @@ impl BrokerEvent {
             BrokerEvent::BrokeringDue { .. } => "brokering_due",
             BrokerEvent::RotaPublished { .. } => "rota_published",
             BrokerEvent::YearClosed { .. } => "year_closed",
+            BrokerEvent::PolicyChanged { .. } => "policy_changed",
+            BrokerEvent::OfferExpiring { .. } => "offer_expiring",
+            BrokerEvent::VisitCheckedIn { .. } => "visit_checked_in",
+            BrokerEvent::VisitCheckedOut { .. } => "visit_checked_out",
+            BrokerEvent::VisitOverdue { .. } => "visit_overdue",
         }
     }
 }

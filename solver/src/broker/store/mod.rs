@@ -8,7 +8,8 @@
 //! replaying the audit log, then checked against the query tables. A process
 //! killed at any moment leaves either all of a command or none of it.
 //! The audit log is append-only: SQLite triggers and PostgreSQL rules refuse
-//! updates and deletes.
+//! updates and deletes. Beside it, `side_records` keeps records that change in
+//! place and are not broker state (webhook subscriptions and deliveries).
 
 mod pg;
 mod sqlite;
@@ -152,8 +153,16 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             | BrokerEvent::BrokeringDue { package, .. } => {
                 t.packages.insert(package.clone());
             }
-            // Roster records live in the audit log (replayed at start); no query table.
-            BrokerEvent::ProviderSaved { .. }
+            BrokerEvent::VisitOverdue { alert, .. } => {
+                t.packages.insert(alert.package.clone());
+            }
+            // Roster records, policy and delivery records live in the audit log
+            // (replayed at start); no query table.
+            BrokerEvent::PolicyChanged { .. }
+            | BrokerEvent::OfferExpiring { .. }
+            | BrokerEvent::VisitCheckedIn { .. }
+            | BrokerEvent::VisitCheckedOut { .. }
+            | BrokerEvent::ProviderSaved { .. }
             | BrokerEvent::TeamSaved { .. }
             | BrokerEvent::ProviderStatusChanged { .. }
             | BrokerEvent::YearClosed { .. } => {}
@@ -190,6 +199,15 @@ pub trait BrokerStore: Send {
     fn audit_len(&mut self) -> Result<i64, StoreError>;
     /// Row counts of the query tables `(packages, offers, ledger_entries)`.
     fn table_counts(&mut self) -> Result<(i64, i64, i64), StoreError>;
+    /// Writes side records `(kind, id, JSON body)` in one transaction, each
+    /// replacing any row of the same kind and id. Side records (the API's
+    /// webhook subscriptions and deliveries) change in place and are not
+    /// broker state: they are never in the audit log and never replayed.
+    fn put_side(&mut self, rows: &[(&str, &str, &str)]) -> Result<(), StoreError>;
+    /// Deletes side records of one kind.
+    fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError>;
+    /// Every side record `(id, body)` of one kind, by id.
+    fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// Opens a store from a URL: `sqlite://PATH`, a plain path, `:memory:`, or `postgres://...`.

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     to_account TEXT NOT NULL, amount_pence BIGINT NOT NULL CHECK (amount_pence > 0),
     package TEXT, memo TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS side_records (
+    kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
 "#;
 
 impl PostgresStore {
@@ -208,5 +210,45 @@ impl BrokerStore for PostgresStore {
             count("offers")?,
             count("ledger_entries")?,
         ))
+    }
+
+    fn put_side(&mut self, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.client.transaction()?;
+        for (kind, id, body) in rows {
+            tx.execute(
+                "INSERT INTO side_records (kind, id, body) VALUES ($1, $2, $3) \
+                 ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body",
+                &[kind, id, body],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        for id in ids {
+            tx.execute(
+                "DELETE FROM side_records WHERE kind = $1 AND id = $2",
+                &[&kind, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT id, body FROM side_records WHERE kind = $1 ORDER BY id",
+                &[&kind],
+            )?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 }

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     to_account TEXT NOT NULL, amount_pence INTEGER NOT NULL CHECK (amount_pence > 0),
     package TEXT, memo TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS side_records (
+    kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
 "#;
 
 impl SqliteStore {
@@ -197,5 +199,40 @@ impl BrokerStore for SqliteStore {
             count("offers")?,
             count("ledger_entries")?,
         ))
+    }
+
+    fn put_side(&mut self, rows: &[(&str, &str, &str)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (kind, id, body) in rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO side_records (kind, id, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![kind, id, body],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute(
+                "DELETE FROM side_records WHERE kind = ?1 AND id = ?2",
+                rusqlite::params![kind, id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, body FROM side_records WHERE kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }

@@ -15,7 +15,8 @@
 //! change. Anchored visits may be reordered within their route (their start is
 //! fixed, so partners stay synchronised) but never change carer; every other
 //! moved visit must be a candidate of its new shift. The cost change is exact:
-//! route-local costs, contract shortfall and distinct carers per person.
+//! route-local costs, contract shortfall, distinct carers per person and the
+//! worst lateness (from each route's largest lateness).
 
 use super::{Map, Part, Sched, State};
 use crate::model::Minute;
@@ -143,7 +144,8 @@ impl Part<'_> {
         st.scheds.get(&s).map_or(0.0, |x| x.local_cost)
     }
 
-    /// Exact cost change of `ch`, or `None` if it breaks hours or continuity caps.
+    /// Exact cost change of `ch` but for the worst-lateness term (which
+    /// [`Part::try_change`] adds), or `None` if it breaks hours or continuity caps.
     fn change_delta(&self, st: &State, ch: &Change) -> Option<f64> {
         let p = self.p;
         let mut delta = 0.0;
@@ -262,15 +264,18 @@ impl Part<'_> {
             local += sc.local_cost - Self::old_local(st, s);
             scheds.push((s, r, sc));
         }
+        let late: Vec<(usize, Minute)> =
+            scheds.iter().map(|(s, _, sc)| (*s, sc.max_late)).collect();
+        let late = self.worst_late_delta(st, &late);
         // Cheap filter: route costs must fall unless the carer-level terms can pay.
-        if local > 0.0 && moved.is_empty() {
+        if local + late > 0.0 && moved.is_empty() {
             return false;
         }
         let ch = Change {
             routes: scheds,
             moved,
         };
-        match self.change_delta(st, &ch) {
+        match self.change_delta(st, &ch).map(|d| d + late) {
             Some(d) if d < -EPS => {
                 focus.add(ch.routes.iter().map(|r| r.0));
                 self.commit(st, ch);

@@ -5,7 +5,7 @@
 
 use super::{Block, OnShifts, Part, Sched, State};
 use crate::model::Minute;
-use crate::rota::objective::contract_shortfall_cost;
+use crate::rota::objective::{contract_shortfall_cost, worst_late_cost};
 use crate::rota::rules::{self, RoomAt};
 
 /// A carer's room on one day for one visit (see [`Part::carer_room`]).
@@ -133,6 +133,14 @@ impl Part<'_> {
         let visit = &p.visits[v];
         let c = p.shifts[s].carer;
         let room = self.carer_room(st, c, p.shifts[s].day, v);
+        // The worst-lateness term: read the other routes once, not per position.
+        let late_weight = p.weights.worst_late_min > 0.0;
+        let others_late = if late_weight {
+            st.worst_late_except(&[s])
+        } else {
+            0
+        };
+        let old_late = worst_late_cost(p, others_late.max(old.map_or(0, |x| x.max_late)));
         let mut best: Option<(f64, usize, Sched)> = None;
         let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
         let mut buf = Vec::with_capacity(route.len() + 1);
@@ -164,7 +172,10 @@ impl Part<'_> {
                     continue;
                 }
             };
-            let cost = sched.local_cost - old_cost + delta;
+            let mut cost = sched.local_cost - old_cost + delta;
+            if late_weight {
+                cost += worst_late_cost(p, others_late.max(sched.max_late)) - old_late;
+            }
             if best.as_ref().is_none_or(|b| cost < b.0) {
                 best = Some((cost, pos, sched));
             }
@@ -418,6 +429,8 @@ impl Part<'_> {
             starts: Vec::new(),
             local_cost: view.old_cost + local,
             work: view.old_work + work,
+            // The shortcut holds with hard windows only, where nothing is late.
+            max_late: 0,
             slack: std::cell::OnceCell::new(),
         });
         Some(Some((cost, pos, sched)))

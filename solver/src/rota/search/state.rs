@@ -4,7 +4,7 @@
 
 use super::{Insertion, Map, Part};
 use crate::model::Minute;
-use crate::rota::objective::{contract_shortfall_cost, unplaced_penalty};
+use crate::rota::objective::{contract_shortfall_cost, unplaced_penalty, worst_late_cost};
 use crate::rota::pool::PoolRoute;
 
 /// The shifts a visit is on: one, or two for a double-handed visit (the model
@@ -45,6 +45,9 @@ pub(crate) struct Sched {
     pub starts: Vec<Minute>,
     pub local_cost: f64,
     pub work: i64,
+    /// Largest lateness of any stop (0 when none is late): the objective's
+    /// worst-lateness term is the largest of these over the routes.
+    pub max_late: Minute,
     /// For the fast insertion check: the latest start of each stop, or `None`
     /// when the route is not timed as early as possible (a break in it). Filled on
     /// first use; a changed route always gets a new `Sched`, so it never goes stale.
@@ -93,11 +96,46 @@ impl State {
                 contract_shortfall_cost(p, c, self.total_work.get(&c).copied().unwrap_or(0) as f64)
             })
             .sum();
-        routes + unplaced + continuity + contract
+        let total = routes + unplaced + continuity + contract;
+        if p.weights.worst_late_min > 0.0 {
+            total + worst_late_cost(p, self.worst_late_except(&[]))
+        } else {
+            total
+        }
+    }
+
+    /// Largest lateness over the routes of every shift but `skip`.
+    pub fn worst_late_except(&self, skip: &[usize]) -> Minute {
+        self.scheds
+            .iter()
+            .filter(|(s, _)| !skip.contains(s))
+            .map(|(_, x)| x.max_late)
+            .max()
+            .unwrap_or(0)
+            .max(0)
     }
 }
 
 impl Part<'_> {
+    /// Exact change of the worst-lateness term when the routes of the given
+    /// shifts get the given largest lateness and every other route stays as it
+    /// is. O(routes); 0 without the term.
+    pub fn worst_late_delta(&self, st: &State, changed: &[(usize, Minute)]) -> f64 {
+        let p = self.p;
+        if p.weights.worst_late_min <= 0.0 {
+            return 0.0;
+        }
+        let shifts: Vec<usize> = changed.iter().map(|c| c.0).collect();
+        let others = st.worst_late_except(&shifts);
+        let old = shifts
+            .iter()
+            .filter_map(|s| st.scheds.get(s))
+            .map(|x| x.max_late)
+            .fold(others, Minute::max);
+        let new = changed.iter().map(|c| c.1).fold(others, Minute::max);
+        worst_late_cost(p, new) - worst_late_cost(p, old)
+    }
+
     /// Applies an insertion.
     pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
         let p = self.p;

@@ -155,6 +155,7 @@ impl Part<'_> {
         let mut cost = 0.0;
         let mut work: i64 = 0;
         let mut load: u64 = 0;
+        let mut max_late: Minute = 0;
         for (k, &v) in visits.iter().enumerate() {
             let visit = &p.visits[v];
             let travel = self.travel(c, loc, visit.location);
@@ -186,6 +187,7 @@ impl Part<'_> {
                 cost += f64::from(travel) * w.travel_min;
             }
             cost += lateness_cost(p, start - visit.latest_start);
+            max_late = max_late.max(start - visit.latest_start);
             cost += self.visit_cost(c, v);
             work += i64::from(visit.duration);
             load += u64::from(visit.demand);
@@ -215,6 +217,7 @@ impl Part<'_> {
             starts,
             local_cost: cost,
             work,
+            max_late,
             slack: std::cell::OnceCell::new(),
         })
     }
