@@ -35,6 +35,40 @@ fn broker(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // The same on a rolling horizon: today plus the default 14-day look-ahead
+    // (twice the visits per team), checked at 09:00 on its first day with the
+    // started visits frozen. Built only when this function is selected.
+    group.bench_function(
+        "candidates_and_fit_check_8_referrals_county_15_days",
+        |bench| {
+            let start = Utc
+                .with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
+                .single()
+                .expect("time");
+            let t = Instant::now();
+            let long = demo::county_at(
+                &ScenarioSize::County.profile(),
+                1,
+                60,
+                start,
+                &Default::default(),
+            )
+            .expect("county");
+            eprintln!(
+                "15-day county built and planned in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            let mut b = long.broker().expect("broker");
+            b.set_now(start);
+            let sample: Vec<_> = long.referrals.iter().take(8).cloned().collect();
+            bench.iter(|| {
+                sample
+                    .iter()
+                    .map(|(p, u)| b.candidates(p, u).fitting.len())
+                    .sum::<usize>()
+            })
+        },
+    );
     // The Tier 1 provider holding the most people fails; all its packages are
     // released and re-brokered together by the batch MILP.
     let failing = county

@@ -9,6 +9,7 @@ mod contract;
 mod e2e;
 mod intake;
 mod live_alerts;
+mod live_horizon;
 mod live_push;
 mod replicas;
 mod rota;

@@ -252,6 +252,8 @@ impl BrokerService {
         let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
+        // Visits that started before now are frozen in every fit check and re-plan.
+        broker.set_now(now);
         let alerts_before = broker.alerts.len();
         let decided = f(&mut broker, now);
         let events = match decided {

@@ -5,11 +5,13 @@
 use super::io::write_private;
 use carefill_api::KeyStore;
 use carefill_api::auth::DemoKeys;
+use carefill_solver::broker::HorizonPolicy;
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::format::{Package, PlanningRequest, ServiceUser};
 use carefill_solver::generate::{
     GeneratorOptions, ScenarioSize, SizeProfile, generate, generate_with,
 };
+use chrono::{DateTime, Utc};
 use std::path::Path;
 
 /// Generator seed of the demo team.
@@ -43,19 +45,28 @@ pub fn team_request() -> PlanningRequest {
     generate(&GeneratorOptions::new(ScenarioSize::Team, TEAM_SEED)).request
 }
 
-/// The demo county with every team's rota planned.
-pub fn county(size: DemoSize) -> Result<DemoCounty, String> {
-    demo::county(&size.profile(), COUNTY_SEED, COUNTY_ROTA_ITERATIONS).map_err(|e| e.to_string())
+/// The demo county with every team's rota planned, its horizon starting on
+/// the local date of `now` and its referrals stamped `now`.
+pub fn county(size: DemoSize, now: DateTime<Utc>) -> Result<DemoCounty, String> {
+    demo::county_at(
+        &size.profile(),
+        COUNTY_SEED,
+        COUNTY_ROTA_ITERATIONS,
+        now,
+        &HorizonPolicy::default(),
+    )
+    .map_err(|e| e.to_string())
 }
 
-/// The demo county's referrals, regenerated without planning any rota: for a
-/// demo database made by an earlier run.
-pub fn referrals(size: DemoSize) -> Vec<(Package, ServiceUser)> {
-    let sc = generate_with(
-        &GeneratorOptions::new(ScenarioSize::County, COUNTY_SEED),
-        &size.profile(),
-    );
-    sc.referrals
+/// The demo county's referrals, regenerated without planning any rota (for a
+/// demo database made by an earlier run), from today and stamped `now`.
+pub fn referrals(size: DemoSize, now: DateTime<Utc>) -> Vec<(Package, ServiceUser)> {
+    let mut options = GeneratorOptions::new(ScenarioSize::County, COUNTY_SEED);
+    options.start_date = now.date_naive();
+    options.days = HorizonPolicy::default().horizon_days();
+    let sc = generate_with(&options, &size.profile());
+    let mut out: Vec<(Package, ServiceUser)> = sc
+        .referrals
         .iter()
         .filter_map(|p| {
             let u = sc
@@ -65,7 +76,9 @@ pub fn referrals(size: DemoSize) -> Vec<(Package, ServiceUser)> {
                 .find(|u| u.id == p.service_user)?;
             Some((p.clone(), u.clone()))
         })
-        .collect()
+        .collect();
+    demo::stamp_referrals(&mut out, now, now.date_naive());
+    out
 }
 
 /// Fresh demo keys, one per role, scoped to `scope`'s first provider and team;

@@ -187,6 +187,8 @@ fn open_broker(
         return Ok(None);
     }
     let t0 = std::time::Instant::now();
+    // The demo county's horizon starts today and its referrals are stamped now.
+    let started = carefill_api::broker_service::Clock::now(&SystemClock);
     let new_referrals = RefCell::new(None);
     let svc = BrokerService::open(store, Box::new(SystemClock), || {
         let (roster, rotas) = match (roster, demo) {
@@ -203,7 +205,7 @@ fn open_broker(
                 (request, rotas)
             }
             (None, Some(size)) => {
-                let county = demo::county(size)?;
+                let county = demo::county(size, started)?;
                 *new_referrals.borrow_mut() = Some(county.referrals);
                 (county.roster, county.rotas)
             }
@@ -222,7 +224,7 @@ fn open_broker(
     if let Some(size) = demo {
         let referrals = match new_referrals.into_inner() {
             Some(r) if !r.is_empty() => r,
-            _ => demo::referrals(size),
+            _ => demo::referrals(size, started),
         };
         svc.set_demo_referrals(referrals);
     }

@@ -289,11 +289,11 @@ async fn recommend(ctx: RequestCtx) -> Result<Response, ApiError> {
             detail: "k must be 1-50".into(),
         });
     }
-    let v = read(&ctx, move |b, _| {
+    let v = read(&ctx, move |b, now| {
         let t0 = std::time::Instant::now();
         b.validate_referral(&body.package, &body.service_user)
             .map_err(|e| map_err(ServiceError::Broker(e)))?;
-        let report = b.candidates(&body.package, &body.service_user);
+        let report = b.candidates_at(&body.package, &body.service_user, now);
         let recommendations = report
             .fitting
             .iter()

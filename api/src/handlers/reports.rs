@@ -19,7 +19,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Broker reports",
-        description: "report = fill-times (share within 1.5 h and 4 h by tier, provider, area, urgency), offers (acceptances and declines by reason), unfilled (with age), capacity (spare carer-hours by area, day, period), ledger (risk pool, damages, balances), alerts (escalations, dropped visits with visit/person/team/visit_start/action, risk pool below threshold), overrides (out-of-order offers with reason, skipped stage and providers), risk-pool (balance, inflows and outflows by kind and by day, threshold), emergency-cover (single visits assigned to the standby team).",
+        description: "report = fill-times (share within 1.5 h and 4 h by tier, provider, area, urgency), offers (acceptances and declines by reason), unfilled (with age), capacity (by area and date from today: spare carer-hours, demand and shortfall per period), ledger (risk pool, damages, balances), alerts (escalations, dropped visits with visit/person/team/visit_start/action, risk pool below threshold), overrides (out-of-order offers with reason, skipped stage and providers), risk-pool (balance, inflows and outflows by kind and by day, threshold), emergency-cover (single visits assigned to the standby team).",
         query: &[],
         request: None,
         response: Answer {
@@ -56,7 +56,7 @@ async fn report(ctx: RequestCtx) -> Result<Response, ApiError> {
             "fill-times" => serde_json::to_value(b.fill_time_report()),
             "offers" => serde_json::to_value(b.offers_report()),
             "unfilled" => serde_json::to_value(b.unfilled_report(now)),
-            "capacity" => serde_json::to_value(b.capacity_map()),
+            "capacity" => serde_json::to_value(b.capacity_map_at(now)),
             "ledger" => serde_json::to_value(b.ledger_report()),
             "alerts" => serde_json::to_value(&b.alerts),
             "overrides" => serde_json::to_value(b.overrides_report()),

@@ -150,6 +150,7 @@ pub(crate) fn allocate(
                 team,
                 package,
                 user,
+                Some(now),
             );
             if !fit.summary.fits {
                 continue;
@@ -191,6 +192,8 @@ impl Broker {
             cover_charged: Default::default(),
             policy_versions: self.policy_versions.clone(),
             delivery: Default::default(),
+            history: Default::default(),
+            now: self.now,
         }
     }
 
@@ -235,7 +238,15 @@ impl Broker {
         let Some(&team) = self.index.team_pos.get(&o.team) else {
             return;
         };
-        let fit = fit_check(&self.roster, &self.index, &self.rotas, team, package, user);
+        let fit = fit_check(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            team,
+            package,
+            user,
+            self.now,
+        );
         if fit.summary.fits {
             self.reserve_team(
                 pkg,

@@ -11,6 +11,7 @@ use crate::format::{
     ContractTerms, FrameworkStatus, Package, PlanningRequest, Rota, ServiceUser, Tier,
 };
 use crate::spatial::great_circle_m;
+use chrono::{DateTime, Utc};
 use geo::{Contains, Point};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -119,6 +120,7 @@ impl Broker {
 
     /// Finds every provider team that could take the package and checks the fit
     /// against each team's current rota (in parallel). Read-only.
+    /// Only the future after the last command's `now` counts (see [`Broker::set_now`]).
     pub fn candidates(&self, package: &Package, user: &ServiceUser) -> CandidateReport {
         candidates_in(
             &self.roster,
@@ -128,6 +130,26 @@ impl Broker {
             package,
             user,
             self.stage_order(package),
+            self.now,
+        )
+    }
+
+    /// [`Broker::candidates`] as seen at `now` (a read-only recommendation).
+    pub fn candidates_at(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> CandidateReport {
+        candidates_in(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            &self.config,
+            package,
+            user,
+            self.stage_order(package),
+            Some(now),
         )
     }
 
@@ -156,6 +178,7 @@ impl Broker {
             package,
             user,
             order,
+            self.now,
         );
         r.fitting.retain(|c| !passed.contains(&c.provider));
         r
@@ -163,7 +186,9 @@ impl Broker {
 }
 
 /// Shortlists and fit-checks the teams for a package (read-only, in
-/// parallel) and orders the fitting ones by stage, then rank.
+/// parallel) and orders the fitting ones by stage, then rank; `from` as in
+/// [`fit_check`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn candidates_in(
     roster: &PlanningRequest,
     index: &RosterIndex,
@@ -172,6 +197,7 @@ pub(crate) fn candidates_in(
     package: &Package,
     user: &ServiceUser,
     stage_order: Vec<Tier>,
+    from: Option<DateTime<Utc>>,
 ) -> CandidateReport {
     let list = shortlist(roster, index, package, user, config.max_teams_checked);
     let checked: Vec<Candidate> = list
@@ -179,7 +205,7 @@ pub(crate) fn candidates_in(
         .par_iter()
         .map(|&(pi, ti, d)| {
             let provider = &roster.providers[pi];
-            let outcome = fit_check(roster, index, rotas, ti, package, user);
+            let outcome = fit_check(roster, index, rotas, ti, package, user, from);
             Candidate {
                 provider: provider.id.clone(),
                 provider_name: provider.name.clone(),

@@ -141,6 +141,8 @@ pub struct BrokerConfig {
     /// Most teams fit-checked per package in a batch (hundreds of packages at
     /// once: the nearest teams carry almost every good placement).
     pub batch_max_teams_checked: usize,
+    /// The rolling horizon (look-ahead), see `broker/horizon.rs`.
+    pub horizon: super::horizon::HorizonPolicy,
     /// Minutes before an open offer's window closes at which an
     /// `offer_expiring` notice goes out (webhooks, live stream); 0 = none.
     pub offer_expiring_notice_min: u32,
@@ -189,6 +191,7 @@ impl Default for BrokerConfig {
             emergency_travel_buffer_min: 30,
             risk_pool_alert_below_pence: 0,
             forbid_out_of_order_offers: false,
+            horizon: Default::default(),
             offer_expiring_notice_min: 10,
             delivery: DeliveryPolicy::default(),
         }
@@ -279,6 +282,9 @@ impl BrokerConfig {
                 "emergency_travel_buffer_min",
                 "must be 0-240 minutes".into(),
             );
+        }
+        if let Err(m) = self.horizon.validate() {
+            bad("horizon.lookahead_days", m);
         }
         let w = &self.windows;
         for (name, v) in [

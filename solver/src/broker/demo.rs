@@ -1,10 +1,11 @@
 //! Generated counties for the demo service, tests and benches: the generator's
 //! county with every team's rota planned, and its stream of referrals.
 
-use super::{Broker, BrokerError, plan_initial_rotas};
+use super::{Broker, BrokerError, HorizonPolicy, plan_initial_rotas};
 use crate::format::{DEFAULT_SKILLS, Package, PlanningRequest, Rota, ServiceUser, Shift, Tier};
 use crate::generate::{GeneratorOptions, ProviderPlan, ScenarioSize, SizeProfile, generate_with};
 use crate::rota::SolveOptions;
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -68,7 +69,61 @@ pub fn county(
     seed: u64,
     rota_iterations: u64,
 ) -> Result<DemoCounty, BrokerError> {
-    let sc = generate_with(&GeneratorOptions::new(ScenarioSize::County, seed), profile);
+    county_with(
+        profile,
+        &GeneratorOptions::new(ScenarioSize::County, seed),
+        rota_iterations,
+    )
+}
+
+/// The county of `profile` for a service starting at `now`: the horizon is
+/// today (UK local date of `now`) plus the policy's look-ahead, and every
+/// referral is stamped `now` (the moment the service starts), so fill times
+/// count from when a new user can first refer it.
+pub fn county_at(
+    profile: &SizeProfile,
+    seed: u64,
+    rota_iterations: u64,
+    now: DateTime<Utc>,
+    policy: &HorizonPolicy,
+) -> Result<DemoCounty, BrokerError> {
+    let mut options = GeneratorOptions::new(ScenarioSize::County, seed);
+    options.start_date = now.date_naive();
+    options.days = policy.horizon_days();
+    let mut county = county_with(profile, &options, rota_iterations)?;
+    let today = super::horizon::local_date(&county.roster.horizon, now);
+    stamp_referrals(&mut county.referrals, now, today);
+    Ok(county)
+}
+
+/// Stamps referrals as received at `now` and moves any start date before
+/// `today` to `today` (the generator spreads referrals over the week).
+pub fn stamp_referrals(
+    referrals: &mut [(Package, ServiceUser)],
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) {
+    let stamp = now
+        .with_timezone(&Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (p, _) in referrals.iter_mut() {
+        p.referral_time = Some(stamp.clone());
+        let start = p
+            .start_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        if start.is_none_or(|d| d < today) {
+            p.start_date = Some(today.format("%Y-%m-%d").to_string());
+        }
+    }
+}
+
+fn county_with(
+    profile: &SizeProfile,
+    options: &GeneratorOptions,
+    rota_iterations: u64,
+) -> Result<DemoCounty, BrokerError> {
+    let sc = generate_with(options, profile);
     let mut roster = sc.request.clone();
     for p in &mut roster.providers {
         if p.tier != Tier::EmergencyCover {

@@ -3,10 +3,14 @@
 //! capacity per day and period for the batch allocation)?
 
 use super::county::{RosterIndex, TeamIx, keep_team_carer_refs, team_roster};
+use super::horizon::{frozen_pins, minute_of};
 use super::records::FitSummary;
-use crate::format::{Package, PlanningRequest, Rota, Route, ServiceUser, UnplacedReason};
-use crate::model::{PlannedRoute, Problem};
+use crate::format::{
+    Package, PlanningRequest, Rota, Route, ServiceUser, UnplacedReason, UnplacedVisit,
+};
+use crate::model::{Minute, PlannedRoute, Problem};
 use crate::rota::insert_visits;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Everything a fit check found, including the new routes (kept for acceptance).
@@ -72,6 +76,7 @@ fn not_fitting(team: &str, visits: usize, code: &str, message: String) -> FitOut
                 message: message.clone(),
             }],
             explanation: format!("Does not fit: {message}."),
+            passed: Vec::new(),
         },
         changed_routes: Vec::new(),
         spare: BTreeMap::new(),
@@ -79,7 +84,11 @@ fn not_fitting(team: &str, visits: usize, code: &str, message: String) -> FitOut
     }
 }
 
-/// Checks whether the whole package fits the team's current rota.
+/// Checks whether the whole package fits the team's current rota. With
+/// `from` (the command's now) only the future counts: visits of the rota that
+/// started before it are pinned where they are, the package's visits whose
+/// window opened before it are not asked for (that care is over), and spare
+/// capacity is counted from it on.
 pub(crate) fn fit_check(
     roster: &PlanningRequest,
     ix: &RosterIndex,
@@ -87,9 +96,15 @@ pub(crate) fn fit_check(
     team: TeamIx,
     package: &Package,
     user: &ServiceUser,
+    from: Option<DateTime<Utc>>,
 ) -> FitOutcome {
     let team_id = roster.teams[team].id.clone();
-    let req = team_request(roster, ix, team, package, user);
+    let empty = Rota::default();
+    let rota = rotas.get(&team_id).unwrap_or(&empty);
+    let mut req = team_request(roster, ix, team, package, user);
+    if let Some(now) = from {
+        req.existing_rota = frozen_pins(rota, &req.horizon, now);
+    }
     let p = match Problem::from_request(&req) {
         Ok(p) => p,
         Err(issues) => {
@@ -112,9 +127,20 @@ pub(crate) fn fit_check(
             );
         }
     };
-    // The package's own visits, by the model's package index (never by id prefix).
-    let new_visits: Vec<usize> = (0..p.visits.len())
+    let from_min = from.map_or(Minute::MIN, |now| minute_of(&p, now));
+    let (new_visits, passed): (Vec<usize>, Vec<usize>) = (0..p.visits.len())
         .filter(|&v| p.packages[p.visits[v].package].id == package.id)
+        .partition(|&v| p.visits[v].earliest_start >= from_min);
+    let passed: Vec<UnplacedVisit> = passed
+        .into_iter()
+        .map(|v| UnplacedVisit {
+            visit: p.visits[v].id.clone(),
+            service_user: user.id.clone(),
+            reasons: vec![UnplacedReason {
+                code: "window_passed".into(),
+                message: "the visit's window had opened before the package was brokered".into(),
+            }],
+        })
         .collect();
     if new_visits.is_empty() {
         return not_fitting(
@@ -124,8 +150,6 @@ pub(crate) fn fit_check(
             "the package has no visits in the planning horizon".into(),
         );
     }
-    let empty = Rota::default();
-    let rota = rotas.get(&team_id).unwrap_or(&empty);
     let current = match p.planned_routes(rota) {
         Ok(r) => r,
         Err(e) => return not_fitting(&team_id, new_visits.len(), "team_rota_stale", e),
@@ -188,7 +212,7 @@ pub(crate) fn fit_check(
     // Capacity by day and period, for batch allocation.
     let mut spare: BTreeMap<(u32, u8), i64> = BTreeMap::new();
     for s in &p.shifts {
-        for m in (s.start..s.end).step_by(15) {
+        for m in (s.start.max(from_min)..s.end).step_by(15) {
             let day = (m.div_euclid(1440)) as u32;
             *spare
                 .entry((day, period_of(m.rem_euclid(1440))))
@@ -196,7 +220,7 @@ pub(crate) fn fit_check(
         }
     }
     for r in &current {
-        for &(v, start) in &r.stops {
+        for &(v, start) in r.stops.iter().filter(|s| s.1 >= from_min) {
             let used = (f64::from(p.visits[v].duration) * TRAVEL_ALLOWANCE) as i64;
             *spare
                 .entry((p.visits[v].day, period_of(start.rem_euclid(1440))))
@@ -259,6 +283,7 @@ pub(crate) fn fit_check(
             care_min,
             reasons,
             explanation,
+            passed,
         },
         changed_routes: if fits { changed_routes } else { Vec::new() },
         spare,

@@ -17,6 +17,8 @@
 //!   cancellation, a broker's retry of an escalated package.
 //! - `offers`: the cascade step (who is offered a package next), auto-acceptance,
 //!   accept and decline, and the fee an acceptance posts.
+//! - [`horizon`]: the rolling horizon (finished days to history, new days
+//!   placed), the frozen past, packages scheduled beyond the horizon.
 //! - `tick`: time passing: offer expiry, escalation retries, damages, year end.
 //! - `provider_failure`: suspension and failure, releases, carer transfers.
 //! - `roster`: providers, teams, carers and absences changed while brokering,
@@ -43,6 +45,7 @@ pub mod demo;
 mod error;
 mod events;
 mod fit;
+pub mod horizon;
 pub mod ledger;
 mod offers;
 mod overrides;
@@ -73,6 +76,7 @@ pub use county::{area_label, package_skills};
 pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersion, VisitRecord};
 pub use error::BrokerError;
 pub use events::BrokerEvent;
+pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use overrides::OverrideRequest;
 pub use records::{
@@ -102,6 +106,8 @@ pub fn plan_initial_rotas(
         ledger: Ledger::default(),
         alerts: Vec::new(),
         events_applied: 0,
+        history: BTreeMap::new(),
+        now: None,
         index,
         next_offer: 1,
         policy_versions: Vec::new(),
@@ -154,6 +160,12 @@ pub struct Broker {
     pub alerts: Vec<Alert>,
     /// Events applied so far.
     pub events_applied: u64,
+    /// Finished days of each team's rota (routes and unplaced visits), moved
+    /// out of the live rota when the horizon rolled; never changed after.
+    pub history: BTreeMap<String, Rota>,
+    /// The instant of the command being decided (see [`Broker::set_now`]);
+    /// not part of the replayed state.
+    now: Option<chrono::DateTime<chrono::Utc>>,
     index: RosterIndex,
     next_offer: u64,
     /// Every version of the policy, oldest first (the last is `config`).
@@ -206,6 +218,8 @@ impl Broker {
             ledger: Ledger::default(),
             alerts: Vec::new(),
             events_applied: 0,
+            history: BTreeMap::new(),
+            now: None,
             index,
             next_offer: 1,
             policy_versions: vec![baseline_policy],
@@ -237,11 +251,15 @@ impl Broker {
     }
 
     /// The team's own roster (its provider, carers, people and their packages),
-    /// the request its rota answers; `None` for an unknown team.
+    /// the request its rota answers, with the visits started before the
+    /// command's `now` pinned (the frozen past); `None` for an unknown team.
     pub fn team_request(&self, team: &str) -> Option<PlanningRequest> {
         let ti = *self.index.team_pos.get(team)?;
         let mut req = county::team_roster(&self.roster, &self.index, ti, None);
         county::keep_team_carer_refs(&mut req);
+        if let (Some(now), Some(rota)) = (self.now, self.rotas.get(team)) {
+            req.existing_rota = horizon::frozen_pins(rota, &req.horizon, now);
+        }
         Some(req)
     }
 

@@ -47,7 +47,7 @@ impl Broker {
         let package = rec.package.clone();
         let passed = rec.passed_by.clone();
         let current = rec.stage;
-        let mut report = known.unwrap_or_else(|| self.candidates(&package, &user));
+        let mut report = known.unwrap_or_else(|| self.candidates_at(&package, &user, now));
         let order = report.stage_order.clone();
         // After an out-of-order offer is turned down, the skipped stages get
         // their first refusal: the cascade starts again from the first stage.
@@ -75,6 +75,7 @@ impl Broker {
                 &package,
                 &user,
                 order.clone(),
+                Some(now),
             );
         }
         for &stage in &order[start..] {
@@ -214,6 +215,7 @@ impl Broker {
                 team,
                 &package,
                 &user,
+                Some(now),
             );
             if fit.summary.fits {
                 let offer = self.make_offer(&package, c, stage, now, out);
@@ -372,6 +374,7 @@ impl Broker {
             team,
             &rec.package,
             &user,
+            Some(now),
         );
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {

@@ -53,6 +53,10 @@ pub struct PackageRecord {
     /// When an escalated package was last tried again.
     #[serde(default)]
     pub last_retry_at: Option<DateTime<Utc>>,
+    /// Scheduled: the package starts beyond the horizon and is brokered from
+    /// this local date (`YYYY-MM-DD`), when its start enters the look-ahead.
+    #[serde(default)]
+    pub brokering_from: Option<String>,
     /// Version of the brokering policy in force when it was referred or
     /// adopted (`GET /v1/policy/history`).
     #[serde(default)]
@@ -85,6 +89,7 @@ impl PackageRecord {
             previous_provider: None,
             area,
             last_retry_at: None,
+            brokering_from: None,
             policy_version: 0,
             damages_from: None,
             out_of_order: None,
@@ -171,6 +176,10 @@ pub struct FitSummary {
     pub reasons: Vec<UnplacedReason>,
     /// One-sentence explanation for a broker.
     pub explanation: String,
+    /// The package's visits whose window opened before the check (that care
+    /// is over): not asked for, and listed as unplaced on acceptance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<crate::format::UnplacedVisit>,
 }
 
 /// An offer of a package to a provider (for one of its teams).

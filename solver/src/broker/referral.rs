@@ -136,10 +136,12 @@ impl Broker {
         history: bool,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
         self.validate_referral(&package, &user)?;
+        self.set_now(now);
         let mut out = Vec::new();
         let id = package.id.clone();
         let area = area_label(&self.roster, &user.location);
         let clock = fill_clock_start(&package, now);
+        let scheduled = self.brokering_date(&package);
         self.emit(
             BrokerEvent::Referred {
                 at: clock,
@@ -151,7 +153,10 @@ impl Broker {
             },
             &mut out,
         );
-        self.advance(&id, now, &mut out);
+        match scheduled {
+            Some(from) => self.schedule(&id, from, now, &mut out),
+            None => self.advance(&id, now, &mut out),
+        }
         Ok(out)
     }
 
@@ -194,7 +199,16 @@ impl Broker {
                 format!("provider `{provider}` is not active on the framework"),
             )]));
         }
-        let fit = fit_check(&self.roster, &self.index, &self.rotas, ti, &package, &user);
+        self.set_now(now);
+        let fit = fit_check(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            ti,
+            &package,
+            &user,
+            Some(now),
+        );
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {
                 team: team.to_string(),
@@ -253,10 +267,15 @@ impl Broker {
                 return Err(BrokerError::DuplicatePackage(p.id.clone()));
             }
         }
+        self.set_now(now);
         let mut out = Vec::new();
         let mut order = Vec::new();
+        let mut held = Vec::new();
         for (package, user) in referrals {
-            order.push(package.id.clone());
+            match self.brokering_date(&package) {
+                Some(from) => held.push((package.id.clone(), from)),
+                None => order.push(package.id.clone()),
+            }
             let area = area_label(&self.roster, &user.location);
             self.emit(
                 BrokerEvent::Referred {
@@ -270,8 +289,30 @@ impl Broker {
                 &mut out,
             );
         }
+        for (id, from) in held {
+            self.schedule(&id, from, now, &mut out);
+        }
         super::batch::allocate(self, &order, now, &mut out);
         Ok(out)
+    }
+
+    /// Holds a package that starts beyond the horizon until `from` (see
+    /// `broker/horizon.rs`): no fit check can see its visits yet.
+    fn schedule(
+        &mut self,
+        package: &str,
+        from: chrono::NaiveDate,
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+    ) {
+        self.emit(
+            BrokerEvent::BrokeringScheduled {
+                at: now,
+                package: package.to_string(),
+                from: from.format("%Y-%m-%d").to_string(),
+            },
+            out,
+        );
     }
 
     /// The referrer withdraws a package that is not yet filled.
@@ -341,6 +382,7 @@ impl Broker {
                 ),
             });
         }
+        self.set_now(now);
         let mut out = Vec::new();
         self.emit(
             BrokerEvent::EscalationRetried {

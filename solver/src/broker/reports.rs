@@ -194,20 +194,66 @@ pub struct UnfilledPackage {
     pub delay_reason: Option<String>,
 }
 
-/// Spare capacity of one area.
+/// Named periods of a day (the fit check's and batch allocation's periods):
+/// (name, from, to).
+pub const PERIODS: [(&str, &str, &str); 4] = [
+    ("morning", "00:00", "10:00"),
+    ("midday", "10:00", "14:00"),
+    ("afternoon", "14:00", "18:00"),
+    ("evening", "18:00", "24:00"),
+];
+
+/// Capacity of one period of one day in an area.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PeriodCapacity {
+    /// `morning`, `midday`, `afternoon` or `evening`.
+    pub period: &'static str,
+    /// Local time the period starts, `HH:MM`.
+    pub from: &'static str,
+    /// Local time it ends, `HH:MM`.
+    pub to: &'static str,
+    /// Carer-hours on shift not taken by planned visits or the travel between
+    /// them (each team's own; a full team lends nothing to another).
+    pub spare_carer_hours: f64,
+    /// Care hours the waiting packages ask for (double-handed count twice).
+    pub demand_hours: f64,
+    /// Demand the spare hours do not cover.
+    pub shortfall_hours: f64,
+}
+
+/// Capacity of one day in an area.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DayCapacity {
+    /// Spare carer-hours over the day (from now on, for today).
+    pub spare_carer_hours: f64,
+    /// Care hours the waiting packages ask for that day.
+    pub demand_hours: f64,
+    /// Sum of the periods' shortfalls.
+    pub shortfall_hours: f64,
+    /// The four periods, in order.
+    pub periods: Vec<PeriodCapacity>,
+}
+
+/// Spare capacity of one area over the future part of the horizon.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct AreaCapacity {
     /// Teams counted.
     pub teams: usize,
-    /// Spare carer-hours by `day index` -> `period` (0 <10:00, 1 10-14, 2 14-18, 3 >=18).
-    pub spare_hours: BTreeMap<u32, [f64; 4]>,
-    /// Total spare carer-hours over the horizon.
+    /// By local date (`YYYY-MM-DD`), from today to the horizon's end.
+    pub days: BTreeMap<String, DayCapacity>,
+    /// Spare carer-hours over the future part of the horizon.
     pub total_spare_hours: f64,
+    /// Care hours the waiting packages ask for over the same days.
+    pub demand_hours: f64,
     /// Carer-hours a week of the packages still waiting in this area.
     pub unfilled_demand_hours: f64,
-    /// Waiting demand not covered by spare hours (0 when the area has room;
-    /// spare hours can still be in the wrong periods or teams).
+    /// Demand not covered, summed over days and periods (spare time in the
+    /// morning does not cover an evening visit).
     pub shortfall_hours: f64,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// Carer-hours a week a package asks for (double-handed visits count twice).
@@ -358,10 +404,28 @@ impl Broker {
         v
     }
 
-    /// Spare carer-hours by area, day and period of the day: shift time not
-    /// taken by planned visits or the travel between them.
+    /// [`Broker::capacity_map_at`] at the last command's `now` (the horizon's
+    /// start when none yet).
     pub fn capacity_map(&self) -> BTreeMap<String, AreaCapacity> {
-        let teams: Vec<(String, BTreeMap<u32, [f64; 4]>)> = (0..self.roster.teams.len())
+        let now = self.now.unwrap_or_else(|| {
+            super::horizon::horizon_dates(&self.roster.horizon).map_or(
+                DateTime::<Utc>::MIN_UTC,
+                |(start, _)| {
+                    crate::model::time::Zone::of(&self.roster.horizon)
+                        .resolve(start.and_time(chrono::NaiveTime::MIN))
+                },
+            )
+        });
+        self.capacity_map_at(now)
+    }
+
+    /// Spare carer-hours and waiting demand by area, date and period, from
+    /// `now` to the end of the horizon: shift time (absences removed) not
+    /// taken by planned visits or the travel between them, counted as the fit
+    /// check counts it (only the future, each team on its own).
+    pub fn capacity_map_at(&self, now: DateTime<Utc>) -> BTreeMap<String, AreaCapacity> {
+        type Grid = BTreeMap<(String, usize), f64>;
+        let teams: Vec<(String, Grid)> = (0..self.roster.teams.len())
             .into_par_iter()
             .filter_map(|ti| {
                 let team = &self.roster.teams[ti];
@@ -392,11 +456,20 @@ impl Broker {
                     frozen_before: None,
                 };
                 let p = Problem::from_request(&req).ok()?;
-                let mut spare: BTreeMap<u32, [f64; 4]> = BTreeMap::new();
+                let from = super::horizon::minute_of(&p, now);
+                let key = |m: i64| {
+                    (
+                        p.horizon
+                            .date(m.div_euclid(1440) as u32)
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                        period_of(m.rem_euclid(1440) as i32) as usize,
+                    )
+                };
+                let mut spare: Grid = BTreeMap::new();
                 for s in &p.shifts {
-                    for m in (s.start..s.end).step_by(15) {
-                        spare.entry(m.div_euclid(1440) as u32).or_insert([0.0; 4])
-                            [period_of(m.rem_euclid(1440)) as usize] += 0.25;
+                    for m in (s.start.max(from)..s.end).step_by(15) {
+                        *spare.entry(key(i64::from(m))).or_default() += 0.25;
                     }
                 }
                 let empty = Rota::default();
@@ -409,36 +482,107 @@ impl Broker {
                         ) else {
                             continue;
                         };
+                        if a < i64::from(from) || a.div_euclid(1440) >= i64::from(p.horizon.days) {
+                            continue;
+                        }
                         let used = (b - a + i64::from(s.travel_min)) as f64 / 60.0;
-                        spare.entry(a.div_euclid(1440) as u32).or_insert([0.0; 4])
-                            [period_of(a.rem_euclid(1440) as i32) as usize] -= used;
+                        *spare.entry(key(a)).or_default() -= used;
                     }
+                }
+                for h in spare.values_mut() {
+                    *h = h.max(0.0);
                 }
                 let label = crate::broker::area_label(&self.roster, &team.base);
                 Some((label, spare))
             })
             .collect();
+        let mut spare: BTreeMap<String, Grid> = BTreeMap::new();
         let mut out: BTreeMap<String, AreaCapacity> = BTreeMap::new();
-        for (label, spare) in teams {
-            let a = out.entry(label).or_default();
-            a.teams += 1;
-            for (day, periods) in spare {
-                let e = a.spare_hours.entry(day).or_insert([0.0; 4]);
-                for k in 0..4 {
-                    let h = periods[k].max(0.0);
-                    e[k] += h;
-                    a.total_spare_hours += h;
-                }
+        for (label, grid) in teams {
+            out.entry(label.clone()).or_default().teams += 1;
+            let area = spare.entry(label).or_default();
+            for (k, h) in grid {
+                *area.entry(k).or_default() += h;
             }
         }
+        let mut demand: BTreeMap<String, Grid> = BTreeMap::new();
         for r in self.packages.values() {
-            if matches!(r.status, PackageStatus::Open | PackageStatus::Escalated) {
-                out.entry(r.area.clone()).or_default().unfilled_demand_hours +=
-                    care_hours_per_week(&r.package);
+            if !matches!(r.status, PackageStatus::Open | PackageStatus::Escalated) {
+                continue;
+            }
+            out.entry(r.area.clone()).or_default().unfilled_demand_hours +=
+                care_hours_per_week(&r.package);
+            let Some(user) = self.service_user(&r.package.service_user) else {
+                continue;
+            };
+            let req = crate::format::PlanningRequest {
+                format: self.roster.format.clone(),
+                horizon: self.roster.horizon.clone(),
+                settings: self.roster.settings.clone(),
+                travel: self.roster.travel.clone(),
+                service_users: vec![crate::format::ServiceUser {
+                    team: None,
+                    preferred_carers: Vec::new(),
+                    excluded_carers: Vec::new(),
+                    known_carers: Vec::new(),
+                    ..user.clone()
+                }],
+                packages: vec![r.package.clone()],
+                ..Default::default()
+            };
+            let Ok(p) = Problem::from_request(&req) else {
+                continue;
+            };
+            let from = super::horizon::minute_of(&p, now);
+            let grid = demand.entry(r.area.clone()).or_default();
+            for v in p.visits.iter().filter(|v| v.earliest_start >= from) {
+                let k = (
+                    p.horizon.date(v.day).format("%Y-%m-%d").to_string(),
+                    period_of(v.earliest_start.rem_euclid(1440)) as usize,
+                );
+                *grid.entry(k).or_default() +=
+                    f64::from(v.duration) * f64::from(v.carers_required) / 60.0;
             }
         }
-        for a in out.values_mut() {
-            a.shortfall_hours = (a.unfilled_demand_hours - a.total_spare_hours).max(0.0);
+        for (label, a) in &mut out {
+            let none = Grid::new();
+            let (sp, de) = (
+                spare.get(label).unwrap_or(&none),
+                demand.get(label).unwrap_or(&none),
+            );
+            let dates: std::collections::BTreeSet<&String> =
+                sp.keys().chain(de.keys()).map(|(d, _)| d).collect();
+            for date in dates {
+                let mut day = DayCapacity::default();
+                for (k, (period, from, to)) in PERIODS.iter().enumerate() {
+                    let key = (date.clone(), k);
+                    let s = sp.get(&key).copied().unwrap_or(0.0);
+                    let d = de.get(&key).copied().unwrap_or(0.0);
+                    let short = (d - s).max(0.0);
+                    day.spare_carer_hours += s;
+                    day.demand_hours += d;
+                    day.shortfall_hours += short;
+                    day.periods.push(PeriodCapacity {
+                        period,
+                        from,
+                        to,
+                        spare_carer_hours: round2(s),
+                        demand_hours: round2(d),
+                        shortfall_hours: round2(short),
+                    });
+                }
+                a.total_spare_hours += day.spare_carer_hours;
+                a.demand_hours += day.demand_hours;
+                a.shortfall_hours += day.shortfall_hours;
+                day.spare_carer_hours = round2(day.spare_carer_hours);
+                day.demand_hours = round2(day.demand_hours);
+                day.shortfall_hours = round2(day.shortfall_hours);
+                a.days.insert(date.clone(), day);
+            }
+            a.total_spare_hours = round2(a.total_spare_hours);
+            a.demand_hours = round2(a.demand_hours);
+            a.unfilled_demand_hours = round2(a.unfilled_demand_hours);
+            a.shortfall_hours = round2(a.shortfall_hours);
         }
         out
     }

@@ -14,8 +14,12 @@ use std::collections::BTreeSet;
 impl Broker {
     /// Time passes: expired offers move packages on; packages unfilled past the
     /// damages threshold accrue liquidated damages shared by Tier 1 providers.
+    /// First of all the horizon rolls when the local date has moved on (see
+    /// `broker/horizon.rs`).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<BrokerEvent> {
+        self.set_now(now);
         let mut out = Vec::new();
+        self.roll_horizon(now, &mut out);
         let expired: Vec<(String, String)> = self
             .offers
             .values()
@@ -100,6 +104,7 @@ impl Broker {
             .filter(|r| {
                 matches!(r.status, PackageStatus::Open | PackageStatus::Escalated)
                     && !r.damages_accrued
+                    && r.brokering_from.is_none()
                     && now - r.damages_from.unwrap_or(r.referred_at) >= threshold
             })
             .map(|r| {

@@ -1289,18 +1289,7 @@ fn stand_in_horizon(r: &PlanningRequest) -> Horizon {
         } else {
             7
         },
-        zone: r
-            .horizon
-            .time_zone
-            .as_deref()
-            .and_then(|name| parse_zone(name).ok())
-            .map(Zone::Iana)
-            .unwrap_or_else(|| {
-                Zone::Fixed(
-                    parse_offset(r.horizon.utc_offset.as_deref().unwrap_or("+00:00"))
-                        .unwrap_or_else(|_| chrono::Offset::fix(&chrono::Utc)),
-                )
-            }),
+        zone: Zone::of(&r.horizon),
     }
 }
 

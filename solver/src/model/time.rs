@@ -64,6 +64,26 @@ impl Zone {
         }
     }
 
+    /// The zone of a request's horizon: `time_zone`, else `utc_offset`, else UTC
+    /// (an unreadable value falls back the same way; validation reports it).
+    pub fn of(h: &crate::format::Horizon) -> Zone {
+        h.time_zone
+            .as_deref()
+            .and_then(|name| parse_zone(name).ok())
+            .map(Zone::Iana)
+            .unwrap_or_else(|| {
+                Zone::Fixed(
+                    parse_offset(h.utc_offset.as_deref().unwrap_or("+00:00"))
+                        .unwrap_or_else(|_| chrono::Offset::fix(&Utc)),
+                )
+            })
+    }
+
+    /// The local date of an instant.
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.offset_at(&t)).date_naive()
+    }
+
     /// The IANA name, for an IANA zone.
     pub fn name(&self) -> Option<&'static str> {
         match self {

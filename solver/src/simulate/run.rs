@@ -478,7 +478,10 @@ pub fn run(
     config: &BrokerConfig,
     seed: u64,
 ) -> Result<RunResult, BrokerError> {
-    let broker = Broker::new(config.clone(), roster.clone(), county.rotas.clone())?;
+    // The simulated county's horizon covers the whole run: it does not roll.
+    let mut config = config.clone();
+    config.horizon.rolling = false;
+    let broker = Broker::new(config, roster.clone(), county.rotas.clone())?;
     let refs = referrals(s, county, seed);
     let h = &county.horizon;
     let start = h.instant(0).with_timezone(&Utc);

@@ -40,8 +40,9 @@ impl Broker {
                 at,
                 offer,
                 changed_routes,
+                fit,
                 ..
-            } => self.apply_offer_accepted(*at, offer, changed_routes),
+            } => self.apply_offer_accepted(*at, offer, changed_routes, &fit.passed),
             BrokerEvent::OfferDeclined {
                 at,
                 offer,
@@ -92,6 +93,13 @@ impl Broker {
             BrokerEvent::CarerSaved { carer, replans, .. } => {
                 self.apply_carer_saved(carer, replans)
             }
+            BrokerEvent::HorizonRolled { at, horizon, teams } => {
+                self.apply_horizon_rolled(*at, horizon, teams)
+            }
+            BrokerEvent::BrokeringScheduled { package, from, .. } => {
+                self.apply_brokering_scheduled(package, from)
+            }
+            BrokerEvent::BrokeringDue { at, package } => self.apply_brokering_due(*at, package),
             BrokerEvent::RotaPublished { team, rota, .. } => {
                 self.rotas.insert(team.clone(), rota.clone());
             }
@@ -195,8 +203,15 @@ impl Broker {
     }
 
     /// The package is filled by the offer's team: the person joins the team,
-    /// the package joins the roster and the changed routes replace the team's.
-    fn apply_offer_accepted(&mut self, at: DateTime<Utc>, offer: &str, changed_routes: &[Route]) {
+    /// the package joins the roster and the changed routes replace the team's;
+    /// its visits that were over before it was brokered are listed as unplaced.
+    fn apply_offer_accepted(
+        &mut self,
+        at: DateTime<Utc>,
+        offer: &str,
+        changed_routes: &[Route],
+        passed: &[crate::format::UnplacedVisit],
+    ) {
         let Some(o) = self.offers.get_mut(offer) else {
             return;
         };
@@ -233,6 +248,11 @@ impl Broker {
             }
         }
         rota.routes.sort_by(|a, b| a.shift.cmp(&b.shift));
+        for u in passed {
+            if !rota.unplaced.iter().any(|x| x.visit == u.visit) {
+                rota.unplaced.push(u.clone());
+            }
+        }
         rota.kpis = None;
         rota.stats = None;
         self.refresh_people_index();

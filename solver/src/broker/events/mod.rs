@@ -219,6 +219,34 @@ pub enum BrokerEvent {
         /// Each re-planned team's rota and what moved in it.
         replans: Vec<TeamReplan>,
     },
+    // Rolling horizon (broker/horizon.rs).
+    /// The horizon moved to a new first day: finished days left the live rotas
+    /// for the history, and the new days' visits were placed.
+    HorizonRolled {
+        /// When.
+        at: DateTime<Utc>,
+        /// The horizon now planned.
+        horizon: crate::format::Horizon,
+        /// Each team's new and changed routes and the visits left unplaced.
+        teams: Vec<super::horizon::RolledTeam>,
+    },
+    /// A package starting beyond the horizon is held until its start date
+    /// enters the look-ahead.
+    BrokeringScheduled {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// Local date brokering starts, `YYYY-MM-DD`.
+        from: String,
+    },
+    /// A scheduled package entered brokering (its fill clock starts).
+    BrokeringDue {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+    },
     // ---- console: rotas published by a planner ----
     /// A planner published a re-solved rota for a team (checked against the
     /// team's current roster before it was accepted); it replaces the team's rota.
@@ -353,6 +381,9 @@ impl BrokerEvent {
             BrokerEvent::ProviderSaved { .. } => "provider_saved",
             BrokerEvent::TeamSaved { .. } => "team_saved",
             BrokerEvent::CarerSaved { .. } => "carer_saved",
+            BrokerEvent::HorizonRolled { .. } => "horizon_rolled",
+            BrokerEvent::BrokeringScheduled { .. } => "brokering_scheduled",
+            BrokerEvent::BrokeringDue { .. } => "brokering_due",
             BrokerEvent::RotaPublished { .. } => "rota_published",
             BrokerEvent::YearClosed { .. } => "year_closed",
             BrokerEvent::PolicyChanged { .. } => "policy_changed",

@@ -155,6 +155,13 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             | BrokerEvent::EmergencyVisitAssigned { .. }
             | BrokerEvent::EmergencyVisitsReleased { .. }
             | BrokerEvent::CoverDayCharged { .. } => {}
+            BrokerEvent::HorizonRolled { .. } => {
+                t.teams.extend(broker.rotas.keys().cloned());
+            }
+            BrokerEvent::BrokeringScheduled { package, .. }
+            | BrokerEvent::BrokeringDue { package, .. } => {
+                t.packages.insert(package.clone());
+            }
             BrokerEvent::VisitOverdue { alert, .. } => {
                 t.packages.insert(alert.package.clone());
             }
