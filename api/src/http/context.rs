@@ -60,9 +60,15 @@ impl RequestCtx {
             .ok_or_else(|| {
                 ApiError::Internal(format!("{} has no parameter {name}", self.route_id))
             })?;
-        if name.ends_with("_id")
-            && let Some(m) = carefill_solver::format::id_error(value)
-        {
+        // Concrete visit ids are composed (`{package}/{pattern}@{date}`); every other id follows the id rule.
+        let refused = if name == "visit_id" {
+            carefill_solver::format::visit_id_error(value)
+        } else if name.ends_with("_id") {
+            carefill_solver::format::id_error(value)
+        } else {
+            None
+        };
+        if let Some(m) = refused {
             return Err(ApiError::BadParameter {
                 path: name.to_string(),
                 detail: m,

@@ -62,6 +62,28 @@ pub fn visit_package(visit: &str) -> Option<&str> {
     Some(package)
 }
 
+/// Why a concrete visit id is refused: it must be `"{package}/{pattern}@{date}"`
+/// with the package and pattern ids under the id rule and a `YYYY-MM-DD` date.
+pub fn visit_id_error(visit: &str) -> Option<String> {
+    let parts = visit
+        .rsplit_once('@')
+        .and_then(|(rest, date)| Some((rest.rsplit_once('/')?, date)));
+    let Some(((package, pattern), date)) = parts else {
+        return Some(format!(
+            "a visit id is `{{package}}/{{pattern}}@{{date}}`; `{visit}` is not"
+        ));
+    };
+    if let Some(m) = id_error(package).or_else(|| id_error(pattern)) {
+        return Some(m);
+    }
+    if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+        return Some(format!(
+            "`{date}` in visit id `{visit}` is not a YYYY-MM-DD date"
+        ));
+    }
+    None
+}
+
 /// Whether the concrete visit `visit` belongs to `package`.
 pub fn is_visit_of(visit: &str, package: &str) -> bool {
     visit_package(visit) == Some(package)
@@ -141,5 +163,20 @@ mod tests {
         assert!(text_error("line\nbreak", MAX_NOTE_LEN, true).is_none());
         assert!(text_error("line\nbreak", MAX_LABEL_LEN, false).is_some());
         assert!(text_error("bell\u{7}", MAX_NOTE_LEN, true).is_some());
+    }
+
+    #[test]
+    fn visit_ids_are_composed_of_valid_parts() {
+        assert!(visit_id_error("ref-0003/am@2026-12-03").is_none());
+        for bad in [
+            "ref-0003",
+            "ref-0003/am",
+            "ref 3/am@2026-12-03",
+            "ref-0003/a#m@2026-12-03",
+            "ref-0003/am@2026-13-03",
+            "/am@2026-12-03",
+        ] {
+            assert!(visit_id_error(bad).is_some(), "{bad}");
+        }
     }
 }

@@ -13,7 +13,10 @@ pub mod rota;
 
 pub use changes::{ChangeList, VisitChange};
 pub use days::{Day, DaySelector, InvalidDay, parse_date};
-pub use ids::{ID_RULE, MAX_ID_LEN, id_error, is_valid_id, is_visit_of, visit_id, visit_package};
+pub use ids::{
+    ID_RULE, MAX_ID_LEN, id_error, is_valid_id, is_visit_of, visit_id, visit_id_error,
+    visit_package,
+};
 pub use issue::{Issue, IssueCode, Issues};
 pub use request::*;
 pub use rota::*;
