@@ -6,6 +6,7 @@
 # runs. Prints both wrk latency reports (p50/p90/p99) and the batch's own wall time.
 # Needs wrk, jq, curl and python3.
 # Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s CONNS=1 BATCH=1000
+#        CAREFILL_BIN=path (skip the release build and use that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18182}
@@ -15,8 +16,12 @@ BATCH=${BATCH:-1000}
 for tool in wrk jq curl python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "load: $tool is required" >&2; exit 2; }
 done
-cargo build --release --locked -p carefill-api --bin carefill >&2
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
+if [ -n "${CAREFILL_BIN:-}" ]; then
+  bin=$(realpath "$CAREFILL_BIN")
+else
+  cargo build --release --locked -p carefill-api --bin carefill >&2
+  bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
+fi
 tmp=$(mktemp -d)
 (cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
 pid=$!

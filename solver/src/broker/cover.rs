@@ -376,12 +376,18 @@ impl Broker {
             let (Some(team), Some(provider)) = (&r.team, &r.provider) else {
                 continue;
             };
-            let Some(rota) = self.rotas.get(team) else {
-                continue;
-            };
-            let prefix = format!("{}/", r.package.id);
-            for route in &rota.routes {
-                for st in route.stops.iter().filter(|s| s.visit.starts_with(&prefix)) {
+            // Days the horizon has rolled past are in the team's history.
+            let rotas = self
+                .rotas
+                .get(team)
+                .into_iter()
+                .chain(self.history.get(team));
+            for route in rotas.flat_map(|rota| &rota.routes) {
+                for st in route
+                    .stops
+                    .iter()
+                    .filter(|s| crate::format::is_visit_of(&s.visit, &r.package.id))
+                {
                     let (Some(a), Some(b)) = (instant(&st.start), instant(&st.end)) else {
                         continue;
                     };

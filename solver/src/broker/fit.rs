@@ -142,7 +142,9 @@ pub(crate) fn fit_check(
             }],
         })
         .collect();
-    if new_visits.is_empty() {
+    // Visits that have all started already leave nothing to check: the
+    // package's care continues on the days the horizon rolls in.
+    if new_visits.is_empty() && passed.is_empty() {
         return not_fitting(
             &team_id,
             0,

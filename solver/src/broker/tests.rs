@@ -279,7 +279,11 @@ fn unanswered_offers_expire_and_damages_accrue_for_packages_left_waiting() {
     assert!(!first.is_empty());
     // Nobody answers; the Tier 1 window ends at 30 minutes.
     let ev = w.run(|b| Ok(b.tick(now + Duration::minutes(29))));
-    assert!(ev.is_empty(), "nothing expires early: {ev:?}");
+    assert!(
+        ev.iter()
+            .all(|e| matches!(e, BrokerEvent::OfferExpiring { .. })),
+        "nothing expires early (an expiring notice may go out): {ev:?}"
+    );
     w.run(|b| Ok(b.tick(now + Duration::minutes(30))));
     for o in &first {
         assert_eq!(w.broker.offers[&o.id].status, OfferStatus::Expired);
