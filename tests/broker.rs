@@ -2,7 +2,7 @@
 //! minimal personal data, accept/decline, reports, durability across restarts
 //! (SQLite and PostgreSQL), and a real server process killed with SIGKILL.
 
-use crate::e2e::{Resp, http};
+use crate::e2e::{Resp, call, http};
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock, ServiceError};
 use carefill_api::store::{self, Baseline};
@@ -632,17 +632,6 @@ fn spawn_server(db: &str) -> Child {
         addr: addr.expect("addr"),
         key: key.expect("key"),
     }
-}
-
-async fn call(addr: SocketAddr, key: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    let mut headers = vec![("authorization", format!("Bearer {key}"))];
-    let bytes = body
-        .map(|b| serde_json::to_vec(b).expect("json"))
-        .unwrap_or_default();
-    if body.is_some() {
-        headers.push(("content-type", "application/json".to_string()));
-    }
-    http(addr, method, path, &headers, &bytes).await
 }
 
 /// Durable state, tested with a real process: referrals and concurrent accepts,

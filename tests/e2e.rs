@@ -91,6 +91,24 @@ impl Resp {
 }
 
 /// One HTTP/1.1 request on a fresh connection; reads the response to EOF.
+/// A request with a bearer key and an optional JSON body.
+pub(crate) async fn call(
+    addr: SocketAddr,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Resp {
+    let mut headers = vec![("authorization", format!("Bearer {key}"))];
+    let bytes = body
+        .map(|b| serde_json::to_vec(b).expect("json"))
+        .unwrap_or_default();
+    if body.is_some() {
+        headers.push(("content-type", "application/json".to_string()));
+    }
+    http(addr, method, path, &headers, &bytes).await
+}
+
 pub(crate) async fn http(
     addr: SocketAddr,
     method: &str,

@@ -6,7 +6,7 @@
 //! accept closes the offer; a re-solve with `existing_rota` keeps the frozen
 //! past and lists what changed. Every rota passes the independent checker.
 
-use crate::e2e::{Resp, http};
+use crate::e2e::Resp;
 use crate::support::{bearer, routes, state};
 use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
@@ -94,17 +94,7 @@ async fn start(name: &str) -> Running {
 
 impl Running {
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
-        let mut headers = vec![(
-            "authorization",
-            format!("Bearer {}", self.keys.key(Role::Admin)),
-        )];
-        let bytes = body
-            .map(|b| serde_json::to_vec(b).expect("json"))
-            .unwrap_or_default();
-        if body.is_some() {
-            headers.push(("content-type", "application/json".to_string()));
-        }
-        http(self.addr, method, path, &headers, &bytes).await
+        crate::e2e::call(self.addr, self.keys.key(Role::Admin), method, path, body).await
     }
 
     fn assert_rotas_pass_the_checker(&self) {

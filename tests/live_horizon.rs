@@ -6,7 +6,7 @@
 //! the checker, the frozen past unchanged after every re-plan, and the rolled
 //! state surviving a restart.
 
-use crate::e2e::{Resp, http};
+use crate::e2e::Resp;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
 use carefill_api::store::{self, Baseline};
@@ -113,17 +113,7 @@ async fn start(db: &str, at: DateTime<Utc>) -> Running {
 
 impl Running {
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
-        let mut headers = vec![(
-            "authorization",
-            format!("Bearer {}", self.keys.key(Role::Admin)),
-        )];
-        let bytes = body
-            .map(|b| serde_json::to_vec(b).expect("json"))
-            .unwrap_or_default();
-        if body.is_some() {
-            headers.push(("content-type", "application/json".to_string()));
-        }
-        http(self.addr, method, path, &headers, &bytes).await
+        crate::e2e::call(self.addr, self.keys.key(Role::Admin), method, path, body).await
     }
 
     async fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {

@@ -3,13 +3,13 @@
 //! with 503 `read_replica` and follows the audit log; when the writer is killed
 //! with SIGKILL the reader takes the lease and nothing acknowledged is lost.
 
-use crate::e2e::{Resp, http};
+use crate::e2e::call;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, SystemClock, drive};
 use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, KeyStore};
 use carefill_solver::broker::demo::{self, DemoCounty};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -93,17 +93,6 @@ fn spawn_replica(db: &str, keys: &std::path::Path) -> Replica {
     };
     std::thread::spawn(move || for _ in lines {});
     Replica { process, addr }
-}
-
-async fn call(addr: SocketAddr, key: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
-    let mut headers = vec![("authorization", format!("Bearer {key}"))];
-    let bytes = body
-        .map(|b| serde_json::to_vec(b).expect("json"))
-        .unwrap_or_default();
-    if body.is_some() {
-        headers.push(("content-type", "application/json".to_string()));
-    }
-    http(addr, method, path, &headers, &bytes).await
 }
 
 /// Polls `f` every 100 ms until it answers `Some`, for at most `limit`.
