@@ -73,17 +73,7 @@ async fn start(db: &str, provider: &str, team: &str) -> Running {
         .expect("service"),
     );
     let keys = DemoKeys::generate(provider, team).expect("keys");
-    let state = AppState::builder(keys.store().expect("key store"))
-        .broker(Some(svc.clone()))
-        .build()
-        .expect("state");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(carefill_api::serve(
-        listener,
-        state,
-        std::future::pending::<()>(),
-    ));
+    let addr = crate::support::serve_broker(&keys, svc.clone()).await;
     Running {
         addr,
         keys,

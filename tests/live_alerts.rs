@@ -21,7 +21,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use tokio::net::TcpListener;
 
 fn county() -> &'static DemoCounty {
     static C: OnceLock<DemoCounty> = OnceLock::new();
@@ -73,17 +72,7 @@ async fn start(name: &str) -> Running {
         .expect("service"),
     );
     let keys = DemoKeys::generate("prov-01", "team-001").expect("keys");
-    let state = carefill_api::AppState::builder(keys.store().expect("key store"))
-        .broker(Some(svc.clone()))
-        .build()
-        .expect("state");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(carefill_api::serve(
-        listener,
-        state,
-        std::future::pending::<()>(),
-    ));
+    let addr = crate::support::serve_broker(&keys, svc.clone()).await;
     Running {
         addr,
         keys,

@@ -7,10 +7,10 @@
 //! state surviving a restart.
 
 use crate::e2e::Resp;
+use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
 use carefill_api::store::{self, Baseline};
-use carefill_api::{AppState, Role};
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{Broker, HorizonPolicy, frozen_past_changes};
 use carefill_solver::check::check;
@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use tokio::net::TcpListener;
 
 /// 30 Nov 2026, 09:00 UTC (GMT): the service starts.
 fn t0() -> DateTime<Utc> {
@@ -92,17 +91,7 @@ async fn start(db: &str, at: DateTime<Utc>) -> Running {
     let provider = c.roster.providers[0].id.clone();
     let team = c.roster.teams[0].id.clone();
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
-    let state = AppState::builder(keys.store().expect("key store"))
-        .broker(Some(svc.clone()))
-        .build()
-        .expect("state");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(carefill_api::serve(
-        listener,
-        state,
-        std::future::pending::<()>(),
-    ));
+    let addr = crate::support::serve_broker(&keys, svc.clone()).await;
     Running {
         addr,
         keys,

@@ -64,6 +64,28 @@ pub fn state(demo: bool) -> (AppState, DemoKeys) {
     state_with(ServiceConfig::default(), demo)
 }
 
+/// Serves `svc` on a free loopback port with `keys`, for the rest of the test;
+/// returns the address.
+pub async fn serve_broker(
+    keys: &DemoKeys,
+    svc: std::sync::Arc<carefill_api::broker_service::BrokerService>,
+) -> std::net::SocketAddr {
+    let state = AppState::builder(keys.store().expect("key store"))
+        .broker(Some(svc))
+        .build()
+        .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(carefill_api::serve(
+        listener,
+        state,
+        std::future::pending::<()>(),
+    ));
+    addr
+}
+
 /// `Bearer <key of role>`.
 pub fn bearer(keys: &DemoKeys, role: Role) -> String {
     format!("Bearer {}", keys.key(role))
