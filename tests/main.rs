@@ -11,6 +11,7 @@ mod intake;
 mod live_alerts;
 mod live_horizon;
 mod live_push;
+mod live_weekly;
 mod replicas;
 mod rota;
 mod solutions;

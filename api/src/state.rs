@@ -121,6 +121,9 @@ impl AppStateBuilder {
         let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
         if let Some(b) = &self.broker {
             // Pending webhook deliveries (from before a restart too) go out from now.
+            b.webhooks()
+                .configure(self.config.webhooks.clone())
+                .map_err(|e| format!("webhooks: {e}"))?;
             b.webhooks().start();
         }
         let config = ServiceConfig {

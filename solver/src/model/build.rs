@@ -643,6 +643,13 @@ impl Builder {
                     "must be 1-10080 minutes",
                 );
             }
+            if c.worked_min_before_start > 6 * 24 * 60 {
+                self.push(
+                    format!("{path}.worked_min_before_start"),
+                    IssueCode::OutOfRange,
+                    "must be 0-8640 minutes (six days before the horizon in its week)",
+                );
+            }
             if c.contracted_min_per_week > 7 * 24 * 60 {
                 self.push(
                     format!("{path}.contracted_min_per_week"),
@@ -753,6 +760,7 @@ impl Builder {
                 contracted_min_per_week: c.contracted_min_per_week,
                 max_min_per_day: c.max_min_per_day,
                 max_min_per_week: c.max_min_per_week,
+                worked_min_before_start: c.worked_min_before_start,
                 mode: c.travel_mode,
                 home,
                 shifts: my_shifts,

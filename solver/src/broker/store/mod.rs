@@ -146,6 +146,9 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerSaved { replans, .. } => {
                 t.teams.extend(replans.iter().map(|r| r.team.clone()));
             }
+            BrokerEvent::CarersReunited { replan, .. } => {
+                t.teams.insert(replan.team.clone());
+            }
             BrokerEvent::OfferOverridden { package, .. } => {
                 t.packages.insert(package.clone());
             }
