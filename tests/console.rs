@@ -133,7 +133,16 @@ async fn start_service(size: CountySize) -> Service {
         if size == CountySize::Demo || env.as_deref() == Ok("county") {
             crate::console_api::demo_county().clone()
         } else {
-            demo::county(&demo::small_profile(), 1, 60).expect("county")
+            // As `serve --demo` builds it: the horizon starts today, so an
+            // accepted package has visits to place whatever the time of day.
+            demo::county_at(
+                &demo::small_profile(),
+                1,
+                60,
+                chrono::Utc::now(),
+                &carefill_solver::broker::HorizonPolicy::default(),
+            )
+            .expect("county")
         }
     })
     .await
@@ -810,9 +819,11 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         "the unfilled chart",
     )
     .await;
-    // Every chart downloads its CSV: a header row and at least one more line.
+    // Every chart downloads its CSV, with a header row.
     c.execute(
-        "window.__csvs = []; const make = URL.createObjectURL;          URL.createObjectURL = (b) => { window.__csvs.push(b); return make(b); };          document.querySelectorAll('#view-reports [data-csv]').forEach((b) => b.click());",
+        "window.__csvs = []; const make = URL.createObjectURL; \
+         URL.createObjectURL = (b) => { window.__csvs.push(b); return make(b); }; \
+         document.querySelectorAll('#view-reports [data-csv]').forEach((b) => b.click());",
         vec![],
     )
     .await

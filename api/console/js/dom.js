@@ -61,6 +61,16 @@ export function when(iso) {
   return d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 }
 
+/**
+ * "Tue 16 Jun 19:33" on the clock of the offset an RFC 3339 time carries (a
+ * visit's time is written in its team's zone), whatever the browser's zone.
+ */
+export function wallWhen(iso) {
+  if (!iso) return "";
+  const d = new Date(`${iso.slice(0, 19)}Z`);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" });
+}
+
 /** "tier1" -> "Tier 1", "hospital_discharge" -> "hospital discharge" */
 export function label(code) {
   if (code === null || code === undefined) return "";

@@ -2,7 +2,7 @@
 // offer countdowns, filters, rebroker and cancel, and the package's offers.
 
 import { get, post } from "./api.js";
-import { duration, h, label, mount, when } from "./dom.js";
+import { duration, h, label, mount, wallWhen, when } from "./dom.js";
 
 const H15 = 90 * 60 * 1000;
 const H4 = 240 * 60 * 1000;
@@ -121,16 +121,16 @@ export default {
             h("td", {}, when(a.at)),
             h("td", {}, h("span", { class: `pill ${a.visit ? "urgent" : ""}` }, label(a.code)), a.package ? h("div", { class: "muted" }, a.package) : null),
             h("td", {}, a.person ?? ""),
-            h("td", {}, a.visit ?? "", a.visit_start ? h("div", { class: "muted" }, when(a.visit_start)) : null),
+            h("td", {}, a.visit ?? "", a.visit_start ? h("div", { class: "muted" }, wallWhen(a.visit_start)) : null),
             h("td", {}, a.team ?? ""),
             h("td", {}, label(a.action ?? "")),
             h("td", { "data-cover": coverOf.get(a.visit)?.carers?.join(" ") ?? "" }, a.visit && coverOf.has(a.visit) ? coverText(coverOf.get(a.visit)) : ""),
             h("td", { class: "muted" }, a.message ?? "")))))));
     }
 
-    /** "c-90, c-91 of prov-08 (team-009), 17:30–18:00". */
+    /** "c-90, c-91 of prov-08 (team-009), Mon 30 Nov 17:30–18:00" (the visit's local times). */
     function coverText(c) {
-      return `${c.carers.join(", ")} of ${c.provider} (${c.team}), ${when(c.start)}–${c.end.slice(11, 16)}`;
+      return `${c.carers.join(", ")} of ${c.provider} (${c.team}), ${wallWhen(c.start)}–${c.end.slice(11, 16)}`;
     }
 
     function draw() {
