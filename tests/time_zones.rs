@@ -445,7 +445,7 @@ async fn the_carer_calendar_gives_local_times_in_its_zone_across_the_change() {
         );
     }
     // Read back through the VTIMEZONE, each event is at its visit's instants.
-    let events = crate::console_api::parse_ics(&String::from_utf8(resp.body().to_vec()).unwrap());
+    let events = crate::console_api::parse_ics(std::str::from_utf8(resp.body()).unwrap());
     let stops: Vec<_> = published
         .routes
         .iter()
