@@ -200,18 +200,19 @@ fn transitions(zone: &Zone, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Trans
         let next = t + step;
         let next_off = offset_secs(zone, &next);
         if next_off != off {
-            // The offset at `lo` is `off`, at `hi` is `next_off`.
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > Duration::seconds(1) {
+            // In whole seconds: the offset at `lo` is `off`, at `hi` is not.
+            let (mut lo, mut hi) = (t.timestamp(), next.timestamp());
+            let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(next);
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset_secs(zone, &mid) == off {
+                if offset_secs(zone, &at(mid)) == off {
                     lo = mid;
                 } else {
                     hi = mid;
                 }
             }
             out.push(Transition {
-                at: hi,
+                at: at(hi),
                 from: off,
                 to: next_off,
             });
