@@ -7,15 +7,15 @@ use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, ManualClock};
 use carefill_api::store::{self, Baseline};
-use carefill_solver::testing::load_request;
-use std::net::SocketAddr;
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{Broker, BrokerConfig};
 use carefill_solver::check::check;
 use carefill_solver::format::{Package, ServiceUser};
 use carefill_solver::model::Problem;
+use carefill_solver::testing::load_request;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -170,7 +170,11 @@ fn concurrent_referrals_for_a_teams_last_room_place_one_and_move_the_other_on() 
             .map(String::as_str)
             .collect();
         assert_eq!(on_team.len(), 1, "exactly one is placed on {team}");
-        let other = if on_team[0] == a.0.id { &b.0.id } else { &a.0.id };
+        let other = if on_team[0] == a.0.id {
+            &b.0.id
+        } else {
+            &a.0.id
+        };
         assert!(
             br.offers
                 .values()
@@ -288,7 +292,10 @@ async fn requests_over_the_caps_are_422_naming_the_path() {
     )
     .await;
     assert_eq!(r.status, 422, "{:?}", r.json());
-    assert_eq!(r.json()["issues"][0]["path"], "$.referrals[1].package.visits");
+    assert_eq!(
+        r.json()["issues"][0]["path"],
+        "$.referrals[1].package.visits"
+    );
 }
 
 /// A finished solve job and its rota outlive a restart on the same

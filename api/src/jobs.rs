@@ -158,14 +158,19 @@ impl Job {
             } => {
                 let elapsed = elapsed.map(|d| d.as_secs_f64());
                 match outcome {
-                    Outcome::Succeeded(r) => {
-                        ("succeeded", elapsed, None, Some(serde_json::to_string(&**r)?))
-                    }
+                    Outcome::Succeeded(r) => (
+                        "succeeded",
+                        elapsed,
+                        None,
+                        Some(serde_json::to_string(&**r)?),
+                    ),
                     Outcome::Cancelled(r) => (
                         "cancelled",
                         elapsed,
                         None,
-                        r.as_ref().map(|r| serde_json::to_string(&**r)).transpose()?,
+                        r.as_ref()
+                            .map(|r| serde_json::to_string(&**r))
+                            .transpose()?,
                     ),
                     Outcome::Failed(e) => ("failed", elapsed, Some(e.clone()), None),
                     Outcome::Interrupted(e) => ("interrupted", elapsed, Some(e.clone()), None),
@@ -194,8 +199,8 @@ impl Job {
 
     /// A job from a store row: finished, or queued/running in another process.
     fn restored(row: StoredJob) -> Result<Job, String> {
-        let meta: StoredMeta = serde_json::from_str(&row.meta)
-            .map_err(|e| format!("job {}: meta: {e}", row.id))?;
+        let meta: StoredMeta =
+            serde_json::from_str(&row.meta).map_err(|e| format!("job {}: meta: {e}", row.id))?;
         let rota = |r: &Option<String>| -> Result<Option<Arc<Rota>>, String> {
             r.as_deref()
                 .map(|t| serde_json::from_str::<Rota>(t).map(Arc::new))
@@ -279,11 +284,13 @@ impl Job {
             retry_after: None,
         };
         match &*self.phase() {
-            Phase::Queued | Phase::Running { .. } | Phase::Elsewhere { .. } => Err(ApiError::Conflict {
-                code: "job_not_finished",
-                detail: format!("job {} has not finished; poll its status", self.id),
-                retry_after: Some(1),
-            }),
+            Phase::Queued | Phase::Running { .. } | Phase::Elsewhere { .. } => {
+                Err(ApiError::Conflict {
+                    code: "job_not_finished",
+                    detail: format!("job {} has not finished; poll its status", self.id),
+                    retry_after: Some(1),
+                })
+            }
             Phase::Finished { outcome, .. } => match outcome {
                 Outcome::Succeeded(r) | Outcome::Cancelled(Some(r)) => Ok(r.clone()),
                 Outcome::Cancelled(None) => Err(without(format!(
@@ -293,10 +300,9 @@ impl Job {
                 Outcome::Failed(_) => {
                     Err(without(format!("job {} failed; see its status", self.id)))
                 }
-                Outcome::Interrupted(why) => Err(without(format!(
-                    "job {} was interrupted: {why}",
-                    self.id
-                ))),
+                Outcome::Interrupted(why) => {
+                    Err(without(format!("job {} was interrupted: {why}", self.id)))
+                }
             },
         }
     }
@@ -864,7 +870,10 @@ mod tests {
         let s = store(10, 2);
         s.insert("a", 1.0, 1).map(|(j, _)| j).expect("first");
         s.insert("a", 1.0, 1).map(|(j, _)| j).expect("second");
-        let err = s.insert("a", 1.0, 1).map(|(j, _)| j).expect_err("queue full");
+        let err = s
+            .insert("a", 1.0, 1)
+            .map(|(j, _)| j)
+            .expect_err("queue full");
         assert_eq!(err.code_and_status().0, "queue_full");
     }
 
@@ -876,7 +885,10 @@ mod tests {
         // Both active: no room.
         assert!(s.insert("a", 1.0, 1).is_err());
         finish(&s, &second);
-        let third = s.insert("a", 1.0, 1).map(|(j, _)| j).expect("evicts the finished one");
+        let third = s
+            .insert("a", 1.0, 1)
+            .map(|(j, _)| j)
+            .expect("evicts the finished one");
         let owner = principal("a", crate::Role::Integrator);
         assert!(s.get(&second.id, &owner).is_err());
         assert!(s.get(&first.id, &owner).is_ok());
@@ -950,7 +962,10 @@ mod tests {
             let cancelled = insert(&jobs);
             finish(&jobs, &cancelled);
             p.record(&cancelled, &[]).expect("record");
-            assert_eq!(jobs.get(&running.id, &owner).expect("job").view().state, "running");
+            assert_eq!(
+                jobs.get(&running.id, &owner).expect("job").view().state,
+                "running"
+            );
             (done.id.clone(), running.id.clone(), cancelled.id.clone())
         };
         // The process is gone; a new one opens the same file.
@@ -964,12 +979,24 @@ mod tests {
         assert_eq!(err.code_and_status().0, "job_without_result");
         let done = jobs.get(&done_id, &owner).expect("done job kept");
         let view = done.view();
-        assert_eq!((view.state, view.iterations, view.seed), ("succeeded", 42, 7));
-        assert_eq!(view.links.result, Some(format!("/v1/rota/jobs/{done_id}/result")));
+        assert_eq!(
+            (view.state, view.iterations, view.seed),
+            ("succeeded", 42, 7)
+        );
+        assert_eq!(
+            view.links.result,
+            Some(format!("/v1/rota/jobs/{done_id}/result"))
+        );
         assert_eq!(*done.result().expect("result"), Rota::default());
-        assert_eq!(jobs.get(&cancelled_id, &owner).expect("kept").view().state, "cancelled");
+        assert_eq!(
+            jobs.get(&cancelled_id, &owner).expect("kept").view().state,
+            "cancelled"
+        );
         // Still only for their owner.
-        assert!(jobs.get(&done_id, &principal("b", crate::Role::Planner)).is_err());
+        assert!(
+            jobs.get(&done_id, &principal("b", crate::Role::Planner))
+                .is_err()
+        );
         assert_eq!(jobs.list(&owner).len(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -124,11 +124,8 @@ where
         .map(|p| p.key_id.clone())
         .unwrap_or_else(|_| "anonymous".into());
     let s2 = svc.clone();
-    let events = blocking(move || {
-        s2.execute_prepared(&who, name, search, f)
-            .map_err(map_err)
-    })
-    .await?;
+    let events =
+        blocking(move || s2.execute_prepared(&who, name, search, f).map_err(map_err)).await?;
     observe(ctx, &svc, &events);
     Ok(events)
 }

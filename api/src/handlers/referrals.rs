@@ -10,9 +10,7 @@ use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::{OfferStatus, OverrideReason, OverrideRequest, PackageStatus};
-use carefill_solver::format::{
-    Issue, IssueCode, Package, ServiceUser, Tier, UnplacedReason,
-};
+use carefill_solver::format::{Issue, IssueCode, Package, ServiceUser, Tier, UnplacedReason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warp::http::StatusCode;

@@ -418,8 +418,15 @@ impl Broker {
             .filter(|c| teams.contains(&c.fit.team))
             .for_each(|c| {
                 if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
-                    let outcome =
-                        fit_check(&self.roster, &self.index, &self.rotas, ti, package, user, Some(now));
+                    let outcome = fit_check(
+                        &self.roster,
+                        &self.index,
+                        &self.rotas,
+                        ti,
+                        package,
+                        user,
+                        Some(now),
+                    );
                     c.fit = outcome.summary.clone();
                     c.outcome = Some(outcome);
                 }
@@ -635,7 +642,8 @@ mod prepared_tests {
                 second.report.fitting[0].fit.team, team,
                 "on the snapshot the team is first for both"
             );
-            let events = w.run(|b| b.refer_prepared(p1.clone(), u1.clone(), now, false, Some(first)));
+            let events =
+                w.run(|b| b.refer_prepared(p1.clone(), u1.clone(), now, false, Some(first)));
             second.since = known_since.then_some(events);
             w.run(|b| b.refer_prepared(p2.clone(), u2.clone(), now, false, Some(second)));
             let b = &w.broker;

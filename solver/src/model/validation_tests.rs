@@ -2802,10 +2802,18 @@ fn a_package_over_the_visit_caps_is_refused_at_its_visits() {
     // Twelve visits a day is the most; a thirteenth on one day is refused.
     let mut v = baseline();
     remove(&mut v, "/packages/0", "links");
-    set(&mut v, "/packages/1/visits", patterns(MAX_PACKAGE_VISITS_PER_DAY, "daily"));
+    set(
+        &mut v,
+        "/packages/1/visits",
+        patterns(MAX_PACKAGE_VISITS_PER_DAY, "daily"),
+    );
     problem(&v);
-    push(&mut v, "/packages/1/visits", json!({"id": "extra", "days": ["2026-12-03"],
-        "time": {"exact": "20:00"}, "duration_min": 15}));
+    push(
+        &mut v,
+        "/packages/1/visits",
+        json!({"id": "extra", "days": ["2026-12-03"],
+        "time": {"exact": "20:00"}, "duration_min": 15}),
+    );
     let issues = assert_issue(&v, "$.packages[1].visits", IssueCode::OutOfRange);
     assert!(
         issues.iter().any(|i| i.message.contains("2026-12-03")),
@@ -2819,7 +2827,11 @@ fn a_package_over_the_visit_caps_is_refused_at_its_visits() {
     remove(&mut v, "/packages/1", "end_date");
     set(&mut v, "/packages/1/visits", patterns(10, "daily"));
     let issues = assert_issue(&v, "$.packages[1].visits", IssueCode::OutOfRange);
-    assert!(issues.iter().any(|i| i.message.contains("over the horizon")));
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.message.contains("over the horizon"))
+    );
     // More patterns than read: one issue, and validation still ends quickly.
     let mut v = baseline();
     set(&mut v, "/packages/1/visits", patterns(10_000, "2026-12-03"));

@@ -49,7 +49,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).single().expect("time")
+        Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0)
+            .single()
+            .expect("time")
     }
 
     pub(crate) fn job(id: &str, instance: &str, state: &str) -> StoredJob {

@@ -324,7 +324,10 @@ impl BrokerStore for PostgresStore {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let unfinished: Vec<String> = JOB_STATES_UNFINISHED.iter().map(|s| s.to_string()).collect();
+        let unfinished: Vec<String> = JOB_STATES_UNFINISHED
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let others: Vec<String> = self
             .client
             .query(
