@@ -92,8 +92,11 @@ pub struct Job {
     progress: Arc<SolveProgress>,
     phase: Mutex<Phase>,
     /// Wall-clock start and end, for the store.
-    times: Mutex<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    times: Mutex<Times>,
 }
+
+/// When a job started and finished, wall clock.
+type Times = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// A job's figures in the store's `meta` column.
 #[derive(Debug, Serialize, Deserialize)]
@@ -134,22 +137,47 @@ impl Job {
         }
     }
 
+    #[cfg(test)]
     fn finish(&self, started: Option<Instant>, outcome: Outcome) {
-        *self.phase() = Phase::Finished {
-            elapsed: started.map(|s| s.elapsed()),
-            finished: Instant::now(),
-            outcome,
-        };
+        *self.phase() = finished(started, outcome);
         self.times().1 = Some(Utc::now());
     }
 
-    fn times(&self) -> MutexGuard<'_, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    /// Finishes the job: written to the store first (with a database), then
+    /// visible as finished, then waiters (a cancel waiting for the result) are
+    /// woken; so a job is never seen finished before a restart would keep it.
+    async fn conclude(
+        &self,
+        persist: Option<&Persist>,
+        started: Option<Instant>,
+        outcome: Outcome,
+    ) {
+        let phase = finished(started, outcome);
+        self.times().1 = Some(Utc::now());
+        if let Some(p) = persist {
+            match self.stored_with(&p.instance, &phase) {
+                Ok(row) => p.put_later(&self.id, row).await,
+                Err(e) => {
+                    tracing::warn!(job = %self.id, error = %e, "job not written to the store")
+                }
+            }
+        }
+        *self.phase() = phase;
+        self.done.notify_waiters();
+    }
+
+    fn times(&self) -> MutexGuard<'_, Times> {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The job as a store row, taken by process `instance`.
     fn stored(&self, instance: &str) -> Result<StoredJob, serde_json::Error> {
-        let (state, elapsed, detail, result) = match &*self.phase() {
+        self.stored_with(instance, &self.phase())
+    }
+
+    /// The job as a store row, in `phase`.
+    fn stored_with(&self, instance: &str, phase: &Phase) -> Result<StoredJob, serde_json::Error> {
+        let (state, elapsed, detail, result) = match phase {
             Phase::Queued => ("queued", None, None, None),
             Phase::Running { .. } => ("running", None, None, None),
             Phase::Elsewhere { state } => (*state, None, None, None),
@@ -402,6 +430,14 @@ impl Job {
     }
 }
 
+fn finished(started: Option<Instant>, outcome: Outcome) -> Phase {
+    Phase::Finished {
+        elapsed: started.map(|s| s.elapsed()),
+        finished: Instant::now(),
+        outcome,
+    }
+}
+
 fn rota_best(rota: &Rota) -> Option<Best> {
     rota.stats.as_ref().map(|s| Best {
         objective: s.objective,
@@ -496,6 +532,24 @@ impl Persist {
             store.delete_jobs(&ids)?;
         }
         store.put_job(&row)
+    }
+
+    /// Writes a row on the blocking pool; a failure is logged (the job goes
+    /// on in memory, and a restart marks it interrupted).
+    async fn put_later(&self, id: &str, row: StoredJob) {
+        let p = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            p.store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put_job(&row)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(job = %id, error = %e, "job not written to the store"),
+            Err(e) => tracing::warn!(job = %id, error = %e, "job not written to the store"),
+        }
     }
 
     /// [`Self::record`] on the blocking pool; a failure is logged (the job
@@ -784,11 +838,8 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
     let permit = match permit {
         Some(p) if !job.cancel.load(Ordering::SeqCst) => p,
         _ => {
-            job.finish(None, Outcome::Cancelled(None));
-            if let Some(p) = &store.persist {
-                p.record_later(&job).await;
-            }
-            job.done.notify_waiters();
+            job.conclude(store.persist.as_ref(), None, Outcome::Cancelled(None))
+                .await;
             return;
         }
     };
@@ -826,12 +877,8 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
             Outcome::Failed(e)
         }
     };
-    job.finish(Some(started), outcome);
-    // Written before waiters (a cancel waiting for the result) are woken.
-    if let Some(p) = &store.persist {
-        p.record_later(&job).await;
-    }
-    job.done.notify_waiters();
+    job.conclude(store.persist.as_ref(), Some(started), outcome)
+        .await;
 }
 
 #[cfg(test)]
