@@ -7,6 +7,7 @@ mod console;
 mod console_api;
 mod contract;
 mod e2e;
+mod harden;
 mod intake;
 mod live_alerts;
 mod live_horizon;

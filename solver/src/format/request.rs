@@ -795,7 +795,9 @@ pub struct Package {
     pub id: String,
     /// Service user id.
     pub service_user: String,
-    /// Visit pattern.
+    /// Visit patterns (at most 50). The concrete visits they make are capped
+    /// at 12 a day and 250 over the horizon (`model::MAX_PACKAGE_VISITS*`).
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub visits: Vec<VisitPattern>,
     /// Timing links between visits on the same day (e.g. medication before a meal).
     #[serde(default)]

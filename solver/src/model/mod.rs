@@ -14,7 +14,10 @@ use crate::format::{
     ContractType, FrameworkStatus, Funding, Gender, Location, Tier, TravelMode, Urgency,
 };
 use crate::travel::TravelModel;
-pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
+pub use build::{
+    MAX_HORIZON_DAYS, MAX_PACKAGE_VISITS, MAX_PACKAGE_VISITS_PER_DAY, MAX_VISIT_PATTERNS,
+    VISIT_DURATION_RANGE,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};
