@@ -132,8 +132,19 @@ impl AppStateBuilder {
             ..self.config
         };
         // With a broker database, jobs are kept there too (see `jobs`).
+        // The PostgreSQL client is synchronous and may not run on an async
+        // worker (the service builds its state inside the runtime): open the
+        // job store on a thread of its own.
         let jobs = match &self.broker {
-            Some(b) => JobStore::persistent(&config, metrics.clone(), b.shared_store())?,
+            Some(b) => {
+                let store = b.shared_store();
+                std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| JobStore::persistent(&config, metrics.clone(), store))
+                        .join()
+                        .map_err(|_| "job store: opening it panicked".to_string())
+                })??
+            }
             None => JobStore::new(&config, metrics.clone()),
         };
         Ok(AppState(Arc::new(AppInner {

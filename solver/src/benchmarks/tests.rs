@@ -550,7 +550,8 @@ fn best_known_table_and_names() {
     assert_eq!(best_known("R999", BenchFormat::Solomon), None);
     // The table's total cost is (distance + total + max tardiness) / 3.
     for r in MANKOWSKA_BKS {
-        assert!(((r.1 + r.2 + r.3) / 3.0 - r.4).abs() < 2e-3, "{}", r.0);
+        // The published figures are rounded (some distances to one decimal).
+        assert!(((r.1 + r.2 + r.3) / 3.0 - r.4).abs() < 2e-2, "{}", r.0);
     }
 }
 
