@@ -47,6 +47,14 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         seeds.len(),
         ran.as_secs_f64()
     );
+    let fit = carefill_solver::broker::fit_stats();
+    eprintln!(
+        "fit checks: {} asked, {} answered from memory, {:.1} s checking, {:.1} s on keys (CPU time over threads)",
+        fit.calls,
+        fit.remembered,
+        fit.check_ns as f64 / 1e9,
+        fit.lookup_ns as f64 / 1e9
+    );
     print!("{}", table(&report));
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
@@ -54,12 +62,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         let mut files = vec![("report.json", json + "\n")];
         files.extend(report.csv());
+        files.push(("report.html", simulate::html::html(&report)?));
         for (name, body) in files {
             let p = dir.join(name);
             std::fs::write(&p, body).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         }
         eprintln!(
-            "wrote report.json, summary.csv, runs.csv, fill_times.csv, daily.csv to {}",
+            "wrote report.json, report.html, summary.csv, runs.csv, fill_times.csv, daily.csv to {}",
             dir.display()
         );
     }

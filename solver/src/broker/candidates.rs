@@ -4,7 +4,7 @@
 //! parallel), and the offer order of the teams where the package fits.
 
 use super::county::{ProviderIx, RosterIndex, TeamIx, package_skills};
-use super::fit::{FitOutcome, fit_check};
+use super::fit::{FitOutcome, fit_check_memo};
 use super::records::FitSummary;
 use super::{Broker, BrokerConfig};
 use crate::format::{
@@ -187,7 +187,7 @@ impl Broker {
 
 /// Shortlists and fit-checks the teams for a package (read-only, in
 /// parallel) and orders the fitting ones by stage, then rank; `from` as in
-/// [`fit_check`].
+/// [`fit_check_memo`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn candidates_in(
     roster: &PlanningRequest,
@@ -205,7 +205,7 @@ pub(crate) fn candidates_in(
         .par_iter()
         .map(|&(pi, ti, d)| {
             let provider = &roster.providers[pi];
-            let outcome = fit_check(roster, index, rotas, ti, package, user, from);
+            let outcome = fit_check_memo(roster, index, rotas, ti, package, user, from);
             Candidate {
                 provider: provider.id.clone(),
                 provider_name: provider.name.clone(),

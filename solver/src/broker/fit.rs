@@ -292,3 +292,192 @@ pub(crate) fn fit_check(
         demand,
     }
 }
+
+/// Counters of the fit checks run through [`fit_check_memo`] (process-wide):
+/// how many were asked, how many a remembered result answered, and the time
+/// spent in the checks that ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FitStats {
+    /// Fit checks asked for.
+    pub calls: u64,
+    /// Answered from a remembered result.
+    pub remembered: u64,
+    /// Nanoseconds spent in the checks that ran.
+    pub check_ns: u64,
+    /// Nanoseconds spent building keys and looking them up.
+    pub lookup_ns: u64,
+}
+
+static STATS: [std::sync::atomic::AtomicU64; 4] = [const { std::sync::atomic::AtomicU64::new(0) }; 4];
+
+/// The counters so far (see [`FitStats`]).
+pub fn fit_stats() -> FitStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    FitStats {
+        calls: STATS[0].load(Relaxed),
+        remembered: STATS[1].load(Relaxed),
+        check_ns: STATS[2].load(Relaxed),
+        lookup_ns: STATS[3].load(Relaxed),
+    }
+}
+
+/// A remembered fit check: the minute it was decided at, the start minutes
+/// of the package's visits in that horizon, and the outcome.
+struct Remembered {
+    at: Minute,
+    /// `at` as a Unix minute (horizon minutes move when the horizon rolls).
+    unix_min: i64,
+    visit_starts: Vec<Minute>,
+    outcome: FitOutcome,
+}
+
+/// One broker's remembered fit checks, keyed by the content of everything a
+/// check reads but the clock (the team's roster with the package, the team's
+/// routes). Per broker, so a broker's decisions depend only on its own
+/// history (a simulation's parallel runs stay deterministic).
+#[derive(Clone, Default)]
+pub(crate) struct FitMemo(std::sync::Arc<std::sync::Mutex<HashMap<u64, Remembered>>>);
+
+impl std::fmt::Debug for FitMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "FitMemo({n} remembered)")
+    }
+}
+
+/// Entries kept before older ones are dropped (each holds one outcome).
+const MEMO_CAP: usize = 20_000;
+
+/// Hashes serialised JSON without building the text.
+struct HashWriter<'a, H: std::hash::Hasher>(&'a mut H);
+
+impl<H: std::hash::Hasher> std::io::Write for HashWriter<'_, H> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn content_key(req: &PlanningRequest, rota: &Rota) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_writer(HashWriter(&mut h), req).ok()?;
+    for r in &rota.routes {
+        (&r.shift, &r.carer, r.stops.len()).hash(&mut h);
+        for s in &r.stops {
+            (&s.visit, &s.start).hash(&mut h);
+        }
+    }
+    Some(h.finish())
+}
+
+/// [`fit_check`] for candidate searches, remembering results: the same
+/// question asked again with the team's roster and routes unchanged is
+/// answered from memory when
+///
+/// - it fits, and it is asked at the same minute (a fitting outcome carries
+///   routes that are only right at the instant they were planned for); or
+/// - it does not fit, it is asked later, and none of the package's visits
+///   has opened since (the visits asked for are the same).
+///
+/// A remembered "does not fit" ignores that visits of other people have
+/// started since (they would now be pinned, which only takes room away), so
+/// an escalated package's retries every half hour cost a key, not a check,
+/// until a rota it could go into changes. Offers are still checked afresh
+/// when accepted.
+pub(crate) fn fit_check_memo(
+    roster: &PlanningRequest,
+    ix: &RosterIndex,
+    rotas: &BTreeMap<String, Rota>,
+    team: TeamIx,
+    package: &Package,
+    user: &ServiceUser,
+    from: Option<DateTime<Utc>>,
+) -> FitOutcome {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t0 = std::time::Instant::now();
+    STATS[0].fetch_add(1, Relaxed);
+    let team_id = &roster.teams[team].id;
+    let empty = Rota::default();
+    let rota = rotas.get(team_id).unwrap_or(&empty);
+    let req = team_request(roster, ix, team, package, user);
+    let key = content_key(&req, rota);
+    // The minute `fit_check` decides at (as `minute_of` computes it).
+    let at = super::horizon::horizon_dates(&req.horizon).map(|(start, _)| {
+        let h = crate::model::Horizon {
+            start_date: start,
+            days: req.horizon.days,
+            zone: crate::model::time::Zone::of(&req.horizon),
+        };
+        from.map_or(Minute::MIN, |now| {
+            h.minute_of(&now)
+                .clamp(i64::from(Minute::MIN / 2), i64::from(Minute::MAX / 2)) as Minute
+        })
+    });
+    if let (Some(k), Some(at)) = (key, at)
+        && let Ok(memo) = ix.fit_memo.0.lock()
+        && let Some(m) = memo.get(&k)
+    {
+        let same = if m.outcome.summary.fits {
+            m.at == at
+        } else {
+            m.at <= at && !m.visit_starts.iter().any(|&s| s >= m.at && s < at)
+        };
+        if same {
+            STATS[1].fetch_add(1, Relaxed);
+            STATS[3].fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
+            return m.outcome.clone();
+        }
+    }
+    let t1 = std::time::Instant::now();
+    STATS[3].fetch_add((t1 - t0).as_nanos() as u64, Relaxed);
+    let outcome = fit_check(roster, ix, rotas, team, package, user, from);
+    STATS[2].fetch_add(t1.elapsed().as_nanos() as u64, Relaxed);
+    if let (Some(k), Some(at)) = (key, at) {
+        // A "does not fit" is only remembered with the package's visit starts.
+        let visit_starts = if outcome.summary.fits {
+            Some(Vec::new())
+        } else {
+            package_visit_starts(&req, package)
+        };
+        if let Some(visit_starts) = visit_starts
+            && let Ok(mut memo) = ix.fit_memo.0.lock()
+        {
+            if memo.len() >= MEMO_CAP {
+                // Checks of this minute run in parallel: keep them all, so
+                // what is remembered does not depend on their order.
+                let now = from.map_or(i64::MIN, |t| t.timestamp().div_euclid(60));
+                memo.retain(|_, m| m.unix_min >= now);
+            }
+            memo.insert(
+                k,
+                Remembered {
+                    at,
+                    unix_min: from.map_or(i64::MIN, |t| t.timestamp().div_euclid(60)),
+                    visit_starts,
+                    outcome: outcome.clone(),
+                },
+            );
+        }
+    }
+    outcome
+}
+
+/// Earliest start minutes of the package's visits in the request's horizon
+/// (`None` when the package alone does not build).
+fn package_visit_starts(req: &PlanningRequest, package: &Package) -> Option<Vec<Minute>> {
+    let mut only = req.clone();
+    only.packages.retain(|p| p.id == package.id);
+    only.existing_rota.clear();
+    let p = Problem::from_request(&only).ok()?;
+    Some(
+        p.visits
+            .iter()
+            .filter(|v| p.packages[v.package].id == package.id)
+            .map(|v| v.earliest_start)
+            .collect(),
+    )
+}
