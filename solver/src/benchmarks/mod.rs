@@ -438,6 +438,20 @@ const MANKOWSKA_BKS: &[(&str, f64, f64, f64, f64)] = &[
     ("InstanzCPLEX_HCSRP_25_7", 986.013, 0.0, 0.0, 328.671),
     ("InstanzCPLEX_HCSRP_25_8", 1069.03, 2.013, 2.013, 357.684),
     ("InstanzCPLEX_HCSRP_25_9", 1116.54, 23.506, 67.965, 402.671),
+    ("InstanzCPLEX_HCSRP_50_2", 1670.25, 12.139, 25.771, 569.388),
+    (
+        "InstanzCPLEX_HCSRP_50_6",
+        1552.93,
+        176.434,
+        710.394,
+        813.253,
+    ),
+    ("InstanzCPLEX_HCSRP_75_1", 2300.95, 158.648, 874.51, 1111.37),
+    ("InstanzCPLEX_HCSRP_75_6", 2031.72, 13.128, 19.601, 688.151),
+    ("InstanzVNS_HCSRP_100_1", 2490.3, 223.884, 1053.59, 1255.93),
+    ("InstanzVNS_HCSRP_100_6", 2228.45, 9.026, 9.245, 748.906),
+    ("InstanzVNS_HCSRP_200_1", 3664.27, 12.298, 34.289, 1236.95),
+    ("InstanzVNS_HCSRP_300_1", 4941.94, 3.0, 5.541, 1650.16),
 ];
 
 /// Strips a directory and a `.txt` extension from an instance name.

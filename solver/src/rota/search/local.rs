@@ -106,40 +106,6 @@ impl Part<'_> {
         self.simulate(s, route, &|w| st.fixed.get(&w).copied())
     }
 
-    /// A route's local cost without re-timing it, when that cost cannot depend on
-    /// times (hard windows: legs, carer-visit costs and shift use only; a break
-    /// moves times, not costs). `None` otherwise. Infeasible routes get a cost too,
-    /// so this only rules moves out: a move whose estimate does not improve cannot
-    /// improve once re-timed either.
-    fn est_local(&self, s: usize, route: &[usize]) -> Option<f64> {
-        let p = self.p;
-        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
-            return None;
-        }
-        if route.is_empty() {
-            return Some(0.0);
-        }
-        let w = &p.weights;
-        let shift = &p.shifts[s];
-        let c = shift.carer;
-        let commute_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
-        let mut loc = shift.start_loc;
-        let mut cost = 0.0;
-        for (k, &v) in route.iter().enumerate() {
-            let vl = p.visits[v].location;
-            let t = f64::from(self.travel(c, loc, vl));
-            cost += t * if k == 0 { commute_w } else { w.travel_min };
-            cost += self.visit_cost(c, v);
-            loc = vl;
-        }
-        cost += f64::from(self.travel(c, loc, shift.end_loc)) * commute_w;
-        Some(cost + w.shift_used)
-    }
-
     fn old_local(st: &State, s: usize) -> f64 {
         st.scheds.get(&s).map_or(0.0, |x| x.local_cost)
     }
@@ -323,10 +289,7 @@ impl Part<'_> {
                 buf.extend_from_slice(&route[..i]);
                 buf.extend(route[i..=j].iter().rev());
                 buf.extend_from_slice(&route[j + 1..]);
-                if self
-                    .est_local(s, &buf)
-                    .is_some_and(|e| e >= old - EPS / 2.0)
-                {
+                if self.time_free_cost(s, &buf) >= old - EPS / 2.0 {
                     continue;
                 }
                 if let Some(sc) = self.retime(st, s, &buf)
@@ -359,10 +322,7 @@ impl Part<'_> {
                             buf.extend_from_slice(seg);
                         }
                         buf.extend_from_slice(&rest[k..]);
-                        if self
-                            .est_local(s, &buf)
-                            .is_some_and(|e| e >= old - EPS / 2.0)
-                        {
+                        if self.time_free_cost(s, &buf) >= old - EPS / 2.0 {
                             continue;
                         }
                         if let Some(sc) = self.retime(st, s, &buf)
@@ -421,13 +381,16 @@ impl Part<'_> {
                             continue;
                         }
                     }
-                    let mut r = route_b.clone();
-                    r.insert(pos, v);
-                    if let (Some(e), Some(x)) = (self.est_local(b, &r), best.as_ref())
-                        && e - old_b - gain >= x.0 + EPS / 2.0
+                    if let Some(x) = best.as_ref()
+                        && let legs = self.insertion_legs(b, &route_b, v, pos)
+                        && let Some((floor, _)) =
+                            self.insertion_floor(b, &route_b, sched_b, v, pos, &legs)
+                        && floor - gain >= x.0 + EPS / 2.0
                     {
                         continue;
                     }
+                    let mut r = route_b.clone();
+                    r.insert(pos, v);
                     let Some(sc) = self.retime(st, b, &r) else {
                         continue;
                     };

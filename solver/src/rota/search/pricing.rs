@@ -5,7 +5,7 @@
 
 use super::{Block, OnShifts, Part, Sched, State};
 use crate::model::Minute;
-use crate::rota::objective::{contract_shortfall_cost, worst_late_cost};
+use crate::rota::objective::{contract_shortfall_cost, lateness_cost, worst_late_cost};
 use crate::rota::rules::{self, RoomAt};
 
 /// A carer's room on one day for one visit (see [`Part::carer_room`]).
@@ -25,11 +25,6 @@ pub(super) struct RouteView<'s> {
     pub(super) latest: &'s [Minute],
     pub(super) old_cost: f64,
     pub(super) old_work: i64,
-    /// Weight and paid share of the first and last legs.
-    pub(super) commute_w: f64,
-    pub(super) commute_work: i64,
-    /// Carer-specific cost of the visit.
-    pub(super) visit_cost: f64,
     pub(super) room: CarerRoom,
 }
 
@@ -37,6 +32,18 @@ pub(super) struct RouteView<'s> {
 pub(super) struct PositionPrice {
     pub(super) arrival: Minute,
     pub(super) latest_start: Minute,
+    pub(super) local: f64,
+    pub(super) work: i64,
+}
+
+/// Slack under which a lower bound does not rule a position out, so float
+/// rounding can never prune one that full re-timing would have chosen.
+const PRUNE_MARGIN: f64 = 1e-6;
+
+/// See [`Part::insertion_legs`].
+pub(super) struct InsertionLegs {
+    pub(super) t_in: Minute,
+    pub(super) t_out: Minute,
     pub(super) local: f64,
     pub(super) work: i64,
 }
@@ -157,6 +164,21 @@ impl Part<'_> {
                     continue;
                 }
             }
+            if let Some(b) = best.as_ref()
+                && let Some(bound) = self.insertion_bound(
+                    st,
+                    s,
+                    v,
+                    pos,
+                    &room,
+                    old,
+                    (others_late, old_late),
+                    t.is_none() && at.is_none(),
+                )
+                && bound > b.0 + PRUNE_MARGIN
+            {
+                continue;
+            }
             buf.clear();
             buf.extend_from_slice(&route[..pos]);
             buf.push(v);
@@ -176,11 +198,87 @@ impl Part<'_> {
             if late_weight {
                 cost += worst_late_cost(p, others_late.max(sched.max_late)) - old_late;
             }
+            debug_assert!(
+                self.insertion_bound(st, s, v, pos, &room, old, (others_late, old_late), true)
+                    .is_none_or(|bound| bound <= cost + PRUNE_MARGIN),
+                "insertion bound above the re-timed cost"
+            );
             if best.as_ref().is_none_or(|b| cost < b.0) {
                 best = Some((cost, pos, sched));
             }
         }
         best
+    }
+
+    /// A lower bound of what inserting `v` at `pos` of shift `s` costs in
+    /// [`Part::best_in_shift`], without re-timing the route: the legs' change is
+    /// exact, the carer-level rules see the exact paid minutes, and lateness is
+    /// bounded by [`Part::insertion_floor`]. `None` when no bound applies:
+    /// `prunable` is false (a pinned or anchored start, whose failed positions
+    /// the diagnosis reads), a rule blocks the paid minutes (left to the full
+    /// check, which reports it), or the route's timing is unknown.
+    #[allow(clippy::too_many_arguments)]
+    fn insertion_bound(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        pos: usize,
+        room: &CarerRoom,
+        old: Option<&Sched>,
+        (others_late, old_late): (Minute, f64),
+        prunable: bool,
+    ) -> Option<f64> {
+        if !prunable {
+            return None;
+        }
+        let p = self.p;
+        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
+        let legs = self.insertion_legs(s, route, v, pos);
+        let global = self.global_delta(room, legs.work).ok()?;
+        let (local, route_late) = self.insertion_floor(s, route, old, v, pos, &legs)?;
+        let late_floor = others_late.max(route_late);
+        Some(local + global + worst_late_cost(p, late_floor) - old_late)
+    }
+
+    /// A lower bound of how much inserting `v` at `pos` raises the local cost of
+    /// shift `s` (timed as `old`), and of the route's worst lateness afterwards.
+    /// Lateness can only grow when a stop is added (every later stop starts no
+    /// earlier); with breaks a longer route may time its break differently, so
+    /// then only the time-free part of the old route is trusted. `None` for a
+    /// route whose timing is unknown.
+    pub(super) fn insertion_floor(
+        &self,
+        s: usize,
+        route: &[usize],
+        old: Option<&Sched>,
+        v: usize,
+        pos: usize,
+        legs: &InsertionLegs,
+    ) -> Option<(f64, Minute)> {
+        let p = self.p;
+        let visit = &p.visits[v];
+        match old.filter(|o| o.starts.len() == route.len()) {
+            Some(o) if p.break_duration <= 0 => {
+                let ready = if pos == 0 {
+                    p.shifts[s].start
+                } else {
+                    o.starts[pos - 1] + p.visits[route[pos - 1]].duration
+                };
+                let own_late =
+                    ((ready + legs.t_in).max(visit.earliest_start) - visit.latest_start).max(0);
+                Some((
+                    legs.local + lateness_cost(p, own_late),
+                    o.max_late.max(own_late),
+                ))
+            }
+            Some(o) => Some((
+                legs.local - (o.local_cost - self.time_free_cost(s, route)),
+                0,
+            )),
+            None if route.is_empty() => Some((legs.local, 0)),
+            None => None,
+        }
     }
 
     /// What pricing `v`'s insertion positions in shift `s` reads once (see
@@ -227,21 +325,12 @@ impl Part<'_> {
                 .get_or_init(|| self.route_slack(s, route, starts, &fixed_of))
                 .as_deref()?,
         };
-        let w = &p.weights;
-        let (commute_w, commute_work) = if p.paid_commute {
-            (w.travel_min, 1)
-        } else {
-            (w.commute_min, 0)
-        };
         Some(Some(RouteView {
             route,
             starts,
             latest,
             old_cost: old.map_or(0.0, |x| x.local_cost),
             old_work: old.map_or(0, |x| x.work),
-            commute_w,
-            commute_work,
-            visit_cost: self.visit_cost(c, v),
             room: self.carer_room(st, c, p.shifts[s].day, v),
         }))
     }
@@ -258,13 +347,45 @@ impl Part<'_> {
         pos: usize,
     ) -> PositionPrice {
         let p = self.p;
-        let (shift, visit, w) = (&p.shifts[s], &p.visits[v], &p.weights);
-        let (route, starts, n) = (view.route, view.starts, view.route.len());
-        let (prev_loc, ready) = if pos == 0 {
-            (shift.start_loc, shift.start)
+        let (shift, visit) = (&p.shifts[s], &p.visits[v]);
+        let legs = self.insertion_legs(s, view.route, v, pos);
+        let ready = if pos == 0 {
+            shift.start
         } else {
-            let x = route[pos - 1];
-            (p.visits[x].location, starts[pos - 1] + p.visits[x].duration)
+            view.starts[pos - 1] + p.visits[view.route[pos - 1]].duration
+        };
+        let leave_by = if pos == view.route.len() {
+            shift.end
+        } else {
+            view.latest[pos]
+        };
+        PositionPrice {
+            arrival: ready + legs.t_in,
+            latest_start: (leave_by - visit.duration - legs.t_out)
+                .min(visit.latest_start + self.tolerance),
+            local: legs.local,
+            work: legs.work,
+        }
+    }
+
+    /// The time-free part of inserting `v` at `pos` of `route` on shift `s`: the
+    /// legs in and out, and the change of leg, visit and shift-use cost and of
+    /// paid minutes. The cost change is exact with hard windows; with soft ones
+    /// lateness comes on top (it can only grow when a stop is added).
+    pub(super) fn insertion_legs(
+        &self,
+        s: usize,
+        route: &[usize],
+        v: usize,
+        pos: usize,
+    ) -> InsertionLegs {
+        let p = self.p;
+        let (shift, visit, w) = (&p.shifts[s], &p.visits[v], &p.weights);
+        let n = route.len();
+        let prev_loc = if pos == 0 {
+            shift.start_loc
+        } else {
+            p.visits[route[pos - 1]].location
         };
         let next_loc = if pos == n {
             shift.end_loc
@@ -273,21 +394,19 @@ impl Part<'_> {
         };
         let t_in = self.travel(shift.carer, prev_loc, visit.location);
         let t_out = self.travel(shift.carer, visit.location, next_loc);
-        let leave_by = if pos == n {
-            shift.end
-        } else {
-            view.latest[pos]
-        };
         // Leg costs: first and last legs are commutes.
         let leg = |first_or_last: bool| {
-            if first_or_last {
-                (view.commute_w, view.commute_work)
-            } else {
+            if !first_or_last {
                 (w.travel_min, 1)
+            } else if p.paid_commute {
+                (w.travel_min, 1)
+            } else {
+                (w.commute_min, 0)
             }
         };
         let ((w_in, k_in), (w_out, k_out)) = (leg(pos == 0), leg(pos == n));
-        let mut local = f64::from(t_in) * w_in + f64::from(t_out) * w_out + view.visit_cost;
+        let mut local =
+            f64::from(t_in) * w_in + f64::from(t_out) * w_out + self.visit_cost(shift.carer, v);
         let mut work =
             i64::from(t_in) * k_in + i64::from(t_out) * k_out + i64::from(visit.duration);
         if n == 0 {
@@ -298,10 +417,9 @@ impl Part<'_> {
             local -= f64::from(t_old) * w_old;
             work -= i64::from(t_old) * k_old;
         }
-        PositionPrice {
-            arrival: ready + t_in,
-            latest_start: (leave_by - visit.duration - t_out)
-                .min(visit.latest_start + self.tolerance),
+        InsertionLegs {
+            t_in,
+            t_out,
             local,
             work,
         }

@@ -44,6 +44,37 @@ impl Part<'_> {
         Some(sched)
     }
 
+    /// A route's local cost without re-timing it: legs, carer-visit costs and
+    /// shift use. Exact with hard windows (a break moves times, not costs); a
+    /// lower bound with soft ones, where lateness only adds. Infeasible routes
+    /// get a cost too, so this only rules moves out: a move whose time-free cost
+    /// does not improve cannot improve once re-timed either.
+    pub(super) fn time_free_cost(&self, s: usize, route: &[usize]) -> f64 {
+        let p = self.p;
+        if route.is_empty() {
+            return 0.0;
+        }
+        let w = &p.weights;
+        let shift = &p.shifts[s];
+        let c = shift.carer;
+        let commute_w = if p.paid_commute {
+            w.travel_min
+        } else {
+            w.commute_min
+        };
+        let mut loc = shift.start_loc;
+        let mut cost = 0.0;
+        for (k, &v) in route.iter().enumerate() {
+            let vl = p.visits[v].location;
+            let t = f64::from(self.travel(c, loc, vl));
+            cost += t * if k == 0 { commute_w } else { w.travel_min };
+            cost += self.visit_cost(c, v);
+            loc = vl;
+        }
+        cost += f64::from(self.travel(c, loc, shift.end_loc)) * commute_w;
+        cost + w.shift_used
+    }
+
     /// Timing of a route on a shift joined into a longer working day (see
     /// [`super::part::JoinedDay`]): `sched` (as early as possible) when it keeps
     /// the rule, else the first (hard windows) or cheapest timing with a break
