@@ -353,7 +353,7 @@ struct HashWriter<'a, H: std::hash::Hasher>(&'a mut H);
 
 impl<H: std::hash::Hasher> std::io::Write for HashWriter<'_, H> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
+        std::hash::Hasher::write(self.0, buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
