@@ -173,18 +173,18 @@ fn series_chart(
 fn bar_chart(
     title: &str,
     policies: &[&PolicySummary],
-    values: &dyn Fn(&PolicySummary) -> &BTreeMap<String, f64>,
+    values: &dyn Fn(&PolicySummary) -> BTreeMap<String, f64>,
     out: &mut String,
 ) -> Drawn {
     let cats: Vec<String> = policies
         .iter()
-        .flat_map(|p| values(p).keys().cloned())
+        .flat_map(|p| values(*p).into_keys())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let max = policies
         .iter()
-        .flat_map(|p| values(p).values().copied())
+        .flat_map(|p| values(*p).into_values())
         .fold(1f64, f64::max);
     let rows = (cats.len() * policies.len()).max(1);
     let height = (80 + rows as u32 * 16).max(160);
@@ -217,11 +217,12 @@ fn bar_chart(
         .draw()?;
     for (pi, p) in policies.iter().enumerate() {
         let c = colour(pi);
+        let mine = values(*p);
         let bars: Vec<Rectangle<(f64, f64)>> = cats
             .iter()
             .enumerate()
             .map(|(ci, cat)| {
-                let v = values(p).get(cat).copied().unwrap_or(0.0);
+                let v = mine.get(cat).copied().unwrap_or(0.0);
                 let y = (ci * n + pi) as f64;
                 Rectangle::new([(0.0, y + 0.1), (v, y + 0.9)], c.filled())
             })
@@ -271,9 +272,9 @@ fn val(i: &Interval, scale: f64, digits: usize) -> String {
 /// The whole report as one self-contained HTML page.
 pub fn html(report: &SimReport) -> Result<String, String> {
     let mut page = String::new();
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;max-width:70rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}}th:first-child,td:first-child{{text-align:left}}.ok{{color:#176317;font-weight:bold}}.miss{{color:#a11;font-weight:bold}}small{{color:#666}}figure{{margin:1.5rem 0}}</style></head><body>\n<h1>{t}</h1>\n<p>{days} days, seeds {seeds:?}; county: {county}. Means over seeds with 95% intervals. Devon Cares fills 70% of packages within 1.5 hours of referral and 97% within 4 hours.</p>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;max-width:70rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}}th:first-child,td:first-child{{text-align:left}}.ok{{color:#176317;font-weight:bold}}.miss{{color:#a11;font-weight:bold}}small{{color:#666}}figure{{margin:1.5rem 0}}</style></head><body>\n<h1>{t}</h1>\n<p>{days} days, seeds {seeds:?}; county: {county}. Means over seeds with 95% intervals. Devon Cares fills 70% of packages within 1.5 hours of referral and 97% within 4 hours.</p>",
         t = esc(if report.scenario.is_empty() {
             "Brokerage simulation"
         } else {
@@ -325,9 +326,9 @@ pub fn html(report: &SimReport) -> Result<String, String> {
     }
     page.push_str("</table>\n");
     let mut figure = |title: &str, svg: String| {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<figure><figcaption>{}</figcaption>{svg}</figure>\n",
+            "<figure><figcaption>{}</figcaption>{svg}</figure>",
             esc(title)
         );
     };
@@ -367,7 +368,7 @@ pub fn html(report: &SimReport) -> Result<String, String> {
     bar_chart(
         "Referrals unfilled at the end, by reason",
         &policies,
-        &|p| &p.unfilled_by_reason,
+        &|p| p.unfilled_by_reason.clone(),
         &mut svg,
     )
     .map_err(|e| e.to_string())?;
@@ -379,7 +380,7 @@ pub fn html(report: &SimReport) -> Result<String, String> {
     bar_chart(
         "Filled referrals by tier of the accepting provider",
         &policies,
-        &|p| &p.filled_by_tier,
+        &|p| p.filled_by_tier.clone(),
         &mut svg,
     )
     .map_err(|e| e.to_string())?;
