@@ -308,7 +308,8 @@ pub struct FitStats {
     pub lookup_ns: u64,
 }
 
-static STATS: [std::sync::atomic::AtomicU64; 4] = [const { std::sync::atomic::AtomicU64::new(0) }; 4];
+static STATS: [std::sync::atomic::AtomicU64; 4] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 4];
 
 /// The counters so far (see [`FitStats`]).
 pub fn fit_stats() -> FitStats {

@@ -282,14 +282,12 @@ pub fn html(report: &SimReport) -> Result<String, String> {
         }),
         days = report.days,
         seeds = report.seeds,
-        county = esc(
-            &report
-                .county
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        county = esc(&report
+            .county
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")),
     );
     page.push_str("<table><tr><th>policy</th><th>referrals</th><th>filled ≤ 1.5 h (70%)</th><th>filled ≤ 4 h (97%)</th><th>filled ≤ 24 h</th><th>median to first visit, h</th><th>bed-days</th><th>offers / referral</th><th>EC hours</th><th>damages £</th><th>risk pool end £</th><th>utilisation</th><th>paid travel</th><th>within continuity cap</th><th>integrity</th></tr>\n");
     for p in &report.policies {
@@ -403,7 +401,9 @@ pub fn html(report: &SimReport) -> Result<String, String> {
             if list.is_empty() { "none".into() } else { list }
         );
     }
-    page.push_str("<h2>Continuity: distinct carers per filled referral</h2>\n<table><tr><th>policy</th>");
+    page.push_str(
+        "<h2>Continuity: distinct carers per filled referral</h2>\n<table><tr><th>policy</th>",
+    );
     let counts: BTreeSet<u32> = report
         .policies
         .iter()

@@ -436,8 +436,9 @@ impl SimReport {
         let mut fills = String::from(
             "policy,seed,package,urgency,referred_at,filled_at,fill_min,filled_tier,status,offers,declines,first_visit_at,first_visit_min,bed_nights,distinct_carers,continuity_cap\n",
         );
-        let mut daily =
-            String::from("policy,seed,day,risk_pool_pence,damages_pence,waiting,escalated,care_min,travel_min,shift_min\n");
+        let mut daily = String::from(
+            "policy,seed,day,risk_pool_pence,damages_pence,waiting,escalated,care_min,travel_min,shift_min\n",
+        );
         for r in &self.runs {
             let st = |s| r.status.get(&s).copied().unwrap_or(0);
             use crate::broker::PackageStatus as S;

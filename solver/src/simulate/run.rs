@@ -943,7 +943,10 @@ fn integrity(b: &Broker, accounted: bool) -> Integrity {
         };
         let mut seen = BTreeSet::new();
         // Days the horizon rolled past are in the history.
-        for rota in [b.rotas.get(team), b.history.get(team)].into_iter().flatten() {
+        for rota in [b.rotas.get(team), b.history.get(team)]
+            .into_iter()
+            .flatten()
+        {
             for rt in &rota.routes {
                 for st in &rt.stops {
                     if crate::format::is_visit_of(&st.visit, &rec.package.id) {

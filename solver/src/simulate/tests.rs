@@ -259,7 +259,12 @@ fn a_month_lives_day_after_day_on_a_rolling_horizon_and_everything_is_kept() {
     let rep = simulate(&s, county(), &[7]).expect("run");
     let r = &rep.runs[0];
     // Referrals arrive over the whole month, far beyond the first 15-day horizon.
-    let last = r.outcomes.iter().map(|o| o.referred_at).max().expect("referrals");
+    let last = r
+        .outcomes
+        .iter()
+        .map(|o| o.referred_at)
+        .max()
+        .expect("referrals");
     let h = &county().horizon;
     assert!(last > h.instant(h.local(20, 0)), "last referral {last}");
     assert_eq!(r.daily.len(), 28);
@@ -268,7 +273,11 @@ fn a_month_lives_day_after_day_on_a_rolling_horizon_and_everything_is_kept() {
     for d in &r.daily {
         assert!(d.care_min > 0 && d.shift_min > 0, "day {}: {d:?}", d.day);
     }
-    assert!(r.utilisation > 0.0 && r.utilisation < 1.0, "{}", r.utilisation);
+    assert!(
+        r.utilisation > 0.0 && r.utilisation < 1.0,
+        "{}",
+        r.utilisation
+    );
     assert!(r.paid_travel_share > 0.0 && r.paid_travel_share < 1.0);
     let total: usize = r.status.values().sum();
     assert_eq!(total, r.referrals);
@@ -291,11 +300,10 @@ fn a_month_lives_day_after_day_on_a_rolling_horizon_and_everything_is_kept() {
         }
         assert_eq!(o.bed_nights.is_some(), o.urgency == "hospital_discharge");
     }
-    assert!(
-        r.outcomes
-            .iter()
-            .any(|o| o.first_visit_at.is_some_and(|t| t > h.instant(h.local(15, 0))))
-    );
+    assert!(r.outcomes.iter().any(|o| {
+        o.first_visit_at
+            .is_some_and(|t| t > h.instant(h.local(15, 0)))
+    }));
 }
 
 #[cfg(feature = "generate")]
