@@ -147,7 +147,7 @@ fn an_invalid_scenario_reports_every_problem_with_its_path() {
       "package_mix": { "durations_min": [5], "specialist_skills": ["juggling"] },
       "providers": { "tier9": {}, "tier1": { "no_answer_probability": 0.9, "decline": { "no_capacity": 0.5 } } },
       "sickness_rate": 2,
-      "provider_failures": [ { "day": 50, "time": "25:00", "provider": "p" } ],
+      "provider_failures": [ { "day": 150, "time": "25:00", "provider": "p" } ],
       "policies": [ { "name": "a" }, { "name": "a", "config": { "windows": { "tier1_min": 0 } } } ]
     }"#;
     let issues = parse_scenario(text).expect_err("invalid");
