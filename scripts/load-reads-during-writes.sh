@@ -2,10 +2,16 @@
 # Do broker reads wait for a long write? Starts `carefill serve --demo` (release build) on
 # 127.0.0.1:$PORT, refers one demo package, then runs wrk against GET /v1/packages/{id}
 # (broker key, $CONNS connections) for $DURATION twice: once on an idle broker and once while a
-# POST /v1/referrals/batch with $BATCH referrals (copies of the demo referrals with fresh ids)
-# runs. Prints both wrk latency reports (p50/p90/p99) and the batch's own wall time.
+# long write runs. Prints both wrk latency reports (p50/p90/p99) and the write's own wall time.
+# The write ($WRITE):
+#   batch             POST /v1/referrals/batch with $BATCH referrals (copies of the demo
+#                     referrals with fresh ids)  [default]
+#   provider-failure  POST /v1/providers/{id}/status {"status":"failed"} for $PROVIDER, or else
+#                     the provider holding the most packages (GET …/impact?status=failed): every
+#                     package it holds is released and re-brokered together
 # Needs wrk, jq, curl and python3.
 # Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s CONNS=1 BATCH=1000
+#        WRITE=batch|provider-failure PROVIDER=id
 #        CAREFILL_BIN=path (skip the release build and use that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +19,11 @@ PORT=${PORT:-18182}
 DURATION=${DURATION:-30s}
 CONNS=${CONNS:-1}
 BATCH=${BATCH:-1000}
+WRITE=${WRITE:-batch}
+case "$WRITE" in
+  batch | provider-failure) ;;
+  *) echo "load: WRITE must be batch or provider-failure" >&2; exit 2 ;;
+esac
 for tool in wrk jq curl python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "load: $tool is required" >&2; exit 2; }
 done
@@ -59,15 +70,34 @@ LUA
 url="http://127.0.0.1:$PORT/v1/packages/$pkg"
 echo "== idle broker: wrk -t1 -c$CONNS -d$DURATION --latency GET /v1/packages/$pkg"
 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url"
-echo "== during POST /v1/referrals/batch ($BATCH referrals): same wrk"
+if [ "$WRITE" = provider-failure ]; then
+  provider=${PROVIDER:-}
+  if [ -z "$provider" ]; then
+    best=0
+    for p in $(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers" | jq -r '.providers[].id'); do
+      n=$(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers/$p/impact?status=failed" |
+        jq '.packages_released')
+      if [ "$n" -gt "$best" ]; then best=$n; provider=$p; fi
+    done
+  fi
+  held=$(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers/$provider/impact?status=failed" |
+    jq '.packages_released')
+  what="POST /v1/providers/$provider/status failed ($held packages released)"
+  write_url="http://127.0.0.1:$PORT/v1/providers/$provider/status"
+  printf '{"status":"failed"}' >"$tmp/write.json"
+else
+  what="POST /v1/referrals/batch ($BATCH referrals)"
+  write_url="http://127.0.0.1:$PORT/v1/referrals/batch"
+  cp "$tmp/batch.json" "$tmp/write.json"
+fi
+echo "== during $what: same wrk"
 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url" >"$tmp/wrk-during.txt" &
 wrk_pid=$!
 sleep 1
 start=$(date +%s.%N)
-status=$(curl -s -o "$tmp/batch-answer.json" -w '%{http_code}' "${auth[@]}" -X POST \
-  --data-binary @"$tmp/batch.json" "http://127.0.0.1:$PORT/v1/referrals/batch")
+status=$(curl -s -o "$tmp/write-answer.json" -w '%{http_code}' "${auth[@]}" -X POST \
+  --data-binary @"$tmp/write.json" "$write_url")
 end=$(date +%s.%N)
 wait "$wrk_pid"
 cat "$tmp/wrk-during.txt"
-echo "batch: HTTP $status in $(python3 -c "print(round($end - $start, 1))") s," \
-  "$(jq '.packages | length' "$tmp/batch-answer.json" 2>/dev/null || echo '?') packages answered"
+echo "write: $what: HTTP $status in $(python3 -c "print(round($end - $start, 1))") s"

@@ -18,9 +18,9 @@
 //! providers) instead of the small one, to measure there.
 
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, SystemClock};
+use carefill_api::broker_service::{BrokerService, Clock, ManualClock, SystemClock};
 use carefill_api::store::{self, Baseline};
-use carefill_api::{AppState, Role};
+use carefill_api::{AppState, Role, ServiceConfig};
 use carefill_solver::broker::demo;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -115,9 +115,48 @@ struct Service {
     team: String,
 }
 
+/// Which county a browser test runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CountySize {
+    /// The small county (8 providers), or the demo county with
+    /// `CAREFILL_CONSOLE_COUNTY=county`.
+    FromEnv,
+    /// The county `carefill serve --demo` runs (40 providers).
+    Demo,
+}
+
 /// The service as `serve --demo` runs it: a generated county on SQLite, the system
 /// clock, demo keys scoped to the county's first provider and team.
-async fn start_service() -> Service {
+async fn start_service(size: CountySize) -> Service {
+    let county = tokio::task::spawn_blocking(move || {
+        let env = std::env::var("CAREFILL_CONSOLE_COUNTY");
+        if size == CountySize::Demo || env.as_deref() == Ok("county") {
+            crate::console_api::demo_county().clone()
+        } else {
+            // As `serve --demo` builds it: the horizon starts today, so an
+            // accepted package has visits to place whatever the time of day.
+            demo::county_at(
+                &demo::small_profile(),
+                1,
+                60,
+                chrono::Utc::now(),
+                &carefill_solver::broker::HorizonPolicy::default(),
+            )
+            .expect("county")
+        }
+    })
+    .await
+    .expect("county task");
+    start_service_with(county, Box::new(SystemClock), ServiceConfig::default()).await
+}
+
+/// The service on `county` with `clock` and `config`, demo keys scoped to the
+/// county's first provider and team.
+async fn start_service_with(
+    county: demo::DemoCounty,
+    clock: Box<dyn Clock>,
+    config: ServiceConfig,
+) -> Service {
     let dir = std::env::temp_dir().join(format!(
         "carefill-console-{}-{}",
         std::process::id(),
@@ -125,14 +164,6 @@ async fn start_service() -> Service {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db = dir.join("console.sqlite3");
-    let profile = match std::env::var("CAREFILL_CONSOLE_COUNTY").as_deref() {
-        Ok("county") => carefill_solver::generate::ScenarioSize::County.profile(),
-        _ => demo::small_profile(),
-    };
-    let county =
-        tokio::task::spawn_blocking(move || demo::county(&profile, 1, 60).expect("county"))
-            .await
-            .expect("county task");
     let referrals = county.referrals.clone();
     let provider = county.roster.providers[0].id.clone();
     let team = county
@@ -144,7 +175,7 @@ async fn start_service() -> Service {
         .expect("a team of the first provider");
     let store = store::open(&db.to_string_lossy()).expect("store");
     let svc = Arc::new(
-        BrokerService::open(store, Box::new(SystemClock), move || {
+        BrokerService::open(store, clock, move || {
             Ok(Baseline {
                 config: Default::default(),
                 roster: county.roster,
@@ -156,6 +187,7 @@ async fn start_service() -> Service {
     svc.set_demo_referrals(referrals);
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
     let state = AppState::builder(keys.store().expect("key store"))
+        .config(config)
         .broker(Some(svc.clone()))
         .build()
         .expect("state");
@@ -292,7 +324,7 @@ async fn the_console_serves_every_role_in_a_real_browser() {
             return;
         }
     };
-    let mut s = start_service().await;
+    let mut s = start_service(CountySize::FromEnv).await;
     let base = format!("http://{}", s.addr);
     let (_driver, c) = start_browser(&chromium, &driver).await;
 
@@ -684,6 +716,26 @@ async fn the_console_serves_every_role_in_a_real_browser() {
     css(&c, "#map-box svg path.area").await;
     css(&c, &format!("#map-box svg [data-waiting='{other}']")).await;
     screenshot(&c, "map").await;
+    // Without a tile URL the map draws no tiles and the page asks nothing
+    // outside its own origin.
+    assert_eq!(
+        c.execute(
+            "return document.querySelector('#map-box svg').dataset.tiles;",
+            vec![]
+        )
+        .await
+        .expect("tiles"),
+        json!("0")
+    );
+    assert_eq!(
+        c.execute(
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(u => new URL(u).origin !== location.origin);",
+            vec![],
+        )
+        .await
+        .expect("resources"),
+        json!([])
+    );
 
     // ... and is on the planner's Gantt.
     sign_in(&c, &base, s.keys.key(Role::Planner), "planner").await;
@@ -757,6 +809,49 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         "the risk pool chart",
     )
     .await;
+    // Capacity by area, day and period; unfilled packages by delayed-discharge reason.
+    css(&c, "#report-periods svg.grid rect.cell").await;
+    css(&c, "#report-capacity svg rect.bar").await;
+    wait_js(
+        &c,
+        "document.querySelector('#report-unfilled svg rect.bar, #report-unfilled .muted')",
+        20,
+        "the unfilled chart",
+    )
+    .await;
+    // Every chart downloads its CSV, with a header row.
+    c.execute(
+        "window.__csvs = []; const make = URL.createObjectURL; \
+         URL.createObjectURL = (b) => { window.__csvs.push(b); return make(b); }; \
+         document.querySelectorAll('#view-reports [data-csv]').forEach((b) => b.click());",
+        vec![],
+    )
+    .await
+    .expect("CSV buttons");
+    let buttons = c
+        .execute(
+            "return document.querySelectorAll('#view-reports [data-csv]').length;",
+            vec![],
+        )
+        .await
+        .expect("buttons");
+    assert_eq!(buttons, json!(8), "a CSV button on each report");
+    wait_js(&c, "window.__csvs.length === 8", 10, "eight CSV files").await;
+    let texts = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; Promise.all(window.__csvs.map((b) => b.text())).then(done);",
+            vec![],
+        )
+        .await
+        .expect("CSV texts");
+    for t in texts.as_array().expect("texts") {
+        let t = t.as_str().expect("text");
+        let lines: Vec<&str> = t.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert!(
+            !lines.is_empty() && lines[0].contains(','),
+            "a CSV with a header: {t}"
+        );
+    }
     screenshot(&c, "reports").await;
 
     provider_status(&s, &c).await;
@@ -773,7 +868,66 @@ async fn the_console_serves_every_role_in_a_real_browser() {
         "the connection-lost banner",
     )
     .await;
+    // The service comes back on the same address: the banner goes and live
+    // updates flow again without a reload.
+    s.stop = Some(restart(&s).await);
+    wait_js(
+        &c,
+        "document.querySelector('#banner').hidden",
+        30,
+        "the banner gone after reconnecting",
+    )
+    .await;
+    let live_before = wait_js(&c, "window.__carefillLive() + 1", 5, "live counter").await;
+    let mut r =
+        api(&s, "GET", "/v1/demo/referrals", Role::Broker, None).await["referrals"][0].clone();
+    for (field, id) in [("package", "id"), ("service_user", "id")] {
+        let renamed = format!("{}-back", r[field][id].as_str().expect("id"));
+        r[field][id] = json!(renamed);
+    }
+    r["package"]["service_user"] = r["service_user"]["id"].clone();
+    api(
+        &s,
+        "POST",
+        "/v1/referrals",
+        Role::Broker,
+        Some(&json!({"package": r["package"], "service_user": r["service_user"]})),
+    )
+    .await;
+    wait_js(
+        &c,
+        &format!("window.__carefillLive() + 1 > {live_before}"),
+        20,
+        "a live update after reconnecting",
+    )
+    .await;
     c.close().await.expect("close browser");
+}
+
+/// Serves `s`'s broker again on its address (after its server stopped); returns
+/// the new server's stop signal.
+async fn restart(s: &Service) -> oneshot::Sender<()> {
+    let state = AppState::builder(s.keys.store().expect("key store"))
+        .broker(Some(s.svc.clone()))
+        .build()
+        .expect("state");
+    let started = Instant::now();
+    let listener = loop {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.set_reuseaddr(true).expect("reuse address");
+        match sock.bind(s.addr).and_then(|()| sock.listen(64)) {
+            Ok(l) => break l,
+            Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                panic!("cannot listen on {} again: {e}", s.addr)
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(carefill_api::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    tx
 }
 
 /// The planner pins a visit, re-solves the week as a job, sees the preview and
@@ -1053,12 +1207,12 @@ async fn provider_status(s: &Service, c: &Client) {
 /// the demo team, and the queue with 1,000 open packages re-rendering after a
 /// live update. Run with
 /// `cargo test --test carefill console_measurements -- --ignored --nocapture`
-/// (`CAREFILL_CONSOLE_COUNTY=county` for the full demo county).
+/// (always on the county `carefill serve --demo` runs: 40 providers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by hand, prints numbers"]
 async fn console_measurements() {
     let (chromium, driver) = browser_tools().expect("chromium and chromedriver");
-    let s = start_service().await;
+    let s = start_service(CountySize::Demo).await;
     let base = format!("http://{}", s.addr);
     let (_driver, c) = start_browser(&chromium, &driver).await;
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -1200,4 +1354,505 @@ async fn console_measurements() {
         load().trim()
     );
     c.close().await.expect("close");
+}
+
+/// A tile server for the map: answers every GET with a small SVG tile and
+/// records the paths asked for.
+async fn tile_server() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                log.lock().expect("log").push(path.clone());
+                let body = format!(
+                    "<svg xmlns='http://www.w3.org/2000/svg' width='256' height='256'>\
+                     <rect width='256' height='256' fill='#eef3ee' stroke='#cfd8cf'/>\
+                     <text x='8' y='20' font-size='12' fill='#8a9a8a'>{path}</text></svg>"
+                );
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: image/svg+xml\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// "HH:MM" of an RFC 3339 instant on the clock of `zone`.
+fn clock_of(zone: &carefill_solver::model::Zone, t: &str) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(t)
+        .expect("RFC 3339")
+        .with_timezone(&chrono::Utc);
+    t.with_timezone(&zone.offset_at(&t))
+        .format("%H:%M")
+        .to_string()
+}
+
+/// A summer (BST) week on a manual clock, with a tile server configured:
+/// the planner's Gantt, the absence form and the carer's week are on the
+/// team's clock (Europe/London, UTC+1), and the calendar feed reads back to
+/// the rota's instants through its VTIMEZONE; an absence of the whole team
+/// drops visits and the broker's alerts panel names each person and visit and
+/// the emergency cover assigned; the map asks the configured tile origin for
+/// tiles, and the page's policy blocks any other origin. Every rota passes
+/// the checker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summer_week_on_the_teams_clock_dropped_visit_alerts_and_map_tiles() {
+    use carefill_solver::model::Zone;
+    let (chromium, driver) = match browser_tools() {
+        Ok(t) => t,
+        Err(why) if in_ci() => panic!("CI: the console's browser test cannot run: {why}"),
+        Err(why) => {
+            println!("skipping the console's browser test: {why}");
+            return;
+        }
+    };
+    // Monday 15 June 2026, 09:00 BST.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-06-15T08:00:00Z")
+        .expect("t0")
+        .with_timezone(&chrono::Utc);
+    let county = tokio::task::spawn_blocking(move || {
+        demo::county_at(
+            &demo::small_profile(),
+            11,
+            40,
+            t0,
+            &carefill_solver::broker::HorizonPolicy::default(),
+        )
+        .expect("county")
+    })
+    .await
+    .expect("county task");
+    let (tiles, tile_log) = tile_server().await;
+    let (probe, probe_log) = tile_server().await;
+    let config = ServiceConfig {
+        tile_url: Some(format!("http://{tiles}/{{z}}/{{x}}/{{y}}.svg")),
+        ..Default::default()
+    };
+    let s = start_service_with(county, Box::new(ManualClock::new(t0)), config).await;
+    let base = format!("http://{}", s.addr);
+    let (_driver, c) = start_browser(&chromium, &driver).await;
+    let zone = s.svc.read(|b, _| Zone::of(&b.roster.horizon));
+    assert_eq!(zone.name(), Some("Europe/London"));
+
+    // The planner's Gantt is on the team's clock, not UTC.
+    sign_in(&c, &base, s.keys.key(Role::Planner), "planner").await;
+    go(&c, "week").await;
+    css(&c, "#gantt rect.visit").await;
+    assert_eq!(
+        wait_js(
+            &c,
+            "document.querySelector('#week-zone')?.dataset.zone",
+            10,
+            "the zone"
+        )
+        .await,
+        json!("Europe/London")
+    );
+    let bars: Vec<(String, String)> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#gantt rect.visit')].map(b => [b.dataset.start, b.dataset.clock]);",
+            vec![],
+        )
+        .await
+        .expect("bars"),
+    )
+    .expect("pairs");
+    assert!(!bars.is_empty());
+    for (start, shown) in &bars {
+        assert!(start.ends_with("+01:00"), "a June visit in BST: {start}");
+        assert_eq!(shown, &clock_of(&zone, start), "the bar of {start}");
+    }
+    // A day's zoom puts each bar at its local minute of the day (150 px of names).
+    c.execute(
+        "const z = document.querySelector('#week-zoom'); z.value = '1'; z.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await
+    .expect("zoom");
+    let placed: Vec<(f64, String)> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#gantt rect.visit')].map(b => [b.x.baseVal.value, b.dataset.clock]);",
+            vec![],
+        )
+        .await
+        .expect("bars"),
+    )
+    .expect("pairs");
+    let mut checked = 0;
+    for (x, hm) in placed
+        .iter()
+        .filter(|(x, _)| (150.0..150.0 + 1440.0).contains(x))
+    {
+        let (h, m) = hm.split_once(':').expect("HH:MM");
+        let minute: f64 = h.parse::<f64>().expect("h") * 60.0 + m.parse::<f64>().expect("m");
+        assert!(
+            (x - 150.0 - minute).abs() < 0.01,
+            "bar at {hm} drawn at x {x}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "bars on the zoomed day");
+    c.execute(
+        "const z = document.querySelector('#week-zoom'); z.value = 'week'; z.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await
+    .expect("zoom out");
+    screenshot(&c, "planner-week-bst").await;
+    // The absence form's local times are the team's: midnight on the second day is 23:00 UTC.
+    let from = wait_js(
+        &c,
+        "document.querySelector('#absence-from')?.value",
+        10,
+        "the absence form",
+    )
+    .await;
+    assert_eq!(from, json!("2026-06-16T00:00"));
+    let carer = wait_js(
+        &c,
+        "document.querySelector('#absence-carer')?.value",
+        10,
+        "a carer",
+    )
+    .await;
+    let carer = carer.as_str().expect("carer").to_string();
+    // An absence ending when it starts: the API's error is at the `to` field.
+    c.execute(
+        "document.querySelector('#absence-to').value = '2026-06-16T00:00';",
+        vec![],
+    )
+    .await
+    .expect("bad end");
+    css(&c, "#absence-submit")
+        .await
+        .click()
+        .await
+        .expect("bad absence");
+    wait_js(
+        &c,
+        "document.querySelector(\"#absence [data-error-for='$.to']\")?.textContent",
+        20,
+        "the absence's field error",
+    )
+    .await;
+    assert_eq!(
+        css(&c, "#absence-to")
+            .await
+            .attr("aria-invalid")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("true")
+    );
+    c.execute(
+        "document.querySelector('#absence-to').value = '2026-06-17T00:00';",
+        vec![],
+    )
+    .await
+    .expect("good end");
+    css(&c, "#absence-submit")
+        .await
+        .click()
+        .await
+        .expect("absence");
+    css(&c, "#changes").await;
+    let absent = s.svc.read(|b, _| {
+        b.roster
+            .carers
+            .iter()
+            .find(|x| x.id == carer)
+            .map(|x| {
+                x.absences
+                    .iter()
+                    .map(|a| a.from.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    });
+    assert!(
+        absent
+            .iter()
+            .any(|f| chrono::DateTime::parse_from_rfc3339(f)
+                .is_ok_and(
+                    |t| t.with_timezone(&chrono::Utc).to_rfc3339() == "2026-06-15T23:00:00+00:00"
+                )),
+        "absence from local midnight: {absent:?}"
+    );
+
+    // The carer's week shows local times; the calendar feed reads back to the rota.
+    let link = api(
+        &s,
+        "POST",
+        &format!("/v1/carers/{carer}/week-link"),
+        Role::Planner,
+        Some(&json!({})),
+    )
+    .await;
+    let (want, own) = s.svc.read(|b, _| {
+        let mut want = Vec::new();
+        let mut own = std::collections::BTreeMap::new();
+        for r in b.rotas[&s.team].routes.iter().filter(|r| r.carer == carer) {
+            for st in &r.stops {
+                want.push((
+                    st.visit.clone(),
+                    format!(
+                        "{}–{}",
+                        clock_of(&zone, &st.start),
+                        clock_of(&zone, &st.end)
+                    ),
+                ));
+                own.insert(
+                    format!("{}/{carer}@carefill", st.visit),
+                    (st.start.clone(), st.end.clone()),
+                );
+            }
+        }
+        (want, own)
+    });
+    assert!(!want.is_empty(), "the carer has visits after the absence");
+    c.goto(&format!(
+        "{base}{}",
+        link["console_path"].as_str().expect("path")
+    ))
+    .await
+    .expect("open link");
+    c.refresh().await.expect("load link");
+    css(&c, "#view-carer-week [data-visit]").await;
+    assert_eq!(
+        wait_js(
+            &c,
+            "document.querySelector('#carer-zone')?.dataset.zone",
+            10,
+            "zone"
+        )
+        .await,
+        json!("Europe/London")
+    );
+    for (visit, hm) in &want {
+        let shown = c
+            .execute(
+                &format!("return document.querySelector(\"#view-carer-week tr[data-visit='{visit}'] strong\")?.textContent;"),
+                vec![],
+            )
+            .await
+            .expect("row");
+        assert_eq!(shown, json!(hm), "carer's week row of {visit}");
+    }
+    screenshot(&c, "carer-week-bst").await;
+    // A changed token is refused with the API's reason, not a blank page.
+    let bad =
+        link["console_path"]
+            .as_str()
+            .expect("path")
+            .replacen("carer-week/", "carer-week/x", 1);
+    c.goto(&format!("{base}{bad}"))
+        .await
+        .expect("open bad link");
+    c.refresh().await.expect("load bad link");
+    css(&c, "#view-carer-week .problem[data-status='403']").await;
+    let ics = crate::e2e::http(
+        s.addr,
+        "GET",
+        link["calendar_path"].as_str().expect("calendar"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(ics.status, 200);
+    let events = crate::console_api::parse_ics(&String::from_utf8_lossy(&ics.body));
+    assert_eq!(events.len(), own.len());
+    for e in &events {
+        assert_eq!(e.tzid.as_deref(), Some("Europe/London"));
+        let (a, b) = &own[&e.uid];
+        assert_eq!(
+            e.start.to_rfc3339(),
+            chrono::DateTime::parse_from_rfc3339(a)
+                .expect("a")
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339()
+        );
+        assert_eq!(
+            e.end.to_rfc3339(),
+            chrono::DateTime::parse_from_rfc3339(b)
+                .expect("b")
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339()
+        );
+    }
+
+    // The whole team off sick this afternoon drops visits: the broker's console
+    // shows each as an alert with its person, and the emergency cover assigned.
+    sign_in(&c, &base, s.keys.key(Role::Broker), "broker").await;
+    go(&c, "queue").await;
+    wait_js(
+        &c,
+        "document.querySelector('#queue-count')?.textContent",
+        20,
+        "the queue",
+    )
+    .await;
+    let carers: Vec<String> = s.svc.read(|b, _| {
+        b.roster
+            .carers
+            .iter()
+            .filter(|x| x.team.as_deref() == Some(s.team.as_str()))
+            .map(|x| x.id.clone())
+            .collect()
+    });
+    let absence = json!({"from": "2026-06-15T13:00:00+01:00", "to": "2026-06-15T23:59:00+01:00", "reason": "sick"});
+    let (mut dropped, mut cover) = (Vec::new(), Vec::new());
+    for id in &carers {
+        let v = api(
+            &s,
+            "POST",
+            &format!("/v1/carers/{id}/absences"),
+            Role::Admin,
+            Some(&absence),
+        )
+        .await;
+        dropped.extend(
+            v["changes"]["dropped"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        cover.extend(v["emergency_cover"].as_array().cloned().unwrap_or_default());
+    }
+    assert!(!dropped.is_empty(), "the whole team away drops visits");
+    assert!(
+        dropped.len() <= 50,
+        "the panel lists 50 alerts; {} dropped",
+        dropped.len()
+    );
+    assert!(
+        !cover.is_empty(),
+        "the standby team covers some dropped visits"
+    );
+    for d in &dropped {
+        let visit = d["visit"].as_str().expect("visit");
+        let row = format!("#alert-rows tr[data-alert='visit_dropped'][data-visit='{visit}']");
+        wait_js(
+            &c,
+            &format!("document.querySelector(\"{row}\")"),
+            20,
+            &format!("the alert of {visit}"),
+        )
+        .await;
+        let (person, text, shown_cover): (String, String, String) = serde_json::from_value(
+            c.execute(
+                &format!("const r = document.querySelector(\"{row}\"); return [r.dataset.person, r.textContent, r.querySelector('[data-cover]').dataset.cover];"),
+                vec![],
+            )
+            .await
+            .expect("row"),
+        )
+        .expect("cells");
+        assert_eq!(json!(person), d["person"], "{visit}");
+        assert!(
+            text.contains(visit) && text.contains(person.as_str()),
+            "{text}"
+        );
+        let want_cover = cover
+            .iter()
+            .find(|e| e["visit"] == json!(visit))
+            .map(|e| {
+                e["carers"]
+                    .as_array()
+                    .expect("carers")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        assert_eq!(shown_cover, want_cover, "cover of {visit}");
+    }
+    c.execute(
+        "document.querySelector('#alerts details')?.scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll");
+    screenshot(&c, "alerts").await;
+    s.svc.read(|b, _| {
+        for (team, rota) in &b.rotas {
+            let req = b.team_request(team).expect("team");
+            let p = carefill_solver::model::Problem::from_request(&req).expect("problem");
+            let rep = carefill_solver::check::check(&p, rota);
+            assert!(
+                rep.violations.is_empty(),
+                "team {team}: {:?}",
+                rep.violations.first()
+            );
+        }
+    });
+
+    // The map asks the configured tile server, and nothing else outside the page's origin.
+    go(&c, "map").await;
+    css(&c, "#map-box svg image.tile").await;
+    let started = Instant::now();
+    while tile_log.lock().expect("log").is_empty() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = tile_log.lock().expect("log").clone();
+    assert!(!asked.is_empty(), "no tile was requested");
+    for p in &asked {
+        let parts: Vec<&str> = p
+            .trim_start_matches('/')
+            .trim_end_matches(".svg")
+            .split('/')
+            .collect();
+        assert!(
+            parts.len() == 3 && parts.iter().all(|n| n.parse::<u32>().is_ok()),
+            "tile path {p}"
+        );
+    }
+    let outside: Vec<String> = serde_json::from_value(
+        c.execute(
+            &format!("return performance.getEntriesByType('resource').map(e => e.name).filter(u => ![location.origin, 'http://{tiles}'].includes(new URL(u).origin));"),
+            vec![],
+        )
+        .await
+        .expect("resources"),
+    )
+    .expect("names");
+    assert!(
+        outside.is_empty(),
+        "requests outside the page and tile origins: {outside:?}"
+    );
+    screenshot(&c, "map-tiles").await;
+    // An image from any other origin is refused by the policy before it is asked for.
+    c.execute(
+        &format!("window.__blocked = []; document.addEventListener('securitypolicyviolation', e => window.__blocked.push(e.blockedURI)); \
+                  const i = new Image(); i.src = 'http://{probe}/probe.png'; document.body.append(i);"),
+        vec![],
+    )
+    .await
+    .expect("probe");
+    wait_js(
+        &c,
+        &format!("window.__blocked.some(u => u.startsWith('http://{probe}'))"),
+        10,
+        "the policy refusing another origin",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        probe_log.lock().expect("log").is_empty(),
+        "another origin was asked"
+    );
+    c.close().await.expect("close browser");
 }

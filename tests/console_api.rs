@@ -9,6 +9,7 @@ use carefill_api::broker_service::{BrokerService, SystemClock};
 use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role};
 use carefill_solver::broker::demo::{self, DemoCounty};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -31,8 +32,25 @@ struct Svc {
     other_team: String,
 }
 
+/// The county `carefill serve --demo` runs (40 providers, seed 1, 60 search
+/// iterations per team), for the measurements.
+pub(crate) fn demo_county() -> &'static DemoCounty {
+    static C: OnceLock<DemoCounty> = OnceLock::new();
+    C.get_or_init(|| {
+        demo::county(
+            &carefill_solver::generate::ScenarioSize::County.profile(),
+            1,
+            60,
+        )
+        .expect("county")
+    })
+}
+
 async fn start() -> Svc {
-    let c = county();
+    start_on(county()).await
+}
+
+async fn start_on(c: &'static DemoCounty) -> Svc {
     let provider = c.roster.providers[0].id.clone();
     let team_of = |p: &str| {
         c.roster
@@ -122,6 +140,153 @@ impl Svc {
     }
 }
 
+fn instant(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// A VEVENT read back: its UID, the instants of DTSTART and DTEND, and the
+/// TZID they were written in (none for UTC).
+#[derive(Debug)]
+pub(crate) struct IcsEvent {
+    pub uid: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub tzid: Option<String>,
+}
+
+/// An observance of a VTIMEZONE: from its onset (local time before the
+/// change), the offset changes from `from` to `to` (seconds east).
+struct Observance {
+    onset: NaiveDateTime,
+    from: i32,
+    to: i32,
+}
+
+fn ics_offset(v: &str) -> i32 {
+    let sign = match &v[..1] {
+        "+" => 1,
+        "-" => -1,
+        _ => panic!("offset `{v}`"),
+    };
+    let n = |r: std::ops::Range<usize>| v.get(r).map_or(0, |d| d.parse::<i32>().expect("digits"));
+    assert!(v.len() == 5 || v.len() == 7, "offset `{v}`");
+    sign * (n(1..3) * 3600 + n(3..5) * 60 + n(5..7))
+}
+
+/// The instant of local time `t` in a zone of `obs` (RFC 5545 §3.6.5): the
+/// observance in force is the one with the latest onset at or before the
+/// instant; a local time that happens twice is its first occurrence.
+fn resolve(obs: &[Observance], t: NaiveDateTime) -> DateTime<Utc> {
+    let onset = |o: &Observance| (o.onset - chrono::Duration::seconds(i64::from(o.from))).and_utc();
+    obs.iter()
+        .filter_map(|o| {
+            let at = (t - chrono::Duration::seconds(i64::from(o.to))).and_utc();
+            let in_force = obs
+                .iter()
+                .filter(|x| onset(x) <= at)
+                .max_by_key(|x| onset(x))?;
+            (in_force.to == o.to).then_some(at)
+        })
+        .min()
+        .unwrap_or_else(|| panic!("local time {t} is in no observance"))
+}
+
+/// Parses an iCalendar text as far as checking it needs (RFC 5545): CRLF
+/// lines unfolded, BEGIN/END nested and closed, the VTIMEZONEs' observances,
+/// and each VEVENT's DTSTART and DTEND as instants (a local time through the
+/// VTIMEZONE its TZID names, which must exist).
+pub(crate) fn parse_ics(text: &str) -> Vec<IcsEvent> {
+    assert!(text.ends_with("\r\n"), "lines end with CRLF");
+    let unfolded = text.replace("\r\n ", "").replace("\r\n\t", "");
+    let mut stack: Vec<String> = Vec::new();
+    let mut zones: std::collections::HashMap<String, Vec<Observance>> = Default::default();
+    let (mut tzid, mut onset, mut from, mut to) = (String::new(), None, None, None);
+    type When = (Option<String>, String);
+    let mut events: Vec<(String, When, When)> = Vec::new();
+    let (mut uid, mut start, mut end): (Option<String>, Option<When>, Option<When>) =
+        (None, None, None);
+    for line in unfolded.split("\r\n").filter(|l| !l.is_empty()) {
+        assert!(!line.contains('\n'), "a bare LF in `{line}`");
+        let (head, value) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("no `:` in `{line}`"));
+        let mut parts = head.split(';');
+        let name = parts.next().unwrap_or_default();
+        let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
+        let top = stack.last().map(String::as_str);
+        match (name, top) {
+            ("BEGIN", _) => stack.push(value.to_string()),
+            ("END", _) => {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(value),
+                    "END:{value} closes another component"
+                );
+                match value {
+                    "STANDARD" | "DAYLIGHT" => {
+                        zones.entry(tzid.clone()).or_default().push(Observance {
+                            onset: onset.take().expect("observance DTSTART"),
+                            from: from.take().expect("TZOFFSETFROM"),
+                            to: to.take().expect("TZOFFSETTO"),
+                        })
+                    }
+                    "VEVENT" => events.push((
+                        uid.take().expect("UID"),
+                        start.take().expect("DTSTART"),
+                        end.take().expect("DTEND"),
+                    )),
+                    _ => {}
+                }
+            }
+            ("TZID", Some("VTIMEZONE")) => tzid = value.to_string(),
+            ("DTSTART", Some("STANDARD" | "DAYLIGHT")) => {
+                onset = Some(NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").expect("onset"));
+            }
+            ("TZOFFSETFROM", _) => from = Some(ics_offset(value)),
+            ("TZOFFSETTO", _) => to = Some(ics_offset(value)),
+            ("UID", Some("VEVENT")) => uid = Some(value.to_string()),
+            ("DTSTART" | "DTEND", Some("VEVENT")) => {
+                let zone = params
+                    .iter()
+                    .find(|(k, _)| *k == "TZID")
+                    .map(|(_, v)| v.to_string());
+                let w = Some((zone, value.to_string()));
+                if name == "DTSTART" {
+                    start = w
+                } else {
+                    end = w
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+    let read = |(zone, v): &When| -> DateTime<Utc> {
+        match zone {
+            None => NaiveDateTime::parse_from_str(v, "%Y%m%dT%H%M%SZ")
+                .expect("UTC time")
+                .and_utc(),
+            Some(z) => resolve(
+                zones
+                    .get(z)
+                    .unwrap_or_else(|| panic!("TZID {z} has no VTIMEZONE")),
+                NaiveDateTime::parse_from_str(v, "%Y%m%dT%H%M%S").expect("local time"),
+            ),
+        }
+    };
+    events
+        .iter()
+        .map(|(uid, s, e)| IcsEvent {
+            uid: uid.clone(),
+            start: read(s),
+            end: read(e),
+            tzid: s.0.clone(),
+        })
+        .collect()
+}
+
 fn text(r: &Resp) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
@@ -183,10 +348,27 @@ async fn a_carers_calendar_is_rfc_5545_and_scoped_to_the_team() {
     });
     assert_eq!(body.matches("BEGIN:VEVENT").count(), stops);
     assert_eq!(body.matches("END:VEVENT").count(), stops);
-    let unfolded = body.replace("\r\n ", "");
-    assert!(unfolded.lines().any(|l| l.starts_with("DTSTART:")
-        && l.ends_with('Z')
-        && l.len() == "DTSTART:20261130T080000Z".len()));
+    // Read back through its VTIMEZONE, every event is at its visit's instants,
+    // in local time of the roster's zone.
+    let (zone, want) = s.svc.read(|b, _| {
+        let mut want = std::collections::BTreeMap::new();
+        for r in b.rotas[&s.team].routes.iter().filter(|r| r.carer == carer) {
+            for st in &r.stops {
+                want.insert(
+                    format!("{}/{carer}@carefill", st.visit),
+                    (instant(&st.start), instant(&st.end)),
+                );
+            }
+        }
+        (b.roster.horizon.time_zone.clone(), want)
+    });
+    assert_eq!(zone.as_deref(), Some("Europe/London"));
+    let events = parse_ics(&body);
+    assert_eq!(events.len(), want.len());
+    for e in &events {
+        assert_eq!(e.tzid.as_deref(), zone.as_deref(), "{}", e.uid);
+        assert_eq!(want.get(&e.uid), Some(&(e.start, e.end)), "{}", e.uid);
+    }
     assert_eq!(s.get(&path, Role::Provider).await.status, 200);
     assert_eq!(s.get(&path, Role::Broker).await.status, 200);
     // Another provider's carer: 403 for the provider and planner keys.
@@ -817,8 +999,9 @@ async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
     );
 }
 
-/// A measurement, not an assertion: the latency of `POST /v1/recommendations?k=3`
-/// (one request at a time, cycling through 8 demo referrals) with no console
+/// A measurement on the demo county ([`demo_county`]), not an assertion: the
+/// latency of `POST /v1/recommendations?k=3` (one request at a time, cycling
+/// through 8 demo referrals) with no console
 /// connected and with 50 live event streams open, while a package is referred
 /// and cancelled every second so the streams carry events. The service runs in
 /// this process on its own runtime threads; the streams are read by tasks of
@@ -828,8 +1011,11 @@ async fn a_tile_url_adds_only_its_origin_to_the_console_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by hand, prints numbers"]
 async fn console_sse_load() {
-    let s = start().await;
-    s.svc.set_demo_referrals(county().referrals.clone());
+    let c = tokio::task::spawn_blocking(demo_county)
+        .await
+        .expect("county");
+    let s = start_on(c).await;
+    s.svc.set_demo_referrals(c.referrals.clone());
     let key = s.keys.key(Role::Broker).to_string();
     let referrals = s.get("/v1/demo/referrals", Role::Broker).await.json()["referrals"]
         .as_array()

@@ -377,6 +377,67 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
     assert_frozen(&before, &s.state(), s.clock.now());
     assert_rotas_pass_the_checker(&s.svc);
 
+    // Another carer of the team, working today, changes availability: the
+    // re-plan moves nothing that had started.
+    let before = s.state();
+    let other = before.rotas[&team]
+        .routes
+        .iter()
+        .filter(|r| r.shift.contains("#2026-12-01#") && r.carer != carer)
+        .map(|r| r.carer.clone())
+        .next()
+        .expect("another carer working today");
+    let shifts = json!({"shifts": [{"days": ["daily"], "start": "07:00", "end": "12:00"}]});
+    s.ok(
+        "PUT",
+        &format!("/v1/carers/{other}/availability"),
+        Some(&shifts),
+    )
+    .await;
+    assert_frozen(&before, &s.state(), s.clock.now());
+    assert_rotas_pass_the_checker(&s.svc);
+
+    // The team's provider fails and a carer moves to another provider's team:
+    // this morning's visits of the released packages stay on record as they
+    // were (in the team's history), and nothing else that had started moves.
+    let before = s.state();
+    let failing = (before.roster.teams.iter())
+        .find(|t| t.id == team)
+        .and_then(|t| t.provider.clone())
+        .expect("the team's provider");
+    let to_team = (before.roster.teams.iter())
+        .filter(|t| t.provider.is_some() && t.provider.as_deref() != Some(failing.as_str()))
+        .find(|t| {
+            let members = before
+                .roster
+                .carers
+                .iter()
+                .filter(|c| c.team.as_deref() == Some(t.id.as_str()))
+                .count();
+            members
+                < t.max_members
+                    .unwrap_or(before.roster.settings.max_team_size) as usize
+        })
+        .map(|t| t.id.clone())
+        .expect("a team with room");
+    let status = json!({"status": "failed", "transfers": [{"carer": other, "to_team": to_team}]});
+    s.ok(
+        "POST",
+        &format!("/v1/providers/{failing}/status"),
+        Some(&status),
+    )
+    .await;
+    let after = s.state();
+    assert!(
+        after.history[&team]
+            .routes
+            .iter()
+            .any(|r| r.shift.contains("#2026-12-01#")),
+        "today's started visits of the failed team are kept"
+    );
+    assert_frozen(&before, &after, s.clock.now());
+    assert_rotas_pass_the_checker(&s.svc);
+
     // A restart replays the same rolled state.
     let live = s.state();
     drop(s);

@@ -381,8 +381,9 @@ async fn the_validate_route_names_the_time_zone_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_carer_calendar_gives_utc_instants_across_the_change() {
+async fn the_carer_calendar_gives_local_times_in_its_zone_across_the_change() {
     let (req, _, rota) = solve_london("2026-10-22");
+    let published = rota.clone();
     let dir = std::env::temp_dir().join(format!(
         "carefill-time-zones-{}-{}",
         std::process::id(),
@@ -420,18 +421,53 @@ async fn the_carer_calendar_gives_utc_instants_across_the_change() {
     let body = String::from_utf8(resp.body().to_vec())
         .unwrap()
         .replace("\r\n ", "");
-    assert!(body.contains("X-WR-TIMEZONE:Europe/London\r\n"), "{body}");
-    // 09:00 BST is 08:00 UTC; 09:00 GMT is 09:00 UTC; 01:30 on the 25-hour day is its first occurrence.
+    // A VTIMEZONE with the change in force (BST since March) and the one on 25 October.
     for line in [
-        "DTSTART:20261024T080000Z",
-        "DTSTART:20261025T090000Z",
-        "DTSTART:20261026T090000Z",
-        "DTSTART:20261025T003000Z",
+        "BEGIN:VTIMEZONE\r\nTZID:Europe/London\r\n",
+        "BEGIN:DAYLIGHT\r\nDTSTART:20260329T010000\r\nTZOFFSETFROM:+0000\r\nTZOFFSETTO:+0100\r\nEND:DAYLIGHT\r\n",
+        "BEGIN:STANDARD\r\nDTSTART:20261025T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nEND:STANDARD\r\n",
+    ] {
+        assert!(body.contains(line), "{line} missing:\n{body}");
+    }
+    // 09:00 BST and 09:00 GMT are both 09:00 on the team's clock; 01:30 on the
+    // 25-hour day is its first occurrence (BST); 01:00 after the clocks went
+    // back happens twice, and its second reading is written in UTC.
+    for line in [
+        "DTSTART;TZID=Europe/London:20261024T090000",
+        "DTSTART;TZID=Europe/London:20261025T090000",
+        "DTSTART;TZID=Europe/London:20261026T090000",
+        "DTSTART;TZID=Europe/London:20261025T013000",
         "DTEND:20261025T010000Z",
     ] {
         assert!(
             body.contains(&format!("{line}\r\n")),
             "{line} missing:\n{body}"
+        );
+    }
+    // Read back through the VTIMEZONE, each event is at its visit's instants.
+    let events = crate::console_api::parse_ics(std::str::from_utf8(resp.body()).unwrap());
+    let stops: Vec<_> = published
+        .routes
+        .iter()
+        .filter(|r| r.carer == "ann")
+        .flat_map(|r| &r.stops)
+        .collect();
+    assert_eq!(events.len(), stops.len());
+    let utc = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    for st in stops {
+        let e = events
+            .iter()
+            .find(|e| e.uid == format!("{}/ann@carefill", st.visit))
+            .unwrap_or_else(|| panic!("no event for {}", st.visit));
+        assert_eq!(
+            (e.start, e.end),
+            (utc(&st.start), utc(&st.end)),
+            "{}",
+            st.visit
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,12 +3,20 @@
 //! injectable [`Clock`] so tests and simulations can run a day in milliseconds.
 //!
 //! Two copies of the broker live in memory. Commands run one at a time on the
-//! writer's copy: they decide and apply events (the slow part: candidate
-//! search and fit checks) and commit them in one transaction. Reads use the
-//! readers' copy, which is brought up to date by applying the committed events
-//! (cheap: appliers do no search), so a read never waits for a command's fit
-//! checks, only for the events' application. If the commit fails, both copies
-//! are rebuilt from the store, so memory never runs ahead of the database.
+//! writer's copy: they decide and apply events and commit them in one
+//! transaction. Reads use the readers' copy, an immutable snapshot (`Arc`)
+//! a read takes and lets go of the lock at once, so reads run in parallel and
+//! never wait for a command; it is brought up to date by applying the committed
+//! events (cheap: appliers do no search), in place when no read holds it,
+//! else by publishing a new snapshot. If the commit fails, both copies are
+//! rebuilt from the store, so memory never runs ahead of the database.
+//!
+//! The slow part of a referral or a re-brokering (candidate search and fit
+//! checks) runs before the command takes the writer, on the readers' snapshot
+//! ([`BrokerService::execute_prepared`]); at commit the writer re-checks the
+//! teams whose rota changed in between (from the events committed since,
+//! kept in a short log), so two referrals racing for a team's last room
+//! cannot both be placed there.
 //!
 //! Several processes may share one PostgreSQL database: the one holding the
 //! store's writer lease runs commands; the others are reader replicas that
@@ -16,11 +24,15 @@
 //! ([`BrokerService::follow`]), taking the lease when the writer's process ends.
 
 use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, Loaded, StoreError, rebuild};
-use carefill_solver::broker::{Broker, BrokerError, BrokerEvent};
+use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PreparedSearch};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+
+/// Commits kept for re-validating prepared searches (a search older than
+/// this many commits is done again in the writer).
+const RECENT_COMMITS: usize = 256;
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
@@ -81,8 +93,11 @@ pub struct BrokerService {
     /// The copy commands change, held for a whole command.
     writer: Mutex<Broker>,
     /// The copy reads see: the writer's state as of the last committed command.
-    reader: RwLock<Broker>,
-    /// Taken only while holding the writer (or for counts).
+    reader: RwLock<Arc<Broker>>,
+    /// The last commits' events, with the writer's `events_applied` after
+    /// each, for re-validating searches made on an older snapshot.
+    recent: Mutex<std::collections::VecDeque<(u64, Arc<Vec<BrokerEvent>>)>>,
+    /// Taken for a commit (while holding the writer), for counts, and by the job store.
     /// Also taken by the webhook sender, which never holds a broker copy.
     store: crate::webhooks::SharedStore,
     /// Whether this process holds the writer lease (see [`BrokerService::follow`]).
@@ -137,7 +152,8 @@ impl BrokerService {
             .map_err(|e| format!("webhooks: {e}"))?;
         webhooks.set_sending(is_writer);
         Ok(BrokerService {
-            reader: RwLock::new(broker.clone()),
+            reader: RwLock::new(Arc::new(broker.clone())),
+            recent: Mutex::new(std::collections::VecDeque::new()),
             writer: Mutex::new(broker),
             store,
             is_writer: AtomicBool::new(is_writer),
@@ -193,11 +209,7 @@ impl BrokerService {
             for e in &events {
                 broker.apply(e);
             }
-            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
-            for e in &events {
-                reader.apply(e);
-            }
-            drop(reader);
+            self.publish(&events, &broker);
             if self.live.receiver_count() > 0 {
                 let live = crate::live::summarise(&broker, &events, self.clock.now());
                 let _ = self.live.send(std::sync::Arc::new(live));
@@ -250,7 +262,6 @@ impl BrokerService {
             return Err(ServiceError::ReadReplica);
         }
         let mut broker = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now();
         // Visits that started before now are frozen in every fit check and re-plan.
         broker.set_now(now);
@@ -261,9 +272,9 @@ impl BrokerService {
             Err(e) => {
                 // A refused command may have applied some events before refusing:
                 // the writer returns to the readers' (committed) state.
-                let reader = self.reader.read().unwrap_or_else(|e| e.into_inner());
+                let reader = self.snapshot();
                 if broker.events_applied != reader.events_applied {
-                    *broker = reader.clone();
+                    *broker = (*reader).clone();
                 }
                 return Err(e.into());
             }
@@ -271,28 +282,29 @@ impl BrokerService {
         if events.is_empty() {
             return Ok(events);
         }
+        // The database is taken for the commit only (the job store and the
+        // webhook sender share it); the writer lock keeps commands in order.
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = store.commit(&Actor { who, command }, now, &events, &broker) {
             // Memory must not run ahead of the database: rebuild from what is stored.
             if let Ok(Some(loaded)) = store.load()
                 && let Ok(b) = rebuild(&loaded)
             {
-                *self.reader.write().unwrap_or_else(|e| e.into_inner()) = b.clone();
+                *self.reader.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(b.clone());
                 *broker = b;
             } else {
-                *broker = self
-                    .reader
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
+                *broker = (*self.snapshot()).clone();
             }
+            self.lock_recent().clear();
             return Err(e.into());
         }
+        self.publish(&events, &broker);
         {
-            let mut reader = self.reader.write().unwrap_or_else(|e| e.into_inner());
-            for e in &events {
-                reader.apply(e);
+            let mut recent = self.lock_recent();
+            recent.push_back((broker.events_applied, Arc::new(events.clone())));
+            while recent.len() > RECENT_COMMITS {
+                recent.pop_front();
             }
-            debug_assert_eq!(reader.events_applied, broker.events_applied);
         }
         let push = self.webhooks.active();
         if self.live.receiver_count() > 0 || push {
@@ -317,10 +329,105 @@ impl BrokerService {
         &self.webhooks
     }
 
-    /// Reads the broker state as of the last committed command.
+    /// Reads the broker state as of the last committed command (a snapshot:
+    /// no lock is held while `f` runs).
     pub fn read<T>(&self, f: impl FnOnce(&Broker, DateTime<Utc>) -> T) -> T {
-        let broker = self.reader.read().unwrap_or_else(|e| e.into_inner());
+        let broker = self.snapshot();
         f(&broker, self.clock.now())
+    }
+
+    /// The readers' current snapshot.
+    fn snapshot(&self) -> Arc<Broker> {
+        self.reader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn lock_recent(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(u64, Arc<Vec<BrokerEvent>>)>> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the readers' copy to the writer's state after `events`: applied
+    /// in place when no read holds the snapshot, else a new snapshot cloned
+    /// from the writer (reads in flight keep the old one).
+    fn publish(&self, events: &[BrokerEvent], writer: &Broker) {
+        {
+            let mut slot = self.reader.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(reader) = Arc::get_mut(&mut slot) {
+                for e in events {
+                    reader.apply(e);
+                }
+                debug_assert_eq!(reader.events_applied, writer.events_applied);
+                return;
+            }
+        }
+        let next = Arc::new(writer.clone());
+        *self.reader.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
+    /// The events the writer applied after `seen`, from the recent-commit log;
+    /// `None` when the log no longer reaches back that far.
+    fn events_since(&self, seen: u64, now_applied: u64) -> Option<Vec<BrokerEvent>> {
+        if seen == now_applied {
+            return Some(Vec::new());
+        }
+        let recent = self.lock_recent();
+        let mut out = Vec::new();
+        let mut at = seen;
+        for (after, events) in recent.iter() {
+            if *after <= seen {
+                continue;
+            }
+            // Commits must follow each other without a gap from `seen` on.
+            if *after - events.len() as u64 != at {
+                return None;
+            }
+            out.extend(events.iter().cloned());
+            at = *after;
+        }
+        (at == now_applied).then_some(out)
+    }
+
+    /// Runs a command whose slow part, a candidate search, is done first by
+    /// `search` on the readers' snapshot without holding the writer (so other
+    /// commands and the second core go on meanwhile). `f` then runs as in
+    /// [`Self::execute`] with the search and the events committed since, and
+    /// re-validates it against the writer's state ([`Broker::revalidate`]).
+    pub fn execute_prepared<S, F>(
+        &self,
+        who: &str,
+        command: &str,
+        search: S,
+        f: F,
+    ) -> Result<Vec<BrokerEvent>, ServiceError>
+    where
+        S: FnOnce(&Broker, DateTime<Utc>) -> Option<PreparedSearch>,
+        F: FnOnce(
+            &mut Broker,
+            DateTime<Utc>,
+            Option<PreparedSearch>,
+        ) -> Result<Vec<BrokerEvent>, BrokerError>,
+    {
+        if !self.is_writer() {
+            return Err(ServiceError::ReadReplica);
+        }
+        let prepared = search(&self.snapshot(), self.clock.now());
+        self.execute(who, command, |b, now| {
+            let prepared = prepared.map(|mut p| {
+                p.since = self.events_since(p.seen, b.events_applied);
+                p
+            });
+            f(b, now, prepared)
+        })
+    }
+
+    /// The database, shared (e.g. with the solve-job store, which keeps its
+    /// own table there). Never held across a broker command's decision.
+    pub fn shared_store(&self) -> crate::webhooks::SharedStore {
+        self.store.clone()
     }
 
     /// Audit-log length and query-table row counts, straight from the database.

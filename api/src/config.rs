@@ -25,6 +25,9 @@ pub struct ServiceConfig {
     /// Map tiles for the console (`https://host/{z}/{x}/{y}.png`), checked by
     /// [`crate::console::tile_origin`]; `None` draws the map without tiles.
     pub tile_url: Option<String>,
+    /// Webhook receivers: plain `http://` to any host (otherwise loopback
+    /// only), and a PEM file of extra CA certificates to trust.
+    pub webhooks: crate::webhooks::WebhookTransport,
 }
 
 impl Default for ServiceConfig {
@@ -36,6 +39,7 @@ impl Default for ServiceConfig {
             finished_job_ttl: Duration::from_secs(3600),
             drain_timeout: Duration::from_secs(10),
             tile_url: None,
+            webhooks: Default::default(),
         }
     }
 }

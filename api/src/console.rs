@@ -61,6 +61,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/providers.js", JS),
     asset!("js/carer.js", JS),
     asset!("js/plan.js", JS),
+    asset!("js/zone.js", JS),
 ];
 
 /// The Content-Security-Policy, allowing images from `tiles` (an origin) too.

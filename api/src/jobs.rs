@@ -1,5 +1,5 @@
-//! Asynchronous solve jobs and their bounded in-memory store (the routes are
-//! in `handlers/jobs.rs`).
+//! Asynchronous solve jobs and their bounded store (the routes are in
+//! `handlers/jobs.rs`).
 //!
 //! A job validates its request at submission (422 at once), then waits for a
 //! solver slot — the same semaphore as synchronous solves — and solves on the
@@ -12,17 +12,28 @@
 //! best rota found so far, which becomes the job's result; a job cancelled
 //! while waiting has no result. Jobs are visible to the key that submitted
 //! them and to admin keys only (others get 404, so ids do not leak).
+//!
+//! With a broker database (`serve --db`), every job is also written to the
+//! store's `solve_jobs` table when it is taken (before the 202), when it starts
+//! and when it finishes (with its rota), so a finished job's result outlives a
+//! restart and can be fetched from any replica. Each process records its jobs
+//! under its own instance id; at start it marks `interrupted`, with the reason,
+//! the queued and running jobs of processes that have ended (SQLite: every
+//! unfinished job, one process per file; PostgreSQL: those whose process's
+//! instance lock is free), instead of losing them silently.
 
 use crate::auth::Principal;
 use crate::config::ServiceConfig;
 use crate::http::error::ApiError;
 use crate::metrics::Metrics;
 use crate::solving::{RunningGuard, outcome_label, run_solve};
+use crate::webhooks::SharedStore;
+use carefill_solver::broker::store::{StoreError, StoredJob};
 use carefill_solver::format::{Kpis, Rota};
 use carefill_solver::model::Problem;
 use carefill_solver::rota::{SolveOptions, SolveProgress};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,9 +48,14 @@ enum Phase {
         started: Instant,
     },
     Finished {
-        started: Option<Instant>,
+        /// Time spent solving (none when it never started).
+        elapsed: Option<Duration>,
         finished: Instant,
         outcome: Outcome,
+    },
+    /// Queued or running in another process (a replica), as it last recorded.
+    Elsewhere {
+        state: &'static str,
     },
 }
 
@@ -48,7 +64,12 @@ enum Outcome {
     Succeeded(Arc<Rota>),
     Cancelled(Option<Arc<Rota>>),
     Failed(String),
+    /// The process running it stopped first; why.
+    Interrupted(String),
 }
+
+/// Why a job is `interrupted`.
+pub const INTERRUPTED_REASON: &str = "the carefill process running this job stopped (restart, crash or fail-over) before it finished; submit the request again";
 
 /// One solve job.
 #[derive(Debug)]
@@ -70,6 +91,22 @@ pub struct Job {
     done: Notify,
     progress: Arc<SolveProgress>,
     phase: Mutex<Phase>,
+    /// Wall-clock start and end, for the store.
+    times: Mutex<Times>,
+}
+
+/// When a job started and finished, wall clock.
+type Times = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// A job's figures in the store's `meta` column.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredMeta {
+    time_limit_s: f64,
+    seed: u64,
+    #[serde(default)]
+    iterations: u64,
+    #[serde(default)]
+    elapsed_s: Option<f64>,
 }
 
 impl Job {
@@ -100,13 +137,157 @@ impl Job {
         }
     }
 
+    #[cfg(test)]
     fn finish(&self, started: Option<Instant>, outcome: Outcome) {
-        *self.phase() = Phase::Finished {
-            started,
-            finished: Instant::now(),
-            outcome,
-        };
+        *self.phase() = finished(started, outcome);
+        self.times().1 = Some(Utc::now());
+    }
+
+    /// Finishes the job: written to the store first (with a database), then
+    /// visible as finished, then waiters (a cancel waiting for the result) are
+    /// woken; so a job is never seen finished before a restart would keep it.
+    async fn conclude(
+        &self,
+        persist: Option<&Persist>,
+        started: Option<Instant>,
+        outcome: Outcome,
+    ) {
+        let phase = finished(started, outcome);
+        self.times().1 = Some(Utc::now());
+        if let Some(p) = persist {
+            match self.stored_with(&p.instance, &phase) {
+                Ok(row) => p.put_later(&self.id, row).await,
+                Err(e) => {
+                    tracing::warn!(job = %self.id, error = %e, "job not written to the store")
+                }
+            }
+        }
+        *self.phase() = phase;
         self.done.notify_waiters();
+    }
+
+    fn times(&self) -> MutexGuard<'_, Times> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The job as a store row, taken by process `instance`.
+    fn stored(&self, instance: &str) -> Result<StoredJob, serde_json::Error> {
+        self.stored_with(instance, &self.phase())
+    }
+
+    /// The job as a store row, in `phase`.
+    fn stored_with(&self, instance: &str, phase: &Phase) -> Result<StoredJob, serde_json::Error> {
+        let (state, elapsed, detail, result) = match phase {
+            Phase::Queued => ("queued", None, None, None),
+            Phase::Running { .. } => ("running", None, None, None),
+            Phase::Elsewhere { state } => (*state, None, None, None),
+            Phase::Finished {
+                elapsed, outcome, ..
+            } => {
+                let elapsed = elapsed.map(|d| d.as_secs_f64());
+                match outcome {
+                    Outcome::Succeeded(r) => (
+                        "succeeded",
+                        elapsed,
+                        None,
+                        Some(serde_json::to_string(&**r)?),
+                    ),
+                    Outcome::Cancelled(r) => (
+                        "cancelled",
+                        elapsed,
+                        None,
+                        r.as_ref()
+                            .map(|r| serde_json::to_string(&**r))
+                            .transpose()?,
+                    ),
+                    Outcome::Failed(e) => ("failed", elapsed, Some(e.clone()), None),
+                    Outcome::Interrupted(e) => ("interrupted", elapsed, Some(e.clone()), None),
+                }
+            }
+        };
+        let (started_at, finished_at) = *self.times();
+        Ok(StoredJob {
+            id: self.id.clone(),
+            owner: self.owner.clone(),
+            instance: instance.to_string(),
+            state: state.to_string(),
+            submitted_at: self.submitted_at,
+            started_at,
+            finished_at,
+            detail,
+            meta: serde_json::to_string(&StoredMeta {
+                time_limit_s: self.time_limit_s,
+                seed: self.seed,
+                iterations: self.progress.iterations.load(Ordering::Relaxed),
+                elapsed_s: elapsed,
+            })?,
+            result,
+        })
+    }
+
+    /// A job from a store row: finished, or queued/running in another process.
+    fn restored(row: StoredJob) -> Result<Job, String> {
+        let meta: StoredMeta =
+            serde_json::from_str(&row.meta).map_err(|e| format!("job {}: meta: {e}", row.id))?;
+        let rota = |r: &Option<String>| -> Result<Option<Arc<Rota>>, String> {
+            r.as_deref()
+                .map(|t| serde_json::from_str::<Rota>(t).map(Arc::new))
+                .transpose()
+                .map_err(|e| format!("job {}: result: {e}", row.id))
+        };
+        let detail = row.detail.clone().unwrap_or_default();
+        let outcome = match row.state.as_str() {
+            "succeeded" => Some(Outcome::Succeeded(
+                rota(&row.result)?.ok_or_else(|| format!("job {}: no result", row.id))?,
+            )),
+            "cancelled" => Some(Outcome::Cancelled(rota(&row.result)?)),
+            "failed" => Some(Outcome::Failed(detail)),
+            "interrupted" => Some(Outcome::Interrupted(detail)),
+            _ => None,
+        };
+        // How long ago it finished, so the time to live counts from then.
+        let finished = row
+            .finished_at
+            .and_then(|t| (Utc::now() - t).to_std().ok())
+            .and_then(|ago| Instant::now().checked_sub(ago))
+            .unwrap_or_else(Instant::now);
+        let phase = match outcome {
+            Some(outcome) => Phase::Finished {
+                elapsed: meta.elapsed_s.map(Duration::from_secs_f64),
+                finished,
+                outcome,
+            },
+            None => Phase::Elsewhere {
+                state: if row.state == "queued" {
+                    "queued"
+                } else {
+                    "running"
+                },
+            },
+        };
+        let progress = SolveProgress::default();
+        progress
+            .iterations
+            .store(meta.iterations, Ordering::Relaxed);
+        Ok(Job {
+            id: row.id,
+            owner: row.owner,
+            submitted_at: row.submitted_at,
+            time_limit_s: meta.time_limit_s,
+            seed: meta.seed,
+            submitted: Instant::now(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            cancel_notify: Notify::new(),
+            done: Notify::new(),
+            progress: Arc::new(progress),
+            phase: Mutex::new(phase),
+            times: Mutex::new((row.started_at, row.finished_at)),
+        })
+    }
+
+    /// Whether another process holds the job (this one cannot cancel it).
+    pub fn is_elsewhere(&self) -> bool {
+        matches!(*self.phase(), Phase::Elsewhere { .. })
     }
 
     /// Whether the job has finished (succeeded, cancelled or failed).
@@ -131,11 +312,13 @@ impl Job {
             retry_after: None,
         };
         match &*self.phase() {
-            Phase::Queued | Phase::Running { .. } => Err(ApiError::Conflict {
-                code: "job_not_finished",
-                detail: format!("job {} has not finished; poll its status", self.id),
-                retry_after: Some(1),
-            }),
+            Phase::Queued | Phase::Running { .. } | Phase::Elsewhere { .. } => {
+                Err(ApiError::Conflict {
+                    code: "job_not_finished",
+                    detail: format!("job {} has not finished; poll its status", self.id),
+                    retry_after: Some(1),
+                })
+            }
             Phase::Finished { outcome, .. } => match outcome {
                 Outcome::Succeeded(r) | Outcome::Cancelled(Some(r)) => Ok(r.clone()),
                 Outcome::Cancelled(None) => Err(without(format!(
@@ -144,6 +327,9 @@ impl Job {
                 ))),
                 Outcome::Failed(_) => {
                     Err(without(format!("job {} failed; see its status", self.id)))
+                }
+                Outcome::Interrupted(why) => {
+                    Err(without(format!("job {} was interrupted: {why}", self.id)))
                 }
             },
         }
@@ -187,12 +373,11 @@ impl Job {
                 None,
                 false,
             ),
+            Phase::Elsewhere { state } => (*state, None, None, None, None, false),
             Phase::Finished {
-                started,
-                finished,
-                outcome,
+                elapsed, outcome, ..
             } => {
-                let elapsed = started.map(|s| finished.duration_since(s));
+                let elapsed = *elapsed;
                 match outcome {
                     Outcome::Succeeded(rota) => (
                         "succeeded",
@@ -212,6 +397,9 @@ impl Job {
                     ),
                     Outcome::Cancelled(None) => ("cancelled", elapsed, None, None, None, false),
                     Outcome::Failed(e) => ("failed", elapsed, None, None, Some(e.clone()), false),
+                    Outcome::Interrupted(e) => {
+                        ("interrupted", elapsed, None, None, Some(e.clone()), false)
+                    }
                 }
             }
         };
@@ -239,6 +427,14 @@ impl Job {
                 cancel: format!("{base}/cancel"),
             },
         }
+    }
+}
+
+fn finished(started: Option<Instant>, outcome: Outcome) -> Phase {
+    Phase::Finished {
+        elapsed: started.map(|s| s.elapsed()),
+        finished: Instant::now(),
+        outcome,
     }
 }
 
@@ -276,7 +472,8 @@ pub struct Links {
 pub struct JobView {
     /// Job id.
     pub id: String,
-    /// `queued`, `running`, `cancelling`, `succeeded`, `cancelled` or `failed`.
+    /// `queued`, `running`, `cancelling`, `succeeded`, `cancelled`, `failed` or
+    /// `interrupted` (its process stopped first; `error` says so).
     #[schema(value_type = String)]
     pub state: &'static str,
     /// Key id of the submitter.
@@ -299,7 +496,7 @@ pub struct JobView {
     /// KPIs of the result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kpis: Option<Kpis>,
-    /// Why it failed.
+    /// Why it failed or was interrupted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Links.
@@ -312,7 +509,63 @@ struct StoreInner {
     order: VecDeque<String>,
 }
 
-/// The bounded in-memory job store.
+/// Where jobs are written: the broker's database, under this process's instance id.
+#[derive(Clone)]
+struct Persist {
+    store: SharedStore,
+    instance: String,
+}
+
+impl std::fmt::Debug for Persist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Persist({})", self.instance)
+    }
+}
+
+impl Persist {
+    /// Writes `job` and deletes `evicted` (blocking: call on the blocking pool).
+    fn record(&self, job: &Job, evicted: &[String]) -> Result<(), StoreError> {
+        let row = job.stored(&self.instance)?;
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if !evicted.is_empty() {
+            let ids: Vec<&str> = evicted.iter().map(String::as_str).collect();
+            store.delete_jobs(&ids)?;
+        }
+        store.put_job(&row)
+    }
+
+    /// Writes a row on the blocking pool; a failure is logged (the job goes
+    /// on in memory, and a restart marks it interrupted).
+    async fn put_later(&self, id: &str, row: StoredJob) {
+        let p = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            p.store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put_job(&row)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(job = %id, error = %e, "job not written to the store"),
+            Err(e) => tracing::warn!(job = %id, error = %e, "job not written to the store"),
+        }
+    }
+
+    /// [`Self::record`] on the blocking pool; a failure is logged (the job
+    /// goes on in memory, and a restart marks it interrupted).
+    async fn record_later(&self, job: &Arc<Job>) {
+        let (p, j) = (self.clone(), job.clone());
+        match tokio::task::spawn_blocking(move || p.record(&j, &[])).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(job = %job.id, error = %e, "job not written to the store"),
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "job not written to the store"),
+        }
+    }
+}
+
+/// The bounded job store: in memory, and written through to the broker's
+/// database when there is one.
 #[derive(Debug)]
 pub struct JobStore {
     inner: Mutex<StoreInner>,
@@ -321,6 +574,7 @@ pub struct JobStore {
     max_queued: usize,
     ttl: Duration,
     metrics: Metrics,
+    persist: Option<Persist>,
 }
 
 impl JobStore {
@@ -333,21 +587,98 @@ impl JobStore {
             max_queued: config.max_queued_jobs,
             ttl: config.finished_job_ttl,
             metrics,
+            persist: None,
         }
+    }
+
+    /// A store written through to `store` (the broker's database). Marks the
+    /// unfinished jobs of ended processes `interrupted`, then holds the newest
+    /// finished jobs (up to the store's size) in memory. Blocking.
+    pub fn persistent(
+        config: &ServiceConfig,
+        metrics: Metrics,
+        store: SharedStore,
+    ) -> Result<Self, String> {
+        let instance = format!("inst_{}", crate::auth::random_hex(8)?);
+        let mut jobs = Self::new(config, metrics);
+        let rows = {
+            let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
+            s.claim_job_instance(&instance)
+                .map_err(|e| format!("job store: {e}"))?;
+            let interrupted = s
+                .interrupt_orphaned_jobs(&instance, INTERRUPTED_REASON, Utc::now())
+                .map_err(|e| format!("job store: {e}"))?;
+            if !interrupted.is_empty() {
+                tracing::warn!(
+                    target: "carefill",
+                    jobs = ?interrupted,
+                    "solve jobs of a stopped process marked interrupted"
+                );
+            }
+            s.load_jobs().map_err(|e| format!("job store: {e}"))?
+        };
+        {
+            let mut inner = jobs.lock();
+            let finished: Vec<Job> = rows
+                .into_iter()
+                .filter_map(|row| match Job::restored(row) {
+                    Ok(job) if job.is_finished() => Some(job),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(target: "carefill", error = %e, "stored job skipped");
+                        None
+                    }
+                })
+                .collect();
+            let skip = finished.len().saturating_sub(jobs.max_stored);
+            for job in finished.into_iter().skip(skip) {
+                inner.order.push_back(job.id.clone());
+                inner.jobs.insert(job.id.clone(), Arc::new(job));
+            }
+            jobs.metrics.jobs_stored.set(inner.jobs.len() as i64);
+        }
+        jobs.persist = Some(Persist { store, instance });
+        Ok(jobs)
     }
 
     fn lock(&self) -> MutexGuard<'_, StoreInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A job, if it exists and `principal` may see it.
+    /// A job, if it exists and `principal` may see it: this process's, or
+    /// (with a database) one another process recorded.
     pub fn get(&self, id: &str, principal: &Principal) -> Result<Arc<Job>, ApiError> {
-        self.lock()
-            .jobs
-            .get(id)
-            .filter(|j| j.visible_to(principal))
-            .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+        let not_found = || ApiError::NotFound(format!("no job {id}"));
+        let mine = self.lock().jobs.get(id).cloned();
+        let job = match (mine, &self.persist) {
+            (Some(job), _) => job,
+            (None, Some(p)) => Arc::new(self.fetch(p, id)?.ok_or_else(not_found)?),
+            (None, None) => return Err(not_found()),
+        };
+        if job.visible_to(principal) {
+            Ok(job)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// A job another process recorded; when it is unfinished, first checks
+    /// whether that process has ended (then it is marked interrupted).
+    fn fetch(&self, p: &Persist, id: &str) -> Result<Option<Job>, ApiError> {
+        let mut store = p.store.lock().unwrap_or_else(|e| e.into_inner());
+        let unavailable = |e: StoreError| ApiError::StorageUnavailable(e.to_string());
+        let mut row = store.get_job(id).map_err(unavailable)?;
+        if row.as_ref().is_some_and(|r| {
+            carefill_solver::broker::store::JOB_STATES_UNFINISHED.contains(&r.state.as_str())
+        }) {
+            store
+                .interrupt_orphaned_jobs(&p.instance, INTERRUPTED_REASON, Utc::now())
+                .map_err(unavailable)?;
+            row = store.get_job(id).map_err(unavailable)?;
+        }
+        row.map(Job::restored)
+            .transpose()
+            .map_err(ApiError::Internal)
     }
 
     /// Jobs `principal` may see, newest first.
@@ -380,8 +711,15 @@ impl JobStore {
         }
     }
 
-    fn insert(&self, owner: &str, time_limit_s: f64, seed: u64) -> Result<Arc<Job>, ApiError> {
+    /// A new queued job, and the ids of finished jobs dropped to make room.
+    fn insert(
+        &self,
+        owner: &str,
+        time_limit_s: f64,
+        seed: u64,
+    ) -> Result<(Arc<Job>, Vec<String>), ApiError> {
         let mut inner = self.lock();
+        let mut evicted = Vec::new();
         if self.queued.load(Ordering::SeqCst) >= self.max_queued {
             return Err(ApiError::QueueFull(format!(
                 "{} jobs are already waiting for a solver slot; retry later",
@@ -395,6 +733,7 @@ impl JobStore {
                 let expired = jobs.get(id).is_none_or(|j| j.finished_before(cutoff));
                 if expired {
                     jobs.remove(id);
+                    evicted.push(id.clone());
                 }
                 !expired
             });
@@ -407,6 +746,7 @@ impl JobStore {
             match oldest.and_then(|i| order.remove(i)) {
                 Some(id) => {
                     jobs.remove(&id);
+                    evicted.push(id);
                 }
                 None => {
                     return Err(ApiError::QueueFull(format!(
@@ -431,13 +771,22 @@ impl JobStore {
             done: Notify::new(),
             progress: Arc::new(SolveProgress::default()),
             phase: Mutex::new(Phase::Queued),
+            times: Mutex::new((None, None)),
         });
         inner.order.push_back(job.id.clone());
         inner.jobs.insert(job.id.clone(), job.clone());
         self.metrics.jobs_stored.set(inner.jobs.len() as i64);
         let queued = self.queued.fetch_add(1, Ordering::SeqCst) + 1;
         self.metrics.solve_queue_depth.set(queued as i64);
-        Ok(job)
+        Ok((job, evicted))
+    }
+
+    /// Takes back a job that could not be recorded.
+    fn forget(&self, id: &str) {
+        let mut inner = self.lock();
+        inner.jobs.remove(id);
+        inner.order.retain(|x| x != id);
+        self.metrics.jobs_stored.set(inner.jobs.len() as i64);
     }
 
     fn dequeued(&self) {
@@ -447,8 +796,10 @@ impl JobStore {
 }
 
 /// Stores a new job for `owner` and starts it: it waits for a solver slot, then
-/// solves `problem`. 503 (`queue_full`) when the queue or the store is full.
-pub fn start(
+/// solves `problem`. 503 (`queue_full`) when the queue or the store is full;
+/// with a database, the job is written there before this returns (503
+/// `storage_unavailable` if it cannot be).
+pub async fn start(
     store: &Arc<JobStore>,
     slots: &Arc<Semaphore>,
     owner: &str,
@@ -456,7 +807,19 @@ pub fn start(
     seed: u64,
     problem: Problem,
 ) -> Result<Arc<Job>, ApiError> {
-    let job = store.insert(owner, time_limit_s, seed)?;
+    let (job, evicted) = store.insert(owner, time_limit_s, seed)?;
+    if let Some(p) = store.persist.clone() {
+        let j = job.clone();
+        let written = tokio::task::spawn_blocking(move || p.record(&j, &evicted))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))
+            .and_then(|r| r);
+        if let Err(e) = written {
+            store.forget(&job.id);
+            store.dequeued();
+            return Err(ApiError::StorageUnavailable(e.to_string()));
+        }
+    }
     tokio::spawn(run(store.clone(), slots.clone(), job.clone(), problem));
     Ok(job)
 }
@@ -475,12 +838,17 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
     let permit = match permit {
         Some(p) if !job.cancel.load(Ordering::SeqCst) => p,
         _ => {
-            job.finish(None, Outcome::Cancelled(None));
+            job.conclude(store.persist.as_ref(), None, Outcome::Cancelled(None))
+                .await;
             return;
         }
     };
     let started = Instant::now();
     *job.phase() = Phase::Running { started };
+    job.times().0 = Some(Utc::now());
+    if let Some(p) = &store.persist {
+        p.record_later(&job).await;
+    }
     let options = SolveOptions {
         time_limit: Duration::from_secs_f64(job.time_limit_s),
         seed: job.seed,
@@ -509,7 +877,8 @@ async fn run(store: Arc<JobStore>, slots: Arc<Semaphore>, job: Arc<Job>, problem
             Outcome::Failed(e)
         }
     };
-    job.finish(Some(started), outcome);
+    job.conclude(store.persist.as_ref(), Some(started), outcome)
+        .await;
 }
 
 #[cfg(test)]
@@ -529,7 +898,7 @@ mod tests {
     fn finish(store: &JobStore, job: &Job) {
         store.dequeued();
         *job.phase() = Phase::Finished {
-            started: None,
+            elapsed: None,
             finished: Instant::now(),
             outcome: Outcome::Cancelled(None),
         };
@@ -546,21 +915,27 @@ mod tests {
     #[test]
     fn the_queue_is_bounded() {
         let s = store(10, 2);
-        s.insert("a", 1.0, 1).expect("first");
-        s.insert("a", 1.0, 1).expect("second");
-        let err = s.insert("a", 1.0, 1).expect_err("queue full");
+        s.insert("a", 1.0, 1).map(|(j, _)| j).expect("first");
+        s.insert("a", 1.0, 1).map(|(j, _)| j).expect("second");
+        let err = s
+            .insert("a", 1.0, 1)
+            .map(|(j, _)| j)
+            .expect_err("queue full");
         assert_eq!(err.code_and_status().0, "queue_full");
     }
 
     #[test]
     fn the_oldest_finished_job_is_evicted_and_active_ones_are_kept() {
         let s = store(2, 10);
-        let first = s.insert("a", 1.0, 1).expect("first");
-        let second = s.insert("a", 1.0, 1).expect("second");
+        let first = s.insert("a", 1.0, 1).map(|(j, _)| j).expect("first");
+        let second = s.insert("a", 1.0, 1).map(|(j, _)| j).expect("second");
         // Both active: no room.
         assert!(s.insert("a", 1.0, 1).is_err());
         finish(&s, &second);
-        let third = s.insert("a", 1.0, 1).expect("evicts the finished one");
+        let third = s
+            .insert("a", 1.0, 1)
+            .map(|(j, _)| j)
+            .expect("evicts the finished one");
         let owner = principal("a", crate::Role::Integrator);
         assert!(s.get(&second.id, &owner).is_err());
         assert!(s.get(&first.id, &owner).is_ok());
@@ -571,7 +946,7 @@ mod tests {
     #[test]
     fn jobs_are_visible_to_their_owner_and_admins_only() {
         let s = store(4, 4);
-        let job = s.insert("a", 1.0, 1).expect("job");
+        let job = s.insert("a", 1.0, 1).map(|(j, _)| j).expect("job");
         assert!(
             s.get(&job.id, &principal("a", crate::Role::Planner))
                 .is_ok()
@@ -587,10 +962,96 @@ mod tests {
         assert!(s.list(&principal("b", crate::Role::Planner)).is_empty());
     }
 
+    fn sqlite(path: &std::path::Path) -> SharedStore {
+        let store = carefill_solver::broker::store::SqliteStore::open(&path.to_string_lossy())
+            .expect("open");
+        Arc::new(Mutex::new(Box::new(store)))
+    }
+
+    /// A restart: the running job is marked interrupted with the reason, the
+    /// finished one keeps its rota, and a job the process cancelled before it
+    /// started stays cancelled without a result.
+    #[test]
+    fn jobs_outlive_a_restart_in_the_store() {
+        let dir = std::env::temp_dir().join(format!(
+            "carefill-api-jobs-{}-{}",
+            std::process::id(),
+            crate::auth::random_hex(4).expect("hex")
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("broker.db");
+        let config = ServiceConfig::default();
+        let owner = principal("a", crate::Role::Planner);
+        let (done_id, running_id, cancelled_id) = {
+            let jobs = JobStore::persistent(&config, Metrics::new().expect("m"), sqlite(&path))
+                .expect("jobs");
+            let p = jobs.persist.clone().expect("persistent");
+            let insert = |jobs: &JobStore| {
+                let (job, evicted) = jobs.insert("a", 5.0, 7).expect("insert");
+                p.record(&job, &evicted).expect("record");
+                job
+            };
+            let done = insert(&jobs);
+            jobs.dequeued();
+            *done.phase() = Phase::Running {
+                started: Instant::now(),
+            };
+            done.progress.iterations.store(42, Ordering::Relaxed);
+            let rota = Rota::default();
+            done.finish(Some(Instant::now()), Outcome::Succeeded(Arc::new(rota)));
+            p.record(&done, &[]).expect("record");
+            let running = insert(&jobs);
+            jobs.dequeued();
+            *running.phase() = Phase::Running {
+                started: Instant::now(),
+            };
+            p.record(&running, &[]).expect("record");
+            let cancelled = insert(&jobs);
+            finish(&jobs, &cancelled);
+            p.record(&cancelled, &[]).expect("record");
+            assert_eq!(
+                jobs.get(&running.id, &owner).expect("job").view().state,
+                "running"
+            );
+            (done.id.clone(), running.id.clone(), cancelled.id.clone())
+        };
+        // The process is gone; a new one opens the same file.
+        let jobs = JobStore::persistent(&config, Metrics::new().expect("m"), sqlite(&path))
+            .expect("jobs after restart");
+        let running = jobs.get(&running_id, &owner).expect("running job kept");
+        let view = running.view();
+        assert_eq!(view.state, "interrupted");
+        assert_eq!(view.error.as_deref(), Some(INTERRUPTED_REASON));
+        let err = running.result().expect_err("no result");
+        assert_eq!(err.code_and_status().0, "job_without_result");
+        let done = jobs.get(&done_id, &owner).expect("done job kept");
+        let view = done.view();
+        assert_eq!(
+            (view.state, view.iterations, view.seed),
+            ("succeeded", 42, 7)
+        );
+        assert_eq!(
+            view.links.result,
+            Some(format!("/v1/rota/jobs/{done_id}/result"))
+        );
+        assert_eq!(*done.result().expect("result"), Rota::default());
+        assert_eq!(
+            jobs.get(&cancelled_id, &owner).expect("kept").view().state,
+            "cancelled"
+        );
+        // Still only for their owner.
+        assert!(
+            jobs.get(&done_id, &principal("b", crate::Role::Planner))
+                .is_err()
+        );
+        assert_eq!(jobs.list(&owner).len(), 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_cancelled_queued_job_reports_cancelling() {
         let s = store(4, 4);
-        let job = s.insert("a", 1.0, 1).expect("job");
+        let job = s.insert("a", 1.0, 1).map(|(j, _)| j).expect("job");
         assert_eq!(job.view().state, "queued");
         job.cancel();
         assert_eq!(job.view().state, "cancelling");

@@ -121,6 +121,9 @@ impl AppStateBuilder {
         let metrics = Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?;
         if let Some(b) = &self.broker {
             // Pending webhook deliveries (from before a restart too) go out from now.
+            b.webhooks()
+                .configure(self.config.webhooks.clone())
+                .map_err(|e| format!("webhooks: {e}"))?;
             b.webhooks().start();
         }
         let config = ServiceConfig {
@@ -128,9 +131,14 @@ impl AppStateBuilder {
             max_stored_jobs: self.config.max_stored_jobs.max(1),
             ..self.config
         };
+        // With a broker database, jobs are kept there too (see `jobs`).
+        let jobs = match &self.broker {
+            Some(b) => JobStore::persistent(&config, metrics.clone(), b.shared_store())?,
+            None => JobStore::new(&config, metrics.clone()),
+        };
         Ok(AppState(Arc::new(AppInner {
             solve_slots: Arc::new(Semaphore::new(config.solve_slots)),
-            jobs: Arc::new(JobStore::new(&config, metrics.clone())),
+            jobs: Arc::new(jobs),
             config,
             keys: self.keys,
             metrics,

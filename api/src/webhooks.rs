@@ -19,6 +19,11 @@
 //!
 //! Delivery never blocks a broker command: the command only records the
 //! delivery and nudges the sender through a channel of one slot.
+//!
+//! Receivers are reached over HTTPS (rustls with Mozilla's root certificates
+//! compiled in, plus the CA file of [`WebhookTransport::extra_ca_file`] for
+//! private receivers). Plain `http://` is accepted only to a loopback host
+//! unless [`WebhookTransport::allow_plain_http`] is on.
 
 use crate::live::LiveEvent;
 use bytes::Bytes;
@@ -27,11 +32,15 @@ use carefill_solver::format::{Issue, IssueCode};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
@@ -97,7 +106,8 @@ pub struct Subscription {
 #[schema(as = NewWebhook)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// `http://` URL of the receiver (see docs/webhooks.md on TLS).
+    /// `https://` URL of the receiver (`http://` only to a loopback host,
+    /// unless the service allows plain HTTP).
     pub url: String,
     /// Shared secret for the signature, 16-256 characters.
     pub secret: String,
@@ -190,6 +200,79 @@ pub struct Webhooks {
     now: Now,
     wake: OnceLock<mpsc::Sender<()>>,
     sending: AtomicBool,
+    transport: Mutex<WebhookTransport>,
+}
+
+/// How deliveries reach receivers (the service's settings).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookTransport {
+    /// Accept `http://` URLs to any host; otherwise only to loopback hosts
+    /// (`localhost`, 127.0.0.0/8, `::1`), everything else must be `https://`.
+    pub allow_plain_http: bool,
+    /// PEM file of CA certificates trusted besides the built-in roots, for
+    /// receivers on a private network with their own CA.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+/// The certificates of a PEM file (at least one).
+fn load_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect())
+        .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no PEM certificate in {}", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The HTTP(S) client for a transport: TLS 1.2/1.3 through rustls (ring),
+/// trusting Mozilla's roots and the extra CA file. ring's provider is
+/// deprecated only for lacking post-quantum key exchange; aws-lc-rs has it
+/// but needs a C/CMake build of its own, so ring stays for now.
+#[allow(deprecated)]
+fn client_for(t: &WebhookTransport) -> Result<HttpClient, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &t.extra_ca_file {
+        for cert in load_ca(path)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA certificate in {}: {e}", path.display()))?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// Whether a URL host is the machine itself.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a receiver URL's scheme is refused, if it is.
+fn scheme_refusal(uri: &warp::http::Uri, allow_plain_http: bool) -> Option<&'static str> {
+    match uri.scheme_str() {
+        Some("https") => None,
+        Some("http") if allow_plain_http || uri.host().is_some_and(is_loopback) => None,
+        Some("http") => Some(
+            "plain http:// is accepted only to a loopback host (the service was not started with --webhook-allow-plain-http): use https://",
+        ),
+        _ => Some("the URL must start with https://"),
+    }
 }
 
 fn load(store: &mut dyn BrokerStore) -> Result<Inner, StoreError> {
@@ -234,7 +317,18 @@ impl Webhooks {
             now,
             wake: OnceLock::new(),
             sending: AtomicBool::new(true),
+            transport: Mutex::new(WebhookTransport::default()),
         })
+    }
+
+    /// Sets how receivers are reached; call before [`Webhooks::start`]. A CA
+    /// file that cannot be read or holds no certificate is refused.
+    pub fn configure(&self, t: WebhookTransport) -> Result<(), String> {
+        if let Some(path) = &t.extra_ca_file {
+            load_ca(path)?;
+        }
+        *lock(&self.transport) = t;
+        Ok(())
     }
 
     /// Reads subscriptions and the log again (a reader replica's copy is as
@@ -363,7 +457,8 @@ impl Webhooks {
         by: &str,
         known_provider: impl Fn(&str) -> bool,
     ) -> Result<Subscription, WebhookError> {
-        let issues = validate(&new, known_provider);
+        let plain = lock(&self.transport).allow_plain_http;
+        let issues = validate(&new, known_provider, plain);
         if !issues.is_empty() {
             return Err(WebhookError::Invalid(issues));
         }
@@ -576,16 +671,16 @@ fn wants(sub: &Subscription, e: &LiveEvent) -> bool {
 }
 
 /// Every problem with a new subscription, each naming its field.
-fn validate(new: &NewSubscription, known_provider: impl Fn(&str) -> bool) -> Vec<Issue> {
+fn validate(
+    new: &NewSubscription,
+    known_provider: impl Fn(&str) -> bool,
+    allow_plain_http: bool,
+) -> Vec<Issue> {
     let mut out = Vec::new();
     match warp::http::Uri::try_from(new.url.as_str()) {
         Ok(uri) => {
-            if uri.scheme_str() != Some("http") {
-                out.push(Issue::new(
-                    "$.url",
-                    IssueCode::OutOfRange,
-                    "the URL must start with http:// (this build has no TLS client; deliver through a TLS-terminating egress proxy, see docs/webhooks.md)",
-                ));
+            if let Some(why) = scheme_refusal(&uri, allow_plain_http) {
+                out.push(Issue::new("$.url", IssueCode::OutOfRange, why));
             }
             if uri.host().is_none_or(str::is_empty) {
                 out.push(Issue::new(
@@ -653,11 +748,18 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={hex}")
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The sender: wakes on new deliveries or every [`POLL_MS`], sends what is due.
 async fn run(hooks: Arc<Webhooks>, mut wake: mpsc::Receiver<()>) {
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let transport = lock(&hooks.transport).clone();
+    let client = match client_for(&transport) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(target: "carefill", error = %e, "webhook sender not started");
+            return;
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -670,8 +772,9 @@ async fn run(hooks: Arc<Webhooks>, mut wake: mpsc::Receiver<()>) {
         }
         for (d, sub) in hooks.take_due((hooks.now)()) {
             let (hooks, client) = (hooks.clone(), client.clone());
+            let plain = transport.allow_plain_http;
             tasks.spawn(async move {
-                let outcome = attempt(&client, &sub, &d, (hooks.now)()).await;
+                let outcome = attempt(&client, &sub, &d, (hooks.now)(), plain).await;
                 if let Outcome::Retry(_, e) | Outcome::Fail(_, e) = &outcome {
                     tracing::info!(target: "carefill", delivery = %d.id, webhook = %sub.id, error = %e, "webhook attempt failed");
                 }
@@ -687,7 +790,16 @@ async fn attempt(
     sub: &Subscription,
     d: &Delivery,
     now: DateTime<Utc>,
+    allow_plain_http: bool,
 ) -> Outcome {
+    // A subscription made while plain HTTP was allowed is not sent in clear
+    // once it is not.
+    if let Some(why) = warp::http::Uri::try_from(sub.url.as_str())
+        .ok()
+        .and_then(|u| scheme_refusal(&u, allow_plain_http))
+    {
+        return Outcome::Fail(None, why.to_string());
+    }
     let body = Bytes::from(d.body.clone());
     let req = warp::http::Request::post(sub.url.as_str())
         .header("content-type", "application/json")

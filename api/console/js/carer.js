@@ -25,6 +25,7 @@ export async function renderCarerWeek(root, token, problem) {
     h("div", { class: "row" }, h("h1", { class: "grow" }, `Week of ${v.carer}`), v.team ? h("span", { class: "muted" }, `team ${v.team}`) : null),
     h("div", { class: "card" },
       h("p", {}, `${visits} visits over ${v.days.length} days. This read-only link works until ${new Date(v.expires_at).toLocaleString()}.`),
+      h("p", { class: "muted", id: "carer-zone", "data-zone": v.time_zone ?? "" }, `Times are local${v.time_zone ? ` (${v.time_zone})` : ""}.`),
       h("p", {}, "Add your visits to your phone's calendar: ",
         h("a", { id: "carer-webcal", href: webcal }, "subscribe"), " · ",
         h("a", { id: "carer-ics", href: ics }, "calendar file (.ics)")),

@@ -78,3 +78,26 @@ export function barChart({ title, bars, valueFormat = String, width = W }) {
   });
   return svg;
 }
+
+/**
+ * A grid of cells, rows by columns (e.g. days by periods): `cells[r][c]` =
+ * {text, level (0..1, how full the cell's colour), className?, data?}.
+ */
+export function gridChart({ title, rows, cols, cells, width = W }) {
+  const left = 110, top = 24, rowH = 24;
+  const colW = (width - left - R) / Math.max(1, cols.length);
+  const height = top + rows.length * rowH + 6;
+  const svg = s("svg", { class: "chart grid", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title }, s("title", {}, title));
+  cols.forEach((c, j) => svg.append(s("text", { x: left + j * colW + colW / 2, y: top - 8, "text-anchor": "middle", "font-size": 11, fill: "#5b6675" }, c)));
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    svg.append(s("text", { x: left - 8, y: y + 16, "text-anchor": "end", "font-size": 12, fill: "#1c2430" }, r));
+    cols.forEach((_, j) => {
+      const cell = cells[i][j];
+      svg.append(s("rect", { class: `cell ${cell.className ?? ""}`, x: left + j * colW + 1, y: y + 1, width: colW - 2, height: rowH - 2, rx: 2,
+        "fill-opacity": (0.15 + 0.85 * Math.min(1, Math.max(0, cell.level))).toFixed(2), ...(cell.data ?? {}) }, s("title", {}, cell.title ?? cell.text)));
+      svg.append(s("text", { x: left + j * colW + colW / 2, y: y + 16, "text-anchor": "middle", "font-size": 11, fill: "#1c2430" }, cell.text));
+    });
+  });
+  return svg;
+}

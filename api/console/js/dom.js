@@ -61,6 +61,16 @@ export function when(iso) {
   return d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 }
 
+/**
+ * "Tue 16 Jun 19:33" on the clock of the offset an RFC 3339 time carries (a
+ * visit's time is written in its team's zone), whatever the browser's zone.
+ */
+export function wallWhen(iso) {
+  if (!iso) return "";
+  const d = new Date(`${iso.slice(0, 19)}Z`);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" });
+}
+
 /** "tier1" -> "Tier 1", "hospital_discharge" -> "hospital discharge" */
 export function label(code) {
   if (code === null || code === undefined) return "";
@@ -94,4 +104,32 @@ export function toast(text, kind = "") {
   const t = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
   box.append(t);
   setTimeout(() => t.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/**
+ * Shows an API error at the fields it names: each issue goes to the
+ * `[data-error-for]` slot of its JSON path (or of the nearest enclosing path)
+ * and marks that `[data-path]` input invalid. `err` null clears. Returns the
+ * issues no field took, for the form's general message.
+ */
+export function fieldErrors(root, err) {
+  for (const el of root.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const el of root.querySelectorAll("[data-error-for]")) el.textContent = "";
+  if (!err) return [];
+  const issues = err.issues?.length ? err.issues : [{ path: err.path ?? "$", message: err.message }];
+  const loose = [];
+  for (const is of issues) {
+    let path = is.path ?? "$";
+    let slot = null;
+    while (path && !(slot = root.querySelector(`[data-error-for="${CSS.escape(path)}"]`))) {
+      const cut = Math.max(path.lastIndexOf("."), path.lastIndexOf("["));
+      path = cut > 1 ? path.slice(0, cut) : "";
+    }
+    if (slot) {
+      slot.textContent = [slot.textContent, is.message].filter(Boolean).join("; ");
+      root.querySelector(`[data-path="${CSS.escape(path)}"]`)?.setAttribute("aria-invalid", "true");
+    } else loose.push(is);
+  }
+  root.querySelector("[aria-invalid='true']")?.focus();
+  return loose;
 }

@@ -3,7 +3,7 @@
 // before acceptance that is the area, needs and visit pattern, never the person.
 
 import { get, post } from "./api.js";
-import { h, label, mount, when } from "./dom.js";
+import { fieldErrors, h, label, mount, when } from "./dom.js";
 import { tickTimers, timer } from "./queue.js";
 
 const REASONS = ["no_capacity", "no_suitable_carer", "out_of_area", "travel_too_far", "package_too_small",
@@ -56,8 +56,8 @@ export default {
     }
 
     function card(o) {
-      const reason = h("select", { name: "reason", "data-reason": o.id }, REASONS.map((r) => h("option", { value: r }, label(r))));
-      const note = h("input", { name: "note", placeholder: "note (optional)", maxlength: 2000 });
+      const reason = h("select", { name: "reason", "data-reason": o.id, "data-path": "$.reason" }, REASONS.map((r) => h("option", { value: r }, label(r))));
+      const note = h("input", { name: "note", placeholder: "note (optional)", maxlength: 2000, "data-path": "$.note" });
       const err = h("span", { class: "field-error" });
       return h("div", { class: "card", "data-offer": o.id, "data-package": o.package },
         h("div", { class: "row" },
@@ -69,7 +69,7 @@ export default {
         h("p", { class: "muted" }, o.explanation),
         h("div", { class: "row" },
           h("button", { "data-accept": o.id, onclick: () => decide(o, "accept", undefined, err) }, "Accept"),
-          reason, note,
+          reason, h("span", { class: "field-error", "data-error-for": "$.reason" }), note, h("span", { class: "field-error", "data-error-for": "$.note" }),
           h("button", { class: "danger", "data-decline": o.id, onclick: () => decide(o, "decline", { reason: reason.value, ...(note.value ? { note: note.value } : {}) }, err) }, "Decline"),
           err));
     }
@@ -80,7 +80,8 @@ export default {
         ctx.toast(what === "accept" ? `Accepted ${o.package}: on team ${v.team}'s rota` : `Declined ${o.package}`);
         load();
       } catch (e) {
-        err.textContent = e.message;
+        const loose = fieldErrors(err.closest("[data-offer]"), e);
+        err.textContent = loose.map((i) => i.message).join("; ");
         if (e.status === 409) load();
       }
     }

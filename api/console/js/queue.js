@@ -2,7 +2,7 @@
 // offer countdowns, filters, rebroker and cancel, and the package's offers.
 
 import { get, post } from "./api.js";
-import { duration, h, label, mount, when } from "./dom.js";
+import { duration, h, label, mount, wallWhen, when } from "./dom.js";
 
 const H15 = 90 * 60 * 1000;
 const H4 = 240 * 60 * 1000;
@@ -95,29 +95,42 @@ export default {
       if (state.selected) showDetail(state.selected, false);
     }
 
-    /** Alerts a broker must act on (escalations, dropped visits), newest first. */
+    /**
+     * Alerts a broker must act on (escalations, dropped visits), newest first;
+     * a dropped visit with the emergency cover assigned to it.
+     */
     async function loadAlerts() {
-      let list;
+      let list, cover;
       try {
-        list = await get("/v1/reports/alerts");
+        [list, cover] = await Promise.all([
+          get("/v1/reports/alerts"),
+          get("/v1/reports/emergency-cover").catch(() => []),
+        ]);
       } catch (e) {
         mount(alertsBox, ctx.problem(e));
         return;
       }
+      const coverOf = new Map((Array.isArray(cover) ? cover : []).map((c) => [c.visit, c]));
       list = (Array.isArray(list) ? list : list.alerts ?? []).slice().sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
       if (!list.length) { mount(alertsBox); return; }
       const dropped = list.filter((a) => a.visit).length;
       mount(alertsBox, h("details", { class: "card", open: dropped > 0 || undefined },
         h("summary", {}, h("strong", {}, `Alerts (${list.length})`), dropped ? h("span", { class: "pill urgent" }, ` ${dropped} dropped visits`) : null),
-        h("table", { id: "alert-rows" }, h("thead", {}, h("tr", {}, ["When", "What", "Person", "Visit", "Team", "Action", "Why"].map((t) => h("th", {}, t)))),
+        h("table", { id: "alert-rows" }, h("thead", {}, h("tr", {}, ["When", "What", "Person", "Visit", "Team", "Action", "Cover", "Why"].map((t) => h("th", {}, t)))),
           h("tbody", {}, list.slice(0, 50).map((a) => h("tr", { "data-alert": a.code, "data-visit": a.visit ?? "", "data-person": a.person ?? "" },
             h("td", {}, when(a.at)),
             h("td", {}, h("span", { class: `pill ${a.visit ? "urgent" : ""}` }, label(a.code)), a.package ? h("div", { class: "muted" }, a.package) : null),
             h("td", {}, a.person ?? ""),
-            h("td", {}, a.visit ?? "", a.visit_start ? h("div", { class: "muted" }, when(a.visit_start)) : null),
+            h("td", {}, a.visit ?? "", a.visit_start ? h("div", { class: "muted" }, wallWhen(a.visit_start)) : null),
             h("td", {}, a.team ?? ""),
             h("td", {}, label(a.action ?? "")),
+            h("td", { "data-cover": coverOf.get(a.visit)?.carers?.join(" ") ?? "" }, a.visit && coverOf.has(a.visit) ? coverText(coverOf.get(a.visit)) : ""),
             h("td", { class: "muted" }, a.message ?? "")))))));
+    }
+
+    /** "c-90, c-91 of prov-08 (team-009), Mon 30 Nov 17:30–18:00" (the visit's local times). */
+    function coverText(c) {
+      return `${c.carers.join(", ")} of ${c.provider} (${c.team}), ${wallWhen(c.start)}–${c.end.slice(11, 16)}`;
     }
 
     function draw() {

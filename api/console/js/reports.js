@@ -3,7 +3,7 @@
 // by area, unfilled packages with delayed-discharge reasons, and the ledger.
 
 import { get } from "./api.js";
-import { barChart, lineChart } from "./charts.js";
+import { barChart, gridChart, lineChart } from "./charts.js";
 import { csv, download, h, label, mount, when } from "./dom.js";
 
 /** Upper bounds of the API's fill-time histogram buckets, minutes (the last is open). */
@@ -39,7 +39,7 @@ export default {
       h("div", { class: "split" }, section("fill", "Fill time"), section("declines", "Declines by reason")),
       h("div", { class: "split" }, section("pool", "Risk pool and damages over time"), section("ledger", "Risk pool and damages")),
       h("div", { class: "split" }, section("capacity", "Spare capacity and shortfall by area (carer-hours, week)"), section("overrides", "Offers out of tier order (overrides)")),
-      section("unfilled", "Unfilled packages"));
+      h("div", { class: "split" }, section("periods", "Capacity by day and period"), section("unfilled", "Unfilled packages and delayed discharges")));
 
     async function load() {
       const names = ["fill-times", "offers", "capacity", "unfilled", "ledger"];
@@ -87,14 +87,26 @@ export default {
           barChart({ title: "Spare carer-hours by area", bars: areas.slice(0, 20).map(([k, a]) => ({ label: k, value: a.total_spare_hours })), valueFormat: (x) => `${x.toFixed(0)} h` }),
           shortAreas.length ? barChart({ title: "Shortfall by area", bars: shortAreas.map(([k, a]) => ({ label: k, value: a.shortfall_hours, className: "neg" })), valueFormat: (x) => `${x.toFixed(1)} h short` }) : null];
       });
+      show("periods", capacity, (v) => periods(v));
       show("unfilled", unfilled, (v) => {
         const list = Array.isArray(v) ? v : v.packages ?? [];
         csvs.unfilled = () => download("unfilled.csv", csv(["package", "status", "urgency", "area", "stage", "age_min", "open_offers", "delay_reason"],
           list.map((u) => [u.package, u.status, u.urgency, u.area, u.stage, Math.round(u.age_min), u.open_offers, u.delay_reason])));
+        // Unfilled packages by delayed-discharge reason (a person kept in hospital
+        // waiting for care), then the rest by urgency.
+        const byReason = new Map();
+        for (const u of list) {
+          const k = u.delay_reason ? `delayed discharge: ${label(u.delay_reason)}` : `not a discharge: ${label(u.urgency)}`;
+          byReason.set(k, (byReason.get(k) ?? 0) + 1);
+        }
+        const bars = [...byReason].sort((a, b) => b[0].startsWith("delayed") - a[0].startsWith("delayed") || b[1] - a[1])
+          .map(([k, n]) => ({ label: k, value: n, className: k.startsWith("delayed") ? "neg" : "" }));
         return list.length
-          ? h("table", {}, h("thead", {}, h("tr", {}, ["Package", "Status", "Urgency", "Area", "Stage", "Age", "Offers", "Delayed-discharge reason"].map((t) => h("th", {}, t)))),
+          ? [h("p", {}, `${list.length} unfilled; `, h("strong", { id: "delayed-discharges" }, String(list.filter((u) => u.delay_reason).length)), " are delayed hospital discharges."),
+            barChart({ title: "Unfilled packages by delayed-discharge reason", bars, width: 520 }),
+            h("details", {}, h("summary", {}, "Packages"), h("table", {}, h("thead", {}, h("tr", {}, ["Package", "Status", "Urgency", "Area", "Stage", "Age", "Offers", "Delayed-discharge reason"].map((t) => h("th", {}, t)))),
             h("tbody", {}, list.slice(0, 200).map((u) => h("tr", {}, h("td", {}, u.package), h("td", {}, label(u.status)), h("td", {}, label(u.urgency)), h("td", {}, u.area),
-              h("td", {}, label(u.stage)), h("td", { class: "num" }, `${Math.round(u.age_min)} min`), h("td", { class: "num" }, u.open_offers), h("td", {}, label(u.delay_reason))))))
+              h("td", {}, label(u.stage)), h("td", { class: "num" }, `${Math.round(u.age_min)} min`), h("td", { class: "num" }, u.open_offers), h("td", {}, label(u.delay_reason)))))))]
           : h("p", { class: "muted" }, "Nothing unfilled.");
       });
       show("ledger", ledger, (v) => {
@@ -142,6 +154,33 @@ export default {
           h("div", { class: "legend" }, h("span", {}, h("i", { class: "sw visit" }), "risk pool balance"), h("span", {}, h("i", { class: "sw late" }), "damages charged to date"))];
       });
       ctx.rendered();
+    }
+
+    /**
+     * One area's spare carer-hours and waiting demand by day and period (the
+     * fit check's own grid): red where demand exceeds what is spare.
+     */
+    let area = null;
+    function periods(v) {
+      const areas = Object.entries(v).sort((a, b) => b[1].shortfall_hours - a[1].shortfall_hours || a[0].localeCompare(b[0]));
+      csvs.periods = () => download("capacity-by-day-and-period.csv", csv(["area", "date", "period", "from", "to", "spare_carer_hours", "demand_hours", "shortfall_hours"],
+        areas.flatMap(([k, a]) => Object.entries(a.days ?? {}).flatMap(([d, day]) => day.periods.map((p) =>
+          [k, d, p.period, p.from, p.to, p.spare_carer_hours.toFixed(2), p.demand_hours.toFixed(2), p.shortfall_hours.toFixed(2)])))));
+      if (!areas.length) return h("p", { class: "muted" }, "No areas.");
+      if (!area || !v[area]) area = areas[0][0];
+      const sel = h("select", { id: "capacity-area", onchange: () => { area = sel.value; mount(boxes.periods, periods(v)); } },
+        areas.map(([k]) => h("option", { value: k }, k)));
+      sel.value = area;
+      const days = Object.entries(v[area].days ?? {});
+      const cols = days[0]?.[1].periods.map((p) => `${p.period} ${p.from}–${p.to}`) ?? [];
+      const max = Math.max(1, ...days.flatMap(([, d]) => d.periods.map((p) => p.spare_carer_hours)));
+      const cells = days.map(([, d]) => d.periods.map((p) => p.shortfall_hours > 0
+        ? { text: `${p.shortfall_hours.toFixed(1)} h short`, level: 1, className: "short", data: { "data-short": p.shortfall_hours } }
+        : { text: `${p.spare_carer_hours.toFixed(1)} h`, level: p.spare_carer_hours / max, title: `${p.spare_carer_hours.toFixed(1)} h spare, ${p.demand_hours.toFixed(1)} h asked for` }));
+      return [
+        h("p", {}, h("label", { class: "row" }, "Area ", sel), " spare carer-hours by local day and period; red where waiting care needs more than is spare."),
+        days.length ? gridChart({ title: `Capacity of ${area} by day and period`, rows: days.map(([d]) => new Date(`${d}T12:00:00Z`).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })), cols, cells })
+          : h("p", { class: "muted" }, "No future days in the horizon.")];
     }
 
     let pending = null;

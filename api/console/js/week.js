@@ -5,8 +5,9 @@
 // pins it; the re-solve, its preview and publishing live in plan.js.
 
 import { get, post } from "./api.js";
-import { csv, download, h, label, mount, s } from "./dom.js";
+import { csv, download, fieldErrors, h, label, mount, s } from "./dom.js";
 import { pinStore, resolvePanel, shareCard } from "./plan.js";
+import { zoneClock } from "./zone.js";
 
 const ROW = 26;
 const LEFT = 150;
@@ -52,6 +53,7 @@ export default {
     let zoom = "week";
     let preview = null; // a re-solved rota shown instead of the published one
     let pins = null;
+    let clock = zoneClock(null); // the team's zone, from the rota's answer
     const canSolve = ["admin", "provider", "planner"].includes(p.role);
     const tools = h("div", { class: "split", id: "week-tools" });
     let panel = null;
@@ -106,6 +108,7 @@ export default {
           get(`/v1/teams/${encodeURIComponent(team)}`).catch(() => null),
         ]);
         rota = r.rota;
+        clock = zoneClock(r.time_zone ?? null);
         teamInfo = info;
         mount(errBox);
       } catch (e) {
@@ -166,8 +169,8 @@ export default {
     let dayList = [];
     let origin = 0;
     function days() {
-      const starts = (rota.routes ?? []).flatMap((r) => r.stops.map((st) => Date.parse(st.start)));
-      const first = starts.length ? Math.min(...starts) : Date.now();
+      const starts = (rota.routes ?? []).flatMap((r) => r.stops.map((st) => clock.wall(st.start)));
+      const first = starts.length ? Math.min(...starts) : clock.wall(new Date().toISOString());
       const d0 = new Date(first);
       origin = Date.UTC(d0.getUTCFullYear(), d0.getUTCMonth(), d0.getUTCDate());
       const last = starts.length ? Math.max(...starts) : first;
@@ -219,7 +222,7 @@ export default {
       for (const a of changes?.absences ?? []) {
         const i = rowOf.get(a.carer);
         if (i === undefined) continue;
-        const x1 = Math.max(LEFT, x(Date.parse(a.from))), x2 = Math.min(width, x(Date.parse(a.to)));
+        const x1 = Math.max(LEFT, x(clock.wall(a.from))), x2 = Math.min(width, x(clock.wall(a.to)));
         if (x2 > x1) svg.append(s("rect", { class: "absent", x: x1, y: TOP + i * ROW + 2, width: x2 - x1, height: ROW - 4 }));
       }
       let bars = 0;
@@ -228,7 +231,7 @@ export default {
         const y = TOP + i * ROW;
         const g = s("g", { "data-route": r.shift });
         for (const st of r.stops) {
-          const start = Date.parse(st.start), end = Date.parse(st.end), arrival = Date.parse(st.arrival);
+          const start = clock.wall(st.start), end = clock.wall(st.end), arrival = clock.wall(st.arrival);
           if (end < from || start > from + spanMin * 60000) continue;
           if (st.travel_min > 0) {
             const tx = x(arrival - st.travel_min * 60000);
@@ -239,9 +242,9 @@ export default {
           const pinned = pins?.has(st.visit);
           const cls = ["visit", double ? "double" : "", st.late_min > 0 ? "late" : "", moved ? "moved" : "", pinned ? "pinned" : ""].filter(Boolean).join(" ");
           const bar = s("rect", { class: cls, x: x(start), y: y + 4, width: Math.max(2, x(end) - x(start)), height: ROW - 8, rx: 2,
-            "data-visit": st.visit, "data-person": st.service_user, "data-carer": r.carer, "data-start": st.start, ...(moved ? { "data-moved": "" } : {}), ...(pinned ? { "data-pinned": "" } : {}), ...(double ? { "data-double": "" } : {}), ...(st.late_min > 0 ? { "data-late": st.late_min } : {}),
+            "data-visit": st.visit, "data-person": st.service_user, "data-carer": r.carer, "data-start": st.start, "data-clock": clock.hm(start), ...(moved ? { "data-moved": "" } : {}), ...(pinned ? { "data-pinned": "" } : {}), ...(double ? { "data-double": "" } : {}), ...(st.late_min > 0 ? { "data-late": st.late_min } : {}),
             onclick: () => togglePin(st.visit) },
-          s("title", {}, `${st.visit} · ${st.service_user}\n${st.start.slice(11, 16)}–${st.end.slice(11, 16)}${double ? " · double-handed" : ""}${st.late_min ? ` · ${st.late_min} min late` : ""}${st.travel_min ? ` · ${st.travel_min} min travel` : ""}${moved ? " · moved" : ""}${pinned ? " · pinned" : canSolve ? " · click to pin" : ""}`));
+          s("title", {}, `${st.visit} · ${st.service_user}\n${clock.hm(start)}–${clock.hm(end)}${double ? " · double-handed" : ""}${st.late_min ? ` · ${st.late_min} min late` : ""}${st.travel_min ? ` · ${st.travel_min} min travel` : ""}${moved ? " · moved" : ""}${pinned ? " · pinned" : canSolve ? " · click to pin" : ""}`));
           g.append(bar);
           bars++;
         }
@@ -261,7 +264,7 @@ export default {
         placed.add(st.visit);
       }
       const unplacedN = (rota.unplaced ?? []).length;
-      mount(kpis, preview ? h("strong", { id: "week-preview" }, "Preview of the re-solved rota (not published) · ") : "", `${placed.size} visits placed, ${unplacedN} unplaced · ${late} late · travel ${travel} min, ${Math.round((100 * travel) / Math.max(1, travel + care))}% of paid time · ${bars} bars drawn in ${ms.toFixed(0)} ms`);
+      mount(kpis, preview ? h("strong", { id: "week-preview" }, "Preview of the re-solved rota (not published) · ") : "", h("span", { id: "week-zone", "data-zone": clock.zone ?? "" }, `Times in ${clock.label}`), ` · ${placed.size} visits placed, ${unplacedN} unplaced · ${late} late · travel ${travel} min, ${Math.round((100 * travel) / Math.max(1, travel + care))}% of paid time · ${bars} bars drawn in ${ms.toFixed(0)} ms`);
       drawSide(rota);
       drawMoved();
       ctx.rendered();
@@ -304,23 +307,24 @@ export default {
     function absenceForm() {
       const carers = [...new Set([...(teamInfo?.carers ?? []).map((c) => c.id), ...(rota.routes ?? []).map((r) => r.carer)])].sort();
       const busiest = [...(rota.routes ?? [])].sort((a, b) => b.stops.length - a.stops.length)[0]?.carer;
-      const sel = h("select", { id: "absence-carer" }, carers.map((c) => h("option", { value: c }, c)));
+      const sel = h("select", { id: "absence-carer", "data-path": "carer_id" }, carers.map((c) => h("option", { value: c }, c)));
       if (busiest) sel.value = busiest;
       const day = dayList[1] ?? dayList[0] ?? new Date();
       const iso = (d) => d.toISOString().slice(0, 16);
-      const from = h("input", { id: "absence-from", type: "datetime-local", value: iso(day) });
-      const to = h("input", { id: "absence-to", type: "datetime-local", value: iso(new Date(day.getTime() + 86400000)) });
-      const reason = h("select", { id: "absence-reason" }, ["sick", "leave", "training", "other"].map((r) => h("option", { value: r }, r)));
+      const from = h("input", { id: "absence-from", type: "datetime-local", value: iso(day), "data-path": "$.from" });
+      const to = h("input", { id: "absence-to", type: "datetime-local", value: iso(new Date(day.getTime() + 86400000)), "data-path": "$.to" });
+      const reason = h("select", { id: "absence-reason", "data-path": "$.reason" }, ["sick", "leave", "training", "other"].map((r) => h("option", { value: r }, r)));
+      const slot = (path) => h("span", { class: "field-error", "data-error-for": path });
       const err = h("div", { class: "field-error", id: "absence-error" });
-      const utc = (v) => `${v}:00+00:00`;
-      mount(absence, h("h2", {}, "Add an absence (times in UTC)"),
-        h("div", { class: "row" }, h("label", {}, "Carer ", sel), h("label", {}, "From ", from), h("label", {}, "To ", to), h("label", {}, "Reason ", reason)),
+      mount(absence, h("h2", {}, `Add an absence (times in ${clock.zone ?? "UTC"})`),
+        h("div", { class: "row" }, h("label", {}, "Carer ", sel, slot("carer_id")), h("label", {}, "From ", from, slot("$.from")), h("label", {}, "To ", to, slot("$.to")), h("label", {}, "Reason ", reason, slot("$.reason"))),
         h("p", {}, h("button", { id: "absence-submit", onclick: async (ev) => {
           ev.target.disabled = true;
           err.textContent = "";
+          fieldErrors(absence, null);
           const before = rota;
           try {
-            const body = { from: utc(from.value), to: utc(to.value), reason: reason.value };
+            const body = { from: clock.instant(from.value), to: clock.instant(to.value), reason: reason.value };
             await post(`/v1/carers/${encodeURIComponent(sel.value)}/absences`, body);
             const after = (await get(`/v1/teams/${encodeURIComponent(team)}/rota`)).rota;
             const d = diff(before, after);
@@ -329,7 +333,8 @@ export default {
             draw();
             ctx.toast(`${d.moved.size} visits moved, ${d.unplaced.size} newly unplaced`);
           } catch (e) {
-            err.textContent = e.path ? `${e.path}: ${e.message}` : e.message;
+            const loose = fieldErrors(absence, e);
+            err.textContent = loose.length ? `${e.status} ${e.code}: ${loose.map((i) => i.message).join("; ")}` : "";
           } finally {
             ev.target.disabled = false;
           }

@@ -71,6 +71,14 @@ pub struct Args {
     /// without it links are signed with a random secret and stop working on restart.
     #[arg(long, env = "CAREFILL_LINK_SECRET", hide_env_values = true)]
     pub link_secret: Option<String>,
+    /// Accept webhook URLs with plain `http://` to any host (by default only
+    /// to loopback hosts; everything else must be `https://`).
+    #[arg(long, env = "CAREFILL_WEBHOOK_ALLOW_PLAIN_HTTP")]
+    pub webhook_allow_plain_http: bool,
+    /// PEM file of CA certificates trusted for webhook receivers besides the
+    /// built-in (Mozilla) roots, for receivers with a private CA.
+    #[arg(long, env = "CAREFILL_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 /// How log lines are written on stderr.
@@ -112,6 +120,10 @@ pub fn run(args: Args) -> Outcome {
         solve_slots: args.solve_slots,
         max_queued_jobs: args.max_queued_jobs,
         max_stored_jobs: args.max_stored_jobs,
+        webhooks: carefill_api::webhooks::WebhookTransport {
+            allow_plain_http: args.webhook_allow_plain_http,
+            extra_ca_file: args.webhook_ca_file.clone(),
+        },
         ..ServiceConfig::default()
     };
     let drain = config.drain_timeout;

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::broker_service::{BrokerService, ServiceError};
 use crate::http::{ApiError, RequestCtx, blocking, json_reply};
 use carefill_solver::broker::reports::fill_minutes;
-use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PackageStatus};
+use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PackageStatus, PreparedSearch};
 use carefill_solver::format::{Issue, IssueCode};
 use std::sync::Arc;
 use warp::http::StatusCode;
@@ -96,6 +96,36 @@ where
         .unwrap_or_else(|_| "anonymous".into());
     let s2 = svc.clone();
     let events = blocking(move || s2.execute(&who, name, f).map_err(map_err)).await?;
+    observe(ctx, &svc, &events);
+    Ok(events)
+}
+
+/// [`command`] whose candidate search `search` runs first on the readers'
+/// snapshot, outside the writer (see [`BrokerService::execute_prepared`]).
+pub(super) async fn command_prepared<S, F>(
+    ctx: &RequestCtx,
+    name: &'static str,
+    search: S,
+    f: F,
+) -> Result<Vec<BrokerEvent>, ApiError>
+where
+    S: FnOnce(&Broker, chrono::DateTime<chrono::Utc>) -> Option<PreparedSearch> + Send + 'static,
+    F: FnOnce(
+            &mut Broker,
+            chrono::DateTime<chrono::Utc>,
+            Option<PreparedSearch>,
+        ) -> Result<Vec<BrokerEvent>, BrokerError>
+        + Send
+        + 'static,
+{
+    let svc = service(ctx)?;
+    let who = ctx
+        .principal()
+        .map(|p| p.key_id.clone())
+        .unwrap_or_else(|_| "anonymous".into());
+    let s2 = svc.clone();
+    let events =
+        blocking(move || s2.execute_prepared(&who, name, search, f).map_err(map_err)).await?;
     observe(ctx, &svc, &events);
     Ok(events)
 }

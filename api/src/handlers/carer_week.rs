@@ -16,6 +16,7 @@ use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::Broker;
+use carefill_solver::model::Zone;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -141,6 +142,8 @@ struct WeekLink {
 struct CarerWeek {
     carer: String,
     team: Option<String>,
+    /// The IANA zone of the times (null: a fixed offset, carried by each time).
+    time_zone: Option<String>,
     /// When the link stops working.
     expires_at: DateTime<Utc>,
     /// The iCalendar address to subscribe to.
@@ -152,7 +155,7 @@ struct CarerWeek {
 /// One day of a carer's week.
 #[derive(Debug, Serialize, ToSchema)]
 struct CarerDay {
-    /// `YYYY-MM-DD` of the visits' start times.
+    /// `YYYY-MM-DD`: the local date of the visits' start times.
     date: String,
     visits: Vec<CarerVisit>,
 }
@@ -163,6 +166,8 @@ struct CarerVisit {
     visit: String,
     /// The person's id.
     service_user: String,
+    /// RFC 3339 with the offset in force then in the roster's zone, so the
+    /// clock reading is the local one.
     arrival: String,
     start: String,
     end: String,
@@ -255,6 +260,18 @@ fn carer_team(b: &Broker, carer: &str) -> Result<Option<String>, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("carer `{carer}` is no longer on the roster")))
 }
 
+/// `t` re-written with the offset `zone` has at that instant (a time that does
+/// not parse is kept as it is).
+fn local(zone: &Zone, t: &str) -> String {
+    DateTime::parse_from_rfc3339(t).map_or_else(
+        |_| t.to_string(),
+        |t| {
+            let t = t.with_timezone(&Utc);
+            t.with_timezone(&zone.offset_at(&t)).to_rfc3339()
+        },
+    )
+}
+
 fn carer_week(
     b: &Broker,
     carer: &str,
@@ -262,6 +279,7 @@ fn carer_week(
     token: &str,
 ) -> Result<CarerWeek, ApiError> {
     let team = carer_team(b, carer)?;
+    let zone = Zone::of(&b.roster.horizon);
     let rota = team.as_ref().and_then(|t| b.rotas.get(t));
     let mut on_visit: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut days: BTreeMap<String, Vec<CarerVisit>> = BTreeMap::new();
@@ -274,14 +292,15 @@ fn carer_week(
         for r in rota.routes.iter().filter(|r| r.carer == carer) {
             for s in &r.stops {
                 let home = b.service_user(&s.service_user).map(|u| u.location);
-                days.entry(s.start.get(..10).unwrap_or_default().to_string())
+                let start = local(&zone, &s.start);
+                days.entry(start.get(..10).unwrap_or_default().to_string())
                     .or_default()
                     .push(CarerVisit {
                         visit: s.visit.clone(),
                         service_user: s.service_user.clone(),
-                        arrival: s.arrival.clone(),
-                        start: s.start.clone(),
-                        end: s.end.clone(),
+                        arrival: local(&zone, &s.arrival),
+                        start,
+                        end: local(&zone, &s.end),
                         travel_min: s.travel_min,
                         late_min: s.late_min,
                         with: on_visit
@@ -309,6 +328,7 @@ fn carer_week(
     Ok(CarerWeek {
         carer: carer.to_string(),
         team,
+        time_zone: zone.name().map(str::to_string),
         expires_at,
         calendar_path: calendar_path(token),
         days,

@@ -13,7 +13,8 @@ use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec};
 use carefill_solver::broker::Broker;
 use carefill_solver::broker::PackageStatus;
 use carefill_solver::format::{Rota, TravelSpec};
-use chrono::{DateTime, Utc};
+use carefill_solver::model::Zone;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -28,10 +29,10 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ROSTER_ROLES),
         tag: "rosters",
         summary: "A carer's visits as an iCalendar feed (RFC 5545)",
-        description: "One VEVENT per visit of the carer on the team's published rota (UTC times, \
-                      X-WR-TIMEZONE when the roster has an IANA time zone, \
-                      the person's id, GEO of the visit, double-handed partners). Provider keys: own \
-                      teams' carers; planner keys: own team's (403 otherwise).",
+        description: "One VEVENT per visit of the carer on the team's published rota (local \
+                      times with TZID and a VTIMEZONE when the roster has an IANA time zone, UTC \
+                      otherwise; the person's id, GEO of the visit, double-handed partners). \
+                      Provider keys: own teams' carers; planner keys: own team's (403 otherwise).",
         query: &[],
         request: None,
         response: Answer {
@@ -175,7 +176,131 @@ fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|e| ApiError::Internal(format!("{what} `{s}` in a stored rota: {e}")))
 }
 
-/// The iCalendar text of one carer's visits in `rota`.
+/// A change of UTC offset: at `at` the offset (seconds east) goes from `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Transition {
+    at: DateTime<Utc>,
+    from: i32,
+    to: i32,
+}
+
+fn offset_secs(zone: &Zone, t: &DateTime<Utc>) -> i32 {
+    zone.offset_at(t).local_minus_utc()
+}
+
+/// The zone's offset changes in `[from, to]`, each to the second: steps of
+/// three hours (no zone changes its offset twice within three hours), then
+/// bisection inside the step where the offset differs.
+fn transitions(zone: &Zone, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transition> {
+    let step = Duration::hours(3);
+    let mut out = Vec::new();
+    let mut t = from;
+    let mut off = offset_secs(zone, &t);
+    while t < to {
+        let next = t + step;
+        let next_off = offset_secs(zone, &next);
+        if next_off != off {
+            // In whole seconds: the offset at `lo` is `off`, at `hi` is not.
+            let (mut lo, mut hi) = (t.timestamp(), next.timestamp());
+            let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_secs(zone, &at(mid)) == off {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push(Transition {
+                at: at(hi),
+                from: off,
+                to: next_off,
+            });
+        }
+        t = next;
+        off = next_off;
+    }
+    out
+}
+
+/// An RFC 5545 UTC offset (`+0100`, `-0330`; seconds only when not whole minutes).
+fn ics_offset(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.unsigned_abs();
+    let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
+    if s == 0 {
+        format!("{sign}{h:02}{m:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}{s:02}")
+    }
+}
+
+/// The VTIMEZONE of an IANA zone for events in `[first, last]` (RFC 5545
+/// §3.6.5): the observance in force at `first` and each change up to `last`.
+/// An observance's DTSTART is its onset in the local time before the change;
+/// a change to a larger offset starts DAYLIGHT time, to a smaller STANDARD.
+fn vtimezone(out: &mut String, name: &str, zone: &Zone, first: DateTime<Utc>, last: DateTime<Utc>) {
+    // A year back finds the change in force for any zone with clock changes.
+    let all = transitions(zone, first - Duration::days(400), last);
+    let in_force = all.iter().rposition(|t| t.at <= first);
+    ics_line(out, "BEGIN:VTIMEZONE");
+    ics_line(out, &format!("TZID:{}", ics_text(name)));
+    if in_force.is_none() {
+        // No change for a year before `first`: one standard observance since 1970.
+        let off = ics_offset(
+            all.first()
+                .map_or_else(|| offset_secs(zone, &first), |t| t.from),
+        );
+        let from = format!("TZOFFSETFROM:{off}");
+        let to = format!("TZOFFSETTO:{off}");
+        let lines: [&str; 5] = [
+            "BEGIN:STANDARD",
+            "DTSTART:19700101T000000",
+            &from,
+            &to,
+            "END:STANDARD",
+        ];
+        for l in lines {
+            ics_line(out, l);
+        }
+    }
+    for t in &all[in_force.unwrap_or(0)..] {
+        let kind = if t.to > t.from {
+            "DAYLIGHT"
+        } else {
+            "STANDARD"
+        };
+        let onset = t.at.naive_utc() + Duration::seconds(i64::from(t.from));
+        ics_line(out, &format!("BEGIN:{kind}"));
+        ics_line(out, &format!("DTSTART:{}", onset.format("%Y%m%dT%H%M%S")));
+        ics_line(out, &format!("TZOFFSETFROM:{}", ics_offset(t.from)));
+        ics_line(out, &format!("TZOFFSETTO:{}", ics_offset(t.to)));
+        ics_line(out, &format!("END:{kind}"));
+    }
+    ics_line(out, "END:VTIMEZONE");
+}
+
+/// A DTSTART/DTEND property: local time with the zone's TZID, or a UTC instant
+/// without a named zone. The second reading of a repeated local hour (clocks
+/// going back) cannot be written with a TZID (RFC 5545 reads a repeated local
+/// time as its first occurrence), so it is written in UTC.
+fn ics_when(prop: &str, t: &DateTime<Utc>, zone: Option<(&str, &Zone)>) -> String {
+    if let Some((name, z)) = zone {
+        let local = t.with_timezone(&z.offset_at(t)).naive_local();
+        if z.resolve(local) == *t {
+            return format!(
+                "{prop};TZID={}:{}",
+                ics_text(name),
+                local.format("%Y%m%dT%H%M%S")
+            );
+        }
+    }
+    format!("{prop}:{}", ics_time(t))
+}
+
+/// The iCalendar text of one carer's visits in `rota`. With an IANA zone on
+/// the roster the times are local with its TZID and a VTIMEZONE, so a phone
+/// shows them on the team's clock across clock changes; otherwise UTC.
 pub fn carer_calendar(
     b: &Broker,
     carer: &str,
@@ -196,10 +321,22 @@ pub fn carer_calendar(
         &mut out,
         &format!("X-WR-CALNAME:{}", ics_text(&format!("carefill: {carer}"))),
     );
-    // Times are UTC instants (exact across clock changes); calendar apps show
-    // them in the roster's zone when it has one.
-    if let Some(zone) = &b.roster.horizon.time_zone {
-        ics_line(&mut out, &format!("X-WR-TIMEZONE:{}", ics_text(zone)));
+    let mut visits = Vec::new();
+    for r in rota.routes.iter().filter(|r| r.carer == carer) {
+        for s in &r.stops {
+            visits.push((
+                s,
+                parse_time(&s.start, "start")?,
+                parse_time(&s.end, "end")?,
+            ));
+        }
+    }
+    let zone = Zone::of(&b.roster.horizon);
+    let named = zone.name().map(|n| (n, &zone));
+    if let Some((name, z)) = named {
+        let first = visits.iter().map(|v| v.1).min().unwrap_or(now);
+        let last = visits.iter().map(|v| v.2).max().unwrap_or(now);
+        vtimezone(&mut out, name, z, first, last.max(first));
     }
     let stamp = ics_time(&now);
     let mut partners: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -208,43 +345,39 @@ pub fn carer_calendar(
             partners.entry(s.visit.as_str()).or_default().push(&r.carer);
         }
     }
-    for r in rota.routes.iter().filter(|r| r.carer == carer) {
-        for s in &r.stops {
-            let start = parse_time(&s.start, "start")?;
-            let end = parse_time(&s.end, "end")?;
-            ics_line(&mut out, "BEGIN:VEVENT");
-            ics_line(
-                &mut out,
-                &format!("UID:{}", ics_text(&format!("{}/{carer}@carefill", s.visit))),
-            );
-            ics_line(&mut out, &format!("DTSTAMP:{stamp}"));
-            ics_line(&mut out, &format!("DTSTART:{}", ics_time(&start)));
-            ics_line(&mut out, &format!("DTEND:{}", ics_time(&end)));
-            ics_line(
-                &mut out,
-                &format!("SUMMARY:{}", ics_text(&format!("Visit {}", s.service_user))),
-            );
-            let others: Vec<&str> = partners
-                .get(s.visit.as_str())
-                .map(|v| v.iter().copied().filter(|c| *c != carer).collect())
-                .unwrap_or_default();
-            let mut desc = format!("Visit {}; arrive {}", s.visit, &s.arrival);
-            if !others.is_empty() {
-                let _ = write!(desc, "; double-handed with {}", others.join(", "));
-            }
-            if s.travel_min > 0 {
-                let _ = write!(desc, "; {} min travel before", s.travel_min);
-            }
-            ics_line(&mut out, &format!("DESCRIPTION:{}", ics_text(&desc)));
-            if let Some(u) = b.service_user(&s.service_user) {
-                ics_line(
-                    &mut out,
-                    &format!("GEO:{:.6};{:.6}", u.location.lat, u.location.lon),
-                );
-            }
-            ics_line(&mut out, "TRANSP:OPAQUE");
-            ics_line(&mut out, "END:VEVENT");
+    for (s, start, end) in visits {
+        ics_line(&mut out, "BEGIN:VEVENT");
+        ics_line(
+            &mut out,
+            &format!("UID:{}", ics_text(&format!("{}/{carer}@carefill", s.visit))),
+        );
+        ics_line(&mut out, &format!("DTSTAMP:{stamp}"));
+        ics_line(&mut out, &ics_when("DTSTART", &start, named));
+        ics_line(&mut out, &ics_when("DTEND", &end, named));
+        ics_line(
+            &mut out,
+            &format!("SUMMARY:{}", ics_text(&format!("Visit {}", s.service_user))),
+        );
+        let others: Vec<&str> = partners
+            .get(s.visit.as_str())
+            .map(|v| v.iter().copied().filter(|c| *c != carer).collect())
+            .unwrap_or_default();
+        let mut desc = format!("Visit {}; arrive {}", s.visit, &s.arrival);
+        if !others.is_empty() {
+            let _ = write!(desc, "; double-handed with {}", others.join(", "));
         }
+        if s.travel_min > 0 {
+            let _ = write!(desc, "; {} min travel before", s.travel_min);
+        }
+        ics_line(&mut out, &format!("DESCRIPTION:{}", ics_text(&desc)));
+        if let Some(u) = b.service_user(&s.service_user) {
+            ics_line(
+                &mut out,
+                &format!("GEO:{:.6};{:.6}", u.location.lat, u.location.lon),
+            );
+        }
+        ics_line(&mut out, "TRANSP:OPAQUE");
+        ics_line(&mut out, "END:VEVENT");
     }
     ics_line(&mut out, "END:VCALENDAR");
     Ok(out)
@@ -532,6 +665,98 @@ mod tests {
         }
         assert_eq!(out.replace("\r\n ", ""), format!("{long}\r\n"));
         assert_eq!(ics_text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+    }
+
+    fn london() -> Zone {
+        Zone::Iana(carefill_solver::model::time::parse_zone("Europe/London").expect("zone"))
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn london_changes_its_clocks_at_one_utc_on_the_last_sundays_of_march_and_october() {
+        let z = london();
+        let got = transitions(&z, utc("2026-01-01T00:00:00Z"), utc("2026-12-31T00:00:00Z"));
+        assert_eq!(
+            got,
+            vec![
+                Transition {
+                    at: utc("2026-03-29T01:00:00Z"),
+                    from: 0,
+                    to: 3600
+                },
+                Transition {
+                    at: utc("2026-10-25T01:00:00Z"),
+                    from: 3600,
+                    to: 0
+                },
+            ]
+        );
+        assert_eq!(ics_offset(3600), "+0100");
+        assert_eq!(ics_offset(-12_600), "-0330");
+        assert_eq!(ics_offset(0), "+0000");
+    }
+
+    #[test]
+    fn a_summer_week_has_the_march_change_in_force_and_local_times() {
+        let z = london();
+        let mut out = String::new();
+        vtimezone(
+            &mut out,
+            "Europe/London",
+            &z,
+            utc("2026-06-15T08:00:00Z"),
+            utc("2026-06-21T20:00:00Z"),
+        );
+        let lines: Vec<&str> = out.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines,
+            [
+                "BEGIN:VTIMEZONE",
+                "TZID:Europe/London",
+                "BEGIN:DAYLIGHT",
+                "DTSTART:20260329T010000",
+                "TZOFFSETFROM:+0000",
+                "TZOFFSETTO:+0100",
+                "END:DAYLIGHT",
+                "END:VTIMEZONE"
+            ]
+        );
+        let at = utc("2026-06-15T08:00:00Z");
+        assert_eq!(
+            ics_when("DTSTART", &at, Some(("Europe/London", &z))),
+            "DTSTART;TZID=Europe/London:20260615T090000"
+        );
+        assert_eq!(ics_when("DTSTART", &at, None), "DTSTART:20260615T080000Z");
+        // 01:30 happens twice on 25 October: the first reading keeps the TZID,
+        // the second (after the clocks went back) is written in UTC.
+        let first = utc("2026-10-25T00:30:00Z");
+        let second = utc("2026-10-25T01:30:00Z");
+        assert_eq!(
+            ics_when("DTEND", &first, Some(("Europe/London", &z))),
+            "DTEND;TZID=Europe/London:20261025T013000"
+        );
+        assert_eq!(
+            ics_when("DTEND", &second, Some(("Europe/London", &z))),
+            "DTEND:20261025T013000Z"
+        );
+    }
+
+    #[test]
+    fn a_zone_without_clock_changes_has_one_standard_observance() {
+        let z = Zone::Iana(carefill_solver::model::time::parse_zone("Asia/Tokyo").expect("zone"));
+        let mut out = String::new();
+        let t = utc("2026-06-15T00:00:00Z");
+        vtimezone(&mut out, "Asia/Tokyo", &z, t, t + Duration::days(7));
+        assert_eq!(
+            out,
+            "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n\
+             TZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        );
     }
 
     #[test]

@@ -94,14 +94,14 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(ROTA_ROLES),
         tag: "jobs",
         summary: "Cancel a job; the best rota found so far becomes its result",
-        description: "Idempotent; a finished job is left as it is. Answers once the solver has stopped (at most 10 s), with the job's status: `cancelled` with the best rota so far as its result, so GET …/result has it at once.",
+        description: "Idempotent; a finished job is left as it is. Answers once the solver has stopped (at most 10 s), with the job's status: `cancelled` with the best rota so far as its result, so GET …/result has it at once. 409 job_elsewhere for a job another replica is running.",
         query: &[],
         request: None,
         response: Answer {
             status: 202,
             schema: "Job",
         },
-        errors: &[404],
+        errors: &[404, 409],
         handler: |c| Box::pin(cancel(c)),
     },
 ];
@@ -131,7 +131,8 @@ async fn submit(ctx: RequestCtx) -> Result<Response, ApiError> {
         limit,
         seed,
         problem,
-    )?;
+    )
+    .await?;
     let view = job.view();
     let mut resp = json_reply(StatusCode::ACCEPTED, &view)?;
     if let Ok(v) = HeaderValue::from_str(&view.links.status) {
@@ -185,6 +186,16 @@ const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// `POST /v1/rota/jobs/{job_id}/cancel`.
 async fn cancel(ctx: RequestCtx) -> Result<Response, ApiError> {
     let job = ctx.state.jobs.get(ctx.param("job_id")?, ctx.principal()?)?;
+    if job.is_elsewhere() {
+        return Err(ApiError::Conflict {
+            code: "job_elsewhere",
+            detail: format!(
+                "job {} runs in another carefill process (a replica); only that process can cancel it",
+                job.id
+            ),
+            retry_after: None,
+        });
+    }
     if !job.is_finished() {
         job.cancel();
         // The solver stops at its next check of the flag; waiting for it means

@@ -1,7 +1,7 @@
 //! Packages: list with status, stage and age; one package with its offers; cancel; rebroker.
 
 use super::access::{ADMIN_BROKER, BROKER_ROLES};
-use super::broker::{command, read};
+use super::broker::{command, command_prepared, read};
 use crate::http::openapi::{Schemas, add};
 use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
@@ -236,9 +236,13 @@ async fn cancel_package(ctx: RequestCtx) -> Result<Response, ApiError> {
 async fn rebroker_package(ctx: RequestCtx) -> Result<Response, ApiError> {
     let id = ctx.param("package_id")?.to_string();
     let id2 = id.clone();
-    command(&ctx, "rebroker_package", move |b, now| {
-        b.rebroker(&id2, now)
-    })
+    let id3 = id.clone();
+    command_prepared(
+        &ctx,
+        "rebroker_package",
+        move |b, now| b.prepare_rebroker(&id3, now),
+        move |b, now, prepared| b.rebroker_prepared(&id2, now, prepared),
+    )
     .await?;
     let v = read(&ctx, move |b, _| package_json(b, &id)).await?;
     json_reply(StatusCode::OK, &v)

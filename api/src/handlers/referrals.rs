@@ -2,7 +2,7 @@
 //! placements for a package, and referring straight to a chosen team.
 
 use super::access::BROKER_ROLES;
-use super::broker::{command, map_err, read};
+use super::broker::{command, command_prepared, map_err, read};
 use super::packages::package_json;
 use crate::broker_service::ServiceError;
 use crate::http::openapi::{Schemas, add};
@@ -10,7 +10,7 @@ use crate::http::{
     Access, Answer, ApiError, Method, ParamKind, QueryParam, RequestCtx, RouteSpec, json_reply,
 };
 use carefill_solver::broker::{OfferStatus, OverrideReason, OverrideRequest, PackageStatus};
-use carefill_solver::format::{Package, ServiceUser, Tier, UnplacedReason};
+use carefill_solver::format::{Issue, IssueCode, Package, ServiceUser, Tier, UnplacedReason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use warp::http::StatusCode;
@@ -47,7 +47,7 @@ pub(super) const ROUTES: &[RouteSpec] = &[
         access: Access::Roles(BROKER_ROLES),
         tag: "broker",
         summary: "Refer many packages; allocated together by a HiGHS MILP",
-        description: "Body {referrals: [{package, service_user}]} (1-1000). Packages are allocated together so no team is promised more than its spare capacity by day and period; then offered to the chosen providers.",
+        description: "Body {referrals: [{package, service_user}]} (1-1000; more or none is 422 invalid_request at $.referrals). Each package has at most 50 visit patterns, 12 visits a day and 250 over the horizon (422 at $.referrals[i].package.visits). Packages are allocated together so no team is promised more than its spare capacity by day and period; then offered to the chosen providers.",
         query: &[],
         request: Some("ReferralBatch"),
         response: Answer {
@@ -139,25 +139,32 @@ async fn refer(ctx: RequestCtx) -> Result<Response, ApiError> {
     };
     let body: ReferralBody = ctx.json()?;
     let id = body.package.id.clone();
-    command(&ctx, "refer", move |b, now| {
-        if import {
-            b.import_referral(body.package, body.service_user, now)
-        } else {
-            b.refer(body.package, body.service_user, now)
-        }
-    })
+    let (package, user) = (body.package.clone(), body.service_user.clone());
+    command_prepared(
+        &ctx,
+        "refer",
+        move |b, now| b.prepare_referral(&package, &user, now),
+        move |b, now, prepared| {
+            b.refer_prepared(body.package, body.service_user, now, import, prepared)
+        },
+    )
     .await?;
     let id2 = id.clone();
     let v = read(&ctx, move |b, _| package_json(b, &id2)).await?;
     json_reply(StatusCode::CREATED, &v)
 }
 
+/// Most referrals in one batch: bounds the work (fit checks, the allocation
+/// MILP) one request can ask for.
+pub const MAX_BATCH_REFERRALS: usize = 1000;
+
 /// Many referrals.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ReferralBatch)]
 pub(super) struct BatchBody {
-    /// 1 to 1000 referrals.
+    /// 1 to 1000 referrals ([`MAX_BATCH_REFERRALS`]).
+    #[schema(min_items = 1, max_items = 1000)]
     pub(super) referrals: Vec<ReferralBody>,
 }
 
@@ -237,11 +244,13 @@ struct NotFitting {
 /// `POST /v1/referrals/batch`.
 async fn refer_batch(ctx: RequestCtx) -> Result<Response, ApiError> {
     let body: BatchBody = ctx.json()?;
-    if body.referrals.is_empty() || body.referrals.len() > 1000 {
-        return Err(ApiError::BadJson {
-            path: "$.referrals".into(),
-            detail: "give 1 to 1000 referrals".into(),
-        });
+    let n = body.referrals.len();
+    if n == 0 || n > MAX_BATCH_REFERRALS {
+        return Err(ApiError::Invalid(vec![Issue::new(
+            "$.referrals",
+            IssueCode::OutOfRange,
+            format!("a batch has 1 to {MAX_BATCH_REFERRALS} referrals, got {n}"),
+        )]));
     }
     let ids: Vec<String> = body
         .referrals

@@ -134,6 +134,10 @@ struct ShiftHours {
 #[derive(Serialize, ToSchema)]
 struct TeamRota {
     team: String,
+    /// The IANA zone the rota's local times are in (e.g. `Europe/London`), so a
+    /// client can draw the week on the team's clock; null when the roster has a
+    /// fixed `utc_offset` (each time then carries it).
+    time_zone: Option<String>,
     rota: Rota,
 }
 
@@ -234,7 +238,12 @@ async fn team_rota(ctx: RequestCtx) -> Result<Response, ApiError> {
     let v = read(&ctx, move |b, _| {
         require_team(b, &principal, &team)?;
         let rota = b.rotas.get(&team).cloned().unwrap_or_default();
-        Ok(TeamRota { team, rota })
+        let time_zone = b.roster.horizon.time_zone.clone();
+        Ok(TeamRota {
+            team,
+            time_zone,
+            rota,
+        })
     })
     .await?;
     json_reply(StatusCode::OK, &v)

@@ -622,6 +622,7 @@ impl ProblemBuilder {
             contracted_min_per_week: 0,
             max_min_per_day: NO_LIMIT_MIN,
             max_min_per_week: NO_LIMIT_MIN,
+            worked_min_before_start: 0,
             mode: TravelMode::Drive,
             home: start_loc,
             shifts: vec![s],

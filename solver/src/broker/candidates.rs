@@ -6,7 +6,7 @@
 use super::county::{ProviderIx, RosterIndex, TeamIx, package_skills};
 use super::fit::{FitOutcome, fit_check_memo};
 use super::records::FitSummary;
-use super::{Broker, BrokerConfig};
+use super::{Broker, BrokerConfig, BrokerEvent};
 use crate::format::{
     ContractTerms, FrameworkStatus, Package, PlanningRequest, Rota, ServiceUser, Tier,
 };
@@ -39,6 +39,9 @@ pub struct Candidate {
     pub distance_m: f64,
     #[serde(skip)]
     pub(crate) outcome: Option<FitOutcome>,
+    /// Position in the shortlist (nearest first), which orders teams that do not fit.
+    #[serde(skip)]
+    pub(crate) shortlist_pos: usize,
 }
 
 /// Provider left out before any fit check.
@@ -203,7 +206,8 @@ pub(crate) fn candidates_in(
     let checked: Vec<Candidate> = list
         .teams
         .par_iter()
-        .map(|&(pi, ti, d)| {
+        .enumerate()
+        .map(|(pos, &(pi, ti, d))| {
             let provider = &roster.providers[pi];
             let outcome = fit_check_memo(roster, index, rotas, ti, package, user, from);
             Candidate {
@@ -215,9 +219,32 @@ pub(crate) fn candidates_in(
                 fit: outcome.summary.clone(),
                 distance_m: d,
                 outcome: Some(outcome),
+                shortlist_pos: pos,
             }
         })
         .collect();
+    let excluded = list
+        .excluded
+        .into_iter()
+        .map(|(provider, code, message)| Exclusion {
+            provider,
+            code,
+            message,
+        })
+        .collect();
+    ordered(package, checked, stage_order, list.teams.len(), excluded)
+}
+
+/// The report of fit-checked teams: those that fit in offer order (stage,
+/// then rank), those that do not in shortlist order.
+fn ordered(
+    package: &Package,
+    mut checked: Vec<Candidate>,
+    stage_order: Vec<Tier>,
+    teams_checked: usize,
+    excluded: Vec<Exclusion>,
+) -> CandidateReport {
+    checked.sort_by_key(|c| c.shortlist_pos);
     let (mut fitting, not_fitting): (Vec<Candidate>, Vec<Candidate>) =
         checked.into_iter().partition(|c| c.fit.fits);
     let pos = |t: Tier| {
@@ -234,18 +261,177 @@ pub(crate) fn candidates_in(
     CandidateReport {
         package: package.id.clone(),
         stage_order,
-        teams_checked: list.teams.len(),
+        teams_checked,
         fitting,
         not_fitting,
-        excluded: list
-            .excluded
-            .into_iter()
-            .map(|(provider, code, message)| Exclusion {
-                provider,
-                code,
-                message,
-            })
-            .collect(),
+        excluded,
+    }
+}
+
+/// A package's candidate search done on a snapshot of the broker (the
+/// service's readers' copy), outside the writer's critical section. The
+/// command then hands it to the writer, which makes it valid for its own state
+/// ([`Broker::revalidate`]) instead of searching again.
+#[derive(Debug, Clone)]
+pub struct PreparedSearch {
+    /// The snapshot's `events_applied`.
+    pub seen: u64,
+    /// The instant the search was made at.
+    pub at: DateTime<Utc>,
+    /// The search.
+    pub report: CandidateReport,
+    /// The events the writer applied after the snapshot, in order, when the
+    /// caller knows them (`None`: unknown, search again unless none were).
+    pub since: Option<Vec<BrokerEvent>>,
+}
+
+/// Which teams' fit checks an event may change.
+enum Touch {
+    /// None (offers, money, alerts, delivery records).
+    Nothing,
+    /// This team's rota or people.
+    Team(String),
+    /// The roster, the policy or anything else: search again.
+    Everything,
+}
+
+/// Whether fit checks at `a` and at `b` (not before `a`) see the same frozen
+/// past: no whole minute lies in `[a, b]` (rota starts are whole minutes; the
+/// horizon minute of "now" is rounded down).
+fn same_frozen_past(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    if a == b {
+        return true;
+    }
+    if b < a {
+        return false;
+    }
+    let floor_b = b.timestamp().div_euclid(60) * 60;
+    DateTime::<Utc>::from_timestamp(floor_b, 0).is_some_and(|m| m < a)
+}
+
+impl Broker {
+    /// The candidate search for a package as this broker sees it at `now`,
+    /// for a command to use later (see [`PreparedSearch`]).
+    pub fn prepare_search(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> PreparedSearch {
+        PreparedSearch {
+            seen: self.events_applied,
+            at: now,
+            report: self.candidates_at(package, user, now),
+            since: None,
+        }
+    }
+
+    fn touches(&self, e: &BrokerEvent) -> Touch {
+        let team_of_user = |id: &str| {
+            self.index
+                .user_pos
+                .get(id)
+                .and_then(|&u| self.roster.service_users[u].team.clone())
+        };
+        match e {
+            BrokerEvent::StageOpened { .. }
+            | BrokerEvent::OfferMade { .. }
+            | BrokerEvent::OfferDeclined { .. }
+            | BrokerEvent::OfferExpired { .. }
+            | BrokerEvent::OfferWithdrawn { .. }
+            | BrokerEvent::OfferExpiring { .. }
+            | BrokerEvent::OfferOverridden { .. }
+            | BrokerEvent::Escalated { .. }
+            | BrokerEvent::EscalationRetried { .. }
+            | BrokerEvent::DamagesAccrued { .. }
+            | BrokerEvent::Posted { .. }
+            | BrokerEvent::PackageCancelled { .. }
+            | BrokerEvent::AlertRaised { .. }
+            | BrokerEvent::BrokeringScheduled { .. }
+            | BrokerEvent::BrokeringDue { .. }
+            | BrokerEvent::VisitCheckedIn { .. }
+            | BrokerEvent::VisitCheckedOut { .. }
+            | BrokerEvent::VisitOverdue { .. }
+            | BrokerEvent::YearClosed { .. } => Touch::Nothing,
+            // A known person's record changes; it is read by their team's checks.
+            BrokerEvent::Referred { service_user, .. } => {
+                team_of_user(&service_user.id).map_or(Touch::Nothing, Touch::Team)
+            }
+            BrokerEvent::OfferAccepted { offer, .. } => self
+                .offers
+                .get(offer)
+                .map_or(Touch::Everything, |o| Touch::Team(o.team.clone())),
+            BrokerEvent::PackageAdopted { team, .. }
+            | BrokerEvent::RotaPublished { team, .. }
+            | BrokerEvent::CarerAbsent { team, .. } => Touch::Team(team.clone()),
+            _ => Touch::Everything,
+        }
+    }
+
+    /// A prepared search made valid for this broker's state at `now`: as it
+    /// is when no event was applied since the snapshot (so a command without
+    /// concurrency decides exactly as if it had searched itself); with the
+    /// teams whose rota or people changed fit-checked again; searched again
+    /// when the roster or policy changed, the events are not known, or the
+    /// frozen past moved on.
+    pub fn revalidate(
+        &self,
+        prepared: PreparedSearch,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> CandidateReport {
+        let fresh = || self.candidates_at(package, user, now);
+        if prepared.report.package != package.id
+            || prepared.seen > self.events_applied
+            || !same_frozen_past(prepared.at, now)
+        {
+            return fresh();
+        }
+        if prepared.seen == self.events_applied {
+            return prepared.report;
+        }
+        let Some(since) = prepared
+            .since
+            .as_ref()
+            .filter(|s| s.len() as u64 == self.events_applied - prepared.seen)
+        else {
+            return fresh();
+        };
+        let mut teams = BTreeSet::new();
+        for e in since {
+            match self.touches(e) {
+                Touch::Nothing => {}
+                Touch::Team(t) => {
+                    teams.insert(t);
+                }
+                Touch::Everything => return fresh(),
+            }
+        }
+        let r = prepared.report;
+        if teams.is_empty() {
+            return r;
+        }
+        let mut checked: Vec<Candidate> = r.fitting.into_iter().chain(r.not_fitting).collect();
+        checked
+            .par_iter_mut()
+            .filter(|c| teams.contains(&c.fit.team))
+            .for_each(|c| {
+                if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
+                    let outcome = fit_check(
+                        &self.roster,
+                        &self.index,
+                        &self.rotas,
+                        ti,
+                        package,
+                        user,
+                        Some(now),
+                    );
+                    c.fit = outcome.summary.clone();
+                    c.outcome = Some(outcome);
+                }
+            });
+        ordered(package, checked, r.stage_order, r.teams_checked, r.excluded)
     }
 }
 
@@ -344,4 +530,138 @@ pub(crate) fn shortlist(
     rest.append(&mut cover);
     let teams = rest;
     TeamShortlist { teams, excluded }
+}
+
+#[cfg(test)]
+mod prepared_tests {
+    use super::super::tests::{World, t0, world, world_of};
+    use super::super::*;
+    use crate::format::{Package, ServiceUser};
+
+    /// A county whose providers all take a fitting package at once, so a
+    /// referral changes a team's rota in the same command.
+    fn auto_accepting(seed: u64) -> World {
+        let mut county = demo::county(&demo::small_profile(), seed, 40).expect("county");
+        for p in &mut county.roster.providers {
+            p.auto_accept.enabled = true;
+            p.auto_accept.max_min_per_week = None;
+            p.auto_accept.single_handed_only = false;
+        }
+        world_of(county, BrokerConfig::default())
+    }
+
+    /// `p` as a new referral `tag` for another person at the same address,
+    /// each visit pattern `k` times.
+    fn variant(p: &Package, u: &ServiceUser, tag: &str, k: usize) -> (Package, ServiceUser) {
+        let mut p = p.clone();
+        let mut u = u.clone();
+        p.id = format!("{}-{tag}", p.id);
+        u.id = format!("{}-{tag}", u.id);
+        p.service_user = u.id.clone();
+        u.known_carers.clear();
+        u.preferred_carers.clear();
+        p.links.clear();
+        p.visits = (0..k)
+            .flat_map(|i| {
+                p.visits.iter().map(move |v| {
+                    let mut v = v.clone();
+                    v.id = format!("{}-{i}", v.id);
+                    v
+                })
+            })
+            .collect();
+        (p, u)
+    }
+
+    /// Without concurrency a prepared referral decides exactly as a plain one.
+    #[test]
+    fn a_prepared_referral_without_concurrency_decides_as_a_plain_one() {
+        let mut plain = world(11, BrokerConfig::default());
+        let mut prepared = world(11, BrokerConfig::default());
+        let now = t0();
+        let referrals = plain.referrals.clone();
+        let mut searched = 0;
+        for (p, u) in referrals.iter().take(12) {
+            let a = plain.run(|b| b.refer(p.clone(), u.clone(), now));
+            let prep = prepared.broker.prepare_referral(p, u, now);
+            searched += usize::from(prep.is_some());
+            let b = prepared.run(|b| b.refer_prepared(p.clone(), u.clone(), now, false, prep));
+            assert_eq!(
+                serde_json::to_string(&a).expect("json"),
+                serde_json::to_string(&b).expect("json"),
+                "referral {}",
+                p.id
+            );
+        }
+        assert!(searched > 0, "the searches were prepared");
+        prepared.assert_consistent();
+    }
+
+    /// Two referrals race for a team's last room: both searched on the same
+    /// snapshot, where the team is first for each. The first takes the room;
+    /// at the second's commit the writer re-checks that team (its rota
+    /// changed), finds no room and moves on down the cascade.
+    #[test]
+    fn two_referrals_racing_for_the_last_room_give_one_fit_and_one_that_moves_on() {
+        let now = t0();
+        let mut found = None;
+        'search: for seed in [11, 12, 13] {
+            let w = auto_accepting(seed);
+            for (p, u) in w.referrals.iter().take(40) {
+                for k in 1..=4 {
+                    let (p1, u1) = variant(p, u, "race-a", k);
+                    let (p2, u2) = variant(p, u, "race-b", k);
+                    let Some(first) = w
+                        .broker
+                        .prepare_referral(&p2, &u2, now)
+                        .and_then(|s| s.report.fitting.first().map(|c| c.fit.team.clone()))
+                    else {
+                        continue;
+                    };
+                    let mut b = w.broker.clone();
+                    if b.refer(p1.clone(), u1.clone(), now).is_err()
+                        || b.packages[&p1.id].team.as_deref() != Some(first.as_str())
+                    {
+                        continue;
+                    }
+                    let after = b.candidates_at(&p2, &u2, now);
+                    if after.fitting.iter().all(|c| c.fit.team != first) {
+                        found = Some((seed, (p1, u1), (p2, u2), first));
+                        break 'search;
+                    }
+                }
+            }
+        }
+        let (seed, (p1, u1), (p2, u2), team) = found.expect("a team with room for one of the two");
+        for known_since in [true, false] {
+            let mut w = auto_accepting(seed);
+            let snapshot = w.broker.clone();
+            let first = snapshot.prepare_referral(&p1, &u1, now).expect("search a");
+            let mut second = snapshot.prepare_referral(&p2, &u2, now).expect("search b");
+            assert_eq!(
+                second.report.fitting[0].fit.team, team,
+                "on the snapshot the team is first for both"
+            );
+            let events =
+                w.run(|b| b.refer_prepared(p1.clone(), u1.clone(), now, false, Some(first)));
+            second.since = known_since.then_some(events);
+            w.run(|b| b.refer_prepared(p2.clone(), u2.clone(), now, false, Some(second)));
+            let b = &w.broker;
+            assert_eq!(b.packages[&p1.id].team.as_deref(), Some(team.as_str()));
+            assert_ne!(
+                b.packages[&p2.id].team.as_deref(),
+                Some(team.as_str()),
+                "the second referral is not placed on the full team"
+            );
+            assert!(
+                b.offers
+                    .values()
+                    .all(|o| !(o.package == p2.id && o.team == team)),
+                "nor offered to it"
+            );
+            // Every team's rota (the full one included) passes the checker,
+            // and replaying the events gives the same state.
+            w.assert_consistent();
+        }
+    }
 }

@@ -153,8 +153,8 @@ pub struct BrokerConfig {
     /// emergency cover at once (later ones raise an alert only); also the
     /// interim cover window for a failed provider's people. 0 turns it off.
     pub emergency_cover_window_h: u32,
-    /// Minutes kept free before and after an emergency visit for the standby
-    /// carer's travel.
+    /// Travel minutes assumed to and from an emergency visit where a
+    /// location is unknown (otherwise the real travel time counts).
     pub emergency_travel_buffer_min: u32,
     /// An alert is raised when the risk pool falls below this balance, pence.
     pub risk_pool_alert_below_pence: i64,

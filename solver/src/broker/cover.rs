@@ -9,13 +9,13 @@
 //! An emergency visit is not put on a team's rota (the person stays in their
 //! team; the standby team is dispatched): it is recorded as an
 //! [`EmergencyVisit`] naming the standby carers, chosen among those whose
-//! shift covers the visit, who hold its skills and have nothing else within
-//! the travel buffer of it.
+//! shift covers the visit, who may visit the person (skills, required gender,
+//! exclusions) and can travel to it and on to their next commitment in time.
 
 use super::ledger::{EntryKind, RISK_POOL, provider_account};
 use super::records::{Alert, EmergencyVisit, PackageStatus};
 use super::{Broker, BrokerEvent};
-use crate::format::{ChangeList, FrameworkStatus, Tier, VisitChange};
+use crate::format::{ChangeList, FrameworkStatus, Location, Strength, Tier, VisitChange};
 use crate::model::Problem;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,17 +32,6 @@ fn day_end(t: DateTime<FixedOffset>) -> Option<DateTime<Utc>> {
         .and_local_timezone(*t.offset())
         .single()
         .map(|d| d.with_timezone(&Utc))
-}
-
-/// Whether `[a0, a1)` and `[b0, b1)` come closer than `gap`.
-fn clash(
-    a0: DateTime<FixedOffset>,
-    a1: DateTime<FixedOffset>,
-    b0: DateTime<FixedOffset>,
-    b1: DateTime<FixedOffset>,
-    gap: Duration,
-) -> bool {
-    a0 < b1 + gap && b0 < a1 + gap
 }
 
 /// An emergency cover team ready to be searched: id, provider, its problem.
@@ -248,8 +237,6 @@ impl Broker {
         }
     }
 
-    /// Standby carers of an active emergency cover provider who can make the
-    /// visit at its planned time, or `None`.
     /// The active emergency cover providers' teams, each with its problem
     /// (shifts after absences), by team id.
     fn standby(&self) -> Standby {
@@ -272,6 +259,14 @@ impl Broker {
         teams
     }
 
+    /// Standby carers of an active emergency cover provider who can make the
+    /// visit at its planned time, or `None`. A carer qualifies as a team carer
+    /// would ([`Problem::eligibility`] less the team: the visit's skills, the
+    /// person's required gender, never an excluded carer), with a shift that
+    /// covers the visit and the travel to it from the previous commitment (the
+    /// shift's start, a visit on the standby rota or another emergency visit)
+    /// and on to the next (or the shift's end) at the real travel times. Among
+    /// those, the person's preferred gender first, then the shortest journey.
     fn find_emergency_cover(
         &self,
         want: &ToCover<'_>,
@@ -292,49 +287,104 @@ impl Broker {
             .iter()
             .chain(&package.required_skills)
             .collect();
+        let user = self.service_user(want.person);
+        let wish = user.and_then(|u| u.carer_gender.as_ref());
+        let required = wish
+            .filter(|g| g.strength == Strength::Required)
+            .map(|g| g.gender);
+        let preferred = wish
+            .filter(|g| g.strength == Strength::Preferred)
+            .map(|g| g.gender);
+        let excluded: &[String] = user.map_or(&[], |u| &u.excluded_carers);
         let need = vp.carers_required.max(1) as usize;
         let t0 = instant(want.start)?;
         let t1 = t0 + Duration::minutes(i64::from(vp.duration_min));
-        let gap = Duration::minutes(i64::from(self.config.emergency_travel_buffer_min));
+        let dur = i64::from(vp.duration_min);
+        // Where a location is unknown, the policy's fixed allowance stands in.
+        let allowance = i64::from(self.config.emergency_travel_buffer_min);
         for (team, provider, p) in standby {
             let Ok(m) = p.horizon.parse_instant(want.start) else {
                 continue;
             };
-            let dur = i64::from(vp.duration_min);
             let rota = self.rotas.get(team);
-            let mut free: Vec<String> = Vec::new();
+            // (preferred gender missed, minutes of travel in, carer id)
+            let mut free: Vec<(bool, i64, String)> = Vec::new();
             for s in &p.shifts {
                 if !(i64::from(s.start) <= m && m + dur <= i64::from(s.end)) {
                     continue;
                 }
                 let id = &p.carers[s.carer].id;
-                if free.contains(id) {
+                if free.iter().any(|f| &f.2 == id) || excluded.contains(id) {
                     continue;
                 }
                 let Some(c) = self.roster.carers.iter().find(|c| &c.id == id) else {
                     continue;
                 };
-                if !skills.iter().all(|k| c.skills.contains(k)) {
+                if !skills.iter().all(|k| c.skills.contains(k))
+                    || required.is_some_and(|g| g != c.gender)
+                {
                     continue;
                 }
-                let busy_rota = rota.is_some_and(|r| {
-                    r.routes.iter().filter(|r| &r.carer == id).any(|r| {
-                        r.stops.iter().any(|st| {
-                            matches!((instant(&st.start), instant(&st.end)),
-                                (Some(a), Some(b)) if clash(a, b, t0, t1, gap))
-                        })
-                    })
-                });
-                let busy_cover = self.emergency_visits.values().any(|e| {
-                    e.carers.contains(id)
-                        && matches!((instant(&e.start), instant(&e.end)),
-                            (Some(a), Some(b)) if clash(a, b, t0, t1, gap))
-                });
-                if !busy_rota && !busy_cover {
-                    free.push(id.clone());
+                // The carer's commitments in this shift: (start, end, location).
+                let mut busy: Vec<(i64, i64, Option<&Location>)> = Vec::new();
+                for r in rota
+                    .iter()
+                    .flat_map(|r| &r.routes)
+                    .filter(|r| &r.carer == id)
+                {
+                    for st in &r.stops {
+                        let (Ok(a), Ok(b)) = (
+                            p.horizon.parse_instant(&st.start),
+                            p.horizon.parse_instant(&st.end),
+                        ) else {
+                            continue;
+                        };
+                        let at = (p.visit_index.get(&st.visit))
+                            .map(|&v| &p.locations[p.visits[v].location])
+                            .or_else(|| self.service_user(&st.service_user).map(|u| &u.location));
+                        busy.push((a, b, at));
+                    }
                 }
+                for e in self
+                    .emergency_visits
+                    .values()
+                    .filter(|e| e.carers.contains(id))
+                {
+                    let (Ok(a), Ok(b)) = (
+                        p.horizon.parse_instant(&e.start),
+                        p.horizon.parse_instant(&e.end),
+                    ) else {
+                        continue;
+                    };
+                    busy.push((a, b, self.service_user(&e.person).map(|u| &u.location)));
+                }
+                let travel = |from: Option<&Location>, to: Option<&Location>| match (from, to) {
+                    (Some(f), Some(t)) => i64::from(p.travel.leg(f, t, c.travel_mode).minutes),
+                    _ => allowance,
+                };
+                let home = user.map(|u| &u.location);
+                if busy.iter().any(|&(a, b, _)| a < m + dur && m < b) {
+                    continue;
+                }
+                let prev = (busy.iter())
+                    .filter(|&&(_, b, _)| b <= m)
+                    .max_by_key(|&&(_, b, _)| b)
+                    .map(|&(_, b, at)| (b, at))
+                    .unwrap_or((i64::from(s.start), Some(&p.locations[s.start_loc])));
+                let next = (busy.iter())
+                    .filter(|&&(a, _, _)| a >= m + dur)
+                    .min_by_key(|&&(a, _, _)| a)
+                    .map(|&(a, _, at)| (a, at))
+                    .unwrap_or((i64::from(s.end), Some(&p.locations[s.end_loc])));
+                let travel_in = travel(prev.1, home);
+                if prev.0 + travel_in > m || m + dur + travel(home, next.1) > next.0 {
+                    continue;
+                }
+                let missed = preferred.is_some_and(|g| g != c.gender);
+                free.push((missed, travel_in, id.clone()));
             }
             if free.len() >= need {
+                free.sort();
                 free.truncate(need);
                 return Some(EmergencyVisit {
                     visit: want.visit.to_string(),
@@ -342,7 +392,7 @@ impl Broker {
                     person: want.person.to_string(),
                     provider: provider.clone(),
                     team: team.clone(),
-                    carers: free,
+                    carers: free.into_iter().map(|f| f.2).collect(),
                     start: t0.to_rfc3339(),
                     end: t1.to_rfc3339(),
                     care_min: u64::from(vp.duration_min) * need as u64,
@@ -472,3 +522,7 @@ impl Broker {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "cover_tests.rs"]
+mod cover_tests;

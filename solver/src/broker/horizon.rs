@@ -119,6 +119,43 @@ pub fn visit_date(visit: &str) -> Option<NaiveDate> {
     parse_day(visit.rsplit_once('@')?.1)
 }
 
+/// Paid minutes of a published route as the checker counts them: visit
+/// time, travel between visits, and the commute when it is paid.
+pub fn paid_minutes(route: &Route, paid_commute: bool) -> i64 {
+    let mut paid = 0i64;
+    for (i, s) in route.stops.iter().enumerate() {
+        if i > 0 || paid_commute {
+            paid += i64::from(s.travel_min);
+        }
+        if let (Some(a), Some(b)) = (instant(&s.start), instant(&s.end)) {
+            paid += (b - a).num_minutes().max(0);
+        }
+    }
+    if paid_commute && !route.stops.is_empty() {
+        paid += i64::from(route.end_travel_min);
+    }
+    paid
+}
+
+/// Paid minutes each carer worked in the local calendar week (Monday-Sunday)
+/// of `start`, on days before it, from `routes`: what a horizon starting on
+/// `start` counts in its first week ([`crate::format::Carer::worked_min_before_start`]).
+pub fn week_to_date<'a>(
+    routes: impl Iterator<Item = &'a Route>,
+    start: NaiveDate,
+    paid_commute: bool,
+) -> BTreeMap<String, u32> {
+    let monday = start.week(chrono::Weekday::Mon).first_day();
+    let mut worked: BTreeMap<String, u32> = BTreeMap::new();
+    for r in routes {
+        if shift_date(&r.shift).is_some_and(|d| monday <= d && d < start) {
+            let m = u32::try_from(paid_minutes(r, paid_commute)).unwrap_or(0);
+            *worked.entry(r.carer.clone()).or_default() += m;
+        }
+    }
+    worked
+}
+
 fn instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
@@ -227,6 +264,12 @@ impl Broker {
             return;
         };
         if today > start {
+            // This week's hours so far, from the days about to be archived too.
+            let worked = week_to_date(
+                (self.history.values().chain(self.rotas.values())).flat_map(|r| &r.routes),
+                today,
+                self.roster.settings.paid_commute,
+            );
             let horizon = Horizon {
                 start_date: today.format("%Y-%m-%d").to_string(),
                 days: self.config.horizon.horizon_days(),
@@ -235,7 +278,7 @@ impl Broker {
             };
             let teams: Vec<RolledTeam> = (0..self.roster.teams.len())
                 .into_par_iter()
-                .map(|ti| self.roll_team(TeamIx(ti), &horizon, today, now))
+                .map(|ti| self.roll_team(TeamIx(ti), &horizon, today, now, &worked))
                 .collect();
             self.emit(
                 BrokerEvent::HorizonRolled {
@@ -277,6 +320,7 @@ impl Broker {
         horizon: &Horizon,
         today: NaiveDate,
         now: DateTime<Utc>,
+        worked: &BTreeMap<String, u32>,
     ) -> RolledTeam {
         let team = self.roster.teams[ti].id.clone();
         let empty = Rota::default();
@@ -295,6 +339,9 @@ impl Broker {
         let mut req = team_roster(&self.roster, &self.index, ti, None);
         keep_team_carer_refs(&mut req);
         req.horizon = horizon.clone();
+        for c in &mut req.carers {
+            c.worked_min_before_start = worked.get(&c.id).copied().unwrap_or(0);
+        }
         req.existing_rota = frozen_pins(&kept, horizon, now);
         let mut rolled = RolledTeam {
             team: team.clone(),
@@ -521,6 +568,24 @@ impl Broker {
             }
         }
         self.roster.horizon = horizon.clone();
+        self.refresh_week_to_date();
+    }
+
+    /// Sets every carer's minutes worked earlier in the horizon's first
+    /// calendar week from the history, so weekly maximums count the frozen
+    /// past (every request built from the roster carries them).
+    pub(super) fn refresh_week_to_date(&mut self) {
+        let Some((start, _)) = horizon_dates(&self.roster.horizon) else {
+            return;
+        };
+        let worked = week_to_date(
+            self.history.values().flat_map(|r| &r.routes),
+            start,
+            self.roster.settings.paid_commute,
+        );
+        for c in &mut self.roster.carers {
+            c.worked_min_before_start = worked.get(&c.id).copied().unwrap_or(0);
+        }
     }
 
     /// A scheduled package waits until `from`.
@@ -712,6 +777,50 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, BrokerEvent::HorizonRolled { .. }))
         );
+    }
+
+    #[test]
+    fn a_mid_week_horizon_counts_the_hours_already_worked_that_week() {
+        let mut w = rolling_world();
+        let before = snapshot(&w);
+        w.run(|b| Ok(b.tick(at(1, 0, 5))));
+        let now = at(2, 0, 5);
+        w.run(|b| Ok(b.tick(now)));
+        assert_eq!(w.broker.roster.horizon.start_date, "2026-12-02");
+        // Monday and Tuesday are in the history; each carer's week so far is
+        // what they worked on those days.
+        let mut expected: BTreeMap<String, u32> = BTreeMap::new();
+        for r in w.broker.history.values().flat_map(|h| &h.routes) {
+            let d = shift_date(&r.shift).expect("dated shift").to_string();
+            assert!(d == "2026-11-30" || d == "2026-12-01", "{d}");
+            *expected.entry(r.carer.clone()).or_default() +=
+                u32::try_from(paid_minutes(r, w.broker.roster.settings.paid_commute))
+                    .expect("minutes");
+        }
+        assert!(expected.values().any(|&m| m > 0));
+        for c in &w.broker.roster.carers {
+            assert_eq!(
+                c.worked_min_before_start,
+                expected.get(&c.id).copied().unwrap_or(0),
+                "carer {}",
+                c.id
+            );
+        }
+        // Every team request carries it, the rotas pass the checker counting
+        // it, the frozen past is unchanged and a replay agrees.
+        let team = w.broker.rotas.keys().next().expect("team").clone();
+        let req = w.broker.team_request(&team).expect("request");
+        assert!(
+            req.carers
+                .iter()
+                .all(|c| c.worked_min_before_start == expected.get(&c.id).copied().unwrap_or(0))
+        );
+        assert_frozen(&before, &w.broker, now);
+        w.assert_consistent();
+        // From the next Monday the week starts afresh.
+        let monday = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+        let all = w.broker.history.values().flat_map(|h| &h.routes);
+        assert!(week_to_date(all, monday, false).is_empty());
     }
 
     #[test]

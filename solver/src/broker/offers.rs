@@ -305,6 +305,7 @@ impl Broker {
             fit.care_min
         );
         self.release_interim_cover(&o.package, now, out);
+        self.reunite_carers(&o.package, now, out);
         // Emergency cover is paid from the pool as it is delivered, day by day
         // on the tick (`charge_delivered_cover`), not for the horizon up front.
         if provider.tier != Tier::EmergencyCover {

@@ -1,13 +1,58 @@
 //! Provider failure: a provider suspended or failed gets no new offers; a
 //! failed provider's packages are released (people's carers remembered),
 //! carers transferred, and every released package re-brokered together.
+//!
+//! Transferred carers keep their people where the cap allows: a released
+//! package whose carers moved to another provider's team is offered to that
+//! team first (out of tier order only with the recorded reason
+//! `continuity_with_existing_carer`, and never where policy forbids it), and
+//! once a team fills it, its visits go back to the person's former carers
+//! where the rota and the continuity cap allow ([`Broker::reunite_carers`]).
 
+use super::candidates::Candidate;
 use super::county::area_label;
-use super::records::{CarerTransfer, OfferStatus, PackageStatus};
+use super::fit::fit_check;
+use super::overrides::OverrideRequest;
+use super::records::{CarerTransfer, OfferStatus, OverrideReason, PackageStatus};
 use super::{Broker, BrokerError, BrokerEvent};
-use crate::format::{FrameworkStatus, Package, ServiceUser, Urgency};
+use crate::format::{ContractTerms, FrameworkStatus, Package, Rota, ServiceUser, Urgency};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Carers of each visit pattern (`package/pattern`) of `package` on `rota`:
+/// the set that made most of its occurrences (the earliest such on a tie).
+pub(crate) fn former_carers(rota: &Rota, package: &str) -> BTreeMap<String, Vec<String>> {
+    let mut by_visit: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for r in &rota.routes {
+        for s in r
+            .stops
+            .iter()
+            .filter(|s| crate::format::is_visit_of(&s.visit, package))
+        {
+            by_visit.entry(&s.visit).or_default().push(r.carer.clone());
+        }
+    }
+    let mut counts: BTreeMap<String, BTreeMap<Vec<String>, usize>> = BTreeMap::new();
+    for (visit, mut carers) in by_visit {
+        carers.sort();
+        let Some((pattern, _)) = visit.rsplit_once('@') else {
+            continue;
+        };
+        *counts
+            .entry(pattern.to_string())
+            .or_default()
+            .entry(carers)
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter_map(|(pattern, sets)| {
+            let most = *sets.values().max()?;
+            let carers = sets.into_iter().find(|(_, n)| *n == most)?.0;
+            Some((pattern, carers))
+        })
+        .collect()
+}
 
 impl Broker {
     /// Changes a provider's framework status. Suspended or failed providers get
@@ -172,21 +217,27 @@ impl Broker {
                         c
                     })
                     .unwrap_or_default();
+                let former = self
+                    .rotas
+                    .get(team)
+                    .map(|r| former_carers(r, pkg))
+                    .unwrap_or_default();
                 self.emit(
                     BrokerEvent::PackageReleased {
                         at: now,
                         package: pkg.clone(),
                         why: "provider_failed".into(),
                         known_carers: known,
+                        former_carers: former,
                     },
                     &mut out,
                 );
             }
-            for t in transfers {
+            for t in &transfers {
                 self.emit(
                     BrokerEvent::CarerTransferred {
                         at: now,
-                        transfer: t,
+                        transfer: t.clone(),
                     },
                     &mut out,
                 );
@@ -219,6 +270,11 @@ impl Broker {
             );
             rebroker.push(pkg.clone());
         }
+        // The team that took a person's carers is asked first.
+        if status == FrameworkStatus::Failed {
+            rebroker
+                .retain(|pkg| !self.offer_to_carers_team(pkg, provider, &transfers, now, &mut out));
+        }
         if !rebroker.is_empty() {
             super::batch::allocate(self, &rebroker, now, &mut out);
         }
@@ -246,4 +302,110 @@ impl Broker {
         }
         Ok(out)
     }
+
+    /// Offers a released package to the team most of its former carers were
+    /// transferred to, when that team fits it; `false` leaves it to the batch.
+    /// Skipping a fitting earlier stage is recorded as an override with reason
+    /// `continuity_with_existing_carer`; where policy forbids out-of-order
+    /// offers the package goes through the cascade like any other.
+    fn offer_to_carers_team(
+        &mut self,
+        pkg: &str,
+        failed: &str,
+        transfers: &[CarerTransfer],
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+    ) -> bool {
+        let Some(rec) = self.packages.get(pkg) else {
+            return false;
+        };
+        let mut visits_by_team: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
+        for carers in rec.former_carers.values() {
+            for c in carers {
+                if let Some(t) = transfers.iter().find(|t| &t.carer == c) {
+                    let e = visits_by_team.entry(&t.to_team).or_default();
+                    e.0 += 1;
+                    e.1.insert(c);
+                }
+            }
+        }
+        let Some((team, carers)) = visits_by_team
+            .iter()
+            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(a.0)))
+            .map(|(t, (_, c))| {
+                (
+                    t.to_string(),
+                    c.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                )
+            })
+        else {
+            return false;
+        };
+        let package = rec.package.clone();
+        let Some(user) = self.service_user(&package.service_user).cloned() else {
+            return false;
+        };
+        let Some(&ti) = self.index.team_pos.get(&team) else {
+            return false;
+        };
+        let Some(pi) = (self.roster.teams[ti].provider.as_ref())
+            .and_then(|p| self.index.provider_pos.get(p).copied())
+        else {
+            return false;
+        };
+        let pr = self.roster.providers[pi].clone();
+        if pr.framework_status != FrameworkStatus::Active {
+            return false;
+        }
+        let fit = fit_check(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            ti,
+            &package,
+            &user,
+            Some(now),
+        );
+        if !fit.summary.fits {
+            return false;
+        }
+        let why = OverrideRequest {
+            reason: Some(OverrideReason::ContinuityWithExistingCarer),
+            note: Some(format!(
+                "carers {} moved to team `{team}` when provider `{failed}` failed",
+                carers.join(", ")
+            )),
+            by: None,
+        };
+        let Ok(skipped) =
+            self.check_out_of_order(&package, &user, &pr.id, &team, pr.tier, &why, now)
+        else {
+            return false;
+        };
+        if let Some(record) = skipped {
+            self.emit(
+                BrokerEvent::OfferOverridden {
+                    package: pkg.to_string(),
+                    record,
+                },
+                out,
+            );
+        }
+        let c = Candidate {
+            provider: pr.id.clone(),
+            provider_name: pr.name.clone(),
+            tier: pr.tier,
+            block: matches!(pr.contract, ContractTerms::Block { .. }),
+            auto_accept: pr.auto_accept.enabled,
+            fit: fit.summary.clone(),
+            distance_m: 0.0,
+            outcome: Some(fit),
+        };
+        self.offer_to(pkg, &c, pr.tier, now, out);
+        true
+    }
 }
+
+#[cfg(test)]
+#[path = "continuity_tests.rs"]
+mod continuity_tests;

@@ -5,7 +5,7 @@
 use crate::format::{ChangeList, Package, Rota, Tier, UnplacedReason};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a package is in brokering.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,6 +69,11 @@ pub struct PackageRecord {
     /// fitting provider's first refusal), with the reason given.
     #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
     pub out_of_order: Option<OfferOverride>,
+    /// Carers of each visit pattern (`package/pattern`) before a provider
+    /// failure released the package: the team that fills it gives the visits
+    /// back to them where it can.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub former_carers: BTreeMap<String, Vec<String>>,
 }
 
 impl PackageRecord {
@@ -93,6 +98,7 @@ impl PackageRecord {
             policy_version: 0,
             damages_from: None,
             out_of_order: None,
+            former_carers: BTreeMap::new(),
         }
     }
 }

@@ -112,7 +112,38 @@ impl Broker {
         user: ServiceUser,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
-        self.refer_with(package, user, now, false)
+        self.refer_with(package, user, now, false, None)
+    }
+
+    /// The candidate search a referral needs, done on this broker as a
+    /// snapshot (the readers' copy) before the command takes the writer;
+    /// `None` when the referral will not search now (invalid, or scheduled
+    /// beyond the horizon), and the writer decides as usual.
+    pub fn prepare_referral(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> Option<super::PreparedSearch> {
+        self.validate_referral(package, user).ok()?;
+        if self.brokering_date(package).is_some() {
+            return None;
+        }
+        Some(self.prepare_search(package, user, now))
+    }
+
+    /// [`Broker::refer`] (or, with `history`, [`Broker::import_referral`])
+    /// using a search prepared on a snapshot: made valid for this state first
+    /// ([`Broker::revalidate`]), so the result is as if it had searched here.
+    pub fn refer_prepared(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        now: DateTime<Utc>,
+        history: bool,
+        prepared: Option<super::PreparedSearch>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.refer_with(package, user, now, history, prepared)
     }
 
     /// A referral imported from another system's history (an admin's
@@ -125,7 +156,7 @@ impl Broker {
         user: ServiceUser,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
-        self.refer_with(package, user, now, true)
+        self.refer_with(package, user, now, true, None)
     }
 
     fn refer_with(
@@ -134,9 +165,13 @@ impl Broker {
         user: ServiceUser,
         now: DateTime<Utc>,
         history: bool,
+        prepared: Option<super::PreparedSearch>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
         self.validate_referral(&package, &user)?;
         self.set_now(now);
+        // Checked against this state before the referral's own events, which
+        // change no team's fit check for its own person.
+        let known = prepared.map(|p| self.revalidate(p, &package, &user, now));
         let mut out = Vec::new();
         let id = package.id.clone();
         let area = area_label(&self.roster, &user.location);
@@ -155,7 +190,7 @@ impl Broker {
         );
         match scheduled {
             Some(from) => self.schedule(&id, from, now, &mut out),
-            None => self.advance(&id, now, &mut out),
+            None => self.advance_with(&id, now, &mut out, known),
         }
         Ok(out)
     }
@@ -248,6 +283,7 @@ impl Broker {
             fit: fit.summary.clone(),
             distance_m: 0.0,
             outcome: Some(fit),
+            shortlist_pos: 0,
         };
         self.offer_to(&id, &c, p.tier, now, &mut out);
         Ok(out)
@@ -261,8 +297,20 @@ impl Broker {
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
         let mut ids = BTreeSet::new();
-        for (p, u) in &referrals {
-            self.validate_referral(p, u)?;
+        for (i, (p, u)) in referrals.iter().enumerate() {
+            // Issues name the referral in the batch: `$.referrals[i].package...`.
+            self.validate_referral(p, u).map_err(|e| match e {
+                BrokerError::InvalidFields(issues) => BrokerError::InvalidFields(
+                    issues
+                        .into_iter()
+                        .map(|mut issue| {
+                            issue.path = issue.path.replacen('$', &format!("$.referrals[{i}]"), 1);
+                            issue
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
             if !ids.insert(p.id.clone()) {
                 return Err(BrokerError::DuplicatePackage(p.id.clone()));
             }
@@ -369,6 +417,31 @@ impl Broker {
         package: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.rebroker_prepared(package, now, None)
+    }
+
+    /// The candidate search a re-brokering needs, on a snapshot (see
+    /// [`Broker::prepare_referral`]); `None` unless the package is escalated.
+    pub fn prepare_rebroker(
+        &self,
+        package: &str,
+        now: DateTime<Utc>,
+    ) -> Option<super::PreparedSearch> {
+        let rec = self.packages.get(package)?;
+        if rec.status != PackageStatus::Escalated {
+            return None;
+        }
+        let user = self.service_user(&rec.package.service_user)?;
+        Some(self.prepare_search(&rec.package, user, now))
+    }
+
+    /// [`Broker::rebroker`] using a search prepared on a snapshot.
+    pub fn rebroker_prepared(
+        &mut self,
+        package: &str,
+        now: DateTime<Utc>,
+        prepared: Option<super::PreparedSearch>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
         let rec = self
             .packages
             .get(package)
@@ -382,6 +455,10 @@ impl Broker {
                 ),
             });
         }
+        let known = match (prepared, self.service_user(&rec.package.service_user)) {
+            (Some(p), Some(user)) => Some(self.revalidate(p, &rec.package, user, now)),
+            _ => None,
+        };
         self.set_now(now);
         let mut out = Vec::new();
         self.emit(
@@ -393,7 +470,7 @@ impl Broker {
             },
             &mut out,
         );
-        self.advance(package, now, &mut out);
+        self.advance_with(package, now, &mut out, known);
         Ok(out)
     }
 }

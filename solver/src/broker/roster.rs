@@ -16,14 +16,15 @@
 //! below its carer count).
 
 use super::county::keep_team_carer_refs;
-use super::records::{TeamReplan, VisitMove};
+use super::horizon::frozen_pins;
+use super::records::{PackageStatus, TeamReplan, VisitMove};
 use super::{Broker, BrokerError, BrokerEvent};
 use crate::check::{ViolationCode, check};
 use crate::format::{
     Carer, FORMAT_TAG, FrameworkStatus, Issue, IssueCode, PlanningRequest, Provider, Rota, Shift,
     Team,
 };
-use crate::model::Problem;
+use crate::model::{ExistingModel, Problem};
 use crate::rota::insert_visits;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,6 +306,9 @@ impl Broker {
             _ => {}
         }
         let old_team = old.and_then(|c| c.team.clone());
+        // Hours worked this week come from the broker's history, not the client.
+        let mut carer = carer;
+        carer.worked_min_before_start = old.map_or(0, |c| c.worked_min_before_start);
         let mut issues: Vec<Issue> = id_issue(&carer.id).into_iter().collect();
         let new_team = match carer.team.as_deref() {
             Some(t) if self.index.team_pos.contains_key(t) => Some(t.to_string()),
@@ -495,13 +499,19 @@ impl Broker {
         let mut unplaced = outcome.unplaced;
         unplaced.sort_by_key(|u| u.visit);
         let after = p.write_rota(&outcome.routes, &unplaced);
+        Ok(self.team_replan(team, &before, after, why))
+    }
+
+    /// A team's re-plan from `before` to `after`: moves, visits newly
+    /// unplaced and placed, and the change list (`why` its reason).
+    fn team_replan(&self, team: &str, before: &Rota, after: Rota, why: &str) -> TeamReplan {
         let changes = crate::format::changes::diff(
-            &crate::format::changes::assignments(&before),
+            &crate::format::changes::assignments(before),
             &after,
             &crate::format::changes::person_of_visit(&self.roster.packages),
             why,
         );
-        let (was, now) = (carers_by_visit(&before), carers_by_visit(&after));
+        let (was, now) = (carers_by_visit(before), carers_by_visit(&after));
         let moved = now
             .iter()
             .filter_map(|(v, to)| {
@@ -513,7 +523,7 @@ impl Broker {
                 })
             })
             .collect();
-        Ok(TeamReplan {
+        TeamReplan {
             team: team.to_string(),
             rota: after,
             moved,
@@ -528,7 +538,124 @@ impl Broker {
                 .cloned()
                 .collect(),
             changes,
-        })
+        }
+    }
+
+    /// After a package released by a provider failure is filled: its visits
+    /// not yet started go back to the carers who had them before (each
+    /// pattern's former carers, where they are now in the filling team), a
+    /// `carers_reunited` re-plan, when the team's rota and every rule
+    /// (continuity cap, hours, travel) allow it and no visit is left out.
+    pub(super) fn reunite_carers(
+        &mut self,
+        pkg: &str,
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+    ) {
+        let Some(r) = self.packages.get(pkg) else {
+            return;
+        };
+        if r.former_carers.is_empty() || r.status != PackageStatus::Filled {
+            return;
+        }
+        let Some(team) = r.team.clone() else {
+            return;
+        };
+        let former = r.former_carers.clone();
+        if let Some(replan) = self.reunite_plan(&team, pkg, &former, now) {
+            let changes = replan.changes.clone();
+            self.emit(
+                BrokerEvent::CarersReunited {
+                    at: now,
+                    package: pkg.to_string(),
+                    replan,
+                },
+                out,
+            );
+            self.after_replan(&team, &changes, now, out);
+        }
+    }
+
+    /// The re-plan [`Self::reunite_carers`] makes, or `None` when it would not
+    /// give the person more visits with their former carers.
+    fn reunite_plan(
+        &self,
+        team: &str,
+        pkg: &str,
+        former: &BTreeMap<String, Vec<String>>,
+        now: DateTime<Utc>,
+    ) -> Option<TeamReplan> {
+        let before = self.rotas.get(team)?.clone();
+        let mut req = self.team_request(team)?;
+        req.existing_rota = frozen_pins(&before, &req.horizon, now);
+        let mut p = Problem::from_request(&req).ok()?;
+        let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut displaced: BTreeSet<String> = BTreeSet::new();
+        for (visit, carers) in carers_by_visit(&before) {
+            if !crate::format::is_visit_of(&visit, pkg) {
+                continue;
+            }
+            let Some(&v) = p.visit_index.get(&visit) else {
+                continue;
+            };
+            let Some(want) = visit.rsplit_once('@').and_then(|(pat, _)| former.get(pat)) else {
+                continue;
+            };
+            let ix: Vec<usize> = want
+                .iter()
+                .filter_map(|c| p.carer_index.get(c).copied())
+                .collect();
+            if ix.len() != usize::from(p.visits[v].carers_required)
+                || p.existing.iter().any(|e| e.visit == v && e.pinned)
+            {
+                continue;
+            }
+            let mut want = want.clone();
+            want.sort();
+            if carers != want {
+                displaced.insert(visit.clone());
+                p.existing.retain(|e| e.visit != v);
+                p.existing.push(ExistingModel {
+                    visit: v,
+                    carers: ix,
+                    start: None,
+                    pinned: false,
+                });
+            }
+            wanted.insert(visit, want);
+        }
+        if displaced.is_empty() {
+            return None;
+        }
+        let mut rota = before.clone();
+        rota.unplaced.clear();
+        rota.kpis = None;
+        rota.stats = None;
+        strip(&mut rota, &displaced);
+        let current = p.planned_routes(&rota).ok()?;
+        let visits: Vec<usize> = (displaced.iter())
+            .filter_map(|v| p.visit_index.get(v).copied())
+            .collect();
+        let outcome = insert_visits(&p, &current, &visits).ok()?;
+        if !outcome.unplaced.is_empty() {
+            return None;
+        }
+        let mut after = p.write_rota(&outcome.routes, &[]);
+        let with_former = |r: &Rota| {
+            (carers_by_visit(r).iter())
+                .filter(|(v, c)| wanted.get(*v) == Some(*c))
+                .count()
+        };
+        if with_former(&after) <= with_former(&before)
+            || check(&p, &after)
+                .violations
+                .iter()
+                .any(|v| !ignorable(v.code))
+        {
+            return None;
+        }
+        after.unplaced = before.unplaced.clone();
+        Some(self.team_replan(team, &before, after, "carers_reunited"))
     }
 
     /// A carer is off (sick, leave): the absence goes on the roster and the

@@ -636,9 +636,14 @@ pub struct Carer {
     /// Most working minutes in one day.
     #[serde(default = "default_max_day")]
     pub max_min_per_day: u32,
-    /// Most working minutes in one week (7-day blocks from the horizon start).
+    /// Most working minutes in one local calendar week (Monday-Sunday).
     #[serde(default = "default_max_week")]
     pub max_min_per_week: u32,
+    /// Paid minutes already worked in the calendar week of the horizon's first
+    /// day, before that day (a horizon starting on Wednesday: Monday and
+    /// Tuesday); they count towards that week's maximum.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worked_min_before_start: u32,
     /// How the carer travels.
     #[serde(default)]
     pub travel_mode: TravelMode,
@@ -790,7 +795,9 @@ pub struct Package {
     pub id: String,
     /// Service user id.
     pub service_user: String,
-    /// Visit pattern.
+    /// Visit patterns (at most 50). The concrete visits they make are capped
+    /// at 12 a day and 250 over the horizon (`model::MAX_PACKAGE_VISITS*`).
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub visits: Vec<VisitPattern>,
     /// Timing links between visits on the same day (e.g. medication before a meal).
     #[serde(default)]

@@ -249,6 +249,7 @@ pub(super) fn build_team<R: Rng>(
             contracted_min_per_week: c.contracted,
             max_min_per_day: 600,
             max_min_per_week: c.max_week,
+            worked_min_before_start: 0,
             travel_mode: c.mode,
             home: c.home.location(),
             shifts: shifts_of(t),

@@ -15,6 +15,14 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Longest horizon accepted, days.
 pub const MAX_HORIZON_DAYS: u32 = 28;
+/// Most visit patterns in one package (`packages[].visits`); the rest are not read.
+pub const MAX_VISIT_PATTERNS: usize = 50;
+/// Most concrete visits of one package on one day (home care rarely needs
+/// more than six; twelve leaves room for 24-hour packages with frequent checks).
+pub const MAX_PACKAGE_VISITS_PER_DAY: usize = 12;
+/// Most concrete visits of one package over the horizon: bounds the work one
+/// referral's fit checks can ask for.
+pub const MAX_PACKAGE_VISITS: usize = 250;
 /// Shortest and longest visit accepted, minutes.
 pub const VISIT_DURATION_RANGE: (u32, u32) = (5, 480);
 /// Highest hourly rate accepted, pence (£1,000 an hour: far above any care fee,
@@ -473,6 +481,38 @@ impl Builder {
         SkillSet(set)
     }
 
+    /// The caps on one package's concrete visits (per day and over the
+    /// horizon), reported at `{path}.visits`.
+    fn visit_caps(&mut self, path: &str, ctx: &Ctx, visits: &[VisitModel], mine: &[usize]) {
+        let mut per_day: BTreeMap<u32, usize> = BTreeMap::new();
+        for &v in mine {
+            *per_day.entry(visits[v].day).or_default() += 1;
+        }
+        if let Some((&day, &n)) = per_day
+            .iter()
+            .find(|&(_, &n)| n > MAX_PACKAGE_VISITS_PER_DAY)
+        {
+            self.push(
+                format!("{path}.visits"),
+                IssueCode::OutOfRange,
+                format!(
+                    "a package has at most {MAX_PACKAGE_VISITS_PER_DAY} visits a day; it has {n} on {}",
+                    ctx.horizon.date(day).format("%Y-%m-%d")
+                ),
+            );
+        }
+        if mine.len() > MAX_PACKAGE_VISITS {
+            self.push(
+                format!("{path}.visits"),
+                IssueCode::OutOfRange,
+                format!(
+                    "a package has at most {MAX_PACKAGE_VISITS} visits over the horizon; it has {}",
+                    mine.len()
+                ),
+            );
+        }
+    }
+
     fn duplicate_ids<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) {
         let mut seen = HashSet::new();
         for (i, id) in ids.enumerate() {
@@ -643,6 +683,13 @@ impl Builder {
                     "must be 1-10080 minutes",
                 );
             }
+            if c.worked_min_before_start > 6 * 24 * 60 {
+                self.push(
+                    format!("{path}.worked_min_before_start"),
+                    IssueCode::OutOfRange,
+                    "must be 0-8640 minutes (six days before the horizon in its week)",
+                );
+            }
             if c.contracted_min_per_week > 7 * 24 * 60 {
                 self.push(
                     format!("{path}.contracted_min_per_week"),
@@ -753,6 +800,7 @@ impl Builder {
                 contracted_min_per_week: c.contracted_min_per_week,
                 max_min_per_day: c.max_min_per_day,
                 max_min_per_week: c.max_min_per_week,
+                worked_min_before_start: c.worked_min_before_start,
                 mode: c.travel_mode,
                 home,
                 shifts: my_shifts,
@@ -931,7 +979,17 @@ impl Builder {
                     "a package needs at least one visit",
                 );
             }
-            for (v, pat) in p.visits.iter().enumerate() {
+            if p.visits.len() > MAX_VISIT_PATTERNS {
+                self.push(
+                    format!("{path}.visits"),
+                    IssueCode::OutOfRange,
+                    format!(
+                        "a package has at most {MAX_VISIT_PATTERNS} visit patterns, got {}",
+                        p.visits.len()
+                    ),
+                );
+            }
+            for (v, pat) in p.visits.iter().enumerate().take(MAX_VISIT_PATTERNS) {
                 let vp = format!("{path}.visits[{v}]");
                 if let Some(m) = format::id_error(&pat.id) {
                     self.push(format!("{vp}.id"), IssueCode::InvalidId, m);
@@ -1044,6 +1102,7 @@ impl Builder {
                 }
                 pattern_ids.insert(pat.id.as_str(), concrete);
             }
+            self.visit_caps(&path, ctx, &visits, &mine);
             for (l, link) in p.links.iter().enumerate() {
                 let lp = format!("{path}.links[{l}]");
                 let a = pattern_ids.get(link.first.as_str());

@@ -14,7 +14,10 @@ use crate::format::{
     ContractType, FrameworkStatus, Funding, Gender, Location, Tier, TravelMode, Urgency,
 };
 use crate::travel::TravelModel;
-pub use build::{MAX_HORIZON_DAYS, VISIT_DURATION_RANGE};
+pub use build::{
+    MAX_HORIZON_DAYS, MAX_PACKAGE_VISITS, MAX_PACKAGE_VISITS_PER_DAY, MAX_VISIT_PATTERNS,
+    VISIT_DURATION_RANGE,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};
@@ -125,8 +128,11 @@ pub struct CarerModel {
     pub contracted_min_per_week: u32,
     /// Most working minutes per day.
     pub max_min_per_day: u32,
-    /// Most working minutes per 7-day block from the horizon start.
+    /// Most working minutes per local calendar week (Monday-Sunday).
     pub max_min_per_week: u32,
+    /// Paid minutes already worked in the calendar week of the horizon's first
+    /// day, before that day; they count towards that week's maximum.
+    pub worked_min_before_start: u32,
     /// Travel mode.
     pub mode: TravelMode,
     /// Home location.
@@ -359,9 +365,23 @@ impl Problem {
         )
     }
 
-    /// The 7-day block (0, 1, ...) a day belongs to, for weekly limits.
+    /// The local calendar week (Monday-Sunday) a day belongs to, for weekly
+    /// limits: 0 is the week of the horizon's first day.
     pub fn week_of(&self, day: u32) -> u32 {
-        day / 7
+        use chrono::Datelike;
+        (day + self.horizon.start_date.weekday().num_days_from_monday()) / 7
+    }
+
+    /// Paid minutes carer `c` may work in week `w` of [`Problem::week_of`]:
+    /// the weekly maximum less what was worked in week 0 before the horizon.
+    pub fn week_limit(&self, c: usize, w: u32) -> i64 {
+        let carer = &self.carers[c];
+        let before = if w == 0 {
+            carer.worked_min_before_start
+        } else {
+            0
+        };
+        i64::from(carer.max_min_per_week) - i64::from(before)
     }
 }
 

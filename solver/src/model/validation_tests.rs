@@ -10,7 +10,7 @@
 //!   issue is well formed.
 
 use super::time::{DAY, format_clock, parse_clock, parse_date, parse_offset};
-use super::{LatenessRule, Problem, SkillSet};
+use super::{LatenessRule, MAX_PACKAGE_VISITS_PER_DAY, Problem, SkillSet};
 use crate::format::{Gender, Issue, IssueCode, PlanningRequest, parse_request};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -2780,4 +2780,61 @@ proptest! {
         set(&mut v, "/packages/0/visits/1/days", json!(sel));
         check_outcome(&validate(&v));
     }
+}
+
+// ---------------------------------------------------------------------------
+// The work one package may ask for
+// ---------------------------------------------------------------------------
+
+fn patterns(n: usize, days: &str) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({"id": format!("v{i}"), "days": [days],
+                       "time": {"window": {"start": "07:00", "end": "21:00"}}, "duration_min": 15})
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn a_package_over_the_visit_caps_is_refused_at_its_visits() {
+    // Twelve visits a day is the most; a thirteenth on one day is refused.
+    let mut v = baseline();
+    remove(&mut v, "/packages/0", "links");
+    set(
+        &mut v,
+        "/packages/1/visits",
+        patterns(MAX_PACKAGE_VISITS_PER_DAY, "daily"),
+    );
+    problem(&v);
+    push(
+        &mut v,
+        "/packages/1/visits",
+        json!({"id": "extra", "days": ["2026-12-03"],
+        "time": {"exact": "20:00"}, "duration_min": 15}),
+    );
+    let issues = assert_issue(&v, "$.packages[1].visits", IssueCode::OutOfRange);
+    assert!(
+        issues.iter().any(|i| i.message.contains("2026-12-03")),
+        "names the day: {}",
+        list(&issues)
+    );
+    // Over the horizon: 10 a day for 28 days is 280, over the 250 cap.
+    let mut v = baseline();
+    remove(&mut v, "/packages/0", "links");
+    set(&mut v, "/horizon/days", json!(28));
+    remove(&mut v, "/packages/1", "end_date");
+    set(&mut v, "/packages/1/visits", patterns(10, "daily"));
+    let issues = assert_issue(&v, "$.packages[1].visits", IssueCode::OutOfRange);
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.message.contains("over the horizon"))
+    );
+    // More patterns than read: one issue, and validation still ends quickly.
+    let mut v = baseline();
+    set(&mut v, "/packages/1/visits", patterns(10_000, "2026-12-03"));
+    let issues = assert_issue(&v, "$.packages[1].visits", IssueCode::OutOfRange);
+    assert!(issues.iter().any(|i| i.message.contains("visit patterns")));
 }

@@ -364,23 +364,26 @@ impl MasterRows<'_> {
     }
 
     /// A carer's paid minutes per group of shifts (`group` of a shift: carer
-    /// and day or week) at most `limit(carer)`: one row per group where the
+    /// and day or week) at most `limit(group)`: one row per group where the
     /// pool's longest routes could exceed it.
     pub fn work_limit_rows(
         &mut self,
         group: &dyn Fn(usize) -> (usize, u32),
-        limit: &dyn Fn(usize) -> u32,
+        limit: &dyn Fn((usize, u32)) -> i64,
     ) {
         let mut groups: BTreeMap<(usize, u32), BTreeMap<usize, &Vec<usize>>> = BTreeMap::new();
         for (&s, routes) in self.by_shift {
             groups.entry(group(s)).or_default().insert(s, routes);
         }
-        for (&(c, _), shifts) in &groups {
+        for (&key, shifts) in &groups {
+            // Work already over the limit (before the horizon) leaves no room,
+            // not an infeasible row: choosing no route stays possible.
+            let limit = limit(key).max(0);
             let most: i64 = shifts
                 .values()
                 .map(|rs| rs.iter().map(|&r| self.pool[r].work_min).max().unwrap_or(0))
                 .sum();
-            if most <= i64::from(limit(c)) {
+            if most <= limit {
                 continue;
             }
             let mut e = Expression::default();
@@ -389,7 +392,7 @@ impl MasterRows<'_> {
                     e.add_mul(self.pool[r].work_min as f64, xr);
                 }
             }
-            self.b.rows.push(e.leq(f64::from(limit(c))));
+            self.b.rows.push(e.leq(limit as f64));
         }
     }
 }

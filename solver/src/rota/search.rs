@@ -19,7 +19,6 @@
 //! - `diagnosis`: why a visit stays unplaced.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 mod bound;
 #[cfg(test)]
@@ -46,39 +45,8 @@ pub(crate) use part::Part;
 pub(crate) use pricing::Insertion;
 pub(crate) use state::{OnShifts, Sched, State};
 
-/// A hash map for the search's index keys (visits, shifts, carers, days): a
-/// multiply-rotate hasher instead of SipHash, which dominated lookups in
-/// profiles. Keys are internal indices, never outside input, so hash flooding
-/// is not a concern; iteration order is also the same on every run.
-pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<IndexHasher>>;
-
-/// The hasher of [`Map`]: one multiply and rotate per integer written.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IndexHasher(u64);
-
-impl IndexHasher {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(26) ^ x).wrapping_mul(Self::K);
-    }
-}
-
-impl Hasher for IndexHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.add(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
+/// A hash map for the search's index keys (visits, shifts, carers, days):
+/// rustc's Fx hasher instead of SipHash, which dominated lookups in profiles.
+/// Keys are internal indices, never outside input, so hash flooding is not a
+/// concern; iteration order is also the same on every run.
+pub(crate) type Map<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;

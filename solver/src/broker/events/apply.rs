@@ -60,10 +60,20 @@ impl Broker {
                 provider, status, ..
             } => self.apply_provider_status_changed(provider, *status),
             BrokerEvent::PackageReleased {
+                at,
                 package,
                 known_carers,
+                former_carers,
                 ..
-            } => self.apply_package_released(package, known_carers),
+            } => {
+                self.apply_package_released(*at, package, known_carers);
+                if let Some(r) = self.packages.get_mut(package) {
+                    r.former_carers = former_carers.clone();
+                }
+            }
+            BrokerEvent::CarersReunited { replan, .. } => {
+                self.rotas.insert(replan.team.clone(), replan.rota.clone());
+            }
             BrokerEvent::CarerTransferred { transfer, .. } => {
                 self.apply_carer_transferred(transfer)
             }
@@ -176,6 +186,10 @@ impl Broker {
             PackageRecord {
                 previous_provider: previous_provider.clone(),
                 policy_version: self.policy_version(),
+                // A re-referral after a provider failure keeps the former carers.
+                former_carers: (self.packages.get(&package.id))
+                    .map(|r| r.former_carers.clone())
+                    .unwrap_or_default(),
                 ..PackageRecord::new(package.clone(), PackageStatus::Open, at, area.to_string())
             },
         );
@@ -319,7 +333,12 @@ impl Broker {
 
     /// The package's visits leave its team's rota and the package the roster;
     /// the person leaves the team, remembering the carers who served them.
-    fn apply_package_released(&mut self, package: &str, known_carers: &[String]) {
+    fn apply_package_released(
+        &mut self,
+        at: DateTime<Utc>,
+        package: &str,
+        known_carers: &[String],
+    ) {
         let Some(r) = self.packages.get_mut(package) else {
             return;
         };
@@ -327,14 +346,39 @@ impl Broker {
         r.previous_provider = r.provider.take();
         r.status = PackageStatus::Open;
         let user_id = r.package.service_user.clone();
+        // Visits that had started are the frozen past: they stay on record in
+        // the team's history, with their carers and times.
+        let mut started = Vec::new();
         if let Some(rota) = team.as_ref().and_then(|t| self.rotas.get_mut(t)) {
             for route in &mut rota.routes {
-                route.stops.retain(|s| !is_visit_of(&s.visit, package));
+                let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut route.stops)
+                    .into_iter()
+                    .partition(|s| is_visit_of(&s.visit, package));
+                route.stops = kept;
+                let past: Vec<_> = gone
+                    .into_iter()
+                    .filter(|s| DateTime::parse_from_rfc3339(&s.start).is_ok_and(|t| t < at))
+                    .collect();
+                if !past.is_empty() {
+                    started.push(crate::format::Route {
+                        stops: past,
+                        start_travel_min: 0,
+                        end_travel_min: 0,
+                        ..route.clone()
+                    });
+                }
             }
             rota.routes.retain(|r| !r.stops.is_empty());
             rota.unplaced.retain(|u| !is_visit_of(&u.visit, package));
             rota.kpis = None;
             rota.stats = None;
+        }
+        if let (Some(t), false) = (&team, started.is_empty()) {
+            let kept = self.history.entry(t.clone()).or_insert_with(|| Rota {
+                format: crate::format::FORMAT_TAG.to_string(),
+                ..Rota::default()
+            });
+            kept.routes.extend(started);
         }
         self.roster.packages.retain(|p| p.id != package);
         if let Some(&u) = self.index.user_pos.get(&user_id) {

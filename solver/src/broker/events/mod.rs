@@ -15,6 +15,7 @@ use super::{Broker, BrokerConfig};
 use crate::format::{Carer, FrameworkStatus, Package, Provider, Route, ServiceUser, Team, Tier};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Every change to broker state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,6 +128,9 @@ pub enum BrokerEvent {
         why: String,
         /// Carers who served the person, now remembered as known carers.
         known_carers: Vec<String>,
+        /// Carers of each visit pattern before the release.
+        #[serde(default)]
+        former_carers: BTreeMap<String, Vec<String>>,
     },
     /// A carer moved team.
     CarerTransferred {
@@ -334,6 +338,17 @@ pub enum BrokerEvent {
         /// Stable code of why.
         why: String,
     },
+    /// A filled package's visits went back to the carers who had them before
+    /// its provider failed (they were transferred to the team that filled it),
+    /// where the team's rota and the continuity cap allow.
+    CarersReunited {
+        /// When.
+        at: DateTime<Utc>,
+        /// Package.
+        package: String,
+        /// The team's re-plan.
+        replan: TeamReplan,
+    },
     /// A day of emergency cover was delivered and charged to the risk pool (a
     /// `posted` entry follows).
     CoverDayCharged {
@@ -394,6 +409,7 @@ impl BrokerEvent {
             BrokerEvent::AlertRaised { .. } => "alert_raised",
             BrokerEvent::EmergencyVisitAssigned { .. } => "emergency_visit_assigned",
             BrokerEvent::EmergencyVisitsReleased { .. } => "emergency_visits_released",
+            BrokerEvent::CarersReunited { .. } => "carers_reunited",
             BrokerEvent::CoverDayCharged { .. } => "cover_day_charged",
             BrokerEvent::OfferOverridden { .. } => "offer_overridden",
         }

@@ -11,8 +11,11 @@
 //! updates and deletes. Beside it, `side_records` keeps records that change in
 //! place and are not broker state (webhook subscriptions and deliveries).
 
+mod jobs;
 mod pg;
 mod sqlite;
+
+pub use jobs::{JOB_STATES_UNFINISHED, StoredJob};
 
 pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -146,6 +149,9 @@ fn touched(events: &[BrokerEvent], broker: &Broker) -> Touched {
             BrokerEvent::CarerSaved { replans, .. } => {
                 t.teams.extend(replans.iter().map(|r| r.team.clone()));
             }
+            BrokerEvent::CarersReunited { replan, .. } => {
+                t.teams.insert(replan.team.clone());
+            }
             BrokerEvent::OfferOverridden { package, .. } => {
                 t.packages.insert(package.clone());
             }
@@ -217,6 +223,33 @@ pub trait BrokerStore: Send {
     fn delete_side(&mut self, kind: &str, ids: &[&str]) -> Result<(), StoreError>;
     /// Every side record `(id, body)` of one kind, by id.
     fn load_side(&mut self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    // Asynchronous rota solve jobs (table `solve_jobs`): not broker state, never
+    // in the audit log; any process (writer or replica) records its own jobs.
+
+    /// Writes a job, replacing any row with its id.
+    fn put_job(&mut self, job: &StoredJob) -> Result<(), StoreError>;
+    /// One job by id.
+    fn get_job(&mut self, id: &str) -> Result<Option<StoredJob>, StoreError>;
+    /// Every job, oldest submission first.
+    fn load_jobs(&mut self) -> Result<Vec<StoredJob>, StoreError>;
+    /// Deletes jobs (evicted from a full store or past their time to live).
+    fn delete_jobs(&mut self, ids: &[&str]) -> Result<(), StoreError>;
+    /// Announces this process as the live holder of the jobs it records under
+    /// `instance`, for as long as the store lives (PostgreSQL: a session
+    /// advisory lock keyed by the instance; SQLite: nothing, one process per file).
+    fn claim_job_instance(&mut self, instance: &str) -> Result<(), StoreError>;
+    /// Marks `interrupted` (with `reason`, at `at`) every queued or running job
+    /// whose process has ended, and returns their ids. SQLite: every unfinished
+    /// job but `instance`'s (one process per file, so they are from before a
+    /// restart). PostgreSQL: the unfinished jobs of every instance whose
+    /// advisory lock is free, i.e. whose process's connection has ended.
+    fn interrupt_orphaned_jobs(
+        &mut self,
+        instance: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// Opens a store from a URL: `sqlite://PATH`, a plain path, `:memory:`, or `postgres://...`.

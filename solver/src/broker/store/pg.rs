@@ -1,7 +1,9 @@
 //! The PostgreSQL store, for deployments that outgrow one machine.
 
+use super::jobs::instance_key;
 use super::{
-    Actor, Baseline, BrokerStore, Loaded, SCHEMA_VERSION, StoreError, status_text, touched,
+    Actor, Baseline, BrokerStore, JOB_STATES_UNFINISHED, Loaded, SCHEMA_VERSION, StoreError,
+    StoredJob, status_text, touched,
 };
 use crate::broker::{Broker, BrokerEvent};
 use chrono::{DateTime, Utc};
@@ -44,7 +46,17 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
 CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS side_records (
     kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS solve_jobs (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, instance TEXT NOT NULL, state TEXT NOT NULL,
+    submitted_at TIMESTAMPTZ NOT NULL, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    detail TEXT, meta TEXT NOT NULL, result TEXT);
+CREATE INDEX IF NOT EXISTS solve_jobs_by_state ON solve_jobs (state);
 "#;
+
+/// First key of the two-key advisory locks that say a process is alive and
+/// holds its solve jobs (the second is [`super::jobs::instance_key`]). The
+/// two-key space does not overlap the writer lease's one-key space.
+const JOB_INSTANCE_LOCK_CLASS: i32 = 0x6a6f_6273; // "jobs"
 
 impl PostgresStore {
     /// Connects and migrates.
@@ -250,5 +262,124 @@ impl BrokerStore for PostgresStore {
             .into_iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
+    }
+
+    fn put_job(&mut self, job: &StoredJob) -> Result<(), StoreError> {
+        self.client.execute(
+            "INSERT INTO solve_jobs (id, owner, instance, state, submitted_at, started_at, finished_at, detail, meta, result) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, \
+             instance = EXCLUDED.instance, state = EXCLUDED.state, submitted_at = EXCLUDED.submitted_at, \
+             started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, detail = EXCLUDED.detail, \
+             meta = EXCLUDED.meta, result = EXCLUDED.result",
+            &[
+                &job.id,
+                &job.owner,
+                &job.instance,
+                &job.state,
+                &job.submitted_at,
+                &job.started_at,
+                &job.finished_at,
+                &job.detail,
+                &job.meta,
+                &job.result,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn get_job(&mut self, id: &str) -> Result<Option<StoredJob>, StoreError> {
+        Ok(self
+            .client
+            .query_opt(&format!("{JOB_COLUMNS} WHERE id = $1"), &[&id])?
+            .map(|r| job_from_row(&r)))
+    }
+
+    fn load_jobs(&mut self) -> Result<Vec<StoredJob>, StoreError> {
+        Ok(self
+            .client
+            .query(&format!("{JOB_COLUMNS} ORDER BY submitted_at, id"), &[])?
+            .iter()
+            .map(job_from_row)
+            .collect())
+    }
+
+    fn delete_jobs(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        self.client
+            .execute("DELETE FROM solve_jobs WHERE id = ANY($1)", &[&ids])?;
+        Ok(())
+    }
+
+    fn claim_job_instance(&mut self, instance: &str) -> Result<(), StoreError> {
+        self.client.query_one(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&JOB_INSTANCE_LOCK_CLASS, &instance_key(instance)],
+        )?;
+        Ok(())
+    }
+
+    fn interrupt_orphaned_jobs(
+        &mut self,
+        instance: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let unfinished: Vec<String> = JOB_STATES_UNFINISHED
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let others: Vec<String> = self
+            .client
+            .query(
+                "SELECT DISTINCT instance FROM solve_jobs WHERE state = ANY($1) AND instance <> $2",
+                &[&unfinished, &instance],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut ids = Vec::new();
+        for other in others {
+            let key = instance_key(&other);
+            // Free lock: that process's session has ended, so its jobs cannot finish.
+            let free: bool = self
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&JOB_INSTANCE_LOCK_CLASS, &key],
+                )?
+                .get(0);
+            if !free {
+                continue;
+            }
+            let marked = self.client.query(
+                "UPDATE solve_jobs SET state = 'interrupted', finished_at = $3, detail = $4 \
+                 WHERE instance = $1 AND state = ANY($2) RETURNING id",
+                &[&other, &unfinished, &at, &reason],
+            );
+            self.client.query_one(
+                "SELECT pg_advisory_unlock($1, $2)",
+                &[&JOB_INSTANCE_LOCK_CLASS, &key],
+            )?;
+            ids.extend(marked?.iter().map(|r| r.get::<_, String>(0)));
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+const JOB_COLUMNS: &str = "SELECT id, owner, instance, state, submitted_at, started_at, finished_at, detail, meta, result FROM solve_jobs";
+
+fn job_from_row(r: &postgres::Row) -> StoredJob {
+    StoredJob {
+        id: r.get(0),
+        owner: r.get(1),
+        instance: r.get(2),
+        state: r.get(3),
+        submitted_at: r.get(4),
+        started_at: r.get(5),
+        finished_at: r.get(6),
+        detail: r.get(7),
+        meta: r.get(8),
+        result: r.get(9),
     }
 }

@@ -1,7 +1,8 @@
 //! The embedded default store: one SQLite file.
 
 use super::{
-    Actor, Baseline, BrokerStore, Loaded, SCHEMA_VERSION, StoreError, status_text, touched,
+    Actor, Baseline, BrokerStore, JOB_STATES_UNFINISHED, Loaded, SCHEMA_VERSION, StoreError,
+    StoredJob, status_text, touched,
 };
 use crate::broker::{Broker, BrokerEvent};
 use chrono::{DateTime, Utc};
@@ -42,6 +43,11 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
 CREATE TABLE IF NOT EXISTS team_rotas (team TEXT PRIMARY KEY, rota TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS side_records (
     kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS solve_jobs (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, instance TEXT NOT NULL, state TEXT NOT NULL,
+    submitted_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, detail TEXT,
+    meta TEXT NOT NULL, result TEXT);
+CREATE INDEX IF NOT EXISTS solve_jobs_by_state ON solve_jobs (state);
 "#;
 
 impl SqliteStore {
@@ -235,4 +241,129 @@ impl BrokerStore for SqliteStore {
         let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+
+    fn put_job(&mut self, job: &StoredJob) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO solve_jobs (id, owner, instance, state, submitted_at, started_at, finished_at, detail, meta, result) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            rusqlite::params![
+                job.id,
+                job.owner,
+                job.instance,
+                job.state,
+                job.submitted_at.to_rfc3339(),
+                job.started_at.map(|t| t.to_rfc3339()),
+                job.finished_at.map(|t| t.to_rfc3339()),
+                job.detail,
+                job.meta,
+                job.result
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn get_job(&mut self, id: &str) -> Result<Option<StoredJob>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("{JOB_COLUMNS} WHERE id = ?1"))?;
+        let mut rows = stmt.query_map([id], job_row)?;
+        rows.next().transpose()?.map(decode_job).transpose()
+    }
+
+    fn load_jobs(&mut self) -> Result<Vec<StoredJob>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{JOB_COLUMNS} ORDER BY submitted_at, id"))?;
+        let rows = stmt.query_map([], job_row)?;
+        rows.map(|r| decode_job(r?)).collect()
+    }
+
+    fn delete_jobs(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM solve_jobs WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn claim_job_instance(&mut self, _instance: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn interrupt_orphaned_jobs(
+        &mut self,
+        instance: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM solve_jobs WHERE state IN (?1, ?2) AND instance <> ?3 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(
+                rusqlite::params![JOB_STATES_UNFINISHED[0], JOB_STATES_UNFINISHED[1], instance],
+                |r| r.get(0),
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "UPDATE solve_jobs SET state = 'interrupted', finished_at = ?2, detail = ?3 WHERE id = ?1",
+                rusqlite::params![id, at.to_rfc3339(), reason],
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+}
+
+const JOB_COLUMNS: &str = "SELECT id, owner, instance, state, submitted_at, started_at, finished_at, detail, meta, result FROM solve_jobs";
+
+type JobRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn decode_job(row: JobRow) -> Result<StoredJob, StoreError> {
+    let (id, owner, instance, state, submitted, started, finished, detail, meta, result) = row;
+    let instant = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt(format!("job {id}: time {t:?}: {e}")))
+    };
+    Ok(StoredJob {
+        submitted_at: instant(&submitted)?,
+        started_at: started.as_deref().map(instant).transpose()?,
+        finished_at: finished.as_deref().map(instant).transpose()?,
+        id: id.clone(),
+        owner,
+        instance,
+        state,
+        detail,
+        meta,
+        result,
+    })
 }

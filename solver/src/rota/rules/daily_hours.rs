@@ -41,8 +41,8 @@ impl Rule for DailyHours {
 
     fn master_rows(m: &mut MasterRows<'_>) -> Milp {
         let p = m.p;
-        m.work_limit_rows(&|s| (p.shifts[s].carer, p.shifts[s].day), &|c| {
-            p.carers[c].max_min_per_day
+        m.work_limit_rows(&|s| (p.shifts[s].carer, p.shifts[s].day), &|(c, _)| {
+            i64::from(p.carers[c].max_min_per_day)
         });
         Milp::Rows
     }

@@ -1,5 +1,6 @@
-//! Maximum weekly hours: a carer's paid minutes in one 7-day block of the
-//! horizon ([`Problem::week_of`]) stay within `max_min_per_week`.
+//! Maximum weekly hours: a carer's paid minutes in one local calendar week
+//! ([`Problem::week_of`]), with what was worked before the horizon in its
+//! first week, stay within `max_min_per_week` ([`Problem::week_limit`]).
 
 use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
 use crate::model::Problem;
@@ -20,11 +21,12 @@ impl Rule for WeeklyHours {
 
     fn room(at: &RoomAt<'_>) -> i64 {
         let c = at.carer;
-        i64::from(at.p.carers[c].max_min_per_week)
+        let w = at.p.week_of(at.day);
+        at.p.week_limit(c, w)
             - at
                 .st
                 .week_work
-                .get(&(c, at.p.week_of(at.day)))
+                .get(&(c, w))
                 .copied()
                 .unwrap_or(0)
     }
@@ -40,7 +42,7 @@ impl Rule for WeeklyHours {
     fn admits_change(at: &ChangeAt<'_>) -> bool {
         at.week.iter().all(|(&(c, w), &dw)| {
             let now = at.st.week_work.get(&(c, w)).copied().unwrap_or(0);
-            dw <= 0 || now + dw <= i64::from(at.p.carers[c].max_min_per_week)
+            dw <= 0 || now + dw <= at.p.week_limit(c, w)
         })
     }
 
@@ -48,7 +50,7 @@ impl Rule for WeeklyHours {
         let p = m.p;
         m.work_limit_rows(
             &|s| (p.shifts[s].carer, p.week_of(p.shifts[s].day)),
-            &|c| p.carers[c].max_min_per_week,
+            &|(c, w)| p.week_limit(c, w),
         );
         Milp::Rows
     }
@@ -56,9 +58,10 @@ impl Rule for WeeklyHours {
     fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
         let p = sel.p;
         for (&(c, w), &m) in sel.week_work {
-            if m > i64::from(p.carers[c].max_min_per_week) {
+            let limit = p.week_limit(c, w);
+            if m > limit {
                 return Err(format!(
-                    "carer `{}` works {m} min in week {w}",
+                    "carer `{}` works {m} min in week {w} ({limit} min allowed)",
                     p.carers[c].id
                 ));
             }

@@ -338,10 +338,26 @@ impl Part<'_> {
         false
     }
 
-    /// Moves single movable visits to the best place in another candidate shift.
+    /// Whether `v` may move to another carer's shift at the start it has: a
+    /// single-carer visit linked to others (e.g. one of the two services of a
+    /// synchronised double service). Its partners keep their times, so the
+    /// link still holds; only carers the link keeps apart are ruled out.
+    fn movable_at_its_time(&self, v: usize) -> bool {
+        self.p.visits[v].carers_required == 1
+            && self.links_of.contains_key(&v)
+            && !self.pinned.contains_key(&v)
+    }
+
+    /// Moves single movable visits to the best place in another candidate shift
+    /// (linked visits at the start they have, see [`Part::movable_at_its_time`]).
     fn relocate_moves(&self, st: &mut State, until: Instant, focus: &mut Focus) -> bool {
         let mut improved = false;
-        let mut visits: Vec<usize> = st.on.keys().copied().filter(|&v| self.movable(v)).collect();
+        let mut visits: Vec<usize> = st
+            .on
+            .keys()
+            .copied()
+            .filter(|&v| self.movable(v) || self.movable_at_its_time(v))
+            .collect();
         visits.sort_unstable();
         for (n, v) in visits.into_iter().enumerate() {
             if n % 16 == 0 && Instant::now() >= until {
@@ -361,7 +377,14 @@ impl Part<'_> {
                 continue;
             };
             let gain = Self::old_local(st, a) - sched_a.local_cost;
-            let cands = self.move_targets(st, v, a);
+            let mut cands = self.move_targets(st, v, a);
+            if !self.movable(v) {
+                if !st.fixed.contains_key(&v) {
+                    continue; // no start to keep
+                }
+                let (_, _, avoid) = self.link_bounds(st, v);
+                cands.retain(|&b| !avoid.contains(&self.p.shifts[b].carer));
+            }
             let visit = &self.p.visits[v];
             let mut best: Option<(f64, usize, Vec<usize>)> = None;
             for b in cands {

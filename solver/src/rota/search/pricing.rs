@@ -396,12 +396,10 @@ impl Part<'_> {
         let t_out = self.travel(shift.carer, visit.location, next_loc);
         // Leg costs: first and last legs are commutes.
         let leg = |first_or_last: bool| {
-            if !first_or_last {
-                (w.travel_min, 1)
-            } else if p.paid_commute {
-                (w.travel_min, 1)
-            } else {
+            if first_or_last && !p.paid_commute {
                 (w.commute_min, 0)
+            } else {
+                (w.travel_min, 1)
             }
         };
         let ((w_in, k_in), (w_out, k_out)) = (leg(pos == 0), leg(pos == n));

@@ -1,0 +1,351 @@
+//! Broker under load and bad input (issue 19): candidate searches outside the
+//! writer race safely, bounded requests, solve jobs kept in the store.
+
+use crate::e2e::call;
+use crate::support::{PROVIDER, TEAM};
+use carefill_api::Role;
+use carefill_api::auth::DemoKeys;
+use carefill_api::broker_service::{BrokerService, ManualClock};
+use carefill_api::store::{self, Baseline};
+use carefill_solver::broker::demo::{self, DemoCounty};
+use carefill_solver::broker::{Broker, BrokerConfig};
+use carefill_solver::check::check;
+use carefill_solver::format::{Package, ServiceUser};
+use carefill_solver::model::Problem;
+use carefill_solver::testing::load_request;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::{Arc, Barrier};
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
+        .single()
+        .expect("t0")
+}
+
+/// A demo county whose providers take a fitting package at once, so a
+/// referral changes a team's rota in the same command.
+fn auto_accepting(seed: u64) -> DemoCounty {
+    let mut county = demo::county(&demo::small_profile(), seed, 40).expect("county");
+    for p in &mut county.roster.providers {
+        p.auto_accept.enabled = true;
+        p.auto_accept.max_min_per_week = None;
+        p.auto_accept.single_handed_only = false;
+    }
+    county
+}
+
+/// `p` as a new referral for another person at the same address, each
+/// visit pattern `k` times.
+fn variant(p: &Package, u: &ServiceUser, tag: &str, k: usize) -> (Package, ServiceUser) {
+    let (mut p, mut u) = (p.clone(), u.clone());
+    p.id = format!("{}-{tag}", p.id);
+    u.id = format!("{}-{tag}", u.id);
+    p.service_user = u.id.clone();
+    u.known_carers.clear();
+    u.preferred_carers.clear();
+    p.links.clear();
+    p.visits = (0..k)
+        .flat_map(|i| {
+            p.visits.iter().map(move |v| {
+                let mut v = v.clone();
+                v.id = format!("{}-{i}", v.id);
+                v
+            })
+        })
+        .collect();
+    (p, u)
+}
+
+type Referral = (Package, ServiceUser);
+
+/// Two copies of one package and a team that is first for both on its own
+/// but has room for only one of them.
+fn last_room() -> (DemoCounty, Referral, Referral, String) {
+    let now = t0();
+    for seed in [11, 12, 13] {
+        let county = auto_accepting(seed);
+        let broker = Broker::new(
+            BrokerConfig::default(),
+            county.roster.clone(),
+            county.rotas.clone(),
+        )
+        .expect("broker");
+        for (p, u) in county.referrals.iter().take(40) {
+            for k in 1..=4 {
+                let a = variant(p, u, "race-a", k);
+                let b = variant(p, u, "race-b", k);
+                let Some(team) = broker
+                    .prepare_referral(&b.0, &b.1, now)
+                    .and_then(|s| s.report.fitting.first().map(|c| c.fit.team.clone()))
+                else {
+                    continue;
+                };
+                let mut after = broker.clone();
+                if after.refer(a.0.clone(), a.1.clone(), now).is_err()
+                    || after.packages[&a.0.id].team.as_deref() != Some(team.as_str())
+                {
+                    continue;
+                }
+                if after
+                    .candidates_at(&b.0, &b.1, now)
+                    .fitting
+                    .iter()
+                    .all(|c| c.fit.team != team)
+                {
+                    return (county, a, b, team);
+                }
+            }
+        }
+    }
+    panic!("no team with room for one of two copies of a package");
+}
+
+/// Two referrals for a team's last room, submitted concurrently: both
+/// searches run on the same snapshot (a barrier holds each until the other
+/// has searched), where the team is first for both. One is placed there; at
+/// the other's commit the writer re-checks the team, finds it full and the
+/// package moves on. The team's rota passes the independent checker.
+#[test]
+fn concurrent_referrals_for_a_teams_last_room_place_one_and_move_the_other_on() {
+    let (county, a, b, team) = last_room();
+    let dir = std::env::temp_dir().join(format!(
+        "carefill-harden-race-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("broker.sqlite3");
+    let svc = Arc::new(
+        BrokerService::open(
+            store::open(&db.to_string_lossy()).expect("store"),
+            Box::new(ManualClock::new(t0())),
+            || {
+                Ok(Baseline {
+                    config: BrokerConfig::default(),
+                    roster: county.roster.clone(),
+                    rotas: county.rotas.clone(),
+                })
+            },
+        )
+        .expect("service"),
+    );
+    let barrier = Arc::new(Barrier::new(2));
+    let searched_first = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let threads: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|(p, u)| {
+            let (svc, barrier, seen) = (svc.clone(), barrier.clone(), searched_first.clone());
+            std::thread::spawn(move || {
+                let (p2, u2) = (p.clone(), u.clone());
+                svc.execute_prepared(
+                    "test",
+                    "refer",
+                    move |b, now| {
+                        let s = b.prepare_referral(&p2, &u2, now);
+                        if let Some(c) = s.as_ref().and_then(|s| s.report.fitting.first()) {
+                            seen.lock().expect("lock").push(c.fit.team.clone());
+                        }
+                        barrier.wait();
+                        s
+                    },
+                    move |b, now, prepared| b.refer_prepared(p, u, now, false, prepared),
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread").expect("referral");
+    }
+    assert_eq!(
+        *searched_first.lock().expect("lock"),
+        vec![team.clone(), team.clone()],
+        "both searches chose the team on the same snapshot"
+    );
+    svc.read(|br, _| {
+        let on_team: Vec<&str> = [&a.0.id, &b.0.id]
+            .into_iter()
+            .filter(|id| br.packages[*id].team.as_deref() == Some(team.as_str()))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(on_team.len(), 1, "exactly one is placed on {team}");
+        let other = if on_team[0] == a.0.id {
+            &b.0.id
+        } else {
+            &a.0.id
+        };
+        assert!(
+            br.offers
+                .values()
+                .all(|o| !(&o.package == other && o.team == team)),
+            "the other is neither placed on nor offered to the full team"
+        );
+        let req = br.team_request(&team).expect("team");
+        let problem = Problem::from_request(&req).expect("team problem");
+        let report = check(&problem, &br.rotas[&team]);
+        assert!(
+            report.violations.is_empty(),
+            "no over-booking: {:?}",
+            &report.violations[..report.violations.len().min(3)]
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "carefill-harden-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir.join("broker.sqlite3")
+}
+
+/// `carefill serve` on a SQLite file (the small demo county), as a process
+/// restarted on the same file would be.
+async fn serve(db: &std::path::Path, keys: &DemoKeys) -> SocketAddr {
+    let svc = Arc::new(
+        BrokerService::open(
+            store::open(&db.to_string_lossy()).expect("store"),
+            Box::new(ManualClock::new(t0())),
+            || {
+                let c = demo::county(&demo::small_profile(), 11, 40).map_err(|e| e.to_string())?;
+                Ok(Baseline {
+                    config: BrokerConfig::default(),
+                    roster: c.roster,
+                    rotas: c.rotas,
+                })
+            },
+        )
+        .expect("service"),
+    );
+    crate::support::serve_broker(keys, svc).await
+}
+
+/// A batch over the cap is 422 at `$.referrals`; a package over the visit cap
+/// is 422 at its visits, in a referral and in a batch.
+#[tokio::test]
+async fn requests_over_the_caps_are_422_naming_the_path() {
+    let keys = DemoKeys::generate(PROVIDER, TEAM).expect("keys");
+    let addr = serve(&temp_db("caps"), &keys).await;
+    let key = keys.key(Role::Broker);
+    let county = demo::county(&demo::small_profile(), 11, 40).expect("county");
+    let (p, u) = &county.referrals[0];
+    let first = json!({"package": p, "service_user": u});
+    let many: Vec<_> = (0..1001).map(|_| first.clone()).collect();
+    let r = call(
+        addr,
+        key,
+        "POST",
+        "/v1/referrals/batch",
+        Some(&json!({"referrals": many})),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{:?}", r.json());
+    assert_eq!(r.json()["code"], "invalid_request");
+    assert_eq!(r.json()["issues"][0]["path"], "$.referrals");
+    let r = call(
+        addr,
+        key,
+        "POST",
+        "/v1/referrals/batch",
+        Some(&json!({"referrals": []})),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{:?}", r.json());
+    // Thirteen visits a day.
+    let mut heavy = first.clone();
+    heavy["package"]["id"] = json!("heavy-1");
+    let pattern = heavy["package"]["visits"][0].clone();
+    heavy["package"]["visits"] = json!(
+        (0..13)
+            .map(|i| {
+                let mut v = pattern.clone();
+                v["id"] = json!(format!("v{i}"));
+                v["days"] = json!(["daily"]);
+                v["time"] = json!({"window": {"start": "07:00", "end": "21:00"}});
+                v["duration_min"] = json!(15);
+                v["carers_required"] = json!(1);
+                v
+            })
+            .collect::<Vec<_>>()
+    );
+    heavy["package"]["links"] = json!([]);
+    let r = call(addr, key, "POST", "/v1/referrals", Some(&heavy)).await;
+    assert_eq!(r.status, 422, "{:?}", r.json());
+    assert_eq!(r.json()["code"], "invalid_request");
+    let paths: Vec<String> = r.json()["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(paths.contains(&"$.package.visits".to_string()), "{paths:?}");
+    let r = call(
+        addr,
+        key,
+        "POST",
+        "/v1/referrals/batch",
+        Some(&json!({"referrals": [first, heavy]})),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{:?}", r.json());
+    assert_eq!(
+        r.json()["issues"][0]["path"],
+        "$.referrals[1].package.visits"
+    );
+}
+
+/// A finished solve job and its rota outlive a restart on the same
+/// database (the running-job case, marked `interrupted`, is in `jobs.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_solve_job_and_its_rota_outlive_a_restart() {
+    let keys = DemoKeys::generate(PROVIDER, TEAM).expect("keys");
+    let db = temp_db("jobs");
+    let key = keys.key(Role::Planner);
+    let request = serde_json::to_value(load_request("small_team.json")).expect("request");
+    let addr = serve(&db, &keys).await;
+    let r = call(
+        addr,
+        key,
+        "POST",
+        "/v1/rota/jobs?time_limit_s=1&seed=3",
+        Some(&request),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{:?}", r.json());
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    let status = format!("/v1/rota/jobs/{id}");
+    let mut state = String::new();
+    for _ in 0..600 {
+        state = call(addr, key, "GET", &status, None).await.json()["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if state == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "succeeded");
+    let before = call(addr, key, "GET", &format!("{status}/result"), None).await;
+    assert_eq!(before.status, 200);
+
+    // A new process on the same file.
+    let addr = serve(&db, &keys).await;
+    let r = call(addr, key, "GET", &status, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["state"], "succeeded");
+    assert_eq!(r.json()["seed"], 3);
+    let after = call(addr, key, "GET", &format!("{status}/result"), None).await;
+    assert_eq!(after.status, 200);
+    assert_eq!(after.json(), before.json(), "the same rota");
+    let rota: carefill_solver::format::Rota = serde_json::from_value(after.json()).expect("rota");
+    let problem = Problem::from_request(&load_request("small_team.json")).expect("problem");
+    assert!(check(&problem, &rota).violations.is_empty());
+    // Another key still gets 404.
+    let other = call(addr, keys.key(Role::Integrator), "GET", &status, None).await;
+    assert_eq!(other.status, 404);
+}
