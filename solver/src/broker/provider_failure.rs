@@ -400,6 +400,7 @@ impl Broker {
             fit: fit.summary.clone(),
             distance_m: 0.0,
             outcome: Some(fit),
+            shortlist_pos: 0,
         };
         self.offer_to(pkg, &c, pr.tier, now, out);
         true
