@@ -47,14 +47,6 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         seeds.len(),
         ran.as_secs_f64()
     );
-    let fit = carefill_solver::broker::fit_stats();
-    eprintln!(
-        "fit checks: {} asked, {} answered from memory, {:.1} s checking, {:.1} s on keys (CPU time over threads)",
-        fit.calls,
-        fit.remembered,
-        fit.check_ns as f64 / 1e9,
-        fit.lookup_ns as f64 / 1e9
-    );
     print!("{}", table(&report));
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)

@@ -4,7 +4,7 @@
 //! parallel), and the offer order of the teams where the package fits.
 
 use super::county::{ProviderIx, RosterIndex, TeamIx, package_skills};
-use super::fit::{FitOutcome, fit_check_memo};
+use super::fit::{FitOutcome, fit_check};
 use super::records::FitSummary;
 use super::{Broker, BrokerConfig, BrokerEvent};
 use crate::format::{
@@ -190,7 +190,7 @@ impl Broker {
 
 /// Shortlists and fit-checks the teams for a package (read-only, in
 /// parallel) and orders the fitting ones by stage, then rank; `from` as in
-/// [`fit_check_memo`].
+/// [`fit_check`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn candidates_in(
     roster: &PlanningRequest,
@@ -209,7 +209,7 @@ pub(crate) fn candidates_in(
         .enumerate()
         .map(|(pos, &(pi, ti, d))| {
             let provider = &roster.providers[pi];
-            let outcome = fit_check_memo(roster, index, rotas, ti, package, user, from);
+            let outcome = fit_check(roster, index, rotas, ti, package, user, from);
             Candidate {
                 provider: provider.id.clone(),
                 provider_name: provider.name.clone(),

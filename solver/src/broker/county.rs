@@ -59,8 +59,6 @@ pub(crate) struct RosterIndex {
     pub provider_areas: Option<AreaIndex>,
     /// Teams' drawn areas, by position in `roster.teams` (see [`Self::team_area`]).
     team_areas: Vec<Option<MultiPolygon<f64>>>,
-    /// Remembered fit checks of this broker (see `fit::fit_check_memo`).
-    pub fit_memo: super::fit::FitMemo,
 }
 
 impl RosterIndex {

@@ -76,7 +76,6 @@ pub use county::{area_label, package_skills};
 pub use delivery::{CheckPoint, CheckRequest, GeoPoint, PlannedVisit, PolicyVersion, VisitRecord};
 pub use error::BrokerError;
 pub use events::BrokerEvent;
-pub use fit::{FitStats, fit_stats};
 pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use overrides::OverrideRequest;
