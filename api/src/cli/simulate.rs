@@ -54,12 +54,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         let mut files = vec![("report.json", json + "\n")];
         files.extend(report.csv());
+        files.push(("report.html", simulate::html::html(&report)?));
         for (name, body) in files {
             let p = dir.join(name);
             std::fs::write(&p, body).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         }
         eprintln!(
-            "wrote report.json, summary.csv, runs.csv, fill_times.csv, daily.csv to {}",
+            "wrote report.json, report.html, summary.csv, runs.csv, fill_times.csv, daily.csv to {}",
             dir.display()
         );
     }

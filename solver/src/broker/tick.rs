@@ -52,6 +52,19 @@ impl Broker {
         if every.is_zero() {
             return;
         }
+        if !self
+            .packages
+            .values()
+            .any(|r| r.status == PackageStatus::Escalated)
+        {
+            return;
+        }
+        // Each package's last alert, in one pass (not a search per package per tick).
+        let mut last_alert: std::collections::HashMap<&str, DateTime<Utc>> =
+            std::collections::HashMap::new();
+        for a in &self.alerts {
+            last_alert.insert(a.package.as_str(), a.at);
+        }
         let due: Vec<String> = self
             .packages
             .values()
@@ -59,9 +72,7 @@ impl Broker {
             .filter(|r| {
                 // The later of the last retry and the last alert (a reopened
                 // package may have been escalated again since).
-                let alerted = (self.alerts.iter().rev())
-                    .find(|a| a.package == r.package.id)
-                    .map(|a| a.at);
+                let alerted = last_alert.get(r.package.id.as_str()).copied();
                 let last = r.last_retry_at.max(alerted);
                 last.is_none_or(|t| now - t >= every)
             })

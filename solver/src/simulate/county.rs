@@ -20,7 +20,8 @@ pub struct County {
     pub roster: PlanningRequest,
     /// Each team's planned rota at the start.
     pub rotas: BTreeMap<String, Rota>,
-    /// The planning horizon (the simulated days).
+    /// The first planning horizon; its day 0 is the run's first day (later
+    /// days are counted on from it as the broker's horizon rolls).
     pub horizon: Horizon,
 }
 
@@ -66,7 +67,7 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
     let (mut roster, iterations) = match &s.county {
         CountySpec::Generate(g) => {
             let opts = GeneratorOptions {
-                days: s.days,
+                days: s.horizon_days(),
                 ..GeneratorOptions::new(ScenarioSize::County, g.seed)
             };
             let mut r = generate_with(&opts, &profile(g.size)).request;
@@ -89,15 +90,6 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
                 path: "$.county.roster_file.path".into(),
                 message: format!("`{}`: {i}", full.display()),
             })?;
-            if r.horizon.days < s.days {
-                return Err(SimError::Roster {
-                    path: "$.days".into(),
-                    message: format!(
-                        "the roster's horizon has {} days, fewer than the {} simulated (the horizon does not roll yet)",
-                        r.horizon.days, s.days
-                    ),
-                });
-            }
             (r, *rota_iterations)
         }
     };

@@ -185,15 +185,14 @@ fn draw<R: Rng>(
     }
     let day = (minute / 1440) as u32;
     // Care starts the day of a crisis or discharge (the next day when referred
-    // in the evening), a few days on for routine and planned referrals; never
-    // after the horizon's last day.
+    // in the evening), a few days on for routine and planned referrals (inside
+    // the broker's look-ahead of at least a week).
     let start = match urgency {
         Urgency::Crisis => day,
         Urgency::HospitalDischarge => day + u32::from(minute % 1440 >= 17 * 60),
         Urgency::Planned => day + rng.random_range(2..=5u32),
         _ => day + rng.random_range(1..=3u32),
-    }
-    .min(h.days.saturating_sub(1));
+    };
     let gender = rng
         .random_bool(mix.gender_required_share)
         .then_some(GenderPreference {
@@ -214,7 +213,11 @@ fn draw<R: Rng>(
             Funding::Council
         },
         start_date: Some((h.date(start)).format("%Y-%m-%d").to_string()),
-        end_date: None,
+        // Drawn last so scenarios without lengths keep their streams.
+        end_date: mix.length_days.map(|[lo, hi]| {
+            let days = rng.random_range(lo.max(1)..=hi.max(lo.max(1)));
+            h.date(start + days - 1).format("%Y-%m-%d").to_string()
+        }),
     };
     let user = ServiceUser {
         id: uid,

@@ -7,11 +7,14 @@
 //! Each (policy, seed) pair is one replication; pairs run in parallel (rayon).
 //! Every policy sees the same referrals, answers and sickness for a seed
 //! (common random numbers), so differences between policies are the policies'.
-//! The planning horizon does not roll yet, so a run covers exactly the county's
-//! horizon (at most 28 days).
+//! The planning horizon rolls every night as in the live service (finished
+//! days go to the broker's history, new days are planned onto the rotas), so
+//! a run can cover a month or a quarter.
 
 pub mod county;
 pub mod demand;
+#[cfg(feature = "generate")]
+pub mod html;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -186,6 +186,21 @@ pub struct PolicySummary {
     pub failure_released: Interval,
     /// Share of released packages re-placed within 4 hours of the failure.
     pub failure_replaced_within_4h: Interval,
+    /// Minutes from referral to the first visit (referrals whose care started), pooled.
+    pub first_visit: Distribution,
+    /// Delayed-discharge bed-days proxy per run: nights hospital discharges
+    /// waited from referral to their first visit (to the run's end if none).
+    pub bed_days: Interval,
+    /// Care minutes over rostered shift minutes (non-emergency teams).
+    pub utilisation: Interval,
+    /// Paid travel over care plus paid travel.
+    pub paid_travel_share: Interval,
+    /// Share of filled referrals whose distinct carers stay within the person's cap.
+    pub continuity_within_cap: Interval,
+    /// Distinct carers per filled referral over the run: count → share, pooled.
+    pub continuity: BTreeMap<u32, f64>,
+    /// Mean cumulative damages (pounds) by provider at the end of each day.
+    pub damages_by_provider_by_day: BTreeMap<String, Vec<f64>>,
     /// Every run passed every integrity check.
     pub integrity_ok: bool,
 }
@@ -296,7 +311,44 @@ pub fn summarise(policy: &str, runs: &[&RunResult], days: u32) -> PolicySummary 
                 / released(r) as f64
         })
         .collect();
+    let mut by_provider_day: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in runs {
+        for (d, p) in r.daily.iter().enumerate() {
+            for (prov, v) in &p.damages_by_provider {
+                let series = by_provider_day
+                    .entry(prov.clone())
+                    .or_insert_with(|| vec![0.0; days as usize]);
+                if let Some(x) = series.get_mut(d) {
+                    *x += *v as f64 / 100.0 / n.max(1) as f64;
+                }
+            }
+        }
+    }
+    let carers: Vec<u32> = runs
+        .iter()
+        .flat_map(|r| r.outcomes.iter().filter_map(|o| o.distinct_carers))
+        .collect();
+    let mut continuity: BTreeMap<u32, f64> = BTreeMap::new();
+    for c in &carers {
+        *continuity.entry(*c).or_default() += 1.0 / carers.len() as f64;
+    }
     PolicySummary {
+        first_visit: distribution(
+            runs.iter()
+                .flat_map(|r| r.outcomes.iter().filter_map(|o| o.first_visit_min))
+                .collect(),
+        ),
+        bed_days: f(&|r| f64::from(r.bed_days)),
+        utilisation: f(&|r| r.utilisation),
+        paid_travel_share: f(&|r| r.paid_travel_share),
+        continuity_within_cap: Interval::of(
+            &runs
+                .iter()
+                .filter_map(|r| r.continuity_within_cap)
+                .collect::<Vec<_>>(),
+        ),
+        continuity,
+        damages_by_provider_by_day: by_provider_day,
         policy: policy.to_string(),
         seeds: n,
         referrals: f(&|r| r.referrals as f64),
@@ -369,15 +421,24 @@ impl SimReport {
             row("visits_dropped_by_sickness", &p.visits_dropped_by_sickness);
             row("failure_released", &p.failure_released);
             row("failure_replaced_within_4h", &p.failure_replaced_within_4h);
+            row("bed_days", &p.bed_days);
+            row("carer_utilisation", &p.utilisation);
+            row("paid_travel_share", &p.paid_travel_share);
+            row("continuity_within_cap", &p.continuity_within_cap);
+            if let Some(m) = p.first_visit.percentiles_min.get("p50") {
+                let one = Interval::of(&[*m]);
+                row("first_visit_median_min", &one);
+            }
         }
         let mut runs = String::from(
-            "policy,seed,referrals,filled,escalated,open,cancelled,within_90,within_240,within_1440,offers_per_referral,declines_per_referral,offers_expired,emergency_cover_hours,damages_pence,risk_pool_end_pence,sick_days,visits_dropped_by_sickness,broker_events,rota_violations,visits_lost,ledger_trial_balance\n",
+            "policy,seed,referrals,filled,escalated,open,cancelled,within_90,within_240,within_1440,offers_per_referral,declines_per_referral,offers_expired,emergency_cover_hours,damages_pence,risk_pool_end_pence,sick_days,visits_dropped_by_sickness,broker_events,rota_violations,visits_lost,ledger_trial_balance,utilisation,paid_travel_share,bed_days,continuity_within_cap\n",
         );
         let mut fills = String::from(
-            "policy,seed,package,urgency,referred_at,filled_at,fill_min,filled_tier,status,offers,declines\n",
+            "policy,seed,package,urgency,referred_at,filled_at,fill_min,filled_tier,status,offers,declines,first_visit_at,first_visit_min,bed_nights,distinct_carers,continuity_cap\n",
         );
-        let mut daily =
-            String::from("policy,seed,day,risk_pool_pence,damages_pence,waiting,escalated\n");
+        let mut daily = String::from(
+            "policy,seed,day,risk_pool_pence,damages_pence,waiting,escalated,care_min,travel_min,shift_min\n",
+        );
         for r in &self.runs {
             let st = |s| r.status.get(&s).copied().unwrap_or(0);
             use crate::broker::PackageStatus as S;
@@ -390,7 +451,7 @@ impl SimReport {
             };
             let _ = writeln!(
                 runs,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.policy,
                 r.seed,
                 r.referrals,
@@ -412,12 +473,16 @@ impl SimReport {
                 r.broker_events,
                 r.integrity.rota_violations,
                 r.integrity.visits_lost,
-                r.integrity.ledger_trial_balance
+                r.integrity.ledger_trial_balance,
+                num(r.utilisation),
+                num(r.paid_travel_share),
+                r.bed_days,
+                r.continuity_within_cap.map(num).unwrap_or_default()
             );
             for o in &r.outcomes {
                 let _ = writeln!(
                     fills,
-                    "{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     r.policy,
                     r.seed,
                     o.package,
@@ -430,20 +495,28 @@ impl SimReport {
                         .unwrap_or_default(),
                     format!("{:?}", o.status).to_lowercase(),
                     o.offers,
-                    o.declines
+                    o.declines,
+                    o.first_visit_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    o.first_visit_min.map(num).unwrap_or_default(),
+                    o.bed_nights.map(|n| n.to_string()).unwrap_or_default(),
+                    o.distinct_carers.map(|n| n.to_string()).unwrap_or_default(),
+                    o.continuity_cap
                 );
             }
             for d in &r.daily {
                 let _ = writeln!(
                     daily,
-                    "{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{}",
                     r.policy,
                     r.seed,
                     d.day,
                     d.risk_pool_pence,
                     d.damages_pence,
                     d.waiting,
-                    d.escalated
+                    d.escalated,
+                    d.care_min,
+                    d.travel_min,
+                    d.shift_min
                 );
             }
         }

@@ -45,6 +45,18 @@ pub struct ReferralOutcome {
     pub offers: u32,
     /// Offers declined.
     pub declines: u32,
+    /// Start of the package's first visit on any rota (live or history).
+    pub first_visit_at: Option<DateTime<Utc>>,
+    /// Minutes from referral to the first visit.
+    pub first_visit_min: Option<f64>,
+    /// Hospital discharges only: nights from the referral's date to the first
+    /// visit's date (to the end of the run when care never started), the
+    /// delayed-discharge bed-days proxy.
+    pub bed_nights: Option<u32>,
+    /// Distinct carers on the package's visits over the run (filled packages).
+    pub distinct_carers: Option<u32>,
+    /// The person's continuity cap (their own, or the roster's default).
+    pub continuity_cap: u32,
 }
 
 /// One point of the daily series (taken at local midnight ending the day).
@@ -60,6 +72,15 @@ pub struct DayPoint {
     pub waiting: usize,
     /// Referrals escalated.
     pub escalated: usize,
+    /// Care minutes on the day's routes (all teams but emergency cover),
+    /// carer-minutes (a double-handed visit counts twice).
+    pub care_min: i64,
+    /// Travel minutes on the day's routes (with commutes when paid).
+    pub travel_min: i64,
+    /// Rostered shift minutes of the day, less absences (same teams).
+    pub shift_min: i64,
+    /// Liquidated damages accrued so far by provider, pence.
+    pub damages_by_provider: BTreeMap<String, i64>,
 }
 
 /// Integrity checks of a run (all must hold; the tests assert them).
@@ -142,6 +163,15 @@ pub struct RunResult {
     pub broker_events: u64,
     /// Integrity checks.
     pub integrity: Integrity,
+    /// Care minutes over shift minutes over the run (teams of providers other
+    /// than emergency cover).
+    pub utilisation: f64,
+    /// Paid travel over care plus paid travel.
+    pub paid_travel_share: f64,
+    /// Delayed-discharge bed-days proxy: the sum of the discharges' `bed_nights`.
+    pub bed_days: u32,
+    /// Share of filled referrals with no more distinct carers than the person's cap.
+    pub continuity_within_cap: Option<f64>,
     /// Every referral's outcome (CSV only).
     #[serde(skip)]
     pub outcomes: Vec<ReferralOutcome>,
@@ -447,17 +477,108 @@ impl Sim<'_> {
                             .is_some_and(|r| r.status == PackageStatus::Escalated)
                     })
                     .count();
+                let (care_min, travel_min, shift_min) = day_work(&self.broker, &self.h, day);
+                let mut damages_by_provider: BTreeMap<String, i64> = BTreeMap::new();
+                for e in &self.broker.ledger.entries {
+                    if e.kind == EntryKind::LiquidatedDamages {
+                        *damages_by_provider
+                            .entry(e.from.trim_start_matches("provider:").to_string())
+                            .or_default() += e.amount_pence;
+                    }
+                }
                 self.r.daily.push(DayPoint {
                     day,
                     risk_pool_pence: self.broker.ledger.balance(RISK_POOL),
                     damages_pence: damages(&self.broker),
                     waiting,
                     escalated,
+                    care_min,
+                    travel_min,
+                    shift_min,
+                    damages_by_provider,
                 });
             }
         }
         Ok(())
     }
+}
+
+fn instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Care, travel and rostered shift minutes of run day `day` over the teams of
+/// providers other than emergency cover (a standby team is idle by design).
+/// The day's routes are in the live rota or, once the horizon has rolled past
+/// it, in the history.
+fn day_work(b: &Broker, h: &crate::model::Horizon, day: u32) -> (i64, i64, i64) {
+    let date = h.date(day);
+    let cover: BTreeSet<&str> = (b.roster.providers.iter())
+        .filter(|p| p.tier == Tier::EmergencyCover)
+        .map(|p| p.id.as_str())
+        .collect();
+    let working: BTreeSet<&str> = (b.roster.teams.iter())
+        .filter(|t| t.provider.as_deref().is_none_or(|p| !cover.contains(p)))
+        .map(|t| t.id.as_str())
+        .collect();
+    let paid_commute = b.roster.settings.paid_commute;
+    let (mut care, mut travel) = (0i64, 0i64);
+    for (team, rota) in b.rotas.iter().chain(b.history.iter()) {
+        if !working.contains(team.as_str()) {
+            continue;
+        }
+        for r in &rota.routes {
+            if crate::broker::horizon::shift_date(&r.shift) != Some(date) {
+                continue;
+            }
+            for st in &r.stops {
+                if let (Some(a), Some(z)) = (instant(&st.start), instant(&st.end)) {
+                    care += (z - a).num_minutes();
+                }
+                travel += i64::from(st.travel_min);
+            }
+            if paid_commute && !r.stops.is_empty() {
+                travel += i64::from(r.start_travel_min) + i64::from(r.end_travel_min);
+            }
+        }
+    }
+    let mut shift = 0i64;
+    for c in &b.roster.carers {
+        if c.team.as_deref().is_none_or(|t| !working.contains(t)) {
+            continue;
+        }
+        for sh in &c.shifts {
+            let applies = sh
+                .days
+                .iter()
+                .any(|d| d.selector().is_ok_and(|s| s.applies(date)));
+            let (Ok(a), Ok(z)) = (
+                crate::model::time::parse_clock(&sh.start),
+                crate::model::time::parse_clock(&sh.end),
+            ) else {
+                continue;
+            };
+            if !applies {
+                continue;
+            }
+            let from = i64::from(h.local(day, a));
+            let to = if z > a {
+                i64::from(h.local(day, z))
+            } else {
+                i64::from(h.local(day + 1, z))
+            };
+            let mut off = 0i64;
+            for ab in &c.absences {
+                if let (Ok(x), Ok(y)) = (h.parse_instant(&ab.from), h.parse_instant(&ab.to)) {
+                    off += (y.min(to) - x.max(from)).max(0);
+                }
+            }
+            shift += (to - from - off).max(0);
+        }
+    }
+    (care, travel, shift)
 }
 
 fn damages(b: &Broker) -> i64 {
@@ -478,10 +599,9 @@ pub fn run(
     config: &BrokerConfig,
     seed: u64,
 ) -> Result<RunResult, BrokerError> {
-    // The simulated county's horizon covers the whole run: it does not roll.
-    let mut config = config.clone();
-    config.horizon.rolling = false;
-    let broker = Broker::new(config, roster.clone(), county.rotas.clone())?;
+    // The horizon rolls every night as in the live service (the policy says
+    // how far it looks ahead); the finished days go to the broker's history.
+    let broker = Broker::new(config.clone(), roster.clone(), county.rotas.clone())?;
     let refs = referrals(s, county, seed);
     let h = &county.horizon;
     let start = h.instant(0).with_timezone(&Utc);
@@ -498,6 +618,14 @@ pub fn run(
             status: PackageStatus::Open,
             offers: 0,
             declines: 0,
+            first_visit_at: None,
+            first_visit_min: None,
+            bed_nights: None,
+            distinct_carers: None,
+            continuity_cap: r
+                .user
+                .continuity_cap
+                .unwrap_or(roster.settings.default_continuity_cap),
         })
         .collect();
     let mut sim = Sim {
@@ -536,6 +664,10 @@ pub fn run(
             visits_dropped_by_sickness: 0,
             failures: Vec::new(),
             daily: Vec::new(),
+            utilisation: 0.0,
+            paid_travel_share: 0.0,
+            bed_days: 0,
+            continuity_within_cap: None,
             broker_events: 0,
             integrity: Integrity {
                 referrals_accounted: false,
@@ -665,8 +797,79 @@ fn finish(sim: &mut Sim<'_>, end: DateTime<Utc>) {
         }
     }
     r.risk_pool_end_pence = b.ledger.balance(RISK_POOL);
+    first_visits(b, &sim.h, end, &mut sim.outcomes);
+    let r = &mut sim.r;
+    let (care, travel, shift) = r.daily.iter().fold((0, 0, 0), |a, d| {
+        (a.0 + d.care_min, a.1 + d.travel_min, a.2 + d.shift_min)
+    });
+    r.utilisation = if shift > 0 {
+        care as f64 / shift as f64
+    } else {
+        0.0
+    };
+    r.paid_travel_share = if care + travel > 0 {
+        travel as f64 / (care + travel) as f64
+    } else {
+        0.0
+    };
+    r.bed_days = sim.outcomes.iter().filter_map(|o| o.bed_nights).sum();
+    let filled: Vec<&ReferralOutcome> = (sim.outcomes.iter())
+        .filter(|o| o.distinct_carers.is_some())
+        .collect();
+    r.continuity_within_cap = (!filled.is_empty()).then(|| {
+        filled
+            .iter()
+            .filter(|o| o.distinct_carers.is_some_and(|d| d <= o.continuity_cap))
+            .count() as f64
+            / filled.len() as f64
+    });
     r.broker_events = b.events_applied;
     r.integrity = integrity(b, accounted);
+}
+
+/// Each referral's first visit (over every team's live rota and history),
+/// its distinct carers, and the discharges' nights waiting.
+fn first_visits(
+    b: &Broker,
+    h: &crate::model::Horizon,
+    end: DateTime<Utc>,
+    outcomes: &mut [ReferralOutcome],
+) {
+    let mut seen: BTreeMap<&str, (DateTime<Utc>, BTreeSet<&str>)> = BTreeMap::new();
+    for rota in b.rotas.values().chain(b.history.values()) {
+        for r in &rota.routes {
+            for st in &r.stops {
+                let Some(pkg) = crate::format::visit_package(&st.visit) else {
+                    continue;
+                };
+                let Some(at) = instant(&st.start) else {
+                    continue;
+                };
+                let e = seen.entry(pkg).or_insert_with(|| (at, BTreeSet::new()));
+                e.0 = e.0.min(at);
+                e.1.insert(r.carer.as_str());
+            }
+        }
+    }
+    let zone = &h.zone;
+    for o in outcomes {
+        let first = seen
+            .get(o.package.as_str())
+            .filter(|_| o.filled_at.is_some());
+        // Only visits that had started by the end of the run count as given.
+        o.first_visit_at = first.map(|f| f.0).filter(|&t| t <= end);
+        o.first_visit_min = o
+            .first_visit_at
+            .map(|t| (t - o.referred_at).num_seconds() as f64 / 60.0);
+        if o.filled_at.is_some() && o.status == PackageStatus::Filled {
+            o.distinct_carers = first.map(|f| f.1.len() as u32);
+        }
+        if o.urgency == "hospital_discharge" {
+            let until = o.first_visit_at.unwrap_or(end);
+            let nights = (zone.local_date(until) - zone.local_date(o.referred_at)).num_days();
+            o.bed_nights = Some(nights.max(0) as u32);
+        }
+    }
 }
 
 fn unfilled_reason(b: &Broker, package: &str) -> String {
@@ -739,7 +942,11 @@ fn integrity(b: &Broker, accounted: bool) -> Integrity {
             continue;
         };
         let mut seen = BTreeSet::new();
-        if let Some(rota) = b.rotas.get(team) {
+        // Days the horizon rolled past are in the history.
+        for rota in [b.rotas.get(team), b.history.get(team)]
+            .into_iter()
+            .flatten()
+        {
             for rt in &rota.routes {
                 for st in &rt.stops {
                     if crate::format::is_visit_of(&st.visit, &rec.package.id) {

@@ -8,8 +8,9 @@ use crate::format::{Issue, IssueCode, Issues, Urgency, parse_json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Longest simulated horizon: the generator's and the rota engine's limit.
-pub const MAX_DAYS: u32 = 28;
+/// Longest run: a quarter. The planning horizon rolls nightly, so a run is
+/// not bounded by the format's 28-day horizon.
+pub const MAX_DAYS: u32 = 92;
 
 /// A whole simulation scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -20,8 +21,8 @@ pub struct Scenario {
     pub name: String,
     /// The county the broker serves.
     pub county: CountySpec,
-    /// Days simulated (1-28); the county's planning horizon is generated with
-    /// the same length because the horizon does not roll yet.
+    /// Days simulated (1-92). The county's planning horizon is today plus the
+    /// policies' look-ahead and rolls every night, as in the live service.
     pub days: u32,
     /// Seeds: the first one and how many (each seed is one replication).
     #[serde(default)]
@@ -167,6 +168,10 @@ pub struct PackageMix {
     pub urgency: BTreeMap<Urgency, f64>,
     /// Share of people wanting a carer of a given gender (required).
     pub gender_required_share: f64,
+    /// Package length in days, drawn uniformly from `[min, max]` (short-term
+    /// packages such as reablement end, freeing their carers' time); absent,
+    /// packages are ongoing.
+    pub length_days: Option<[u32; 2]>,
 }
 
 impl Default for PackageMix {
@@ -184,6 +189,7 @@ impl Default for PackageMix {
                 (Urgency::Planned, 0.10),
             ]),
             gender_required_share: 0.05,
+            length_days: None,
         }
     }
 }
@@ -301,7 +307,7 @@ impl Scenario {
             is.push(
                 "$.days",
                 IssueCode::OutOfRange,
-                format!("must be 1-{MAX_DAYS} (the planning horizon does not roll yet)"),
+                format!("must be 1-{MAX_DAYS}"),
             );
         }
         if !(1..=1000).contains(&self.seeds.count) {
@@ -396,6 +402,15 @@ impl Scenario {
             "$.package_mix.gender_required_share".into(),
             m.gender_required_share,
         );
+        if let Some([lo, hi]) = m.length_days
+            && !(1 <= lo && lo <= hi && hi <= 365)
+        {
+            is.push(
+                "$.package_mix.length_days",
+                IssueCode::OutOfRange,
+                "must be [min, max] days with 1 <= min <= max <= 365",
+            );
+        }
         if m.specialist_share > 0.0 && m.specialist_skills.is_empty() {
             is.push(
                 "$.package_mix.specialist_skills",
@@ -540,12 +555,33 @@ impl Scenario {
                     IssueCode::OutOfRange,
                     msg,
                 );
+            } else if !p.config.horizon.rolling && self.days > p.config.horizon.horizon_days() {
+                is.push(
+                    format!("$.policies[{i}].config.horizon.rolling"),
+                    IssueCode::OutOfRange,
+                    format!(
+                        "a horizon that does not roll covers {} days, fewer than the {} simulated",
+                        p.config.horizon.horizon_days(),
+                        self.days
+                    ),
+                );
             }
         }
         if !(1..=60).contains(&self.tick_min) {
             is.push("$.tick_min", IssueCode::OutOfRange, "must be 1-60");
         }
         if is.is_empty() { Ok(()) } else { Err(is.0) }
+    }
+
+    /// Days of the county's first planning horizon: today plus the longest
+    /// look-ahead of the policies (each policy's broker rolls to its own).
+    pub fn horizon_days(&self) -> u32 {
+        self.policies
+            .iter()
+            .map(|p| p.config.horizon.horizon_days())
+            .max()
+            .unwrap_or_else(|| crate::broker::horizon::HorizonPolicy::default().horizon_days())
+            .min(crate::broker::horizon::MAX_LOOKAHEAD_DAYS + 1)
     }
 
     /// The behaviour of providers of a tier key.

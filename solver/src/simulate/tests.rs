@@ -142,12 +142,12 @@ fn with_room_everywhere_and_instant_accepts_everything_fills_in_the_first_window
 fn an_invalid_scenario_reports_every_problem_with_its_path() {
     let text = r#"{
       "county": { "generate": { "seed": 1, "size": "small", "rota_iterations": 0 } },
-      "days": 40,
+      "days": 100,
       "arrivals": { "per_day": -1, "by_hour": [1, 2], "surge": 1 },
       "package_mix": { "durations_min": [5], "specialist_skills": ["juggling"] },
       "providers": { "tier9": {}, "tier1": { "no_answer_probability": 0.9, "decline": { "no_capacity": 0.5 } } },
       "sickness_rate": 2,
-      "provider_failures": [ { "day": 50, "time": "25:00", "provider": "p" } ],
+      "provider_failures": [ { "day": 150, "time": "25:00", "provider": "p" } ],
       "policies": [ { "name": "a" }, { "name": "a", "config": { "windows": { "tier1_min": 0 } } } ]
     }"#;
     let issues = parse_scenario(text).expect_err("invalid");
@@ -248,5 +248,75 @@ fn a_failing_tier1_provider_loses_no_visit_and_its_people_are_rebrokered() {
         assert_eq!(i.rota_violations, 0);
         assert_eq!(i.ledger_trial_balance, 0);
         assert!(i.referrals_accounted);
+    }
+}
+
+#[test]
+fn a_month_lives_day_after_day_on_a_rolling_horizon_and_everything_is_kept() {
+    let mut s = small(3.0);
+    s.days = 28;
+    s.policies.truncate(1);
+    let rep = simulate(&s, county(), &[7]).expect("run");
+    let r = &rep.runs[0];
+    // Referrals arrive over the whole month, far beyond the first 15-day horizon.
+    let last = r
+        .outcomes
+        .iter()
+        .map(|o| o.referred_at)
+        .max()
+        .expect("referrals");
+    let h = &county().horizon;
+    assert!(last > h.instant(h.local(20, 0)), "last referral {last}");
+    assert_eq!(r.daily.len(), 28);
+    // Care was planned and given on every day of the month, including the days
+    // the first horizon did not cover (the rotas were extended nightly).
+    for d in &r.daily {
+        assert!(d.care_min > 0 && d.shift_min > 0, "day {}: {d:?}", d.day);
+    }
+    assert!(
+        r.utilisation > 0.0 && r.utilisation < 1.0,
+        "{}",
+        r.utilisation
+    );
+    assert!(r.paid_travel_share > 0.0 && r.paid_travel_share < 1.0);
+    let total: usize = r.status.values().sum();
+    assert_eq!(total, r.referrals);
+    let i = &r.integrity;
+    assert!(i.referrals_accounted);
+    assert_eq!(i.ledger_trial_balance, 0);
+    assert!(i.ledger_verified);
+    assert_eq!(i.rotas_checked, county().roster.teams.len());
+    assert_eq!(i.rota_violations, 0);
+    assert_eq!(i.visits_lost, 0);
+    // A referral filled in the last week has its first visit after referral,
+    // and filled referrals report their carers.
+    for o in &r.outcomes {
+        if let Some(m) = o.first_visit_min {
+            assert!(m >= 0.0, "{o:?}");
+            assert!(o.filled_at.is_some());
+        }
+        if o.status == PackageStatus::Filled {
+            assert!(o.distinct_carers.is_some_and(|c| c >= 1), "{o:?}");
+        }
+        assert_eq!(o.bed_nights.is_some(), o.urgency == "hospital_discharge");
+    }
+    assert!(r.outcomes.iter().any(|o| {
+        o.first_visit_at
+            .is_some_and(|t| t > h.instant(h.local(15, 0)))
+    }));
+}
+
+#[cfg(feature = "generate")]
+#[test]
+fn the_html_report_puts_the_policies_side_by_side_with_devons_marks() {
+    let s = small(6.0);
+    let rep = simulate(&s, county(), &[1]).expect("run");
+    let page = html::html(&rep).expect("html");
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.matches("<svg").count() >= 4, "charts drawn");
+    assert!(page.contains("Devon Cares 70% in 1.5 h"));
+    assert!(page.contains("Devon Cares 97% in 4 h"));
+    for p in ["broadcast", "ranked"] {
+        assert!(page.contains(&format!("<tr><td>{p}</td>")), "{p} row");
     }
 }
