@@ -178,13 +178,13 @@ fn bar_chart(
 ) -> Drawn {
     let cats: Vec<String> = policies
         .iter()
-        .flat_map(|p| values(*p).into_keys())
+        .flat_map(|p| values(p).into_keys())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let max = policies
         .iter()
-        .flat_map(|p| values(*p).into_values())
+        .flat_map(|p| values(p).into_values())
         .fold(1f64, f64::max);
     let rows = (cats.len() * policies.len()).max(1);
     let height = (80 + rows as u32 * 16).max(160);
@@ -210,14 +210,14 @@ fn bar_chart(
             let row = *y as usize;
             labels
                 .iter()
-                .find(|(r, _)| *r == row && row % n == 0)
+                .find(|(r, _)| *r == row && row.is_multiple_of(n))
                 .map_or_else(String::new, |(_, l)| l.clone())
         })
         .x_desc("referrals per run (mean over seeds)")
         .draw()?;
     for (pi, p) in policies.iter().enumerate() {
         let c = colour(pi);
-        let mine = values(*p);
+        let mine = values(p);
         let bars: Vec<Rectangle<(f64, f64)>> = cats
             .iter()
             .enumerate()
