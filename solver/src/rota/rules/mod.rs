@@ -34,13 +34,16 @@
 //! rows are built and reasons are looked up. Then add the checker's own
 //! verification: `check/NAME.rs` and one line in `check::VERIFICATIONS`.
 //!
-//! Rules checked while a route is timed ([`Stops`], [`Timing`]) share
-//! [`Block::Time`] and the reason [`BUSY`]: timing says only that a route
-//! cannot be timed, not which stop rule failed first (windows, shift ends and
-//! anchored starts constrain each other), and naming one would cost the hot
-//! path a branch per stop. Where a check also has an O(1) form for the fast
-//! hard-window pricing (latest starts in `search::timing`, capacity in
-//! `search::pricing`'s `route_view`), the rule's module says so.
+//! A route that cannot be timed reports [`Block::Time`], whose reason is
+//! [`BUSY`], whichever [`Stops`] or [`Timing`] rule failed: timing does not say
+//! which failed first (windows, shift ends and anchored starts constrain each
+//! other), and naming one would cost the hot path a branch per stop. Rules
+//! with a reason of their own report it besides: a link that leaves no start
+//! (`linked_visits`, from its start check) and a double-handed visit left
+//! unplaced (`double_handed`, in the diagnosis). Where a check also
+//! has an O(1) form for the fast hard-window pricing (latest starts in
+//! `search::timing`, capacity in `search::pricing`'s `route_view`), the rule's
+//! module says so.
 
 use super::master::MasterRows;
 use super::search::{Map, Part, Sched, State};
