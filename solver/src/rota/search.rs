@@ -36,6 +36,7 @@ mod pricing;
 mod repair;
 #[cfg(test)]
 mod repair_tests;
+mod route_bound;
 mod ruin;
 mod sequential;
 mod state;
