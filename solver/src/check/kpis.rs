@@ -56,8 +56,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
     let seen_by = t.carers_by_person();
     for (&u, carers) in &seen_by {
         let n = carers.len() as u32;
-        kpis.distinct_carers
-            .insert(p.person(u).id.clone(), n);
+        kpis.distinct_carers.insert(p.person(u).id.clone(), n);
         kpis.max_distinct_carers = kpis.max_distinct_carers.max(n);
     }
     if !seen_by.is_empty() {
