@@ -7,7 +7,7 @@ use crate::support::{
     SharedClock, first_provider_and_team, open_broker, routes, small_county, t0, temp_db,
 };
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, ManualClock};
+use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
 use carefill_api::{AppState, Role, ServiceConfig};
 use carefill_solver::broker::{BrokerEvent, PackageStatus};
 use carefill_solver::check::check;

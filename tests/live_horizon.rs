@@ -10,7 +10,7 @@ use crate::e2e::Resp;
 use crate::support::{SharedClock, assert_rotas_pass_the_checker, open_broker, t0, temp_db};
 use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, ManualClock};
+use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{Broker, HorizonPolicy, frozen_past_changes};
 use carefill_solver::format::{Rota, Tier};

@@ -10,7 +10,7 @@ use crate::support::{
 };
 use bytes::Bytes;
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, ManualClock};
+use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
 use carefill_api::{AppState, Role};
 use carefill_solver::format::Tier;
 use chrono::{DateTime, Duration, Utc};
