@@ -3,28 +3,22 @@
 //! (SQLite and PostgreSQL), and a real server process killed with SIGKILL.
 
 use crate::e2e::{Resp, call, http};
+use crate::support::{
+    SharedClock, assert_rotas_pass_the_checker, referral_for_tier1, small_county, t0, temp_db,
+};
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, Clock, ManualClock, ServiceError};
+use carefill_api::broker_service::{BrokerService, ManualClock, ServiceError};
 use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role};
-use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{BrokerError, OfferStatus, PackageStatus};
-use carefill_solver::check::check;
-use carefill_solver::model::Problem;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
-fn county() -> &'static DemoCounty {
-    static C: OnceLock<DemoCounty> = OnceLock::new();
-    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
-}
-
 fn baseline() -> Baseline {
-    let c = county();
+    let c = small_county();
     Baseline {
         config: Default::default(),
         roster: c.roster.clone(),
@@ -32,35 +26,11 @@ fn baseline() -> Baseline {
     }
 }
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-test-{}-{}-{}",
-        name,
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("broker.sqlite3")
-}
-
-fn t0() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .expect("t0")
-}
-
 struct Running {
     addr: SocketAddr,
     keys: DemoKeys,
     svc: Arc<BrokerService>,
     clock: Arc<ManualClock>,
-}
-
-struct SharedClock(Arc<ManualClock>);
-impl Clock for SharedClock {
-    fn now(&self) -> chrono::DateTime<Utc> {
-        self.0.now()
-    }
 }
 
 async fn start(db: &str, provider: &str, team: &str) -> Running {
@@ -94,48 +64,11 @@ impl Running {
         http(self.addr, method, path, &headers, &bytes).await
     }
 }
-
-/// A referral some Tier 1 provider can take, that provider and its fitting team.
-fn referral_for_tier1() -> (Value, String, String) {
-    use carefill_solver::format::Tier;
-    let c = county();
-    let b = c.broker().expect("broker");
-    c.referrals
-        .iter()
-        .find_map(|(p, u)| {
-            if b.stage_order(p)[0] != Tier::Tier1 {
-                return None;
-            }
-            let report = b.candidates(p, u);
-            let first = report
-                .at_stage(Tier::Tier1, &Default::default())
-                .first()
-                .map(|c| (c.provider.clone(), c.fit.team.clone()))?;
-            Some((json!({ "package": p, "service_user": u }), first.0, first.1))
-        })
-        .expect("a referral Tier 1 can take")
-}
-
-fn assert_rotas_pass_the_checker(svc: &BrokerService) {
-    svc.read(|b, _| {
-        for (team, rota) in &b.rotas {
-            let req = b.team_request(team).expect("team");
-            let p = Problem::from_request(&req).expect("team problem");
-            let rep = check(&p, rota);
-            assert!(
-                rep.violations.is_empty(),
-                "team {team}: {:?}",
-                rep.violations.first()
-            );
-        }
-    });
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refer_recommend_offer_accept_and_report_over_http() {
     let db = temp_db("http");
     let db = db.to_string_lossy().to_string();
-    let (body, provider, team) = referral_for_tier1();
+    let (body, provider, team) = referral_for_tier1(small_county());
     let s = start(&db, &provider, &team).await;
     let pkg_id = body["package"]["id"].as_str().expect("id").to_string();
 
@@ -455,7 +388,7 @@ fn postgres_store_keeps_the_same_state_as_sqlite() {
             || Ok(baseline()),
         )
         .expect("service");
-        let c = county();
+        let c = small_county();
         for (p, u) in c.referrals.iter().take(4) {
             let (p, u) = (p.clone(), u.clone());
             svc.execute("test", "refer", move |b, now| b.refer(p, u, now))
@@ -633,7 +566,7 @@ async fn a_server_killed_with_sigkill_loses_no_accepted_offer() {
     let db = temp_db("kill9").to_string_lossy().to_string();
     let mut child = spawn_server(&db);
     let mut packages = Vec::new();
-    for (p, u) in &county().referrals {
+    for (p, u) in &small_county().referrals {
         let r = call(
             child.addr,
             &child.key,
@@ -757,7 +690,7 @@ async fn a_server_killed_with_sigkill_loses_no_accepted_offer() {
 /// the roster and rotas survive reopening the SQLite file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rosters_are_created_and_changed_over_http_and_survive_a_restart() {
-    let c = county();
+    let c = small_county();
     // The carer with the most visits, its team and provider.
     let (carer, team) = c
         .rotas

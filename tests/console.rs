@@ -17,9 +17,9 @@
 //! `CAREFILL_CONSOLE_COUNTY=county` runs it on the full demo county (40
 //! providers) instead of the small one, to measure there.
 
+use crate::support::{first_provider_and_team, open_broker, temp_db};
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock, SystemClock};
-use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role, ServiceConfig};
 use carefill_solver::broker::demo;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -157,33 +157,9 @@ async fn start_service_with(
     clock: Box<dyn Clock>,
     config: ServiceConfig,
 ) -> Service {
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-console-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = dir.join("console.sqlite3");
+    let (provider, team) = first_provider_and_team(&county);
+    let svc = open_broker(&temp_db("console"), &county, clock);
     let referrals = county.referrals.clone();
-    let provider = county.roster.providers[0].id.clone();
-    let team = county
-        .roster
-        .teams
-        .iter()
-        .find(|t| t.provider.as_deref() == Some(provider.as_str()))
-        .map(|t| t.id.clone())
-        .expect("a team of the first provider");
-    let store = store::open(&db.to_string_lossy()).expect("store");
-    let svc = Arc::new(
-        BrokerService::open(store, clock, move || {
-            Ok(Baseline {
-                config: Default::default(),
-                roster: county.roster,
-                rotas: county.rotas,
-            })
-        })
-        .expect("broker"),
-    );
     svc.set_demo_referrals(referrals);
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
     let state = AppState::builder(keys.store().expect("key store"))

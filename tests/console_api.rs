@@ -4,9 +4,9 @@
 //! each with its roles, scopes and bad input.
 
 use crate::e2e::{Resp, http};
+use crate::support::{open_broker, small_county, temp_db};
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, SystemClock};
-use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role};
 use carefill_solver::broker::demo::{self, DemoCounty};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -16,11 +16,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-fn county() -> &'static DemoCounty {
-    static C: OnceLock<DemoCounty> = OnceLock::new();
-    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
-}
 
 struct Svc {
     addr: SocketAddr,
@@ -47,7 +42,7 @@ pub(crate) fn demo_county() -> &'static DemoCounty {
 }
 
 async fn start() -> Svc {
-    start_on(county()).await
+    start_on(small_county()).await
 }
 
 async fn start_on(c: &'static DemoCounty) -> Svc {
@@ -62,27 +57,7 @@ async fn start_on(c: &'static DemoCounty) -> Svc {
     };
     let team = team_of(&provider);
     let other_team = team_of(&c.roster.providers[1].id);
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-console-api-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let db = dir.join("b.sqlite3");
-    let svc = Arc::new(
-        BrokerService::open(
-            store::open(&db.to_string_lossy()).expect("store"),
-            Box::new(SystemClock),
-            || {
-                Ok(Baseline {
-                    config: Default::default(),
-                    roster: c.roster.clone(),
-                    rotas: c.rotas.clone(),
-                })
-            },
-        )
-        .expect("service"),
-    );
+    let svc = open_broker(&temp_db("console-api"), c, Box::new(SystemClock));
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
     let state = AppState::builder(keys.store().expect("keys"))
         .broker(Some(svc.clone()))
@@ -466,7 +441,7 @@ async fn the_rota_exports_as_csv_and_geojson_within_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_county_map_shows_areas_teams_providers_and_people_waiting() {
     let s = start().await;
-    let (p, u) = county().referrals[0].clone();
+    let (p, u) = small_county().referrals[0].clone();
     let r = s
         .post(
             "/v1/referrals",
@@ -486,9 +461,9 @@ async fn the_county_map_shows_areas_teams_providers_and_people_waiting() {
             .filter(|f| f["properties"]["kind"] == k)
             .collect::<Vec<_>>()
     };
-    let teams = county().roster.teams.len();
+    let teams = small_county().roster.teams.len();
     assert_eq!(of("team").len(), teams);
-    assert_eq!(of("provider").len(), county().roster.providers.len());
+    assert_eq!(of("provider").len(), small_county().roster.providers.len());
     assert!(!of("area").is_empty());
     for a in of("area") {
         assert!(

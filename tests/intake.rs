@@ -3,32 +3,20 @@
 //! validation that reports everything, damages only for time the broker had a
 //! package, and README's tour run as written.
 
-use crate::support::routes;
+use crate::support::{
+    SharedClock, first_provider_and_team, open_broker, routes, small_county, t0, temp_db,
+};
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
-use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role, ServiceConfig};
-use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{BrokerEvent, PackageStatus};
 use carefill_solver::check::check;
 use carefill_solver::format::{PlanningRequest, Rota};
 use carefill_solver::model::Problem;
 use carefill_solver::testing::load_request;
-use chrono::{Duration, SecondsFormat, TimeZone, Utc};
+use chrono::{Duration, SecondsFormat};
 use serde_json::{Value, json};
-use std::sync::{Arc, OnceLock};
-
-fn county() -> &'static DemoCounty {
-    static C: OnceLock<DemoCounty> = OnceLock::new();
-    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
-}
-
-struct SharedClock(Arc<ManualClock>);
-impl Clock for SharedClock {
-    fn now(&self) -> chrono::DateTime<Utc> {
-        self.0.now()
-    }
-}
+use std::sync::Arc;
 
 /// The service as `carefill serve --demo` builds it: the demo county in a
 /// fresh SQLite store, keys scoped to the county's first provider and team,
@@ -43,41 +31,10 @@ struct Svc {
 }
 
 fn start(config: ServiceConfig) -> Svc {
-    let c = county();
-    let provider = c.roster.providers[0].id.clone();
-    let team = c
-        .roster
-        .teams
-        .iter()
-        .find(|t| t.provider.as_deref() == Some(provider.as_str()))
-        .map(|t| t.id.clone())
-        .expect("a team of the first provider");
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-intake-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let db = dir.join("b.sqlite3");
-    let t0 = Utc
-        .with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .expect("t0");
-    let clock = Arc::new(ManualClock::new(t0));
-    let svc = Arc::new(
-        BrokerService::open(
-            store::open(&db.to_string_lossy()).expect("store"),
-            Box::new(SharedClock(clock.clone())),
-            || {
-                Ok(Baseline {
-                    config: Default::default(),
-                    roster: c.roster.clone(),
-                    rotas: c.rotas.clone(),
-                })
-            },
-        )
-        .expect("service"),
-    );
+    let c = small_county();
+    let (provider, team) = first_provider_and_team(c);
+    let clock = Arc::new(ManualClock::new(t0()));
+    let svc = open_broker(&temp_db("intake"), c, Box::new(SharedClock(clock.clone())));
     svc.set_demo_referrals(c.referrals.clone());
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
     let state = AppState::builder(keys.store().expect("keys"))
@@ -163,7 +120,7 @@ fn assert_422(a: &Answer, path: &str, code: &str) {
 }
 
 fn demo_referral(i: usize) -> Value {
-    let (p, u) = &county().referrals[i];
+    let (p, u) = &small_county().referrals[i];
     json!({ "package": p, "service_user": u })
 }
 
@@ -358,7 +315,7 @@ async fn every_id_in_a_referral_keeps_the_id_rule() {
 #[tokio::test]
 async fn roster_and_path_ids_keep_the_same_rule() {
     let s = start(ServiceConfig::default());
-    let mut provider = serde_json::to_value(&county().roster.providers[0]).expect("json");
+    let mut provider = serde_json::to_value(&small_county().roster.providers[0]).expect("json");
     provider["id"] = json!("acme care");
     let r = s.post("/v1/providers", Role::Admin, &provider).await;
     assert_422(&r, "$.id", "invalid_id");
@@ -506,7 +463,7 @@ async fn referral_recommendation_and_absence_422s_have_path_and_issues() {
         )
         .await;
     assert_422(&r, "$.year", "invalid_text");
-    let mut provider = serde_json::to_value(&county().roster.providers[0]).expect("json");
+    let mut provider = serde_json::to_value(&small_county().roster.providers[0]).expect("json");
     provider["id"] = json!("greedy");
     provider["hourly_rate_pence"] = json!(4_294_967_295u64);
     let r = s.post("/v1/providers", Role::Admin, &provider).await;
@@ -523,7 +480,7 @@ async fn offers_hide_other_providers_and_check_their_filter() {
     assert_eq!(s.get(&path, Role::Provider).await.status, 200);
     // Refer until some offer goes to another provider.
     let mut other = None;
-    for i in 0..county().referrals.len() {
+    for i in 0..small_county().referrals.len() {
         s.post("/v1/referrals", Role::Broker, &demo_referral(i))
             .await;
         other = s.svc.read(|b, _| {
@@ -746,7 +703,7 @@ async fn refer_unfillable(
     query: &str,
     role: Role,
 ) -> String {
-    for i in 0..county().referrals.len() {
+    for i in 0..small_county().referrals.len() {
         let mut body = demo_referral(i);
         let id = format!("{}-{tag}", body["package"]["id"].as_str().expect("id"));
         body["package"]["id"] = json!(id);

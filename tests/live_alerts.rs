@@ -7,38 +7,21 @@
 //! past and lists what changed. Every rota passes the independent checker.
 
 use crate::e2e::Resp;
-use crate::support::{bearer, routes, state};
+use crate::support::{
+    SharedClock, assert_rotas_pass_the_checker, bearer, open_broker, routes, small_county, state,
+    t0, temp_db,
+};
 use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
-use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
-use carefill_api::store::{self, Baseline};
-use carefill_solver::broker::demo::{self, DemoCounty};
+use carefill_api::broker_service::{BrokerService, ManualClock};
 use carefill_solver::check::check;
 use carefill_solver::format::{Rota, Tier};
 use carefill_solver::model::Problem;
 use carefill_solver::testing::load_request;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
-
-fn county() -> &'static DemoCounty {
-    static C: OnceLock<DemoCounty> = OnceLock::new();
-    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .expect("t0")
-}
-
-struct SharedClock(Arc<ManualClock>);
-impl Clock for SharedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-}
+use std::sync::Arc;
 
 struct Running {
     addr: SocketAddr,
@@ -48,29 +31,9 @@ struct Running {
 }
 
 async fn start(name: &str) -> Running {
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-live-alerts-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = dir.join("broker.sqlite3");
+    let db = temp_db(&format!("live-alerts-{name}"));
     let clock = Arc::new(ManualClock::new(t0()));
-    let c = county();
-    let svc = Arc::new(
-        BrokerService::open(
-            store::open(db.to_str().expect("path")).expect("store"),
-            Box::new(SharedClock(clock.clone())),
-            || {
-                Ok(Baseline {
-                    config: Default::default(),
-                    roster: c.roster.clone(),
-                    rotas: c.rotas.clone(),
-                })
-            },
-        )
-        .expect("service"),
-    );
+    let svc = open_broker(&db, small_county(), Box::new(SharedClock(clock.clone())));
     let keys = DemoKeys::generate("prov-01", "team-001").expect("keys");
     let addr = crate::support::serve_broker(&keys, svc.clone()).await;
     Running {
@@ -84,21 +47,6 @@ async fn start(name: &str) -> Running {
 impl Running {
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
         crate::e2e::call(self.addr, self.keys.key(Role::Admin), method, path, body).await
-    }
-
-    fn assert_rotas_pass_the_checker(&self) {
-        self.svc.read(|b, _| {
-            for (team, rota) in &b.rotas {
-                let req = b.team_request(team).expect("team");
-                let p = Problem::from_request(&req).expect("team problem");
-                let rep = check(&p, rota);
-                assert!(
-                    rep.violations.is_empty(),
-                    "team {team}: {:?}",
-                    rep.violations.first()
-                );
-            }
-        });
     }
 }
 
@@ -214,7 +162,7 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
     }
     let r = s.call("GET", "/v1/reports/emergency-cover", None).await;
     assert_eq!(strings(&r.json()).len(), cover.len());
-    s.assert_rotas_pass_the_checker();
+    assert_rotas_pass_the_checker(&s.svc);
 
     // Emergency cover is charged as delivered: nothing before the day ends,
     // the day's care once it has; the pool (empty) falls below 0 and alerts.
@@ -263,7 +211,7 @@ async fn an_absence_that_drops_visits_alerts_covers_and_charges_as_delivered() {
 /// A referral whose cascade starts at Tier 1 with a fitting Tier 1 team, and
 /// a fitting team of a later tier (not emergency cover).
 fn referral_with_a_lower_tier_fit() -> (Value, String, String) {
-    let c = county();
+    let c = small_county();
     let b = c.broker().expect("broker");
     c.referrals
         .iter()
@@ -357,13 +305,13 @@ async fn an_out_of_order_offer_needs_a_reason_and_is_reported() {
             "Tier 1 is asked after the override was declined"
         );
     });
-    s.assert_rotas_pass_the_checker();
+    assert_rotas_pass_the_checker(&s.svc);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accept_that_no_longer_fits_closes_the_offer() {
     let s = start("no-longer-fits").await;
-    let c = county();
+    let c = small_county();
     let (p, u) = {
         let b = c.broker().expect("broker");
         c.referrals
@@ -449,7 +397,7 @@ async fn an_accept_that_no_longer_fits_closes_the_offer() {
         (r.status, r.json()["code"].clone()),
         (409, json!("offer_closed"))
     );
-    s.assert_rotas_pass_the_checker();
+    assert_rotas_pass_the_checker(&s.svc);
 }
 
 #[tokio::test]

@@ -7,28 +7,19 @@
 //! state surviving a restart.
 
 use crate::e2e::Resp;
+use crate::support::{SharedClock, assert_rotas_pass_the_checker, open_broker, t0, temp_db};
 use carefill_api::Role;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
-use carefill_api::store::{self, Baseline};
 use carefill_solver::broker::demo::{self, DemoCounty};
 use carefill_solver::broker::{Broker, HorizonPolicy, frozen_past_changes};
-use carefill_solver::check::check;
 use carefill_solver::format::{Rota, Tier};
-use carefill_solver::model::Problem;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
-
-/// 30 Nov 2026, 09:00 UTC (GMT): the service starts.
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .expect("t0")
-}
 
 /// The small demo county as `carefill serve --demo` builds it at `t0`: the
 /// horizon is today plus 14 days, the referrals stamped `t0`.
@@ -46,24 +37,6 @@ fn county() -> &'static DemoCounty {
     })
 }
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "carefill-horizon-{}-{}-{}",
-        name,
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("broker.sqlite3")
-}
-
-struct SharedClock(Arc<ManualClock>);
-impl Clock for SharedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-}
-
 struct Running {
     addr: SocketAddr,
     keys: DemoKeys,
@@ -71,23 +44,10 @@ struct Running {
     clock: Arc<ManualClock>,
 }
 
-async fn start(db: &str, at: DateTime<Utc>) -> Running {
+async fn start(db: &Path, at: DateTime<Utc>) -> Running {
     let clock = Arc::new(ManualClock::new(at));
     let c = county();
-    let svc = Arc::new(
-        BrokerService::open(
-            store::open(db).expect("store"),
-            Box::new(SharedClock(clock.clone())),
-            || {
-                Ok(Baseline {
-                    config: Default::default(),
-                    roster: c.roster.clone(),
-                    rotas: c.rotas.clone(),
-                })
-            },
-        )
-        .expect("service"),
-    );
+    let svc = open_broker(db, c, Box::new(SharedClock(clock.clone())));
     let provider = c.roster.providers[0].id.clone();
     let team = c.roster.teams[0].id.clone();
     let keys = DemoKeys::generate(&provider, &team).expect("keys");
@@ -152,23 +112,6 @@ fn assert_frozen(before: &Broker, after: &Broker, now: DateTime<Utc>) {
     }
 }
 
-/// Every team's live rota passes the independent checker against the team's
-/// roster on the current horizon (started visits pinned).
-fn assert_rotas_pass_the_checker(svc: &BrokerService) {
-    svc.read(|b, _| {
-        for (team, rota) in &b.rotas {
-            let req = b.team_request(team).expect("team");
-            let p = Problem::from_request(&req).expect("team problem");
-            let rep = check(&p, rota);
-            assert!(
-                rep.violations.is_empty(),
-                "team {team}: {:?}",
-                &rep.violations[..rep.violations.len().min(3)]
-            );
-        }
-    });
-}
-
 /// A referral Tier 1 can take, with its start date moved to `start`.
 fn referral_starting(start: &str, skip: usize) -> Value {
     let c = county();
@@ -214,8 +157,7 @@ async fn accept_first_offer(s: &Running, pkg: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_and_a_night_on_the_rolling_horizon() {
-    let db = temp_db("day");
-    let db = db.to_string_lossy().to_string();
+    let db = temp_db("horizon-day");
     let s = start(&db, t0()).await;
 
     // The capacity map: keyed by date from today, named periods, only the future.
@@ -459,8 +401,7 @@ async fn a_day_and_a_night_on_the_rolling_horizon() {
 /// spare hours it shows: the map counts capacity as the fit check does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_area_with_room_on_the_capacity_map_takes_a_package_that_fits_it() {
-    let db = temp_db("capacity");
-    let db = db.to_string_lossy().to_string();
+    let db = temp_db("horizon-capacity");
     let s = start(&db, t0()).await;
     let cap = s.ok("GET", "/v1/reports/capacity", None).await;
     let c = county();

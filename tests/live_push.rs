@@ -4,52 +4,22 @@
 //! check-in raising late then missed alerts on the manual clock, scopes).
 //! Every call goes through the contract-checked routes.
 
-use crate::support;
+use crate::support::{
+    self, SharedClock, assert_rotas_pass_the_checker, open_broker, referral_for_tier1,
+    small_county, t0, temp_db,
+};
 use bytes::Bytes;
 use carefill_api::auth::DemoKeys;
 use carefill_api::broker_service::{BrokerService, Clock, ManualClock};
-use carefill_api::store::{self, Baseline};
 use carefill_api::{AppState, Role};
-use carefill_solver::broker::demo::{self, DemoCounty};
-use carefill_solver::check::check;
 use carefill_solver::format::Tier;
-use carefill_solver::model::Problem;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use warp::Filter;
 use warp::http::HeaderMap;
-
-fn county() -> &'static DemoCounty {
-    static C: OnceLock<DemoCounty> = OnceLock::new();
-    C.get_or_init(|| demo::county(&demo::small_profile(), 11, 40).expect("county"))
-}
-
-fn temp_db(name: &str) -> String {
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "carefill-push-{}-{}-{}",
-        name,
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("broker.sqlite3").to_string_lossy().to_string()
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .expect("t0")
-}
-
-struct SharedClock(Arc<ManualClock>);
-impl Clock for SharedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-}
 
 /// The broker behind keys scoped to one provider and team, on a manual clock.
 struct Env {
@@ -59,22 +29,8 @@ struct Env {
     keys: DemoKeys,
 }
 
-fn open(db: &str, clock: &Arc<ManualClock>) -> Arc<BrokerService> {
-    let c = county();
-    Arc::new(
-        BrokerService::open(
-            store::open(db).expect("store"),
-            Box::new(SharedClock(clock.clone())),
-            || {
-                Ok(Baseline {
-                    config: Default::default(),
-                    roster: c.roster.clone(),
-                    rotas: c.rotas.clone(),
-                })
-            },
-        )
-        .expect("service"),
-    )
+fn open(db: &Path, clock: &Arc<ManualClock>) -> Arc<BrokerService> {
+    open_broker(db, small_county(), Box::new(SharedClock(clock.clone())))
 }
 
 fn env_on(svc: Arc<BrokerService>, clock: Arc<ManualClock>, provider: &str, team: &str) -> Env {
@@ -91,7 +47,7 @@ fn env_on(svc: Arc<BrokerService>, clock: Arc<ManualClock>, provider: &str, team
     }
 }
 
-fn start(db: &str, provider: &str, team: &str, at: DateTime<Utc>) -> Env {
+fn start(db: &Path, provider: &str, team: &str, at: DateTime<Utc>) -> Env {
     let clock = Arc::new(ManualClock::new(at));
     env_on(open(db, &clock), clock, provider, team)
 }
@@ -124,42 +80,6 @@ impl Env {
             .expect("tick");
     }
 }
-
-/// A referral some Tier 1 provider can take, that provider and its fitting team.
-fn referral_for_tier1() -> (Value, String, String) {
-    let c = county();
-    let b = c.broker().expect("broker");
-    c.referrals
-        .iter()
-        .find_map(|(p, u)| {
-            if b.stage_order(p)[0] != Tier::Tier1 {
-                return None;
-            }
-            let report = b.candidates(p, u);
-            let first = report
-                .at_stage(Tier::Tier1, &Default::default())
-                .first()
-                .map(|c| (c.provider.clone(), c.fit.team.clone()))?;
-            Some((json!({ "package": p, "service_user": u }), first.0, first.1))
-        })
-        .expect("a referral Tier 1 can take")
-}
-
-fn assert_rotas_pass_the_checker(svc: &BrokerService) {
-    svc.read(|b, _| {
-        for (team, rota) in &b.rotas {
-            let req = b.team_request(team).expect("team");
-            let p = Problem::from_request(&req).expect("team problem");
-            let rep = check(&p, rota);
-            assert!(
-                rep.violations.is_empty(),
-                "team {team}: {:?}",
-                rep.violations.first()
-            );
-        }
-    });
-}
-
 /// Refers the package and has `provider` accept its offer; the package id.
 async fn refer_and_accept(e: &Env, body: &Value, provider: &str) -> String {
     let id = body["package"]["id"].as_str().expect("id").to_string();
@@ -198,8 +118,8 @@ fn enc(visit: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_is_validated_versioned_replayed_and_recorded_on_packages() {
-    let db = temp_db("policy");
-    let (body, provider, team) = referral_for_tier1();
+    let db = temp_db("push-policy");
+    let (body, provider, team) = referral_for_tier1(small_county());
     let e = start(&db, &provider, &team, t0());
 
     let (s, v) = e.call("GET", "/v1/policy", Role::Broker, None).await;
@@ -383,8 +303,8 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
-    let db = temp_db("hooks");
-    let (body, provider, team) = referral_for_tier1();
+    let db = temp_db("push-hooks");
+    let (body, provider, team) = referral_for_tier1(small_county());
     let e = start(&db, &provider, &team, t0());
     let (url, got) = receiver().await;
     let secret = "a-long-shared-secret-0123456789";
@@ -416,7 +336,7 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
     assert!(hook.get("secret").is_none(), "the secret is not shown");
     let hook_id = hook["id"].as_str().expect("id").to_string();
     // Another provider's subscription gets none of this provider's offers.
-    let other = county()
+    let other = small_county()
         .roster
         .providers
         .iter()
@@ -557,8 +477,8 @@ async fn webhooks_are_signed_scoped_and_retried_after_a_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
-    let db = temp_db("visits");
-    let (body, provider, team) = referral_for_tier1();
+    let db = temp_db("push-visits");
+    let (body, provider, team) = referral_for_tier1(small_county());
     let e = start(&db, &provider, &team, t0());
     let id = refer_and_accept(&e, &body, &provider).await;
 
@@ -594,7 +514,7 @@ async fn check_in_out_round_trip_and_a_missed_check_in_raises_alerts() {
     let path = |v: &str, what: &str| format!("/v1/visits/{}/{what}", enc(v));
 
     // Scope: another provider's key and another team's planner see no such visit.
-    let other = county()
+    let other = small_county()
         .roster
         .teams
         .iter()
@@ -869,8 +789,8 @@ async fn tls_receiver() -> (String, String, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_go_over_https_to_a_receiver_with_a_private_ca() {
-    let db = temp_db("https");
-    let (body, provider, team) = referral_for_tier1();
+    let db = temp_db("push-https");
+    let (body, provider, team) = referral_for_tier1(small_county());
     let (url, ca_pem, got) = tls_receiver().await;
     let dir = std::path::Path::new(&db)
         .parent()

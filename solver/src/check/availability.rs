@@ -12,7 +12,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
         let Some((first, last_end)) = route.span() else {
             continue;
         };
-        let shift = &p.shifts[route.shift];
+        let shift = p.shift(route.shift);
         let r = Some(route.index);
         if first < shift.start {
             out.flag(

@@ -23,7 +23,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     }
     let mut by_shift: HashMap<usize, &RouteFacts> = HashMap::new();
     for route in t.routes.iter().filter(|r| !r.stops.is_empty()) {
-        by_shift.entry(route.shift).or_insert(route);
+        by_shift.entry(route.shift.index()).or_insert(route);
     }
     for carer in &p.carers {
         let mut shifts = carer.shifts.clone();
@@ -75,7 +75,7 @@ fn working_day(t: &Timeline<'_>, routes: &[&RouteFacts], out: &mut Flags) {
     if last_end - first > p.break_after && longest_idle < p.break_duration {
         let shifts: Vec<&str> = routes
             .iter()
-            .map(|r| p.shifts[r.shift].id.as_str())
+            .map(|r| p.shift(r.shift).id.as_str())
             .collect();
         let day = if shifts.len() == 1 {
             String::new()

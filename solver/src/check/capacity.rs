@@ -6,13 +6,13 @@ use super::{Flags, ViolationCode};
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     let p = t.p;
     for route in &t.routes {
-        let Some(cap) = p.carers[route.carer].capacity else {
+        let Some(cap) = p.carer(route.carer).capacity else {
             continue;
         };
         let load: u64 = route
             .stops
             .iter()
-            .map(|s| u64::from(p.visits[s.visit].demand))
+            .map(|s| u64::from(p.visit(s.visit).demand))
             .sum();
         if load > u64::from(cap) {
             out.flag(

@@ -5,7 +5,7 @@ use super::{Flags, ViolationCode};
 
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     for (u, carers) in t.carers_by_person() {
-        let user = &t.p.service_users[u];
+        let user = t.p.person(u);
         let n = carers.len() as u32;
         if n > user.continuity_cap {
             out.flag(

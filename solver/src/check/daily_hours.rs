@@ -6,7 +6,7 @@ use super::{Flags, ViolationCode};
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     let p = t.p;
     for ((c, d), m) in t.paid_by(|day| day) {
-        let carer = &p.carers[c];
+        let carer = p.carer(c);
         if m > i64::from(carer.max_min_per_day) {
             out.flag(
                 ViolationCode::MaxDailyMinutes,

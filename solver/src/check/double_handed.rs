@@ -3,6 +3,7 @@
 
 use super::timeline::Timeline;
 use super::{Flags, ViolationCode};
+use crate::model::CarerId;
 use std::collections::BTreeSet;
 
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
@@ -10,7 +11,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
         let Some(lead) = on.first() else {
             continue;
         };
-        let carers: BTreeSet<usize> = on.iter().map(|x| x.carer).collect();
+        let carers: BTreeSet<CarerId> = on.iter().map(|x| x.carer).collect();
         if on.len() != usize::from(visit.carers_required) || carers.len() != on.len() {
             out.flag(
                 ViolationCode::WrongCarerCount,

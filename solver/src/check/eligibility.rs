@@ -13,9 +13,9 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     let p = t.p;
     for route in &t.routes {
         let c = route.carer;
-        let carer = &p.carers[c];
+        let carer = p.carer(c);
         for stop in &route.stops {
-            let visit = &p.visits[stop.visit];
+            let visit = p.visit(stop.visit);
             let user = &p.service_users[visit.service_user];
             let id = Some(visit.id.as_str());
             let r = Some(route.index);
@@ -45,7 +45,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
                     ),
                 );
             }
-            if user.excluded.contains(&c) {
+            if user.excluded.contains(&c.index()) {
                 out.flag(
                     ViolationCode::ExcludedCarer,
                     r,

@@ -12,7 +12,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
     };
     for route in &t.routes {
         for stop in &route.stops {
-            let visit = &p.visits[stop.visit];
+            let visit = p.visit(stop.visit);
             let late = (stop.start - visit.latest_start).max(0);
             if late > 0 {
                 kpis.late_min += late as u64;
@@ -36,7 +36,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
         } else {
             kpis.commute_min += u64::from(route.back.minutes);
         }
-        let carer = p.carers[route.carer].id.clone();
+        let carer = p.carer(route.carer).id.clone();
         *kpis.working_min.entry(carer).or_default() += route.paid_minutes(p).max(0) as u64;
     }
     let (mut carer_visits, mut known_visits) = (0u64, 0u64);
@@ -48,7 +48,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
         let user = &p.service_users[p.visits[v].service_user];
         for x in on {
             carer_visits += 1;
-            if user.known.binary_search(&x.carer).is_ok() {
+            if user.known.binary_search(&x.carer.index()).is_ok() {
                 known_visits += 1;
             }
         }
@@ -56,8 +56,7 @@ pub(super) fn derive(t: &Timeline<'_>) -> Kpis {
     let seen_by = t.carers_by_person();
     for (&u, carers) in &seen_by {
         let n = carers.len() as u32;
-        kpis.distinct_carers
-            .insert(p.service_users[u].id.clone(), n);
+        kpis.distinct_carers.insert(p.person(u).id.clone(), n);
         kpis.max_distinct_carers = kpis.max_distinct_carers.max(n);
     }
     if !seen_by.is_empty() {

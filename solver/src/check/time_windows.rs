@@ -11,7 +11,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     for route in &t.routes {
         let wire = &t.rota.routes[route.index];
         for stop in &route.stops {
-            let visit = &p.visits[stop.visit];
+            let visit = p.visit(stop.visit);
             let (r, id) = (Some(route.index), Some(visit.id.as_str()));
             let start = stop.start;
             if start < visit.earliest_start || start > visit.latest_start + tolerance {

@@ -8,7 +8,7 @@
 
 use super::{Flags, ViolationCode};
 use crate::format::Rota;
-use crate::model::{LocIdx, Minute, Problem};
+use crate::model::{CarerId, LocIdx, Minute, PersonId, Problem, ShiftId, VisitId};
 use crate::travel::Leg;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -20,7 +20,7 @@ pub(super) struct Timeline<'a> {
     pub rota: &'a Rota,
     /// Routes whose shift resolved, in rota order.
     pub routes: Vec<RouteFacts>,
-    /// Per visit, every readable stop that places it.
+    /// Per visit (by its index), every readable stop that places it.
     pub placed: Vec<Vec<Placed>>,
 }
 
@@ -28,10 +28,10 @@ pub(super) struct Timeline<'a> {
 pub(super) struct RouteFacts {
     /// Index of the route in the rota.
     pub index: usize,
-    /// Shift index.
-    pub shift: usize,
-    /// Carer index.
-    pub carer: usize,
+    /// Its shift.
+    pub shift: ShiftId,
+    /// Its carer.
+    pub carer: CarerId,
     /// Readable stops, in route order.
     pub stops: Vec<StopFacts>,
     /// Leg from the last readable stop to the shift's end location
@@ -43,8 +43,8 @@ pub(super) struct RouteFacts {
 pub(super) struct StopFacts {
     /// Position of the stop in the wire route (counting unreadable stops).
     pub position: usize,
-    /// Visit index.
-    pub visit: usize,
+    /// Its visit.
+    pub visit: VisitId,
     /// Reported arrival.
     pub arrival: Minute,
     /// Reported start.
@@ -60,8 +60,8 @@ pub(super) struct StopFacts {
 /// Where a visit is placed.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Placed {
-    /// Carer index.
-    pub carer: usize,
+    /// The carer.
+    pub carer: CarerId,
     /// Start minute.
     pub start: Minute,
 }
@@ -91,7 +91,7 @@ impl RouteFacts {
             if !Self::is_commute(s) || p.paid_commute {
                 paid += i64::from(s.leg.minutes);
             }
-            paid += i64::from(p.visits[s.visit].duration);
+            paid += i64::from(p.visit(s.visit).duration);
         }
         if p.paid_commute {
             paid += i64::from(self.back.minutes);
@@ -101,11 +101,11 @@ impl RouteFacts {
 }
 
 impl Timeline<'_> {
-    /// The distinct carers each person sees, by person index.
-    pub fn carers_by_person(&self) -> BTreeMap<usize, BTreeSet<usize>> {
-        let mut seen: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    /// The distinct carers each person sees.
+    pub fn carers_by_person(&self) -> BTreeMap<PersonId, BTreeSet<CarerId>> {
+        let mut seen: BTreeMap<PersonId, BTreeSet<CarerId>> = BTreeMap::new();
         for (v, on) in self.placed.iter().enumerate() {
-            let u = self.p.visits[v].service_user;
+            let u = self.p.person_of(VisitId(v));
             for x in on {
                 seen.entry(u).or_default().insert(x.carer);
             }
@@ -114,10 +114,10 @@ impl Timeline<'_> {
     }
 
     /// Daily or weekly paid minutes per (carer, period), over routes with a readable stop.
-    pub fn paid_by(&self, period: impl Fn(u32) -> u32) -> BTreeMap<(usize, u32), i64> {
-        let mut work: BTreeMap<(usize, u32), i64> = BTreeMap::new();
+    pub fn paid_by(&self, period: impl Fn(u32) -> u32) -> BTreeMap<(CarerId, u32), i64> {
+        let mut work: BTreeMap<(CarerId, u32), i64> = BTreeMap::new();
         for route in self.routes.iter().filter(|r| !r.stops.is_empty()) {
-            let day = self.p.shifts[route.shift].day;
+            let day = self.p.shift(route.shift).day;
             *work.entry((route.carer, period(day))).or_default() += route.paid_minutes(self.p);
         }
         work
@@ -206,7 +206,7 @@ pub(super) fn read<'a>(p: &'a Problem, rota: &'a Rota, out: &mut Flags) -> Timel
             let leg = p.leg(c, loc, visit.location);
             stops.push(StopFacts {
                 position: i,
-                visit: v,
+                visit: VisitId(v),
                 arrival,
                 start,
                 end,
@@ -215,7 +215,10 @@ pub(super) fn read<'a>(p: &'a Problem, rota: &'a Rota, out: &mut Flags) -> Timel
             });
             free_at = end.max(start);
             loc = visit.location;
-            placed[v].push(Placed { carer: c, start });
+            placed[v].push(Placed {
+                carer: CarerId(c),
+                start,
+            });
         }
         let back = if stops.is_empty() {
             Leg::default()
@@ -224,8 +227,8 @@ pub(super) fn read<'a>(p: &'a Problem, rota: &'a Rota, out: &mut Flags) -> Timel
         };
         routes.push(RouteFacts {
             index: r,
-            shift: s,
-            carer: c,
+            shift: ShiftId(s),
+            carer: CarerId(c),
             stops,
             back,
         });

@@ -11,7 +11,7 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
         let wire = &t.rota.routes[route.index];
         let r = Some(route.index);
         for stop in &route.stops {
-            let visit = &p.visits[stop.visit];
+            let visit = p.visit(stop.visit);
             let reported = &wire.stops[stop.position];
             let id = Some(visit.id.as_str());
             let (start, end, leg) = (stop.start, stop.end, stop.leg);
@@ -84,13 +84,13 @@ pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
             );
         }
         // The first wire stop, readable or not, names the commute leg.
-        let shift = &p.shifts[route.shift];
+        let shift = p.shift(route.shift);
         let first_leg = wire
             .stops
             .first()
             .and_then(|s| p.visit_index.get(&s.visit))
             .map(|&v| {
-                p.leg(route.carer, shift.start_loc, p.visits[v].location)
+                p.leg(route.carer.index(), shift.start_loc, p.visits[v].location)
                     .minutes
             });
         if let Some(fl) = first_leg

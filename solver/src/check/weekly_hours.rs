@@ -8,7 +8,7 @@ use super::{Flags, ViolationCode};
 pub(super) fn verify(t: &Timeline<'_>, out: &mut Flags) {
     let p = t.p;
     for ((c, w), m) in t.paid_by(|day| week(p, day)) {
-        let carer = &p.carers[c];
+        let carer = p.carer(c);
         let before = if w == 0 {
             i64::from(carer.worked_min_before_start)
         } else {

@@ -7,6 +7,7 @@
 //! string ids stay here for writing answers back.
 
 mod build;
+mod ids;
 pub mod time;
 mod write;
 
@@ -18,6 +19,7 @@ pub use build::{
     MAX_HORIZON_DAYS, MAX_PACKAGE_VISITS, MAX_PACKAGE_VISITS_PER_DAY, MAX_VISIT_PATTERNS,
     VISIT_DURATION_RANGE,
 };
+pub use ids::{CarerId, PersonId, ShiftId, VisitId};
 use std::collections::HashMap;
 use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};

@@ -340,6 +340,8 @@ pub(crate) struct MasterRows<'a> {
     pub cover: &'a BTreeMap<usize, BTreeMap<Minute, Vec<usize>>>,
     /// shift -> active routes.
     pub by_shift: &'a BTreeMap<usize, Vec<usize>>,
+    /// visit -> start -> the 0/1 expression "the visit starts then" (coverage).
+    pub starts: &'a BTreeMap<usize, BTreeMap<Minute, Expression>>,
     /// Per pool route: its variable (`None` for routes left out).
     pub x: &'a [Option<Variable>],
     /// Per pool route: whether the MIP start chooses it.
@@ -608,49 +610,13 @@ pub fn solve_master(
         b.rows.push(covered.eq(1.0));
     }
 
-    // Links.
-    for l in &p.links {
-        let (Some(za), Some(zb)) = (z.get(&l.first), z.get(&l.then)) else {
-            continue;
-        };
-        for (&ta, ea) in za {
-            let mut row = ea.clone();
-            let mut any = false;
-            for (&tb, eb) in zb {
-                let off = tb - ta;
-                if off < l.min_offset || off > l.max_offset {
-                    row.add_mul(1.0, eb.clone());
-                    any = true;
-                }
-            }
-            if any {
-                b.rows.push(row.leq(1.0));
-            }
-        }
-        if l.distinct_carers {
-            let mut per_carer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-            for v in [l.first, l.then] {
-                for &r in ix
-                    .cover
-                    .get(&v)
-                    .into_iter()
-                    .flat_map(|t| t.values().flatten())
-                {
-                    per_carer.entry(carer_of(r)).or_default().push(r);
-                }
-            }
-            for routes in per_carer.values().filter(|r| r.len() > 1) {
-                b.rows.push(sum(xs(routes)).leq(1.0));
-            }
-        }
-    }
-
-    // The registered rules' rows (hours, continuity).
+    // The registered rules' rows (links, hours, continuity).
     rules::master_rows(&mut MasterRows {
         p,
         pool,
         cover: &ix.cover,
         by_shift: &ix.by_shift,
+        starts: &z,
         x: &x,
         in_start: &in_start,
         b: &mut b,

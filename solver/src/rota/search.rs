@@ -8,7 +8,8 @@
 //!
 //! [`Part`] holds one part's static data (`part`), [`State`] the rota being
 //! searched (`state`). The search itself, by concern:
-//! - `timing`: timing a route (starts, breaks, latest starts, local cost);
+//! - `timing`: timing a route (starts, latest starts, local cost), with the
+//!   hard rules' stop checks and re-timing (`rota::rules`);
 //! - `pricing`: the cheapest insertion of a visit, with the carer-level rules;
 //! - `double_handed`: two carers at one start for double-handed visits;
 //! - `construction`: first rotas and the recreate step;
@@ -42,7 +43,7 @@ mod state;
 mod timing;
 
 pub(crate) use crate::rota::rules::Block;
-pub(crate) use part::Part;
+pub(crate) use part::{JoinedDay, Part};
 pub(crate) use pricing::Insertion;
 pub(crate) use state::{OnShifts, Sched, State};
 

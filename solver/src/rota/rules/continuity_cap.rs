@@ -2,8 +2,8 @@
 //! the horizon. (Each distinct carer also costs `distinct_carer` in the
 //! objective; the cap is the hard limit.)
 
-use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
-use crate::model::Problem;
+use super::{Block, Carers, ChangeAt, Milp, NotHere, Reason, RoomAt, Rule, Selection};
+use crate::model::{PersonId, Problem, VisitId};
 use crate::rota::master::{MasterRows, sum};
 use crate::rota::search::{Map, State};
 use good_lp::{Variable, variable};
@@ -13,19 +13,19 @@ pub(crate) struct ContinuityCap;
 
 impl ContinuityCap {
     /// Person `u`'s cap.
-    pub(crate) fn cap(p: &Problem, u: usize) -> usize {
-        p.service_users[u].continuity_cap as usize
+    pub(crate) fn cap(p: &Problem, u: PersonId) -> usize {
+        p.person(u).continuity_cap as usize
     }
 
     /// The carers visit `v`'s person sees in `st` and their cap, for pricing
     /// pairs of carers for a double-handed visit.
-    pub(crate) fn pair_room<'s>(p: &Problem, st: &'s State, v: usize) -> PairRoom<'s> {
-        let u = p.visits[v].service_user;
-        let seen = st.seen.get(&u);
+    pub(crate) fn pair_room<'s>(p: &Problem, st: &'s State, v: VisitId) -> PairRoom<'s> {
+        let u = p.person_of(v);
+        let seen = st.seen.get(&u.index());
         PairRoom {
             seen,
             count: seen.map_or(0, Map::len) as u32,
-            cap: p.service_users[u].continuity_cap,
+            cap: p.person(u).continuity_cap,
         }
     }
 }
@@ -55,34 +55,11 @@ impl Rule for ContinuityCap {
         code: "continuity_cap",
         message: "the only carers free would break the person's continuity cap",
     };
-
-    /// The cost of the carer being new to the person, or the cap it would break.
-    type Room = Result<f64, Block>;
-
-    fn room(at: &RoomAt<'_>) -> Result<f64, Block> {
-        let (p, c) = (at.p, at.carer);
-        let u = p.visits[at.visit].service_user;
-        let seen = at.st.seen.get(&u);
-        if seen.is_some_and(|m| m.contains_key(&c)) {
-            Ok(0.0)
-        } else if seen.map_or(0, Map::len) as u32 >= p.service_users[u].continuity_cap {
-            Err(Block::Continuity)
-        } else {
-            Ok(p.weights.distinct_carer)
-        }
-    }
-
-    #[inline]
-    fn admits(room: &Result<f64, Block>, _: i64) -> Result<f64, Block> {
-        *room
-    }
-
-    fn admits_change(at: &ChangeAt<'_>) -> bool {
-        at.per_user.iter().all(|(&u, &dd)| {
-            let before = at.st.seen.get(&u).map_or(0, Map::len) as i64;
-            dd <= 0 || before + dd <= i64::from(at.p.service_users[u].continuity_cap)
-        })
-    }
+    type Candidates = NotHere;
+    type Starts = NotHere;
+    type Stops = NotHere;
+    type Timing = NotHere;
+    type Carers = Self;
 
     /// `w[u][c]` (binary, cost `distinct_carer`) marks carer `c` seeing person
     /// `u`: per shift of `c`, `Σ_{r of the shift visiting u} x_r ≤ w_{u,c}` (one
@@ -106,7 +83,7 @@ impl Rule for ContinuityCap {
         }
         let distinct_weight = p.weights.distinct_carer;
         for (&u, carers) in &user_routes {
-            let cap = Self::cap(p, u);
+            let cap = Self::cap(p, PersonId(u));
             if distinct_weight == 0.0 && carers.len() <= cap {
                 continue;
             }
@@ -132,6 +109,43 @@ impl Rule for ContinuityCap {
         Milp::Rows
     }
 
+    /// A person sees at most their cap of carers: the bound enumerates carer
+    /// sets up to this size.
+    fn bound_carer_limit(p: &Problem, u: PersonId) -> Option<usize> {
+        Some(Self::cap(p, u))
+    }
+}
+
+impl Carers for ContinuityCap {
+    /// The cost of the carer being new to the person, or the cap it would break.
+    type Room = Result<f64, Block>;
+
+    fn room(at: &RoomAt<'_>) -> Result<f64, Block> {
+        let (p, c) = (at.p, at.carer.index());
+        let u = p.person_of(at.visit);
+        let seen = at.st.seen.get(&u.index());
+        if seen.is_some_and(|m| m.contains_key(&c)) {
+            Ok(0.0)
+        } else if seen.map_or(0, Map::len) as u32 >= p.person(u).continuity_cap {
+            Err(Block::Continuity)
+        } else {
+            Ok(p.weights.distinct_carer)
+        }
+    }
+
+    #[inline]
+    fn admits(room: &Result<f64, Block>, _: i64) -> Result<f64, Block> {
+        *room
+    }
+
+    fn admits_change(at: &ChangeAt<'_>) -> bool {
+        at.per_user.iter().all(|(&u, &dd)| {
+            let before = at.st.seen.get(&u).map_or(0, Map::len) as i64;
+            dd <= 0 || before + dd <= i64::from(at.p.service_users[u].continuity_cap)
+        })
+    }
+
+
     fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
         for (&u, carers) in sel.seen {
             let user = &sel.p.service_users[u];
@@ -145,11 +159,5 @@ impl Rule for ContinuityCap {
             }
         }
         Ok(())
-    }
-
-    /// A person sees at most their cap of carers: the bound enumerates carer
-    /// sets up to this size.
-    fn bound_carer_limit(p: &Problem, u: usize) -> Option<usize> {
-        Some(Self::cap(p, u))
     }
 }

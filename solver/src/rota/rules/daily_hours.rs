@@ -1,8 +1,8 @@
 //! Maximum daily hours: a carer's paid minutes (visits, travel between them,
 //! and the commute when it is paid) on one day stay within `max_min_per_day`.
 
-use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
-use crate::model::Problem;
+use super::{Block, Carers, ChangeAt, Milp, NotHere, Reason, RoomAt, Rule, Selection};
+use crate::model::{PersonId, Problem};
 use crate::rota::master::MasterRows;
 
 pub(crate) struct DailyHours;
@@ -14,14 +14,38 @@ impl Rule for DailyHours {
         code: "max_daily_hours",
         message: "free carers would exceed their daily maximum hours",
     };
+    type Candidates = NotHere;
+    type Starts = NotHere;
+    type Stops = NotHere;
+    type Timing = NotHere;
+    type Carers = Self;
 
+    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
+        let p = m.p;
+        m.work_limit_rows(&|s| (p.shifts[s].carer, p.shifts[s].day), &|(c, _)| {
+            i64::from(p.carers[c].max_min_per_day)
+        });
+        Milp::Rows
+    }
+
+    fn bound_carer_limit(_: &Problem, _: PersonId) -> Option<usize> {
+        // The bound prices each person as if carers had unlimited room.
+        None
+    }
+}
+
+impl Carers for DailyHours {
     /// Paid minutes left on the day.
     type Room = i64;
 
     fn room(at: &RoomAt<'_>) -> i64 {
-        let c = at.carer;
-        i64::from(at.p.carers[c].max_min_per_day)
-            - at.st.day_work.get(&(c, at.day)).copied().unwrap_or(0)
+        i64::from(at.p.carer(at.carer).max_min_per_day)
+            - at
+                .st
+                .day_work
+                .get(&(at.carer.index(), at.day))
+                .copied()
+                .unwrap_or(0)
     }
 
     #[inline]
@@ -39,14 +63,6 @@ impl Rule for DailyHours {
         })
     }
 
-    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
-        let p = m.p;
-        m.work_limit_rows(&|s| (p.shifts[s].carer, p.shifts[s].day), &|(c, _)| {
-            i64::from(p.carers[c].max_min_per_day)
-        });
-        Milp::Rows
-    }
-
     fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
         let p = sel.p;
         for (&(c, d), &m) in sel.day_work {
@@ -58,10 +74,5 @@ impl Rule for DailyHours {
             }
         }
         Ok(())
-    }
-
-    fn bound_carer_limit(_: &Problem, _: usize) -> Option<usize> {
-        // The bound prices each person as if carers had unlimited room.
-        None
     }
 }

@@ -2,8 +2,8 @@
 //! ([`Problem::week_of`]), with what was worked before the horizon in its
 //! first week, stay within `max_min_per_week` ([`Problem::week_limit`]).
 
-use super::{Block, ChangeAt, Milp, Reason, RoomAt, Rule, Selection};
-use crate::model::Problem;
+use super::{Block, Carers, ChangeAt, Milp, NotHere, Reason, RoomAt, Rule, Selection};
+use crate::model::{PersonId, Problem};
 use crate::rota::master::MasterRows;
 
 pub(crate) struct WeeklyHours;
@@ -15,12 +15,33 @@ impl Rule for WeeklyHours {
         code: "max_weekly_hours",
         message: "free carers would exceed their weekly maximum hours",
     };
+    type Candidates = NotHere;
+    type Starts = NotHere;
+    type Stops = NotHere;
+    type Timing = NotHere;
+    type Carers = Self;
 
+    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
+        let p = m.p;
+        m.work_limit_rows(
+            &|s| (p.shifts[s].carer, p.week_of(p.shifts[s].day)),
+            &|(c, w)| p.week_limit(c, w),
+        );
+        Milp::Rows
+    }
+
+    fn bound_carer_limit(_: &Problem, _: PersonId) -> Option<usize> {
+        // The bound prices each person as if carers had unlimited room.
+        None
+    }
+}
+
+impl Carers for WeeklyHours {
     /// Paid minutes left in the week.
     type Room = i64;
 
     fn room(at: &RoomAt<'_>) -> i64 {
-        let c = at.carer;
+        let c = at.carer.index();
         let w = at.p.week_of(at.day);
         at.p.week_limit(c, w)
             - at
@@ -46,15 +67,6 @@ impl Rule for WeeklyHours {
         })
     }
 
-    fn master_rows(m: &mut MasterRows<'_>) -> Milp {
-        let p = m.p;
-        m.work_limit_rows(
-            &|s| (p.shifts[s].carer, p.week_of(p.shifts[s].day)),
-            &|(c, w)| p.week_limit(c, w),
-        );
-        Milp::Rows
-    }
-
     fn check_selection(sel: &Selection<'_>) -> Result<(), String> {
         let p = sel.p;
         for (&(c, w), &m) in sel.week_work {
@@ -67,10 +79,5 @@ impl Rule for WeeklyHours {
             }
         }
         Ok(())
-    }
-
-    fn bound_carer_limit(_: &Problem, _: usize) -> Option<usize> {
-        // The bound prices each person as if carers had unlimited room.
-        None
     }
 }

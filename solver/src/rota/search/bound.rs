@@ -106,7 +106,7 @@ impl Part<'_> {
             let cap = if pinned {
                 carers.len()
             } else {
-                rules::bound_carer_limit(p, u)
+                rules::bound_carer_limit(p, crate::model::PersonId(u))
                     .unwrap_or(usize::MAX)
                     .min(carers.len())
             };

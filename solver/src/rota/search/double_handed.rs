@@ -80,7 +80,7 @@ impl Part<'_> {
         priced: &[(f64, usize)],
         capped: &mut bool,
     ) -> Option<(usize, usize, f64)> {
-        let room = ContinuityCap::pair_room(self.p, st, v);
+        let room = ContinuityCap::pair_room(self.p, st, crate::model::VisitId(v));
         let mut best: Option<(usize, usize, f64)> = None;
         for i in 0..priced.len() {
             for j in (i + 1)..priced.len() {

@@ -4,8 +4,9 @@
 
 use super::{Map, State};
 use crate::format::TravelMode;
-use crate::model::{LocIdx, Minute, Problem};
+use crate::model::{LocIdx, Minute, Problem, ShiftId, VisitId};
 use crate::rota::objective::carer_visit_cost;
+use crate::rota::rules;
 use crate::travel::TravelMatrix;
 
 /// Static data for one part of the problem.
@@ -21,7 +22,8 @@ pub(crate) struct Part<'a> {
     pub(super) mats: Vec<(TravelMode, TravelMatrix)>,
     /// Carer -> index into `mats`.
     pub(super) carer_mat: Vec<usize>,
-    /// Per visit: shifts that could do it (eligible carer, overlapping time).
+    /// Per visit: shifts that could do it (the registered rules' candidate
+    /// checks: eligible carer, shift overlapping the window).
     pub candidates: Map<usize, Vec<usize>>,
     /// Per visit: links it takes part in.
     pub(super) links_of: Map<usize, Vec<usize>>,
@@ -49,10 +51,11 @@ pub(crate) struct Part<'a> {
     /// Per problem shift: the working day it is joined into, when that day has
     /// other shifts (see [`JoinedDay`]); `None` for a shift that is a working
     /// day on its own.
-    pub(super) joined: Vec<Option<JoinedDay>>,
+    pub(crate) joined: Vec<Option<JoinedDay>>,
 }
 
-/// A shift's place in a working day of several shifts.
+/// A shift's place in a working day of several shifts (for the break rule,
+/// `rota::rules::breaks`).
 ///
 /// The break rule is per working day: a carer's shifts in time order, each
 /// starting less than the break length after the previous one ends (a gap that
@@ -171,16 +174,10 @@ impl<'a> Part<'a> {
         let tolerance = p.lateness.tolerance();
         let mut candidates = Map::default();
         for &v in &visits {
-            let visit = &p.visits[v];
-            let lo = visit.earliest_start;
-            let hi = visit.latest_start + tolerance + visit.duration;
             let list: Vec<usize> = shifts
                 .iter()
                 .copied()
-                .filter(|&s| {
-                    let sh = &p.shifts[s];
-                    sh.start < hi && sh.end > lo && p.eligibility(sh.carer, v).is_ok()
-                })
+                .filter(|&s| rules::admits_shift(p, ShiftId(s), VisitId(v), tolerance))
                 .collect();
             candidates.insert(v, list);
         }
@@ -326,7 +323,7 @@ impl<'a> Part<'a> {
             .collect()
     }
 
-    pub(super) fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {
+    pub(crate) fn travel(&self, carer: usize, from: LocIdx, to: LocIdx) -> Minute {
         let m = self.carer_mat.get(carer).copied().unwrap_or(0);
         let a = self.loc_row.get(from).copied().unwrap_or(usize::MAX);
         let b = self.loc_row.get(to).copied().unwrap_or(usize::MAX);

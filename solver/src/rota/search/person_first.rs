@@ -11,6 +11,7 @@
 //! carer who can do the whole week beats one who is nearest on Monday.
 
 use super::{Part, State};
+use crate::model::PersonId;
 use crate::rota::objective::unplaced_penalty;
 use crate::rota::rules::continuity_cap::ContinuityCap;
 use std::cmp::Reverse;
@@ -94,7 +95,7 @@ impl Part<'_> {
             return;
         };
         let u = p.visits[v0].service_user;
-        let cap = ContinuityCap::cap(p, u);
+        let cap = ContinuityCap::cap(p, PersonId(u));
         let mut blocks = Vec::new();
         let mut anchored: Vec<usize> = visits
             .iter()

@@ -3,10 +3,10 @@
 //! anchored visits at a fixed start; the carer-level rules (daily and weekly
 //! hours, continuity cap) and contract shortfall of each candidate.
 
-use super::{Block, OnShifts, Part, Sched, State};
-use crate::model::Minute;
+use super::{Block, Part, Sched, State};
+use crate::model::{CarerId, Minute, ShiftId, VisitId};
 use crate::rota::objective::{contract_shortfall_cost, lateness_cost, worst_late_cost};
-use crate::rota::rules::{self, RoomAt};
+use crate::rota::rules::{self, RoomAt, StartAt};
 
 /// A carer's room on one day for one visit (see [`Part::carer_room`]).
 pub(super) struct CarerRoom {
@@ -57,35 +57,17 @@ pub(crate) struct Insertion {
 }
 
 impl Part<'_> {
-    /// Allowed start interval of `v` given placed link partners and carers it must avoid.
+    /// Allowed start interval of `v` given the visits placed, and carers it
+    /// must avoid: the registered rules' start checks (windows, links).
     pub(super) fn link_bounds(&self, st: &State, v: usize) -> (Minute, Minute, Vec<usize>) {
-        let p = self.p;
-        let visit = &p.visits[v];
-        let (mut lo, mut hi) = (visit.earliest_start, visit.latest_start + self.tolerance);
-        let mut avoid = Vec::new();
-        for &l in self.links_of.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
-            let link = &p.links[l];
-            let (other, sign) = if link.first == v {
-                (link.then, -1)
-            } else {
-                (link.first, 1)
-            };
-            if let Some(&t) = st.fixed.get(&other) {
-                if sign == 1 {
-                    lo = lo.max(t + link.min_offset);
-                    hi = hi.min(t + link.max_offset);
-                } else {
-                    lo = lo.max(t - link.max_offset);
-                    hi = hi.min(t - link.min_offset);
-                }
-                if link.distinct_carers {
-                    for &s in st.on.get(&other).map(OnShifts::as_slice).unwrap_or(&[]) {
-                        avoid.push(p.shifts[s].carer);
-                    }
-                }
-            }
-        }
-        (lo, hi, avoid)
+        let w = rules::start_window(&StartAt {
+            p: self.p,
+            st,
+            visit: VisitId(v),
+            links: self.links_of.get(&v).map(Vec::as_slice).unwrap_or(&[]),
+            tolerance: self.tolerance,
+        });
+        (w.lo, w.hi, w.avoid)
     }
 
     /// What the state allows carer `c` on `day` for visit `v`, read once per
@@ -96,9 +78,9 @@ impl Part<'_> {
             rules: rules::rooms(&RoomAt {
                 p: self.p,
                 st,
-                carer: c,
+                carer: CarerId(c),
                 day,
-                visit: v,
+                visit: VisitId(v),
             }),
             worked: st.total_work.get(&c).copied().unwrap_or(0) as f64,
         }
@@ -284,7 +266,7 @@ impl Part<'_> {
     /// What pricing `v`'s insertion positions in shift `s` reads once (see
     /// [`Part::best_in_shift_fast`]): `None` when the shortcut does not apply
     /// (soft windows, a route timed around a break), `Some(None)` when the
-    /// carer's capacity rules `v` out.
+    /// registered rules' quick checks (capacity) rule `v` out.
     pub(super) fn route_view<'s>(
         &self,
         st: &'s State,
@@ -303,12 +285,9 @@ impl Part<'_> {
             return None;
         }
         let c = p.shifts[s].carer;
-        if let Some(cap) = p.carers[c].capacity {
-            let load: u64 = route.iter().map(|&x| u64::from(p.visits[x].demand)).sum();
-            if load + u64::from(p.visits[v].demand) > u64::from(cap) {
-                blocks.push(Block::Time);
-                return Some(None);
-            }
+        if !rules::admits_joining(p, ShiftId(s), route, VisitId(v)) {
+            blocks.push(Block::Time);
+            return Some(None);
         }
         let starts: &[Minute] = old.map_or(&[], |o| o.starts.as_slice());
         let fixed_of = |x: usize| {

@@ -156,7 +156,7 @@ impl Part<'_> {
             if pinned_user.contains(&u) {
                 usize::MAX
             } else {
-                rules::bound_carer_limit(p, u).unwrap_or(usize::MAX)
+                rules::bound_carer_limit(p, crate::model::PersonId(u)).unwrap_or(usize::MAX)
             }
         };
 

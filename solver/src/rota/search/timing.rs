@@ -1,13 +1,18 @@
 //! Timing a route: start times as early as possible (anchored visits at their
-//! fixed start), lunch breaks, the latest start each stop allows, and the
-//! route's local cost and paid minutes.
+//! fixed start), the latest start each stop allows, and the route's local cost
+//! and paid minutes. Which stops and routes are feasible is the hard rules'
+//! call (`rota::rules`: windows, shift ends, capacity and anchored starts are
+//! checked at each stop, breaks re-time the route).
 
 use super::{Part, Sched, State};
-use crate::model::Minute;
+use crate::model::{Minute, ShiftId, VisitId};
 use crate::rota::objective::lateness_cost;
+use crate::rota::rules::{self, EndAt, StopAt};
 
 impl Part<'_> {
-    /// Schedules `visits` on shift `s`; `fixed` gives anchored starts. `None` if infeasible.
+    /// Schedules `visits` on shift `s`; `fixed` gives anchored starts. `None` if
+    /// infeasible. Every stop and the route's end pass the registered rules'
+    /// stop checks; rules that shape timing (breaks) then re-time the route.
     pub fn simulate(
         &self,
         s: usize,
@@ -15,33 +20,7 @@ impl Part<'_> {
         fixed: &dyn Fn(usize) -> Option<Minute>,
     ) -> Option<Sched> {
         let sched = self.simulate_with_break(s, visits, fixed, None)?;
-        let p = self.p;
-        if p.break_duration > 0
-            && !visits.is_empty()
-            && let Some(day) = self.joined[s]
-        {
-            return self.joined_day_breaks(s, day, visits, fixed, sched);
-        }
-        if p.break_duration > 0 && visits.len() > 1 {
-            let first = sched.starts[0];
-            let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
-            if last - first > p.break_after && !self.has_break(s, visits, &sched.starts) {
-                if matches!(p.lateness, crate::model::LatenessRule::Hard) {
-                    return self.first_break(s, visits, fixed, &sched.starts);
-                }
-                // Try a break before each visit; keep the cheapest feasible.
-                let mut best: Option<Sched> = None;
-                for k in 1..visits.len() {
-                    if let Some(alt) = self.simulate_with_break(s, visits, fixed, Some(k))
-                        && best.as_ref().is_none_or(|b| alt.local_cost < b.local_cost)
-                    {
-                        best = Some(alt);
-                    }
-                }
-                return best;
-            }
-        }
-        Some(sched)
+        rules::retime(self, s, visits, fixed, sched)
     }
 
     /// A route's local cost without re-timing it: legs, carer-visit costs and
@@ -75,111 +54,6 @@ impl Part<'_> {
         cost + w.shift_used
     }
 
-    /// Timing of a route on a shift joined into a longer working day (see
-    /// [`super::part::JoinedDay`]): `sched` (as early as possible) when it keeps
-    /// the rule, else the first (hard windows) or cheapest timing with a break
-    /// before some stop, the first stop too unless the shift starts the day.
-    fn joined_day_breaks(
-        &self,
-        s: usize,
-        day: super::part::JoinedDay,
-        visits: &[usize],
-        fixed: &dyn Fn(usize) -> Option<Minute>,
-        sched: Sched,
-    ) -> Option<Sched> {
-        if self.keeps_joined_day(s, day, visits, &sched.starts) {
-            return Some(sched);
-        }
-        let hard = matches!(self.p.lateness, crate::model::LatenessRule::Hard);
-        let mut best: Option<Sched> = None;
-        for k in usize::from(day.first)..visits.len() {
-            // Before the first stop, only what the gap before the shift lacks.
-            let minutes = if k == 0 {
-                self.p.break_duration - day.gap_before
-            } else {
-                self.p.break_duration
-            };
-            if let Some(alt) = self.simulate_with_rest(s, visits, fixed, Some((k, minutes)))
-                && self.keeps_joined_day(s, day, visits, &alt.starts)
-                && best.as_ref().is_none_or(|b| alt.local_cost < b.local_cost)
-            {
-                if hard {
-                    return Some(alt);
-                }
-                best = Some(alt);
-            }
-        }
-        best
-    }
-
-    /// Whether a route of a joined shift passes the working-day rule on its own
-    /// (see [`super::part::JoinedDay`]).
-    fn keeps_joined_day(
-        &self,
-        s: usize,
-        day: super::part::JoinedDay,
-        visits: &[usize],
-        starts: &[Minute],
-    ) -> bool {
-        let p = self.p;
-        if self.has_break(s, visits, starts) {
-            return true;
-        }
-        let shift = &p.shifts[s];
-        let c = shift.carer;
-        let (head, tail) = (&p.visits[visits[0]], &p.visits[visits[visits.len() - 1]]);
-        let first = starts[0];
-        let last_end = starts[visits.len() - 1] + tail.duration;
-        let rest_before =
-            first - self.travel(c, shift.start_loc, head.location) - shift.start + day.gap_before;
-        let rest_after =
-            shift.end - last_end - self.travel(c, tail.location, shift.end_loc) + day.gap_after;
-        let from = if day.first || rest_before >= p.break_duration {
-            first
-        } else {
-            day.start
-        };
-        let to = if day.last || rest_after >= p.break_duration {
-            last_end
-        } else {
-            day.end
-        };
-        to - from <= p.break_after
-    }
-
-    /// With hard windows the route's cost does not depend on where the break
-    /// goes, so the first position that works is as good as any. A break before
-    /// stop `k` works when the no-break (as early as possible) schedule reaches
-    /// `k` early enough to rest and still start `k` by the latest start the
-    /// stops after it allow (a backward pass): one re-timing instead of one per
-    /// position.
-    pub(super) fn first_break(
-        &self,
-        s: usize,
-        visits: &[usize],
-        fixed: &dyn Fn(usize) -> Option<Minute>,
-        asap: &[Minute],
-    ) -> Option<Sched> {
-        let p = self.p;
-        let c = p.shifts[s].carer;
-        let n = visits.len();
-        let latest = self.latest_starts(s, visits, fixed);
-        for k in 1..n {
-            let prev = &p.visits[visits[k - 1]];
-            let arrival = asap[k - 1]
-                + prev.duration
-                + self.travel(c, prev.location, p.visits[visits[k]].location)
-                + p.break_duration;
-            if arrival > latest[k] {
-                continue;
-            }
-            if let Some(sched) = self.simulate_with_break(s, visits, fixed, Some(k)) {
-                return Some(sched);
-            }
-        }
-        None
-    }
-
     /// Latest starts of a route timed as early as possible (see [`Sched::slack`]);
     /// `None` for a route timed otherwise (around a break).
     pub(super) fn route_slack<F>(
@@ -211,7 +85,7 @@ impl Part<'_> {
 
     /// Latest start of each stop of `visits` on shift `s` that keeps the stops
     /// after it feasible (anchored stops keep their fixed start).
-    pub(super) fn latest_starts<F>(&self, s: usize, visits: &[usize], fixed: &F) -> Vec<Minute>
+    pub(crate) fn latest_starts<F>(&self, s: usize, visits: &[usize], fixed: &F) -> Vec<Minute>
     where
         F: Fn(usize) -> Option<Minute> + ?Sized,
     {
@@ -233,21 +107,7 @@ impl Part<'_> {
         latest
     }
 
-    pub(super) fn has_break(&self, s: usize, visits: &[usize], starts: &[Minute]) -> bool {
-        let p = self.p;
-        let c = p.shifts[s].carer;
-        (1..visits.len()).any(|k| {
-            let prev_end = starts[k - 1] + p.visits[visits[k - 1]].duration;
-            let travel = self.travel(
-                c,
-                p.visits[visits[k - 1]].location,
-                p.visits[visits[k]].location,
-            );
-            starts[k] - prev_end - travel >= p.break_duration
-        })
-    }
-
-    pub(super) fn simulate_with_break(
+    pub(crate) fn simulate_with_break(
         &self,
         s: usize,
         visits: &[usize],
@@ -260,7 +120,7 @@ impl Part<'_> {
 
     /// Times `visits` as early as possible with `rest = (k, minutes)` of idle
     /// time before stop `k`.
-    fn simulate_with_rest(
+    pub(crate) fn simulate_with_rest(
         &self,
         s: usize,
         visits: &[usize],
@@ -276,7 +136,7 @@ impl Part<'_> {
         let mut t = shift.start;
         let mut cost = 0.0;
         let mut work: i64 = 0;
-        let mut load: u64 = 0;
+        let mut acc = rules::Accs::default();
         let mut max_late: Minute = 0;
         for (k, &v) in visits.iter().enumerate() {
             let visit = &p.visits[v];
@@ -287,16 +147,17 @@ impl Part<'_> {
             {
                 arrival += minutes;
             }
-            let start = match fixed(v) {
-                Some(f) => {
-                    if arrival > f {
-                        return None;
-                    }
-                    f
-                }
-                None => arrival.max(visit.earliest_start),
+            let anchor = fixed(v);
+            let start = anchor.unwrap_or_else(|| arrival.max(visit.earliest_start));
+            let stop = StopAt {
+                p,
+                visit: VisitId(v),
+                arrival,
+                start,
+                fixed: anchor,
+                tolerance: self.tolerance,
             };
-            if start > visit.latest_start + self.tolerance || start < visit.earliest_start {
+            if !rules::admits_stop(&stop, &mut acc) {
                 return None;
             }
             if k == 0 {
@@ -314,19 +175,18 @@ impl Part<'_> {
             max_late = max_late.max(start - visit.latest_start);
             cost += self.visit_cost(c, v);
             work += i64::from(visit.duration);
-            load += u64::from(visit.demand);
             starts.push(start);
             t = start + visit.duration;
             loc = visit.location;
         }
-        if let Some(cap) = p.carers[c].capacity
-            && load > u64::from(cap)
-        {
-            return None;
-        }
         if !visits.is_empty() {
             let back = self.travel(c, loc, shift.end_loc);
-            if t + back > shift.end {
+            let end = EndAt {
+                p,
+                shift: ShiftId(s),
+                home_by: t + back,
+            };
+            if !rules::admits_end(&end, &acc) {
                 return None;
             }
             if p.paid_commute {
