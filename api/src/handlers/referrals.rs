@@ -380,16 +380,27 @@ async fn apply_recommendation(ctx: RequestCtx) -> Result<Response, ApiError> {
         note: body.override_note,
         by: ctx.principal().ok().map(|p| p.key_id.clone()),
     };
-    command(&ctx, "apply_recommendation", move |b, now| {
-        b.refer_to(
-            body.package,
-            body.service_user,
-            &body.provider,
-            &body.team,
-            &why,
-            now,
-        )
-    })
+    let (package, user, team) = (
+        body.package.clone(),
+        body.service_user.clone(),
+        body.team.clone(),
+    );
+    command_prepared(
+        &ctx,
+        "apply_recommendation",
+        move |b, now| b.prepare_direct(&package, &user, &team, now),
+        move |b, now, prepared| {
+            b.refer_to_prepared(
+                body.package,
+                body.service_user,
+                &body.provider,
+                &body.team,
+                &why,
+                now,
+                prepared,
+            )
+        },
+    )
     .await?;
     let v = read(&ctx, move |b, _| package_json(b, &id)).await?;
     json_reply(StatusCode::CREATED, &v)
