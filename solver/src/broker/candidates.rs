@@ -171,6 +171,29 @@ impl Broker {
         )
     }
 
+    /// [`Broker::candidates_at`] with its fit checks one after another on the
+    /// calling thread, for a read that runs beside others: each of them keeps
+    /// a core busy already, and fanning out would only make them queue for
+    /// the same cores (same report).
+    pub fn candidates_at_sequential(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> CandidateReport {
+        candidates_with(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            &self.config,
+            package,
+            user,
+            self.stage_order(package),
+            Some(now),
+            false,
+        )
+    }
+
     /// The candidate report of a batch allocation: the batch's own (wider)
     /// team limit, and no provider the package has already passed by.
     pub(crate) fn candidates_for_batch(
@@ -217,16 +240,42 @@ pub(crate) fn candidates_in(
     stage_order: Vec<Tier>,
     from: Option<DateTime<Utc>>,
 ) -> CandidateReport {
+    candidates_with(
+        roster,
+        index,
+        rotas,
+        config,
+        package,
+        user,
+        stage_order,
+        from,
+        true,
+    )
+}
+
+/// [`candidates_in`], its fit checks in parallel or not.
+#[allow(clippy::too_many_arguments)]
+fn candidates_with(
+    roster: &PlanningRequest,
+    index: &RosterIndex,
+    rotas: &BTreeMap<String, Rota>,
+    config: &BrokerConfig,
+    package: &Package,
+    user: &ServiceUser,
+    stage_order: Vec<Tier>,
+    from: Option<DateTime<Utc>>,
+    parallel: bool,
+) -> CandidateReport {
     let list = shortlist(roster, index, package, user, config.max_teams_checked);
-    let checked: Vec<Candidate> = list
-        .teams
-        .par_iter()
-        .enumerate()
-        .map(|(pos, &(pi, ti, d))| {
-            let outcome = fit_check(roster, index, rotas, ti, package, user, from);
-            candidate(&roster.providers[pi], outcome, d, pos)
-        })
-        .collect();
+    let check = |(pos, &(pi, ti, d)): (usize, &(ProviderIx, TeamIx, f64))| {
+        let outcome = fit_check(roster, index, rotas, ti, package, user, from);
+        candidate(&roster.providers[pi], outcome, d, pos)
+    };
+    let checked: Vec<Candidate> = if parallel {
+        list.teams.par_iter().enumerate().map(check).collect()
+    } else {
+        list.teams.iter().enumerate().map(check).collect()
+    };
     let excluded = list
         .excluded
         .into_iter()
@@ -874,6 +923,21 @@ mod prepared_tests {
             assert_eq!(w.broker.events_applied, before, "nothing applied");
             assert!(!w.broker.packages.contains_key(&p2.id));
             w.assert_consistent();
+        }
+    }
+
+    /// A search run one fit check after another gives the same report as one
+    /// fanned out over the cores.
+    #[test]
+    fn a_sequential_search_gives_the_parallel_report() {
+        let w = world(12, BrokerConfig::default());
+        for (p, u) in w.referrals.iter().take(6) {
+            let a = w.broker.candidates_at(p, u, t0());
+            let b = w.broker.candidates_at_sequential(p, u, t0());
+            assert_eq!(
+                serde_json::to_string(&a).expect("json"),
+                serde_json::to_string(&b).expect("json")
+            );
         }
     }
 }
