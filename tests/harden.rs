@@ -281,7 +281,9 @@ fn an_applied_recommendation_racing_a_referral_for_the_last_room_never_overbooks
     svc.read(|br, _| {
         let on_team = [&a.0.id, &b.0.id]
             .into_iter()
-            .filter(|id| br.packages.get(*id).and_then(|r| r.team.as_deref()) == Some(&team))
+            .filter(|id| {
+                br.packages.get(*id).and_then(|r| r.team.as_deref()) == Some(team.as_str())
+            })
             .count();
         assert_eq!(on_team, 1, "exactly one is placed on {team}");
         match &applied {
