@@ -10,7 +10,9 @@
 #                     the provider holding the most packages (GET …/impact?status=failed): every
 #                     package it holds is released and re-brokered together
 # Prints the machine's load before each run. Needs wrk, jq, curl and python3.
-# Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s CONNS=1 BATCH=1000
+# Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s (make it outlast the
+#        write: the publication at its end is what a read could wait for) IDLE_DURATION=$DURATION
+#        CONNS=1 BATCH=1000
 #        WRITE=batch|provider-failure PROVIDER=id
 #        CAREFILL_BIN=path (skip the release build and use that binary)
 set -euo pipefail
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 source scripts/load-common.sh
 PORT=${PORT:-18182}
 DURATION=${DURATION:-30s}
+IDLE_DURATION=${IDLE_DURATION:-$DURATION}
 CONNS=${CONNS:-1}
 BATCH=${BATCH:-1000}
 WRITE=${WRITE:-batch}
@@ -52,8 +55,8 @@ wrk.headers["Authorization"] = "Bearer $key"
 LUA
 url="$base/v1/packages/$pkg"
 load_machine
-echo "== idle broker: wrk -t1 -c$CONNS -d$DURATION --latency GET /v1/packages/$pkg"
-wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url"
+echo "== idle broker: wrk -t1 -c$CONNS -d$IDLE_DURATION --latency GET /v1/packages/$pkg"
+wrk -t1 -c"$CONNS" -d"$IDLE_DURATION" --latency -s "$tmp/get.lua" "$url"
 if [ "$WRITE" = provider-failure ]; then
   provider=${PROVIDER:-}
   if [ -z "$provider" ]; then

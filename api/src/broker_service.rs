@@ -114,6 +114,10 @@ pub struct BrokerService {
     live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
     /// Webhook subscriptions, their delivery log and sender (sending on the writer only).
     webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Where a command's own parallel work (a provider failure's or a batch's
+    /// fit checks) runs: one thread fewer than the cores, so reads and
+    /// recommendations always find a core free, however long the command.
+    commands: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -154,6 +158,12 @@ impl BrokerService {
         let webhooks = crate::webhooks::Webhooks::open(store.clone(), Arc::new(move || c.now()))
             .map_err(|e| format!("webhooks: {e}"))?;
         webhooks.set_sending(is_writer);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let commands = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("carefill-command-{i}"))
+            .build()
+            .map_err(|e| format!("command threads: {e}"))?;
         Ok(BrokerService {
             reader: Snapshots::new(&broker),
             recent: Mutex::new(std::collections::VecDeque::new()),
@@ -165,6 +175,7 @@ impl BrokerService {
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
             webhooks: Arc::new(webhooks),
+            commands,
         })
     }
 
@@ -259,7 +270,7 @@ impl BrokerService {
         f: F,
     ) -> Result<Vec<BrokerEvent>, ServiceError>
     where
-        F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError>,
+        F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError> + Send,
     {
         if !self.is_writer() {
             return Err(ServiceError::ReadReplica);
@@ -269,7 +280,10 @@ impl BrokerService {
         // Visits that started before now are frozen in every fit check and re-plan.
         broker.set_now(now);
         let alerts_before = broker.alerts.len();
-        let decided = f(&mut broker, now);
+        let decided = {
+            let b = &mut *broker;
+            self.commands.install(move || f(b, now))
+        };
         let events = match decided {
             Ok(events) => events,
             Err(e) => {
@@ -389,10 +403,11 @@ impl BrokerService {
     where
         S: FnOnce(&Broker, DateTime<Utc>) -> Option<PreparedSearch>,
         F: FnOnce(
-            &mut Broker,
-            DateTime<Utc>,
-            Option<PreparedSearch>,
-        ) -> Result<Vec<BrokerEvent>, BrokerError>,
+                &mut Broker,
+                DateTime<Utc>,
+                Option<PreparedSearch>,
+            ) -> Result<Vec<BrokerEvent>, BrokerError>
+            + Send,
     {
         if !self.is_writer() {
             return Err(ServiceError::ReadReplica);
