@@ -13,6 +13,7 @@ mod live_alerts;
 mod live_horizon;
 mod live_push;
 mod live_weekly;
+mod replan;
 mod replicas;
 mod rota;
 mod solutions;

@@ -33,6 +33,10 @@ pub struct SearchArgs {
     /// Skip the MILP phase.
     #[arg(long)]
     pub no_milp: bool,
+    /// Seconds after the search to tighten the lower bound (route relaxation
+    /// by column generation); the run takes up to this much longer.
+    #[arg(long, default_value_t = 0.0)]
+    pub bound_time: f64,
 }
 
 impl SearchArgs {
@@ -43,6 +47,12 @@ impl SearchArgs {
             seed: self.seed,
             max_iterations: self.iterations,
             use_milp: !self.no_milp,
+            bound_time: if self.bound_time.is_finite() && (0.0..=3600.0).contains(&self.bound_time)
+            {
+                std::time::Duration::from_secs_f64(self.bound_time)
+            } else {
+                return Err("--bound-time must be between 0 and 3600 seconds".into());
+            },
             ..SolveOptions::default()
         })
     }

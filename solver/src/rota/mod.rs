@@ -59,6 +59,9 @@ pub struct SolveOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Live progress for callers that report on a running solve (async jobs).
     pub progress: Option<Arc<SolveProgress>>,
+    /// Extra time after the search for the route-relaxation bound (column
+    /// generation, `search::route_bound`); zero keeps only the fast bound.
+    pub bound_time: Duration,
 }
 
 /// Best-so-far figures of a running solve, updated by the search threads.
@@ -104,6 +107,7 @@ impl Default for SolveOptions {
             use_milp: true,
             cancel: None,
             progress: None,
+            bound_time: Duration::ZERO,
         }
     }
 }
@@ -119,6 +123,19 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
         .min(Duration::from_millis(300));
     let deadline = started + options.time_limit.saturating_sub(finish_reserve);
     let parts = decompose(p);
+    // A re-plan starts one search chain from the published rota repaired with
+    // minimum change (`stability::repaired`), so the search improves on it
+    // rather than rebuilding the week.
+    let warm: Option<Vec<PlannedRoute>> = if p.existing.is_empty() {
+        None
+    } else {
+        let whole = Part::new(
+            p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        stability::repaired(p, &whole).map(|(routes, _)| routes)
+    };
     // A problem that does not split gets two search chains, so a second core has
     // work. Fixed by the input, not the machine, so results stay reproducible.
     let chains = if parts.len() == 1 { 2 } else { 1 };
@@ -137,7 +154,16 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(i as u64);
             solve_part(
-                p, i, visits, shifts, seed, budget, deadline, options, chains,
+                p,
+                i,
+                visits,
+                shifts,
+                seed,
+                budget,
+                deadline,
+                options,
+                chains,
+                warm.as_deref(),
             )
         })
         .collect();
@@ -241,6 +267,7 @@ fn solve_part(
     deadline: Instant,
     options: &SolveOptions,
     chains: usize,
+    warm: Option<&[PlannedRoute]>,
 ) -> PartResult {
     let t0 = Instant::now();
     let part_deadline = (t0 + budget).min(deadline);
@@ -326,8 +353,30 @@ fn solve_part(
     phases.insert("construction_objective".to_string(), st.cost(&part));
     let mut pool = RoutePool::default();
     pool.add_all(part.pool_routes(&st));
-    let starts: Vec<(State, f64)> = std::iter::once(st)
-        .chain(forced_start)
+    let warm_start = warm.and_then(|routes| {
+        let ours: std::collections::BTreeSet<usize> = part.shifts.iter().copied().collect();
+        let routes: Vec<PoolRoute> = routes
+            .iter()
+            .filter(|r| ours.contains(&r.shift))
+            .map(|r| PoolRoute {
+                shift: r.shift,
+                stops: r.stops.clone(),
+                local_cost: 0.0,
+                work_min: 0,
+            })
+            .collect();
+        part.state_from_routes(&routes)
+    });
+    let first_starts: Vec<State> = match warm_start {
+        Some(w) => {
+            pool.add_all(part.pool_routes(&w));
+            phases.insert("warm_start_objective".to_string(), w.cost(&part));
+            vec![w, st]
+        }
+        None => std::iter::once(st).chain(forced_start).collect(),
+    };
+    let starts: Vec<(State, f64)> = first_starts
+        .into_iter()
         .map(|s| {
             let c = s.cost(&part);
             (s, c)
@@ -449,6 +498,27 @@ fn solve_part(
     phases.insert("milp_ms".to_string(), milp_ms);
     phases.insert("pool_routes".to_string(), pool.routes.len() as f64);
     phases.insert("parts".to_string(), 1.0);
+    let mut lower_bound = lower_bound;
+    if !options.bound_time.is_zero() && !options.cancelled() {
+        let t0 = Instant::now();
+        let start: Vec<(usize, Vec<usize>)> =
+            best.routes.iter().map(|(&s, r)| (s, r.clone())).collect();
+        if let Some(relaxed) = part.route_relaxation_bound(&start, t0 + options.bound_time) {
+            lower_bound = lower_bound.max(relaxed.bound.min(best_cost));
+            phases.insert("route_bound".to_string(), relaxed.bound);
+            phases.insert("route_bound_lp".to_string(), relaxed.lp_value);
+            phases.insert("route_bound_rounds".to_string(), relaxed.rounds as f64);
+            phases.insert("route_bound_columns".to_string(), relaxed.columns as f64);
+            phases.insert(
+                "route_bound_converged".to_string(),
+                f64::from(u8::from(relaxed.converged)),
+            );
+        }
+        phases.insert(
+            "route_bound_ms".to_string(),
+            t0.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
     let routes = part
         .pool_routes(&best)
         .into_iter()

@@ -35,6 +35,7 @@ mod pricing;
 mod repair;
 #[cfg(test)]
 mod repair_tests;
+mod route_bound;
 mod ruin;
 mod sequential;
 mod state;
