@@ -9,14 +9,18 @@
 #   provider-failure  POST /v1/providers/{id}/status {"status":"failed"} for $PROVIDER, or else
 #                     the provider holding the most packages (GET …/impact?status=failed): every
 #                     package it holds is released and re-brokered together
-# Needs wrk, jq, curl and python3.
-# Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s CONNS=1 BATCH=1000
+# Prints the machine's load before each run. Needs wrk, jq, curl and python3.
+# Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s (make it outlast the
+#        write: the publication at its end is what a read could wait for) IDLE_DURATION=$DURATION
+#        CONNS=1 BATCH=1000
 #        WRITE=batch|provider-failure PROVIDER=id
 #        CAREFILL_BIN=path (skip the release build and use that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/load-common.sh
 PORT=${PORT:-18182}
 DURATION=${DURATION:-30s}
+IDLE_DURATION=${IDLE_DURATION:-$DURATION}
 CONNS=${CONNS:-1}
 BATCH=${BATCH:-1000}
 WRITE=${WRITE:-batch}
@@ -24,33 +28,15 @@ case "$WRITE" in
   batch | provider-failure) ;;
   *) echo "load: WRITE must be batch or provider-failure" >&2; exit 2 ;;
 esac
-for tool in wrk jq curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "load: $tool is required" >&2; exit 2; }
-done
-if [ -n "${CAREFILL_BIN:-}" ]; then
-  bin=$(realpath "$CAREFILL_BIN")
-else
-  cargo build --release --locked -p carefill-api --bin carefill >&2
-  bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
-fi
-tmp=$(mktemp -d)
-(cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
-pid=$!
-stop() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-trap stop EXIT
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-key=$(jq -r .broker "$tmp/carefill-demo-keys.json")
+load_require wrk jq curl python3
+load_binary
+load_start_demo "$PORT"
+key=$(load_key broker)
 auth=(-H "Authorization: Bearer $key" -H "Content-Type: application/json")
-curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/demo/referrals" >"$tmp/demo.json"
+curl -sf "${auth[@]}" "$base/v1/demo/referrals" >"$tmp/demo.json"
 first=$(jq -c '.referrals[0]' "$tmp/demo.json")
 pkg=$(jq -r '.package.id' <<<"$first")
-curl -sf "${auth[@]}" -X POST -d "$first" "http://127.0.0.1:$PORT/v1/referrals" >/dev/null
+curl -sf "${auth[@]}" -X POST -d "$first" "$base/v1/referrals" >/dev/null
 python3 - "$tmp/demo.json" "$BATCH" >"$tmp/batch.json" <<'PY'
 import json, sys
 demo = json.load(open(sys.argv[1]))["referrals"][1:]
@@ -67,29 +53,31 @@ PY
 cat >"$tmp/get.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
-url="http://127.0.0.1:$PORT/v1/packages/$pkg"
-echo "== idle broker: wrk -t1 -c$CONNS -d$DURATION --latency GET /v1/packages/$pkg"
-wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url"
+url="$base/v1/packages/$pkg"
+load_machine
+echo "== idle broker: wrk -t1 -c$CONNS -d$IDLE_DURATION --latency GET /v1/packages/$pkg"
+wrk -t1 -c"$CONNS" -d"$IDLE_DURATION" --latency -s "$tmp/get.lua" "$url"
 if [ "$WRITE" = provider-failure ]; then
   provider=${PROVIDER:-}
   if [ -z "$provider" ]; then
     best=0
-    for p in $(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers" | jq -r '.providers[].id'); do
-      n=$(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers/$p/impact?status=failed" |
+    for p in $(curl -sf "${auth[@]}" "$base/v1/providers" | jq -r '.providers[].id'); do
+      n=$(curl -sf "${auth[@]}" "$base/v1/providers/$p/impact?status=failed" |
         jq '.packages_released')
       if [ "$n" -gt "$best" ]; then best=$n; provider=$p; fi
     done
   fi
-  held=$(curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/providers/$provider/impact?status=failed" |
+  held=$(curl -sf "${auth[@]}" "$base/v1/providers/$provider/impact?status=failed" |
     jq '.packages_released')
   what="POST /v1/providers/$provider/status failed ($held packages released)"
-  write_url="http://127.0.0.1:$PORT/v1/providers/$provider/status"
+  write_url="$base/v1/providers/$provider/status"
   printf '{"status":"failed"}' >"$tmp/write.json"
 else
   what="POST /v1/referrals/batch ($BATCH referrals)"
-  write_url="http://127.0.0.1:$PORT/v1/referrals/batch"
+  write_url="$base/v1/referrals/batch"
   cp "$tmp/batch.json" "$tmp/write.json"
 fi
+load_machine
 echo "== during $what: same wrk"
 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url" >"$tmp/wrk-during.txt" &
 wrk_pid=$!

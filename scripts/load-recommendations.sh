@@ -3,42 +3,27 @@
 # 127.0.0.1:$PORT and runs wrk against POST /v1/recommendations?k=$K (broker key) with one demo
 # referral (not referred) as the body, for $DURATION at 1 connection, then at 2 connections
 # (2 wrk threads). Prints both wrk latency reports (p50/p90/p99: the 1-connection run is the
-# top-k latency) and the throughput ratio 2 connections / 1 connection.
-# Needs wrk, jq, curl and python3.
+# top-k latency), the throughput ratio 2 connections / 1 connection, the machine's load, and the
+# CPU time the server and wrk used per request in each run (both share the machine's cores).
+# Needs wrk, jq, curl, python3 and /usr/bin/time.
 # Usage: scripts/load-recommendations.sh   env: PORT=18183 DURATION=30s K=5 REFERRAL=0
 #        CAREFILL_BIN=path (skip the release build and use that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/load-common.sh
 PORT=${PORT:-18183}
 DURATION=${DURATION:-30s}
 K=${K:-5}
 REFERRAL=${REFERRAL:-0}
-for tool in wrk jq curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "load: $tool is required" >&2; exit 2; }
-done
-if [ -n "${CAREFILL_BIN:-}" ]; then
-  bin=$(realpath "$CAREFILL_BIN")
-else
-  cargo build --release --locked -p carefill-api --bin carefill >&2
-  bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
-fi
-tmp=$(mktemp -d)
-(cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
-pid=$!
-stop() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-trap stop EXIT
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-key=$(jq -r .broker "$tmp/carefill-demo-keys.json")
+load_require wrk jq curl python3 /usr/bin/time
+load_binary
+load_start_demo "$PORT"
+load_machine
+key=$(load_key broker)
 auth=(-H "Authorization: Bearer $key" -H "Content-Type: application/json")
-curl -sf "${auth[@]}" "http://127.0.0.1:$PORT/v1/demo/referrals" >"$tmp/demo.json"
+curl -sf "${auth[@]}" "$base/v1/demo/referrals" >"$tmp/demo.json"
 jq -c ".referrals[$REFERRAL]" "$tmp/demo.json" >"$tmp/body.json"
-url="http://127.0.0.1:$PORT/v1/recommendations?k=$K"
+url="$base/v1/recommendations?k=$K"
 # One request by hand first: it must answer 200 with recommendations.
 curl -sf "${auth[@]}" -X POST --data-binary @"$tmp/body.json" "$url" |
   jq -c '{package, teams_checked, recommendations: (.recommendations | length), elapsed_ms}'
@@ -53,10 +38,23 @@ print('''done = function(summary, latency, requests)
   io.write(string.format("non-2xx or errors: %d\\n", summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end''')
 PY
-echo "== 1 connection: wrk -t1 -c1 -d$DURATION --latency POST /v1/recommendations?k=$K"
-wrk -t1 -c1 -d"$DURATION" --latency -s "$tmp/post.lua" "$url" | tee "$tmp/c1.txt"
-echo "== 2 connections: wrk -t2 -c2 -d$DURATION --latency POST /v1/recommendations?k=$K"
-wrk -t2 -c2 -d"$DURATION" --latency -s "$tmp/post.lua" "$url" | tee "$tmp/c2.txt"
 rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+# wrk at $1 connections; then the server's and wrk's CPU milliseconds per request.
+run() {
+  local c=$1 s0 s1
+  echo "== $c connection(s): wrk -t$c -c$c -d$DURATION --latency POST /v1/recommendations?k=$K"
+  s0=$(load_cpu_s "$pid")
+  load_timed wrk -t"$c" -c"$c" -d"$DURATION" --latency -s "$tmp/post.lua" "$url" \
+    >"$tmp/c$c.txt" 2>"$tmp/c$c.time"
+  s1=$(load_cpu_s "$pid")
+  cat "$tmp/c$c.txt"
+  local n wrk_s
+  n=$(awk '/requests in/ {print $1}' "$tmp/c$c.txt")
+  wrk_s=$(awk '/^cpu:/ {print $2 + $6}' "$tmp/c$c.time")
+  echo "cpu per request: server $(python3 -c "print(round(($s1 - $s0) * 1000 / $n, 2))") ms," \
+    "wrk $(python3 -c "print(round($wrk_s * 1000 / $n, 2))") ms ($n requests); $(load_machine)"
+}
+run 1
+run 2
 echo "throughput: 1 connection $(rps "$tmp/c1.txt") req/s, 2 connections $(rps "$tmp/c2.txt") req/s," \
   "ratio $(python3 -c "print(round($(rps "$tmp/c2.txt") / $(rps "$tmp/c1.txt"), 2))")"

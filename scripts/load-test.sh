@@ -10,42 +10,30 @@
 # Usage: scripts/load-test.sh            env: PORT=18181 DURATION=20s CONNS=16 THREADS=1 RECO_CONNS="1 2 4"
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/load-common.sh
 PORT=${PORT:-18181}
 DURATION=${DURATION:-20s}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-1}
 RECO_CONNS=${RECO_CONNS:-"1 2 4"}
-for tool in wrk jq curl; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "load-test: $tool is required (apt-get install -y $tool)" >&2; exit 2; }
-done
-cargo build --release --locked -p carefill-api --bin carefill >&2
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/carefill"
-tmp=$(mktemp -d)
-(cd "$tmp" && exec "$bin" serve --demo --bind "127.0.0.1:$PORT") 2>"$tmp/serve.log" &
-pid=$!
-stop() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" && echo "server exited with status 0" >&2 || echo "server exited with status $?" >&2
-}
-trap stop EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-key=$(jq -r .integrator "$tmp/carefill-demo-keys.json")
+load_require wrk jq curl
+load_binary
+load_start_demo "$PORT"
+load_machine
+key=$(load_key integrator)
 cat >"$tmp/validate.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"format":"carefill/1","horizon":{"start_date":"2026-11-30","days":7}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
-echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency http://127.0.0.1:$PORT/health"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/health"
-echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency -s validate.lua http://127.0.0.1:$PORT/v1/requests/validate"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$tmp/validate.lua" "http://127.0.0.1:$PORT/v1/requests/validate"
+echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency $base/health"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$base/health"
+echo "== wrk -t$THREADS -c$CONNS -d$DURATION --latency -s validate.lua $base/v1/requests/validate"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$tmp/validate.lua" "$base/v1/requests/validate"
 {
   echo 'local bodies = {'
-  curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/demo/referrals" \
+  curl -sf -H "Authorization: Bearer $key" "$base/v1/demo/referrals" \
     | jq -r '.referrals[:8][] | "[==[" + tojson + "]==],"'
   echo '}'
   cat <<LUA
@@ -58,8 +46,8 @@ end
 LUA
 } >"$tmp/reco.lua"
 for c in $RECO_CONNS; do
-  echo "== wrk -t1 -c$c -d$DURATION --latency -s reco.lua http://127.0.0.1:$PORT/v1/recommendations?k=3 (8 referrals in turn)"
-  wrk -t1 -c"$c" -d"$DURATION" --latency -s "$tmp/reco.lua" "http://127.0.0.1:$PORT/v1/recommendations?k=3"
+  echo "== wrk -t1 -c$c -d$DURATION --latency -s reco.lua $base/v1/recommendations?k=3 (8 referrals in turn)"
+  wrk -t1 -c"$c" -d"$DURATION" --latency -s "$tmp/reco.lua" "$base/v1/recommendations?k=3"
 done
 echo "== server's own count (GET /metrics):"
-curl -s "http://127.0.0.1:$PORT/metrics" | grep '^carefill_http_requests_total' || true
+curl -s "$base/metrics" | grep '^carefill_http_requests_total' || true

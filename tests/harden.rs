@@ -1,5 +1,6 @@
 //! Broker under load and bad input (issue 19): candidate searches outside the
-//! writer race safely, bounded requests, solve jobs kept in the store.
+//! writer race safely (referrals and applied recommendations), the readers'
+//! snapshots follow every commit, bounded requests, solve jobs kept in the store.
 
 use crate::e2e::call;
 use crate::support::{PROVIDER, TEAM};
@@ -191,6 +192,180 @@ fn concurrent_referrals_for_a_teams_last_room_place_one_and_move_the_other_on() 
         );
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A service on a fresh SQLite file over `county`.
+fn service_over(county: &DemoCounty, name: &str) -> (Arc<BrokerService>, std::path::PathBuf) {
+    let db = temp_db(name);
+    let (roster, rotas) = (county.roster.clone(), county.rotas.clone());
+    let svc = BrokerService::open(
+        store::open(&db.to_string_lossy()).expect("store"),
+        Box::new(ManualClock::new(t0())),
+        move || {
+            Ok(Baseline {
+                config: BrokerConfig::default(),
+                roster,
+                rotas,
+            })
+        },
+    )
+    .expect("service");
+    (Arc::new(svc), db)
+}
+
+/// An applied recommendation and a referral race for a team's last room,
+/// submitted concurrently: both search on one snapshot, where the team fits
+/// both. Whichever commits second is re-checked against the first's rota:
+/// exactly one package ends on the team, a refused recommendation leaves no
+/// trace (409 `no_longer_fits`), and the team's rota passes the checker.
+#[test]
+fn an_applied_recommendation_racing_a_referral_for_the_last_room_never_overbooks() {
+    let (county, a, b, team) = last_room();
+    let (svc, db) = service_over(&county, "apply-race");
+    let provider = county
+        .roster
+        .teams
+        .iter()
+        .find(|t| t.id == team)
+        .and_then(|t| t.provider.clone())
+        .expect("the team's provider");
+    let barrier = Arc::new(Barrier::new(2));
+    let referral = {
+        let (svc, barrier, (p, u)) = (svc.clone(), barrier.clone(), a.clone());
+        std::thread::spawn(move || {
+            let (p2, u2) = (p.clone(), u.clone());
+            svc.execute_prepared(
+                "test",
+                "refer",
+                move |b, now| {
+                    let s = b.prepare_referral(&p2, &u2, now);
+                    barrier.wait();
+                    s
+                },
+                move |b, now, prepared| b.refer_prepared(p, u, now, false, prepared),
+            )
+        })
+    };
+    let applied = {
+        let (svc, barrier, (p, u)) = (svc.clone(), barrier.clone(), b.clone());
+        let (team, provider) = (team.clone(), provider.clone());
+        std::thread::spawn(move || {
+            let (p2, u2, t2) = (p.clone(), u.clone(), team.clone());
+            svc.execute_prepared(
+                "test",
+                "apply_recommendation",
+                move |b, now| {
+                    let s = b.prepare_direct(&p2, &u2, &t2, now);
+                    let fits = s
+                        .as_ref()
+                        .is_some_and(|s| s.report.fitting.iter().any(|c| c.fit.team == t2));
+                    barrier.wait();
+                    assert!(fits, "on the snapshot the team fits the recommendation");
+                    s
+                },
+                move |b, now, prepared| {
+                    let why = carefill_solver::broker::OverrideRequest {
+                        reason: Some(carefill_solver::broker::OverrideReason::PersonChoice),
+                        ..Default::default()
+                    };
+                    b.refer_to_prepared(p, u, &provider, &team, &why, now, prepared)
+                },
+            )
+        })
+    };
+    referral
+        .join()
+        .expect("thread")
+        .expect("the referral is taken");
+    let applied = applied.join().expect("thread");
+    svc.read(|br, _| {
+        let on_team = [&a.0.id, &b.0.id]
+            .into_iter()
+            .filter(|id| {
+                br.packages.get(*id).and_then(|r| r.team.as_deref()) == Some(team.as_str())
+            })
+            .count();
+        assert_eq!(on_team, 1, "exactly one is placed on {team}");
+        match &applied {
+            Ok(_) => assert_eq!(br.packages[&b.0.id].team.as_deref(), Some(team.as_str())),
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        carefill_api::broker_service::ServiceError::Broker(
+                            carefill_solver::broker::BrokerError::NoLongerFits { .. }
+                        )
+                    ),
+                    "{e}"
+                );
+                assert!(!br.packages.contains_key(&b.0.id), "no trace of it");
+            }
+        }
+        let req = br.team_request(&team).expect("team");
+        let problem = Problem::from_request(&req).expect("team problem");
+        let report = check(&problem, &br.rotas[&team]);
+        assert!(
+            report.violations.is_empty(),
+            "no over-booking: {:?}",
+            &report.violations[..report.violations.len().min(3)]
+        );
+    });
+    let _ = std::fs::remove_dir_all(db.parent().expect("dir"));
+}
+
+/// The readers' snapshot is prepared beside the one reads hold: a read that
+/// holds a snapshot across commands keeps seeing its own state, later reads
+/// see each commit, and the snapshots built by applying events (or copied
+/// when a read held the previous one) equal the state stored in the database.
+#[test]
+fn snapshots_follow_every_commit_and_match_the_stored_state() {
+    let county = demo::county(&demo::small_profile(), 11, 40).expect("county");
+    let (svc, db) = service_over(&county, "snapshots");
+    let refer = |i: usize| {
+        let (p, u) = county.referrals[i].clone();
+        let (p2, u2) = (p.clone(), u.clone());
+        svc.execute_prepared(
+            "test",
+            "refer",
+            move |b, now| b.prepare_referral(&p2, &u2, now),
+            move |b, now, prepared| b.refer_prepared(p, u, now, false, prepared),
+        )
+        .expect("referral");
+    };
+    // The small county has 12 waiting referrals: 0-5, and 7 and 10 held across.
+    for i in 0..6 {
+        if i % 3 == 1 {
+            // Held across two commits: the second publication finds the
+            // previous snapshot still read and copies the writer instead.
+            svc.read(|held, _| {
+                let seen = (held.events_applied, held.packages.len());
+                refer(i);
+                refer(i + 6);
+                assert_eq!((held.events_applied, held.packages.len()), seen);
+            });
+        } else {
+            refer(i);
+        }
+        let (applied, n) = svc.read(|b, _| (b.events_applied, b.packages.len()));
+        assert!(n > 0 && applied > 0);
+        let stored = {
+            let mut st = store::open(&db.to_string_lossy()).expect("store");
+            let loaded = st.load().expect("load").expect("initialised");
+            store::rebuild(&loaded).expect("rebuild")
+        };
+        svc.read(|b, _| {
+            assert_eq!(
+                b.events_applied, stored.events_applied,
+                "after referral {i}"
+            );
+            assert_eq!(b.packages, stored.packages);
+            assert_eq!(b.offers, stored.offers);
+            assert_eq!(b.ledger, stored.ledger);
+            assert_eq!(b.rotas, stored.rotas);
+            assert_eq!(b.roster, stored.roster);
+        });
+    }
+    let _ = std::fs::remove_dir_all(db.parent().expect("dir"));
 }
 
 fn temp_db(name: &str) -> std::path::PathBuf {

@@ -6,10 +6,13 @@
 //! writer's copy: they decide and apply events and commit them in one
 //! transaction. Reads use the readers' copy, an immutable snapshot (`Arc`)
 //! a read takes and lets go of the lock at once, so reads run in parallel and
-//! never wait for a command; it is brought up to date by applying the committed
-//! events (cheap: appliers do no search), in place when no read holds it,
-//! else by publishing a new snapshot. If the commit fails, both copies are
-//! rebuilt from the store, so memory never runs ahead of the database.
+//! never wait for a command. Publishing never works under that lock: the next
+//! snapshot (the one replaced last time, once no read holds it, brought up to
+//! date by applying the events it lacks; else a clone of the writer) is made
+//! first and then swapped in, and old snapshots are freed on the writer's
+//! side, never by the read that lets go of one last (see `Snapshots`). If
+//! the commit fails, both copies are rebuilt from the store, so memory never
+//! runs ahead of the database.
 //!
 //! The slow part of a referral or a re-brokering (candidate search and fit
 //! checks) runs before the command takes the writer, on the readers' snapshot
@@ -93,7 +96,7 @@ pub struct BrokerService {
     /// The copy commands change, held for a whole command.
     writer: Mutex<Broker>,
     /// The copy reads see: the writer's state as of the last committed command.
-    reader: RwLock<Arc<Broker>>,
+    reader: Snapshots,
     /// The last commits' events, with the writer's `events_applied` after
     /// each, for re-validating searches made on an older snapshot.
     recent: Mutex<std::collections::VecDeque<(u64, Arc<Vec<BrokerEvent>>)>>,
@@ -111,6 +114,10 @@ pub struct BrokerService {
     live: tokio::sync::broadcast::Sender<crate::live::LiveBatch>,
     /// Webhook subscriptions, their delivery log and sender (sending on the writer only).
     webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Where a command's own parallel work (a provider failure's or a batch's
+    /// fit checks) runs: one thread fewer than the cores, so reads and
+    /// recommendations always find a core free, however long the command.
+    commands: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -151,8 +158,14 @@ impl BrokerService {
         let webhooks = crate::webhooks::Webhooks::open(store.clone(), Arc::new(move || c.now()))
             .map_err(|e| format!("webhooks: {e}"))?;
         webhooks.set_sending(is_writer);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let commands = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("carefill-command-{i}"))
+            .build()
+            .map_err(|e| format!("command threads: {e}"))?;
         Ok(BrokerService {
-            reader: RwLock::new(Arc::new(broker.clone())),
+            reader: Snapshots::new(&broker),
             recent: Mutex::new(std::collections::VecDeque::new()),
             writer: Mutex::new(broker),
             store,
@@ -162,6 +175,7 @@ impl BrokerService {
             demo_referrals: std::sync::OnceLock::new(),
             live: crate::live::channel(),
             webhooks: Arc::new(webhooks),
+            commands,
         })
     }
 
@@ -205,11 +219,11 @@ impl BrokerService {
         let new = store.events_after(self.followed_seq.load(Ordering::SeqCst))?;
         if let Some((seq, _)) = new.last() {
             self.followed_seq.store(*seq, Ordering::SeqCst);
-            let events: Vec<BrokerEvent> = new.into_iter().map(|(_, e)| e).collect();
-            for e in &events {
+            let events: Arc<Vec<BrokerEvent>> = Arc::new(new.into_iter().map(|(_, e)| e).collect());
+            for e in events.iter() {
                 broker.apply(e);
             }
-            self.publish(&events, &broker);
+            self.reader.publish(&events, &broker);
             if self.live.receiver_count() > 0 {
                 let live = crate::live::summarise(&broker, &events, self.clock.now());
                 let _ = self.live.send(std::sync::Arc::new(live));
@@ -256,7 +270,7 @@ impl BrokerService {
         f: F,
     ) -> Result<Vec<BrokerEvent>, ServiceError>
     where
-        F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError>,
+        F: FnOnce(&mut Broker, DateTime<Utc>) -> Result<Vec<BrokerEvent>, BrokerError> + Send,
     {
         if !self.is_writer() {
             return Err(ServiceError::ReadReplica);
@@ -266,7 +280,10 @@ impl BrokerService {
         // Visits that started before now are frozen in every fit check and re-plan.
         broker.set_now(now);
         let alerts_before = broker.alerts.len();
-        let decided = f(&mut broker, now);
+        let decided = {
+            let b = &mut *broker;
+            self.commands.install(move || f(b, now))
+        };
         let events = match decided {
             Ok(events) => events,
             Err(e) => {
@@ -290,7 +307,7 @@ impl BrokerService {
             if let Ok(Some(loaded)) = store.load()
                 && let Ok(b) = rebuild(&loaded)
             {
-                *self.reader.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(b.clone());
+                self.reader.replace(b.clone());
                 *broker = b;
             } else {
                 *broker = (*self.snapshot()).clone();
@@ -298,10 +315,11 @@ impl BrokerService {
             self.lock_recent().clear();
             return Err(e.into());
         }
-        self.publish(&events, &broker);
+        let committed = Arc::new(events.clone());
+        self.reader.publish(&committed, &broker);
         {
             let mut recent = self.lock_recent();
-            recent.push_back((broker.events_applied, Arc::new(events.clone())));
+            recent.push_back((broker.events_applied, committed));
             while recent.len() > RECENT_COMMITS {
                 recent.pop_front();
             }
@@ -338,34 +356,13 @@ impl BrokerService {
 
     /// The readers' current snapshot.
     fn snapshot(&self) -> Arc<Broker> {
-        self.reader
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.reader.current()
     }
 
     fn lock_recent(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(u64, Arc<Vec<BrokerEvent>>)>> {
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Brings the readers' copy to the writer's state after `events`: applied
-    /// in place when no read holds the snapshot, else a new snapshot cloned
-    /// from the writer (reads in flight keep the old one).
-    fn publish(&self, events: &[BrokerEvent], writer: &Broker) {
-        {
-            let mut slot = self.reader.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(reader) = Arc::get_mut(&mut slot) {
-                for e in events {
-                    reader.apply(e);
-                }
-                debug_assert_eq!(reader.events_applied, writer.events_applied);
-                return;
-            }
-        }
-        let next = Arc::new(writer.clone());
-        *self.reader.write().unwrap_or_else(|e| e.into_inner()) = next;
     }
 
     /// The events the writer applied after `seen`, from the recent-commit log;
@@ -406,10 +403,11 @@ impl BrokerService {
     where
         S: FnOnce(&Broker, DateTime<Utc>) -> Option<PreparedSearch>,
         F: FnOnce(
-            &mut Broker,
-            DateTime<Utc>,
-            Option<PreparedSearch>,
-        ) -> Result<Vec<BrokerEvent>, BrokerError>,
+                &mut Broker,
+                DateTime<Utc>,
+                Option<PreparedSearch>,
+            ) -> Result<Vec<BrokerEvent>, BrokerError>
+            + Send,
     {
         if !self.is_writer() {
             return Err(ServiceError::ReadReplica);
@@ -435,6 +433,86 @@ impl BrokerService {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let n = store.audit_len()?;
         Ok((n, store.table_counts()?))
+    }
+}
+
+/// The readers' snapshot, double-buffered so a publication does no work under
+/// the lock reads take (applying a provider failure's events in place there
+/// stalled every read for a tenth of a second).
+struct Snapshots {
+    /// The snapshot reads take (held for a pointer copy only).
+    current: RwLock<Arc<Broker>>,
+    /// Touched only while publishing, which the writer's lock serialises.
+    spare: Mutex<Spare>,
+}
+
+#[derive(Default)]
+struct Spare {
+    /// The snapshot the last publication replaced, and the events it lacks.
+    previous: Option<(Arc<Broker>, Arc<Vec<BrokerEvent>>)>,
+    /// Replaced snapshots a read still held; freed here once it let go.
+    retired: Vec<Arc<Broker>>,
+}
+
+impl Snapshots {
+    fn new(broker: &Broker) -> Self {
+        Snapshots {
+            current: RwLock::new(Arc::new(broker.clone())),
+            spare: Mutex::new(Spare {
+                previous: Some((Arc::new(broker.clone()), Arc::new(Vec::new()))),
+                retired: Vec::new(),
+            }),
+        }
+    }
+
+    fn current(&self) -> Arc<Broker> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn lock_spare(&self) -> std::sync::MutexGuard<'_, Spare> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the readers to the writer's state after `events`.
+    fn publish(&self, events: &Arc<Vec<BrokerEvent>>, writer: &Broker) {
+        let mut spare = self.lock_spare();
+        // A snapshot only the spare holds is freed here, on the writer's side.
+        spare.retired.retain(|s| Arc::strong_count(s) > 1);
+        let reusable = match spare.previous.take() {
+            Some((mut old, lacking)) => match Arc::get_mut(&mut old) {
+                Some(b) => {
+                    for e in lacking.iter().chain(events.iter()) {
+                        b.apply(e);
+                    }
+                    (b.events_applied == writer.events_applied).then_some(old)
+                }
+                None => {
+                    spare.retired.push(old);
+                    None
+                }
+            },
+            None => None,
+        };
+        let next = reusable.unwrap_or_else(|| Arc::new(writer.clone()));
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            next,
+        );
+        spare.previous = Some((old, events.clone()));
+    }
+
+    /// Replaces the readers' state outright (after a failed commit).
+    fn replace(&self, broker: Broker) {
+        let mut spare = self.lock_spare();
+        spare.previous = None;
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(broker),
+        );
+        spare.retired.push(old);
     }
 }
 

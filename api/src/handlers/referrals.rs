@@ -302,7 +302,13 @@ async fn recommend(ctx: RequestCtx) -> Result<Response, ApiError> {
         let t0 = std::time::Instant::now();
         b.validate_referral(&body.package, &body.service_user)
             .map_err(|e| map_err(ServiceError::Broker(e)))?;
-        let report = b.candidates_at(&body.package, &body.service_user, now);
+        let beside_others = InFlight::enter();
+        let report = if beside_others.alone() {
+            b.candidates_at(&body.package, &body.service_user, now)
+        } else {
+            b.candidates_at_sequential(&body.package, &body.service_user, now)
+        };
+        drop(beside_others);
         let recommendations = report
             .fitting
             .iter()
@@ -351,6 +357,31 @@ async fn recommend(ctx: RequestCtx) -> Result<Response, ApiError> {
     json_reply(StatusCode::OK, &v)
 }
 
+/// Recommendations being computed now. One alone fans its fit checks out
+/// over every core; several at once each run theirs on their own thread (the
+/// cores are busy either way, and fanning out would only interleave them).
+static RECOMMENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One recommendation counted in [`RECOMMENDING`] while it lives.
+struct InFlight(usize);
+
+impl InFlight {
+    fn enter() -> Self {
+        InFlight(RECOMMENDING.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Whether no other recommendation was running when this one began.
+    fn alone(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        RECOMMENDING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A referral sent straight to a chosen provider team.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -380,16 +411,27 @@ async fn apply_recommendation(ctx: RequestCtx) -> Result<Response, ApiError> {
         note: body.override_note,
         by: ctx.principal().ok().map(|p| p.key_id.clone()),
     };
-    command(&ctx, "apply_recommendation", move |b, now| {
-        b.refer_to(
-            body.package,
-            body.service_user,
-            &body.provider,
-            &body.team,
-            &why,
-            now,
-        )
-    })
+    let (package, user, team) = (
+        body.package.clone(),
+        body.service_user.clone(),
+        body.team.clone(),
+    );
+    command_prepared(
+        &ctx,
+        "apply_recommendation",
+        move |b, now| b.prepare_direct(&package, &user, &team, now),
+        move |b, now, prepared| {
+            b.refer_to_prepared(
+                body.package,
+                body.service_user,
+                &body.provider,
+                &body.team,
+                &why,
+                now,
+                prepared,
+            )
+        },
+    )
     .await?;
     let v = read(&ctx, move |b, _| package_json(b, &id)).await?;
     json_reply(StatusCode::CREATED, &v)

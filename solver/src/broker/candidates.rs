@@ -8,7 +8,7 @@ use super::fit::{FitOutcome, fit_check};
 use super::records::FitSummary;
 use super::{Broker, BrokerConfig, BrokerEvent};
 use crate::format::{
-    ContractTerms, FrameworkStatus, Package, PlanningRequest, Rota, ServiceUser, Tier,
+    ContractTerms, FrameworkStatus, Package, PlanningRequest, Provider, Rota, ServiceUser, Tier,
 };
 use crate::spatial::great_circle_m;
 use chrono::{DateTime, Utc};
@@ -84,6 +84,21 @@ impl CandidateReport {
     }
 }
 
+/// A fit-checked team of `provider` as a candidate.
+fn candidate(provider: &Provider, outcome: FitOutcome, distance_m: f64, pos: usize) -> Candidate {
+    Candidate {
+        provider: provider.id.clone(),
+        provider_name: provider.name.clone(),
+        tier: provider.tier,
+        block: matches!(provider.contract, ContractTerms::Block { .. }),
+        auto_accept: provider.auto_accept.enabled || provider.tier == Tier::EmergencyCover,
+        fit: outcome.summary.clone(),
+        distance_m,
+        outcome: Some(outcome),
+        shortlist_pos: pos,
+    }
+}
+
 fn rank_key(c: &Candidate) -> (u8, std::cmp::Reverse<usize>, i64, String, String) {
     (
         u8::from(!c.block),
@@ -156,6 +171,29 @@ impl Broker {
         )
     }
 
+    /// [`Broker::candidates_at`] with its fit checks one after another on the
+    /// calling thread, for a read that runs beside others: each of them keeps
+    /// a core busy already, and fanning out would only make them queue for
+    /// the same cores (same report).
+    pub fn candidates_at_sequential(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+    ) -> CandidateReport {
+        candidates_with(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            &self.config,
+            package,
+            user,
+            self.stage_order(package),
+            Some(now),
+            false,
+        )
+    }
+
     /// The candidate report of a batch allocation: the batch's own (wider)
     /// team limit, and no provider the package has already passed by.
     pub(crate) fn candidates_for_batch(
@@ -202,27 +240,42 @@ pub(crate) fn candidates_in(
     stage_order: Vec<Tier>,
     from: Option<DateTime<Utc>>,
 ) -> CandidateReport {
+    candidates_with(
+        roster,
+        index,
+        rotas,
+        config,
+        package,
+        user,
+        stage_order,
+        from,
+        true,
+    )
+}
+
+/// [`candidates_in`], its fit checks in parallel or not.
+#[allow(clippy::too_many_arguments)]
+fn candidates_with(
+    roster: &PlanningRequest,
+    index: &RosterIndex,
+    rotas: &BTreeMap<String, Rota>,
+    config: &BrokerConfig,
+    package: &Package,
+    user: &ServiceUser,
+    stage_order: Vec<Tier>,
+    from: Option<DateTime<Utc>>,
+    parallel: bool,
+) -> CandidateReport {
     let list = shortlist(roster, index, package, user, config.max_teams_checked);
-    let checked: Vec<Candidate> = list
-        .teams
-        .par_iter()
-        .enumerate()
-        .map(|(pos, &(pi, ti, d))| {
-            let provider = &roster.providers[pi];
-            let outcome = fit_check(roster, index, rotas, ti, package, user, from);
-            Candidate {
-                provider: provider.id.clone(),
-                provider_name: provider.name.clone(),
-                tier: provider.tier,
-                block: matches!(provider.contract, ContractTerms::Block { .. }),
-                auto_accept: provider.auto_accept.enabled || provider.tier == Tier::EmergencyCover,
-                fit: outcome.summary.clone(),
-                distance_m: d,
-                outcome: Some(outcome),
-                shortlist_pos: pos,
-            }
-        })
-        .collect();
+    let check = |(pos, &(pi, ti, d)): (usize, &(ProviderIx, TeamIx, f64))| {
+        let outcome = fit_check(roster, index, rotas, ti, package, user, from);
+        candidate(&roster.providers[pi], outcome, d, pos)
+    };
+    let checked: Vec<Candidate> = if parallel {
+        list.teams.par_iter().enumerate().map(check).collect()
+    } else {
+        list.teams.iter().enumerate().map(check).collect()
+    };
     let excluded = list
         .excluded
         .into_iter()
@@ -324,6 +377,54 @@ impl Broker {
             report: self.candidates_at(package, user, now),
             since: None,
         }
+    }
+
+    /// [`Broker::prepare_search`] for a referral straight to `team` (an
+    /// applied recommendation): when the shortlist left the team out, it is
+    /// fit-checked too and listed after the shortlist, so the writer finds the
+    /// chosen team's fit in the (re-validated) report.
+    pub fn prepare_search_with(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        team: &str,
+        now: DateTime<Utc>,
+    ) -> PreparedSearch {
+        let mut prepared = self.prepare_search(package, user, now);
+        let r = &prepared.report;
+        let listed = r
+            .fitting
+            .iter()
+            .chain(&r.not_fitting)
+            .any(|c| c.fit.team == team);
+        if let (false, Some(&ti)) = (listed, self.index.team_pos.get(team))
+            && let Some(&pi) = (self.roster.teams[ti].provider.as_ref())
+                .and_then(|p| self.index.provider_pos.get(p))
+        {
+            let outcome = fit_check(
+                &self.roster,
+                &self.index,
+                &self.rotas,
+                ti,
+                package,
+                user,
+                Some(now),
+            );
+            let base = &self.roster.teams[ti].base;
+            let d = great_circle_m((user.location.lat, user.location.lon), (base.lat, base.lon));
+            let pos = r.fitting.len() + r.not_fitting.len();
+            let extra = candidate(&self.roster.providers[pi], outcome, d, pos);
+            let r = prepared.report;
+            let checked = r.fitting.into_iter().chain(r.not_fitting).chain([extra]);
+            prepared.report = ordered(
+                package,
+                checked.collect(),
+                r.stage_order,
+                r.teams_checked,
+                r.excluded,
+            );
+        }
+        prepared
     }
 
     fn touches(&self, e: &BrokerEvent) -> Touch {
@@ -597,12 +698,12 @@ mod prepared_tests {
         prepared.assert_consistent();
     }
 
-    /// Two referrals race for a team's last room: both searched on the same
-    /// snapshot, where the team is first for each. The first takes the room;
-    /// at the second's commit the writer re-checks that team (its rota
-    /// changed), finds no room and moves on down the cascade.
-    #[test]
-    fn two_referrals_racing_for_the_last_room_give_one_fit_and_one_that_moves_on() {
+    type Referral = (Package, ServiceUser);
+
+    /// A county (seed), two referrals and a team that is first for both on
+    /// the snapshot but, once the first is placed there, has no room for the
+    /// second.
+    fn last_room() -> (u64, Referral, Referral, String) {
         let now = t0();
         let mut found = None;
         'search: for seed in [11, 12, 13] {
@@ -632,7 +733,17 @@ mod prepared_tests {
                 }
             }
         }
-        let (seed, (p1, u1), (p2, u2), team) = found.expect("a team with room for one of the two");
+        found.expect("a team with room for one of the two")
+    }
+
+    /// Two referrals race for a team's last room: both searched on the same
+    /// snapshot, where the team is first for each. The first takes the room;
+    /// at the second's commit the writer re-checks that team (its rota
+    /// changed), finds no room and moves on down the cascade.
+    #[test]
+    fn two_referrals_racing_for_the_last_room_give_one_fit_and_one_that_moves_on() {
+        let now = t0();
+        let (seed, (p1, u1), (p2, u2), team) = last_room();
         for known_since in [true, false] {
             let mut w = auto_accepting(seed);
             let snapshot = w.broker.clone();
@@ -662,6 +773,171 @@ mod prepared_tests {
             // Every team's rota (the full one included) passes the checker,
             // and replaying the events gives the same state.
             w.assert_consistent();
+        }
+    }
+
+    /// The team a broker picks for a direct referral: the last fitting
+    /// candidate of another provider than the first's, so the first-refusal
+    /// check has something to say.
+    fn chosen(b: &Broker, p: &Package, u: &ServiceUser) -> Option<(String, String)> {
+        let r = b.candidates_at(p, u, t0());
+        let c = r.fitting.last()?;
+        Some((c.provider.clone(), c.fit.team.clone()))
+    }
+
+    /// Without concurrency a prepared direct referral (an applied
+    /// recommendation) decides exactly as a plain one, overrides included.
+    #[test]
+    fn a_prepared_direct_referral_without_concurrency_decides_as_a_plain_one() {
+        let mut plain = world(11, BrokerConfig::default());
+        let mut prepared = world(11, BrokerConfig::default());
+        let now = t0();
+        let why = OverrideRequest {
+            reason: Some(OverrideReason::PersonChoice),
+            note: None,
+            by: Some("broker-key".into()),
+        };
+        let referrals = plain.referrals.clone();
+        let mut placed = 0;
+        for (p, u) in referrals.iter().take(12) {
+            let Some((provider, team)) = chosen(&plain.broker, p, u) else {
+                continue;
+            };
+            let a = plain.run(|b| b.refer_to(p.clone(), u.clone(), &provider, &team, &why, now));
+            let prep = prepared.broker.prepare_direct(p, u, &team, now);
+            assert!(
+                prep.is_some(),
+                "a valid referral is searched on the snapshot"
+            );
+            let b = prepared.run(|b| {
+                b.refer_to_prepared(p.clone(), u.clone(), &provider, &team, &why, now, prep)
+            });
+            assert_eq!(
+                serde_json::to_string(&a).expect("json"),
+                serde_json::to_string(&b).expect("json"),
+                "referral {}",
+                p.id
+            );
+            placed += 1;
+        }
+        assert!(placed > 3, "direct referrals were made ({placed})");
+        prepared.assert_consistent();
+    }
+
+    /// A team outside the shortlist (the broker chose a far team) is
+    /// fit-checked on the snapshot too, so the writer does not search it.
+    #[test]
+    fn a_direct_referral_to_a_team_beyond_the_shortlist_is_prepared_with_its_fit() {
+        let w = world(
+            11,
+            BrokerConfig {
+                max_teams_checked: 1,
+                ..BrokerConfig::default()
+            },
+        );
+        let now = t0();
+        let (p, u) = &w.referrals[0];
+        let plain = w.broker.candidates_at(p, u, now);
+        let listed: std::collections::BTreeSet<&str> = plain
+            .fitting
+            .iter()
+            .chain(&plain.not_fitting)
+            .map(|c| c.fit.team.as_str())
+            .collect();
+        let far = w
+            .broker
+            .roster
+            .teams
+            .iter()
+            .find(|t| !listed.contains(t.id.as_str()) && t.provider.is_some())
+            .expect("a team the shortlist left out");
+        let prep = w
+            .broker
+            .prepare_direct(p, u, &far.id, now)
+            .expect("prepared");
+        let all: Vec<&str> = prep
+            .report
+            .fitting
+            .iter()
+            .chain(&prep.report.not_fitting)
+            .map(|c| c.fit.team.as_str())
+            .collect();
+        assert_eq!(all.len(), listed.len() + 1);
+        assert!(
+            all.contains(&far.id.as_str()),
+            "the chosen team's fit is in the report"
+        );
+        assert_eq!(prep.report.teams_checked, plain.teams_checked);
+    }
+
+    /// An applied recommendation races a referral for a team's last room:
+    /// both searched on one snapshot, where the team fits. The referral
+    /// commits first and takes the room; at the recommendation's commit the
+    /// writer re-checks the team and refuses it (`no_longer_fits`), leaving
+    /// no trace of it.
+    #[test]
+    fn an_applied_recommendation_racing_for_the_last_room_is_refused_at_commit() {
+        let now = t0();
+        let (seed, (p1, u1), (p2, u2), team) = last_room();
+        for known_since in [true, false] {
+            let mut w = auto_accepting(seed);
+            let snapshot = w.broker.clone();
+            let provider = snapshot.roster.teams[snapshot.index.team_pos[&team]]
+                .provider
+                .clone()
+                .expect("provider");
+            let first = snapshot.prepare_referral(&p1, &u1, now).expect("search a");
+            let mut direct = snapshot
+                .prepare_direct(&p2, &u2, &team, now)
+                .expect("search b");
+            assert!(
+                direct.report.fitting.iter().any(|c| c.fit.team == team),
+                "on the snapshot the team fits the recommendation"
+            );
+            let events =
+                w.run(|b| b.refer_prepared(p1.clone(), u1.clone(), now, false, Some(first)));
+            assert_eq!(
+                w.broker.packages[&p1.id].team.as_deref(),
+                Some(team.as_str())
+            );
+            direct.since = known_since.then_some(events);
+            let before = w.broker.events_applied;
+            let why = OverrideRequest {
+                reason: Some(OverrideReason::PersonChoice),
+                note: None,
+                by: None,
+            };
+            let refused = w.broker.refer_to_prepared(
+                p2.clone(),
+                u2.clone(),
+                &provider,
+                &team,
+                &why,
+                now,
+                Some(direct),
+            );
+            assert!(
+                matches!(refused, Err(BrokerError::NoLongerFits { team: ref t, .. }) if *t == team),
+                "refused at commit: {refused:?}"
+            );
+            assert_eq!(w.broker.events_applied, before, "nothing applied");
+            assert!(!w.broker.packages.contains_key(&p2.id));
+            w.assert_consistent();
+        }
+    }
+
+    /// A search run one fit check after another gives the same report as one
+    /// fanned out over the cores.
+    #[test]
+    fn a_sequential_search_gives_the_parallel_report() {
+        let w = world(12, BrokerConfig::default());
+        for (p, u) in w.referrals.iter().take(6) {
+            let a = w.broker.candidates_at(p, u, t0());
+            let b = w.broker.candidates_at_sequential(p, u, t0());
+            assert_eq!(
+                serde_json::to_string(&a).expect("json"),
+                serde_json::to_string(&b).expect("json")
+            );
         }
     }
 }

@@ -154,3 +154,87 @@ fn transferred_carers_keep_their_people_where_the_cap_allows() {
     // and replays from the events.
     w.assert_consistent();
 }
+
+/// `p` and its person under new ids: package `id`, person `{id}-su`.
+fn renamed(p: &Package, u: &ServiceUser, id: &str) -> (Package, ServiceUser) {
+    let (mut p, mut u) = (p.clone(), u.clone());
+    p.id = id.to_string();
+    u.id = format!("{id}-su");
+    p.service_user = u.id.clone();
+    p.links.clear();
+    (p, u)
+}
+
+/// Visits belong to packages by structure: failing the provider that holds
+/// package `S` releases `S` only, never `S.x` that another provider holds (an
+/// id that merely begins with the other's), and `S.x`'s visits stay on its
+/// team's rota.
+#[test]
+fn a_provider_failure_releases_only_its_own_packages_whatever_their_ids_begin_with() {
+    let mut w = world(11, BrokerConfig::default());
+    let now = t0();
+    let why = OverrideRequest {
+        reason: Some(crate::broker::OverrideReason::PersonChoice),
+        ..Default::default()
+    };
+    let referrals = w.referrals.clone();
+    let mut placed: Vec<(String, String, String)> = Vec::new();
+    for (p, u) in &referrals {
+        if placed.len() == 2 {
+            break;
+        }
+        let id = if placed.is_empty() { "S" } else { "S.x" };
+        let (p, u) = renamed(p, u, id);
+        let report = w.broker.candidates_at(&p, &u, now);
+        let Some(c) = report.fitting.iter().find(|c| {
+            c.tier != Tier::EmergencyCover && placed.iter().all(|(_, prov, _)| *prov != c.provider)
+        }) else {
+            continue;
+        };
+        let (provider, team) = (c.provider.clone(), c.fit.team.clone());
+        w.run(|b| b.refer_to(p.clone(), u.clone(), &provider, &team, &why, now));
+        let open: Vec<String> = (w.broker.offers.values())
+            .filter(|o| o.package == p.id && o.status == OfferStatus::Open)
+            .map(|o| o.id.clone())
+            .collect();
+        for o in open {
+            w.run(|b| b.accept(&o, now));
+        }
+        assert_eq!(w.broker.packages[&p.id].status, PackageStatus::Filled);
+        placed.push((p.id.clone(), provider, team));
+    }
+    assert_eq!(placed.len(), 2, "S and S.x placed with two providers");
+    let (_, failing, _) = placed[0].clone();
+    let (x, x_provider, x_team) = placed[1].clone();
+    let x_visits = |w: &World| {
+        w.broker.rotas[&x_team]
+            .routes
+            .iter()
+            .flat_map(|r| &r.stops)
+            .filter(|s| crate::format::is_visit_of(&s.visit, &x))
+            .count()
+    };
+    let before = x_visits(&w);
+    assert!(before > 0, "S.x is on its team's rota");
+    let ev = w.run(|b| b.set_provider_status(&failing, FrameworkStatus::Failed, Vec::new(), now));
+    let released: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match e {
+            BrokerEvent::PackageReleased { package, .. } => Some(package.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(released.contains(&"S"), "S is released: {released:?}");
+    assert!(!released.contains(&"S.x"), "S.x is not: {released:?}");
+    let r = &w.broker.packages[&x];
+    assert_eq!(
+        (r.status, r.provider.as_deref(), r.team.as_deref()),
+        (
+            PackageStatus::Filled,
+            Some(x_provider.as_str()),
+            Some(x_team.as_str())
+        )
+    );
+    assert_eq!(x_visits(&w), before, "S.x keeps its visits");
+    w.assert_consistent();
+}

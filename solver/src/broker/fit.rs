@@ -36,6 +36,33 @@ pub fn period_of(minute_of_day: i32) -> u8 {
     }
 }
 
+/// Adds a shift's working time from `start` to `end` to `spare` by (day,
+/// period) in 15-minute steps from `start` (a step counts where it begins),
+/// one period at a time rather than one step at a time: fit checks run for
+/// every candidate team of every recommendation.
+fn add_shift_quarters(spare: &mut BTreeMap<(u32, u8), i64>, start: Minute, end: Minute) {
+    // Steps `start + 15k` (k >= 0) that begin before `x`.
+    let steps_before = |x: Minute| i64::from(u32::try_from(x - start).unwrap_or(0).div_ceil(15));
+    let mut at = start;
+    while at < end {
+        let day = at.div_euclid(1440);
+        let period = period_of(at.rem_euclid(1440));
+        let period_end = day * 1440
+            + match period {
+                0 => 600,
+                1 => 840,
+                2 => 1080,
+                _ => 1440,
+            };
+        let upto = period_end.min(end);
+        let n = steps_before(upto) - steps_before(at);
+        if n > 0 {
+            *spare.entry((day as u32, period)).or_default() += 15 * n;
+        }
+        at = upto;
+    }
+}
+
 /// Travel allowance on care minutes when estimating capacity (paid travel is
 /// typically 15-30% of care time in home care).
 const TRAVEL_ALLOWANCE: f64 = 1.25;
@@ -214,12 +241,7 @@ pub(crate) fn fit_check(
     // Capacity by day and period, for batch allocation.
     let mut spare: BTreeMap<(u32, u8), i64> = BTreeMap::new();
     for s in &p.shifts {
-        for m in (s.start.max(from_min)..s.end).step_by(15) {
-            let day = (m.div_euclid(1440)) as u32;
-            *spare
-                .entry((day, period_of(m.rem_euclid(1440))))
-                .or_default() += 15;
-        }
+        add_shift_quarters(&mut spare, s.start.max(from_min), s.end);
     }
     for r in &current {
         for &(v, start) in r.stops.iter().filter(|s| s.1 >= from_min) {
@@ -290,5 +312,35 @@ pub(crate) fn fit_check(
         changed_routes: if fits { changed_routes } else { Vec::new() },
         spare,
         demand,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spare-capacity count by period equals counting 15-minute steps one by one.
+    #[test]
+    fn shift_quarters_by_period_match_a_step_by_step_count() {
+        let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |m: i64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % m as u64) as i32
+        };
+        for _ in 0..2000 {
+            let start = next(5 * 1440) - 300;
+            let end = start + next(20 * 60);
+            let mut fast = BTreeMap::new();
+            add_shift_quarters(&mut fast, start, end);
+            let mut slow: BTreeMap<(u32, u8), i64> = BTreeMap::new();
+            for m in (start..end).step_by(15) {
+                *slow
+                    .entry((m.div_euclid(1440) as u32, period_of(m.rem_euclid(1440))))
+                    .or_default() += 15;
+            }
+            assert_eq!(fast, slow, "shift {start}..{end}");
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! needs a broker's reason code, is recorded on the package (and in the
 //! overrides report), and a policy may forbid it outright.
 
+use super::candidates::CandidateReport;
 use super::records::{OfferOverride, OverrideReason};
 use super::{Broker, BrokerError};
-use crate::format::{Issue, IssueCode, Package, ServiceUser, Tier};
+use crate::format::{Issue, IssueCode, Tier};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -28,19 +29,18 @@ impl Broker {
     /// The override a direct offer of `package` to `provider`'s `team` needs
     /// (`None` when no earlier stage has a fitting provider), or why it is
     /// refused: no reason (422 on `$.override_reason`), `other` without a note
-    /// (422 on `$.override_note`), or forbidden by policy.
+    /// (422 on `$.override_note`), or forbidden by policy. `report` is the
+    /// package's candidate search as of this state (see [`Broker::candidates`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn check_out_of_order(
         &self,
-        package: &Package,
-        user: &ServiceUser,
+        report: &CandidateReport,
         provider: &str,
         team: &str,
         tier: Tier,
         req: &OverrideRequest,
         now: DateTime<Utc>,
     ) -> Result<Option<OfferOverride>, BrokerError> {
-        let report = self.candidates(package, user);
         let order = &report.stage_order;
         let mine = order.iter().position(|&t| t == tier).unwrap_or(order.len());
         let none = BTreeSet::new();

@@ -285,7 +285,7 @@ impl Broker {
         let waiting: Vec<super::cover::ToCover<'_>> = planned
             .iter()
             .filter(|(v, _, _)| {
-                let pkg = v.split('/').next().unwrap_or_default();
+                let pkg = crate::format::visit_package(v).unwrap_or_default();
                 self.packages
                     .get(pkg)
                     .is_some_and(|r| r.status != PackageStatus::Filled)
@@ -377,8 +377,8 @@ impl Broker {
             )),
             by: None,
         };
-        let Ok(skipped) =
-            self.check_out_of_order(&package, &user, &pr.id, &team, pr.tier, &why, now)
+        let report = self.candidates(&package, &user);
+        let Ok(skipped) = self.check_out_of_order(&report, &pr.id, &team, pr.tier, &why, now)
         else {
             return false;
         };

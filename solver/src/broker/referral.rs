@@ -208,6 +208,39 @@ impl Broker {
         why: &super::OverrideRequest,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.refer_to_prepared(package, user, provider, team, why, now, None)
+    }
+
+    /// The searches a referral straight to `team` needs (the team's fit, and
+    /// the cascade's for the first-refusal check), on a snapshot; `None` when
+    /// the referral is invalid (the writer then says why).
+    pub fn prepare_direct(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        team: &str,
+        now: DateTime<Utc>,
+    ) -> Option<super::PreparedSearch> {
+        self.validate_referral(package, user).ok()?;
+        Some(self.prepare_search_with(package, user, team, now))
+    }
+
+    /// [`Broker::refer_to`] using searches prepared on a snapshot
+    /// ([`Broker::prepare_direct`]), made valid for this state first
+    /// ([`Broker::revalidate`]): a team whose rota changed since is
+    /// fit-checked again, so a package the team no longer has room for is
+    /// refused (`no_longer_fits`) as if it had been checked here.
+    #[allow(clippy::too_many_arguments)]
+    pub fn refer_to_prepared(
+        &mut self,
+        package: Package,
+        user: ServiceUser,
+        provider: &str,
+        team: &str,
+        why: &super::OverrideRequest,
+        now: DateTime<Utc>,
+        prepared: Option<super::PreparedSearch>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
         self.validate_referral(&package, &user)?;
         let pi = *self
             .index
@@ -235,22 +268,34 @@ impl Broker {
             )]));
         }
         self.set_now(now);
-        let fit = fit_check(
-            &self.roster,
-            &self.index,
-            &self.rotas,
-            ti,
-            &package,
-            &user,
-            Some(now),
-        );
+        let report = match prepared {
+            Some(p) => self.revalidate(p, &package, &user, now),
+            None => self.candidates_at(&package, &user, now),
+        };
+        let listed = report
+            .fitting
+            .iter()
+            .chain(&report.not_fitting)
+            .find(|c| c.fit.team == team)
+            .and_then(|c| c.outcome.clone());
+        let fit = listed.unwrap_or_else(|| {
+            fit_check(
+                &self.roster,
+                &self.index,
+                &self.rotas,
+                ti,
+                &package,
+                &user,
+                Some(now),
+            )
+        });
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {
                 team: team.to_string(),
                 why: fit.summary.explanation,
             });
         }
-        let skipped = self.check_out_of_order(&package, &user, provider, team, p.tier, why, now)?;
+        let skipped = self.check_out_of_order(&report, provider, team, p.tier, why, now)?;
         let mut out = Vec::new();
         let id = package.id.clone();
         let area = area_label(&self.roster, &user.location);

@@ -922,6 +922,11 @@ impl Builder {
         let mut packages = Vec::with_capacity(r.packages.len());
         let mut visits: Vec<VisitModel> = Vec::new();
         let mut links = Vec::new();
+        // Each day's date as visit ids spell it, formatted once per build (a
+        // fit check builds a team's problem with its hundreds of visits).
+        let dates: Vec<String> = (0..ctx.horizon.days)
+            .map(|d| ctx.horizon.date(d).format("%Y-%m-%d").to_string())
+            .collect();
         for (i, p) in r.packages.iter().enumerate() {
             let path = format!("$.packages[{i}]");
             let user = users.get(&p.service_user).copied();
@@ -1078,11 +1083,14 @@ impl Builder {
                         } else {
                             (ctx.horizon.local(d, ls + duration) - duration).max(earliest_start)
                         };
-                        let id = format::visit_id(
-                            &p.id,
-                            &pat.id,
-                            &ctx.horizon.date(d).format("%Y-%m-%d").to_string(),
-                        );
+                        let id = match dates.get(d as usize) {
+                            Some(date) => format::visit_id(&p.id, &pat.id, date),
+                            None => format::visit_id(
+                                &p.id,
+                                &pat.id,
+                                &ctx.horizon.date(d).format("%Y-%m-%d").to_string(),
+                            ),
+                        };
                         concrete.push((d, visits.len()));
                         mine.push(visits.len());
                         visits.push(VisitModel {
