@@ -15,6 +15,7 @@ mod live_push;
 mod live_weekly;
 mod replicas;
 mod rota;
+mod simulations;
 mod solutions;
 mod support;
 mod time_zones;
