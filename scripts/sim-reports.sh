@@ -7,24 +7,30 @@
 # seeds (common random numbers), so differences between policies are the
 # policies'.
 #
-# Usage: scripts/sim-reports.sh [SEEDS]   (default 3)
-# Needs a release build (it builds one if missing); CPU-heavy: about a minute
-# per (policy, seed) of a 28-day Devon-like month on one core.
+# Usage: scripts/sim-reports.sh [SEEDS [SCENARIO...]]   (default: 3 seeds, all four)
+#   SCENARIO: sim_policy_small (the small county, one week: minutes),
+#   sim_policy_comparison, sim_policy_winter, sim_policy_failure (the
+#   Devon-like county, 28 days: each (policy, seed) is minutes of CPU).
+# Needs a release build (it builds one if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-3}"
+shift || true
 bin=target/release/carefill
 if [[ ! -x $bin ]]; then
     cargo build --release -p carefill-api
 fi
 out=docs/simulation
 mkdir -p "$out"
-scenarios=(sim_policy_comparison sim_policy_winter sim_policy_failure)
+scenarios=("$@")
+if [[ ${#scenarios[@]} -eq 0 ]]; then
+    scenarios=(sim_policy_small sim_policy_comparison sim_policy_winter sim_policy_failure)
+fi
 for s in "${scenarios[@]}"; do
     dir="$out/${s#sim_}"
     echo "== $s ($seeds seeds) -> $dir" >&2
     /usr/bin/time -f "$s: %e s wall, %M KB peak RSS" \
-        "$bin" simulate "fixtures/$s.json" --seeds "$seeds" --out "$dir" | tee "$dir.txt"
+        "$bin" simulate "fixtures/$s.json" --seeds "$seeds" --out "$dir" 2>&1 | tee "$dir.txt"
 done
 # One table of every scenario's summary, and the same as JSON.
 {

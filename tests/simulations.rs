@@ -165,7 +165,11 @@ async fn a_simulation_job_runs_to_the_report_with_its_progress_html_and_csv() {
         .await;
         assert_eq!(r.status(), 200, "{table}");
         let body = String::from_utf8_lossy(r.body()).to_string();
-        assert!(body.starts_with(header), "{table}: {}", &body[..40.min(body.len())]);
+        assert!(
+            body.starts_with(header),
+            "{table}: {}",
+            &body[..40.min(body.len())]
+        );
     }
     let r = call(
         &state,
@@ -179,7 +183,17 @@ async fn a_simulation_job_runs_to_the_report_with_its_progress_html_and_csv() {
     assert_eq!(r.status(), 404);
 
     // The job is the submitter's: an integrator key does not see it, an admin does.
-    let listed = json_of(&call(&state, &keys, Role::Integrator, "GET", "/v1/simulations", None).await);
+    let listed = json_of(
+        &call(
+            &state,
+            &keys,
+            Role::Integrator,
+            "GET",
+            "/v1/simulations",
+            None,
+        )
+        .await,
+    );
     assert_eq!(listed["simulations"], json!([]));
     let r = call(
         &state,
@@ -223,8 +237,7 @@ async fn providers_and_planners_may_not_run_simulations() {
         }
     }
     assert_eq!(
-        json_of(&call(&state, &keys, Role::Admin, "GET", "/v1/simulations", None).await)
-            ["simulations"],
+        json_of(&call(&state, &keys, Role::Admin, "GET", "/v1/simulations", None).await)["simulations"],
         json!([]),
         "nothing was started"
     );
@@ -238,7 +251,15 @@ async fn an_invalid_scenario_gets_every_problem_with_its_json_path() {
     bad["seeds"]["count"] = json!(11);
     bad["sickness_rate"] = json!(1.5);
     bad["county"]["generate"]["rota_iterations"] = json!(5000);
-    let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&bad)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Broker,
+        "POST",
+        "/v1/simulations",
+        Some(&bad),
+    )
+    .await;
     assert_eq!(r.status(), 422, "{:?}", r.body());
     let p = json_of(&r);
     assert_eq!(p["code"], "invalid_request");
@@ -261,26 +282,58 @@ async fn an_invalid_scenario_gets_every_problem_with_its_json_path() {
     // The API reads no files, and "serving" needs a broker.
     let mut file = scenario(1, 1);
     file["county"] = json!({"roster_file": {"path": "/etc/passwd"}});
-    let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&file)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Broker,
+        "POST",
+        "/v1/simulations",
+        Some(&file),
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert_eq!(json_of(&r)["path"], "$.county.roster_file");
     let mut serving = scenario(1, 1);
     serving["county"] = json!("serving");
-    let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&serving)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Broker,
+        "POST",
+        "/v1/simulations",
+        Some(&serving),
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert_eq!(json_of(&r)["path"], "$.county");
 
     // A field of the wrong shape or unknown is a 400 naming its path.
     let mut unknown = scenario(1, 1);
     unknown["colour"] = json!("red");
-    let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&unknown)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Broker,
+        "POST",
+        "/v1/simulations",
+        Some(&unknown),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(json_of(&r)["code"], "malformed_json");
 
     // Too many replications (policies x seeds), and a bad seeds parameter.
     let mut many = scenario(1, 4);
     many["seeds"]["count"] = json!(7);
-    let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&many)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Broker,
+        "POST",
+        "/v1/simulations",
+        Some(&many),
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert_eq!(json_of(&r)["path"], "$.policies");
     let r = call(
@@ -295,8 +348,7 @@ async fn an_invalid_scenario_gets_every_problem_with_its_json_path() {
     assert_eq!(r.status(), 400);
     assert_eq!(json_of(&r)["path"], "seeds");
     assert_eq!(
-        json_of(&call(&state, &keys, Role::Admin, "GET", "/v1/simulations", None).await)
-            ["simulations"],
+        json_of(&call(&state, &keys, Role::Admin, "GET", "/v1/simulations", None).await)["simulations"],
         json!([]),
         "nothing was started"
     );
@@ -308,11 +360,27 @@ async fn two_simulations_at_most_and_a_cancelled_one_has_no_result() {
     let long = scenario(28, 1);
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let r = call(&state, &keys, Role::Broker, "POST", "/v1/simulations", Some(&long)).await;
+        let r = call(
+            &state,
+            &keys,
+            Role::Broker,
+            "POST",
+            "/v1/simulations",
+            Some(&long),
+        )
+        .await;
         assert_eq!(r.status(), 202);
         ids.push(json_of(&r)["id"].as_str().expect("id").to_string());
     }
-    let r = call(&state, &keys, Role::Admin, "POST", "/v1/simulations", Some(&long)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Admin,
+        "POST",
+        "/v1/simulations",
+        Some(&long),
+    )
+    .await;
     assert_eq!(r.status(), 503);
     assert_eq!(json_of(&r)["code"], "queue_full");
     assert!(r.headers().contains_key("retry-after"));
@@ -428,7 +496,15 @@ async fn the_serving_brokers_own_county_can_be_simulated() {
         .expect("state");
     let mut s = scenario(1, 1);
     s["county"] = json!("serving");
-    let r = call(&state, &keys, Role::Admin, "POST", "/v1/simulations", Some(&s)).await;
+    let r = call(
+        &state,
+        &keys,
+        Role::Admin,
+        "POST",
+        "/v1/simulations",
+        Some(&s),
+    )
+    .await;
     assert_eq!(r.status(), 202, "{:?}", r.body());
     let job = json_of(&r);
     // Times are the service's (manual) clock.

@@ -11,8 +11,8 @@ use crate::http::{
 };
 use crate::simulations::{CountySource, SimJobView};
 use carefill_solver::format::{Issue, IssueCode};
-use carefill_solver::simulate::{self, Scenario};
 use carefill_solver::simulate::scenario::CountySpec;
+use carefill_solver::simulate::{self, Scenario};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;

@@ -172,8 +172,7 @@ pub fn frozen_pins(rota: &Rota, h: &Horizon, now: DateTime<Utc>) -> Vec<Existing
     for r in &rota.routes {
         // A route's stops are in time order: when its first has not
         // started, none has (fit checks call this for every team checked).
-        if r
-            .stops
+        if r.stops
             .first()
             .is_none_or(|s| instant(&s.start).is_none_or(|t| t >= now))
         {

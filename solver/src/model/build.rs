@@ -1120,11 +1120,7 @@ impl Builder {
                         } else {
                             (ctx.local(d, ls + duration) - duration).max(earliest_start)
                         };
-                        let id = format::visit_id(
-                            &p.id,
-                            &pat.id,
-                            &ctx.date_text(d),
-                        );
+                        let id = format::visit_id(&p.id, &pat.id, &ctx.date_text(d));
                         concrete.push((d, visits.len()));
                         mine.push(visits.len());
                         visits.push(VisitModel {

@@ -125,10 +125,8 @@ pub fn simulate_with(
     let pairs: Vec<(usize, u64)> = (0..s.policies.len())
         .flat_map(|p| seeds.iter().map(move |&sd| (p, sd)))
         .collect();
-    ctl.days_total.store(
-        pairs.len() as u64 * u64::from(s.days),
-        Ordering::Relaxed,
-    );
+    ctl.days_total
+        .store(pairs.len() as u64 * u64::from(s.days), Ordering::Relaxed);
     let runs: Vec<RunResult> = pairs
         .par_iter()
         .map(|&(p, seed)| {

@@ -229,7 +229,8 @@ pub fn with_emergency_cover(
         .map(|t| t.id.clone())
         .collect();
     let in_cover = |c: &crate::format::Carer| c.team.as_ref().is_some_and(|t| teams.contains(t));
-    let standby: Vec<crate::format::Carer> = r.carers.iter().filter(|c| in_cover(c)).cloned().collect();
+    let standby: Vec<crate::format::Carer> =
+        r.carers.iter().filter(|c| in_cover(c)).cloned().collect();
     let n = n as usize;
     if n == 0 || standby.is_empty() {
         r.carers.retain(|c| !in_cover(c));

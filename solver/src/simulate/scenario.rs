@@ -574,8 +574,7 @@ impl Scenario {
                     format!("`{}` is used by an earlier policy", p.name),
                 );
             }
-            if p
-                .emergency_cover_carers
+            if p.emergency_cover_carers
                 .is_some_and(|n| n > MAX_EMERGENCY_COVER_CARERS)
             {
                 is.push(

@@ -139,11 +139,19 @@ fn a_policy_sizes_the_emergency_cover_team() {
     ];
     let rep = simulate(&s, county(), &[2]).expect("run");
     let teams = county().roster.teams.len();
-    let none = rep.runs.iter().find(|r| r.policy == "no-cover").expect("run");
+    let none = rep
+        .runs
+        .iter()
+        .find(|r| r.policy == "no-cover")
+        .expect("run");
     assert_eq!(none.emergency_cover_hours, 0.0);
     assert!(!none.filled_by_tier.contains_key("emergency_cover"));
     assert_eq!(none.integrity.rotas_checked, teams - 1);
-    let ten = rep.runs.iter().find(|r| r.policy == "cover-10").expect("run");
+    let ten = rep
+        .runs
+        .iter()
+        .find(|r| r.policy == "cover-10")
+        .expect("run");
     assert_eq!(ten.integrity.rotas_checked, teams);
     for r in &rep.runs {
         assert_eq!(r.integrity.rota_violations, 0, "{}", r.policy);
