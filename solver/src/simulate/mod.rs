@@ -129,19 +129,7 @@ pub fn simulate_with(
         .store(pairs.len() as u64 * u64::from(s.days), Ordering::Relaxed);
     let runs: Vec<RunResult> = pairs
         .par_iter()
-        .map(|&(p, seed)| {
-            let pol = &s.policies[p];
-            run::run(
-                s,
-                county,
-                &roster,
-                &pol.name,
-                &pol.config,
-                pol.emergency_cover_carers,
-                seed,
-                ctl,
-            )
-        })
+        .map(|&(p, seed)| run::run(s, county, &roster, &s.policies[p], seed, ctl))
         .collect::<Result<_, _>>()?;
     let policies = s
         .policies

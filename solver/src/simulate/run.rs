@@ -648,14 +648,13 @@ pub fn run(
     s: &Scenario,
     county: &County,
     roster: &PlanningRequest,
-    policy: &str,
-    config: &BrokerConfig,
-    emergency_cover_carers: Option<u32>,
+    pol: &super::scenario::Policy,
     seed: u64,
     ctl: &super::Control,
 ) -> Result<RunResult, super::SimError> {
+    let (policy, config) = (pol.name.as_str(), &pol.config);
     let sized;
-    let (roster, rotas) = match emergency_cover_carers {
+    let (roster, rotas) = match pol.emergency_cover_carers {
         Some(n) => {
             sized = with_emergency_cover(roster, &county.rotas, n);
             (&sized.0, &sized.1)

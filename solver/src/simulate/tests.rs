@@ -93,17 +93,12 @@ fn with_no_provider_on_the_framework_nothing_is_filled() {
     for p in &mut roster.providers {
         p.framework_status = FrameworkStatus::Suspended;
     }
-    let r = run(
-        &s,
-        county(),
-        &roster,
-        "none",
-        &Default::default(),
-        None,
-        2,
-        &Control::default(),
-    )
-    .expect("run");
+    let none = scenario::Policy {
+        name: "none".into(),
+        config: Default::default(),
+        emergency_cover_carers: None,
+    };
+    let r = run(&s, county(), &roster, &none, 2, &Control::default()).expect("run");
     assert!(r.referrals > 0);
     assert_eq!(
         r.status.get(&PackageStatus::Filled).copied().unwrap_or(0),
