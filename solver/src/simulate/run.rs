@@ -9,9 +9,7 @@ use super::demand::{Referral, referrals};
 use super::rng::{Purpose, key, stream};
 use super::scenario::{Scenario, TierBehaviour, urgency_key};
 use crate::broker::ledger::{EntryKind, RISK_POOL};
-use crate::broker::{
-    Broker, BrokerConfig, BrokerError, BrokerEvent, DeclineReason, OfferStatus, PackageStatus,
-};
+use crate::broker::{Broker, BrokerError, BrokerEvent, DeclineReason, OfferStatus, PackageStatus};
 use crate::check::check;
 use crate::format::{Absence, AutoAcceptPolicy, FrameworkStatus, PlanningRequest, Tier};
 use crate::model::Problem;
