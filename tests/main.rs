@@ -16,6 +16,7 @@ mod live_weekly;
 mod replan;
 mod replicas;
 mod rota;
+mod simulations;
 mod solutions;
 mod support;
 mod time_zones;

@@ -49,6 +49,8 @@ pub mod metrics;
 #[cfg(test)]
 mod module_graph;
 pub mod server;
+// Brokerage simulations as jobs (POST /v1/simulations).
+pub mod simulations;
 pub mod solving;
 pub mod state;
 pub mod webhooks;

@@ -40,6 +40,8 @@ pub struct AppInner {
     pub started: Instant,
     /// Signs carers' read-only week links.
     pub link_key: crate::console::LinkKey,
+    /// Brokerage simulation jobs.
+    pub simulations: Arc<crate::simulations::SimulationStore>,
 }
 
 /// Shared service state: an `Arc` around [`AppInner`].
@@ -75,6 +77,7 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         self.jobs.cancel_all();
+        self.simulations.cancel_all(chrono::Utc::now());
     }
 }
 
@@ -158,6 +161,7 @@ impl AppStateBuilder {
             shutdown: Arc::new(AtomicBool::new(false)),
             started: Instant::now(),
             link_key,
+            simulations: Arc::default(),
         })))
     }
 }

@@ -84,6 +84,8 @@ mod webhooks;
 mod carer_week;
 mod planning;
 mod provider_impact;
+// brokerage simulations as jobs
+mod simulations;
 
 static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
     [
@@ -107,6 +109,7 @@ static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
         provider_impact::ROUTES,
         carer_week::ROUTES,
         planning::ROUTES,
+        simulations::ROUTES,
     ]
     .concat()
 });
@@ -171,6 +174,7 @@ pub fn schemas() -> Schemas {
     provider_impact::schemas(&mut out);
     carer_week::schemas(&mut out);
     planning::schemas(&mut out);
+    simulations::schemas(&mut out);
     export_schemas(&mut out);
     out
 }

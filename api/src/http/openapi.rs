@@ -109,6 +109,8 @@ fn operation(route: &RouteSpec) -> Value {
         "Calendar" => json!({"text/calendar": {"schema": schema_ref("Calendar")}}),
         "RotaCsv" => json!({"text/csv": {"schema": schema_ref("RotaCsv")}}),
         "GeoJson" => json!({"application/geo+json": {"schema": schema_ref("GeoJson")}}),
+        "SimulationHtml" => json!({"text/html": {"schema": schema_ref("SimulationHtml")}}),
+        "SimulationCsv" => json!({"text/csv": {"schema": schema_ref("SimulationCsv")}}),
         other => json!({"application/json": {"schema": schema_ref(other)}}),
     };
     responses.insert(

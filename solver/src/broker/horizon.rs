@@ -170,6 +170,14 @@ pub fn frozen_pins(rota: &Rota, h: &Horizon, now: DateTime<Utc>) -> Vec<Existing
     };
     let mut pins: BTreeMap<&str, (Vec<String>, &str)> = BTreeMap::new();
     for r in &rota.routes {
+        // A route's stops are in time order: when its first has not
+        // started, none has (fit checks call this for every team checked).
+        if r.stops
+            .first()
+            .is_none_or(|s| instant(&s.start).is_none_or(|t| t >= now))
+        {
+            continue;
+        }
         for s in &r.stops {
             let started = instant(&s.start).is_some_and(|t| t < now);
             let inside = visit_date(&s.visit).is_some_and(|d| d >= first && d <= last);

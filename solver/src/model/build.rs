@@ -92,6 +92,53 @@ struct Ctx<'a> {
     skills: HashMap<&'a str, usize>,
     bands: BTreeMap<String, (Minute, Minute)>,
     matrix_size: Option<usize>,
+    /// Each day's `YYYY-MM-DD` (for shift and visit ids).
+    day_text: Vec<String>,
+    /// Each day's local midnight and the next day's, as horizon minutes.
+    midnight: Vec<Minute>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        horizon: Horizon,
+        skills: HashMap<&'a str, usize>,
+        bands: BTreeMap<String, (Minute, Minute)>,
+        matrix_size: Option<usize>,
+    ) -> Self {
+        // Building a team's problem is the broker's inner loop (every fit
+        // check): dates are formatted and the zone consulted once per day,
+        // not once per shift and visit.
+        let days = horizon.days.min(MAX_HORIZON_DAYS);
+        Ctx {
+            day_text: (0..days)
+                .map(|d| horizon.date(d).format("%Y-%m-%d").to_string())
+                .collect(),
+            midnight: (0..=days).map(|d| horizon.local(d, 0)).collect(),
+            horizon,
+            skills,
+            bands,
+            matrix_size,
+        }
+    }
+
+    /// `horizon.date(day)` as `YYYY-MM-DD`.
+    fn date_text(&self, day: u32) -> String {
+        self.day_text
+            .get(day as usize)
+            .cloned()
+            .unwrap_or_else(|| self.horizon.date(day).format("%Y-%m-%d").to_string())
+    }
+
+    /// `horizon.local(day, clock)`: a day whose two midnights are 24 hours
+    /// apart has no clock change, so a time of that day is its midnight plus
+    /// the clock; other days (and times past midnight) ask the zone.
+    fn local(&self, day: u32, clock: Minute) -> Minute {
+        let d = day as usize;
+        match (self.midnight.get(d), self.midnight.get(d + 1)) {
+            (Some(&a), Some(&b)) if b - a == 1440 && (0..=1440).contains(&clock) => a + clock,
+            _ => self.horizon.local(day, clock),
+        }
+    }
 }
 
 impl Builder {
@@ -124,12 +171,7 @@ impl Builder {
         // against a stand-in horizon so every issue is reported in one answer.
         let horizon_ok = horizon.is_some();
         let horizon = horizon.unwrap_or_else(|| stand_in_horizon(r));
-        let ctx = Ctx {
-            horizon,
-            skills,
-            bands,
-            matrix_size,
-        };
+        let ctx = Ctx::new(horizon, skills, bands, matrix_size);
 
         let providers = self.providers(r, &ctx);
         let provider_index = id_index(r.providers.iter().map(|p| p.id.as_str()));
@@ -751,7 +793,7 @@ impl Builder {
                 };
                 for d in days {
                     // Each local time with the zone's offset of its own date and time.
-                    let (s, e) = (ctx.horizon.local(d, start), ctx.horizon.local(d, end));
+                    let (s, e) = (ctx.local(d, start), ctx.local(d, end));
                     // Only a shift inside the skipped hour of a clock change can vanish.
                     if e > s {
                         mine.push((d, s, e, start_loc, end_loc));
@@ -778,7 +820,7 @@ impl Builder {
                 for (ps, pe) in subtract(start, end, &absences) {
                     let n = per_day.entry(d).or_insert(0);
                     *n += 1;
-                    let id = format!("{}#{}#{}", c.id, ctx.horizon.date(d).format("%Y-%m-%d"), n);
+                    let id = format!("{}#{}#{}", c.id, ctx.date_text(d), n);
                     my_shifts.push(shifts.len());
                     shifts.push(ShiftModel {
                         id,
@@ -922,11 +964,6 @@ impl Builder {
         let mut packages = Vec::with_capacity(r.packages.len());
         let mut visits: Vec<VisitModel> = Vec::new();
         let mut links = Vec::new();
-        // Each day's date as visit ids spell it, formatted once per build (a
-        // fit check builds a team's problem with its hundreds of visits).
-        let dates: Vec<String> = (0..ctx.horizon.days)
-            .map(|d| ctx.horizon.date(d).format("%Y-%m-%d").to_string())
-            .collect();
         for (i, p) in r.packages.iter().enumerate() {
             let path = format!("$.packages[{i}]");
             let user = users.get(&p.service_user).copied();
@@ -1073,7 +1110,7 @@ impl Builder {
                         .into_iter()
                         .filter(|&d| (first..=last).contains(&i64::from(d)))
                     {
-                        let earliest_start = ctx.horizon.local(d, es);
+                        let earliest_start = ctx.local(d, es);
                         // The window's end, not its latest start, is the local
                         // time: the visit ends by it whatever the clock does in
                         // between. A window the skipped hour leaves shorter than
@@ -1081,16 +1118,9 @@ impl Builder {
                         let latest_start = if exact {
                             earliest_start
                         } else {
-                            (ctx.horizon.local(d, ls + duration) - duration).max(earliest_start)
+                            (ctx.local(d, ls + duration) - duration).max(earliest_start)
                         };
-                        let id = match dates.get(d as usize) {
-                            Some(date) => format::visit_id(&p.id, &pat.id, date),
-                            None => format::visit_id(
-                                &p.id,
-                                &pat.id,
-                                &ctx.horizon.date(d).format("%Y-%m-%d").to_string(),
-                            ),
-                        };
+                        let id = format::visit_id(&p.id, &pat.id, &ctx.date_text(d));
                         concrete.push((d, visits.len()));
                         mine.push(visits.len());
                         visits.push(VisitModel {

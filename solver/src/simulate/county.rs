@@ -64,13 +64,19 @@ pub fn profile(size: CountySize) -> SizeProfile {
 /// Builds the county of a scenario. `base` is the directory a roster file path
 /// is relative to.
 pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
-    let (mut roster, iterations) = match &s.county {
+    let (roster, iterations) = match &s.county {
         CountySpec::Generate(g) => {
             let opts = GeneratorOptions {
                 days: s.horizon_days(),
                 ..GeneratorOptions::new(ScenarioSize::County, g.seed)
             };
-            let mut r = generate_with(&opts, &profile(g.size)).request;
+            let mut shape = profile(g.size);
+            if let Some(n) = g.large_tier1_teams {
+                shape
+                    .providers
+                    .push(provider_plan(Tier::Tier1, 1, (n, n), 1.0));
+            }
+            let mut r = generate_with(&opts, &shape).request;
             crate::broker::demo::standby_emergency_cover(&mut r);
             // Referred people of the generator's own stream are not used.
             r.service_users
@@ -92,7 +98,24 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
             })?;
             (r, *rota_iterations)
         }
+        CountySpec::Serving => {
+            return Err(SimError::Roster {
+                path: "$.county".into(),
+                message: "`serving` is the serving broker's state: only POST /v1/simulations on a service with a broker can run it".into(),
+            });
+        }
     };
+    from_roster(s, roster, None, iterations)
+}
+
+/// A county from a roster: every team's first rota planned with `iterations`
+/// search iterations, or `rotas` as they stand (the serving broker's).
+pub fn from_roster(
+    s: &Scenario,
+    mut roster: PlanningRequest,
+    rotas: Option<BTreeMap<String, Rota>>,
+    iterations: u64,
+) -> Result<County, SimError> {
     roster.existing_rota.clear();
     let problem = Problem::from_request(&roster).map_err(|issues| SimError::Roster {
         path: "$.county".into(),
@@ -117,7 +140,10 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
         use_milp: false,
         ..SolveOptions::default()
     };
-    let rotas = plan_initial_rotas(&roster, &options).map_err(SimError::Broker)?;
+    let rotas = match rotas {
+        Some(r) => r,
+        None => plan_initial_rotas(&roster, &options).map_err(SimError::Broker)?,
+    };
     Ok(County {
         roster,
         rotas,

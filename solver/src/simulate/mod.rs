@@ -23,7 +23,7 @@ pub mod scenario;
 #[cfg(test)]
 mod tests;
 
-pub use county::County;
+pub use county::{County, from_roster};
 pub use report::{Interval, PolicySummary, SimReport};
 pub use run::RunResult;
 pub use scenario::{Scenario, parse_scenario};
@@ -33,6 +33,41 @@ use crate::format::Issue;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Progress and cancellation of a running simulation, shared with whoever
+/// watches it (the API's job status): every replication adds its simulated
+/// days as they end, and stops at its next event once cancelled.
+#[derive(Debug, Default)]
+pub struct Control {
+    cancelled: AtomicBool,
+    days_done: AtomicU64,
+    days_total: AtomicU64,
+}
+
+impl Control {
+    /// Asks every replication to stop.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Control::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Simulated days finished over every replication, and how many there are.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.days_done.load(Ordering::Relaxed),
+            self.days_total.load(Ordering::Relaxed),
+        )
+    }
+
+    pub(crate) fn day_done(&self) {
+        self.days_done.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// A simulation error with a stable code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,6 +86,9 @@ pub enum SimError {
     /// The broker refused a command (a bug in the scenario's county or the simulator).
     #[error("broker: {0}")]
     Broker(BrokerError),
+    /// The run was cancelled through its [`Control`].
+    #[error("the simulation was cancelled")]
+    Cancelled,
 }
 
 impl SimError {
@@ -60,6 +98,7 @@ impl SimError {
             SimError::Invalid(_) => "invalid_scenario",
             SimError::Roster { .. } => "invalid_county",
             SimError::Broker(_) => "broker_error",
+            SimError::Cancelled => "cancelled",
         }
     }
 }
@@ -72,18 +111,26 @@ pub fn prepare(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
 
 /// Runs every policy on every seed of `seeds` over a prepared county.
 pub fn simulate(s: &Scenario, county: &County, seeds: &[u64]) -> Result<SimReport, SimError> {
+    simulate_with(s, county, seeds, &Control::default())
+}
+
+/// [`simulate`], reporting progress to `ctl` and stopping when it is cancelled.
+pub fn simulate_with(
+    s: &Scenario,
+    county: &County,
+    seeds: &[u64],
+    ctl: &Control,
+) -> Result<SimReport, SimError> {
     let roster = run::scenario_roster(s, &county.roster);
     let pairs: Vec<(usize, u64)> = (0..s.policies.len())
         .flat_map(|p| seeds.iter().map(move |&sd| (p, sd)))
         .collect();
+    ctl.days_total
+        .store(pairs.len() as u64 * u64::from(s.days), Ordering::Relaxed);
     let runs: Vec<RunResult> = pairs
         .par_iter()
-        .map(|&(p, seed)| {
-            let pol = &s.policies[p];
-            run::run(s, county, &roster, &pol.name, &pol.config, seed)
-        })
-        .collect::<Result<_, _>>()
-        .map_err(SimError::Broker)?;
+        .map(|&(p, seed)| run::run(s, county, &roster, &s.policies[p], seed, ctl))
+        .collect::<Result<_, _>>()?;
     let policies = s
         .policies
         .iter()

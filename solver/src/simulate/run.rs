@@ -9,9 +9,7 @@ use super::demand::{Referral, referrals};
 use super::rng::{Purpose, key, stream};
 use super::scenario::{Scenario, TierBehaviour, urgency_key};
 use crate::broker::ledger::{EntryKind, RISK_POOL};
-use crate::broker::{
-    Broker, BrokerConfig, BrokerError, BrokerEvent, DeclineReason, OfferStatus, PackageStatus,
-};
+use crate::broker::{Broker, BrokerError, BrokerEvent, DeclineReason, OfferStatus, PackageStatus};
 use crate::check::check;
 use crate::format::{Absence, AutoAcceptPolicy, FrameworkStatus, PlanningRequest, Tier};
 use crate::model::Problem;
@@ -207,6 +205,59 @@ pub fn scenario_roster(s: &Scenario, roster: &PlanningRequest) -> PlanningReques
         }
     }
     r
+}
+
+/// The roster and first rotas with the emergency cover team resized to `n`
+/// standby carers: 0 removes emergency cover (provider, team and rota); more
+/// than the county has adds copies of its standby carers (the same skills and
+/// alternating early and late day-long shifts) to its first cover team.
+pub fn with_emergency_cover(
+    roster: &PlanningRequest,
+    rotas: &BTreeMap<String, crate::format::Rota>,
+    n: u32,
+) -> (PlanningRequest, BTreeMap<String, crate::format::Rota>) {
+    let mut r = roster.clone();
+    let mut rotas = rotas.clone();
+    let cover: BTreeSet<String> = (r.providers.iter())
+        .filter(|p| p.tier == Tier::EmergencyCover)
+        .map(|p| p.id.clone())
+        .collect();
+    let teams: Vec<String> = (r.teams.iter())
+        .filter(|t| t.provider.as_ref().is_some_and(|p| cover.contains(p)))
+        .map(|t| t.id.clone())
+        .collect();
+    let in_cover = |c: &crate::format::Carer| c.team.as_ref().is_some_and(|t| teams.contains(t));
+    let standby: Vec<crate::format::Carer> =
+        r.carers.iter().filter(|c| in_cover(c)).cloned().collect();
+    let n = n as usize;
+    if n == 0 || standby.is_empty() {
+        r.carers.retain(|c| !in_cover(c));
+        r.teams.retain(|t| !teams.contains(&t.id));
+        r.providers.retain(|p| !cover.contains(&p.id));
+        for t in &teams {
+            rotas.remove(t);
+        }
+        return (r, rotas);
+    }
+    let keep: BTreeSet<String> = standby.iter().take(n).map(|c| c.id.clone()).collect();
+    r.carers.retain(|c| !in_cover(c) || keep.contains(&c.id));
+    for t in &teams {
+        if let Some(rota) = rotas.get_mut(t) {
+            rota.routes.retain(|rt| keep.contains(&rt.carer));
+        }
+    }
+    for i in standby.len()..n {
+        let mut c = standby[i % standby.len()].clone();
+        c.id = format!("{}-x{i}", c.id);
+        c.team = Some(teams[0].clone());
+        r.carers.push(c);
+    }
+    for t in &mut r.teams {
+        if t.id == teams[0] {
+            t.max_members = Some(t.max_members.unwrap_or(0).max(n as u32));
+        }
+    }
+    (r, rotas)
 }
 
 /// A provider's answer to one offer: the delay, then accept or decline (or none).
@@ -595,13 +646,23 @@ pub fn run(
     s: &Scenario,
     county: &County,
     roster: &PlanningRequest,
-    policy: &str,
-    config: &BrokerConfig,
+    pol: &super::scenario::Policy,
     seed: u64,
-) -> Result<RunResult, BrokerError> {
+    ctl: &super::Control,
+) -> Result<RunResult, super::SimError> {
+    let (policy, config) = (pol.name.as_str(), &pol.config);
+    let sized;
+    let (roster, rotas) = match pol.emergency_cover_carers {
+        Some(n) => {
+            sized = with_emergency_cover(roster, &county.rotas, n);
+            (&sized.0, &sized.1)
+        }
+        None => (roster, &county.rotas),
+    };
     // The horizon rolls every night as in the live service (the policy says
     // how far it looks ahead); the finished days go to the broker's history.
-    let broker = Broker::new(config.clone(), roster.clone(), county.rotas.clone())?;
+    let broker = Broker::new(config.clone(), roster.clone(), rotas.clone())
+        .map_err(super::SimError::Broker)?;
     let refs = referrals(s, county, seed);
     let h = &county.horizon;
     let start = h.instant(0).with_timezone(&Utc);
@@ -712,13 +773,20 @@ pub fn run(
         let Some(ev) = sim.events.remove(&id) else {
             continue;
         };
+        if ctl.is_cancelled() {
+            return Err(super::SimError::Cancelled);
+        }
+        let day_end = matches!(ev, Ev::DayEnd(_));
         while ts(next_tick) <= t {
             let out = sim.broker.tick(next_tick);
             sim.observe(&out);
             next_tick += step;
         }
         let at = DateTime::from_timestamp(t, 0).unwrap_or(end);
-        sim.handle(at, ev)?;
+        sim.handle(at, ev).map_err(super::SimError::Broker)?;
+        if day_end {
+            ctl.day_done();
+        }
     }
     while next_tick <= end {
         let out = sim.broker.tick(next_tick);

@@ -68,6 +68,10 @@ pub enum CountySpec {
         #[serde(default = "default_iterations")]
         rota_iterations: u64,
     },
+    /// The serving broker's current state (`POST /v1/simulations` only): its
+    /// roster and team rotas as they stand, simulated from the first day of
+    /// its planning horizon.
+    Serving,
 }
 
 /// A generated county.
@@ -81,6 +85,11 @@ pub struct GenerateSpec {
     /// Search iterations per team rota when planning the first rotas.
     #[serde(default = "default_iterations")]
     pub rota_iterations: u64,
+    /// Adds one large Tier 1 block provider of this many teams, the county's
+    /// last provider id: a Norfolk-style failure (Care UK's Broadland
+    /// contract, "over 200 people") needs a provider that size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_tier1_teams: Option<u32>,
 }
 
 fn default_iterations() -> u64 {
@@ -253,7 +262,15 @@ pub struct Policy {
     /// The broker's settings (defaults for fields left out).
     #[serde(default)]
     pub config: BrokerConfig,
+    /// Carers in the emergency cover team under this policy (standby, every
+    /// skill, day-long shifts); absent: the county's own team. 0 leaves the
+    /// county without emergency cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_cover_carers: Option<u32>,
 }
+
+/// Most carers a policy may give the emergency cover team.
+pub const MAX_EMERGENCY_COVER_CARERS: u32 = 60;
 
 /// The tier keys of [`Scenario::providers`].
 pub const TIER_KEYS: [&str; 4] = ["tier1", "tier2", "tier3", "specialist"];
@@ -322,7 +339,15 @@ impl Scenario {
                         "must be 1-100000",
                     );
                 }
+                if g.large_tier1_teams.is_some_and(|n| !(1..=30).contains(&n)) {
+                    is.push(
+                        "$.county.generate.large_tier1_teams",
+                        IssueCode::OutOfRange,
+                        "must be 1-30",
+                    );
+                }
             }
+            CountySpec::Serving => {}
             CountySpec::RosterFile {
                 path,
                 rota_iterations,
@@ -547,6 +572,15 @@ impl Scenario {
                     format!("$.policies[{i}].name"),
                     IssueCode::DuplicateId,
                     format!("`{}` is used by an earlier policy", p.name),
+                );
+            }
+            if p.emergency_cover_carers
+                .is_some_and(|n| n > MAX_EMERGENCY_COVER_CARERS)
+            {
+                is.push(
+                    format!("$.policies[{i}].emergency_cover_carers"),
+                    IssueCode::OutOfRange,
+                    format!("must be 0-{MAX_EMERGENCY_COVER_CARERS}"),
                 );
             }
             if let Err(msg) = p.config.validate() {

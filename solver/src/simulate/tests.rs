@@ -93,7 +93,12 @@ fn with_no_provider_on_the_framework_nothing_is_filled() {
     for p in &mut roster.providers {
         p.framework_status = FrameworkStatus::Suspended;
     }
-    let r = run(&s, county(), &roster, "none", &Default::default(), 2).expect("run");
+    let none = scenario::Policy {
+        name: "none".into(),
+        config: Default::default(),
+        emergency_cover_carers: None,
+    };
+    let r = run(&s, county(), &roster, &none, 2, &Control::default()).expect("run");
     assert!(r.referrals > 0);
     assert_eq!(
         r.status.get(&PackageStatus::Filled).copied().unwrap_or(0),
@@ -106,6 +111,64 @@ fn with_no_provider_on_the_framework_nothing_is_filled() {
     );
     assert_eq!(r.emergency_cover_hours, 0.0);
     assert_eq!(r.integrity.ledger_trial_balance, 0);
+}
+
+/// A policy sizes the emergency cover team: none at all (nothing goes to
+/// emergency cover, its team is gone) or ten standby carers (every rota,
+/// the larger cover team's included, passes the checker).
+#[test]
+fn a_policy_sizes_the_emergency_cover_team() {
+    let mut s = small(8.0);
+    s.days = 1;
+    s.policies = vec![
+        scenario::Policy {
+            name: "no-cover".into(),
+            config: Default::default(),
+            emergency_cover_carers: Some(0),
+        },
+        scenario::Policy {
+            name: "cover-10".into(),
+            config: Default::default(),
+            emergency_cover_carers: Some(10),
+        },
+    ];
+    let rep = simulate(&s, county(), &[2]).expect("run");
+    let teams = county().roster.teams.len();
+    let none = rep
+        .runs
+        .iter()
+        .find(|r| r.policy == "no-cover")
+        .expect("run");
+    assert_eq!(none.emergency_cover_hours, 0.0);
+    assert!(!none.filled_by_tier.contains_key("emergency_cover"));
+    assert_eq!(none.integrity.rotas_checked, teams - 1);
+    let ten = rep
+        .runs
+        .iter()
+        .find(|r| r.policy == "cover-10")
+        .expect("run");
+    assert_eq!(ten.integrity.rotas_checked, teams);
+    for r in &rep.runs {
+        assert_eq!(r.integrity.rota_violations, 0, "{}", r.policy);
+        assert_eq!(r.integrity.visits_lost, 0, "{}", r.policy);
+        assert_eq!(r.integrity.ledger_trial_balance, 0, "{}", r.policy);
+    }
+    let (roster, _) = run::with_emergency_cover(&county().roster, &county().rotas, 10);
+    let cover_team = roster
+        .teams
+        .iter()
+        .find(|t| {
+            roster.providers.iter().any(|p| {
+                Some(&p.id) == t.provider.as_ref() && p.tier == crate::format::Tier::EmergencyCover
+            })
+        })
+        .expect("cover team");
+    let members = roster
+        .carers
+        .iter()
+        .filter(|c| c.team.as_ref() == Some(&cover_team.id))
+        .count();
+    assert_eq!(members, 10);
 }
 
 #[test]
@@ -193,6 +256,7 @@ fn an_unknown_failing_provider_is_named_with_its_path() {
         seed: 3,
         size: CountySize::Small,
         rota_iterations: 10,
+        large_tier1_teams: None,
     });
     s.days = 1;
     s.provider_failures = vec![scenario::ProviderFailure {
