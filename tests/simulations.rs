@@ -58,11 +58,17 @@ fn json_of(resp: &warp::http::Response<bytes::Bytes>) -> Value {
 /// Polls the status until the job has finished (the test harness's timeout
 /// bounds it; nothing is asserted about how long it took).
 async fn finished(state: &AppState, keys: &DemoKeys, id: &str) -> Value {
+    finished_as(state, keys, Role::Broker, id).await
+}
+
+/// [`finished`] for a job submitted by `role`'s key (a job is visible to its
+/// submitter and to admins).
+async fn finished_as(state: &AppState, keys: &DemoKeys, role: Role, id: &str) -> Value {
     loop {
         let r = call(
             state,
             keys,
-            Role::Broker,
+            role,
             "GET",
             &format!("/v1/simulations/{id}"),
             None,
@@ -510,7 +516,7 @@ async fn the_serving_brokers_own_county_can_be_simulated() {
     // Times are the service's (manual) clock.
     assert_eq!(job["submitted_at"], "2026-11-30T09:00:00Z");
     let id = job["id"].as_str().expect("id").to_string();
-    let done = finished(&state, &keys, &id).await;
+    let done = finished_as(&state, &keys, Role::Admin, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
     let report = json_of(
         &call(
