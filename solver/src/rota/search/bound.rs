@@ -166,11 +166,7 @@ impl Part<'_> {
         let w = &p.weights;
         let shift = &p.shifts[s];
         let visit = &p.visits[v];
-        let first_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
+        let first_w = self.commute_weight();
         let mut best =
             f64::from(self.travel(shift.carer, shift.start_loc, visit.location)) * first_w;
         for &x in on_shift.get(&s).map(Vec::as_slice).unwrap_or(&[]) {

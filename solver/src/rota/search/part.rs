@@ -333,6 +333,17 @@ impl<'a> Part<'a> {
         }
     }
 
+    /// Weight of a minute on a route's first and last legs: paid travel when
+    /// commuting is paid, else the commute weight.
+    pub(super) fn commute_weight(&self) -> f64 {
+        let w = &self.p.weights;
+        if self.p.paid_commute {
+            w.travel_min
+        } else {
+            w.commute_min
+        }
+    }
+
     /// Carer-specific cost of carer `c` making visit `v` (from the table when both are in the part).
     pub(super) fn visit_cost(&self, c: usize, v: usize) -> f64 {
         let cr = self.carer_row.get(c).copied().unwrap_or(u32::MAX);

@@ -309,11 +309,7 @@ impl Part<'_> {
         let w = &p.weights;
         let shift = &p.shifts[s];
         let c = shift.carer;
-        let commute_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
+        let commute_w = self.commute_weight();
         let mut loc = shift.start_loc;
         let mut t = shift.start;
         let mut cost = 0.0;
@@ -391,11 +387,7 @@ impl Part<'_> {
         let w = &p.weights;
         let shift = &p.shifts[s];
         let c = shift.carer;
-        let commute_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
+        let commute_w = self.commute_weight();
         let n = list.len();
         let prizes: Vec<f64> = list
             .iter()

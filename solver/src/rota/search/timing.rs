@@ -36,11 +36,7 @@ impl Part<'_> {
         let w = &p.weights;
         let shift = &p.shifts[s];
         let c = shift.carer;
-        let commute_w = if p.paid_commute {
-            w.travel_min
-        } else {
-            w.commute_min
-        };
+        let commute_w = self.commute_weight();
         let mut loc = shift.start_loc;
         let mut cost = 0.0;
         for (k, &v) in route.iter().enumerate() {
