@@ -190,6 +190,7 @@ impl Broker {
             next_offer: 1,
             emergency_visits: BTreeMap::new(),
             cover_charged: Default::default(),
+            retry_memo: Default::default(),
             policy_versions: self.policy_versions.clone(),
             delivery: Default::default(),
             history: Default::default(),

@@ -226,6 +226,45 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Whether any of `teams` (fit-checked again now, in parallel) would reopen
+    /// an escalated package: the whole package fits a team of a provider the
+    /// package has not passed by, at a stage of its cascade.
+    pub(crate) fn any_team_reopens(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        teams: &[String],
+        passed_by: &BTreeSet<String>,
+    ) -> bool {
+        let stage_order = self.stage_order(package);
+        let checked: Vec<Candidate> = teams
+            .par_iter()
+            .enumerate()
+            .filter_map(|(pos, team)| {
+                let &ti = self.index.team_pos.get(team)?;
+                let &pi = (self.roster.teams[ti].provider.as_ref())
+                    .and_then(|p| self.index.provider_pos.get(p))?;
+                let provider = &self.roster.providers[pi];
+                if !stage_order.contains(&provider.tier) || passed_by.contains(&provider.id) {
+                    return None;
+                }
+                let outcome = fit_check(
+                    &self.roster,
+                    &self.index,
+                    &self.rotas,
+                    ti,
+                    package,
+                    user,
+                    self.now,
+                );
+                Some(candidate(provider, outcome, 0.0, pos))
+            })
+            .collect();
+        checked.iter().any(|c| c.fit.fits)
+    }
+}
+
 /// Shortlists and fit-checks the teams for a package (read-only, in
 /// parallel) and orders the fitting ones by stage, then rank; `from` as in
 /// [`fit_check`].
@@ -339,7 +378,7 @@ pub struct PreparedSearch {
 }
 
 /// Which teams' fit checks an event may change.
-enum Touch {
+pub(crate) enum Touch {
     /// None (offers, money, alerts, delivery records).
     Nothing,
     /// This team's rota or people.
@@ -427,7 +466,7 @@ impl Broker {
         prepared
     }
 
-    fn touches(&self, e: &BrokerEvent) -> Touch {
+    pub(crate) fn touches(&self, e: &BrokerEvent) -> Touch {
         let team_of_user = |id: &str| {
             self.index
                 .user_pos

@@ -54,6 +54,7 @@ mod publish;
 pub mod records;
 mod referral;
 pub mod reports;
+mod retry;
 mod roster;
 #[cfg(feature = "store")]
 pub mod store;
@@ -114,6 +115,7 @@ pub fn plan_initial_rotas(
         delivery: delivery::DeliveryState::default(),
         emergency_visits: BTreeMap::new(),
         cover_charged: Default::default(),
+        retry_memo: Default::default(),
     };
     roster
         .teams
@@ -177,6 +179,9 @@ pub struct Broker {
     pub emergency_visits: BTreeMap<String, records::EmergencyVisit>,
     /// Days of emergency cover already charged: (package, date, source).
     pub cover_charged: std::collections::BTreeSet<(String, String, String)>,
+    /// Which teams changed since each escalated package's last retry; not
+    /// part of the replayed state.
+    retry_memo: retry::RetryMemo,
 }
 
 impl Broker {
@@ -226,6 +231,7 @@ impl Broker {
             delivery: delivery::DeliveryState::default(),
             emergency_visits: BTreeMap::new(),
             cover_charged: Default::default(),
+            retry_memo: Default::default(),
         })
     }
 

@@ -6,6 +6,7 @@ use super::ledger::{
     COMMISSIONER, EntryKind, QUALITY_FUND, RISK_POOL, provider_account, split_pence,
 };
 use super::records::{OfferStatus, PackageStatus};
+use super::retry::RetryScope;
 use super::{Broker, BrokerEvent, DamagesSharing};
 use crate::format::{FrameworkStatus, Tier};
 use chrono::{DateTime, Duration, Utc};
@@ -59,6 +60,12 @@ impl Broker {
         {
             return;
         }
+        let packages = &self.packages;
+        self.retry_memo.retain(|p| {
+            packages
+                .get(p)
+                .is_some_and(|r| r.status == PackageStatus::Escalated)
+        });
         // Each package's last alert, in one pass (not a search per package per tick).
         let mut last_alert: std::collections::HashMap<&str, DateTime<Utc>> =
             std::collections::HashMap::new();
@@ -86,11 +93,31 @@ impl Broker {
                 continue;
             };
             let passed = rec.passed_by.clone();
-            let report = self.candidates(&rec.package, &user);
-            let reopened = report
-                .stage_order
-                .iter()
-                .any(|&st| !report.at_stage(st, &passed).is_empty());
+            let package = rec.package.clone();
+            let checked_at = self.events_applied;
+            // Only what changed since the last check is checked again (see `retry.rs`).
+            let report = match self.retry_memo.scope(&pkg, &passed) {
+                RetryScope::Unchanged => None,
+                RetryScope::Teams(teams) => self
+                    .any_team_reopens(&package, &user, &teams, &passed)
+                    .then(|| self.candidates(&package, &user)),
+                RetryScope::Everything => Some(self.candidates(&package, &user)),
+            };
+            let reopened = report.as_ref().is_some_and(|r| {
+                r.stage_order
+                    .iter()
+                    .any(|&st| !r.at_stage(st, &passed).is_empty())
+            });
+            match (&report, reopened) {
+                (_, true) => self.retry_memo.forget(&pkg),
+                (Some(r), false) => {
+                    let teams = (r.fitting.iter().chain(&r.not_fitting))
+                        .map(|c| c.fit.team.clone())
+                        .collect();
+                    self.retry_memo.checked(&pkg, checked_at, teams, passed);
+                }
+                (None, false) => self.retry_memo.rechecked(&pkg, checked_at),
+            }
             self.emit(
                 BrokerEvent::EscalationRetried {
                     at: now,
@@ -102,7 +129,7 @@ impl Broker {
             );
             if reopened {
                 // The retry event changes no roster or rota: the report still holds.
-                self.advance_with(&pkg, now, out, Some(report));
+                self.advance_with(&pkg, now, out, report);
             }
         }
     }

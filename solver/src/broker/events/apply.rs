@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 impl Broker {
     /// Applies one event to the state (the only way state changes).
     pub fn apply(&mut self, e: &BrokerEvent) {
+        self.note_touch(e);
         self.events_applied += 1;
         match e {
             BrokerEvent::Referred {
