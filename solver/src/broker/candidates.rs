@@ -265,6 +265,87 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// The search the cascade needs at `now`: the shortlist fit-checked one
+    /// stage at a time from the first of `stages`, stopping at the first stage
+    /// where a team of a provider not in `passed_by` fits (the cascade offers
+    /// at that stage and looks no further); when none fits, every shortlisted
+    /// team is checked, as [`Broker::candidates_at`] does. The stage it stops
+    /// at and its candidates are exactly the full search's; later stages'
+    /// teams are left unchecked (most packages fill at their first stage).
+    pub(crate) fn candidates_for_cascade(
+        &self,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+        stages: &[Tier],
+        passed_by: &BTreeSet<String>,
+    ) -> CandidateReport {
+        let list = shortlist(
+            &self.roster,
+            &self.index,
+            package,
+            user,
+            self.config.max_teams_checked,
+        );
+        let provider = |pi: ProviderIx| &self.roster.providers[pi];
+        let mut checked: Vec<Option<Candidate>> = vec![None; list.teams.len()];
+        let check_all = |checked: &mut Vec<Option<Candidate>>,
+                         wanted: &dyn Fn(&Provider) -> bool| {
+            let results: Vec<(usize, Candidate)> = (list.teams.iter().enumerate())
+                .filter(|(pos, (pi, _, _))| checked[*pos].is_none() && wanted(provider(*pi)))
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|(pos, &(pi, ti, d))| {
+                    let outcome = fit_check(
+                        &self.roster,
+                        &self.index,
+                        &self.rotas,
+                        ti,
+                        package,
+                        user,
+                        Some(now),
+                    );
+                    (pos, candidate(provider(pi), outcome, d, pos))
+                })
+                .collect();
+            let mut fits = false;
+            for (pos, c) in results {
+                fits |= c.fit.fits;
+                checked[pos] = Some(c);
+            }
+            fits
+        };
+        let mut found = false;
+        for &stage in stages {
+            let at_stage = |p: &Provider| p.tier == stage && !passed_by.contains(&p.id);
+            if check_all(&mut checked, &at_stage) {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            check_all(&mut checked, &|_| true);
+        }
+        let excluded = list
+            .excluded
+            .into_iter()
+            .map(|(provider, code, message)| Exclusion {
+                provider,
+                code,
+                message,
+            })
+            .collect();
+        ordered(
+            package,
+            checked.into_iter().flatten().collect(),
+            self.stage_order(package),
+            list.teams.len(),
+            excluded,
+        )
+    }
+}
+
 /// Shortlists and fit-checks the teams for a package (read-only, in
 /// parallel) and orders the fitting ones by stage, then rank; `from` as in
 /// [`fit_check`].

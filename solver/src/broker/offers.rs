@@ -47,14 +47,18 @@ impl Broker {
         let package = rec.package.clone();
         let passed = rec.passed_by.clone();
         let current = rec.stage;
-        let mut report = known.unwrap_or_else(|| self.candidates_at(&package, &user, now));
-        let order = report.stage_order.clone();
+        let order = known
+            .as_ref()
+            .map_or_else(|| self.stage_order(&package), |r| r.stage_order.clone());
         // After an out-of-order offer is turned down, the skipped stages get
         // their first refusal: the cascade starts again from the first stage.
         let start = current
             .filter(|_| rec.out_of_order.is_none())
             .and_then(|s| order.iter().position(|&x| x == s))
             .unwrap_or(0);
+        let mut report = known.unwrap_or_else(|| {
+            self.candidates_for_cascade(&package, &user, now, &order[start..], &passed)
+        });
         let none_fit = |r: &CandidateReport| {
             order[start..]
                 .iter()
