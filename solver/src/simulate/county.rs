@@ -61,6 +61,68 @@ pub fn profile(size: CountySize) -> SizeProfile {
     }
 }
 
+/// The largest neighbourhood team the roster rules allow.
+const TEAM_MAX_CARERS: usize = 12;
+
+/// Gives every provider team (not emergency cover, which is sized on its
+/// own) `share` of its carer count again as extra carers (rounded to the
+/// nearest, at least one when `share` > 0, never beyond 12 carers), each working the patterns of one
+/// of the team's carers in turn and keeping the team's size limit: vacant
+/// capacity, which the generator (sizing shifts to the caseload) leaves none of.
+fn add_spare_carers(r: &mut PlanningRequest, share: f64) {
+    if share <= 0.0 {
+        return;
+    }
+    let cover: Vec<String> = (r.providers.iter())
+        .filter(|p| p.tier == Tier::EmergencyCover)
+        .map(|p| p.id.clone())
+        .collect();
+    let mut extra = Vec::new();
+    for team in &mut r.teams {
+        if team.provider.as_ref().is_some_and(|p| cover.contains(p)) {
+            continue;
+        }
+        let members: Vec<&crate::format::Carer> = (r.carers.iter())
+            .filter(|c| c.team.as_ref() == Some(&team.id))
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        // Neighbourhood teams stay within the size limit (12 carers).
+        let room = TEAM_MAX_CARERS.saturating_sub(members.len());
+        let n = ((members.len() as f64 * share).round() as usize)
+            .max(1)
+            .min(room);
+        for k in 0..n {
+            let mut c = members[k % members.len()].clone();
+            c.id = format!("{}-spare{}", c.id, k + 1);
+            c.absences.clear();
+            extra.push(c);
+        }
+        let size = (members.len() + n) as u32;
+        team.max_members = team.max_members.map(|m| m.max(size));
+    }
+    r.carers.extend(extra);
+}
+
+/// The county's current packages end on days drawn evenly from the first
+/// `days` of the run (the generator's packages run on indefinitely).
+fn end_existing_packages(r: &mut PlanningRequest, days: u32, seed: u64) {
+    use rand::Rng;
+    let Ok(first) = chrono::NaiveDate::parse_from_str(&r.horizon.start_date, "%Y-%m-%d") else {
+        return;
+    };
+    let mut rng = super::rng::stream(seed, super::rng::Purpose::County, 0);
+    for p in &mut r.packages {
+        let last = first + chrono::Days::new(u64::from(rng.random_range(0..days)));
+        let starts = (p.start_date.as_deref())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        if p.end_date.is_none() && starts.is_none_or(|s| s <= last) {
+            p.end_date = Some(last.format("%Y-%m-%d").to_string());
+        }
+    }
+}
+
 /// Builds the county of a scenario. `base` is the directory a roster file path
 /// is relative to.
 pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
@@ -78,6 +140,10 @@ pub fn build(s: &Scenario, base: Option<&Path>) -> Result<County, SimError> {
             }
             let mut r = generate_with(&opts, &shape).request;
             crate::broker::demo::standby_emergency_cover(&mut r);
+            add_spare_carers(&mut r, g.spare_carers_share);
+            if let Some(days) = g.existing_packages_end_within_days {
+                end_existing_packages(&mut r, days, g.seed);
+            }
             // Referred people of the generator's own stream are not used.
             r.service_users
                 .retain(|u| u.team.is_some() || r.packages.iter().any(|p| p.service_user == u.id));

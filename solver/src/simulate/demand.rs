@@ -76,6 +76,11 @@ fn poisson<R: Rng>(rng: &mut R, lambda: f64) -> u32 {
     k
 }
 
+/// New referrals live this close to someone already receiving care (metres).
+const NEIGHBOUR_M: f64 = 800.0;
+/// Share of referrals from anywhere in the county's bounding box.
+const REMOTE_SHARE: f64 = 0.03;
+
 /// Every referral of one seed, in arrival order.
 pub fn referrals(s: &Scenario, county: &County, seed: u64) -> Vec<Referral> {
     let mut when = stream(seed, Purpose::Arrivals, 0);
@@ -98,18 +103,23 @@ pub fn referrals(s: &Scenario, county: &County, seed: u64) -> Vec<Referral> {
         }
     }
     times.sort_unstable();
-    let bases: Vec<(Location, f64)> = county
-        .roster
-        .teams
-        .iter()
+    // People live where the county's people live: new referrals are drawn
+    // around the homes of people the providers' teams already visit (so
+    // inside some provider's service area, as almost everywhere in a real
+    // county), a few anywhere in the county (remote addresses).
+    let cover_teams: Vec<&str> = (county.roster.teams.iter())
         .filter(|t| {
             county
                 .roster
                 .providers
                 .iter()
-                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier != Tier::EmergencyCover)
+                .any(|p| Some(&p.id) == t.provider.as_ref() && p.tier == Tier::EmergencyCover)
         })
-        .map(|t| (t.base, 6_000.0))
+        .map(|t| t.id.as_str())
+        .collect();
+    let bases: Vec<(Location, f64)> = (county.roster.service_users.iter())
+        .filter(|u| u.team.as_deref().is_some_and(|t| !cover_teams.contains(&t)))
+        .map(|u| (u.location, NEIGHBOUR_M))
         .collect();
     let mut what = stream(seed, Purpose::Packages, 0);
     times
@@ -134,7 +144,7 @@ fn draw<R: Rng>(
     let h = &county.horizon;
     let id = format!("sim-{:05}", k + 1);
     let uid = format!("sim-su-{:05}", k + 1);
-    let location = if bases.is_empty() || rng.random_bool(0.1) {
+    let location = if bases.is_empty() || rng.random_bool(REMOTE_SHARE) {
         // Anywhere between the teams' bases (rural people far from any team).
         let lats: Vec<f64> = county.roster.teams.iter().map(|t| t.base.lat).collect();
         let lons: Vec<f64> = county.roster.teams.iter().map(|t| t.base.lon).collect();

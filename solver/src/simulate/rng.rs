@@ -18,6 +18,8 @@ pub enum Purpose {
     Response = 3,
     /// A carer's sickness on a day.
     Sickness = 4,
+    /// The generated county's calibration (when its current packages end).
+    County = 5,
 }
 
 fn splitmix(mut z: u64) -> u64 {

@@ -133,6 +133,8 @@ pub struct RunResult {
     pub declines_per_referral: f64,
     /// Offers that expired unanswered.
     pub offers_expired: usize,
+    /// Escalated packages the brokerage's staff brokered again (`broker_staff`).
+    pub rebrokered: usize,
     /// Declines by reason code.
     pub declines_by_reason: BTreeMap<String, usize>,
     /// Offers and declines per provider: (offers, declines, accepted).
@@ -183,6 +185,8 @@ enum Ev {
     Arrival(usize),
     Answer(String),
     DayEnd(u32),
+    /// A broker re-brokers an escalated package (`broker_staff`).
+    Rebroker(String),
 }
 
 /// The roster a scenario's provider behaviour implies (auto-accept overrides).
@@ -315,6 +319,8 @@ struct Sim<'a> {
     r: RunResult,
     failure_pos: BTreeMap<String, usize>,
     h: crate::model::Horizon,
+    /// Re-brokerings scheduled per package (`broker_staff`).
+    rebrokered: BTreeMap<String, u32>,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -408,6 +414,17 @@ impl Sim<'_> {
                     }
                 }
                 BrokerEvent::OfferExpired { .. } => self.r.offers_expired += 1,
+                BrokerEvent::Escalated { alert } => {
+                    if let Some(staff) = &self.s.broker_staff {
+                        let done = self.rebrokered.entry(alert.package.clone()).or_default();
+                        if *done < staff.rebroker_at_most {
+                            *done += 1;
+                            let at =
+                                alert.at + Duration::minutes(i64::from(staff.rebroker_after_min));
+                            self.push(at, Ev::Rebroker(alert.package.clone()));
+                        }
+                    }
+                }
                 BrokerEvent::PackageReleased { .. } => {
                     if let Some(f) = self.r.failures.last_mut() {
                         f.released += 1;
@@ -424,6 +441,15 @@ impl Sim<'_> {
                 let r = self.referrals[i].clone();
                 let out = self.broker.refer(r.package, r.user, at)?;
                 self.observe(&out);
+            }
+            Ev::Rebroker(pkg) => {
+                let escalated = (self.broker.packages.get(&pkg))
+                    .is_some_and(|r| r.status == PackageStatus::Escalated);
+                if escalated {
+                    let out = self.broker.rebroker(&pkg, at)?;
+                    self.r.rebrokered += 1;
+                    self.observe(&out);
+                }
             }
             Ev::Answer(offer) => {
                 let Some(o) = self.broker.offers.get(&offer).cloned() else {
@@ -713,6 +739,7 @@ pub fn run(
             offers_per_referral: 0.0,
             declines_per_referral: 0.0,
             offers_expired: 0,
+            rebrokered: 0,
             declines_by_reason: BTreeMap::new(),
             by_provider: BTreeMap::new(),
             filled_by_tier: BTreeMap::new(),
@@ -741,6 +768,7 @@ pub fn run(
             outcomes: Vec::new(),
         },
         failure_pos: BTreeMap::new(),
+        rebrokered: BTreeMap::new(),
         h: *h,
     };
     for day in 0..s.days {

@@ -47,10 +47,25 @@ pub struct Scenario {
     /// Minutes between broker ticks (offer expiry, damages, escalation retries).
     #[serde(default = "default_tick")]
     pub tick_min: u32,
+    /// What the brokerage's staff do about escalated packages; nothing when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_staff: Option<BrokerStaff>,
 }
 
 fn default_tick() -> u32 {
     5
+}
+
+/// Brokers phoning round: a package escalated for `rebroker_after_min`
+/// minutes is brokered again with every provider asked afresh (their
+/// capacity or answer may have changed), at most `rebroker_at_most` times.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerStaff {
+    /// Minutes after an escalation before a broker re-brokers the package.
+    pub rebroker_after_min: u32,
+    /// Re-brokerings per package at most.
+    pub rebroker_at_most: u32,
 }
 
 /// Where the county comes from.
@@ -90,6 +105,21 @@ pub struct GenerateSpec {
     /// contract, "over 200 people") needs a provider that size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_tier1_teams: Option<u32>,
+    /// Vacant capacity: each provider team gets this share (0-2) of extra
+    /// carers beyond what its current caseload needs, working the same
+    /// patterns as its carers (the generator sizes shifts to the caseload, so
+    /// without it no team has room for anyone new).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spare_carers_share: f64,
+    /// The county's current packages end on days drawn evenly from the first
+    /// this many (people recover, move into residential care or die), so
+    /// room frees up as new packages arrive; none end when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_packages_end_within_days: Option<u32>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn default_iterations() -> u64 {
@@ -346,6 +376,22 @@ impl Scenario {
                         "must be 1-30",
                     );
                 }
+                if !(0.0..=2.0).contains(&g.spare_carers_share) {
+                    is.push(
+                        "$.county.generate.spare_carers_share",
+                        IssueCode::OutOfRange,
+                        "must be 0-2 (a share of each team's carers)",
+                    );
+                }
+                if g.existing_packages_end_within_days
+                    .is_some_and(|n| !(1..=3650).contains(&n))
+                {
+                    is.push(
+                        "$.county.generate.existing_packages_end_within_days",
+                        IssueCode::OutOfRange,
+                        "must be 1-3650",
+                    );
+                }
             }
             CountySpec::Serving => {}
             CountySpec::RosterFile {
@@ -598,6 +644,22 @@ impl Scenario {
                         p.config.horizon.horizon_days(),
                         self.days
                     ),
+                );
+            }
+        }
+        if let Some(b) = &self.broker_staff {
+            if !(5..=1440).contains(&b.rebroker_after_min) {
+                is.push(
+                    "$.broker_staff.rebroker_after_min",
+                    IssueCode::OutOfRange,
+                    "must be 5-1440",
+                );
+            }
+            if !(1..=10).contains(&b.rebroker_at_most) {
+                is.push(
+                    "$.broker_staff.rebroker_at_most",
+                    IssueCode::OutOfRange,
+                    "must be 1-10",
                 );
             }
         }

@@ -204,8 +204,10 @@ fn with_room_everywhere_and_instant_accepts_everything_fills_in_the_first_window
 #[test]
 fn an_invalid_scenario_reports_every_problem_with_its_path() {
     let text = r#"{
-      "county": { "generate": { "seed": 1, "size": "small", "rota_iterations": 0 } },
+      "county": { "generate": { "seed": 1, "size": "small", "rota_iterations": 0,
+                                "spare_carers_share": 3, "existing_packages_end_within_days": 0 } },
       "days": 100,
+      "broker_staff": { "rebroker_after_min": 1, "rebroker_at_most": 0 },
       "arrivals": { "per_day": -1, "by_hour": [1, 2], "surge": 1 },
       "package_mix": { "durations_min": [5], "specialist_skills": ["juggling"] },
       "providers": { "tier9": {}, "tier1": { "no_answer_probability": 0.9, "decline": { "no_capacity": 0.5 } } },
@@ -218,6 +220,10 @@ fn an_invalid_scenario_reports_every_problem_with_its_path() {
     for want in [
         "$.days",
         "$.county.generate.rota_iterations",
+        "$.county.generate.spare_carers_share",
+        "$.county.generate.existing_packages_end_within_days",
+        "$.broker_staff.rebroker_after_min",
+        "$.broker_staff.rebroker_at_most",
         "$.arrivals.per_day",
         "$.arrivals.by_hour",
         "$.package_mix.durations_min[0]",
@@ -257,6 +263,8 @@ fn an_unknown_failing_provider_is_named_with_its_path() {
         size: CountySize::Small,
         rota_iterations: 10,
         large_tier1_teams: None,
+        spare_carers_share: 0.0,
+        existing_packages_end_within_days: None,
     });
     s.days = 1;
     s.provider_failures = vec![scenario::ProviderFailure {
@@ -382,5 +390,110 @@ fn the_html_report_puts_the_policies_side_by_side_with_devons_marks() {
     assert!(page.contains("Devon Cares 97% in 4 h"));
     for p in ["broadcast", "ranked"] {
         assert!(page.contains(&format!("<tr><td>{p}</td>")), "{p} row");
+    }
+}
+
+/// Brokers phone round: with every provider declining and no emergency
+/// cover, each escalated package is brokered again (every provider asked
+/// afresh) at most the scenario's number of times, and each time is seen in
+/// more offers.
+#[test]
+fn brokers_rebroker_escalated_packages_at_most_as_often_as_the_scenario_says() {
+    let declining = r#"{ "response_median_min": 5, "response_p90_min": 10,
+        "no_answer_probability": 0, "decline": { "no_capacity": 1.0 } }"#;
+    let text = |staff: &str| {
+        format!(
+            r#"{{
+          "county": {{ "generate": {{ "seed": 3, "size": "small", "rota_iterations": 60 }} }},
+          "days": 2,
+          "arrivals": {{ "per_day": 6 }},
+          "providers": {{ "tier1": {declining}, "tier2": {declining}, "tier3": {declining},
+                          "specialist": {declining} }},
+          {staff}
+          "policies": [ {{ "name": "no-cover", "emergency_cover_carers": 0 }} ]
+        }}"#
+        )
+    };
+    let quiet = parse_scenario(&text("")).expect("valid");
+    let staffed = parse_scenario(&text(
+        r#""broker_staff": { "rebroker_after_min": 30, "rebroker_at_most": 2 },"#,
+    ))
+    .expect("valid");
+    let a = simulate(&quiet, county(), &[3]).expect("run");
+    let b = simulate(&staffed, county(), &[3]).expect("run");
+    let (a, b) = (&a.runs[0], &b.runs[0]);
+    let escalated = b
+        .status
+        .get(&PackageStatus::Escalated)
+        .copied()
+        .unwrap_or(0);
+    assert!(escalated > 0, "{:?}", b.status);
+    assert_eq!(a.rebrokered, 0);
+    assert!(
+        b.rebrokered > 0 && b.rebrokered <= 2 * escalated,
+        "rebrokered {} of {escalated} escalated",
+        b.rebrokered
+    );
+    let offers = |r: &run::RunResult| r.outcomes.iter().map(|o| o.offers).sum::<u32>();
+    assert!(offers(b) > offers(a), "{} vs {}", offers(b), offers(a));
+    for r in [a, b] {
+        assert_eq!(r.integrity.rota_violations, 0);
+        assert_eq!(r.integrity.ledger_trial_balance, 0);
+    }
+}
+
+/// The calibration of a generated county: vacant carers in every provider
+/// team (within the 12-carer limit, emergency cover untouched) and the
+/// current packages ending within the given days.
+#[test]
+fn a_generated_county_can_have_vacant_carers_and_ending_packages() {
+    let mut s = small(6.0);
+    if let CountySpec::Generate(g) = &mut s.county {
+        g.spare_carers_share = 0.5;
+        g.existing_packages_end_within_days = Some(3);
+    }
+    let c = prepare(&s, None).expect("county");
+    let base = county();
+    assert!(c.roster.carers.len() > base.roster.carers.len());
+    for t in &c.roster.teams {
+        let n = |r: &crate::format::PlanningRequest| {
+            r.carers
+                .iter()
+                .filter(|x| x.team.as_ref() == Some(&t.id))
+                .count()
+        };
+        assert!(n(&c.roster) <= 12, "{}", t.id);
+        let cover = c.roster.providers.iter().any(|p| {
+            Some(&p.id) == t.provider.as_ref() && p.tier == crate::format::Tier::EmergencyCover
+        });
+        if cover {
+            assert_eq!(n(&c.roster), n(&base.roster), "{}", t.id);
+        } else if n(&base.roster) > 0 && n(&base.roster) < 12 {
+            assert!(n(&c.roster) > n(&base.roster), "{}", t.id);
+        }
+    }
+    let first =
+        chrono::NaiveDate::parse_from_str(&c.roster.horizon.start_date, "%Y-%m-%d").expect("date");
+    assert!(!c.roster.packages.is_empty());
+    for p in &c.roster.packages {
+        let starts = (p.start_date.as_deref())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let had_end = (base.roster.packages.iter()).any(|b| b.id == p.id && b.end_date.is_some());
+        if had_end || starts.is_some_and(|d| (d - first).num_days() >= 3) {
+            continue; // ended already, or starts after the last day drawn: runs on
+        }
+        let end = p.end_date.as_deref().expect("every package ends");
+        let end = chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d").expect("date");
+        assert!((end - first).num_days() < 3, "{} ends {end}", p.id);
+    }
+    // Every first rota of the calibrated county passes the checker.
+    let roster = scenario_roster(&s, &c.roster);
+    let b = crate::broker::Broker::new(crate::broker::BrokerConfig::default(), roster, c.rotas)
+        .expect("broker");
+    for team in b.rotas.keys() {
+        let req = b.team_request(team).expect("team");
+        let p = crate::model::Problem::from_request(&req).expect("problem");
+        let rep = crate::check::check(&p, &b.rotas[team]);
+        assert!(rep.violations.is_empty(), "{team}: {:?}", rep.violations);
     }
 }
