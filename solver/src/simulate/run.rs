@@ -135,6 +135,9 @@ pub struct RunResult {
     pub offers_expired: usize,
     /// Escalated packages the brokerage's staff brokered again (`broker_staff`).
     pub rebrokered: usize,
+    /// Carers of the emergency cover team this run had (the county's own
+    /// standby team, or the policy's `emergency_cover_carers`).
+    pub emergency_cover_team_carers: usize,
     /// Declines by reason code.
     pub declines_by_reason: BTreeMap<String, usize>,
     /// Offers and declines per provider: (offers, declines, accepted).
@@ -667,6 +670,21 @@ fn damages(b: &Broker) -> i64 {
         .sum()
 }
 
+/// Carers in the emergency cover provider's teams.
+fn cover_carers(r: &PlanningRequest) -> usize {
+    let cover: BTreeSet<&String> = (r.providers.iter())
+        .filter(|p| p.tier == Tier::EmergencyCover)
+        .map(|p| &p.id)
+        .collect();
+    let teams: BTreeSet<&String> = (r.teams.iter())
+        .filter(|t| t.provider.as_ref().is_some_and(|p| cover.contains(p)))
+        .map(|t| &t.id)
+        .collect();
+    (r.carers.iter())
+        .filter(|c| c.team.as_ref().is_some_and(|t| teams.contains(t)))
+        .count()
+}
+
 /// Runs one policy on one seed over the whole horizon.
 pub fn run(
     s: &Scenario,
@@ -740,6 +758,7 @@ pub fn run(
             declines_per_referral: 0.0,
             offers_expired: 0,
             rebrokered: 0,
+            emergency_cover_team_carers: cover_carers(roster),
             declines_by_reason: BTreeMap::new(),
             by_provider: BTreeMap::new(),
             filled_by_tier: BTreeMap::new(),

@@ -148,6 +148,8 @@ fn a_policy_sizes_the_emergency_cover_team() {
         .find(|r| r.policy == "cover-10")
         .expect("run");
     assert_eq!(ten.integrity.rotas_checked, teams);
+    assert_eq!(none.emergency_cover_team_carers, 0);
+    assert_eq!(ten.emergency_cover_team_carers, 10);
     for r in &rep.runs {
         assert_eq!(r.integrity.rota_violations, 0, "{}", r.policy);
         assert_eq!(r.integrity.visits_lost, 0, "{}", r.policy);
