@@ -136,6 +136,12 @@ pub struct BrokerConfig {
     /// Escalated packages are tried again this often, minutes (capacity frees
     /// up as rotas change); 0 leaves retries to a broker.
     pub escalation_retry_min: u32,
+    /// Most escalated packages one tick fit-checks again (those waiting
+    /// longest since their last check first; the rest wait for the next
+    /// tick), so that a county with hundreds escalated does not hold the
+    /// broker for minutes at each tick. Retries with nothing changed since
+    /// their last check cost nothing and are not counted.
+    pub escalation_retries_per_tick: usize,
     /// Most teams fit-checked per package (nearest first), to bound latency.
     pub max_teams_checked: usize,
     /// Most teams fit-checked per package in a batch (hundreds of packages at
@@ -184,6 +190,7 @@ impl Default for BrokerConfig {
             financial_year_start_month: 4,
             block_before_spot: true,
             escalation_retry_min: 30,
+            escalation_retries_per_tick: 40,
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
             // Two days: the visits someone could miss before a broker's next shift.
@@ -267,6 +274,9 @@ impl BrokerConfig {
         }
         if self.damages.amount_pence < 0 {
             bad("damages.amount_pence", "must not be negative".into());
+        }
+        if self.escalation_retries_per_tick == 0 {
+            bad("escalation_retries_per_tick", "must be at least 1".into());
         }
         if self.max_teams_checked == 0 {
             bad("max_teams_checked", "must be at least 1".into());

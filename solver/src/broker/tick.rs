@@ -72,20 +72,21 @@ impl Broker {
         for a in &self.alerts {
             last_alert.insert(a.package.as_str(), a.at);
         }
-        let due: Vec<String> = self
+        // The later of the last retry and the last alert (a reopened package
+        // may have been escalated again since); the longest waiting first.
+        let mut due: Vec<(Option<DateTime<Utc>>, String)> = self
             .packages
             .values()
             .filter(|r| r.status == PackageStatus::Escalated)
-            .filter(|r| {
-                // The later of the last retry and the last alert (a reopened
-                // package may have been escalated again since).
+            .map(|r| {
                 let alerted = last_alert.get(r.package.id.as_str()).copied();
-                let last = r.last_retry_at.max(alerted);
-                last.is_none_or(|t| now - t >= every)
+                (r.last_retry_at.max(alerted), r.package.id.clone())
             })
-            .map(|r| r.package.id.clone())
+            .filter(|(last, _)| last.is_none_or(|t| now - t >= every))
             .collect();
-        for pkg in due {
+        due.sort();
+        let mut budget = self.config.escalation_retries_per_tick;
+        for (_, pkg) in due {
             let Some(rec) = self.packages.get(&pkg) else {
                 continue;
             };
@@ -95,8 +96,16 @@ impl Broker {
             let passed = rec.passed_by.clone();
             let package = rec.package.clone();
             let checked_at = self.events_applied;
-            // Only what changed since the last check is checked again (see `retry.rs`).
-            let report = match self.retry_memo.scope(&pkg, &passed) {
+            // Only what changed since the last check is checked again (see
+            // `retry.rs`), and only so many packages a tick.
+            let scope = self.retry_memo.scope(&pkg, &passed);
+            if scope != RetryScope::Unchanged {
+                if budget == 0 {
+                    continue;
+                }
+                budget -= 1;
+            }
+            let report = match scope {
                 RetryScope::Unchanged => None,
                 RetryScope::Teams(teams) => self
                     .any_team_reopens(&package, &user, &teams, &passed)
