@@ -25,6 +25,12 @@ use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};
 pub use write::{PlannedRoute, PlannedUnplaced};
 
+/// Wire id -> dense index. Ids are hashed with FxHash rather than SipHash:
+/// a team's problem is rebuilt and its rota read back for every fit check,
+/// and ids come from the validated request, not from an attacker choosing
+/// collisions against a long-lived table.
+pub type IdIndex = HashMap<String, usize, rustc_hash::FxBuildHasher>;
+
 /// Index into [`Problem::locations`].
 pub type LocIdx = usize;
 
@@ -303,13 +309,13 @@ pub struct Problem {
     /// Published rota.
     pub existing: Vec<ExistingModel>,
     /// Wire id -> carer index.
-    pub carer_index: HashMap<String, usize>,
+    pub carer_index: IdIndex,
     /// Wire id -> visit index.
-    pub visit_index: HashMap<String, usize>,
+    pub visit_index: IdIndex,
     /// Wire id -> shift index.
-    pub shift_index: HashMap<String, usize>,
+    pub shift_index: IdIndex,
     /// Wire id -> service user index.
-    pub service_user_index: HashMap<String, usize>,
+    pub service_user_index: IdIndex,
 }
 
 /// Why a carer cannot do a visit regardless of timing.

@@ -179,6 +179,22 @@ pub fn haversine_m(a: &Location, b: &Location) -> f64 {
     Haversine.distance(Point::new(a.lon, a.lat), Point::new(b.lon, b.lat))
 }
 
+/// The cosine of a location's latitude, as [`haversine_m_cos`] takes it.
+pub(crate) fn cos_lat(a: &Location) -> f64 {
+    a.lat.to_radians().cos()
+}
+
+/// [`haversine_m`] given each end's [`cos_lat`]: the same arithmetic in the
+/// same order (bit for bit), for matrices, where each location's cosine is
+/// worked out once instead of once per pair.
+pub(crate) fn haversine_m_cos(a: &Location, cos_a: f64, b: &Location, cos_b: f64) -> f64 {
+    let two = 2.0_f64;
+    let delta_theta = (b.lat - a.lat).to_radians();
+    let delta_lambda = (b.lon - a.lon).to_radians();
+    let h = (delta_theta / two).sin().powi(2) + cos_a * cos_b * (delta_lambda / two).sin().powi(2);
+    Haversine.radius() * (two * h.sqrt().asin())
+}
+
 /// Whether a latitude/longitude pair is finite and on the globe.
 pub(crate) fn coords_ok(lat: f64, lon: f64) -> bool {
     lat.is_finite()
