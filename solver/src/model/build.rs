@@ -978,7 +978,13 @@ impl Builder {
     ) -> (Vec<PackageModel>, Vec<VisitModel>, Vec<LinkModel>) {
         self.duplicate_ids("packages", r.packages.iter().map(|p| p.id.as_str()));
         let mut packages = Vec::with_capacity(r.packages.len());
-        let mut visits: Vec<VisitModel> = Vec::new();
+        // Room for every pattern on every day up front: growing a team's
+        // visits by doubling copied them and faulted in fresh pages each time.
+        let days = ctx.day_text.len();
+        let most: usize = (r.packages.iter())
+            .map(|p| p.visits.len().min(MAX_VISIT_PATTERNS) * days)
+            .sum();
+        let mut visits: Vec<VisitModel> = Vec::with_capacity(most);
         let mut links = Vec::new();
         for (i, p) in r.packages.iter().enumerate() {
             let path = Elem(&"$", "packages", i);
