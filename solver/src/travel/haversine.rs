@@ -5,8 +5,8 @@
 //! rural driving once junctions and parking are counted.
 
 use super::{
-    Leg, SAME_PLACE_M, TravelMatrix, TravelModel, ceil_minutes, coords_ok, cos_lat, haversine_m,
-    haversine_m_cos, metres_per_min, round_metres,
+    Leg, PARALLEL_MATRIX_MIN, SAME_PLACE_M, TravelMatrix, TravelModel, ceil_minutes, coords_ok,
+    cos_lat, haversine_m, haversine_m_cos, metres_per_min, round_metres,
 };
 use crate::format::{HaversineSpec, IssueCode, Issues, Location, TravelMode};
 
@@ -113,23 +113,23 @@ impl TravelModel for HaversineModel {
             })
             .collect();
         let cos: Vec<f64> = locations.iter().map(cos_lat).collect();
-        let rows: Vec<Vec<Leg>> = (0..locations.len())
-            .into_par_iter()
-            .map(|i| {
-                (0..locations.len())
-                    .map(|j| {
-                        let straight =
-                            haversine_m_cos(&locations[i], cos[i], &locations[j], cos[j]);
-                        self.leg_given(straight, mode, |straight| {
-                            if self.spec.urban_areas.is_empty() {
-                                straight < self.spec.urban_leg_threshold_m
-                            } else {
-                                inside[i].iter().any(|a| inside[j].contains(a))
-                            }
-                        })
-                    })
-                    .collect()
+        let leg = |i: usize, j: usize| {
+            let straight = haversine_m_cos(&locations[i], cos[i], &locations[j], cos[j]);
+            self.leg_given(straight, mode, |straight| {
+                if self.spec.urban_areas.is_empty() {
+                    straight < self.spec.urban_leg_threshold_m
+                } else {
+                    inside[i].iter().any(|a| inside[j].contains(a))
+                }
             })
+        };
+        let n = locations.len();
+        if n < PARALLEL_MATRIX_MIN {
+            return TravelMatrix::from_fn(n, leg);
+        }
+        let rows: Vec<Vec<Leg>> = (0..n)
+            .into_par_iter()
+            .map(|i| (0..n).map(|j| leg(i, j)).collect())
             .collect();
         TravelMatrix::from_rows(rows)
     }
@@ -269,6 +269,27 @@ mod tests {
                         assert_eq!(tm.get(i, j), m.leg(a, b, mode), "{i}->{j} {mode:?}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Large matrices are built in parallel rows, small ones on the calling
+    /// thread: the same legs either way.
+    #[test]
+    fn large_matrix_in_parallel_rows_equals_pairwise_legs() {
+        let m = HaversineModel::default();
+        let n = PARALLEL_MATRIX_MIN + 7;
+        let locs: Vec<Location> = (0..n)
+            .map(|i| {
+                let f = i as f64;
+                loc(50.3 + 0.0017 * f, -4.2 + 0.0031 * (f * 7.0 % 97.0))
+            })
+            .collect();
+        let tm = m.matrix(&locs, TravelMode::Drive);
+        assert_eq!(tm.len(), n);
+        for i in (0..n).step_by(5) {
+            for j in 0..n {
+                assert_eq!(tm.get(i, j), m.leg(&locs[i], &locs[j], TravelMode::Drive));
             }
         }
     }

@@ -61,9 +61,14 @@ pub trait TravelModel: Send + Sync + std::fmt::Debug {
 
     /// Full matrix over `locations` (row = from).
     ///
-    /// The default calls [`TravelModel::leg`] for every pair, rows in parallel;
-    /// models with shared work per source (shortest-path trees) override it.
+    /// The default calls [`TravelModel::leg`] for every pair (rows in
+    /// parallel from [`PARALLEL_MATRIX_MIN`] locations on); models with shared work per source (shortest-path trees) override it.
     fn matrix(&self, locations: &[Location], mode: TravelMode) -> TravelMatrix {
+        if locations.len() < PARALLEL_MATRIX_MIN {
+            return TravelMatrix::from_fn(locations.len(), |i, j| {
+                self.leg(&locations[i], &locations[j], mode)
+            });
+        }
         let rows: Vec<Vec<Leg>> = locations
             .par_iter()
             .map(|from| {
@@ -76,6 +81,13 @@ pub trait TravelModel: Send + Sync + std::fmt::Debug {
         TravelMatrix::from_rows(rows)
     }
 }
+
+/// Matrices over fewer locations than this are built on the calling thread.
+/// A team's matrix (a few dozen homes, rebuilt for every fit check) takes well
+/// under a millisecond; handing its rows to the thread pool cost more than it
+/// saved, and from a request's own thread it woke the pool's workers and kept
+/// the cores busy that concurrent requests needed.
+pub(crate) const PARALLEL_MATRIX_MIN: usize = 256;
 
 /// A dense square travel matrix, row-major, indexed like the locations it was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
