@@ -25,11 +25,11 @@ use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};
 pub use write::{PlannedRoute, PlannedUnplaced};
 
-/// Wire id -> dense index. Ids are hashed with FxHash rather than SipHash:
-/// a team's problem is rebuilt and its rota read back for every fit check,
-/// and ids come from the validated request, not from an attacker choosing
-/// collisions against a long-lived table.
-pub type IdIndex = HashMap<String, usize, rustc_hash::FxBuildHasher>;
+/// Wire id -> dense index. Hashed with foldhash rather than SipHash: a
+/// team's problem is rebuilt and its rota read back for every fit check. Its
+/// random seed leaves callers (who choose package and visit ids) guessing
+/// which ids collide, which a fixed hash such as FxHash would not.
+pub type IdIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 
 /// Index into [`Problem::locations`].
 pub type LocIdx = usize;
