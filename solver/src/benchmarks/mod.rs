@@ -65,11 +65,11 @@ use crate::format::{
     TravelMode, TravelSpec, Urgency,
 };
 use crate::model::{
-    CarerModel, Horizon, LatenessRule, LinkModel, LocIdx, Minute, PackageModel, Problem,
+    CarerModel, Horizon, IdIndex, LatenessRule, LinkModel, LocIdx, Minute, PackageModel, Problem,
     ServiceUserModel, ShiftModel, SkillSet, VisitModel,
 };
 use chrono::{NaiveDate, Offset, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -584,10 +584,10 @@ impl ProblemBuilder {
                 visits: Vec::new(),
                 links: Vec::new(),
                 existing: Vec::new(),
-                carer_index: HashMap::new(),
-                visit_index: HashMap::new(),
-                shift_index: HashMap::new(),
-                service_user_index: HashMap::new(),
+                carer_index: IdIndex::default(),
+                visit_index: IdIndex::default(),
+                shift_index: IdIndex::default(),
+                service_user_index: IdIndex::default(),
             },
             date,
         })
@@ -713,7 +713,7 @@ struct VisitSpec {
     demand: u32,
 }
 
-fn index_of<'a>(ids: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
+fn index_of<'a>(ids: impl Iterator<Item = &'a String>) -> IdIndex {
     ids.enumerate().map(|(i, id)| (id.clone(), i)).collect()
 }
 

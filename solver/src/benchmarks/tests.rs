@@ -1,6 +1,7 @@
 use super::*;
 use crate::check::check;
 use crate::rota::{SolveOptions, solve};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/benchmarks");

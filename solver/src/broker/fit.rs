@@ -196,33 +196,12 @@ pub(crate) fn fit_check(
         .filter(|r| before.get(&r.shift).is_none_or(|b| b.stops != r.stops))
         .cloned()
         .collect();
-    let changed_before: Vec<PlannedRoute> = changed
+    let travel_before: i64 = changed
         .iter()
-        .filter_map(|r| before.get(&r.shift).map(|b| (*b).clone()))
-        .collect();
-    let travel = |routes: &[PlannedRoute]| -> (i64, Vec<Route>) {
-        let w = p.write_rota(routes, &[]);
-        let t = w
-            .routes
-            .iter()
-            .map(|r| {
-                let legs: i64 = r
-                    .stops
-                    .iter()
-                    .skip(1)
-                    .map(|s| i64::from(s.travel_min))
-                    .sum();
-                if p.paid_commute {
-                    legs + i64::from(r.start_travel_min) + i64::from(r.end_travel_min)
-                } else {
-                    legs
-                }
-            })
-            .sum();
-        (t, w.routes)
-    };
-    let (travel_before, _) = travel(&changed_before);
-    let (travel_after, changed_routes) = travel(&changed);
+        .filter_map(|r| before.get(&r.shift))
+        .map(|r| paid_travel(&p, r))
+        .sum();
+    let travel_after: i64 = changed.iter().map(|r| paid_travel(&p, r)).sum();
     let mut carers: BTreeSet<String> = BTreeSet::new();
     for r in &outcome.routes {
         if r.stops.iter().any(|(v, _)| new_set.contains(v)) {
@@ -309,9 +288,42 @@ pub(crate) fn fit_check(
             explanation,
             passed,
         },
-        changed_routes: if fits { changed_routes } else { Vec::new() },
+        // Only a fitting package's routes are kept (for acceptance), so only
+        // they are written out.
+        changed_routes: if fits {
+            p.write_rota(&changed, &[]).routes
+        } else {
+            Vec::new()
+        },
         spare,
         demand,
+    }
+}
+
+/// Paid travel minutes of a planned route, as its written form counts them
+/// ([`Problem::write_rota`]'s legs): the legs between visits, and the first
+/// and last legs when commuting is paid. A route without stops is not written
+/// and travels nowhere.
+fn paid_travel(p: &Problem, r: &PlannedRoute) -> i64 {
+    let Some(&(first, _)) = r.stops.first() else {
+        return 0;
+    };
+    let shift = &p.shifts[r.shift];
+    let c = shift.carer;
+    let legs: i64 = r
+        .stops
+        .windows(2)
+        .map(|w| {
+            let (a, b) = (p.visits[w[0].0].location, p.visits[w[1].0].location);
+            i64::from(p.leg(c, a, b).minutes)
+        })
+        .sum();
+    if p.paid_commute {
+        let last = r.stops[r.stops.len() - 1].0;
+        legs + i64::from(p.leg(c, shift.start_loc, p.visits[first].location).minutes)
+            + i64::from(p.leg(c, p.visits[last].location, shift.end_loc).minutes)
+    } else {
+        legs
     }
 }
 

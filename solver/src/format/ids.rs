@@ -48,7 +48,15 @@ pub fn is_valid_id(id: &str) -> bool {
 
 /// The id of a concrete visit: pattern `pattern` of `package` on `date` (`YYYY-MM-DD`).
 pub fn visit_id(package: &str, pattern: &str, date: &str) -> String {
-    format!("{package}/{pattern}@{date}")
+    // Built without the formatting machinery: a team's problem names every
+    // visit of its horizon anew for each fit check.
+    let mut id = String::with_capacity(package.len() + pattern.len() + date.len() + 2);
+    id.push_str(package);
+    id.push('/');
+    id.push_str(pattern);
+    id.push('@');
+    id.push_str(date);
+    id
 }
 
 /// The package id of a concrete visit id `"{package}/{pattern}@{date}"`.

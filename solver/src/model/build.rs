@@ -4,7 +4,7 @@
 //! path; the problem is returned only when there are none.
 
 use super::time::{
-    Horizon, Minute, Zone, parse_clock, parse_date, parse_offset, parse_zone, select_days,
+    Horizon, Instants, Minute, Zone, parse_clock, parse_date, parse_offset, parse_zone, select_days,
 };
 use super::*;
 use crate::format::{
@@ -12,6 +12,7 @@ use crate::format::{
     Strength, TimeSpec, TravelSpec,
 };
 use std::collections::{BTreeMap, HashSet};
+use std::fmt::{self, Display};
 
 /// Longest horizon accepted, days.
 pub const MAX_HORIZON_DAYS: u32 = 28;
@@ -96,6 +97,8 @@ struct Ctx<'a> {
     day_text: Vec<String>,
     /// Each day's local midnight and the next day's, as horizon minutes.
     midnight: Vec<Minute>,
+    /// Reads instants (absences, referral times, the published rota's starts).
+    instants: Instants,
 }
 
 impl<'a> Ctx<'a> {
@@ -114,6 +117,7 @@ impl<'a> Ctx<'a> {
                 .map(|d| horizon.date(d).format("%Y-%m-%d").to_string())
                 .collect(),
             midnight: (0..=days).map(|d| horizon.local(d, 0)).collect(),
+            instants: horizon.instants(),
             horizon,
             skills,
             bands,
@@ -122,11 +126,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// `horizon.date(day)` as `YYYY-MM-DD`.
-    fn date_text(&self, day: u32) -> String {
-        self.day_text
-            .get(day as usize)
-            .cloned()
-            .unwrap_or_else(|| self.horizon.date(day).format("%Y-%m-%d").to_string())
+    fn date_text(&self, day: u32) -> std::borrow::Cow<'_, str> {
+        match self.day_text.get(day as usize) {
+            Some(text) => text.as_str().into(),
+            None => self.horizon.date(day).format("%Y-%m-%d").to_string().into(),
+        }
     }
 
     /// `horizon.local(day, clock)`: a day whose two midnights are 24 hours
@@ -178,7 +182,7 @@ impl Builder {
         let mut teams = self.teams(r, &ctx, &provider_index);
         let team_index = id_index(r.teams.iter().map(|t| t.id.as_str()));
         let (carers, shifts) = self.carers(r, &ctx, &team_index);
-        let carer_index: HashMap<String, usize> = carers
+        let carer_index: IdIndex = carers
             .iter()
             .enumerate()
             .map(|(i, c)| (c.id.clone(), i))
@@ -203,13 +207,13 @@ impl Builder {
             }
         }
         let service_users = self.service_users(r, &ctx, &team_index, &carer_index);
-        let service_user_index: HashMap<String, usize> = service_users
+        let service_user_index: IdIndex = service_users
             .iter()
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i))
             .collect();
         let (packages, visits, links) = self.packages(r, &ctx, &service_user_index);
-        let visit_index: HashMap<String, usize> = visits
+        let visit_index: IdIndex = visits
             .iter()
             .enumerate()
             .map(|(i, v)| (v.id.clone(), i))
@@ -359,7 +363,7 @@ impl Builder {
     }
 
     /// Parses a local window; an end earlier than the start wraps to the next day.
-    fn window(&mut self, path: &str, start: &str, end: &str) -> Option<(Minute, Minute)> {
+    fn window(&mut self, path: &dyn Display, start: &str, end: &str) -> Option<(Minute, Minute)> {
         let s = parse_clock(start)
             .and_then(not_end_of_day)
             .map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidTime, m))
@@ -450,7 +454,12 @@ impl Builder {
         }
     }
 
-    fn location(&mut self, path: &str, loc: &Location, ctx_matrix: Option<usize>) -> LocIdx {
+    fn location(
+        &mut self,
+        path: &dyn Display,
+        loc: &Location,
+        ctx_matrix: Option<usize>,
+    ) -> LocIdx {
         let mut ok = true;
         if !(loc.lat.is_finite() && (-90.0..=90.0).contains(&loc.lat)) {
             self.push(
@@ -502,13 +511,13 @@ impl Builder {
     }
 
     /// Bounded free text without control characters (line breaks only when `multiline`).
-    fn text(&mut self, path: &str, text: &str, max: usize, multiline: bool) {
+    fn text(&mut self, path: &dyn Display, text: &str, max: usize, multiline: bool) {
         if let Some(m) = format::ids::text_error(text, max, multiline) {
-            self.push(path, IssueCode::InvalidText, m);
+            self.push(path.to_string(), IssueCode::InvalidText, m);
         }
     }
 
-    fn skill_set(&mut self, path: &str, names: &[String], ctx: &Ctx) -> SkillSet {
+    fn skill_set(&mut self, path: &dyn Display, names: &[String], ctx: &Ctx) -> SkillSet {
         let mut set = 0u64;
         for (i, s) in names.iter().enumerate() {
             match ctx.skills.get(s.as_str()) {
@@ -525,7 +534,7 @@ impl Builder {
 
     /// The caps on one package's concrete visits (per day and over the
     /// horizon), reported at `{path}.visits`.
-    fn visit_caps(&mut self, path: &str, ctx: &Ctx, visits: &[VisitModel], mine: &[usize]) {
+    fn visit_caps(&mut self, path: &dyn Display, ctx: &Ctx, visits: &[VisitModel], mine: &[usize]) {
         let mut per_day: BTreeMap<u32, usize> = BTreeMap::new();
         for &v in mine {
             *per_day.entry(visits[v].day).or_default() += 1;
@@ -579,7 +588,7 @@ impl Builder {
         let mut out = Vec::with_capacity(r.providers.len());
         for (i, p) in r.providers.iter().enumerate() {
             let path = format!("$.providers[{i}]");
-            self.text(&format!("{path}.name"), &p.name, MAX_NAME_LEN, false);
+            self.text(&format_args!("{path}.name"), &p.name, MAX_NAME_LEN, false);
             if p.name.trim().is_empty() {
                 self.push(
                     format!("{path}.name"),
@@ -597,7 +606,7 @@ impl Builder {
                     ),
                 );
             }
-            let skills = self.skill_set(&format!("{path}.skills"), &p.skills, ctx);
+            let skills = self.skill_set(&format_args!("{path}.skills"), &p.skills, ctx);
             let mut polys = Vec::new();
             for (a, area) in p.service_areas.iter().enumerate() {
                 if let Some(mp) = self.area(&format!("{path}.service_areas[{a}]"), area) {
@@ -649,7 +658,7 @@ impl Builder {
         for (i, t) in r.teams.iter().enumerate() {
             let path = format!("$.teams[{i}]");
             if let Some(name) = &t.name {
-                self.text(&format!("{path}.name"), name, MAX_NAME_LEN, false);
+                self.text(&format_args!("{path}.name"), name, MAX_NAME_LEN, false);
             }
             let provider = t.provider.as_ref().and_then(|p| {
                 let found = providers.get(p.as_str()).copied();
@@ -662,7 +671,7 @@ impl Builder {
                 }
                 found
             });
-            let base = self.location(&format!("{path}.base"), &t.base, ctx.matrix_size);
+            let base = self.location(&format_args!("{path}.base"), &t.base, ctx.matrix_size);
             let area = t
                 .area
                 .as_ref()
@@ -698,7 +707,7 @@ impl Builder {
         let mut carers = Vec::with_capacity(r.carers.len());
         let mut shifts = Vec::new();
         for (i, c) in r.carers.iter().enumerate() {
-            let path = format!("$.carers[{i}]");
+            let path = Elem(&"$", "carers", i);
             let team = c.team.as_ref().and_then(|t| {
                 let found = teams.get(t.as_str()).copied();
                 if found.is_none() {
@@ -710,7 +719,7 @@ impl Builder {
                 }
                 found
             });
-            let skills = self.skill_set(&format!("{path}.skills"), &c.skills, ctx);
+            let skills = self.skill_set(&format_args!("{path}.skills"), &c.skills, ctx);
             if c.max_min_per_day == 0 || c.max_min_per_day > 24 * 60 {
                 self.push(
                     format!("{path}.max_min_per_day"),
@@ -739,22 +748,22 @@ impl Builder {
                     "must be 0-10080 minutes",
                 );
             }
-            let home = self.location(&format!("{path}.home"), &c.home, ctx.matrix_size);
+            let home = self.location(&format_args!("{path}.home"), &c.home, ctx.matrix_size);
             // Absences as horizon-minute intervals.
             let mut absences: Vec<(i64, i64)> = Vec::new();
             for (a, ab) in c.absences.iter().enumerate() {
-                let ap = format!("{path}.absences[{a}]");
+                let ap = Elem(&path, "absences", a);
                 if let Some(reason) = &ab.reason {
-                    self.text(&format!("{ap}.reason"), reason, MAX_LABEL_LEN, false);
+                    self.text(&format_args!("{ap}.reason"), reason, MAX_LABEL_LEN, false);
                 }
                 let from = ctx
-                    .horizon
-                    .parse_instant(&ab.from)
+                    .instants
+                    .parse(&ab.from)
                     .map_err(|m| self.push(format!("{ap}.from"), IssueCode::InvalidInstant, m))
                     .ok();
                 let to = ctx
-                    .horizon
-                    .parse_instant(&ab.to)
+                    .instants
+                    .parse(&ab.to)
                     .map_err(|m| self.push(format!("{ap}.to"), IssueCode::InvalidInstant, m))
                     .ok();
                 if let (Some(f), Some(t)) = (from, to) {
@@ -772,7 +781,7 @@ impl Builder {
             let carer_idx = carers.len();
             let mut mine: Vec<(u32, Minute, Minute, LocIdx, LocIdx)> = Vec::new();
             for (s, sh) in c.shifts.iter().enumerate() {
-                let sp = format!("{path}.shifts[{s}]");
+                let sp = Elem(&path, "shifts", s);
                 // Check days and times both before giving up on this shift.
                 let days = select_days(&ctx.horizon, &sh.days)
                     .map_err(|(k, m)| {
@@ -784,11 +793,15 @@ impl Builder {
                     continue;
                 };
                 let start_loc = match &sh.start_location {
-                    Some(l) => self.location(&format!("{sp}.start_location"), l, ctx.matrix_size),
+                    Some(l) => {
+                        self.location(&format_args!("{sp}.start_location"), l, ctx.matrix_size)
+                    }
                     None => home,
                 };
                 let end_loc = match &sh.end_location {
-                    Some(l) => self.location(&format!("{sp}.end_location"), l, ctx.matrix_size),
+                    Some(l) => {
+                        self.location(&format_args!("{sp}.end_location"), l, ctx.matrix_size)
+                    }
                     None => home,
                 };
                 for d in days {
@@ -820,7 +833,7 @@ impl Builder {
                 for (ps, pe) in subtract(start, end, &absences) {
                     let n = per_day.entry(d).or_insert(0);
                     *n += 1;
-                    let id = format!("{}#{}#{}", c.id, ctx.date_text(d), n);
+                    let id = shift_id(&c.id, &ctx.date_text(d), *n);
                     my_shifts.push(shifts.len());
                     shifts.push(ShiftModel {
                         id,
@@ -852,12 +865,7 @@ impl Builder {
         (carers, shifts)
     }
 
-    fn carer_refs(
-        &mut self,
-        path: &str,
-        ids: &[String],
-        carers: &HashMap<String, usize>,
-    ) -> Vec<usize> {
+    fn carer_refs(&mut self, path: &dyn Display, ids: &[String], carers: &IdIndex) -> Vec<usize> {
         let mut out = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             match carers.get(id) {
@@ -879,7 +887,7 @@ impl Builder {
         r: &PlanningRequest,
         ctx: &Ctx,
         teams: &HashMap<&str, usize>,
-        carers: &HashMap<String, usize>,
+        carers: &IdIndex,
     ) -> Vec<ServiceUserModel> {
         self.duplicate_ids(
             "service_users",
@@ -887,8 +895,12 @@ impl Builder {
         );
         let mut out = Vec::with_capacity(r.service_users.len());
         for (i, s) in r.service_users.iter().enumerate() {
-            let path = format!("$.service_users[{i}]");
-            let location = self.location(&format!("{path}.location"), &s.location, ctx.matrix_size);
+            let path = Elem(&"$", "service_users", i);
+            let location = self.location(
+                &format_args!("{path}.location"),
+                &s.location,
+                ctx.matrix_size,
+            );
             let team = s.team.as_ref().and_then(|t| {
                 let found = teams.get(t.as_str()).copied();
                 if found.is_none() {
@@ -901,16 +913,20 @@ impl Builder {
                 found
             });
             let preferred = self.carer_refs(
-                &format!("{path}.preferred_carers"),
+                &format_args!("{path}.preferred_carers"),
                 &s.preferred_carers,
                 carers,
             );
             let excluded = self.carer_refs(
-                &format!("{path}.excluded_carers"),
+                &format_args!("{path}.excluded_carers"),
                 &s.excluded_carers,
                 carers,
             );
-            let known = self.carer_refs(&format!("{path}.known_carers"), &s.known_carers, carers);
+            let known = self.carer_refs(
+                &format_args!("{path}.known_carers"),
+                &s.known_carers,
+                carers,
+            );
             if let Some(c) = preferred.iter().find(|c| excluded.binary_search(c).is_ok()) {
                 let id = carers
                     .iter()
@@ -958,14 +974,20 @@ impl Builder {
         &mut self,
         r: &PlanningRequest,
         ctx: &Ctx,
-        users: &HashMap<String, usize>,
+        users: &IdIndex,
     ) -> (Vec<PackageModel>, Vec<VisitModel>, Vec<LinkModel>) {
         self.duplicate_ids("packages", r.packages.iter().map(|p| p.id.as_str()));
         let mut packages = Vec::with_capacity(r.packages.len());
-        let mut visits: Vec<VisitModel> = Vec::new();
+        // Room for every pattern on every day up front: growing a team's
+        // visits by doubling copied them and faulted in fresh pages each time.
+        let days = ctx.day_text.len();
+        let most: usize = (r.packages.iter())
+            .map(|p| p.visits.len().min(MAX_VISIT_PATTERNS) * days)
+            .sum();
+        let mut visits: Vec<VisitModel> = Vec::with_capacity(most);
         let mut links = Vec::new();
         for (i, p) in r.packages.iter().enumerate() {
-            let path = format!("$.packages[{i}]");
+            let path = Elem(&"$", "packages", i);
             let user = users.get(&p.service_user).copied();
             if user.is_none() {
                 self.push(
@@ -974,11 +996,14 @@ impl Builder {
                     format!("service user `{}` is not in service_users", p.service_user),
                 );
             }
-            let pkg_skills =
-                self.skill_set(&format!("{path}.required_skills"), &p.required_skills, ctx);
+            let pkg_skills = self.skill_set(
+                &format_args!("{path}.required_skills"),
+                &p.required_skills,
+                ctx,
+            );
             let referral = p.referral_time.as_ref().and_then(|t| {
-                ctx.horizon
-                    .parse_instant(t)
+                ctx.instants
+                    .parse(t)
                     .map_err(|m| {
                         self.push(
                             format!("{path}.referral_time"),
@@ -1032,7 +1057,7 @@ impl Builder {
                 );
             }
             for (v, pat) in p.visits.iter().enumerate().take(MAX_VISIT_PATTERNS) {
-                let vp = format!("{path}.visits[{v}]");
+                let vp = Elem(&path, "visits", v);
                 if let Some(m) = format::id_error(&pat.id) {
                     self.push(format!("{vp}.id"), IssueCode::InvalidId, m);
                 } else if pattern_ids.contains_key(pat.id.as_str()) {
@@ -1046,7 +1071,11 @@ impl Builder {
                 let skills = SkillSet(
                     pkg_skills.0
                         | self
-                            .skill_set(&format!("{vp}.required_skills"), &pat.required_skills, ctx)
+                            .skill_set(
+                                &format_args!("{vp}.required_skills"),
+                                &pat.required_skills,
+                                ctx,
+                            )
                             .0,
                 );
                 let (lo, hi) = VISIT_DURATION_RANGE;
@@ -1076,14 +1105,24 @@ impl Builder {
                         .ok()
                         .map(|t| (t, t)),
                     TimeSpec::Window { start, end } => self
-                        .window(&format!("{vp}.time.window"), start, end)
+                        .window(&format_args!("{vp}.time.window"), start, end)
                         .and_then(|(s, e)| {
-                            self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok)
+                            self.fit(
+                                &format_args!("{vp}.duration_min"),
+                                s,
+                                e,
+                                duration,
+                                duration_ok,
+                            )
                         }),
                     TimeSpec::Band(name) => match ctx.bands.get(name) {
-                        Some(&(s, e)) => {
-                            self.fit(&format!("{vp}.duration_min"), s, e, duration, duration_ok)
-                        }
+                        Some(&(s, e)) => self.fit(
+                            &format_args!("{vp}.duration_min"),
+                            s,
+                            e,
+                            duration,
+                            duration_ok,
+                        ),
                         // A listed band that failed validation was reported there already.
                         None if r.settings.time_bands.contains_key(name) => None,
                         None => {
@@ -1142,7 +1181,7 @@ impl Builder {
             }
             self.visit_caps(&path, ctx, &visits, &mine);
             for (l, link) in p.links.iter().enumerate() {
-                let lp = format!("{path}.links[{l}]");
+                let lp = Elem(&path, "links", l);
                 let a = pattern_ids.get(link.first.as_str());
                 let b = pattern_ids.get(link.then.as_str());
                 if a.is_none() {
@@ -1221,7 +1260,7 @@ impl Builder {
     /// Latest start for a visit that must fit inside `[s, e]`.
     fn fit(
         &mut self,
-        path: &str,
+        path: &dyn Display,
         s: Minute,
         e: Minute,
         duration: Minute,
@@ -1230,7 +1269,7 @@ impl Builder {
         if e - s < duration {
             if check {
                 self.push(
-                    path,
+                    path.to_string(),
                     IssueCode::VisitLongerThanWindow,
                     format!(
                         "a {duration}-minute visit does not fit in a {}-minute window",
@@ -1247,21 +1286,21 @@ impl Builder {
         &mut self,
         r: &PlanningRequest,
         ctx: &Ctx,
-        visits: &HashMap<String, usize>,
-        carers: &HashMap<String, usize>,
+        visits: &IdIndex,
+        carers: &IdIndex,
         visit_models: &[VisitModel],
     ) -> Vec<ExistingModel> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         // Visits starting before `frozen_before` are kept exactly: pinned.
         let frozen = r.frozen_before.as_ref().and_then(|s| {
-            ctx.horizon
-                .parse_instant(s)
+            ctx.instants
+                .parse(s)
                 .map_err(|m| self.push("$.frozen_before", IssueCode::InvalidInstant, m))
                 .ok()
         });
         for (i, e) in r.existing_rota.iter().enumerate() {
-            let path = format!("$.existing_rota[{i}]");
+            let path = Elem(&"$", "existing_rota", i);
             let visit = visits.get(&e.visit).copied();
             if visit.is_none() {
                 self.push(
@@ -1280,7 +1319,7 @@ impl Builder {
                 );
                 continue;
             }
-            let assigned = self.carer_refs(&format!("{path}.carers"), &e.carers, carers);
+            let assigned = self.carer_refs(&format_args!("{path}.carers"), &e.carers, carers);
             if let Some(v) = visit
                 && assigned.len() != usize::from(visit_models[v].carers_required)
             {
@@ -1296,8 +1335,8 @@ impl Builder {
                 );
             }
             let start = e.start.as_ref().and_then(|s| {
-                ctx.horizon
-                    .parse_instant(s)
+                ctx.instants
+                    .parse(s)
                     .map_err(|m| self.push(format!("{path}.start"), IssueCode::InvalidInstant, m))
                     .ok()
             });
@@ -1398,6 +1437,34 @@ fn id_index<'a>(ids: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
     m
 }
 
+/// The JSON path of an array element, `{parent}.{field}[{index}]`, written
+/// out only when an issue is reported there: building a team's problem (every
+/// fit check) walks thousands of valid entries.
+#[derive(Clone, Copy)]
+struct Elem<'a>(&'a dyn Display, &'static str, usize);
+
+impl Display for Elem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}[{}]", self.0, self.1, self.2)
+    }
+}
+
+/// A concrete shift's id `"{carer}#{date}#{n}"`, built without the
+/// formatting machinery (every fit check names the team's shifts anew).
+fn shift_id(carer: &str, date: &str, n: u32) -> String {
+    let mut id = String::with_capacity(carer.len() + date.len() + 4);
+    id.push_str(carer);
+    id.push('#');
+    id.push_str(date);
+    id.push('#');
+    if n < 10 {
+        id.push(char::from(b'0' + n as u8));
+    } else {
+        id.push_str(&n.to_string());
+    }
+    id
+}
+
 /// `[start, end)` minus absence intervals; pieces shorter than 15 minutes are dropped.
 fn subtract(start: Minute, end: Minute, absences: &[(i64, i64)]) -> Vec<(Minute, Minute)> {
     let mut pieces = vec![(i64::from(start), i64::from(end))];
@@ -1425,4 +1492,17 @@ fn subtract(start: Minute, end: Minute, absences: &[(i64, i64)]) -> Vec<(Minute,
         .filter(|(s, e)| e - s >= 15)
         .map(|(s, e)| (s as Minute, e as Minute))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shift_ids_read_carer_date_and_number() {
+        for n in [0, 1, 9, 10, 11, 99, 100, 12345] {
+            assert_eq!(
+                super::shift_id("c-7", "2026-11-30", n),
+                format!("c-7#2026-11-30#{n}")
+            );
+        }
+    }
 }

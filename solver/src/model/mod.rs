@@ -25,6 +25,12 @@ use std::sync::Arc;
 pub use time::{DAY, Horizon, Minute, Zone};
 pub use write::{PlannedRoute, PlannedUnplaced};
 
+/// Wire id -> dense index. Hashed with foldhash rather than SipHash: a
+/// team's problem is rebuilt and its rota read back for every fit check. Its
+/// random seed leaves callers (who choose package and visit ids) guessing
+/// which ids collide, which a fixed hash such as FxHash would not.
+pub type IdIndex = HashMap<String, usize, foldhash::fast::RandomState>;
+
 /// Index into [`Problem::locations`].
 pub type LocIdx = usize;
 
@@ -303,13 +309,13 @@ pub struct Problem {
     /// Published rota.
     pub existing: Vec<ExistingModel>,
     /// Wire id -> carer index.
-    pub carer_index: HashMap<String, usize>,
+    pub carer_index: IdIndex,
     /// Wire id -> visit index.
-    pub visit_index: HashMap<String, usize>,
+    pub visit_index: IdIndex,
     /// Wire id -> shift index.
-    pub shift_index: HashMap<String, usize>,
+    pub shift_index: IdIndex,
     /// Wire id -> service user index.
-    pub service_user_index: HashMap<String, usize>,
+    pub service_user_index: IdIndex,
 }
 
 /// Why a carer cannot do a visit regardless of timing.

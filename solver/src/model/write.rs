@@ -98,6 +98,7 @@ impl Problem {
     /// name the first shift or visit this problem does not know.
     pub fn planned_routes(&self, rota: &Rota) -> Result<Vec<PlannedRoute>, String> {
         let mut out = Vec::with_capacity(rota.routes.len());
+        let instants = self.horizon.instants();
         for (i, route) in rota.routes.iter().enumerate() {
             let shift = *self.shift_index.get(&route.shift).ok_or_else(|| {
                 format!(
@@ -113,9 +114,8 @@ impl Problem {
                         stop.visit
                     )
                 })?;
-                let start = self
-                    .horizon
-                    .parse_instant(&stop.start)
+                let start = instants
+                    .parse(&stop.start)
                     .map_err(|e| format!("routes[{i}].stops[{j}].start: {e}"))?;
                 let start = Minute::try_from(start)
                     .map_err(|_| format!("routes[{i}].stops[{j}].start is out of range"))?;

@@ -5,8 +5,8 @@
 //! rural driving once junctions and parking are counted.
 
 use super::{
-    Leg, SAME_PLACE_M, TravelMatrix, TravelModel, ceil_minutes, coords_ok, haversine_m,
-    metres_per_min, round_metres,
+    Leg, PARALLEL_MATRIX_MIN, SAME_PLACE_M, TravelMatrix, TravelModel, ceil_minutes, coords_ok,
+    cos_lat, haversine_m, haversine_m_cos, metres_per_min, round_metres,
 };
 use crate::format::{HaversineSpec, IssueCode, Issues, Location, TravelMode};
 
@@ -93,11 +93,14 @@ impl TravelModel for HaversineModel {
     }
 
     fn leg(&self, from: &Location, to: &Location, mode: TravelMode) -> Leg {
-        self.leg_given(from, to, mode, |straight| self.is_urban(from, to, straight))
+        self.leg_given(haversine_m(from, to), mode, |straight| {
+            self.is_urban(from, to, straight)
+        })
     }
 
-    /// Which urban areas hold each location is worked out once per location,
-    /// not once per pair: a team's matrix is rebuilt for every fit check.
+    /// Which urban areas hold each location, and the cosine of its latitude,
+    /// are worked out once per location, not once per pair: a team's matrix is
+    /// rebuilt for every fit check.
     fn matrix(&self, locations: &[Location], mode: TravelMode) -> TravelMatrix {
         use rayon::prelude::*;
         let inside: Vec<Vec<usize>> = locations
@@ -109,35 +112,32 @@ impl TravelModel for HaversineModel {
                     .collect()
             })
             .collect();
-        let rows: Vec<Vec<Leg>> = (0..locations.len())
-            .into_par_iter()
-            .map(|i| {
-                (0..locations.len())
-                    .map(|j| {
-                        self.leg_given(&locations[i], &locations[j], mode, |straight| {
-                            if self.spec.urban_areas.is_empty() {
-                                straight < self.spec.urban_leg_threshold_m
-                            } else {
-                                inside[i].iter().any(|a| inside[j].contains(a))
-                            }
-                        })
-                    })
-                    .collect()
+        let cos: Vec<f64> = locations.iter().map(cos_lat).collect();
+        let leg = |i: usize, j: usize| {
+            let straight = haversine_m_cos(&locations[i], cos[i], &locations[j], cos[j]);
+            self.leg_given(straight, mode, |straight| {
+                if self.spec.urban_areas.is_empty() {
+                    straight < self.spec.urban_leg_threshold_m
+                } else {
+                    inside[i].iter().any(|a| inside[j].contains(a))
+                }
             })
+        };
+        let n = locations.len();
+        if n < PARALLEL_MATRIX_MIN {
+            return TravelMatrix::from_fn(n, leg);
+        }
+        let rows: Vec<Vec<Leg>> = (0..n)
+            .into_par_iter()
+            .map(|i| (0..n).map(|j| leg(i, j)).collect())
             .collect();
         TravelMatrix::from_rows(rows)
     }
 }
 
 impl HaversineModel {
-    fn leg_given(
-        &self,
-        from: &Location,
-        to: &Location,
-        mode: TravelMode,
-        urban: impl FnOnce(f64) -> bool,
-    ) -> Leg {
-        let straight = haversine_m(from, to);
+    /// The leg over a great-circle distance of `straight` metres.
+    fn leg_given(&self, straight: f64, mode: TravelMode, urban: impl FnOnce(f64) -> bool) -> Leg {
         // NaN (invalid coordinates) also lands here: no panic, no garbage.
         if straight.is_nan() || straight < SAME_PLACE_M {
             return Leg::default();
@@ -269,6 +269,60 @@ mod tests {
                         assert_eq!(tm.get(i, j), m.leg(a, b, mode), "{i}->{j} {mode:?}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Large matrices are built in parallel rows, small ones on the calling
+    /// thread: the same legs either way.
+    #[test]
+    fn large_matrix_in_parallel_rows_equals_pairwise_legs() {
+        let m = HaversineModel::default();
+        let n = PARALLEL_MATRIX_MIN + 7;
+        let locs: Vec<Location> = (0..n)
+            .map(|i| {
+                let f = i as f64;
+                loc(50.3 + 0.0017 * f, -4.2 + 0.0031 * (f * 7.0 % 97.0))
+            })
+            .collect();
+        let tm = m.matrix(&locs, TravelMode::Drive);
+        assert_eq!(tm.len(), n);
+        for i in (0..n).step_by(5) {
+            for j in 0..n {
+                assert_eq!(tm.get(i, j), m.leg(&locs[i], &locs[j], TravelMode::Drive));
+            }
+        }
+    }
+
+    /// Matrices use the distance with each end's latitude cosine worked out
+    /// once; it must be bit for bit the library's distance, so matrices and
+    /// single legs never disagree by a minute.
+    #[test]
+    fn distance_with_precomputed_cosines_is_bit_identical() {
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut unit = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut pts: Vec<Location> = (0..400)
+            .map(|i| {
+                if i % 2 == 0 {
+                    // A county: legs of metres to tens of kilometres.
+                    loc(50.2 + 0.8 * unit(), -4.5 + 1.5 * unit())
+                } else {
+                    loc(-90.0 + 180.0 * unit(), -180.0 + 360.0 * unit())
+                }
+            })
+            .collect();
+        pts.extend([loc(90.0, 0.0), loc(-90.0, 180.0), loc(0.0, -180.0)]);
+        for a in &pts {
+            for b in pts.iter().step_by(7) {
+                let fast = haversine_m_cos(a, cos_lat(a), b, cos_lat(b));
+                assert_eq!(fast.to_bits(), haversine_m(a, b).to_bits(), "{a:?} {b:?}");
+                let back = haversine_m_cos(b, cos_lat(b), a, cos_lat(a));
+                assert_eq!(back.to_bits(), haversine_m(b, a).to_bits(), "{b:?} {a:?}");
             }
         }
     }

@@ -61,9 +61,14 @@ pub trait TravelModel: Send + Sync + std::fmt::Debug {
 
     /// Full matrix over `locations` (row = from).
     ///
-    /// The default calls [`TravelModel::leg`] for every pair, rows in parallel;
-    /// models with shared work per source (shortest-path trees) override it.
+    /// The default calls [`TravelModel::leg`] for every pair (rows in
+    /// parallel from [`PARALLEL_MATRIX_MIN`] locations on); models with shared work per source (shortest-path trees) override it.
     fn matrix(&self, locations: &[Location], mode: TravelMode) -> TravelMatrix {
+        if locations.len() < PARALLEL_MATRIX_MIN {
+            return TravelMatrix::from_fn(locations.len(), |i, j| {
+                self.leg(&locations[i], &locations[j], mode)
+            });
+        }
         let rows: Vec<Vec<Leg>> = locations
             .par_iter()
             .map(|from| {
@@ -76,6 +81,13 @@ pub trait TravelModel: Send + Sync + std::fmt::Debug {
         TravelMatrix::from_rows(rows)
     }
 }
+
+/// Matrices over fewer locations than this are built on the calling thread.
+/// A team's matrix (a few dozen homes, rebuilt for every fit check) takes well
+/// under a millisecond; handing its rows to the thread pool cost more than it
+/// saved, and from a request's own thread it woke the pool's workers and kept
+/// the cores busy that concurrent requests needed.
+pub(crate) const PARALLEL_MATRIX_MIN: usize = 256;
 
 /// A dense square travel matrix, row-major, indexed like the locations it was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -177,6 +189,22 @@ pub fn build_travel_model(spec: &TravelSpec, issues: &mut Issues) -> Option<Arc<
 /// Great-circle distance in metres (mean Earth radius 6 371 008.8 m).
 pub fn haversine_m(a: &Location, b: &Location) -> f64 {
     Haversine.distance(Point::new(a.lon, a.lat), Point::new(b.lon, b.lat))
+}
+
+/// The cosine of a location's latitude, as [`haversine_m_cos`] takes it.
+pub(crate) fn cos_lat(a: &Location) -> f64 {
+    a.lat.to_radians().cos()
+}
+
+/// [`haversine_m`] given each end's [`cos_lat`]: the same arithmetic in the
+/// same order (bit for bit), for matrices, where each location's cosine is
+/// worked out once instead of once per pair.
+pub(crate) fn haversine_m_cos(a: &Location, cos_a: f64, b: &Location, cos_b: f64) -> f64 {
+    let two = 2.0_f64;
+    let delta_theta = (b.lat - a.lat).to_radians();
+    let delta_lambda = (b.lon - a.lon).to_radians();
+    let h = (delta_theta / two).sin().powi(2) + cos_a * cos_b * (delta_lambda / two).sin().powi(2);
+    Haversine.radius() * (two * h.sqrt().asin())
 }
 
 /// Whether a latitude/longitude pair is finite and on the globe.

@@ -135,6 +135,61 @@ fn joined_days(p: &Problem) -> Vec<Option<JoinedDay>> {
     out
 }
 
+/// Per visit: the shifts (in `shifts` order) every registered rule's
+/// candidate check admits.
+///
+/// Only shifts overlapping the time the visit may occupy can pass (the
+/// availability rule: the shift starts before the visit's latest end and ends
+/// after its earliest start), so each visit checks the shifts whose start lies
+/// in that window, found by binary search over the shifts sorted by start, not
+/// every shift of the part: a team's problem is rebuilt for every fit check.
+/// The lists are the same as filtering every shift (checked in debug builds).
+fn candidate_lists(
+    p: &Problem,
+    visits: &[usize],
+    shifts: &[usize],
+    tolerance: Minute,
+) -> Map<usize, Vec<usize>> {
+    let mut by_start: Vec<(Minute, usize)> = (shifts.iter().enumerate())
+        .map(|(i, &s)| (p.shifts[s].start, i))
+        .collect();
+    by_start.sort_unstable();
+    // No shift ends later than its start plus this, so one starting at or
+    // before `earliest_start - longest` ends by the visit's earliest start.
+    let longest = (shifts.iter())
+        .map(|&s| i64::from(p.shifts[s].end) - i64::from(p.shifts[s].start))
+        .max()
+        .unwrap_or(0);
+    let mut candidates = Map::default();
+    let mut picked: Vec<usize> = Vec::new();
+    for &v in visits {
+        let visit = &p.visits[v];
+        let first = by_start.partition_point(|&(start, _)| {
+            i64::from(start) <= i64::from(visit.earliest_start) - longest
+        });
+        let end = by_start
+            .partition_point(|&(start, _)| start < visit.latest_start + tolerance + visit.duration);
+        picked.clear();
+        picked.extend(
+            by_start[first..end.max(first)]
+                .iter()
+                .map(|&(_, i)| i)
+                .filter(|&i| rules::admits_shift(p, ShiftId(shifts[i]), VisitId(v), tolerance)),
+        );
+        picked.sort_unstable();
+        let list: Vec<usize> = picked.iter().map(|&i| shifts[i]).collect();
+        debug_assert_eq!(
+            list,
+            (shifts.iter().copied())
+                .filter(|&s| rules::admits_shift(p, ShiftId(s), VisitId(v), tolerance))
+                .collect::<Vec<_>>(),
+            "candidate window of visit {v}"
+        );
+        candidates.insert(v, list);
+    }
+    candidates
+}
+
 /// Parts whose visits have more candidate shifts than this on average get
 /// granular local search (see [`Part::near`]); 100-customer Solomon instances
 /// (25 vehicles) and team rotas (~10 carers a day) stay exhaustive.
@@ -172,15 +227,7 @@ impl<'a> Part<'a> {
             carer_mat[c] = idx;
         }
         let tolerance = p.lateness.tolerance();
-        let mut candidates = Map::default();
-        for &v in &visits {
-            let list: Vec<usize> = shifts
-                .iter()
-                .copied()
-                .filter(|&s| rules::admits_shift(p, ShiftId(s), VisitId(v), tolerance))
-                .collect();
-            candidates.insert(v, list);
-        }
+        let candidates = candidate_lists(p, &visits, &shifts, tolerance);
         let mut links_of: Map<usize, Vec<usize>> = Map::default();
         for (l, link) in p.links.iter().enumerate() {
             links_of.entry(link.first).or_default().push(l);
@@ -207,11 +254,12 @@ impl<'a> Part<'a> {
         for (i, &c) in carers.iter().enumerate() {
             carer_row[c] = i as u32;
         }
-        let visit_costs: Vec<f64> = carers
-            .iter()
-            .flat_map(|&c| visits.iter().map(move |&v| (c, v)).collect::<Vec<_>>())
-            .map(|(c, v)| carer_visit_cost(p, c, v, existing_carers[v].as_deref()))
-            .collect();
+        let mut visit_costs: Vec<f64> = Vec::with_capacity(carers.len() * visits.len());
+        for &c in &carers {
+            visit_costs.extend(
+                (visits.iter()).map(|&v| carer_visit_cost(p, c, v, existing_carers[v].as_deref())),
+            );
+        }
         let anchored_row = (0..p.visits.len())
             .map(|v| {
                 p.visits[v].carers_required > 1

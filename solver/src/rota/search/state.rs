@@ -298,8 +298,7 @@ impl Part<'_> {
         }
         for r in routes {
             let visits: Vec<usize> = r.stops.iter().map(|x| x.0).collect();
-            let fixed = st.fixed.clone();
-            let sched = self.simulate(r.shift, &visits, &|w| fixed.get(&w).copied())?;
+            let sched = self.simulate(r.shift, &visits, &|w| st.fixed.get(&w).copied())?;
             let c = p.shifts[r.shift].carer;
             let day = p.shifts[r.shift].day;
             *st.day_work.entry((c, day)).or_default() += sched.work;
