@@ -327,15 +327,7 @@ impl Broker {
         if !found {
             check_all(&mut checked, &|_| true);
         }
-        let excluded = list
-            .excluded
-            .into_iter()
-            .map(|(provider, code, message)| Exclusion {
-                provider,
-                code,
-                message,
-            })
-            .collect();
+        let excluded = exclusions(list.excluded);
         ordered(
             package,
             checked.into_iter().flatten().collect(),
@@ -396,16 +388,19 @@ fn candidates_with(
     } else {
         list.teams.iter().enumerate().map(check).collect()
     };
-    let excluded = list
-        .excluded
-        .into_iter()
+    let excluded = exclusions(list.excluded);
+    ordered(package, checked, stage_order, list.teams.len(), excluded)
+}
+
+/// The shortlist's left-out providers as the report lists them.
+fn exclusions(raw: Vec<(String, String, String)>) -> Vec<Exclusion> {
+    raw.into_iter()
         .map(|(provider, code, message)| Exclusion {
             provider,
             code,
             message,
         })
-        .collect();
-    ordered(package, checked, stage_order, list.teams.len(), excluded)
+        .collect()
 }
 
 /// The report of fit-checked teams: those that fit in offer order (stage,
