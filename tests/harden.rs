@@ -194,6 +194,167 @@ fn concurrent_referrals_for_a_teams_last_room_place_one_and_move_the_other_on() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every team rota of `b` passes the independent checker.
+fn rotas_pass_the_checker(b: &Broker) {
+    for team in b.rotas.keys() {
+        let req = b.team_request(team).expect("team");
+        let problem = Problem::from_request(&req).expect("team problem");
+        let report = check(&problem, &b.rotas[team]);
+        assert!(
+            report.violations.is_empty(),
+            "team {team}: {:?}",
+            &report.violations[..report.violations.len().min(3)]
+        );
+    }
+}
+
+/// A batch whose searches ran on a snapshot decides exactly as a batch
+/// searched in the writer: with nothing committed in between, and after a
+/// referral an auto-accepting provider took (its team's rota changed; the
+/// writer re-checks that team and every team a re-referred person belongs
+/// to), and when the roster changed (everything searched again).
+#[test]
+fn a_batch_searched_outside_the_writer_decides_as_one_searched_inside() {
+    let now = t0();
+    let county = auto_accepting(11);
+    let base = Broker::new(
+        BrokerConfig::default(),
+        county.roster.clone(),
+        county.rotas.clone(),
+    )
+    .expect("broker");
+    rotas_pass_the_checker(&base);
+    let batch: Vec<Referral> = county.referrals.iter().take(9).cloned().collect();
+    // One of them a known person's new package (their team's checks change).
+    let mut batch = batch;
+    let known = county
+        .roster
+        .service_users
+        .iter()
+        .find(|u| u.team.is_some())
+        .expect("a known person")
+        .clone();
+    let own_team = known.team.clone();
+    let mut again = batch[0].clone();
+    again.0.id = format!("{}-again", again.0.id);
+    again.0.service_user = known.id.clone();
+    again.1 = ServiceUser {
+        team: None,
+        ..known
+    };
+    batch.push(again);
+
+    // Nothing in between.
+    let mut inside = base.clone();
+    let expected = inside.refer_batch(batch.clone(), now).expect("batch");
+    let mut outside = base.clone();
+    let prepared = base.prepare_batch(&batch, now);
+    assert!(
+        prepared
+            .as_ref()
+            .is_some_and(|p| p.reports.len() == batch.len())
+    );
+    let got = outside
+        .refer_batch_prepared(batch.clone(), now, prepared)
+        .expect("batch");
+    assert_eq!(got, expected);
+    assert!(
+        expected.iter().any(|e| matches!(
+            e,
+            carefill_solver::broker::BrokerEvent::OfferAccepted { .. }
+        )),
+        "the batch changed rotas"
+    );
+    rotas_pass_the_checker(&outside);
+    let again_id = &batch.last().expect("batch").0.id;
+    let placed = outside.packages[again_id].team.clone();
+    assert!(
+        placed.is_none() || placed == own_team,
+        "a person's new package stays with their team: {placed:?} vs {own_team:?}"
+    );
+
+    // A referral committed between the search and the writer.
+    let (p, u) = variant(
+        &county.referrals[10].0,
+        &county.referrals[10].1,
+        "between",
+        1,
+    );
+    let prepared = base.prepare_batch(&batch, now);
+    let mut writer = base.clone();
+    let between = writer.refer(p, u, now).expect("referral");
+    assert!(
+        between.iter().any(|e| matches!(
+            e,
+            carefill_solver::broker::BrokerEvent::OfferAccepted { .. }
+        )),
+        "the referral in between changed a team's rota"
+    );
+    let changed: Vec<String> = between
+        .iter()
+        .filter_map(|e| match e {
+            carefill_solver::broker::BrokerEvent::OfferAccepted { offer, .. } => {
+                writer.offers.get(offer).map(|o| o.team.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        prepared
+            .as_ref()
+            .is_some_and(|p| p.reports.values().any(|r| r
+                .fitting
+                .iter()
+                .chain(&r.not_fitting)
+                .any(|c| changed.contains(&c.fit.team)))),
+        "the batch's searches had checked the team changed in between"
+    );
+    let mut inside = writer.clone();
+    let expected = inside.refer_batch(batch.clone(), now).expect("batch");
+    let got = writer
+        .refer_batch_prepared(
+            batch.clone(),
+            now,
+            prepared.map(|mut p| {
+                p.since = Some(between.clone());
+                p
+            }),
+        )
+        .expect("batch");
+    assert_eq!(got, expected);
+    rotas_pass_the_checker(&writer);
+
+    // Minutes pass while a long batch searches: teams with a visit starting
+    // meanwhile are checked again (their frozen past moved on).
+    let later = now + chrono::Duration::minutes(3);
+    let prepared = base.prepare_batch(&batch, now);
+    let mut inside = base.clone();
+    let expected = inside.refer_batch(batch.clone(), later).expect("batch");
+    let mut outside = base.clone();
+    let got = outside
+        .refer_batch_prepared(batch.clone(), later, prepared)
+        .expect("batch");
+    assert_eq!(got, expected);
+    rotas_pass_the_checker(&outside);
+
+    // Events in between that the writer does not know: searched again.
+    let prepared = base.prepare_batch(&batch, now);
+    let mut writer = base.clone();
+    let (p, u) = variant(
+        &county.referrals[10].0,
+        &county.referrals[10].1,
+        "unknown",
+        1,
+    );
+    writer.refer(p, u, now).expect("referral");
+    let mut inside = writer.clone();
+    let expected = inside.refer_batch(batch.clone(), now).expect("batch");
+    let got = writer
+        .refer_batch_prepared(batch.clone(), now, prepared)
+        .expect("batch");
+    assert_eq!(got, expected);
+}
+
 /// A service on a fresh SQLite file over `county`.
 fn service_over(county: &DemoCounty, name: &str) -> (Arc<BrokerService>, std::path::PathBuf) {
     let db = temp_db(name);

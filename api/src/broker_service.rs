@@ -27,7 +27,7 @@
 //! ([`BrokerService::follow`]), taking the lease when the writer's process ends.
 
 use carefill_solver::broker::store::{Actor, Baseline, BrokerStore, Loaded, StoreError, rebuild};
-use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PreparedSearch};
+use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, Prepared};
 use carefill_solver::format::{Package, ServiceUser};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -393,7 +393,7 @@ impl BrokerService {
     /// commands and the second core go on meanwhile). `f` then runs as in
     /// [`Self::execute`] with the search and the events committed since, and
     /// re-validates it against the writer's state ([`Broker::revalidate`]).
-    pub fn execute_prepared<S, F>(
+    pub fn execute_prepared<P, S, F>(
         &self,
         who: &str,
         command: &str,
@@ -401,12 +401,9 @@ impl BrokerService {
         f: F,
     ) -> Result<Vec<BrokerEvent>, ServiceError>
     where
-        S: FnOnce(&Broker, DateTime<Utc>) -> Option<PreparedSearch>,
-        F: FnOnce(
-                &mut Broker,
-                DateTime<Utc>,
-                Option<PreparedSearch>,
-            ) -> Result<Vec<BrokerEvent>, BrokerError>
+        P: Prepared + Send,
+        S: FnOnce(&Broker, DateTime<Utc>) -> Option<P>,
+        F: FnOnce(&mut Broker, DateTime<Utc>, Option<P>) -> Result<Vec<BrokerEvent>, BrokerError>
             + Send,
     {
         if !self.is_writer() {
@@ -415,7 +412,7 @@ impl BrokerService {
         let prepared = search(&self.snapshot(), self.clock.now());
         self.execute(who, command, |b, now| {
             let prepared = prepared.map(|mut p| {
-                p.since = self.events_since(p.seen, b.events_applied);
+                p.set_since(self.events_since(p.seen(), b.events_applied));
                 p
             });
             f(b, now, prepared)

@@ -6,7 +6,7 @@ use crate::auth::Principal;
 use crate::broker_service::{BrokerService, ServiceError};
 use crate::http::{ApiError, RequestCtx, blocking, json_reply};
 use carefill_solver::broker::reports::fill_minutes;
-use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PackageStatus, PreparedSearch};
+use carefill_solver::broker::{Broker, BrokerError, BrokerEvent, PackageStatus, Prepared};
 use carefill_solver::format::{Issue, IssueCode};
 use std::sync::Arc;
 use warp::http::StatusCode;
@@ -102,18 +102,19 @@ where
 
 /// [`command`] whose candidate search `search` runs first on the readers'
 /// snapshot, outside the writer (see [`BrokerService::execute_prepared`]).
-pub(super) async fn command_prepared<S, F>(
+pub(super) async fn command_prepared<P, S, F>(
     ctx: &RequestCtx,
     name: &'static str,
     search: S,
     f: F,
 ) -> Result<Vec<BrokerEvent>, ApiError>
 where
-    S: FnOnce(&Broker, chrono::DateTime<chrono::Utc>) -> Option<PreparedSearch> + Send + 'static,
+    P: Prepared + Send + 'static,
+    S: FnOnce(&Broker, chrono::DateTime<chrono::Utc>) -> Option<P> + Send + 'static,
     F: FnOnce(
             &mut Broker,
             chrono::DateTime<chrono::Utc>,
-            Option<PreparedSearch>,
+            Option<P>,
         ) -> Result<Vec<BrokerEvent>, BrokerError>
         + Send
         + 'static,

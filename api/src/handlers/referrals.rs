@@ -2,7 +2,7 @@
 //! placements for a package, and referring straight to a chosen team.
 
 use super::access::BROKER_ROLES;
-use super::broker::{command, command_prepared, map_err, read};
+use super::broker::{command_prepared, map_err, read};
 use super::packages::package_json;
 use crate::broker_service::ServiceError;
 use crate::http::openapi::{Schemas, add};
@@ -12,6 +12,7 @@ use crate::http::{
 use carefill_solver::broker::{OfferStatus, OverrideReason, OverrideRequest, PackageStatus};
 use carefill_solver::format::{Issue, IssueCode, Package, ServiceUser, Tier, UnplacedReason};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -262,7 +263,20 @@ async fn refer_batch(ctx: RequestCtx) -> Result<Response, ApiError> {
         .into_iter()
         .map(|r| (r.package, r.service_user))
         .collect();
-    let events = command(&ctx, "refer_batch", move |b, now| b.refer_batch(pairs, now)).await?;
+    // The searches (most of a batch's work) run on the readers' snapshot,
+    // outside the writer; the writer re-checks only teams changed since.
+    let searched = Arc::new(pairs);
+    let to_refer = searched.clone();
+    let events = command_prepared(
+        &ctx,
+        "refer_batch",
+        move |b, now| b.prepare_batch(&searched, now),
+        move |b, now, prepared| {
+            let pairs = Arc::try_unwrap(to_refer).unwrap_or_else(|shared| (*shared).clone());
+            b.refer_batch_prepared(pairs, now, prepared)
+        },
+    )
+    .await?;
     let v = read(&ctx, move |b, _| {
         let packages = ids
             .iter()

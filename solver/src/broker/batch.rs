@@ -48,12 +48,31 @@ fn urgency_weight(u: Urgency) -> f64 {
     }
 }
 
+/// Candidate reports searched earlier (on a snapshot), by package, with the
+/// teams whose fit checks may have changed since (`None`: any may have).
+pub(crate) struct KnownReports {
+    pub changed: Option<super::candidates::Changed>,
+    pub reports: BTreeMap<String, CandidateReport>,
+}
+
 /// Allocates `packages` (already referred, open) together; emits offers or acceptances.
 pub(crate) fn allocate(
     broker: &mut Broker,
     packages: &[String],
     now: DateTime<Utc>,
     out: &mut Vec<BrokerEvent>,
+) -> BatchStats {
+    allocate_with(broker, packages, now, out, None)
+}
+
+/// [`allocate`] re-using `known` reports where it has them: each is made
+/// valid for this state ([`Broker::revalidated`]) instead of searched again.
+pub(crate) fn allocate_with(
+    broker: &mut Broker,
+    packages: &[String],
+    now: DateTime<Utc>,
+    out: &mut Vec<BrokerEvent>,
+    known: Option<KnownReports>,
 ) -> BatchStats {
     let inputs: Vec<(
         String,
@@ -76,11 +95,23 @@ pub(crate) fn allocate(
             ))
         })
         .collect();
+    let (changed, mut earlier) = known.map_or((None, BTreeMap::new()), |k| (k.changed, k.reports));
+    let earlier: Vec<Option<CandidateReport>> =
+        inputs.iter().map(|(id, ..)| earlier.remove(id)).collect();
     let reports: Vec<CandidateReport> = {
         let b: &Broker = broker;
         inputs
             .par_iter()
-            .map(|(_, p, u, order)| b.candidates_for_batch(p, u, order.clone()))
+            .zip(earlier)
+            .map(|((_, p, u, order), report)| {
+                let fresh = || b.candidates_for_batch(p, u, order.clone());
+                match report {
+                    Some(r) => {
+                        b.without_passed(b.revalidated(r, changed.as_ref(), p, u, now, fresh))
+                    }
+                    None => fresh(),
+                }
+            })
             .collect()
     };
     let mut stats = BatchStats {

@@ -49,7 +49,8 @@ pub struct Candidate {
 pub struct Exclusion {
     /// Provider id.
     pub provider: String,
-    /// Stable code: `not_on_framework`, `missing_skills`, `no_team_nearby`.
+    /// Stable code: `not_on_framework`, `missing_skills`, `no_team_nearby`,
+    /// `cared_for_by_own_team`.
     pub code: String,
     /// Explanation.
     pub message: String,
@@ -202,16 +203,24 @@ impl Broker {
         user: &crate::format::ServiceUser,
         order: Vec<Tier>,
     ) -> CandidateReport {
-        let passed = self
-            .packages
-            .get(&package.id)
-            .map(|r| r.passed_by.clone())
-            .unwrap_or_default();
+        self.without_passed(self.batch_search(package, user, order, self.now))
+    }
+
+    /// A batch allocation's search (the batch's own, wider, team limit) with
+    /// the frozen past up to `from`; providers passed by not yet left out
+    /// ([`Broker::without_passed`]).
+    pub(crate) fn batch_search(
+        &self,
+        package: &crate::format::Package,
+        user: &crate::format::ServiceUser,
+        order: Vec<Tier>,
+        from: Option<DateTime<Utc>>,
+    ) -> CandidateReport {
         let config = BrokerConfig {
             max_teams_checked: self.config.batch_max_teams_checked,
             ..self.config.clone()
         };
-        let mut r = candidates_in(
+        candidates_in(
             &self.roster,
             &self.index,
             &self.rotas,
@@ -219,9 +228,15 @@ impl Broker {
             package,
             user,
             order,
-            self.now,
-        );
-        r.fitting.retain(|c| !passed.contains(&c.provider));
+            from,
+        )
+    }
+
+    /// `r` without the teams of providers its package has already passed by.
+    pub(crate) fn without_passed(&self, mut r: CandidateReport) -> CandidateReport {
+        if let Some(rec) = self.packages.get(&r.package) {
+            r.fitting.retain(|c| !rec.passed_by.contains(&c.provider));
+        }
         r
     }
 }
@@ -453,6 +468,47 @@ pub struct PreparedSearch {
     pub since: Option<Vec<BrokerEvent>>,
 }
 
+/// A batch's candidate searches done on a snapshot (see [`PreparedSearch`]),
+/// one per referral brokered now, made valid by the writer team by team.
+#[derive(Debug, Clone)]
+pub struct PreparedBatch {
+    /// The snapshot's `events_applied`.
+    pub seen: u64,
+    /// The instant the searches were made at.
+    pub at: DateTime<Utc>,
+    /// Each package's batch search, by package id.
+    pub reports: BTreeMap<String, CandidateReport>,
+    /// The events the writer applied after the snapshot (as in [`PreparedSearch`]).
+    pub since: Option<Vec<BrokerEvent>>,
+}
+
+/// Work done on a snapshot that the writer re-validates with the events
+/// committed since (the service hands them over).
+pub trait Prepared {
+    /// The snapshot's `events_applied`.
+    fn seen(&self) -> u64;
+    /// Hands over the events applied after the snapshot (`None`: unknown).
+    fn set_since(&mut self, since: Option<Vec<BrokerEvent>>);
+}
+
+impl Prepared for PreparedSearch {
+    fn seen(&self) -> u64 {
+        self.seen
+    }
+    fn set_since(&mut self, since: Option<Vec<BrokerEvent>>) {
+        self.since = since;
+    }
+}
+
+impl Prepared for PreparedBatch {
+    fn seen(&self) -> u64 {
+        self.seen
+    }
+    fn set_since(&mut self, since: Option<Vec<BrokerEvent>>) {
+        self.since = since;
+    }
+}
+
 /// Which teams' fit checks an event may change.
 pub(crate) enum Touch {
     /// None (offers, money, alerts, delivery records).
@@ -461,6 +517,22 @@ pub(crate) enum Touch {
     Team(String),
     /// The roster, the policy or anything else: search again.
     Everything,
+}
+
+/// What may have changed for fit checks since a search ([`Broker::changed_since`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Changed {
+    /// Teams whose rota or people changed, or whose frozen past moved on.
+    pub teams: BTreeSet<String>,
+    /// When a minute passed: the window in which starting visits became past.
+    pub past_moved: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Whether a stop of `routes` starts inside `window` (bounds included).
+fn starts_within(routes: &[crate::format::Route], window: (DateTime<Utc>, DateTime<Utc>)) -> bool {
+    routes.iter().flat_map(|r| &r.stops).any(|s| {
+        super::horizon::instant(&s.start).is_some_and(|t| window.0 <= t && t <= window.1)
+    })
 }
 
 /// Whether fit checks at `a` and at `b` (not before `a`) see the same frozen
@@ -597,23 +669,41 @@ impl Broker {
         user: &ServiceUser,
         now: DateTime<Utc>,
     ) -> CandidateReport {
-        let fresh = || self.candidates_at(package, user, now);
-        if prepared.report.package != package.id
-            || prepared.seen > self.events_applied
-            || !same_frozen_past(prepared.at, now)
-        {
-            return fresh();
-        }
-        if prepared.seen == self.events_applied {
-            return prepared.report;
-        }
-        let Some(since) = prepared
-            .since
-            .as_ref()
-            .filter(|s| s.len() as u64 == self.events_applied - prepared.seen)
-        else {
-            return fresh();
+        let since = match &prepared.since {
+            Some(s) if s.len() as u64 == self.events_applied.wrapping_sub(prepared.seen) => {
+                Some(s.as_slice())
+            }
+            _ if prepared.seen == self.events_applied => Some(&[][..]),
+            _ => None,
         };
+        let changed = self.changed_since(prepared.seen, prepared.at, since, now);
+        self.revalidated(
+            prepared.report,
+            changed.as_ref(),
+            package,
+            user,
+            now,
+            || self.candidates_at(package, user, now),
+        )
+    }
+
+    /// What may have changed for fit checks between a snapshot that had
+    /// applied `seen` events at `at` and this state at `now`, given the events
+    /// applied since (`None`: unknown): the teams whose rota or people changed
+    /// and, when a minute passed, the teams with a visit starting meanwhile
+    /// (their frozen past moved on). `None` when anything may have: unknown
+    /// events, or the roster or policy changed.
+    pub(crate) fn changed_since(
+        &self,
+        seen: u64,
+        at: DateTime<Utc>,
+        since: Option<&[BrokerEvent]>,
+        now: DateTime<Utc>,
+    ) -> Option<Changed> {
+        if seen > self.events_applied || now < at {
+            return None;
+        }
+        let since = since.filter(|s| s.len() as u64 == self.events_applied - seen)?;
         let mut teams = BTreeSet::new();
         for e in since {
             match self.touches(e) {
@@ -621,17 +711,54 @@ impl Broker {
                 Touch::Team(t) => {
                     teams.insert(t);
                 }
-                Touch::Everything => return fresh(),
+                Touch::Everything => return None,
             }
         }
-        let r = prepared.report;
-        if teams.is_empty() {
+        let past_moved = (!same_frozen_past(at, now))
+            .then(|| (at - chrono::Duration::minutes(1), now + chrono::Duration::minutes(1)));
+        if let Some(window) = past_moved {
+            for (team, rota) in &self.rotas {
+                if starts_within(&rota.routes, window) {
+                    teams.insert(team.clone());
+                }
+            }
+        }
+        Some(Changed { teams, past_moved })
+    }
+
+    /// `report`, made on an earlier state, made valid for this one: the
+    /// candidates of `changed` teams fit-checked again, or `fresh()` when
+    /// everything may have changed (`None`) or the report is another package's.
+    pub(crate) fn revalidated(
+        &self,
+        report: CandidateReport,
+        changed: Option<&Changed>,
+        package: &Package,
+        user: &ServiceUser,
+        now: DateTime<Utc>,
+        fresh: impl FnOnce() -> CandidateReport,
+    ) -> CandidateReport {
+        let Some(changed) = changed.filter(|_| report.package == package.id) else {
+            return fresh();
+        };
+        let r = report;
+        // A fit that placed one of the package's visits in the minutes that
+        // passed would now plan it in the past.
+        let stale = |c: &Candidate| {
+            changed.teams.contains(&c.fit.team)
+                || changed.past_moved.is_some_and(|window| {
+                    c.outcome
+                        .as_ref()
+                        .is_some_and(|o| starts_within(&o.changed_routes, window))
+                })
+        };
+        if !r.fitting.iter().chain(&r.not_fitting).any(stale) {
             return r;
         }
         let mut checked: Vec<Candidate> = r.fitting.into_iter().chain(r.not_fitting).collect();
         checked
             .par_iter_mut()
-            .filter(|c| teams.contains(&c.fit.team))
+            .filter(|c| stale(c))
             .for_each(|c| {
                 if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
                     let outcome = fit_check(
@@ -734,6 +861,37 @@ pub(crate) fn shortlist(
                 provider.id.clone(),
                 "no_team_nearby".to_string(),
                 "no neighbourhood team of the provider covers the person's address".to_string(),
+            ));
+        }
+    }
+    // A person keeps one team: a new package of someone a team already cares
+    // for goes to that team only (when it could take it at all), since a
+    // team's rota and roster hold all of a person's visits. A broker who
+    // wants another provider arranges a transfer.
+    let own_team = ix
+        .user_pos
+        .get(&user.id)
+        .and_then(|&u| roster.service_users[u].team.as_ref())
+        .and_then(|t| ix.team_pos.get(t));
+    if let Some(&own) = own_team
+        && teams.iter().any(|&(_, ti, _)| ti == own)
+    {
+        let own_provider = roster.teams[own].provider.as_deref();
+        let mut others = BTreeSet::new();
+        teams.retain(|&(pi, ti, _)| {
+            if ti != own && Some(roster.providers[pi].id.as_str()) != own_provider {
+                others.insert(pi);
+            }
+            ti == own
+        });
+        for pi in others {
+            excluded.push((
+                roster.providers[pi].id.clone(),
+                "cared_for_by_own_team".to_string(),
+                format!(
+                    "the person is cared for by team {}, which takes their new packages",
+                    roster.teams[own].id
+                ),
             ));
         }
     }

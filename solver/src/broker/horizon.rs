@@ -156,7 +156,7 @@ pub fn week_to_date<'a>(
     worked
 }
 
-fn instant(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))

@@ -69,7 +69,9 @@ mod scenarios;
 #[cfg(test)]
 mod tests;
 
-pub use candidates::{Candidate, CandidateReport, PreparedSearch, TEAM_REACH_M};
+pub use candidates::{
+    Candidate, CandidateReport, Prepared, PreparedBatch, PreparedSearch, TEAM_REACH_M,
+};
 pub use config::{
     BrokerConfig, DamagesSharing, DeliveryPolicy, OfferMode, OfferWindows, VisitMonitoring,
 };

@@ -10,6 +10,7 @@ use super::{Broker, BrokerError, BrokerEvent};
 use crate::format::{ContractTerms, FrameworkStatus, Package, PlanningRequest, ServiceUser, Tier};
 use crate::model::Problem;
 use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 
 /// The fill clock starts when the referral was made (`referral_time`, e.g. the
@@ -341,6 +342,60 @@ impl Broker {
         referrals: Vec<(Package, ServiceUser)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.refer_batch_prepared(referrals, now, None)
+    }
+
+    /// The candidate searches a batch needs, done on this broker as a
+    /// snapshot before the command takes the writer (the slow part of a
+    /// batch); `None` when the batch is invalid (the writer says why).
+    /// Each person is searched as the batch's referrals will leave their
+    /// record (the last referral of a person wins, their team kept).
+    pub fn prepare_batch(
+        &self,
+        referrals: &[(Package, ServiceUser)],
+        now: DateTime<Utc>,
+    ) -> Option<super::PreparedBatch> {
+        let mut ids = BTreeSet::new();
+        for (p, u) in referrals {
+            self.validate_referral(p, u).ok()?;
+            if !ids.insert(p.id.as_str()) {
+                return None;
+            }
+        }
+        let mut people: std::collections::BTreeMap<&str, ServiceUser> = Default::default();
+        for (_, u) in referrals {
+            let mut stored = u.clone();
+            stored.team = (self.index.user_pos.get(&u.id))
+                .and_then(|&i| self.roster.service_users[i].team.clone());
+            people.insert(u.id.as_str(), stored);
+        }
+        let reports = referrals
+            .par_iter()
+            .filter(|(p, _)| self.brokering_date(p).is_none())
+            .map(|(p, u)| {
+                let user = &people[u.id.as_str()];
+                let report = self.batch_search(p, user, self.stage_order(p), Some(now));
+                (p.id.clone(), report)
+            })
+            .collect();
+        Some(super::PreparedBatch {
+            seen: self.events_applied,
+            at: now,
+            reports,
+            since: None,
+        })
+    }
+
+    /// [`Broker::refer_batch`] using searches prepared on a snapshot
+    /// ([`Broker::prepare_batch`]), each made valid for this state first: the
+    /// teams whose rota or people changed since (the batch's own referrals of
+    /// people a team knows included) are fit-checked again.
+    pub fn refer_batch_prepared(
+        &mut self,
+        referrals: Vec<(Package, ServiceUser)>,
+        now: DateTime<Utc>,
+        prepared: Option<super::PreparedBatch>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
         let mut ids = BTreeSet::new();
         for (i, (p, u)) in referrals.iter().enumerate() {
             // Issues name the referral in the batch: `$.referrals[i].package...`.
@@ -361,6 +416,16 @@ impl Broker {
             }
         }
         self.set_now(now);
+        let known = prepared.map(|p| {
+            let since = match &p.since {
+                Some(s) => Some(s.as_slice()),
+                None => (p.seen == self.events_applied).then_some(&[][..]),
+            };
+            super::batch::KnownReports {
+                changed: self.changed_since(p.seen, p.at, since, now),
+                reports: p.reports,
+            }
+        });
         let mut out = Vec::new();
         let mut order = Vec::new();
         let mut held = Vec::new();
@@ -382,10 +447,21 @@ impl Broker {
                 &mut out,
             );
         }
+        // The batch's own referrals of people a team knows change that team's checks.
+        let known = known.map(|mut k| {
+            if let Some(changed) = k.changed.as_mut() {
+                for e in &out {
+                    if let super::candidates::Touch::Team(t) = self.touches(e) {
+                        changed.teams.insert(t);
+                    }
+                }
+            }
+            k
+        });
         for (id, from) in held {
             self.schedule(&id, from, now, &mut out);
         }
-        super::batch::allocate(self, &order, now, &mut out);
+        super::batch::allocate_with(self, &order, now, &mut out, known);
         Ok(out)
     }
 
