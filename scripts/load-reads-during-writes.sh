@@ -9,6 +9,9 @@
 #   provider-failure  POST /v1/providers/{id}/status {"status":"failed"} for $PROVIDER, or else
 #                     the provider holding the most packages (GET …/impact?status=failed): every
 #                     package it holds is released and re-brokered together
+# $PROBE_AFTER seconds into the write (default 5; 0: none) one more command is sent, a single
+# referral (POST /v1/referrals), and its answer time printed: does the write hold up other
+# commands?
 # Prints the machine's load before each run. Needs wrk, jq, curl and python3.
 # Usage: scripts/load-reads-during-writes.sh   env: PORT=18182 DURATION=30s (make it outlast the
 #        write: the publication at its end is what a read could wait for) IDLE_DURATION=$DURATION
@@ -24,6 +27,7 @@ IDLE_DURATION=${IDLE_DURATION:-$DURATION}
 CONNS=${CONNS:-1}
 BATCH=${BATCH:-1000}
 WRITE=${WRITE:-batch}
+PROBE_AFTER=${PROBE_AFTER:-5}
 case "$WRITE" in
   batch | provider-failure) ;;
   *) echo "load: WRITE must be batch or provider-failure" >&2; exit 2 ;;
@@ -50,6 +54,8 @@ for i in range(n):
     out.append(r)
 json.dump({"referrals": out}, sys.stdout)
 PY
+jq -c '.referrals[2] | .package.id = "probe-0001" | .package.service_user = "probe-su-0001"
+  | .service_user.id = "probe-su-0001"' "$tmp/demo.json" >"$tmp/probe.json"
 cat >"$tmp/get.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
@@ -82,6 +88,12 @@ echo "== during $what: same wrk"
 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$tmp/get.lua" "$url" >"$tmp/wrk-during.txt" &
 wrk_pid=$!
 sleep 1
+if [ "$PROBE_AFTER" != 0 ]; then
+  (sleep "$PROBE_AFTER"
+   curl -s -o /dev/null -w '%{http_code} %{time_total}' "${auth[@]}" -X POST \
+     --data-binary @"$tmp/probe.json" "$base/v1/referrals" >"$tmp/probe.txt") &
+  probe_pid=$!
+fi
 start=$(date +%s.%N)
 status=$(curl -s -o "$tmp/write-answer.json" -w '%{http_code}' "${auth[@]}" -X POST \
   --data-binary @"$tmp/write.json" "$write_url")
@@ -89,3 +101,8 @@ end=$(date +%s.%N)
 wait "$wrk_pid"
 cat "$tmp/wrk-during.txt"
 echo "write: $what: HTTP $status in $(python3 -c "print(round($end - $start, 1))") s"
+if [ "$PROBE_AFTER" != 0 ]; then
+  wait "$probe_pid"
+  read -r probe_status probe_s <"$tmp/probe.txt" || true
+  echo "another command ${PROBE_AFTER} s into the write (POST /v1/referrals): HTTP $probe_status in $probe_s s"
+fi

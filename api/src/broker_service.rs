@@ -118,6 +118,10 @@ pub struct BrokerService {
     /// fit checks) runs: one thread fewer than the cores, so reads and
     /// recommendations always find a core free, however long the command.
     commands: rayon::ThreadPool,
+    /// Where a bulk search on the snapshot (a batch's fit checks) runs, one
+    /// thread fewer than the cores: single referrals' and recommendations'
+    /// searches, on the shared pool, do not queue behind it.
+    bulk_searches: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for BrokerService {
@@ -164,6 +168,11 @@ impl BrokerService {
             .thread_name(|i| format!("carefill-command-{i}"))
             .build()
             .map_err(|e| format!("command threads: {e}"))?;
+        let bulk_searches = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("carefill-bulk-search-{i}"))
+            .build()
+            .map_err(|e| format!("search threads: {e}"))?;
         Ok(BrokerService {
             reader: Snapshots::new(&broker),
             recent: Mutex::new(std::collections::VecDeque::new()),
@@ -176,6 +185,7 @@ impl BrokerService {
             live: crate::live::channel(),
             webhooks: Arc::new(webhooks),
             commands,
+            bulk_searches,
         })
     }
 
@@ -402,14 +412,56 @@ impl BrokerService {
     ) -> Result<Vec<BrokerEvent>, ServiceError>
     where
         P: Prepared + Send,
-        S: FnOnce(&Broker, DateTime<Utc>) -> Option<P>,
+        S: FnOnce(&Broker, DateTime<Utc>) -> Option<P> + Send,
+        F: FnOnce(&mut Broker, DateTime<Utc>, Option<P>) -> Result<Vec<BrokerEvent>, BrokerError>
+            + Send,
+    {
+        self.execute_searched(who, command, false, search, f)
+    }
+
+    /// [`Self::execute_prepared`] for a bulk search (a batch's): it runs on
+    /// its own threads, one fewer than the cores, so other commands' searches
+    /// and reads find a core and do not queue behind it.
+    pub fn execute_prepared_bulk<P, S, F>(
+        &self,
+        who: &str,
+        command: &str,
+        search: S,
+        f: F,
+    ) -> Result<Vec<BrokerEvent>, ServiceError>
+    where
+        P: Prepared + Send,
+        S: FnOnce(&Broker, DateTime<Utc>) -> Option<P> + Send,
+        F: FnOnce(&mut Broker, DateTime<Utc>, Option<P>) -> Result<Vec<BrokerEvent>, BrokerError>
+            + Send,
+    {
+        self.execute_searched(who, command, true, search, f)
+    }
+
+    fn execute_searched<P, S, F>(
+        &self,
+        who: &str,
+        command: &str,
+        bulk: bool,
+        search: S,
+        f: F,
+    ) -> Result<Vec<BrokerEvent>, ServiceError>
+    where
+        P: Prepared + Send,
+        S: FnOnce(&Broker, DateTime<Utc>) -> Option<P> + Send,
         F: FnOnce(&mut Broker, DateTime<Utc>, Option<P>) -> Result<Vec<BrokerEvent>, BrokerError>
             + Send,
     {
         if !self.is_writer() {
             return Err(ServiceError::ReadReplica);
         }
-        let prepared = search(&self.snapshot(), self.clock.now());
+        let (snapshot, now) = (self.snapshot(), self.clock.now());
+        let prepared = if bulk {
+            self.bulk_searches.install(|| search(&snapshot, now))
+        } else {
+            search(&snapshot, now)
+        };
+        drop(snapshot);
         self.execute(who, command, |b, now| {
             let prepared = prepared.map(|mut p| {
                 p.set_since(self.events_since(p.seen(), b.events_applied));

@@ -101,10 +101,12 @@ where
 }
 
 /// [`command`] whose candidate search `search` runs first on the readers'
-/// snapshot, outside the writer (see [`BrokerService::execute_prepared`]).
+/// snapshot, outside the writer (see [`BrokerService::execute_prepared`]);
+/// a `bulk` search (a batch's) on its own threads.
 pub(super) async fn command_prepared<P, S, F>(
     ctx: &RequestCtx,
     name: &'static str,
+    bulk: bool,
     search: S,
     f: F,
 ) -> Result<Vec<BrokerEvent>, ApiError>
@@ -125,8 +127,15 @@ where
         .map(|p| p.key_id.clone())
         .unwrap_or_else(|_| "anonymous".into());
     let s2 = svc.clone();
-    let events =
-        blocking(move || s2.execute_prepared(&who, name, search, f).map_err(map_err)).await?;
+    let events = blocking(move || {
+        if bulk {
+            s2.execute_prepared_bulk(&who, name, search, f)
+        } else {
+            s2.execute_prepared(&who, name, search, f)
+        }
+        .map_err(map_err)
+    })
+    .await?;
     observe(ctx, &svc, &events);
     Ok(events)
 }

@@ -240,6 +240,7 @@ async fn rebroker_package(ctx: RequestCtx) -> Result<Response, ApiError> {
     command_prepared(
         &ctx,
         "rebroker_package",
+        false,
         move |b, now| b.prepare_rebroker(&id3, now),
         move |b, now, prepared| b.rebroker_prepared(&id2, now, prepared),
     )

@@ -144,6 +144,7 @@ async fn refer(ctx: RequestCtx) -> Result<Response, ApiError> {
     command_prepared(
         &ctx,
         "refer",
+        false,
         move |b, now| b.prepare_referral(&package, &user, now),
         move |b, now, prepared| {
             b.refer_prepared(body.package, body.service_user, now, import, prepared)
@@ -270,6 +271,7 @@ async fn refer_batch(ctx: RequestCtx) -> Result<Response, ApiError> {
     let events = command_prepared(
         &ctx,
         "refer_batch",
+        true,
         move |b, now| b.prepare_batch(&searched, now),
         move |b, now, prepared| {
             let pairs = Arc::try_unwrap(to_refer).unwrap_or_else(|shared| (*shared).clone());
@@ -433,6 +435,7 @@ async fn apply_recommendation(ctx: RequestCtx) -> Result<Response, ApiError> {
     command_prepared(
         &ctx,
         "apply_recommendation",
+        false,
         move |b, now| b.prepare_direct(&package, &user, &team, now),
         move |b, now, prepared| {
             b.refer_to_prepared(

@@ -530,9 +530,10 @@ pub(crate) struct Changed {
 
 /// Whether a stop of `routes` starts inside `window` (bounds included).
 fn starts_within(routes: &[crate::format::Route], window: (DateTime<Utc>, DateTime<Utc>)) -> bool {
-    routes.iter().flat_map(|r| &r.stops).any(|s| {
-        super::horizon::instant(&s.start).is_some_and(|t| window.0 <= t && t <= window.1)
-    })
+    routes
+        .iter()
+        .flat_map(|r| &r.stops)
+        .any(|s| super::horizon::instant(&s.start).is_some_and(|t| window.0 <= t && t <= window.1))
 }
 
 /// Whether fit checks at `a` and at `b` (not before `a`) see the same frozen
@@ -714,8 +715,12 @@ impl Broker {
                 Touch::Everything => return None,
             }
         }
-        let past_moved = (!same_frozen_past(at, now))
-            .then(|| (at - chrono::Duration::minutes(1), now + chrono::Duration::minutes(1)));
+        let past_moved = (!same_frozen_past(at, now)).then(|| {
+            (
+                at - chrono::Duration::minutes(1),
+                now + chrono::Duration::minutes(1),
+            )
+        });
         if let Some(window) = past_moved {
             for (team, rota) in &self.rotas {
                 if starts_within(&rota.routes, window) {
@@ -756,24 +761,21 @@ impl Broker {
             return r;
         }
         let mut checked: Vec<Candidate> = r.fitting.into_iter().chain(r.not_fitting).collect();
-        checked
-            .par_iter_mut()
-            .filter(|c| stale(c))
-            .for_each(|c| {
-                if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
-                    let outcome = fit_check(
-                        &self.roster,
-                        &self.index,
-                        &self.rotas,
-                        ti,
-                        package,
-                        user,
-                        Some(now),
-                    );
-                    c.fit = outcome.summary.clone();
-                    c.outcome = Some(outcome);
-                }
-            });
+        checked.par_iter_mut().filter(|c| stale(c)).for_each(|c| {
+            if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
+                let outcome = fit_check(
+                    &self.roster,
+                    &self.index,
+                    &self.rotas,
+                    ti,
+                    package,
+                    user,
+                    Some(now),
+                );
+                c.fit = outcome.summary.clone();
+                c.outcome = Some(outcome);
+            }
+        });
         ordered(package, checked, r.stage_order, r.teams_checked, r.excluded)
     }
 }
