@@ -140,6 +140,7 @@ async fn policy_is_validated_versioned_replayed_and_recorded_on_packages() {
     // Every bad field is named, all at once; nothing changes.
     let mut bad = policy.clone();
     bad["top_slice_bp"] = json!(20_000);
+    bad["escalation_retry_backoff_max_min"] = json!(10);
     bad["windows"]["tier1_min"] = json!(0);
     bad["delivery"]["missed_after_min"] = json!(10);
     let (s, v) = e.call("PUT", "/v1/policy", Role::Admin, Some(&bad)).await;
@@ -154,6 +155,7 @@ async fn policy_is_validated_versioned_replayed_and_recorded_on_packages() {
         paths,
         [
             "$.top_slice_bp",
+            "$.escalation_retry_backoff_max_min",
             "$.windows.tier1_min",
             "$.delivery.missed_after_min"
         ]

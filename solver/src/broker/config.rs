@@ -142,6 +142,12 @@ pub struct BrokerConfig {
     /// broker for minutes at each tick. Retries with nothing changed since
     /// their last check cost nothing and are not counted.
     pub escalation_retries_per_tick: usize,
+    /// Backoff for packages no retry could place: each fruitless retry
+    /// doubles the wait before the next (`escalation_retry_min`, twice that,
+    /// four times, ...) up to this many minutes; 0 retries every
+    /// `escalation_retry_min` however long the package has waited. A county
+    /// with hundreds escalated for days spends its ticks on them otherwise.
+    pub escalation_retry_backoff_max_min: u32,
     /// Most teams fit-checked per package (nearest first), to bound latency.
     pub max_teams_checked: usize,
     /// Most teams fit-checked per package in a batch (hundreds of packages at
@@ -191,6 +197,7 @@ impl Default for BrokerConfig {
             block_before_spot: true,
             escalation_retry_min: 30,
             escalation_retries_per_tick: 40,
+            escalation_retry_backoff_max_min: 0,
             max_teams_checked: 16,
             batch_max_teams_checked: 12,
             // Two days: the visits someone could miss before a broker's next shift.
@@ -274,6 +281,17 @@ impl BrokerConfig {
         }
         if self.damages.amount_pence < 0 {
             bad("damages.amount_pence", "must not be negative".into());
+        }
+        if self.escalation_retry_backoff_max_min != 0
+            && self.escalation_retry_backoff_max_min < self.escalation_retry_min
+        {
+            bad(
+                "escalation_retry_backoff_max_min",
+                format!(
+                    "must be 0 (no backoff) or at least escalation_retry_min ({})",
+                    self.escalation_retry_min
+                ),
+            );
         }
         if self.escalation_retries_per_tick == 0 {
             bad("escalation_retries_per_tick", "must be at least 1".into());

@@ -53,6 +53,9 @@ pub struct PackageRecord {
     /// When an escalated package was last tried again.
     #[serde(default)]
     pub last_retry_at: Option<DateTime<Utc>>,
+    /// Retries in a row that could not place it (since it was last escalated).
+    #[serde(default)]
+    pub fruitless_retries: u32,
     /// Scheduled: the package starts beyond the horizon and is brokered from
     /// this local date (`YYYY-MM-DD`), when its start enters the look-ahead.
     #[serde(default)]
@@ -94,6 +97,7 @@ impl PackageRecord {
             previous_provider: None,
             area,
             last_retry_at: None,
+            fruitless_retries: 0,
             brokering_from: None,
             policy_version: 0,
             damages_from: None,

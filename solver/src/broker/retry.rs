@@ -213,6 +213,53 @@ mod tests {
         w.assert_consistent();
     }
 
+    /// With emergency cover suspended and every team full for a package, its
+    /// retries come 30, 60, 120 then every 120 minutes with a 120-minute
+    /// backoff cap, and every 30 minutes without one.
+    #[test]
+    fn fruitless_retries_back_off_up_to_the_cap() {
+        let gaps = |backoff: u32| {
+            let config = BrokerConfig {
+                escalation_retry_backoff_max_min: backoff,
+                ..BrokerConfig::default()
+            };
+            let mut w = world(11, config);
+            let mut t = t0();
+            for p in w.broker.roster.providers.clone() {
+                w.run(|b| b.set_provider_status(&p.id, FrameworkStatus::Suspended, Vec::new(), t));
+            }
+            let (p, u) = w.referrals[0].clone();
+            w.run(|b| b.refer(p.clone(), u, t));
+            assert_eq!(w.broker.packages[&p.id].status, PackageStatus::Escalated);
+            let escalated_at = t;
+            let mut at = Vec::new();
+            for _ in 0..(8 * 12) {
+                t += Duration::minutes(5);
+                let out = w.run(|b| Ok(b.tick(t)));
+                for e in &out {
+                    if let BrokerEvent::EscalationRetried {
+                        package, reopened, ..
+                    } = e
+                    {
+                        assert!(!reopened && package == &p.id);
+                        at.push(t);
+                    }
+                }
+            }
+            w.assert_consistent();
+            let mut last = escalated_at;
+            at.into_iter()
+                .map(|x| {
+                    let gap = (x - last).num_minutes();
+                    last = x;
+                    gap
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(gaps(120), vec![30, 60, 120, 120, 120]);
+        assert_eq!(gaps(0), vec![30; 16]);
+    }
+
     fn passed() -> BTreeSet<String> {
         ["p1".to_string()].into()
     }

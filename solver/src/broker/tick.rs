@@ -74,15 +74,24 @@ impl Broker {
         }
         // The later of the last retry and the last alert (a reopened package
         // may have been escalated again since); the longest waiting first.
+        let cap = Duration::minutes(i64::from(self.config.escalation_retry_backoff_max_min));
+        let wait = |fruitless: u32| {
+            if cap.is_zero() {
+                return every;
+            }
+            let doubled = every * 2_i32.saturating_pow(fruitless.min(20));
+            doubled.min(cap)
+        };
         let mut due: Vec<(Option<DateTime<Utc>>, String)> = self
             .packages
             .values()
             .filter(|r| r.status == PackageStatus::Escalated)
-            .map(|r| {
+            .filter_map(|r| {
                 let alerted = last_alert.get(r.package.id.as_str()).copied();
-                (r.last_retry_at.max(alerted), r.package.id.clone())
+                let last = r.last_retry_at.max(alerted);
+                last.is_none_or(|t| now - t >= wait(r.fruitless_retries))
+                    .then(|| (last, r.package.id.clone()))
             })
-            .filter(|(last, _)| last.is_none_or(|t| now - t >= every))
             .collect();
         due.sort();
         let mut budget = self.config.escalation_retries_per_tick;

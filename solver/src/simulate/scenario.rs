@@ -95,7 +95,8 @@ pub enum CountySpec {
 pub struct GenerateSpec {
     /// Generator seed (the county is the same for every simulation seed).
     pub seed: u64,
-    /// `small` (8 providers of one team) or `devon_like` (35 providers).
+    /// `small` (8 providers of one team), `devon_like` (35 providers) or
+    /// `devon_large` (40 providers, about 90 teams).
     pub size: CountySize,
     /// Search iterations per team rota when planning the first rotas.
     #[serde(default = "default_iterations")]
@@ -135,6 +136,10 @@ pub enum CountySize {
     /// 35 providers (6 Tier 1, 10 Tier 2, 12 Tier 3, 6 specialist, emergency cover),
     /// the 30-40 of Devon Cares.
     DevonLike,
+    /// 40 providers of about 90 teams (6 Tier 1 of 4-6 teams, 10 Tier 2 of 2-3,
+    /// 16 Tier 3 and 7 specialists of 1-2, emergency cover) over twice the
+    /// towns and villages: a county sized for ~3,000 referrals a month.
+    DevonLarge,
 }
 
 /// Seeds to run.

@@ -464,6 +464,9 @@ impl Broker {
             if reopened {
                 r.status = PackageStatus::Open;
                 r.stage = None;
+                r.fruitless_retries = 0;
+            } else {
+                r.fruitless_retries = r.fruitless_retries.saturating_add(1);
             }
             if ask_again {
                 r.passed_by.clear();
