@@ -143,7 +143,7 @@ impl Part<'_> {
 
     /// Inserts `pending` in order, each where it is cheapest; a linked visit
     /// whose partner is pending too goes in with it at a common start
-    /// ([`Part::insert_pair`]).
+    /// ([`Part::insert_pair`], where [`Part::pairs_together`]).
     pub(super) fn insert_in_order(&self, st: &mut State, pending: Vec<usize>) {
         let mut blocks = Vec::new();
         for (i, &v) in pending.iter().enumerate() {
@@ -152,6 +152,7 @@ impl Part<'_> {
             }
             if self.p.visits[v].carers_required == 1
                 && self.links_of.contains_key(&v)
+                && self.pairs_together()
                 && self
                     .unplaced_partner(st, v)
                     .is_some_and(|(_, w)| pending[i + 1..].contains(&w))
