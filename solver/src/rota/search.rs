@@ -30,6 +30,7 @@ mod double_handed;
 mod local;
 #[cfg(test)]
 mod local_tests;
+mod pair;
 mod part;
 mod person_first;
 mod pricing;

@@ -141,9 +141,25 @@ impl Part<'_> {
         });
     }
 
+    /// Inserts `pending` in order, each where it is cheapest; a linked visit
+    /// whose partner is pending too goes in with it at a common start
+    /// ([`Part::insert_pair`], where [`Part::pairs_together`]).
     pub(super) fn insert_in_order(&self, st: &mut State, pending: Vec<usize>) {
         let mut blocks = Vec::new();
-        for v in pending {
+        for (i, &v) in pending.iter().enumerate() {
+            if st.on.contains_key(&v) {
+                continue; // went in with its partner
+            }
+            if self.p.visits[v].carers_required == 1
+                && self.links_of.contains_key(&v)
+                && self.pairs_together()
+                && self
+                    .unplaced_partner(st, v)
+                    .is_some_and(|(_, w)| pending[i + 1..].contains(&w))
+                && self.insert_pair(st, v).is_some()
+            {
+                continue;
+            }
             if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
                 self.apply(st, v, ins);
             }

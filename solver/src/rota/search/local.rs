@@ -6,14 +6,17 @@
 //! - **or-opt**: move a segment of 1-3 visits elsewhere in its route (either way round);
 //! - **relocate**: move a visit into another shift's route;
 //! - **exchange**: swap two visits of different routes;
-//! - **2-opt\*** (cross): swap the tails of two routes.
+//! - **2-opt\*** (cross): swap the tails of two routes;
+//! - **pair relocation**: both visits of a link to new places at a new common
+//!   start (`pair`).
 //!
 //! Feasibility is the search's own: every changed route is re-timed by
 //! [`Part::simulate`] (time windows, anchored starts of double-handed, linked and
 //! pinned visits, breaks, shift end, capacity), and the carer-level rules
 //! (daily and weekly hours, continuity caps) are re-checked on the aggregated
 //! change. Anchored visits may be reordered within their route (their start is
-//! fixed, so partners stay synchronised) but never change carer; every other
+//! fixed, so partners stay synchronised) and change carer only at their start
+//! or together with their link partner (pair relocation); every other
 //! moved visit must be a candidate of its new shift. The cost change is exact:
 //! route-local costs, contract shortfall, distinct carers per person and the
 //! worst lateness (from each route's largest lateness).
@@ -24,26 +27,26 @@ use crate::rota::rules::{self, ChangeAt};
 use std::time::Instant;
 
 /// Smallest cost change counted as an improvement.
-const EPS: f64 = 1e-6;
+pub(super) const EPS: f64 = 1e-6;
 /// Longest segment moved by or-opt.
 const OR_OPT_MAX: usize = 3;
 /// Most improvement rounds in one call (each round tries every move type).
 const MAX_ROUNDS: usize = 50;
 
 /// A candidate change: new visit lists of some shifts, and visits changing shift.
-struct Change {
-    routes: Vec<(usize, Vec<usize>, Sched)>,
-    moved: Vec<(usize, usize, usize)>, // (visit, from shift, to shift)
+pub(super) struct Change {
+    pub(super) routes: Vec<(usize, Vec<usize>, Sched)>,
+    pub(super) moved: Vec<(usize, usize, usize)>, // (visit, from shift, to shift)
 }
 
 /// Shifts the local search works around (`None`: all).
-struct Focus(Option<Map<usize, ()>>);
+pub(super) struct Focus(Option<Map<usize, ()>>);
 
 impl Focus {
-    fn has(&self, s: usize) -> bool {
+    pub(super) fn has(&self, s: usize) -> bool {
         self.0.as_ref().is_none_or(|m| m.contains_key(&s))
     }
-    fn add(&mut self, shifts: impl IntoIterator<Item = usize>) {
+    pub(super) fn add(&mut self, shifts: impl IntoIterator<Item = usize>) {
         if let Some(m) = &mut self.0 {
             m.extend(shifts.into_iter().map(|s| (s, ())));
         }
@@ -72,6 +75,7 @@ impl Part<'_> {
             let mut round = false;
             round |= self.intra_moves(st, until, &mut focus);
             round |= self.relocate_moves(st, until, &mut focus);
+            round |= self.pair_moves(st, until, &mut focus);
             round |= self.exchange_moves(st, until, &mut focus);
             round |= self.cross_moves(st, until, &mut focus);
             improved |= round;
@@ -99,20 +103,20 @@ impl Part<'_> {
     }
 
     /// Re-times a route; an empty route is an unused shift.
-    fn retime(&self, st: &State, s: usize, route: &[usize]) -> Option<Sched> {
+    pub(super) fn retime(&self, st: &State, s: usize, route: &[usize]) -> Option<Sched> {
         if route.is_empty() {
             return Some(Sched::default());
         }
         self.simulate(s, route, &|w| st.fixed.get(&w).copied())
     }
 
-    fn old_local(st: &State, s: usize) -> f64 {
+    pub(super) fn old_local(st: &State, s: usize) -> f64 {
         st.scheds.get(&s).map_or(0.0, |x| x.local_cost)
     }
 
     /// Exact cost change of `ch` but for the worst-lateness term (which
     /// [`Part::try_change`] adds), or `None` if it breaks hours or continuity caps.
-    fn change_delta(&self, st: &State, ch: &Change) -> Option<f64> {
+    pub(super) fn change_delta(&self, st: &State, ch: &Change) -> Option<f64> {
         let p = self.p;
         let mut delta = 0.0;
         // Work per carer: day, week and total.
@@ -172,7 +176,7 @@ impl Part<'_> {
     }
 
     /// Applies a change (already known to be feasible).
-    fn commit(&self, st: &mut State, ch: Change) {
+    pub(super) fn commit(&self, st: &mut State, ch: Change) {
         let p = self.p;
         for (s, route, sched) in ch.routes {
             let old_work = st.scheds.get(&s).map_or(0, |x| x.work);

@@ -228,3 +228,159 @@ fn sequential_first_rota_on_a_big_fleet_starts_cheaper_than_hardest_first() {
     let (a, b) = (sequential.cost(&part), hardest.cost(&part));
     assert!(a < 0.9 * b, "sequential {a} against hardest-first {b}");
 }
+
+/// Mankowska layout: two caregivers qualified for both services, two
+/// single-service patients (nodes 1 and 2, long visits, wide windows) and a
+/// synchronised double service (node 3, due by time 10), every leg 1.
+const LATE_PAIR: &str = "nbNodes
+5
+nbVehi
+2
+nbServi
+2
+r
+0 0
+1 0
+1 0
+1 1
+0 0
+DS
+4
+a
+1 1
+1 1
+x
+0 1 2 3 0
+y
+0 0 0 0 0
+d
+0.0 1.0 1.0 1.0 0.0
+1.0 0.0 1.0 1.0 1.0
+1.0 1.0 0.0 1.0 1.0
+1.0 1.0 1.0 0.0 1.0
+0.0 1.0 1.0 1.0 0.0
+p
+0 0
+0 0
+50.0 0
+50.0 0
+50.0 0
+50.0 0
+10.0 10.0
+10.0 10.0
+0 0
+0 0
+mind
+0 0 0 0 0
+maxd
+0 0 0 0 0
+e
+0 0 0 0 0
+l
+1000 100 100 10 1000
+";
+
+#[test]
+fn a_late_synchronised_pair_moves_jointly_to_an_earlier_start() {
+    let inst = crate::benchmarks::load_mankowska("LATE_PAIR", LATE_PAIR).unwrap();
+    let p = &inst.problem;
+    let part = Part::new(
+        p,
+        (0..p.visits.len()).collect(),
+        (0..p.shifts.len()).collect(),
+    );
+    let id = |n: &str| p.visit_index[&format!("{n}@2026-01-05")];
+    let (q1, q2) = (id("patient1/service1"), id("patient2/service1"));
+    let (a, b) = (id("patient3/service1"), id("patient3/service2"));
+    assert_eq!(p.links.len(), 1);
+    // Each carer makes a long visit first, so the pair starts at 52 (due by 10).
+    // Every single-visit move keeps that start (it is anchored), and neither
+    // carer can take its partner's long visit as well: only moving both
+    // services to the front of their routes together removes the lateness.
+    let late = 5_200;
+    let pool = [(0, q1, a), (1, q2, b)].map(|(s, q, v)| PoolRoute {
+        shift: s,
+        stops: vec![(q, 100), (v, late)],
+        local_cost: 0.0,
+        work_min: 0,
+    });
+    let mut st = part.state_from_routes(&pool).unwrap();
+    assert_eq!(st.fixed.get(&a), Some(&late));
+    let before = st.cost(&part);
+    assert!(part.local_search(&mut st, far()));
+    assert_sound(&part, &st);
+    let (ta, tb) = (st.fixed[&a], st.fixed[&b]);
+    assert_eq!(ta, tb, "the pair stays synchronised");
+    assert_eq!(ta, 100, "the pair starts on arrival");
+    assert!(st.scheds.values().all(|s| s.max_late <= 0));
+    // Tardiness 2 x 42 and the worst 42, a third each: 42 less in all.
+    let after = st.cost(&part);
+    assert!(
+        (before - after - 4_200.0).abs() < 1e-6,
+        "{before} -> {after}"
+    );
+}
+
+/// Mankowska layout: one patient (node 1) needing service 1 and then service 2
+/// 5 to 30 later; caregiver 1 does service 1 only, caregiver 2 both.
+const GAP_PAIR: &str = "nbNodes
+3
+nbVehi
+2
+nbServi
+2
+r
+0 0
+1 1
+0 0
+DS
+2
+a
+1 0
+1 1
+x
+0 1 0
+y
+0 0 0
+d
+0.0 1.0 0.0
+1.0 0.0 1.0
+0.0 1.0 0.0
+p
+0 0
+0 0
+10.0 10.0
+10.0 10.0
+0 0
+0 0
+mind
+0 5 0
+maxd
+0 30 0
+e
+0 0 0
+l
+1000 100 1000
+";
+
+#[test]
+fn a_gap_pair_goes_to_one_carer_qualified_for_both_services() {
+    let inst = crate::benchmarks::load_mankowska("GAP_PAIR", GAP_PAIR).unwrap();
+    let p = &inst.problem;
+    let part = Part::new(
+        p,
+        (0..p.visits.len()).collect(),
+        (0..p.shifts.len()).collect(),
+    );
+    assert!(!p.links[0].distinct_carers);
+    let mut st = part.empty_state();
+    let all = st.unplaced.clone();
+    part.construct(&mut st, &all, 1, far(), false);
+    assert_sound(&part, &st);
+    // One trip instead of two: both services by caregiver 2, the second 10
+    // after the first (the first service's length, more than the 5 minimum gap).
+    let (a, b) = (p.links[0].first, p.links[0].then);
+    assert_eq!(st.on[&a].as_slice(), &[1]);
+    assert_eq!(st.on[&b].as_slice(), &[1]);
+    assert_eq!(st.fixed[&b] - st.fixed[&a], 1_000);
+}
