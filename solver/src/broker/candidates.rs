@@ -670,14 +670,7 @@ impl Broker {
         user: &ServiceUser,
         now: DateTime<Utc>,
     ) -> CandidateReport {
-        let since = match &prepared.since {
-            Some(s) if s.len() as u64 == self.events_applied.wrapping_sub(prepared.seen) => {
-                Some(s.as_slice())
-            }
-            _ if prepared.seen == self.events_applied => Some(&[][..]),
-            _ => None,
-        };
-        let changed = self.changed_since(prepared.seen, prepared.at, since, now);
+        let changed = self.changed_since(prepared.seen, prepared.at, &prepared.since, now);
         self.revalidated(
             prepared.report,
             changed.as_ref(),
@@ -698,13 +691,18 @@ impl Broker {
         &self,
         seen: u64,
         at: DateTime<Utc>,
-        since: Option<&[BrokerEvent]>,
+        since: &Option<Vec<BrokerEvent>>,
         now: DateTime<Utc>,
     ) -> Option<Changed> {
         if seen > self.events_applied || now < at {
             return None;
         }
-        let since = since.filter(|s| s.len() as u64 == self.events_applied - seen)?;
+        let missed = self.events_applied - seen;
+        let since = match since {
+            Some(s) if s.len() as u64 == missed => s.as_slice(),
+            _ if missed == 0 => &[],
+            _ => return None,
+        };
         let mut teams = BTreeSet::new();
         for e in since {
             match self.touches(e) {

@@ -416,15 +416,9 @@ impl Broker {
             }
         }
         self.set_now(now);
-        let known = prepared.map(|p| {
-            let since = match &p.since {
-                Some(s) => Some(s.as_slice()),
-                None => (p.seen == self.events_applied).then_some(&[][..]),
-            };
-            super::batch::KnownReports {
-                changed: self.changed_since(p.seen, p.at, since, now),
-                reports: p.reports,
-            }
+        let known = prepared.map(|p| super::batch::KnownReports {
+            changed: self.changed_since(p.seen, p.at, &p.since, now),
+            reports: p.reports,
         });
         let mut out = Vec::new();
         let mut order = Vec::new();
