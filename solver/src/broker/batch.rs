@@ -12,7 +12,6 @@
 //! against the rota as it is by then.
 
 use super::candidates::{Candidate, CandidateReport};
-use super::fit::fit_check;
 use super::records::PackageStatus;
 use super::{Broker, BrokerEvent};
 use crate::format::{Tier, Urgency};
@@ -174,15 +173,7 @@ pub(crate) fn allocate_with(
             let Some(&team) = scratch.index.team_pos.get(&c.fit.team) else {
                 continue;
             };
-            let fit = fit_check(
-                &scratch.roster,
-                &scratch.index,
-                &scratch.rotas,
-                team,
-                package,
-                user,
-                Some(now),
-            );
+            let fit = scratch.fit(team, package, user, Some(now));
             if !fit.summary.fits {
                 continue;
             }
@@ -270,15 +261,7 @@ impl Broker {
         let Some(&team) = self.index.team_pos.get(&o.team) else {
             return;
         };
-        let fit = fit_check(
-            &self.roster,
-            &self.index,
-            &self.rotas,
-            team,
-            package,
-            user,
-            self.now,
-        );
+        let fit = self.fit(team, package, user, self.now);
         if fit.summary.fits {
             self.reserve_team(
                 pkg,

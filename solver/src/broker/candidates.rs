@@ -264,15 +264,7 @@ impl Broker {
                 if !stage_order.contains(&provider.tier) || passed_by.contains(&provider.id) {
                     return None;
                 }
-                let outcome = fit_check(
-                    &self.roster,
-                    &self.index,
-                    &self.rotas,
-                    ti,
-                    package,
-                    user,
-                    self.now,
-                );
+                let outcome = self.fit(ti, package, user, self.now);
                 Some(candidate(provider, outcome, 0.0, pos))
             })
             .collect();
@@ -312,15 +304,7 @@ impl Broker {
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|(pos, &(pi, ti, d))| {
-                    let outcome = fit_check(
-                        &self.roster,
-                        &self.index,
-                        &self.rotas,
-                        ti,
-                        package,
-                        user,
-                        Some(now),
-                    );
+                    let outcome = self.fit(ti, package, user, Some(now));
                     (pos, candidate(provider(pi), outcome, d, pos))
                 })
                 .collect();
@@ -589,15 +573,7 @@ impl Broker {
             && let Some(&pi) = (self.roster.teams[ti].provider.as_ref())
                 .and_then(|p| self.index.provider_pos.get(p))
         {
-            let outcome = fit_check(
-                &self.roster,
-                &self.index,
-                &self.rotas,
-                ti,
-                package,
-                user,
-                Some(now),
-            );
+            let outcome = self.fit(ti, package, user, Some(now));
             let base = &self.roster.teams[ti].base;
             let d = great_circle_m((user.location.lat, user.location.lon), (base.lat, base.lon));
             let pos = r.fitting.len() + r.not_fitting.len();
@@ -761,15 +737,7 @@ impl Broker {
         let mut checked: Vec<Candidate> = r.fitting.into_iter().chain(r.not_fitting).collect();
         checked.par_iter_mut().filter(|c| stale(c)).for_each(|c| {
             if let Some(&ti) = self.index.team_pos.get(&c.fit.team) {
-                let outcome = fit_check(
-                    &self.roster,
-                    &self.index,
-                    &self.rotas,
-                    ti,
-                    package,
-                    user,
-                    Some(now),
-                );
+                let outcome = self.fit(ti, package, user, Some(now));
                 c.fit = outcome.summary.clone();
                 c.outcome = Some(outcome);
             }

@@ -327,6 +327,28 @@ fn paid_travel(p: &Problem, r: &PlannedRoute) -> i64 {
     }
 }
 
+impl super::Broker {
+    /// [`fit_check`] of `package` on team `team` of this broker's county,
+    /// with the frozen past up to `from`.
+    pub(crate) fn fit(
+        &self,
+        team: TeamIx,
+        package: &Package,
+        user: &ServiceUser,
+        from: Option<DateTime<Utc>>,
+    ) -> FitOutcome {
+        fit_check(
+            &self.roster,
+            &self.index,
+            &self.rotas,
+            team,
+            package,
+            user,
+            from,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

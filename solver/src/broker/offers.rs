@@ -3,7 +3,6 @@
 //! provider's accept or decline, and the money an acceptance moves.
 
 use super::candidates::{Candidate, CandidateReport, candidates_in};
-use super::fit::fit_check;
 use super::ledger::{COMMISSIONER, EntryKind, RISK_POOL, provider_account};
 use super::records::{Alert, DeclineReason, FitSummary, Offer, OfferStatus, PackageStatus};
 use super::{Broker, BrokerConfig, BrokerError, BrokerEvent, OfferMode};
@@ -212,15 +211,7 @@ impl Broker {
             let Some(&team) = self.index.team_pos.get(&c.fit.team) else {
                 return;
             };
-            let fit = fit_check(
-                &self.roster,
-                &self.index,
-                &self.rotas,
-                team,
-                &package,
-                &user,
-                Some(now),
-            );
+            let fit = self.fit(team, &package, &user, Some(now));
             if fit.summary.fits {
                 let offer = self.make_offer(&package, c, stage, now, out);
                 self.accept_with(&offer, fit.changed_routes, fit.summary, true, now, out);
@@ -372,15 +363,7 @@ impl Broker {
             .team_pos
             .get(&o.team)
             .ok_or_else(|| BrokerError::UnknownTeam(o.team.clone()))?;
-        let fit = fit_check(
-            &self.roster,
-            &self.index,
-            &self.rotas,
-            team,
-            &rec.package,
-            &user,
-            Some(now),
-        );
+        let fit = self.fit(team, &rec.package, &user, Some(now));
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {
                 team: o.team.clone(),

@@ -11,7 +11,6 @@
 
 use super::candidates::Candidate;
 use super::county::area_label;
-use super::fit::fit_check;
 use super::overrides::OverrideRequest;
 use super::records::{CarerTransfer, OfferStatus, OverrideReason, PackageStatus};
 use super::{Broker, BrokerError, BrokerEvent};
@@ -357,15 +356,7 @@ impl Broker {
         if pr.framework_status != FrameworkStatus::Active {
             return false;
         }
-        let fit = fit_check(
-            &self.roster,
-            &self.index,
-            &self.rotas,
-            ti,
-            &package,
-            &user,
-            Some(now),
-        );
+        let fit = self.fit(ti, &package, &user, Some(now));
         if !fit.summary.fits {
             return false;
         }

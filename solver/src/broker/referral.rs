@@ -4,7 +4,6 @@
 
 use super::candidates::Candidate;
 use super::county::area_label;
-use super::fit::fit_check;
 use super::records::{OfferStatus, PackageStatus};
 use super::{Broker, BrokerError, BrokerEvent};
 use crate::format::{ContractTerms, FrameworkStatus, Package, PlanningRequest, ServiceUser, Tier};
@@ -279,17 +278,7 @@ impl Broker {
             .chain(&report.not_fitting)
             .find(|c| c.fit.team == team)
             .and_then(|c| c.outcome.clone());
-        let fit = listed.unwrap_or_else(|| {
-            fit_check(
-                &self.roster,
-                &self.index,
-                &self.rotas,
-                ti,
-                &package,
-                &user,
-                Some(now),
-            )
-        });
+        let fit = listed.unwrap_or_else(|| self.fit(ti, &package, &user, Some(now)));
         if !fit.summary.fits {
             return Err(BrokerError::NoLongerFits {
                 team: team.to_string(),
