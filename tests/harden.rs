@@ -355,6 +355,145 @@ fn a_batch_searched_outside_the_writer_decides_as_one_searched_inside() {
     assert_eq!(got, expected);
 }
 
+/// A provider failure's re-brokering searched on a snapshot (the release
+/// applied to a copy) decides as the same failure searched inside the writer:
+/// with nothing in between, with a referral committed in between (its team
+/// checked again), and when minutes pass; every rota passes the checker.
+#[test]
+fn a_provider_failure_searched_outside_the_writer_decides_as_one_searched_inside() {
+    use carefill_solver::broker::BrokerEvent;
+    use carefill_solver::format::FrameworkStatus;
+    let now = t0();
+    let county = auto_accepting(12);
+    let base = Broker::new(
+        BrokerConfig::default(),
+        county.roster.clone(),
+        county.rotas.clone(),
+    )
+    .expect("broker");
+    // The provider whose teams care for the most people.
+    let mut people_by_provider = std::collections::BTreeMap::<String, usize>::new();
+    for u in &county.roster.service_users {
+        let provider = county
+            .roster
+            .teams
+            .iter()
+            .find(|t| Some(&t.id) == u.team.as_ref())
+            .and_then(|t| t.provider.clone());
+        if let Some(p) = provider {
+            *people_by_provider.entry(p).or_default() += 1;
+        }
+    }
+    let failing = people_by_provider
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(p, _)| p.clone())
+        .expect("a provider caring for people");
+    let fail = |b: &mut Broker, at| {
+        b.set_provider_status(&failing, FrameworkStatus::Failed, Vec::new(), at)
+            .expect("failure")
+    };
+
+    // Nothing in between.
+    let expected = fail(&mut base.clone(), now);
+    let prepared = base.prepare_provider_status(&failing, FrameworkStatus::Failed, &[], now);
+    let reports = prepared.as_ref().map_or(0, |p| p.batch.reports.len());
+    let released = expected
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::PackageReleased { .. }))
+        .count();
+    assert!(
+        released > 0 && reports == released,
+        "every released package searched on the snapshot: {reports} of {released}"
+    );
+    assert!(
+        expected
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::OfferAccepted { .. })),
+        "the re-brokering placed packages"
+    );
+    let mut outside = base.clone();
+    let got = outside
+        .set_provider_status_prepared(&failing, FrameworkStatus::Failed, Vec::new(), now, prepared)
+        .expect("failure");
+    assert_eq!(got, expected);
+    rotas_pass_the_checker(&outside);
+    // The writer used those searches (it did not search again): with every
+    // team's fit erased from them, the batch allocation offers nothing and
+    // each package goes through the cascade instead.
+    let mut erased = base
+        .prepare_provider_status(&failing, FrameworkStatus::Failed, &[], now)
+        .expect("prepared");
+    for r in erased.batch.reports.values_mut() {
+        r.not_fitting.append(&mut r.fitting);
+    }
+    let blind = base
+        .clone()
+        .set_provider_status_prepared(
+            &failing,
+            FrameworkStatus::Failed,
+            Vec::new(),
+            now,
+            Some(erased),
+        )
+        .expect("failure");
+    assert_ne!(
+        blind, expected,
+        "searches prepared on the snapshot decide the allocation"
+    );
+
+    // A referral committed between the search and the writer, placed on a
+    // team the searches had checked.
+    let prepared = base.prepare_provider_status(&failing, FrameworkStatus::Failed, &[], now);
+    let mut writer = base.clone();
+    let (p, u) = variant(&county.referrals[3].0, &county.referrals[3].1, "between", 1);
+    let between = writer.refer(p, u, now).expect("referral");
+    assert!(
+        between
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::OfferAccepted { .. })),
+        "the referral in between changed a team's rota"
+    );
+    let expected = fail(&mut writer.clone(), now);
+    let got = writer
+        .set_provider_status_prepared(
+            &failing,
+            FrameworkStatus::Failed,
+            Vec::new(),
+            now,
+            prepared.map(|mut p| {
+                p.batch.since = Some(between.clone());
+                p
+            }),
+        )
+        .expect("failure");
+    assert_eq!(got, expected);
+    rotas_pass_the_checker(&writer);
+
+    // Minutes pass while the searches run.
+    let later = now + chrono::Duration::minutes(3);
+    let prepared = base.prepare_provider_status(&failing, FrameworkStatus::Failed, &[], now);
+    let expected = fail(&mut base.clone(), later);
+    let mut outside = base.clone();
+    let got = outside
+        .set_provider_status_prepared(
+            &failing,
+            FrameworkStatus::Failed,
+            Vec::new(),
+            later,
+            prepared,
+        )
+        .expect("failure");
+    assert_eq!(got, expected);
+    rotas_pass_the_checker(&outside);
+
+    // A suspension releases nothing: there is nothing to prepare.
+    assert!(
+        base.prepare_provider_status(&failing, FrameworkStatus::Suspended, &[], now)
+            .is_none()
+    );
+}
+
 /// A service on a fresh SQLite file over `county`.
 fn service_over(county: &DemoCounty, name: &str) -> (Arc<BrokerService>, std::path::PathBuf) {
     let db = temp_db(name);

@@ -6,7 +6,7 @@
 //! read only their own.
 
 use super::access::{ADMIN_BROKER, PROVIDER_READ_ROLES};
-use super::broker::{command, read, same_id, saved_reply};
+use super::broker::{command, command_prepared, read, same_id, saved_reply};
 use crate::http::openapi::{Schemas, add};
 use crate::http::{Access, Answer, ApiError, Method, RequestCtx, RouteSpec, json_reply};
 use carefill_solver::broker::{Alert, Broker, BrokerEvent, CarerTransfer, EmergencyVisit};
@@ -261,9 +261,18 @@ async fn set_provider_status(ctx: RequestCtx) -> Result<Response, ApiError> {
     let provider = ctx.param("provider_id")?.to_string();
     let body: StatusBody = ctx.json()?;
     let p2 = provider.clone();
-    let events = command(&ctx, "set_provider_status", move |b, now| {
-        b.set_provider_status(&p2, body.status, body.transfers, now)
-    })
+    // A failure's re-brokering is searched on the readers' snapshot first
+    // (its own threads), so the writer holds only the allocation.
+    let (p3, status, transfers) = (provider.clone(), body.status, body.transfers.clone());
+    let events = command_prepared(
+        &ctx,
+        "set_provider_status",
+        true,
+        move |b, now| b.prepare_provider_status(&p3, status, &transfers, now),
+        move |b, now, prepared| {
+            b.set_provider_status_prepared(&p2, body.status, body.transfers, now, prepared)
+        },
+    )
     .await?;
     let released = events
         .iter()

@@ -54,17 +54,8 @@ pub(crate) struct KnownReports {
     pub reports: BTreeMap<String, CandidateReport>,
 }
 
-/// Allocates `packages` (already referred, open) together; emits offers or acceptances.
-pub(crate) fn allocate(
-    broker: &mut Broker,
-    packages: &[String],
-    now: DateTime<Utc>,
-    out: &mut Vec<BrokerEvent>,
-) -> BatchStats {
-    allocate_with(broker, packages, now, out, None)
-}
-
-/// [`allocate`] re-using `known` reports where it has them: each is made
+/// Allocates `packages` (already referred, open) together; emits offers or
+/// acceptances. Re-uses `known` reports where it has them: each is made
 /// valid for this state ([`Broker::revalidated`]) instead of searched again.
 pub(crate) fn allocate_with(
     broker: &mut Broker,

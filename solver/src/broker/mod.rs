@@ -82,6 +82,7 @@ pub use events::BrokerEvent;
 pub use horizon::{HorizonPolicy, RolledTeam, frozen_past_changes};
 pub use ledger::{EntryKind, Ledger, LedgerEntry};
 pub use overrides::OverrideRequest;
+pub use provider_failure::{PreparedRelease, ReleasedPackages};
 pub use records::{
     Alert, CarerTransfer, DeclineReason, EmergencyVisit, FitSummary, Offer, OfferOverride,
     OfferStatus, OverrideReason, PackageRecord, PackageStatus, TeamReplan, VisitMove,

@@ -16,6 +16,7 @@ use super::records::{CarerTransfer, OfferStatus, OverrideReason, PackageStatus};
 use super::{Broker, BrokerError, BrokerEvent};
 use crate::format::{ContractTerms, FrameworkStatus, Package, Rota, ServiceUser, Urgency};
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Carers of each visit pattern (`package/pattern`) of `package` on `rota`:
@@ -66,10 +67,126 @@ impl Broker {
         transfers: Vec<CarerTransfer>,
         now: DateTime<Utc>,
     ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.set_provider_status_prepared(provider, status, transfers, now, None)
+    }
+
+    /// The searches a provider failure's re-brokering needs, done on this
+    /// broker as a snapshot before the command takes the writer (for a large
+    /// provider, hundreds of packages each fit-checked against many teams):
+    /// the release is applied to a copy and the released packages searched
+    /// there. `None` when nothing is re-brokered or the command is invalid
+    /// (the writer says why).
+    pub fn prepare_provider_status(
+        &self,
+        provider: &str,
+        status: FrameworkStatus,
+        transfers: &[CarerTransfer],
+        now: DateTime<Utc>,
+    ) -> Option<PreparedRelease> {
+        if status != FrameworkStatus::Failed {
+            return None;
+        }
+        self.validate_status_change(provider, transfers).ok()?;
+        let mut copy = self.clone();
+        copy.set_now(now);
+        let mut out = Vec::new();
+        let release = copy.release(provider, status, transfers, now, &mut out);
+        if release.rebroker.is_empty() {
+            return None;
+        }
+        let reports = release
+            .rebroker
+            .par_iter()
+            .filter_map(|id| {
+                let rec = copy.packages.get(id)?;
+                let user = copy.service_user(&rec.package.service_user)?;
+                let order = copy.stage_order(&rec.package);
+                let report = copy.batch_search(&rec.package, user, order, Some(now));
+                Some((id.clone(), report))
+            })
+            .collect();
+        Some(PreparedRelease {
+            batch: super::PreparedBatch {
+                seen: self.events_applied,
+                at: now,
+                reports,
+                since: None,
+            },
+            released: release.fingerprint(&out),
+        })
+    }
+
+    /// [`Broker::set_provider_status`] re-brokering with searches prepared on
+    /// a snapshot ([`Broker::prepare_provider_status`]): used when this
+    /// broker releases the same packages with the same carers remembered, the
+    /// teams changed by events committed since fit-checked again; searched
+    /// here otherwise.
+    pub fn set_provider_status_prepared(
+        &mut self,
+        provider: &str,
+        status: FrameworkStatus,
+        transfers: Vec<CarerTransfer>,
+        now: DateTime<Utc>,
+        prepared: Option<PreparedRelease>,
+    ) -> Result<Vec<BrokerEvent>, BrokerError> {
+        self.validate_status_change(provider, &transfers)?;
+        self.set_now(now);
+        // What changed since the snapshot, read before this command's own events.
+        let known = prepared.map(|p| {
+            let b = p.batch;
+            let changed = self.changed_since(b.seen, b.at, &b.since, now);
+            (
+                p.released,
+                super::batch::KnownReports {
+                    changed,
+                    reports: b.reports,
+                },
+            )
+        });
+        let mut out = Vec::new();
+        let release = self.release(provider, status, &transfers, now, &mut out);
+        let known = known
+            .filter(|(released, _)| *released == release.fingerprint(&out))
+            .map(|(_, k)| k);
+        if !release.rebroker.is_empty() {
+            super::batch::allocate_with(self, &release.rebroker, now, &mut out, known);
+        }
+        // People whose packages no provider took at once keep their visits of
+        // the cover window, by emergency cover, until one does.
+        let mut planned = release.planned;
+        planned.sort();
+        planned.dedup();
+        let waiting: Vec<super::cover::ToCover<'_>> = planned
+            .iter()
+            .filter(|(v, _, _)| {
+                let pkg = crate::format::visit_package(v).unwrap_or_default();
+                self.packages
+                    .get(pkg)
+                    .is_some_and(|r| r.status != PackageStatus::Filled)
+            })
+            .map(|(visit, person, start)| super::cover::ToCover {
+                visit,
+                person,
+                start,
+            })
+            .collect();
+        self.interim_cover(&waiting, now, &mut out);
+        for pkg in release.affected {
+            self.advance(&pkg, now, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Why a status change cannot be made, before anything is changed.
+    fn validate_status_change(
+        &self,
+        provider: &str,
+        transfers: &[CarerTransfer],
+    ) -> Result<(), BrokerError> {
         if !self.index.provider_pos.contains_key(provider) {
             return Err(BrokerError::UnknownProvider(provider.to_string()));
         }
-        for t in &transfers {
+        for t in transfers {
             if !self.roster.carers.iter().any(|c| c.id == t.carer) {
                 return Err(BrokerError::UnknownCarer(t.carer.clone()));
             }
@@ -101,14 +218,27 @@ impl Broker {
                 )));
             }
         }
-        let mut out = Vec::new();
+        Ok(())
+    }
+
+    /// The status change itself, up to re-brokering: open offers withdrawn; a
+    /// failed provider's packages released and referred again, carers
+    /// transferred, and packages whose carers moved offered to that team.
+    fn release(
+        &mut self,
+        provider: &str,
+        status: FrameworkStatus,
+        transfers: &[CarerTransfer],
+        now: DateTime<Utc>,
+        out: &mut Vec<BrokerEvent>,
+    ) -> Release {
         self.emit(
             BrokerEvent::ProviderStatusChanged {
                 at: now,
                 provider: provider.to_string(),
                 status,
             },
-            &mut out,
+            out,
         );
         let mut affected = BTreeSet::new();
         if status != FrameworkStatus::Active {
@@ -125,7 +255,7 @@ impl Broker {
                         offer: id,
                         why: format!("provider_{}", format!("{status:?}").to_lowercase()),
                     },
-                    &mut out,
+                    out,
                 );
                 affected.insert(pkg);
             }
@@ -174,7 +304,7 @@ impl Broker {
                         team,
                         area,
                     },
-                    &mut out,
+                    out,
                 );
             }
             released.extend(held);
@@ -229,16 +359,16 @@ impl Broker {
                         known_carers: known,
                         former_carers: former,
                     },
-                    &mut out,
+                    out,
                 );
             }
-            for t in &transfers {
+            for t in transfers {
                 self.emit(
                     BrokerEvent::CarerTransferred {
                         at: now,
                         transfer: t.clone(),
                     },
-                    &mut out,
+                    out,
                 );
             }
         }
@@ -265,41 +395,19 @@ impl Broker {
                     previous_provider: Some(provider.to_string()),
                     received_at: None,
                 },
-                &mut out,
+                out,
             );
             rebroker.push(pkg.clone());
         }
         // The team that took a person's carers is asked first.
         if status == FrameworkStatus::Failed {
-            rebroker
-                .retain(|pkg| !self.offer_to_carers_team(pkg, provider, &transfers, now, &mut out));
+            rebroker.retain(|pkg| !self.offer_to_carers_team(pkg, provider, transfers, now, out));
         }
-        if !rebroker.is_empty() {
-            super::batch::allocate(self, &rebroker, now, &mut out);
+        Release {
+            rebroker,
+            planned,
+            affected,
         }
-        // People whose packages no provider took at once keep their visits of
-        // the cover window, by emergency cover, until one does.
-        planned.sort();
-        planned.dedup();
-        let waiting: Vec<super::cover::ToCover<'_>> = planned
-            .iter()
-            .filter(|(v, _, _)| {
-                let pkg = crate::format::visit_package(v).unwrap_or_default();
-                self.packages
-                    .get(pkg)
-                    .is_some_and(|r| r.status != PackageStatus::Filled)
-            })
-            .map(|(visit, person, start)| super::cover::ToCover {
-                visit,
-                person,
-                start,
-            })
-            .collect();
-        self.interim_cover(&waiting, now, &mut out);
-        for pkg in affected {
-            self.advance(&pkg, now, &mut out);
-        }
-        Ok(out)
     }
 
     /// Offers a released package to the team most of its former carers were
@@ -395,6 +503,64 @@ impl Broker {
         };
         self.offer_to(pkg, &c, pr.tier, now, out);
         true
+    }
+}
+
+/// What a status change left to re-broker ([`Broker::release`]).
+struct Release {
+    /// Released packages to allocate together, in package order.
+    rebroker: Vec<String>,
+    /// Their visits as planned (visit, person, start), for interim cover.
+    planned: Vec<(String, String, String)>,
+    /// Packages whose open offers were withdrawn.
+    affected: BTreeSet<String>,
+}
+
+/// The decisions of a release that searches depend on: which packages are
+/// re-brokered, and each released package's carers as remembered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasedPackages {
+    rebroker: Vec<String>,
+    carers: Vec<(String, Vec<String>, BTreeMap<String, Vec<String>>)>,
+}
+
+impl Release {
+    fn fingerprint(&self, events: &[BrokerEvent]) -> ReleasedPackages {
+        ReleasedPackages {
+            rebroker: self.rebroker.clone(),
+            carers: events
+                .iter()
+                .filter_map(|e| match e {
+                    BrokerEvent::PackageReleased {
+                        package,
+                        known_carers,
+                        former_carers,
+                        ..
+                    } => Some((package.clone(), known_carers.clone(), former_carers.clone())),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A provider failure's re-brokering searched on a snapshot
+/// ([`Broker::prepare_provider_status`]).
+#[derive(Debug, Clone)]
+pub struct PreparedRelease {
+    /// The released packages' searches, made on a copy after the release.
+    pub batch: super::PreparedBatch,
+    /// What the copy released; the writer uses the searches only when it
+    /// releases the same.
+    pub released: ReleasedPackages,
+}
+
+impl super::Prepared for PreparedRelease {
+    fn seen(&self) -> u64 {
+        self.batch.seen
+    }
+    fn set_since(&mut self, since: Option<Vec<BrokerEvent>>) {
+        self.batch.since = since;
     }
 }
 
