@@ -11,12 +11,13 @@
 #   SCENARIO: sim_policy_small (the small county, one week: minutes),
 #   sim_policy_comparison, sim_policy_winter, sim_policy_failure (the
 #   Devon-like county, 28 days: each (policy, seed) is minutes of CPU).
-# Needs a release build (it builds one if missing).
+# Needs a release build (it builds one if missing; CAREFILL_BIN=path uses that binary).
+# The joint summary covers every scenario directory in docs/simulation/, run now or before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-3}"
 shift || true
-bin=target/release/carefill
+bin=${CAREFILL_BIN:-target/release/carefill}
 if [[ ! -x $bin ]]; then
     cargo build --release -p carefill-api
 fi
@@ -35,13 +36,14 @@ done
 # One table of every scenario's summary, and the same as JSON.
 {
     echo "scenario,policy,metric,mean,lo,hi,n"
-    for s in "${scenarios[@]}"; do
-        tail -n +2 "$out/${s#sim_}/summary.csv" | sed "s/^/${s#sim_},/"
+    for f in "$out"/*/summary.csv; do
+        name=$(basename "$(dirname "$f")")
+        tail -n +2 "$f" | sed "s/^/$name,/"
     done
 } >"$out/summary.csv"
-python3 - "$out" "${scenarios[@]}" <<'EOF'
+python3 - "$out" <<'EOF'
 import csv, json, sys
-out, names = sys.argv[1], sys.argv[2:]
+out = sys.argv[1]
 rows = list(csv.DictReader(open(f"{out}/summary.csv")))
 def num(v):
     try:

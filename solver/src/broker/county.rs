@@ -139,6 +139,58 @@ impl RosterIndex {
         }
     }
 
+    /// A person added at the end of `roster.service_users` (no team yet):
+    /// the incremental form of [`Self::build_people`] for a referral.
+    pub fn person_added(&mut self, roster: &PlanningRequest) {
+        let i = roster.service_users.len() - 1;
+        let u = &roster.service_users[i];
+        self.user_pos.insert(u.id.clone(), UserIx(i));
+        if let Some(t) = &u.team {
+            self.users_of_team
+                .entry(t.clone())
+                .or_default()
+                .push(UserIx(i));
+        }
+    }
+
+    /// Person `user` moved from team `from` to their current team in the
+    /// roster, and a package of theirs was added at the end of
+    /// `roster.packages`: the incremental form of [`Self::build_people`] for
+    /// an accepted offer (each list kept in roster order, as a rebuild has it).
+    pub fn package_placed(&mut self, roster: &PlanningRequest, user: UserIx, from: Option<&str>) {
+        let to = roster.service_users[user].team.as_deref();
+        if from != to {
+            if let Some(list) = from.and_then(|t| self.users_of_team.get_mut(t)) {
+                list.retain(|&u| u != user);
+                if list.is_empty() {
+                    self.users_of_team.remove(from.unwrap_or_default());
+                }
+            }
+            if let Some(t) = to {
+                let list = self.users_of_team.entry(t.to_string()).or_default();
+                if let Err(at) = list.binary_search(&user) {
+                    list.insert(at, user);
+                }
+            }
+        }
+        let k = roster.packages.len() - 1;
+        self.packages_of_user
+            .entry(roster.packages[k].service_user.clone())
+            .or_default()
+            .push(PackageIx(k));
+    }
+
+    /// Whether the people lookups are what a rebuild from `roster` gives
+    /// (checked after incremental updates in debug builds).
+    pub fn people_match(&self, roster: &PlanningRequest) -> bool {
+        let mut fresh = RosterIndex::default();
+        fresh.build_people(roster);
+        fresh.carers_of_team == self.carers_of_team
+            && fresh.users_of_team == self.users_of_team
+            && fresh.user_pos == self.user_pos
+            && fresh.packages_of_user == self.packages_of_user
+    }
+
     /// The team's drawn area, if it has one.
     pub fn team_area(&self, team: TeamIx) -> Option<&MultiPolygon<f64>> {
         self.team_areas.get(team.0).and_then(Option::as_ref)

@@ -58,14 +58,16 @@ pub fn profile(size: CountySize) -> SizeProfile {
             users_per_carer: (2.0, 2.4),
             referrals: (0, 0),
         },
-        // The same kinds of provider, grown to about 90 teams over twice the
+        // The same kinds of provider, grown to about 150 teams over twice the
         // towns and villages: room for ~3,000 referrals a month (107 a day,
-        // packages of 7-42 days) once vacant carers are added.
+        // packages of 7-42 days: ~2,600 people in care at once) once vacant
+        // carers are added (a team holds at most 12 carers, so teams, not
+        // vacancies, set the county's room).
         CountySize::DevonLarge => SizeProfile {
             providers: vec![
-                provider_plan(Tier::Tier1, 6, (4, 6), 1.0),
-                provider_plan(Tier::Tier2, 10, (2, 3), 0.3),
-                provider_plan(Tier::Tier3, 16, (1, 2), 0.1),
+                provider_plan(Tier::Tier1, 6, (8, 11), 1.0),
+                provider_plan(Tier::Tier2, 10, (3, 5), 0.3),
+                provider_plan(Tier::Tier3, 16, (2, 3), 0.1),
                 provider_plan(Tier::Specialist, 7, (1, 2), 0.25),
                 provider_plan(Tier::EmergencyCover, 1, (1, 1), 1.0),
             ],

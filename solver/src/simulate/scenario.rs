@@ -96,7 +96,7 @@ pub struct GenerateSpec {
     /// Generator seed (the county is the same for every simulation seed).
     pub seed: u64,
     /// `small` (8 providers of one team), `devon_like` (35 providers) or
-    /// `devon_large` (40 providers, about 90 teams).
+    /// `devon_large` (40 providers, about 150 teams).
     pub size: CountySize,
     /// Search iterations per team rota when planning the first rotas.
     #[serde(default = "default_iterations")]

@@ -181,6 +181,7 @@ impl Broker {
             let mut u = service_user.clone();
             u.team = None;
             self.roster.service_users.push(u);
+            self.index.person_added(&self.roster);
         }
         self.packages.insert(
             package.id.clone(),
@@ -194,7 +195,8 @@ impl Broker {
                 ..PackageRecord::new(package.clone(), PackageStatus::Open, at, area.to_string())
             },
         );
-        self.refresh_people_index();
+        // Only a new person changes the people lookups (added above).
+        debug_assert!(self.index.people_match(&self.roster));
     }
 
     fn apply_stage_opened(&mut self, package: &str, stage: Tier) {
@@ -248,9 +250,10 @@ impl Broker {
         r.filled_tier = tier;
         r.stage = None;
         let package = r.package.clone();
-        if let Some(&u) = self.index.user_pos.get(&package.service_user) {
-            self.roster.service_users[u].team = Some(team.clone());
-        }
+        let user = self.index.user_pos.get(&package.service_user).copied();
+        let from = user.and_then(|u| {
+            std::mem::replace(&mut self.roster.service_users[u].team, Some(team.clone()))
+        });
         self.roster.packages.push(package);
         let rota = self.rotas.entry(team).or_insert_with(|| Rota {
             format: FORMAT_TAG.to_string(),
@@ -270,7 +273,11 @@ impl Broker {
         }
         rota.kpis = None;
         rota.stats = None;
-        self.refresh_people_index();
+        match user {
+            Some(u) => self.index.package_placed(&self.roster, u, from.as_deref()),
+            None => self.refresh_people_index(),
+        }
+        debug_assert!(self.index.people_match(&self.roster));
     }
 
     fn apply_offer_declined(
