@@ -14,12 +14,14 @@
 //! the commit fails, both copies are rebuilt from the store, so memory never
 //! runs ahead of the database.
 //!
-//! The slow part of a referral or a re-brokering (candidate search and fit
-//! checks) runs before the command takes the writer, on the readers' snapshot
-//! ([`BrokerService::execute_prepared`]); at commit the writer re-checks the
-//! teams whose rota changed in between (from the events committed since,
-//! kept in a short log), so two referrals racing for a team's last room
-//! cannot both be placed there.
+//! The slow part of a referral, a batch of referrals, an applied
+//! recommendation or a provider failure's re-brokering (candidate search and
+//! fit checks) runs before the command takes the writer, on the readers'
+//! snapshot ([`BrokerService::execute_prepared`]; a failure's release is
+//! applied to a copy of it first); at commit the writer re-checks the teams
+//! whose rota changed in between (from the events committed since, kept in a
+//! short log), so two referrals racing for a team's last room cannot both be
+//! placed there.
 //!
 //! Several processes may share one PostgreSQL database: the one holding the
 //! store's writer lease runs commands; the others are reader replicas that
