@@ -167,3 +167,52 @@ fn pair_pricing_matches_trying_every_start() {
     }
     assert!(compared >= 30, "{compared} pairs compared");
 }
+
+/// Regret recreate puts a ruined pair back together: both visits of every link
+/// are placed at starts within the link's offsets, and the checker accepts.
+#[test]
+fn regret_recreate_inserts_pairs_together() {
+    let mut together = 0;
+    for seed in 0..12 {
+        let text = random_instance(100 + seed, 8, 6);
+        let inst = load_mankowska("RANDOM", &text).unwrap();
+        let p = &inst.problem;
+        let part = Part::new(
+            p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        let mut st = part.empty_state();
+        let all = st.unplaced.clone();
+        let until = Instant::now() + Duration::from_secs(60);
+        part.construct(&mut st, &all, 1, until, false);
+        assert_sound(&part, &st);
+        // Ruin: every linked visit and two single visits, at most 15 (regret's limit).
+        let mut out: Vec<usize> = p.links.iter().flat_map(|k| [k.first, k.then]).collect();
+        let singles: Vec<usize> = (0..p.visits.len())
+            .filter(|v| !out.contains(v))
+            .take(2)
+            .collect();
+        out.extend(singles);
+        out.truncate(15);
+        for &v in &out {
+            if st.on.contains_key(&v) {
+                assert!(part.remove(&mut st, v));
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        part.recreate(&mut st, &out, &mut rng, true);
+        assert_sound(&part, &st);
+        for k in &p.links {
+            if let (Some(&ta), Some(&tb)) = (st.fixed.get(&k.first), st.fixed.get(&k.then)) {
+                assert!(st.on.contains_key(&k.first) && st.on.contains_key(&k.then));
+                assert!(
+                    (k.min_offset..=k.max_offset).contains(&(tb - ta)),
+                    "{seed}: {ta} {tb}"
+                );
+                together += usize::from(k.min_offset == 0 && k.max_offset == 0 && ta == tb);
+            }
+        }
+    }
+    assert!(together >= 10, "{together} synchronised pairs placed");
+}
