@@ -17,7 +17,22 @@ impl Part<'_> {
     pub fn recreate(&self, st: &mut State, order: &[usize], rng: &mut ChaCha8Rng, regret: bool) {
         let mut pending: Vec<usize> = order.to_vec();
         if regret && pending.len() <= REGRET_MAX {
-            self.regret_insert(st, pending);
+            // Regret-1-ish: place the visit with the fewest cheap options first.
+            while !pending.is_empty() {
+                let mut pick: Option<(f64, usize, Insertion)> = None;
+                let mut blocks = Vec::new();
+                for (i, &v) in pending.iter().enumerate() {
+                    if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
+                        let key = ins.cost - unplaced_penalty(self.p, v);
+                        if pick.as_ref().is_none_or(|x| key < x.0) {
+                            pick = Some((key, i, ins));
+                        }
+                    }
+                }
+                let Some((_, i, ins)) = pick else { break };
+                let v = pending.swap_remove(i);
+                self.apply(st, v, ins);
+            }
             return;
         }
         // Insertion order matters as much as the ruin (SISR): vary it. Double-handed
@@ -47,59 +62,6 @@ impl Part<'_> {
             }
         }
         self.insert_in_order(st, pending);
-    }
-
-    /// Regret-1-ish: the visit whose insertion saves most goes in first. A
-    /// linked visit whose partner is pending too is priced with it, as one
-    /// insertion of both at a common start ([`Part::insert_pair`], where
-    /// [`Part::pairs_together`]); if no common start fits, each goes alone.
-    fn regret_insert(&self, st: &mut State, mut pending: Vec<usize>) {
-        let p = self.p;
-        let mut blocks = Vec::new();
-        while !pending.is_empty() {
-            // Key, index in `pending`, and the insertion (none for a pair).
-            let mut pick: Option<(f64, usize, Option<Insertion>)> = None;
-            for (i, &v) in pending.iter().enumerate() {
-                let together = self.pairs_together()
-                    && self.links_of.contains_key(&v)
-                    && p.visits[v].carers_required == 1;
-                if let Some((l, w)) = together
-                    .then(|| self.unplaced_partner(st, v))
-                    .flatten()
-                    .filter(|(_, w)| pending.contains(w))
-                {
-                    if p.links[l].then == v {
-                        continue; // priced with its partner
-                    }
-                    if let Some(est) = self.pair_insertion_cost(st, l) {
-                        let key = est - unplaced_penalty(p, v) - unplaced_penalty(p, w);
-                        if pick.as_ref().is_none_or(|x| key < x.0) {
-                            pick = Some((key, i, None));
-                        }
-                        continue;
-                    }
-                }
-                if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
-                    let key = ins.cost - unplaced_penalty(p, v);
-                    if pick.as_ref().is_none_or(|x| key < x.0) {
-                        pick = Some((key, i, Some(ins)));
-                    }
-                }
-            }
-            let Some((_, i, ins)) = pick else { break };
-            let v = pending.swap_remove(i);
-            match ins {
-                Some(ins) => self.apply(st, v, ins),
-                None => {
-                    if let Some(w) = self.insert_pair(st, v) {
-                        pending.retain(|&x| x != w);
-                    } else if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
-                        // The full pricing disagreed with the estimate: `v` alone.
-                        self.apply(st, v, ins);
-                    }
-                }
-            }
-        }
     }
 
     /// The first rota: `order` inserted greedily, hardest first (a random order can

@@ -380,7 +380,7 @@ impl Part<'_> {
     /// [`Part::price_pair`] the long way, every start against every place on
     /// both sides: the reference the pricing is tested against.
     #[cfg(test)]
-    fn price_pair_every_start(
+    pub(super) fn price_pair_every_start(
         &self,
         w: &Without,
         l: usize,
@@ -694,19 +694,6 @@ impl Part<'_> {
             link.first
         };
         (one(w) && self.visit_row.get(w).is_some_and(|&r| r != u32::MAX)).then_some((l, w))
-    }
-
-    /// The estimated cost of inserting link `l`'s two pending visits together
-    /// at their cheapest common start, as [`Part::insert_pair`] would; `None`
-    /// if no common start fits.
-    pub(super) fn pair_insertion_cost(&self, st: &State, l: usize) -> Option<f64> {
-        let without = Without {
-            st,
-            reduced: Vec::new(),
-        };
-        self.price_pair(&without, l, 0.0, f64::INFINITY)
-            .last()
-            .map(|x| x.0)
     }
 
     /// Inserts `v` together with its unplaced link partner (see
