@@ -380,7 +380,7 @@ impl Part<'_> {
     /// [`Part::price_pair`] the long way, every start against every place on
     /// both sides: the reference the pricing is tested against.
     #[cfg(test)]
-    pub(super) fn price_pair_every_start(
+    fn price_pair_every_start(
         &self,
         w: &Without,
         l: usize,
