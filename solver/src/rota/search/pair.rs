@@ -26,6 +26,10 @@ use crate::model::Minute;
 use crate::rota::objective::lateness_cost;
 use std::time::Instant;
 
+#[cfg(test)]
+#[path = "pair_tests.rs"]
+mod tests;
+
 /// One place for one visit of the pair: shift, carer, position, earliest start
 /// there, and the time-free cost change (legs, carer-visit cost, shift use,
 /// and the carer-level terms: contract shortfall, a new carer for the person).
@@ -56,6 +60,54 @@ impl Without<'_> {
                 self.st.scheds.get(&s),
             ),
         }
+    }
+}
+
+/// One visit's places for the pair pricing, with what each cost at the start
+/// it was last priced at: a lower bound at any later start (see
+/// [`Part::price_pair`]), infinite once the place could not take a start.
+struct Side {
+    slots: Vec<Slot>,
+    floor: Vec<f64>,
+    at: Vec<Minute>,
+}
+
+impl Side {
+    fn new(slots: Vec<Slot>) -> Self {
+        Side {
+            floor: slots.iter().map(|x| x.legs).collect(),
+            at: vec![Minute::MIN; slots.len()],
+            slots,
+        }
+    }
+
+    fn min_legs(&self) -> f64 {
+        self.slots
+            .iter()
+            .map(|x| x.legs)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// A lower bound on place `i`'s cost at a start no earlier than any it was
+    /// priced at, where the visit's own lateness there is `own`.
+    fn floor(&self, i: usize, own: f64) -> f64 {
+        self.floor[i].max(self.slots[i].legs + own)
+    }
+
+    /// Place `i`'s cost for `v` starting at `t` (no earlier than any start it
+    /// was priced at before); `None` if it cannot take it.
+    fn price(&mut self, part: &Part, w: &Without, i: usize, v: usize, t: Minute) -> Option<f64> {
+        if self.floor[i] == f64::INFINITY {
+            return None;
+        }
+        if self.at[i] == t {
+            return Some(self.floor[i]);
+        }
+        debug_assert!(t >= self.at[i]);
+        let c = part.fixed_insert_cost(w, &self.slots[i], v, t);
+        self.floor[i] = c.unwrap_or(f64::INFINITY);
+        self.at[i] = t;
+        c
     }
 }
 
@@ -106,34 +158,12 @@ impl Part<'_> {
 
     /// Best joint relocation of link `l`'s pair; applies it if it improves.
     fn move_pair(&self, st: &mut State, l: usize, focus: &mut Focus) -> bool {
-        let p = self.p;
-        let link = &p.links[l];
+        let link = &self.p.links[l];
         let (a, b) = (link.first, link.then);
         let (sa, sb) = (st.on[&a][0], st.on[&b][0]);
-        let mut reduced = Vec::with_capacity(2);
-        let mut gain = 0.0;
-        for s in [sa, sb] {
-            if reduced
-                .iter()
-                .any(|r: &(usize, Vec<usize>, Sched)| r.0 == s)
-            {
-                continue;
-            }
-            let route: Vec<usize> = st.routes[&s]
-                .iter()
-                .copied()
-                .filter(|&x| x != a && x != b)
-                .collect();
-            let Some(sc) = self.retime(st, s, &route) else {
-                return false;
-            };
-            gain += Self::old_local(st, s) - sc.local_cost;
-            reduced.push((s, route, sc));
-        }
-        // The worst-lateness term can fall at most to what the routes without the pair leave.
-        let late: Vec<(usize, Minute)> = reduced.iter().map(|r| (r.0, r.2.max_late)).collect();
-        let late_floor = self.worst_late_delta(st, &late);
-        let without = Without { st, reduced };
+        let Some((without, gain, late_floor)) = self.without_pair(st, l) else {
+            return false;
+        };
         let mut found = self.price_pair(&without, l, gain, -EPS - late_floor);
         let Without { reduced, .. } = without;
         // Best first; a change whose full timing disagrees with its price falls to the next.
@@ -151,10 +181,212 @@ impl Part<'_> {
         false
     }
 
+    /// The routes of link `l`'s placed pair without it, re-timed; what that
+    /// saves; and the least the worst-lateness term can change by.
+    fn without_pair<'s>(&self, st: &'s State, l: usize) -> Option<(Without<'s>, f64, f64)> {
+        let link = &self.p.links[l];
+        let (a, b) = (link.first, link.then);
+        let (sa, sb) = (st.on[&a][0], st.on[&b][0]);
+        let mut reduced = Vec::with_capacity(2);
+        let mut gain = 0.0;
+        for s in [sa, sb] {
+            if reduced
+                .iter()
+                .any(|r: &(usize, Vec<usize>, Sched)| r.0 == s)
+            {
+                continue;
+            }
+            let route: Vec<usize> = st.routes[&s]
+                .iter()
+                .copied()
+                .filter(|&x| x != a && x != b)
+                .collect();
+            let sc = self.retime(st, s, &route)?;
+            gain += Self::old_local(st, s) - sc.local_cost;
+            reduced.push((s, route, sc));
+        }
+        // The worst-lateness term can fall at most to what the routes without the pair leave.
+        let late: Vec<(usize, Minute)> = reduced.iter().map(|r| (r.0, r.2.max_late)).collect();
+        let late_floor = self.worst_late_delta(st, &late);
+        Some((Without { st, reduced }, gain, late_floor))
+    }
+
     /// Prices putting link `l`'s pair into the routes `w` shows, against `gain`
     /// (what taking the pair out saved): every change whose estimated cost change
     /// beats `bar` and each one found before it, best last.
+    ///
+    /// A place's cost only grows with the start it is given (its own lateness,
+    /// the stops it pushes), and a place that cannot take a start cannot take a
+    /// later one. So a pair of places is cheapest at the earliest start both
+    /// allow, when the later of the two becomes reachable: each start is priced
+    /// only for the places first reachable there, against the other side's
+    /// places, whose cost at the start they were last priced at bounds them
+    /// from below and spares most of them.
     fn price_pair(&self, w: &Without, l: usize, gain: f64, mut bar: f64) -> Vec<Placed> {
+        let p = self.p;
+        let link = &p.links[l];
+        let (a, b) = (link.first, link.then);
+        let (va, vb) = (&p.visits[a], &p.visits[b]);
+        let (lo_b, hi_b) = (link.min_offset, link.max_offset);
+        let mut side_a = Side::new(self.pair_slots(w, a));
+        let mut side_b = Side::new(self.pair_slots(w, b));
+        let (min_a, mut min_b) = (side_a.min_legs(), side_b.min_legs());
+        if !link.distinct_carers {
+            // `b` right after `a` adds at most its legs beside `a` (no less than 0).
+            min_b = min_b.min(0.0);
+        }
+        let mut found: Vec<Placed> = Vec::new();
+        if min_a + min_b - gain >= bar {
+            return found;
+        }
+        // When each place is first reachable, as a start of `a`.
+        let t_min = va.earliest_start.max(vb.earliest_start - hi_b);
+        let due_a: Vec<Minute> = side_a.slots.iter().map(|x| x.earliest.max(t_min)).collect();
+        let due_b: Vec<Minute> = side_b
+            .slots
+            .iter()
+            .map(|x| (x.earliest - hi_b).max(t_min))
+            .collect();
+        let mut times: Vec<Minute> = due_a.iter().chain(&due_b).copied().collect();
+        times.retain(|&t| {
+            t <= va.latest_start + self.tolerance && t + lo_b <= vb.latest_start + self.tolerance
+        });
+        times.sort_unstable();
+        times.dedup();
+        let takes_b = self.candidates.get(&b).map_or(&[][..], Vec::as_slice);
+        let mut priced_a: Vec<(f64, usize)> = Vec::new(); // cost, slot
+        let mut priced_b: Vec<(f64, usize, Minute)> = Vec::new(); // cost, slot, start of `b`
+        let mut rest: Vec<(f64, usize)> = Vec::new();
+        for &t in &times {
+            let tb0 = t + lo_b;
+            let own_a = lateness_cost(p, t - va.latest_start);
+            let own_b = lateness_cost(p, tb0.max(vb.earliest_start) - vb.latest_start);
+            // Lateness only grows with `t`, so no later start can do better either.
+            if min_a + own_a + min_b + own_b - gain >= bar {
+                break;
+            }
+            let start_b = |x: &Slot| tb0.max(x.earliest);
+            // The places first reachable at `t`, priced.
+            priced_a.clear();
+            priced_b.clear();
+            for i in (0..due_a.len()).filter(|&i| due_a[i] == t) {
+                if let Some(c) = side_a.price(self, w, i, a, t) {
+                    priced_a.push((c, i));
+                }
+            }
+            for j in (0..due_b.len()).filter(|&j| due_b[j] == t) {
+                let tb = start_b(&side_b.slots[j]);
+                if tb <= t + hi_b
+                    && let Some(c) = side_b.price(self, w, j, b, tb)
+                {
+                    priced_b.push((c, j, tb));
+                }
+            }
+            let new_a = priced_a.len();
+            let new_b = priced_b.len();
+            let cheapest = |v: &[(f64, usize)]| v.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            let new_a_min = cheapest(&priced_a);
+            let new_b_min = priced_b.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            // The places reachable before, where a new place on the other side
+            // could make a pair that beats `bar`: lower bound first.
+            if new_b_min < f64::INFINITY {
+                rest.clear();
+                for i in (0..due_a.len()).filter(|&i| due_a[i] < t) {
+                    let lb = side_a.floor(i, own_a);
+                    if lb + new_b_min - gain < bar {
+                        rest.push((lb, i));
+                    }
+                }
+                rest.sort_by(|x, y| x.0.total_cmp(&y.0));
+                for &(lb, i) in &rest {
+                    if lb + new_b_min - gain >= bar {
+                        break;
+                    }
+                    if let Some(c) = side_a.price(self, w, i, a, t) {
+                        priced_a.push((c, i));
+                    }
+                }
+            }
+            if new_a_min < f64::INFINITY {
+                rest.clear();
+                for j in (0..due_b.len()).filter(|&j| due_b[j] < t) {
+                    let tb = start_b(&side_b.slots[j]);
+                    let lb = side_b.floor(j, lateness_cost(p, tb - vb.latest_start));
+                    if lb + new_a_min - gain < bar {
+                        rest.push((lb, j));
+                    }
+                }
+                rest.sort_by(|x, y| x.0.total_cmp(&y.0));
+                for &(lb, j) in &rest {
+                    if lb + new_a_min - gain >= bar {
+                        break;
+                    }
+                    let tb = start_b(&side_b.slots[j]);
+                    if let Some(c) = side_b.price(self, w, j, b, tb) {
+                        priced_b.push((c, j, tb));
+                    }
+                }
+            }
+            if !link.distinct_carers {
+                // Both by one carer, `b` right after `a` (the two services of a
+                // visit with a gap between them: no travel in between).
+                for &(_, i) in &priced_a[..new_a] {
+                    let x = &side_a.slots[i];
+                    if !takes_b.contains(&x.shift) {
+                        continue;
+                    }
+                    let ready = t + va.duration + self.travel(x.carer, va.location, vb.location);
+                    let tb = ready.max(tb0).max(vb.earliest_start);
+                    if tb > t + hi_b || x.legs + own_a - gain >= bar {
+                        continue;
+                    }
+                    if let Some(c) = self.fixed_block_cost(w, x, a, t, Some((b, tb)))
+                        && c - gain < bar
+                    {
+                        bar = c - gain;
+                        found.push((bar, [(x.shift, x.pos, t), (x.shift, x.pos + 1, tb)]));
+                    }
+                }
+            }
+            if new_b == 0 && new_a == 0 {
+                continue;
+            }
+            priced_a.sort_by(|x, y| x.0.total_cmp(&y.0));
+            priced_b.sort_by(|x, y| x.0.total_cmp(&y.0));
+            // The cheapest compatible pair: different shifts, different carers when the link says so.
+            for &(ca, i) in &priced_a {
+                if ca + priced_b.first().map_or(f64::INFINITY, |y| y.0) - gain >= bar {
+                    break;
+                }
+                let x = &side_a.slots[i];
+                for &(cb, j, tb) in &priced_b {
+                    let est = ca + cb - gain;
+                    if est >= bar {
+                        break;
+                    }
+                    let y = &side_b.slots[j];
+                    if x.shift == y.shift || (link.distinct_carers && x.carer == y.carer) {
+                        continue;
+                    }
+                    bar = est;
+                    found.push((est, [(x.shift, x.pos, t), (y.shift, y.pos, tb)]));
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    /// [`Part::price_pair`] the long way, every start against every place on
+    /// both sides: the reference the pricing is tested against.
+    #[cfg(test)]
+    fn price_pair_every_start(
+        &self,
+        w: &Without,
+        l: usize,
+        gain: f64,
+        mut bar: f64,
+    ) -> Vec<Placed> {
         let p = self.p;
         let link = &p.links[l];
         let (a, b) = (link.first, link.then);

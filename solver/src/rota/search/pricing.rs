@@ -133,6 +133,11 @@ impl Part<'_> {
         let mut best: Option<(f64, usize, Sched)> = None;
         let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
         let mut buf = Vec::with_capacity(route.len() + 1);
+        // Positions with their lower bound; with a free start and position,
+        // cheapest bound first, so that the re-timing stops at the first bound
+        // above the best found.
+        let prunable = t.is_none() && at.is_none();
+        let mut order: Vec<(f64, usize)> = Vec::with_capacity(route.len() + 1);
         for pos in positions(at, route.len()) {
             // Prune by time: the visit must be able to start before the next stop's start.
             if let Some(sc) = old {
@@ -146,19 +151,19 @@ impl Part<'_> {
                     continue;
                 }
             }
-            if let Some(b) = best.as_ref()
-                && let Some(bound) = self.insertion_bound(
-                    st,
-                    s,
-                    v,
-                    pos,
-                    &room,
-                    old,
-                    (others_late, old_late),
-                    t.is_none() && at.is_none(),
-                )
-                && bound > b.0 + PRUNE_MARGIN
-            {
+            let bound = self
+                .insertion_bound(st, s, v, pos, &room, old, (others_late, old_late), prunable)
+                .unwrap_or(f64::NEG_INFINITY);
+            order.push((bound, pos));
+        }
+        if prunable {
+            order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        }
+        for (bound, pos) in order {
+            if best.as_ref().is_some_and(|b| bound > b.0 + PRUNE_MARGIN) {
+                if prunable {
+                    break;
+                }
                 continue;
             }
             buf.clear();
@@ -185,7 +190,11 @@ impl Part<'_> {
                     .is_none_or(|bound| bound <= cost + PRUNE_MARGIN),
                 "insertion bound above the re-timed cost"
             );
-            if best.as_ref().is_none_or(|b| cost < b.0) {
+            // Ties go to the earliest position, whatever the order tried.
+            if best
+                .as_ref()
+                .is_none_or(|b| cost < b.0 || (cost == b.0 && pos < b.1))
+            {
                 best = Some((cost, pos, sched));
             }
         }
@@ -247,11 +256,12 @@ impl Part<'_> {
                 } else {
                     o.starts[pos - 1] + p.visits[route[pos - 1]].duration
                 };
-                let own_late =
-                    ((ready + legs.t_in).max(visit.earliest_start) - visit.latest_start).max(0);
+                let start = (ready + legs.t_in).max(visit.earliest_start);
+                let own_late = (start - visit.latest_start).max(0);
+                let (pushed, pushed_late) = self.push_floor(s, route, o, pos, v, start);
                 Some((
-                    legs.local + lateness_cost(p, own_late),
-                    o.max_late.max(own_late),
+                    legs.local + lateness_cost(p, own_late) + pushed,
+                    o.max_late.max(own_late).max(pushed_late),
                 ))
             }
             Some(o) => Some((
@@ -261,6 +271,45 @@ impl Part<'_> {
             None if route.is_empty() => Some((legs.local, 0)),
             None => None,
         }
+    }
+
+    /// With soft windows, a lower bound of the lateness the stops after `pos`
+    /// gain when `v` goes in there starting at `start` (route timed as `old`,
+    /// no breaks), and the latest of them afterwards: each is pushed to its
+    /// arrival at the earliest, until one keeps its start. An anchored stop
+    /// keeps its start (a real push there fails the insertion, which the full
+    /// timing finds).
+    fn push_floor(
+        &self,
+        s: usize,
+        route: &[usize],
+        old: &Sched,
+        pos: usize,
+        v: usize,
+        start: Minute,
+    ) -> (f64, Minute) {
+        let p = self.p;
+        if matches!(p.lateness, crate::model::LatenessRule::Hard) {
+            return (0.0, 0);
+        }
+        let c = p.shifts[s].carer;
+        let (mut cost, mut late) = (0.0, 0);
+        let mut ready = start + p.visits[v].duration;
+        let mut loc = p.visits[v].location;
+        for (k, &x) in route.iter().enumerate().skip(pos) {
+            let vx = &p.visits[x];
+            let start = (ready + self.travel(c, loc, vx.location)).max(vx.earliest_start);
+            let was = old.starts[k];
+            if start <= was || self.anchored_row[x] {
+                break;
+            }
+            cost +=
+                lateness_cost(p, start - vx.latest_start) - lateness_cost(p, was - vx.latest_start);
+            late = late.max(start - vx.latest_start);
+            ready = start + vx.duration;
+            loc = vx.location;
+        }
+        (cost, late)
     }
 
     /// What pricing `v`'s insertion positions in shift `s` reads once (see
