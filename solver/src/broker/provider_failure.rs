@@ -516,12 +516,16 @@ struct Release {
     affected: BTreeSet<String>,
 }
 
+/// A released package as remembered: its id, its known carers and its
+/// former carers by visit pattern.
+type RememberedCarers = (String, Vec<String>, BTreeMap<String, Vec<String>>);
+
 /// The decisions of a release that searches depend on: which packages are
 /// re-brokered, and each released package's carers as remembered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasedPackages {
     rebroker: Vec<String>,
-    carers: Vec<(String, Vec<String>, BTreeMap<String, Vec<String>>)>,
+    carers: Vec<RememberedCarers>,
 }
 
 impl Release {

@@ -251,9 +251,7 @@ impl Broker {
         r.stage = None;
         let package = r.package.clone();
         let user = self.index.user_pos.get(&package.service_user).copied();
-        let from = user.and_then(|u| {
-            std::mem::replace(&mut self.roster.service_users[u].team, Some(team.clone()))
-        });
+        let from = user.and_then(|u| self.roster.service_users[u].team.replace(team.clone()));
         self.roster.packages.push(package);
         let rota = self.rotas.entry(team).or_insert_with(|| Rota {
             format: FORMAT_TAG.to_string(),
