@@ -143,14 +143,8 @@ impl RosterIndex {
     /// the incremental form of [`Self::build_people`] for a referral.
     pub fn person_added(&mut self, roster: &PlanningRequest) {
         let i = roster.service_users.len() - 1;
-        let u = &roster.service_users[i];
-        self.user_pos.insert(u.id.clone(), UserIx(i));
-        if let Some(t) = &u.team {
-            self.users_of_team
-                .entry(t.clone())
-                .or_default()
-                .push(UserIx(i));
-        }
+        self.user_pos
+            .insert(roster.service_users[i].id.clone(), UserIx(i));
     }
 
     /// Person `user` moved from team `from` to their current team in the
@@ -160,10 +154,12 @@ impl RosterIndex {
     pub fn package_placed(&mut self, roster: &PlanningRequest, user: UserIx, from: Option<&str>) {
         let to = roster.service_users[user].team.as_deref();
         if from != to {
-            if let Some(list) = from.and_then(|t| self.users_of_team.get_mut(t)) {
+            if let Some(t) = from
+                && let Some(list) = self.users_of_team.get_mut(t)
+            {
                 list.retain(|&u| u != user);
                 if list.is_empty() {
-                    self.users_of_team.remove(from.unwrap_or_default());
+                    self.users_of_team.remove(t);
                 }
             }
             if let Some(t) = to {
