@@ -186,6 +186,11 @@ fn kpi_objective(p: &Problem, rota: &Rota) -> f64 {
 
 /// Every assignment of visits to carers and every order, started as early as possible.
 fn exhaustive_best(p: &Problem) -> f64 {
+    exhaustive_best_by(p, &kpi_objective)
+}
+
+/// [`exhaustive_best`] for the objective `objective`.
+fn exhaustive_best_by(p: &Problem, objective: &dyn Fn(&Problem, &Rota) -> f64) -> f64 {
     let n = p.visits.len();
     let shifts: Vec<usize> = (0..p.shifts.len()).collect();
     let mut best = f64::INFINITY;
@@ -204,12 +209,17 @@ fn exhaustive_best(p: &Problem) -> f64 {
                 per_shift[a].push(v);
             }
         }
-        best = best.min(best_orders(p, &per_shift, &assign));
+        best = best.min(best_orders(p, &per_shift, &assign, objective));
     }
     best
 }
 
-fn best_orders(p: &Problem, per_shift: &[Vec<usize>], assign: &[usize]) -> f64 {
+fn best_orders(
+    p: &Problem,
+    per_shift: &[Vec<usize>],
+    assign: &[usize],
+    objective: &dyn Fn(&Problem, &Rota) -> f64,
+) -> f64 {
     // Try every permutation of every shift's visits (instances are tiny).
     let mut orders: Vec<Vec<Vec<usize>>> = Vec::new();
     for visits in per_shift {
@@ -237,7 +247,7 @@ fn best_orders(p: &Problem, per_shift: &[Vec<usize>], assign: &[usize]) -> f64 {
                 .collect();
             let rota = p.write_rota(&routes, &unplaced);
             if check(p, &rota).is_feasible() {
-                best = best.min(kpi_objective(p, &rota));
+                best = best.min(objective(p, &rota));
             }
         }
         let mut k = 0;
@@ -323,6 +333,63 @@ fn tiny_instances_reach_the_exhaustive_optimum() {
         );
         eprintln!("variant {variant}: optimum {optimum}, lower bound {bound}");
     }
+}
+
+#[test]
+fn a_favourite_carer_who_cannot_be_in_two_places_raises_the_bound_but_never_past_the_optimum() {
+    // u1 and u2 both know Ann, and both need her at 08:00 for 30 minutes: one of
+    // them must have Bob, whom neither knows. The person-by-person bound gives
+    // Ann to both; the room bound prices Ann's 08:00-08:40 back in.
+    let mut r = small_day();
+    r["carers"][1]["skills"] = json!(["personal_care"]);
+    r["packages"].as_array_mut().expect("array").truncate(2);
+    r["service_users"]
+        .as_array_mut()
+        .expect("array")
+        .truncate(2);
+    for k in 0..2 {
+        r["service_users"][k]["known_carers"] = json!(["ann"]);
+        r["packages"][k]["visits"][0]["time"] =
+            json!({"window": {"start": "08:00", "end": "08:40"}});
+        r["packages"][k]["visits"][0]["duration_min"] = json!(30);
+    }
+    let p = problem(&request(r));
+    // The exhaustive optimum of the whole objective here: the checker's terms
+    // plus each visit by a carer the person has never met (anyone but Ann).
+    let full = |p: &Problem, rota: &Rota| {
+        let strangers = rota
+            .routes
+            .iter()
+            .filter(|route| route.carer != "ann")
+            .map(|route| route.stops.len())
+            .sum::<usize>();
+        kpi_objective(p, rota) + strangers as f64 * p.weights.unknown_carer_visit
+    };
+    let optimum = exhaustive_best_by(&p, &full);
+    let options = SolveOptions {
+        bound_time: Duration::from_secs(2),
+        ..quick(200)
+    };
+    let rota = solve(&p, &options);
+    assert_feasible(&p, &rota);
+    let stats = rota.stats.as_ref().expect("stats");
+    assert!(
+        (stats.objective - optimum).abs() < 1e-6,
+        "solver {} vs optimum {optimum}",
+        stats.objective
+    );
+    let person = stats.phases["person_bound"];
+    let room = stats.phases["room_bound"];
+    eprintln!("optimum {optimum}, person bound {person}, room bound {room}");
+    assert!(
+        room <= optimum + 1e-6,
+        "room bound {room} above the optimum {optimum}"
+    );
+    assert!(
+        room >= person + p.weights.unknown_carer_visit * 0.9,
+        "room bound {room} should price Ann's time (person bound {person})"
+    );
+    assert!(stats.lower_bound.expect("bound") >= room - 1e-6);
 }
 
 #[test]

@@ -149,6 +149,11 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
             let share = options.time_limit.as_secs_f64() * threads * visits.len() as f64
                 / total_visits as f64;
             let budget = Duration::from_secs_f64(share.min(options.time_limit.as_secs_f64()));
+            // The bound's time is shared the same way, so `bound_time` is wall-clock
+            // time for the whole problem, not per part (a county has ~150 parts).
+            let bound_budget = options
+                .bound_time
+                .mul_f64((threads * visits.len() as f64 / total_visits as f64).min(1.0));
             let seed = options
                 .seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -160,6 +165,7 @@ pub fn solve(p: &Problem, options: &SolveOptions) -> Rota {
                 shifts,
                 seed,
                 budget,
+                bound_budget,
                 deadline,
                 options,
                 chains,
@@ -264,6 +270,7 @@ fn solve_part(
     shifts: Vec<usize>,
     seed: u64,
     budget: Duration,
+    bound_budget: Duration,
     deadline: Instant,
     options: &SolveOptions,
     chains: usize,
@@ -275,6 +282,7 @@ fn solve_part(
     let part = Part::new(p, visits, shifts);
     let bound_t0 = Instant::now();
     let lower_bound = part.lower_bound();
+    phases.insert("person_bound".to_string(), lower_bound);
     phases.insert(
         "lower_bound_ms".to_string(),
         bound_t0.elapsed().as_secs_f64() * 1000.0,
@@ -499,11 +507,21 @@ fn solve_part(
     phases.insert("pool_routes".to_string(), pool.routes.len() as f64);
     phases.insert("parts".to_string(), 1.0);
     let mut lower_bound = lower_bound;
-    if !options.bound_time.is_zero() && !options.cancelled() {
+    if !bound_budget.is_zero() && !options.cancelled() {
+        let t0 = Instant::now();
+        let room = part.room_bound(best_cost, t0 + bound_budget / 2);
+        lower_bound = lower_bound.max(room.bound.min(best_cost));
+        phases.insert("room_bound".to_string(), room.bound);
+        phases.insert("room_bound_rounds".to_string(), room.rounds as f64);
+        phases.insert("room_bound_rows".to_string(), room.rows as f64);
+        phases.insert(
+            "room_bound_ms".to_string(),
+            t0.elapsed().as_secs_f64() * 1000.0,
+        );
         let t0 = Instant::now();
         let start: Vec<(usize, Vec<usize>)> =
             best.routes.iter().map(|(&s, r)| (s, r.clone())).collect();
-        if let Some(relaxed) = part.route_relaxation_bound(&start, t0 + options.bound_time) {
+        if let Some(relaxed) = part.route_relaxation_bound(&start, t0 + bound_budget / 2) {
             lower_bound = lower_bound.max(relaxed.bound.min(best_cost));
             phases.insert("route_bound".to_string(), relaxed.bound);
             phases.insert("route_bound_lp".to_string(), relaxed.lp_value);

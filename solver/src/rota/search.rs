@@ -37,6 +37,7 @@ mod pricing;
 mod repair;
 #[cfg(test)]
 mod repair_tests;
+mod room_bound;
 mod route_bound;
 mod ruin;
 mod sequential;

@@ -188,7 +188,7 @@ impl Part<'_> {
 }
 
 /// `n` choose `k`, saturating.
-fn binomial(n: u64, k: u64) -> u64 {
+pub(super) fn binomial(n: u64, k: u64) -> u64 {
     if k > n {
         return 0;
     }
@@ -201,7 +201,7 @@ fn binomial(n: u64, k: u64) -> u64 {
 }
 
 /// Calls `f(mask, size)` for every subset of `0..n` with at most `max` members.
-fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
+pub(super) fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize)) {
     fn rec(
         start: usize,
         n: usize,

@@ -44,6 +44,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Instant;
 
+/// A shift's least reduced cost and the routes that price out.
+type PricedShift = (usize, f64, Vec<Vec<usize>>);
+
 /// Result of [`Part::route_relaxation_bound`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RouteRelaxation {
@@ -199,17 +202,22 @@ impl Part<'_> {
                 _ => master.prices.clone(),
             };
             // Price every shift.
-            let priced: Vec<(usize, f64, Vec<Vec<usize>>)> = {
+            let priced: Option<Vec<PricedShift>> = {
                 use rayon::prelude::*;
                 shifts
                     .par_iter()
                     .map(|(s, list)| {
                         let c = p.shifts[**s].carer;
                         let prize = |v: usize| prices.prize(c, v);
-                        let (rc, routes) = self.price_shift(**s, list, &ng[*s], &prize);
-                        (**s, rc, routes)
+                        let (rc, routes) =
+                            self.price_shift(**s, list, &ng[*s], &prize, Some(deadline))?;
+                        Some((**s, rc, routes))
                     })
-                    .collect()
+                    .collect::<Option<Vec<_>>>()
+            };
+            // A shift's pricing ran out of time: this round gives no bound.
+            let Some(priced) = priced else {
+                break;
             };
             let value = self.lagrangian(&prices, &priced, &users, d, &cap_of);
             if value > best {
@@ -382,7 +390,8 @@ impl Part<'_> {
         list: &[usize],
         ng: &[Mem],
         prize: &dyn Fn(usize) -> f64,
-    ) -> (f64, Vec<Vec<usize>>) {
+        deadline: Option<Instant>,
+    ) -> Option<(f64, Vec<Vec<usize>>)> {
         let p = self.p;
         let w = &p.weights;
         let shift = &p.shifts[s];
@@ -448,7 +457,14 @@ impl Part<'_> {
         let mut best = 0.0;
         // Closing labels with a negative total: the routes to return.
         let mut closing: Vec<(f64, u32)> = Vec::new();
+        let mut popped: u32 = 0;
         while let Some(Reverse((_, id))) = heap.pop() {
+            // Out of time: the shift's least reduced cost is unknown, so the
+            // caller may not use this round at all.
+            popped = popped.wrapping_add(1);
+            if popped.is_multiple_of(4096) && deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
             let (at, start, cost, memory) = {
                 let l = &labels[id as usize];
                 if !l.alive {
@@ -515,7 +531,7 @@ impl Part<'_> {
                 route
             })
             .collect();
-        (best, routes)
+        Some((best, routes))
     }
 
     /// Solves the restricted master's LP over `columns` and returns its duals.
@@ -753,7 +769,9 @@ mod tests {
                     .filter(|v| part.candidates.get(v).is_some_and(|c| c.contains(&s)))
                     .collect();
                 let ng = part.ng_sets(s, &list);
-                let (least, routes) = part.price_shift(s, &list, &ng, &|v| prizes[v]);
+                let (least, routes) = part
+                    .price_shift(s, &list, &ng, &|v| prizes[v], None)
+                    .expect("no deadline");
                 assert!(least <= 0.0);
                 if let Some(route) = routes.first() {
                     let route = route.clone();
