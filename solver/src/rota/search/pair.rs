@@ -591,9 +591,9 @@ impl Part<'_> {
             let vx = &p.visits[x];
             let old = sched?.starts[k];
             let arrival = ready + self.travel(shift.carer, loc, vx.location);
-            let start = match w.st.fixed.get(&x) {
-                Some(&f) if arrival > f => return None,
-                Some(&f) => f,
+            let start = match self.fixed_start(w.st, x) {
+                Some(f) if arrival > f => return None,
+                Some(f) => f,
                 None => arrival.max(vx.earliest_start),
             };
             if start <= old {
@@ -639,7 +639,7 @@ impl Part<'_> {
             } else if x == b {
                 Some(start_b)
             } else {
-                st.fixed.get(&x).copied()
+                self.fixed_start(st, x)
             }
         };
         let mut scheds = Vec::with_capacity(routes.len());

@@ -110,6 +110,27 @@ impl Part<'_> {
         at: Option<usize>,
         blocks: &mut Vec<Block>,
     ) -> Option<(f64, usize, Sched)> {
+        self.best_in_shift_below(st, s, v, t, at, blocks, f64::INFINITY)
+    }
+
+    /// [`Part::best_in_shift`] for a caller that only wants an insertion
+    /// cheaper than `bar` (the best of the shifts priced before): positions
+    /// whose lower bound is above `bar` are not re-timed. The answer is the
+    /// same whenever the shift has an insertion cheaper than `bar`; otherwise
+    /// it is `None` or one no cheaper than `bar`. With a finite `bar` the
+    /// visit has a place, so the blocks of the positions skipped (read only by
+    /// the diagnosis of unplaced visits) do not matter.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn best_in_shift_below(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        at: Option<usize>,
+        blocks: &mut Vec<Block>,
+        bar: f64,
+    ) -> Option<(f64, usize, Sched)> {
         if let Some(found) = self.best_in_shift_fast(st, s, v, t, at, blocks) {
             return found;
         }
@@ -131,7 +152,7 @@ impl Part<'_> {
         };
         let old_late = worst_late_cost(p, others_late.max(old.map_or(0, |x| x.max_late)));
         let mut best: Option<(f64, usize, Sched)> = None;
-        let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
+        let fixed_of = |w: usize| if w == v { t } else { self.fixed_start(st, w) };
         let mut buf = Vec::with_capacity(route.len() + 1);
         // Positions with their lower bound; with a free start and position,
         // cheapest bound first, so that the re-timing stops at the first bound
@@ -160,7 +181,9 @@ impl Part<'_> {
             order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         }
         for (bound, pos) in order {
-            if best.as_ref().is_some_and(|b| bound > b.0 + PRUNE_MARGIN) {
+            if bound > bar + PRUNE_MARGIN
+                || best.as_ref().is_some_and(|b| bound > b.0 + PRUNE_MARGIN)
+            {
                 if prunable {
                     break;
                 }
@@ -641,7 +664,10 @@ impl Part<'_> {
                     self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
                 } else {
                     // Not anchored: the start is not fixed, so it is not needed here.
-                    self.best_in_shift(st, s, v, None, None, blocks)
+                    // Only a cheaper insertion than the best so far can win
+                    // (`cost < b.cost` below), so the others are not re-timed.
+                    let bar = best.as_ref().map_or(f64::INFINITY, |b| b.cost);
+                    self.best_in_shift_below(st, s, v, None, None, blocks, bar)
                         .map(|(c, pos, sc)| (c, pos, sc, 0))
                 };
                 if let Some((cost, pos, sched, t)) = found
