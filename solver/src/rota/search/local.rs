@@ -107,7 +107,7 @@ impl Part<'_> {
         if route.is_empty() {
             return Some(Sched::default());
         }
-        self.simulate(s, route, &|w| st.fixed.get(&w).copied())
+        self.simulate(s, route, &|w| self.fixed_start(st, w))
     }
 
     pub(super) fn old_local(st: &State, s: usize) -> f64 {

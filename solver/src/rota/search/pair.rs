@@ -247,6 +247,192 @@ impl Part<'_> {
             .iter()
             .map(|x| (x.earliest - hi_b).max(t_min))
             .collect();
+        // The places in order of when they become reachable (ties by index, as
+        // a scan in index order meets them), walked once: the places reachable
+        // before a start are the prefix walked so far, less the dead ones.
+        let by_due = |due: &[Minute]| {
+            let mut o: Vec<usize> = (0..due.len()).collect();
+            o.sort_unstable_by_key(|&i| (due[i], i));
+            o
+        };
+        let (order_a, order_b) = (by_due(&due_a), by_due(&due_b));
+        let (mut next_a, mut next_b) = (0, 0);
+        let (mut walked_a, mut walked_b) = (0, 0);
+        let mut live_a: Vec<usize> = Vec::with_capacity(order_a.len());
+        let mut live_b: Vec<usize> = Vec::with_capacity(order_b.len());
+        let mut times: Vec<Minute> = due_a.iter().chain(&due_b).copied().collect();
+        times.retain(|&t| {
+            t <= va.latest_start + self.tolerance && t + lo_b <= vb.latest_start + self.tolerance
+        });
+        times.sort_unstable();
+        times.dedup();
+        let takes_b = self.candidates.get(&b).map_or(&[][..], Vec::as_slice);
+        let mut priced_a: Vec<(f64, usize)> = Vec::new(); // cost, slot
+        let mut priced_b: Vec<(f64, usize, Minute)> = Vec::new(); // cost, slot, start of `b`
+        let mut rest: Vec<(f64, usize)> = Vec::new();
+        for &t in &times {
+            let tb0 = t + lo_b;
+            let own_a = lateness_cost(p, t - va.latest_start);
+            let own_b = lateness_cost(p, tb0.max(vb.earliest_start) - vb.latest_start);
+            // Lateness only grows with `t`, so no later start can do better either.
+            if min_a + own_a + min_b + own_b - gain >= bar {
+                break;
+            }
+            let start_b = |x: &Slot| tb0.max(x.earliest);
+            // The places first reachable at `t`, priced.
+            priced_a.clear();
+            priced_b.clear();
+            // The places reachable before `t` (a dead one is dropped when met:
+            // it never prices again).
+            live_a.extend_from_slice(&order_a[walked_a..next_a]);
+            live_b.extend_from_slice(&order_b[walked_b..next_b]);
+            (walked_a, walked_b) = (next_a, next_b);
+            let (from_a, from_b) = (next_a, next_b);
+            while next_a < order_a.len() && due_a[order_a[next_a]] == t {
+                next_a += 1;
+            }
+            while next_b < order_b.len() && due_b[order_b[next_b]] == t {
+                next_b += 1;
+            }
+            for &i in &order_a[from_a..next_a] {
+                if let Some(c) = side_a.price(self, w, i, a, t) {
+                    priced_a.push((c, i));
+                }
+            }
+            for &j in &order_b[from_b..next_b] {
+                let tb = start_b(&side_b.slots[j]);
+                if tb <= t + hi_b
+                    && let Some(c) = side_b.price(self, w, j, b, tb)
+                {
+                    priced_b.push((c, j, tb));
+                }
+            }
+            let new_a = priced_a.len();
+            let new_b = priced_b.len();
+            let cheapest = |v: &[(f64, usize)]| v.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            let new_a_min = cheapest(&priced_a);
+            let new_b_min = priced_b.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            // The places reachable before, where a new place on the other side
+            // could make a pair that beats `bar`: lower bound first.
+            if new_b_min < f64::INFINITY {
+                rest.clear();
+                live_a.retain(|&i| side_a.floor[i] < f64::INFINITY);
+                for &i in &live_a {
+                    let lb = side_a.floor(i, own_a);
+                    if lb + new_b_min - gain < bar {
+                        rest.push((lb, i));
+                    }
+                }
+                rest.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                for &(lb, i) in &rest {
+                    if lb + new_b_min - gain >= bar {
+                        break;
+                    }
+                    if let Some(c) = side_a.price(self, w, i, a, t) {
+                        priced_a.push((c, i));
+                    }
+                }
+            }
+            if new_a_min < f64::INFINITY {
+                rest.clear();
+                live_b.retain(|&j| side_b.floor[j] < f64::INFINITY);
+                for &j in &live_b {
+                    let tb = start_b(&side_b.slots[j]);
+                    let lb = side_b.floor(j, lateness_cost(p, tb - vb.latest_start));
+                    if lb + new_a_min - gain < bar {
+                        rest.push((lb, j));
+                    }
+                }
+                rest.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                for &(lb, j) in &rest {
+                    if lb + new_a_min - gain >= bar {
+                        break;
+                    }
+                    let tb = start_b(&side_b.slots[j]);
+                    if let Some(c) = side_b.price(self, w, j, b, tb) {
+                        priced_b.push((c, j, tb));
+                    }
+                }
+            }
+            if !link.distinct_carers {
+                // Both by one carer, `b` right after `a` (the two services of a
+                // visit with a gap between them: no travel in between).
+                for &(_, i) in &priced_a[..new_a] {
+                    let x = &side_a.slots[i];
+                    if !takes_b.contains(&x.shift) {
+                        continue;
+                    }
+                    let ready = t + va.duration + self.travel(x.carer, va.location, vb.location);
+                    let tb = ready.max(tb0).max(vb.earliest_start);
+                    if tb > t + hi_b || x.legs + own_a - gain >= bar {
+                        continue;
+                    }
+                    if let Some(c) = self.fixed_block_cost(w, x, a, t, Some((b, tb)))
+                        && c - gain < bar
+                    {
+                        bar = c - gain;
+                        found.push((bar, [(x.shift, x.pos, t), (x.shift, x.pos + 1, tb)]));
+                    }
+                }
+            }
+            if new_b == 0 && new_a == 0 {
+                continue;
+            }
+            priced_a.sort_by(|x, y| x.0.total_cmp(&y.0));
+            priced_b.sort_by(|x, y| x.0.total_cmp(&y.0));
+            // The cheapest compatible pair: different shifts, different carers when the link says so.
+            for &(ca, i) in &priced_a {
+                if ca + priced_b.first().map_or(f64::INFINITY, |y| y.0) - gain >= bar {
+                    break;
+                }
+                let x = &side_a.slots[i];
+                for &(cb, j, tb) in &priced_b {
+                    let est = ca + cb - gain;
+                    if est >= bar {
+                        break;
+                    }
+                    let y = &side_b.slots[j];
+                    if x.shift == y.shift || (link.distinct_carers && x.carer == y.carer) {
+                        continue;
+                    }
+                    bar = est;
+                    found.push((est, [(x.shift, x.pos, t), (y.shift, y.pos, tb)]));
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    /// [`Part::price_pair`] as it was before the places were walked in order of
+    /// when they become reachable (each start scanned every place): the
+    /// reference the walk is tested against, change for change.
+    #[cfg(test)]
+    fn price_pair_scan(&self, w: &Without, l: usize, gain: f64, mut bar: f64) -> Vec<Placed> {
+        let p = self.p;
+        let link = &p.links[l];
+        let (a, b) = (link.first, link.then);
+        let (va, vb) = (&p.visits[a], &p.visits[b]);
+        let (lo_b, hi_b) = (link.min_offset, link.max_offset);
+        let mut side_a = Side::new(self.pair_slots(w, a));
+        let mut side_b = Side::new(self.pair_slots(w, b));
+        let (min_a, mut min_b) = (side_a.min_legs(), side_b.min_legs());
+        if !link.distinct_carers {
+            // `b` right after `a` adds at most its legs beside `a` (no less than 0).
+            min_b = min_b.min(0.0);
+        }
+        let mut found: Vec<Placed> = Vec::new();
+        if min_a + min_b - gain >= bar {
+            return found;
+        }
+        // When each place is first reachable, as a start of `a`.
+        let t_min = va.earliest_start.max(vb.earliest_start - hi_b);
+        let due_a: Vec<Minute> = side_a.slots.iter().map(|x| x.earliest.max(t_min)).collect();
+        let due_b: Vec<Minute> = side_b
+            .slots
+            .iter()
+            .map(|x| (x.earliest - hi_b).max(t_min))
+            .collect();
         let mut times: Vec<Minute> = due_a.iter().chain(&due_b).copied().collect();
         times.retain(|&t| {
             t <= va.latest_start + self.tolerance && t + lo_b <= vb.latest_start + self.tolerance
@@ -591,9 +777,9 @@ impl Part<'_> {
             let vx = &p.visits[x];
             let old = sched?.starts[k];
             let arrival = ready + self.travel(shift.carer, loc, vx.location);
-            let start = match w.st.fixed.get(&x) {
-                Some(&f) if arrival > f => return None,
-                Some(&f) => f,
+            let start = match self.fixed_start(w.st, x) {
+                Some(f) if arrival > f => return None,
+                Some(f) => f,
                 None => arrival.max(vx.earliest_start),
             };
             if start <= old {
@@ -639,7 +825,7 @@ impl Part<'_> {
             } else if x == b {
                 Some(start_b)
             } else {
-                st.fixed.get(&x).copied()
+                self.fixed_start(st, x)
             }
         };
         let mut scheds = Vec::with_capacity(routes.len());

@@ -167,3 +167,116 @@ fn pair_pricing_matches_trying_every_start() {
     }
     assert!(compared >= 30, "{compared} pairs compared");
 }
+
+/// The pricing that walks the places in order of when they become reachable
+/// finds exactly the changes (same order, same costs) the scan of every place
+/// at every start found, for inserting a pair and for relocating a placed one,
+/// with and without a bar.
+#[test]
+fn pair_pricing_walk_matches_scan() {
+    let mut compared = 0;
+    for seed in 0..24 {
+        let text = random_instance(100 + seed, 12, 8);
+        let inst = load_mankowska("RANDOM", &text).unwrap();
+        let p = &inst.problem;
+        let part = Part::new(
+            p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        let mut st = part.empty_state();
+        let all = st.unplaced.clone();
+        let until = Instant::now() + Duration::from_secs(60);
+        part.construct(&mut st, &all, 1, until, false);
+        assert_sound(&part, &st);
+        for l in 0..p.links.len() {
+            let (a, b) = (p.links[l].first, p.links[l].then);
+            if !part.pair_movable(&st, a) || !part.pair_movable(&st, b) {
+                continue;
+            }
+            let (without, gain, _) = part.without_pair(&st, l).unwrap();
+            for bar in [f64::INFINITY, 0.0, -5.0] {
+                let walk = part.price_pair(&without, l, gain, bar);
+                let scan = part.price_pair_scan(&without, l, gain, bar);
+                assert_eq!(walk, scan, "{seed}/{l}/{bar}");
+            }
+            let mut out = st.clone();
+            assert!(part.remove(&mut out, a) && part.remove(&mut out, b));
+            let empty = Without {
+                st: &out,
+                reduced: Vec::new(),
+            };
+            let walk = part.price_pair(&empty, l, 0.0, f64::INFINITY);
+            let scan = part.price_pair_scan(&empty, l, 0.0, f64::INFINITY);
+            assert!(!walk.is_empty());
+            assert_eq!(walk, scan, "{seed}/{l}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 40, "{compared} pairs compared");
+}
+
+/// With soft windows, the anchored insertion that re-times positions cheapest
+/// bound first picks the same position, start and cost in every shift as
+/// re-timing every position in order; with a bar it agrees whenever the shift
+/// beats the bar and otherwise finds nothing cheaper than it.
+#[test]
+fn anchored_insertion_by_bound_matches_scan() {
+    let mut compared = 0;
+    for seed in 0..24 {
+        let text = random_instance(200 + seed, 12, 8);
+        let inst = load_mankowska("RANDOM", &text).unwrap();
+        let p = &inst.problem;
+        let part = Part::new(
+            p,
+            (0..p.visits.len()).collect(),
+            (0..p.shifts.len()).collect(),
+        );
+        let mut st = part.empty_state();
+        let all = st.unplaced.clone();
+        let until = Instant::now() + Duration::from_secs(60);
+        part.construct(&mut st, &all, 1, until, false);
+        assert_sound(&part, &st);
+        for l in 0..p.links.len() {
+            let (a, b) = (p.links[l].first, p.links[l].then);
+            if !st.on.contains_key(&a) || !st.on.contains_key(&b) {
+                continue;
+            }
+            // `a` alone out (its partner fixes its start), then both out.
+            let mut one = st.clone();
+            assert!(part.remove(&mut one, a));
+            let mut both = one.clone();
+            assert!(part.remove(&mut both, b));
+            for out in [&one, &both] {
+                let (lo, hi, avoid) = part.link_bounds(out, a);
+                for &s in &part.candidates[&a] {
+                    if avoid.contains(&p.shifts[s].carer) {
+                        continue;
+                    }
+                    let mut blocks = Vec::new();
+                    let scan = part.best_anchored_scan(out, s, a, lo, hi, &mut blocks);
+                    let key = |x: &Option<(f64, usize, Sched, Minute)>| {
+                        x.as_ref()
+                            .map(|(c, pos, sc, t)| (*c, *pos, sc.starts.clone(), *t))
+                    };
+                    let by_bound = |bar: f64, blocks: &mut Vec<_>| {
+                        key(&part.best_anchored_by_bound(out, s, a, lo, hi, blocks, bar))
+                    };
+                    assert_eq!(
+                        by_bound(f64::INFINITY, &mut blocks),
+                        key(&scan),
+                        "{seed}/{l}/{s}"
+                    );
+                    if let Some((cost, ..)) = scan {
+                        assert_eq!(by_bound(cost + 1.0, &mut blocks), key(&scan));
+                        if let Some((c, ..)) = by_bound(cost - 1.0, &mut blocks) {
+                            assert!(c >= cost - 1.0);
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared >= 200, "{compared} shifts compared");
+}

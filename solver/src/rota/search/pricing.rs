@@ -110,6 +110,27 @@ impl Part<'_> {
         at: Option<usize>,
         blocks: &mut Vec<Block>,
     ) -> Option<(f64, usize, Sched)> {
+        self.best_in_shift_below(st, s, v, t, at, blocks, f64::INFINITY)
+    }
+
+    /// [`Part::best_in_shift`] for a caller that only wants an insertion
+    /// cheaper than `bar` (the best of the shifts priced before): positions
+    /// whose lower bound is above `bar` are not re-timed. The answer is the
+    /// same whenever the shift has an insertion cheaper than `bar`; otherwise
+    /// it is `None` or one no cheaper than `bar`. With a finite `bar` the
+    /// visit has a place, so the blocks of the positions skipped (read only by
+    /// the diagnosis of unplaced visits) do not matter.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn best_in_shift_below(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        t: Option<Minute>,
+        at: Option<usize>,
+        blocks: &mut Vec<Block>,
+        bar: f64,
+    ) -> Option<(f64, usize, Sched)> {
         if let Some(found) = self.best_in_shift_fast(st, s, v, t, at, blocks) {
             return found;
         }
@@ -131,7 +152,7 @@ impl Part<'_> {
         };
         let old_late = worst_late_cost(p, others_late.max(old.map_or(0, |x| x.max_late)));
         let mut best: Option<(f64, usize, Sched)> = None;
-        let fixed_of = |w: usize| if w == v { t } else { st.fixed.get(&w).copied() };
+        let fixed_of = |w: usize| if w == v { t } else { self.fixed_start(st, w) };
         let mut buf = Vec::with_capacity(route.len() + 1);
         // Positions with their lower bound; with a free start and position,
         // cheapest bound first, so that the re-timing stops at the first bound
@@ -160,7 +181,9 @@ impl Part<'_> {
             order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         }
         for (bound, pos) in order {
-            if best.as_ref().is_some_and(|b| bound > b.0 + PRUNE_MARGIN) {
+            if bound > bar + PRUNE_MARGIN
+                || best.as_ref().is_some_and(|b| bound > b.0 + PRUNE_MARGIN)
+            {
                 if prunable {
                     break;
                 }
@@ -247,6 +270,22 @@ impl Part<'_> {
         pos: usize,
         legs: &InsertionLegs,
     ) -> Option<(f64, Minute)> {
+        self.insertion_floor_at(s, route, old, v, pos, legs, None)
+    }
+
+    /// [`Part::insertion_floor`] with `v`'s start fixed at `fixed` (no earlier
+    /// than it can arrive) instead of as early as possible.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insertion_floor_at(
+        &self,
+        s: usize,
+        route: &[usize],
+        old: Option<&Sched>,
+        v: usize,
+        pos: usize,
+        legs: &InsertionLegs,
+        fixed: Option<Minute>,
+    ) -> Option<(f64, Minute)> {
         let p = self.p;
         let visit = &p.visits[v];
         match old.filter(|o| o.starts.len() == route.len()) {
@@ -256,7 +295,7 @@ impl Part<'_> {
                 } else {
                     o.starts[pos - 1] + p.visits[route[pos - 1]].duration
                 };
-                let start = (ready + legs.t_in).max(visit.earliest_start);
+                let start = fixed.unwrap_or_else(|| (ready + legs.t_in).max(visit.earliest_start));
                 let own_late = (start - visit.latest_start).max(0);
                 let (pushed, pushed_late) = self.push_floor(s, route, o, pos, v, start);
                 Some((
@@ -637,11 +676,14 @@ impl Part<'_> {
                 if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
                     continue;
                 }
+                // Only a cheaper insertion than the best so far can win
+                // (`cost < b.cost` below), so the others are not re-timed.
+                let bar = best.as_ref().map_or(f64::INFINITY, |b| b.cost);
                 let found = if anchored {
-                    self.best_anchored_in_shift(st, s, v, lo, hi, blocks)
+                    self.best_anchored_in_shift(st, s, v, lo, hi, blocks, bar)
                 } else {
                     // Not anchored: the start is not fixed, so it is not needed here.
-                    self.best_in_shift(st, s, v, None, None, blocks)
+                    self.best_in_shift_below(st, s, v, None, None, blocks, bar)
                         .map(|(c, pos, sc)| (c, pos, sc, 0))
                 };
                 if let Some((cost, pos, sched, t)) = found
@@ -663,7 +705,31 @@ impl Part<'_> {
             .or_else(|| self.double_handed_exhaustive(st, v, cands, &eligible, lo, hi, blocks))
     }
 
+    /// Cheapest insertion of anchored `v` into shift `s` at the earliest start
+    /// each position allows within `[lo, hi]`. With a finite `bar` (the best of
+    /// the shifts priced before) only an insertion cheaper than it counts, as
+    /// in [`Part::best_in_shift_below`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn best_anchored_in_shift(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        lo: Minute,
+        hi: Minute,
+        blocks: &mut Vec<Block>,
+        bar: f64,
+    ) -> Option<(f64, usize, Sched, Minute)> {
+        if !matches!(self.p.lateness, crate::model::LatenessRule::Hard) {
+            return self.best_anchored_by_bound(st, s, v, lo, hi, blocks, bar);
+        }
+        self.best_anchored_scan(st, s, v, lo, hi, blocks)
+    }
+
+    /// [`Part::best_anchored_in_shift`] by re-timing every position, in
+    /// position order (with hard windows each re-timing is the O(1) check of
+    /// `best_in_shift_fast`); the reference the bound order is tested against.
+    pub(super) fn best_anchored_scan(
         &self,
         st: &State,
         s: usize,
@@ -687,6 +753,80 @@ impl Part<'_> {
                 && best.as_ref().is_none_or(|b| cost < b.0)
             {
                 best = Some((cost, pos, sched, t));
+            }
+        }
+        best
+    }
+}
+
+impl Part<'_> {
+    /// [`Part::best_anchored_in_shift`] with soft windows: every position's
+    /// lower bound at its start (legs, carer-level terms, its own lateness and
+    /// the lateness it pushes onto the stops after it, the worst-lateness
+    /// term; exact up to the shift's end and the anchored stops it meets),
+    /// then positions re-timed cheapest bound first until a bound is above the
+    /// best found (or `bar`). Ties go to the earliest position, as in the
+    /// scan in position order, so the choice is the same; only the positions
+    /// re-timed differ (a position no cheaper than the best is not).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn best_anchored_by_bound(
+        &self,
+        st: &State,
+        s: usize,
+        v: usize,
+        lo: Minute,
+        hi: Minute,
+        blocks: &mut Vec<Block>,
+        bar: f64,
+    ) -> Option<(f64, usize, Sched, Minute)> {
+        let p = self.p;
+        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
+        let old = st.scheds.get(&s);
+        let room = self.carer_room(st, p.shifts[s].carer, p.shifts[s].day, v);
+        let others_late = if p.weights.worst_late_min > 0.0 {
+            st.worst_late_except(&[s])
+        } else {
+            0
+        };
+        let old_late = worst_late_cost(p, others_late.max(old.map_or(0, |x| x.max_late)));
+        let mut order: Vec<(f64, usize, Minute)> = Vec::with_capacity(route.len() + 1);
+        for pos in 0..=route.len() {
+            let t = self.arrival_at(st, s, pos, v).max(lo);
+            if t > hi {
+                blocks.push(Block::Time);
+                continue;
+            }
+            let legs = self.insertion_legs(s, route, v, pos);
+            let bound = match self.global_delta(&room, legs.work) {
+                Ok(global) => self
+                    .insertion_floor_at(s, route, old, v, pos, &legs, Some(t))
+                    .map_or(f64::NEG_INFINITY, |(local, route_late)| {
+                        local + global + worst_late_cost(p, others_late.max(route_late)) - old_late
+                    }),
+                // Left to the full check, which reports the block.
+                Err(_) => f64::NEG_INFINITY,
+            };
+            order.push((bound, pos, t));
+        }
+        order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let mut best: Option<(f64, usize, Sched, Minute)> = None;
+        for (bound, pos, t) in order {
+            let beat = best.as_ref().map_or(bar, |b| b.0.min(bar));
+            if bound > beat + PRUNE_MARGIN {
+                break;
+            }
+            if let Some((cost, _, sched)) = self.best_in_shift(st, s, v, Some(t), Some(pos), blocks)
+            {
+                debug_assert!(
+                    bound <= cost + PRUNE_MARGIN,
+                    "anchored insertion bound {bound} above the re-timed cost {cost}"
+                );
+                if best
+                    .as_ref()
+                    .is_none_or(|b| cost < b.0 || (cost == b.0 && pos < b.1))
+                {
+                    best = Some((cost, pos, sched, t));
+                }
             }
         }
         best

@@ -239,8 +239,8 @@ impl Part<'_> {
             let sched = if route.is_empty() {
                 Some(Sched::default())
             } else {
-                let fixed = &st.fixed;
-                self.simulate(s, &route, &|w| fixed.get(&w).copied())
+                let st = &*st;
+                self.simulate(s, &route, &|w| self.fixed_start(st, w))
             };
             let Some(sched) = sched else {
                 ok = false;
