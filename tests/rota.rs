@@ -342,6 +342,13 @@ fn a_favourite_carer_who_cannot_be_in_two_places_raises_the_bound_but_never_past
     // Ann to both; the room bound prices Ann's 08:00-08:40 back in.
     let mut r = small_day();
     r["carers"][1]["skills"] = json!(["personal_care"]);
+    // Cat worked past her weekly maximum before the horizon: she can take
+    // nothing, and her room (negative on paper) must not inflate the bound.
+    let mut cat = r["carers"][0].clone();
+    cat["id"] = json!("cat");
+    cat["max_min_per_week"] = json!(600);
+    cat["worked_min_before_start"] = json!(900);
+    r["carers"].as_array_mut().expect("array").push(cat);
     r["packages"].as_array_mut().expect("array").truncate(2);
     r["service_users"]
         .as_array_mut()

@@ -84,8 +84,13 @@ struct Row {
 }
 
 impl Row {
+    /// A row allowing `room`; a carer already past a limit (hours worked
+    /// before the horizon) still satisfies it by doing nothing, so never below 0.
     fn new(room: f64) -> Self {
-        Row { room, price: 0.0 }
+        Row {
+            room: room.max(0.0),
+            price: 0.0,
+        }
     }
 
     /// Use of this row per unit of what a choice uses, in rooms.
