@@ -393,7 +393,7 @@ fn solve_part(
     // Search, then the MILP over the pool, then search on from the MILP's answer.
     // With a time limit the MILP runs again at later checkpoints (it recombines
     // routes of different search states), as long as it stays cheap.
-    let short = options.max_iterations.is_none() && budget < MILP_MIN_BUDGET;
+    let short = options.max_iterations.is_none() && budget < milp_min_budget(p);
     let checkpoints: &[f64] = if !options.use_milp || short {
         &[]
     } else if options.max_iterations.is_some() {
@@ -797,8 +797,18 @@ impl RoutePool {
 }
 
 /// Shortest part budget that runs the MILP: below it the pool is small and the
-/// MILP's time (a third of a 1 s budget on the team week) is worth more as search.
-const MILP_MIN_BUDGET: Duration = Duration::from_millis(2_000);
+/// MILP's time is worth more as search. With a continuity cost the master
+/// carries a carer-person variable per pair and binding caps, and HiGHS spent
+/// 0.3-1.3 s of a 2-5 s team week on it for nothing: without it the median
+/// fell 1.3% at 2 s (10 seeds) and 1.2% at 5 s (8 seeds); at 10 s it is even
+/// (docs/experiments.md §5). Other masters are cheap set partitioning.
+fn milp_min_budget(p: &Problem) -> Duration {
+    if p.weights.distinct_carer > 0.0 {
+        Duration::from_secs(8)
+    } else {
+        Duration::from_secs(2)
+    }
+}
 
 /// Most pooled routes handed to one MILP solve: HiGHS stalls on larger pools
 /// with continuity caps (measured on the team week), so the newest routes are used.
