@@ -722,10 +722,8 @@ impl RestrictedMaster {
             for (&s, list) in eligible {
                 let c = p.shifts[s].carer;
                 for &v in list {
-                    if !pair.contains_key(&(c, v)) {
-                        let r = add_row(&mut pb, f64::NEG_INFINITY, 0.0);
-                        pair.insert((c, v), r);
-                    }
+                    pair.entry((c, v))
+                        .or_insert_with(|| add_row(&mut pb, f64::NEG_INFINITY, 0.0));
                 }
             }
         }
