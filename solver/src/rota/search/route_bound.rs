@@ -26,12 +26,15 @@
 //! stopped by the deadline still gives one; the best is kept.
 //!
 //! Column generation on a set-partitioning master is slow to settle: its
-//! duals jump between degenerate vertices. Two standard steadiers are used,
-//! a dual box (slack on each cover row, widened when the master converges
-//! inside it) and smoothing towards the best prices so far. On small
-//! instances it converges to the LP optimum in milliseconds; on the team week
-//! it does not yet beat the person-by-person bound within 30 s
-//! (docs/experiments.md §13), so it runs only when asked (`bound_time`).
+//! duals jump between degenerate vertices. It starts from prices at which no
+//! route prices out (the person-by-person bound with carer sets taken
+//! fractionally, [`Part::start_prices`]), keeps the master in one warm-started
+//! HiGHS model, smooths prices towards the best so far (Wentges, with a
+//! mispricing sequence) and holds visit prices in a box (du Merle). One day of
+//! the team week converges to the LP optimum in ~20 s; the whole week does
+//! not within 60 s (the master's re-solves take seconds once it holds ~10,000
+//! routes) but beats the room bound (docs/experiments.md §13). It runs only
+//! when asked (`bound_time`). `CAREFILL_CG_TRACE=1` prints each round.
 
 use super::Part;
 use crate::rota::objective::{lateness_cost, unplaced_penalty};
