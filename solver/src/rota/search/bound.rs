@@ -161,7 +161,12 @@ impl Part<'_> {
     /// The cheapest leg that could lead into `v` on shift `s`: from the shift's
     /// start (first leg, commute weight unless commuting is paid), or from any
     /// visit shift `s` could make that could end before `v` must start.
-    fn least_leg_into(&self, s: usize, v: usize, on_shift: &Map<usize, Vec<usize>>) -> f64 {
+    pub(super) fn least_leg_into(
+        &self,
+        s: usize,
+        v: usize,
+        on_shift: &Map<usize, Vec<usize>>,
+    ) -> f64 {
         let p = self.p;
         let w = &p.weights;
         let shift = &p.shifts[s];
