@@ -86,13 +86,7 @@ impl Part<'_> {
                 let mut best: Vec<(u32, f64)> = Vec::new();
                 for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
                     let c = p.shifts[s].carer;
-                    let bit = match carers.iter().position(|&x| x == c) {
-                        Some(i) => i,
-                        None => {
-                            carers.push(c);
-                            carers.len() - 1
-                        }
-                    } as u32;
+                    let bit = carer_bit(&mut carers, c);
                     let cost = self.visit_cost(c, v) + leg_into(s, v);
                     match best.iter_mut().find(|x| x.0 == bit) {
                         Some(x) => x.1 = x.1.min(cost),
@@ -224,6 +218,19 @@ pub(super) fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize
         }
     }
     rec(0, n, max, 0, 0, f);
+}
+
+/// Carer `c`'s index in `carers` (added if new): the bit that stands for it in
+/// a person's carer sets.
+pub(super) fn carer_bit(carers: &mut Vec<usize>, c: usize) -> u32 {
+    let i = match carers.iter().position(|&x| x == c) {
+        Some(i) => i,
+        None => {
+            carers.push(c);
+            carers.len() - 1
+        }
+    };
+    i as u32
 }
 
 #[cfg(test)]

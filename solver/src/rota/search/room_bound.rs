@@ -22,7 +22,7 @@
 //! - **Daily and weekly hours**: paid minutes, at least the visits' durations
 //!   (plus their least incoming leg when the commute is paid).
 
-use super::bound::{binomial, for_each_subset};
+use super::bound::{binomial, carer_bit, for_each_subset};
 use super::{Map, Part};
 use crate::model::Minute;
 use crate::rota::objective::unplaced_penalty;
@@ -155,13 +155,7 @@ impl Part<'_> {
                 for &s in self.candidates.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
                     let sh = &p.shifts[s];
                     let c = sh.carer;
-                    let bit = match carers.iter().position(|&x| x == c) {
-                        Some(i) => i,
-                        None => {
-                            carers.push(c);
-                            carers.len() - 1
-                        }
-                    } as u32;
+                    let bit = carer_bit(&mut carers, c);
                     let (leg_cost, leg_min) = self.least_legs_into(s, v, &on_shift);
                     let paid = f64::from(visit.duration)
                         + if p.paid_commute {
