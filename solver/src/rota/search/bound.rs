@@ -97,13 +97,7 @@ impl Part<'_> {
                 options.push(best);
             }
             let pinned = visits.iter().any(|v| self.pinned.contains_key(v));
-            let cap = if pinned {
-                carers.len()
-            } else {
-                rules::bound_carer_limit(p, crate::model::PersonId(u))
-                    .unwrap_or(usize::MAX)
-                    .min(carers.len())
-            };
+            let cap = self.bound_carer_cap(u, pinned, carers.len());
             let visit_cost = |v: usize, opts: &[(u32, f64)], mask: u64| {
                 let need = usize::from(p.visits[v].carers_required);
                 let pen = unplaced_penalty(p, v);
@@ -218,6 +212,21 @@ pub(super) fn for_each_subset(n: usize, max: usize, f: &mut dyn FnMut(u64, usize
         }
     }
     rec(0, n, max, 0, 0, f);
+}
+
+impl Part<'_> {
+    /// How many of its `carers` person `u`'s carer set may hold in a bound: the
+    /// continuity limit, but every carer when one of the person's visits is
+    /// pinned (pins are placed as published, so the bound does not count on the cap).
+    pub(super) fn bound_carer_cap(&self, u: usize, pinned: bool, carers: usize) -> usize {
+        if pinned {
+            carers
+        } else {
+            rules::bound_carer_limit(self.p, crate::model::PersonId(u))
+                .unwrap_or(usize::MAX)
+                .min(carers)
+        }
+    }
 }
 
 /// Carer `c`'s index in `carers` (added if new): the bit that stands for it in

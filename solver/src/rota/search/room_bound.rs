@@ -26,7 +26,6 @@ use super::bound::{binomial, carer_bit, for_each_subset};
 use super::{Map, Part};
 use crate::model::Minute;
 use crate::rota::objective::unplaced_penalty;
-use crate::rota::rules;
 use std::time::Instant;
 
 /// Most carer sets enumerated per person (as in `bound`); beyond it the
@@ -186,13 +185,7 @@ impl Part<'_> {
                 });
             }
             let pinned = visits.iter().any(|x| self.pinned.contains_key(&x.v));
-            let cap = if pinned {
-                carers.len()
-            } else {
-                rules::bound_carer_limit(p, crate::model::PersonId(u))
-                    .unwrap_or(usize::MAX)
-                    .min(carers.len())
-            };
+            let cap = self.bound_carer_cap(u, pinned, carers.len());
             let sets: u64 = (0..=cap)
                 .map(|k| binomial(carers.len() as u64, k as u64))
                 .sum();
