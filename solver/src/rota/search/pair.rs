@@ -251,9 +251,18 @@ impl Part<'_> {
         // a scan in index order meets them), walked once: the places reachable
         // before a start are the prefix walked so far, less the dead ones.
         let by_due = |due: &[Minute]| {
-            let mut o: Vec<usize> = (0..due.len()).collect();
-            o.sort_unstable_by_key(|&i| (due[i], i));
-            o
+            // Sorted as packed integers (`(due, index)` in one u64, due shifted
+            // to unsigned so the order is kept): comparing through the index
+            // was ~10% of a 300-patient search.
+            let mut keys: Vec<u64> = due
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| (u64::from(d.wrapping_sub(Minute::MIN) as u32) << 32) | i as u64)
+                .collect();
+            keys.sort_unstable();
+            keys.into_iter()
+                .map(|k| (k & 0xFFFF_FFFF) as usize)
+                .collect::<Vec<usize>>()
         };
         let (order_a, order_b) = (by_due(&due_a), by_due(&due_b));
         let (mut next_a, mut next_b) = (0, 0);
@@ -323,7 +332,7 @@ impl Part<'_> {
                         rest.push((lb, i));
                     }
                 }
-                rest.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                rest.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
                 for &(lb, i) in &rest {
                     if lb + new_b_min - gain >= bar {
                         break;
@@ -343,7 +352,7 @@ impl Part<'_> {
                         rest.push((lb, j));
                     }
                 }
-                rest.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                rest.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
                 for &(lb, j) in &rest {
                     if lb + new_a_min - gain >= bar {
                         break;

@@ -178,7 +178,7 @@ impl Part<'_> {
             order.push((bound, pos));
         }
         if prunable {
-            order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         }
         for (bound, pos) in order {
             if bound > bar + PRUNE_MARGIN
@@ -808,7 +808,7 @@ impl Part<'_> {
             };
             order.push((bound, pos, t));
         }
-        order.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         let mut best: Option<(f64, usize, Sched, Minute)> = None;
         for (bound, pos, t) in order {
             let beat = best.as_ref().map_or(bar, |b| b.0.min(bar));
