@@ -82,6 +82,6 @@ impl Part<'_> {
             .filter(|v| !st.on.contains_key(v))
             .collect();
         self.sort_hardest_first(&mut rest);
-        self.insert_in_order(st, rest);
+        self.insert_in_order(st, rest, false);
     }
 }
