@@ -40,6 +40,8 @@ mod repair_tests;
 mod room_bound;
 mod route_bound;
 mod ruin;
+#[cfg(test)]
+mod ruin_tests;
 mod sequential;
 mod state;
 mod timing;

@@ -1,5 +1,6 @@
 //! The ruin step of ruin-and-recreate: which visits to take out.
 
+use super::part::{RUIN_ORDER_LEN, RuinOrder};
 use super::{OnShifts, Part, State};
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -160,19 +161,16 @@ impl Part<'_> {
                 // seed visit, so recreate can re-thread the area.
                 let seed = placed[rng.random_range(0..placed.len())];
                 let sv = &p.visits[seed];
-                let mut near: Vec<(i64, usize)> = placed
-                    .iter()
-                    .map(|&v| {
-                        let x = &p.visits[v];
-                        let d = i64::from(self.travel(0, sv.location, x.location));
-                        (if x.day == sv.day { d } else { d + (1 << 40) }, v)
-                    })
-                    .collect();
-                near.sort_unstable();
+                let key = |v: usize| {
+                    let x = &p.visits[v];
+                    let d = i64::from(self.travel(0, sv.location, x.location));
+                    if x.day == sv.day { d } else { d + (1 << 40) }
+                };
+                let near = self.placed_in_order(&self.string_order, seed, key, st, &placed);
                 let avg = placed.len() / st.routes.len().max(1);
                 let l_max = avg.clamp(1, 10);
                 let mut cut: Vec<usize> = Vec::new();
-                for (_, v) in near {
+                for v in near {
                     if removed.len() >= q {
                         break;
                     }
@@ -219,17 +217,16 @@ impl Part<'_> {
                 // Related: near in space and time to a seed visit.
                 let seed = placed[rng.random_range(0..placed.len())];
                 let sv = &p.visits[seed];
-                let mut scored: Vec<(i64, usize)> = placed
-                    .iter()
-                    .map(|&v| {
-                        let x = &p.visits[v];
-                        let travel = self.travel(0, sv.location, x.location);
-                        let dt = (x.earliest_start - sv.earliest_start).abs();
-                        (i64::from(travel) * 4 + i64::from(dt), v)
-                    })
-                    .collect();
-                scored.sort_unstable();
-                removed.extend(scored.into_iter().take(q).map(|x| x.1));
+                let key = |v: usize| {
+                    let x = &p.visits[v];
+                    let travel = self.travel(0, sv.location, x.location);
+                    let dt = (x.earliest_start - sv.earliest_start).abs();
+                    i64::from(travel) * 4 + i64::from(dt)
+                };
+                removed.extend(
+                    self.placed_in_order(&self.related_order, seed, key, st, &placed)
+                        .take(q),
+                );
             }
             2 => {
                 // A person's visits over the horizon (lets continuity change).
@@ -284,5 +281,40 @@ impl Part<'_> {
             target = None;
         }
         (removed, target)
+    }
+
+    /// The `placed` visits in ascending `(key, visit)` order from `seed`,
+    /// exactly as sorting them all would give, read from the seed's cached
+    /// [`RuinOrder`] of the part's visits (filled here on first use) and
+    /// sorted in full only if the caller reads past it.
+    pub(super) fn placed_in_order<'s>(
+        &'s self,
+        orders: &'s [RuinOrder],
+        seed: usize,
+        key: impl Fn(usize) -> i64 + Copy + 's,
+        st: &'s State,
+        placed: &'s [usize],
+    ) -> impl Iterator<Item = usize> + 's {
+        let row = self.visit_row[seed] as usize;
+        let prefix = orders[row].get_or_init(|| {
+            let mut all: Vec<(i64, usize)> = self.visits.iter().map(|&v| (key(v), v)).collect();
+            all.sort_unstable();
+            all.truncate(RUIN_ORDER_LEN);
+            all
+        });
+        let last = prefix.last().copied();
+        let is_placed = |v: usize| st.on.contains_key(&v) && !self.pinned.contains_key(&v);
+        let head = prefix.iter().map(|x| x.1).filter(move |&v| is_placed(v));
+        // Everything placed after the prefix, sorted only when reached.
+        let tail = std::iter::once(()).flat_map(move |()| {
+            let mut rest: Vec<(i64, usize)> = placed
+                .iter()
+                .map(|&v| (key(v), v))
+                .filter(|&x| last.is_none_or(|l| x > l))
+                .collect();
+            rest.sort_unstable();
+            rest.into_iter().map(|x| x.1)
+        });
+        head.chain(tail)
     }
 }
