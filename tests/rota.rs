@@ -397,6 +397,15 @@ fn a_favourite_carer_who_cannot_be_in_two_places_raises_the_bound_but_never_past
         "room bound {room} should price Ann's time (person bound {person})"
     );
     assert!(stats.lower_bound.expect("bound") >= room - 1e-6);
+    // The route relaxation (column generation with subgradient steps) is a
+    // bound too: never past the exhaustive optimum.
+    if let Some(&route) = stats.phases.get("route_bound") {
+        assert!(
+            route <= optimum + 1e-6,
+            "route bound {route} above the optimum {optimum}"
+        );
+    }
+    assert!(stats.lower_bound.expect("bound") <= optimum + 1e-6);
 }
 
 #[test]

@@ -521,7 +521,8 @@ fn solve_part(
         let t0 = Instant::now();
         let start: Vec<(usize, Vec<usize>)> =
             best.routes.iter().map(|(&s, r)| (s, r.clone())).collect();
-        if let Some(relaxed) = part.route_relaxation_bound(&start, t0 + bound_budget / 2) {
+        if let Some(relaxed) = part.route_relaxation_bound(&start, best_cost, t0 + bound_budget / 2)
+        {
             lower_bound = lower_bound.max(relaxed.bound.min(best_cost));
             phases.insert("route_bound".to_string(), relaxed.bound);
             phases.insert("route_bound_lp".to_string(), relaxed.lp_value);
