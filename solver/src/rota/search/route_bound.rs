@@ -520,24 +520,11 @@ impl Part<'_> {
             }
         }
         if d > 0.0 {
-            let mut mu_of_user: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-            for (&(c, v), &m) in &prices.mu {
-                *mu_of_user
-                    .entry((p.visits[v].service_user, c))
-                    .or_insert(0.0) += m;
-            }
-            let mut chosen = std::collections::BTreeSet::new();
-            for &u in users.keys() {
-                let mut gains: Vec<(f64, usize)> = mu_of_user
-                    .range((u, 0)..(u + 1, 0))
-                    .map(|(&(_, c), &m)| (d - m, c))
-                    .filter(|&(g, _)| g < 0.0)
-                    .collect();
-                gains.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                for &(_, c) in gains.iter().take(cap_of(u)) {
-                    chosen.insert((u, c));
-                }
-            }
+            let chosen: std::collections::BTreeSet<(usize, usize)> = self
+                .minimising_carers(prices, users, d, cap_of)
+                .into_iter()
+                .map(|(u, c, _)| (u, c))
+                .collect();
             for &(u, c) in &chosen {
                 for &v in users.get(&u).into_iter().flatten() {
                     *g.mu.entry((c, v)).or_insert(0.0) -= 1.0;
@@ -565,22 +552,41 @@ impl Part<'_> {
             value += n * pi + (unplaced_penalty(p, v) - n * pi).min(0.0);
         }
         value += priced.iter().map(|(_, rc, _)| rc.min(0.0)).sum::<f64>();
+        let chosen = self.minimising_carers(prices, users, d, cap_of);
+        for person in chosen.chunk_by(|a, b| a.0 == b.0) {
+            value += person.iter().map(|&(_, _, gain)| gain).sum::<f64>();
+        }
+        value
+    }
+
+    /// The `w_{u,c}` the Lagrangian sets to 1 at `prices`: per person, the
+    /// carers whose `d − Σ_v μ_{c,v}` is negative, most negative first, at most
+    /// the person's cap of them, as `(person, carer, d − Σ_v μ_{c,v})`.
+    fn minimising_carers(
+        &self,
+        prices: &Prices,
+        users: &BTreeMap<usize, Vec<usize>>,
+        d: f64,
+        cap_of: &dyn Fn(usize) -> usize,
+    ) -> Vec<(usize, usize, f64)> {
+        let p = self.p;
         let mut mu_of_user: BTreeMap<(usize, usize), f64> = BTreeMap::new();
         for (&(c, v), &m) in &prices.mu {
             *mu_of_user
                 .entry((p.visits[v].service_user, c))
                 .or_insert(0.0) += m;
         }
+        let mut chosen = Vec::new();
         for &u in users.keys() {
-            let mut gains: Vec<f64> = mu_of_user
+            let mut gains: Vec<(f64, usize)> = mu_of_user
                 .range((u, 0)..(u + 1, 0))
-                .map(|(_, &m)| d - m)
-                .filter(|&g| g < 0.0)
+                .map(|(&(_, c), &m)| (d - m, c))
+                .filter(|&(g, _)| g < 0.0)
                 .collect();
-            gains.sort_unstable_by(f64::total_cmp);
-            value += gains.iter().take(cap_of(u)).sum::<f64>();
+            gains.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            chosen.extend(gains.iter().take(cap_of(u)).map(|&(g, c)| (u, c, g)));
         }
-        value
+        chosen
     }
 
     /// The relaxed cost of `route` on shift `s` (earliest starts, no breaks), or
