@@ -520,7 +520,7 @@ fn solve_part(
         );
         let t0 = Instant::now();
         let start: Vec<(usize, Vec<usize>)> =
-            best.routes.iter().map(|(&s, r)| (s, r.clone())).collect();
+            best.routes.iter().map(|(&s, r)| (s, r.to_vec())).collect();
         if let Some(relaxed) = part.route_relaxation_bound(&start, best_cost, t0 + bound_budget / 2)
         {
             lower_bound = lower_bound.max(relaxed.bound.min(best_cost));
@@ -658,6 +658,10 @@ impl Search {
             .saturating_duration_since(t0)
             .as_secs_f64()
             .max(1e-9);
+        // The candidate is a copy of the current state refreshed in place every
+        // iteration (`clone_from` reuses its maps' tables) and swapped in when
+        // accepted, so an iteration allocates only for what it changes.
+        let mut cand = self.cur.clone();
         while self.iterations < max_iter && Instant::now() < until && !options.cancelled() {
             self.iterations += 1;
             if let Some(progress) = &options.progress {
@@ -680,13 +684,13 @@ impl Search {
                 if placed {
                     self.cur_cost = self.cur.cost(part);
                     if self.cur_cost < self.best_cost - 1e-9 {
-                        self.best = self.cur.clone();
+                        self.best.clone_from(&self.cur);
                         self.best_cost = self.cur_cost;
                         self.report(options);
                     }
                 }
             }
-            let mut cand = self.cur.clone();
+            cand.clone_from(&self.cur);
             cand.prune_wait = cand.unplaced.iter().any(|v| !hopeless.contains(v));
             let (mut removed, target) = part.ruin(&mut cand, rng, hopeless);
             if removed.is_empty() {
@@ -748,10 +752,10 @@ impl Search {
                 pool.add_all(part.pool_routes(&cand));
             }
             if cost <= self.cur_cost || cost < self.best_cost + threshold {
-                self.cur = cand;
+                std::mem::swap(&mut self.cur, &mut cand);
                 self.cur_cost = cost;
                 if cost < self.best_cost - 1e-9 {
-                    self.best = self.cur.clone();
+                    self.best.clone_from(&self.cur);
                     self.best_cost = cost;
                     self.report(options);
                 }

@@ -21,7 +21,7 @@ impl ContinuityCap {
     /// pairs of carers for a double-handed visit.
     pub(crate) fn pair_room<'s>(p: &Problem, st: &'s State, v: VisitId) -> PairRoom<'s> {
         let u = p.person_of(v);
-        let seen = st.seen.get(&u.index());
+        let seen = st.seen.get(&u.index()).map(|m| &**m);
         PairRoom {
             seen,
             count: seen.map_or(0, Map::len) as u32,
@@ -123,7 +123,7 @@ impl Carers for ContinuityCap {
     fn room(at: &RoomAt<'_>) -> Result<f64, Block> {
         let (p, c) = (at.p, at.carer.index());
         let u = p.person_of(at.visit);
-        let seen = at.st.seen.get(&u.index());
+        let seen = at.st.seen.get(&u.index()).map(|m| &**m);
         if seen.is_some_and(|m| m.contains_key(&c)) {
             Ok(0.0)
         } else if seen.map_or(0, Map::len) as u32 >= p.person(u).continuity_cap {
@@ -140,7 +140,7 @@ impl Carers for ContinuityCap {
 
     fn admits_change(at: &ChangeAt<'_>) -> bool {
         at.per_user.iter().all(|(&u, &dd)| {
-            let before = at.st.seen.get(&u).map_or(0, Map::len) as i64;
+            let before = at.st.seen.get(&u).map_or(0, |m| m.len()) as i64;
             dd <= 0 || before + dd <= i64::from(at.p.service_users[u].continuity_cap)
         })
     }

@@ -23,7 +23,7 @@ impl Part<'_> {
         let p = self.p;
         let mut options: Vec<(usize, Minute)> = Vec::new(); // (shift, arrival lower bound) per position
         for &s in cands.iter().filter(|s| eligible(s)) {
-            let len = st.routes.get(&s).map_or(0, Vec::len);
+            let len = st.routes.get(&s).map_or(0, |r| r.len());
             for pos in 0..=len {
                 let a = self.arrival_at(st, s, pos, v).max(lo);
                 if a <= hi {

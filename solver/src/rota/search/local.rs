@@ -24,6 +24,7 @@
 use super::{Map, Part, Sched, State};
 use crate::model::Minute;
 use crate::rota::rules::{self, ChangeAt};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Smallest cost change counted as an improvement.
@@ -189,8 +190,8 @@ impl Part<'_> {
                 st.routes.remove(&s);
                 st.scheds.remove(&s);
             } else {
-                st.routes.insert(s, route);
-                st.scheds.insert(s, sched);
+                st.routes.insert(s, Arc::new(route));
+                st.scheds.insert(s, Arc::new(sched));
             }
         }
         for (v, from, to) in ch.moved {
@@ -206,7 +207,7 @@ impl Part<'_> {
             if cf == ct {
                 continue;
             }
-            let m = st.seen.entry(u).or_default();
+            let m = Arc::make_mut(st.seen.entry(u).or_default());
             if let Some(n) = m.get_mut(&cf) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -394,7 +395,7 @@ impl Part<'_> {
             for b in cands {
                 let route_b = st.routes.get(&b).cloned().unwrap_or_default();
                 let old_b = Self::old_local(st, b);
-                let sched_b = st.scheds.get(&b);
+                let sched_b = st.scheds.get(&b).map(|x| &**x);
                 for pos in 0..=route_b.len() {
                     if let Some(sc) = sched_b {
                         if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
@@ -416,7 +417,7 @@ impl Part<'_> {
                     {
                         continue;
                     }
-                    let mut r = route_b.clone();
+                    let mut r = route_b.to_vec();
                     r.insert(pos, v);
                     let Some(sc) = self.retime(st, b, &r) else {
                         continue;
@@ -471,9 +472,9 @@ impl Part<'_> {
                     let Some(i) = route_a.iter().position(|&x| x == v) else {
                         break 'shifts;
                     };
-                    let mut ra = route_a.clone();
+                    let mut ra = route_a.to_vec();
                     ra[i] = w;
-                    let mut rb = route_b.clone();
+                    let mut rb = route_b.to_vec();
                     rb[j] = v;
                     if self.try_change(
                         st,
@@ -506,7 +507,7 @@ impl Part<'_> {
             // On granular parts only routes holding a near visit of one of a's.
             let near_a = self
                 .is_granular()
-                .then(|| self.shifts_near(st, st.routes.get(&a).map(Vec::as_slice).unwrap_or(&[])));
+                .then(|| self.shifts_near(st, st.routes.get(&a).map_or(&[][..], |r| r.as_slice())));
             for &b in &shifts[x + 1..] {
                 if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
                     continue;

@@ -56,8 +56,8 @@ impl Without<'_> {
         match self.reduced.iter().find(|r| r.0 == s) {
             Some((_, r, sc)) => (r.as_slice(), (!r.is_empty()).then_some(sc)),
             None => (
-                self.st.routes.get(&s).map_or(&[][..], Vec::as_slice),
-                self.st.scheds.get(&s),
+                self.st.routes.get(&s).map_or(&[][..], |r| r.as_slice()),
+                self.st.scheds.get(&s).map(|x| &**x),
             ),
         }
     }
@@ -821,7 +821,7 @@ impl Part<'_> {
             let i = match routes.iter().position(|r| r.0 == s) {
                 Some(i) => i,
                 None => {
-                    routes.push((s, st.routes.get(&s).cloned().unwrap_or_default()));
+                    routes.push((s, st.routes.get(&s).map(|r| r.to_vec()).unwrap_or_default()));
                     routes.len() - 1
                 }
             };

@@ -135,9 +135,8 @@ impl Part<'_> {
             return found;
         }
         let p = self.p;
-        let empty = Vec::new();
-        let route = st.routes.get(&s).unwrap_or(&empty);
-        let old = st.scheds.get(&s);
+        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+        let old = st.scheds.get(&s).map(|x| &**x);
         let old_cost = old.map_or(0.0, |x| x.local_cost);
         let old_work = old.map_or(0, |x| x.work);
         let visit = &p.visits[v];
@@ -247,7 +246,7 @@ impl Part<'_> {
             return None;
         }
         let p = self.p;
-        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
+        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
         let legs = self.insertion_legs(s, route, v, pos);
         let global = self.global_delta(room, legs.work).ok()?;
         let (local, route_late) = self.insertion_floor(s, route, old, v, pos, &legs)?;
@@ -366,8 +365,8 @@ impl Part<'_> {
         if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
             return None;
         }
-        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
-        let old = st.scheds.get(&s);
+        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+        let old = st.scheds.get(&s).map(|x| &**x);
         let n = route.len();
         if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
             return None;
@@ -619,7 +618,7 @@ impl Part<'_> {
             work: view.old_work + work,
             // The shortcut holds with hard windows only, where nothing is late.
             max_late: 0,
-            slack: std::cell::OnceCell::new(),
+            slack: std::sync::OnceLock::new(),
         });
         Some(Some((cost, pos, sched)))
     }
@@ -738,7 +737,7 @@ impl Part<'_> {
         hi: Minute,
         blocks: &mut Vec<Block>,
     ) -> Option<(f64, usize, Sched, Minute)> {
-        let len = st.routes.get(&s).map_or(0, Vec::len);
+        let len = st.routes.get(&s).map_or(0, |r| r.len());
         let mut best: Option<(f64, usize, Sched, Minute)> = None;
         for pos in 0..=len {
             let t = self.arrival_at(st, s, pos, v).max(lo);
@@ -780,8 +779,8 @@ impl Part<'_> {
         bar: f64,
     ) -> Option<(f64, usize, Sched, Minute)> {
         let p = self.p;
-        let route: &[usize] = st.routes.get(&s).map_or(&[], Vec::as_slice);
-        let old = st.scheds.get(&s);
+        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+        let old = st.scheds.get(&s).map(|x| &**x);
         let room = self.carer_room(st, p.shifts[s].carer, p.shifts[s].day, v);
         let others_late = if p.weights.worst_late_min > 0.0 {
             st.worst_late_except(&[s])

@@ -1211,7 +1211,7 @@ mod tests {
         );
         let found = st.cost(&part);
         let start: Vec<(usize, Vec<usize>)> =
-            st.routes.iter().map(|(&s, r)| (s, r.clone())).collect();
+            st.routes.iter().map(|(&s, r)| (s, r.to_vec())).collect();
         // From no routes and from the rota's routes: the same LP optimum.
         let mut values = Vec::new();
         for from in [&[][..], &start[..]] {

@@ -6,6 +6,7 @@ use super::{Insertion, Map, Part};
 use crate::model::Minute;
 use crate::rota::objective::{contract_shortfall_cost, unplaced_penalty, worst_late_cost};
 use crate::rota::pool::PoolRoute;
+use std::sync::Arc;
 
 /// The shifts a visit is on: one, or two for a double-handed visit (the model
 /// allows no more). Inline, so cloning a state, which the search does every
@@ -50,23 +51,31 @@ pub(crate) struct Sched {
     pub max_late: Minute,
     /// For the fast insertion check: the latest start of each stop, or `None`
     /// when the route is not timed as early as possible (a break in it). Filled on
-    /// first use; a changed route always gets a new `Sched`, so it never goes stale.
-    pub slack: std::cell::OnceCell<Option<Vec<Minute>>>,
+    /// first use; a changed route always gets a new `Sched`, so it never goes stale,
+    /// and states sharing the `Sched` (see [`State`]) share the filled value. A
+    /// `OnceLock` (not a `OnceCell`) so that `Arc<Sched>` is `Send`.
+    pub slack: std::sync::OnceLock<Option<Vec<Minute>>>,
 }
 
 /// Mutable search state.
-#[derive(Clone)]
+///
+/// The search copies the state every iteration (the candidate) but changes only
+/// a few routes, schedules and people's carers in it, so these are shared
+/// between copies and copied on write (`Arc::make_mut`, or a new `Arc` for a
+/// changed route). The maps themselves are copied as they are (a clone of a
+/// hash map keeps its layout, so its iteration order too): results do not
+/// depend on the sharing.
 pub(crate) struct State {
     /// Per shift (problem index): visits in order.
-    pub routes: Map<usize, Vec<usize>>,
+    pub routes: Map<usize, Arc<Vec<usize>>>,
     /// Per shift: schedule.
-    pub scheds: Map<usize, Sched>,
+    pub scheds: Map<usize, Arc<Sched>>,
     /// Per visit: shifts it is on.
     pub on: Map<usize, OnShifts>,
     /// Anchored visits' fixed start.
     pub fixed: Map<usize, Minute>,
     /// Per service user: carer -> carer-visits.
-    pub seen: Map<usize, Map<usize, u32>>,
+    pub seen: Map<usize, Arc<Map<usize, u32>>>,
     /// Per (carer, day) and (carer, week): paid minutes.
     pub day_work: Map<(usize, u32), i64>,
     pub week_work: Map<(usize, u32), i64>,
@@ -77,6 +86,39 @@ pub(crate) struct State {
     /// shifts, so this holds while visits are left unplaced (placing them comes
     /// first); with everything placed, the search looks at every position.
     pub prune_wait: bool,
+}
+
+impl Clone for State {
+    fn clone(&self) -> Self {
+        State {
+            routes: self.routes.clone(),
+            scheds: self.scheds.clone(),
+            on: self.on.clone(),
+            fixed: self.fixed.clone(),
+            seen: self.seen.clone(),
+            day_work: self.day_work.clone(),
+            week_work: self.week_work.clone(),
+            total_work: self.total_work.clone(),
+            unplaced: self.unplaced.clone(),
+            prune_wait: self.prune_wait,
+        }
+    }
+
+    /// Field by field, reusing this state's allocations. A hash map's
+    /// `clone_from` copies the source's table as `clone` does (same buckets,
+    /// same control bytes), so the copy iterates in the same order.
+    fn clone_from(&mut self, source: &Self) {
+        self.routes.clone_from(&source.routes);
+        self.scheds.clone_from(&source.scheds);
+        self.on.clone_from(&source.on);
+        self.fixed.clone_from(&source.fixed);
+        self.seen.clone_from(&source.seen);
+        self.day_work.clone_from(&source.day_work);
+        self.week_work.clone_from(&source.week_work);
+        self.total_work.clone_from(&source.total_work);
+        self.unplaced.clone_from(&source.unplaced);
+        self.prune_wait = source.prune_wait;
+    }
 }
 
 impl State {
@@ -147,7 +189,7 @@ impl Part<'_> {
                 parts.push((s, pos, sched));
                 continue;
             }
-            let route = st.routes.get(&s).map_or(&[][..], Vec::as_slice);
+            let route = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
             let at = pos.min(route.len());
             let mut buf = Vec::with_capacity(route.len() + 1);
             buf.extend_from_slice(&route[..at]);
@@ -176,12 +218,19 @@ impl Part<'_> {
             *st.week_work.entry((c, p.week_of(day))).or_default() += dw;
             *st.total_work.entry(c).or_default() += dw;
             let route = st.routes.entry(s).or_default();
-            route.insert(pos.min(route.len()), v);
-            st.scheds.insert(s, sched);
+            let at = pos.min(route.len());
+            if let Some(r) = Arc::get_mut(route) {
+                r.insert(at, v);
+            } else {
+                let mut r = Vec::with_capacity(route.len() + 1);
+                r.extend_from_slice(&route[..at]);
+                r.push(v);
+                r.extend_from_slice(&route[at..]);
+                *route = Arc::new(r);
+            }
+            st.scheds.insert(s, Arc::new(sched));
             st.on.entry(v).or_default().push(s);
-            *st.seen
-                .entry(p.visits[v].service_user)
-                .or_default()
+            *Arc::make_mut(st.seen.entry(p.visits[v].service_user).or_default())
                 .entry(c)
                 .or_default() += 1;
         }
@@ -209,10 +258,13 @@ impl Part<'_> {
                 touched.push(s);
                 let c = p.shifts[s].carer;
                 if let Some(m) = st.seen.get_mut(&u) {
-                    if let Some(n) = m.get_mut(&c) {
-                        *n -= 1;
-                        if *n == 0 {
-                            m.remove(&c);
+                    if m.contains_key(&c) {
+                        let m = Arc::make_mut(m);
+                        if let Some(n) = m.get_mut(&c) {
+                            *n -= 1;
+                            if *n == 0 {
+                                m.remove(&c);
+                            }
                         }
                     }
                     if m.is_empty() {
@@ -255,8 +307,8 @@ impl Part<'_> {
                 st.routes.remove(&s);
                 st.scheds.remove(&s);
             } else {
-                st.routes.insert(s, route);
-                st.scheds.insert(s, sched);
+                st.routes.insert(s, Arc::new(route));
+                st.scheds.insert(s, Arc::new(sched));
             }
         }
         ok
@@ -306,14 +358,12 @@ impl Part<'_> {
             *st.total_work.entry(c).or_default() += sched.work;
             for &v in &visits {
                 st.on.entry(v).or_default().push(r.shift);
-                *st.seen
-                    .entry(p.visits[v].service_user)
-                    .or_default()
+                *Arc::make_mut(st.seen.entry(p.visits[v].service_user).or_default())
                     .entry(c)
                     .or_default() += 1;
             }
-            st.routes.insert(r.shift, visits);
-            st.scheds.insert(r.shift, sched);
+            st.routes.insert(r.shift, Arc::new(visits));
+            st.scheds.insert(r.shift, Arc::new(sched));
         }
         st.unplaced = self
             .visits

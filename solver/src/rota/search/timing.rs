@@ -198,7 +198,7 @@ impl Part<'_> {
             local_cost: cost,
             work,
             max_late,
-            slack: std::cell::OnceCell::new(),
+            slack: std::sync::OnceLock::new(),
         })
     }
 
@@ -207,8 +207,7 @@ impl Part<'_> {
         let p = self.p;
         let shift = &p.shifts[s];
         let c = shift.carer;
-        let empty = Vec::new();
-        let route = st.routes.get(&s).unwrap_or(&empty);
+        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
         if pos == 0 {
             shift.start + self.travel(c, shift.start_loc, p.visits[v].location)
         } else {
