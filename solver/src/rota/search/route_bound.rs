@@ -108,7 +108,7 @@ impl Mem {
 
 const NO_PARENT: u32 = u32::MAX;
 /// A box half-width no price reaches: the master then solves without the box.
-const UNBOXED: f64 = 1e9;
+const UNBOXED: f64 = 1e6;
 
 /// Box surplus or slack above which the master leans on the box.
 const BOXED_TOL: f64 = 1e-9;
@@ -404,6 +404,8 @@ impl Part<'_> {
                     "cg unboxed master={:.1} (the LP value lies in [{best:.1}, {:.1}]) boxed_in={}",
                     duals.objective, duals.objective, duals.boxed_in
                 );
+            } else {
+                eprintln!("cg unboxed master: no optimal solve");
             }
         }
         if !best.is_finite() {
