@@ -107,6 +107,9 @@ impl Mem {
 }
 
 const NO_PARENT: u32 = u32::MAX;
+/// A box half-width no price reaches: the master then solves without the box.
+const UNBOXED: f64 = 1e6;
+
 /// Box surplus or slack above which the master leans on the box.
 const BOXED_TOL: f64 = 1e-9;
 /// Reduced cost below which a route is added to the master.
@@ -389,6 +392,20 @@ impl Part<'_> {
             }
             if Instant::now() >= deadline {
                 break;
+            }
+        }
+        if trace && !converged {
+            // The restricted master without the box is the LP over the routes
+            // found so far: its value is at least the relaxation's LP value, so
+            // the relaxation can never give a bound above it.
+            master.set_box(&centre, UNBOXED);
+            if let Some(duals) = master.solve() {
+                eprintln!(
+                    "cg unboxed master={:.1} (the LP value lies in [{best:.1}, {:.1}]) boxed_in={}",
+                    duals.objective, duals.objective, duals.boxed_in
+                );
+            } else {
+                eprintln!("cg unboxed master: no optimal solve");
             }
         }
         if !best.is_finite() {
