@@ -179,18 +179,19 @@ impl Part<'_> {
     }
 
     /// Applies an insertion.
-    pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
+    pub fn apply(&self, st: &mut State, v: usize, mut ins: Insertion) {
         let p = self.p;
         // Time the parts priced without a schedule (see `best_in_shift_fast`). If
         // one cannot be timed after all, `v` stays unplaced and the state unchanged.
-        let mut parts = Vec::with_capacity(ins.parts.len());
-        for (s, pos, sched) in ins.parts {
+        // The new route timed here becomes the shift's route below (a visit has at
+        // most two parts; see `OnShifts`).
+        let mut timed_routes: [Option<Vec<usize>>; 2] = [None, None];
+        for (i, (s, pos, sched)) in ins.parts.iter_mut().enumerate() {
             if !sched.starts.is_empty() {
-                parts.push((s, pos, sched));
                 continue;
             }
-            let route = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
-            let at = pos.min(route.len());
+            let route = st.routes.get(s).map_or(&[][..], |r| r.as_slice());
+            let at = (*pos).min(route.len());
             let mut buf = Vec::with_capacity(route.len() + 1);
             buf.extend_from_slice(&route[..at]);
             buf.push(v);
@@ -204,12 +205,15 @@ impl Part<'_> {
                     None
                 }
             };
-            let Some(timed) = self.simulate(s, &buf, &fixed_of) else {
+            let Some(timed) = self.simulate(*s, &buf, &fixed_of) else {
                 return;
             };
-            parts.push((s, pos, timed));
+            *sched = timed;
+            if let Some(slot) = timed_routes.get_mut(i) {
+                *slot = Some(buf);
+            }
         }
-        for (s, pos, sched) in parts {
+        for (i, (s, pos, sched)) in ins.parts.into_iter().enumerate() {
             let c = p.shifts[s].carer;
             let day = p.shifts[s].day;
             let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
@@ -221,6 +225,8 @@ impl Part<'_> {
             let at = pos.min(route.len());
             if let Some(r) = Arc::get_mut(route) {
                 r.insert(at, v);
+            } else if let Some(r) = timed_routes.get_mut(i).and_then(Option::take) {
+                *route = Arc::new(r);
             } else {
                 let mut r = Vec::with_capacity(route.len() + 1);
                 r.extend_from_slice(&route[..at]);
