@@ -10,20 +10,33 @@ use std::sync::Arc;
 
 /// The shifts a visit is on: one, or two for a double-handed visit (the model
 /// allows no more). Inline, so cloning a state, which the search does every
-/// iteration, allocates nothing per visit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// iteration, allocates nothing per visit. A free slot holds `usize::MAX` (no
+/// separate length), so a map entry is 24 bytes, not 32: the search copies the
+/// whole per-visit map into its candidate every iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OnShifts {
-    len: u8,
     shifts: [usize; 2],
+}
+
+impl Default for OnShifts {
+    fn default() -> Self {
+        OnShifts {
+            shifts: [usize::MAX; 2],
+        }
+    }
 }
 
 impl OnShifts {
     pub fn push(&mut self, s: usize) {
-        self.shifts[usize::from(self.len)] = s;
-        self.len += 1;
+        let len = self.used();
+        self.shifts[len] = s;
     }
     pub fn as_slice(&self) -> &[usize] {
-        &self.shifts[..usize::from(self.len)]
+        &self.shifts[..self.used()]
+    }
+    /// Slots in use (the second is filled only after the first).
+    fn used(&self) -> usize {
+        usize::from(self.shifts[0] != usize::MAX) + usize::from(self.shifts[1] != usize::MAX)
     }
 }
 
@@ -36,7 +49,8 @@ impl std::ops::Deref for OnShifts {
 
 impl std::ops::DerefMut for OnShifts {
     fn deref_mut(&mut self) -> &mut [usize] {
-        &mut self.shifts[..usize::from(self.len)]
+        let len = self.used();
+        &mut self.shifts[..len]
     }
 }
 
