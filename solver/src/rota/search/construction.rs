@@ -18,10 +18,12 @@ impl Part<'_> {
         let mut pending: Vec<usize> = order.to_vec();
         if regret && pending.len() <= REGRET_MAX {
             // Regret-1-ish: place the visit with the fewest cheap options first.
+            // Why positions failed is not read here: the buffer is only reused.
+            let mut blocks = Vec::new();
             while !pending.is_empty() {
                 let mut pick: Option<(f64, usize, Insertion)> = None;
-                let mut blocks = Vec::new();
                 for (i, &v) in pending.iter().enumerate() {
+                    blocks.clear();
                     if let Some(ins) = self.best_insertion(st, v, &mut blocks) {
                         let key = ins.cost - unplaced_penalty(self.p, v);
                         if pick.as_ref().is_none_or(|x| key < x.0) {
@@ -158,11 +160,13 @@ impl Part<'_> {
         pending: Vec<usize>,
         known_carers_first: bool,
     ) {
+        // Why positions failed is not read here: the buffer is only reused.
         let mut blocks = Vec::new();
         for (i, &v) in pending.iter().enumerate() {
             if st.on.contains_key(&v) {
                 continue; // went in with its partner
             }
+            blocks.clear();
             if self.p.visits[v].carers_required == 1
                 && self.links_of.contains_key(&v)
                 && self.pairs_together()

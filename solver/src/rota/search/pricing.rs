@@ -670,14 +670,16 @@ impl Part<'_> {
         }
         let needed = usize::from(p.visits[v].carers_required);
         if needed == 1 {
-            let mut best: Option<Insertion> = None;
+            // (cost, shift, position, schedule, start): the `Insertion` is built
+            // once, for the winner.
+            let mut best: Option<(f64, usize, usize, Sched, Minute)> = None;
             for &s in cands {
                 if avoid.contains(&p.shifts[s].carer) || !allow(p.shifts[s].carer) {
                     continue;
                 }
                 // Only a cheaper insertion than the best so far can win
-                // (`cost < b.cost` below), so the others are not re-timed.
-                let bar = best.as_ref().map_or(f64::INFINITY, |b| b.cost);
+                // (`cost < b.0` below), so the others are not re-timed.
+                let bar = best.as_ref().map_or(f64::INFINITY, |b| b.0);
                 let found = if anchored {
                     self.best_anchored_in_shift(st, s, v, lo, hi, blocks, bar)
                 } else {
@@ -686,16 +688,16 @@ impl Part<'_> {
                         .map(|(c, pos, sc)| (c, pos, sc, 0))
                 };
                 if let Some((cost, pos, sched, t)) = found
-                    && best.as_ref().is_none_or(|b| cost < b.cost)
+                    && best.as_ref().is_none_or(|b| cost < b.0)
                 {
-                    best = Some(Insertion {
-                        cost,
-                        parts: vec![(s, pos, sched)],
-                        fixed: anchored.then_some(t),
-                    });
+                    best = Some((cost, s, pos, sched, t));
                 }
             }
-            return best;
+            return best.map(|(cost, s, pos, sched, t)| Insertion {
+                cost,
+                parts: vec![(s, pos, sched)],
+                fixed: anchored.then_some(t),
+            });
         }
         // Double-handed: a start time both carers can make.
         let eligible =

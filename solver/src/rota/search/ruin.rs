@@ -17,11 +17,18 @@ impl Part<'_> {
         hopeless: &std::collections::HashSet<usize>,
     ) -> (Vec<usize>, Option<usize>) {
         let p = self.p;
+        // The part's visits that are on a route, in the part's order (the random
+        // draws below index into it): flagged from the map's keys, one pass,
+        // rather than a hash look-up per visit.
+        let mut on = vec![false; p.visits.len()];
+        for &v in st.on.keys() {
+            on[v] = true;
+        }
         let placed: Vec<usize> = self
             .visits
             .iter()
             .copied()
-            .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
+            .filter(|v| on[*v] && !self.pinned.contains_key(v))
             .collect();
         if placed.is_empty() {
             return (Vec::new(), None);

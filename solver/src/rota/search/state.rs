@@ -10,20 +10,33 @@ use std::sync::Arc;
 
 /// The shifts a visit is on: one, or two for a double-handed visit (the model
 /// allows no more). Inline, so cloning a state, which the search does every
-/// iteration, allocates nothing per visit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// iteration, allocates nothing per visit. A free slot holds `usize::MAX` (no
+/// separate length), so a map entry is 24 bytes, not 32: the search copies the
+/// whole per-visit map into its candidate every iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OnShifts {
-    len: u8,
     shifts: [usize; 2],
+}
+
+impl Default for OnShifts {
+    fn default() -> Self {
+        OnShifts {
+            shifts: [usize::MAX; 2],
+        }
+    }
 }
 
 impl OnShifts {
     pub fn push(&mut self, s: usize) {
-        self.shifts[usize::from(self.len)] = s;
-        self.len += 1;
+        let len = self.used();
+        self.shifts[len] = s;
     }
     pub fn as_slice(&self) -> &[usize] {
-        &self.shifts[..usize::from(self.len)]
+        &self.shifts[..self.used()]
+    }
+    /// Slots in use (the second is filled only after the first).
+    fn used(&self) -> usize {
+        usize::from(self.shifts[0] != usize::MAX) + usize::from(self.shifts[1] != usize::MAX)
     }
 }
 
@@ -36,7 +49,8 @@ impl std::ops::Deref for OnShifts {
 
 impl std::ops::DerefMut for OnShifts {
     fn deref_mut(&mut self) -> &mut [usize] {
-        &mut self.shifts[..usize::from(self.len)]
+        let len = self.used();
+        &mut self.shifts[..len]
     }
 }
 
@@ -179,18 +193,19 @@ impl Part<'_> {
     }
 
     /// Applies an insertion.
-    pub fn apply(&self, st: &mut State, v: usize, ins: Insertion) {
+    pub fn apply(&self, st: &mut State, v: usize, mut ins: Insertion) {
         let p = self.p;
         // Time the parts priced without a schedule (see `best_in_shift_fast`). If
         // one cannot be timed after all, `v` stays unplaced and the state unchanged.
-        let mut parts = Vec::with_capacity(ins.parts.len());
-        for (s, pos, sched) in ins.parts {
+        // The new route timed here becomes the shift's route below (a visit has at
+        // most two parts; see `OnShifts`).
+        let mut timed_routes: [Option<Vec<usize>>; 2] = [None, None];
+        for (i, (s, pos, sched)) in ins.parts.iter_mut().enumerate() {
             if !sched.starts.is_empty() {
-                parts.push((s, pos, sched));
                 continue;
             }
-            let route = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
-            let at = pos.min(route.len());
+            let route = st.routes.get(s).map_or(&[][..], |r| r.as_slice());
+            let at = (*pos).min(route.len());
             let mut buf = Vec::with_capacity(route.len() + 1);
             buf.extend_from_slice(&route[..at]);
             buf.push(v);
@@ -204,12 +219,15 @@ impl Part<'_> {
                     None
                 }
             };
-            let Some(timed) = self.simulate(s, &buf, &fixed_of) else {
+            let Some(timed) = self.simulate(*s, &buf, &fixed_of) else {
                 return;
             };
-            parts.push((s, pos, timed));
+            *sched = timed;
+            if let Some(slot) = timed_routes.get_mut(i) {
+                *slot = Some(buf);
+            }
         }
-        for (s, pos, sched) in parts {
+        for (i, (s, pos, sched)) in ins.parts.into_iter().enumerate() {
             let c = p.shifts[s].carer;
             let day = p.shifts[s].day;
             let old_work = st.scheds.get(&s).map_or(0, |x| x.work);
@@ -221,6 +239,8 @@ impl Part<'_> {
             let at = pos.min(route.len());
             if let Some(r) = Arc::get_mut(route) {
                 r.insert(at, v);
+            } else if let Some(r) = timed_routes.get_mut(i).and_then(Option::take) {
+                *route = Arc::new(r);
             } else {
                 let mut r = Vec::with_capacity(route.len() + 1);
                 r.extend_from_slice(&route[..at]);
