@@ -237,16 +237,10 @@ impl Part<'_> {
             *st.total_work.entry(c).or_default() += dw;
             let route = st.routes.entry(s).or_default();
             let at = pos.min(route.len());
-            if let Some(r) = Arc::get_mut(route) {
-                r.insert(at, v);
-            } else if let Some(r) = timed_routes.get_mut(i).and_then(Option::take) {
+            if let Some(r) = timed_routes.get_mut(i).and_then(Option::take) {
                 *route = Arc::new(r);
             } else {
-                let mut r = Vec::with_capacity(route.len() + 1);
-                r.extend_from_slice(&route[..at]);
-                r.push(v);
-                r.extend_from_slice(&route[at..]);
-                *route = Arc::new(r);
+                Arc::make_mut(route).insert(at, v);
             }
             st.scheds.insert(s, Arc::new(sched));
             st.on.entry(v).or_default().push(s);
