@@ -395,7 +395,7 @@ impl Part<'_> {
             for b in cands {
                 let route_b = st.routes.get(&b).cloned().unwrap_or_default();
                 let old_b = Self::old_local(st, b);
-                let sched_b = st.scheds.get(&b).map(|x| &**x);
+                let sched_b = st.sched(b);
                 for pos in 0..=route_b.len() {
                     if let Some(sc) = sched_b {
                         if pos > 0 && sc.starts[pos - 1] > visit.latest_start + self.tolerance {
@@ -507,7 +507,7 @@ impl Part<'_> {
             // On granular parts only routes holding a near visit of one of a's.
             let near_a = self
                 .is_granular()
-                .then(|| self.shifts_near(st, st.routes.get(&a).map_or(&[][..], |r| r.as_slice())));
+                .then(|| self.shifts_near(st, st.route(a)));
             for &b in &shifts[x + 1..] {
                 if p.shifts[a].day != p.shifts[b].day || (!focus.has(a) && !focus.has(b)) {
                     continue;

@@ -55,10 +55,7 @@ impl Without<'_> {
     fn route(&self, s: usize) -> (&[usize], Option<&Sched>) {
         match self.reduced.iter().find(|r| r.0 == s) {
             Some((_, r, sc)) => (r.as_slice(), (!r.is_empty()).then_some(sc)),
-            None => (
-                self.st.routes.get(&s).map_or(&[][..], |r| r.as_slice()),
-                self.st.scheds.get(&s).map(|x| &**x),
-            ),
+            None => (self.st.route(s), self.st.sched(s)),
         }
     }
 }

@@ -135,8 +135,8 @@ impl Part<'_> {
             return found;
         }
         let p = self.p;
-        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
-        let old = st.scheds.get(&s).map(|x| &**x);
+        let route: &[usize] = st.route(s);
+        let old = st.sched(s);
         let old_cost = old.map_or(0.0, |x| x.local_cost);
         let old_work = old.map_or(0, |x| x.work);
         let visit = &p.visits[v];
@@ -246,7 +246,7 @@ impl Part<'_> {
             return None;
         }
         let p = self.p;
-        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+        let route: &[usize] = st.route(s);
         let legs = self.insertion_legs(s, route, v, pos);
         let global = self.global_delta(room, legs.work).ok()?;
         let (local, route_late) = self.insertion_floor(s, route, old, v, pos, &legs)?;
@@ -365,8 +365,8 @@ impl Part<'_> {
         if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
             return None;
         }
-        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
-        let old = st.scheds.get(&s).map(|x| &**x);
+        let route: &[usize] = st.route(s);
+        let old = st.sched(s);
         let n = route.len();
         if n > 0 && old.is_none_or(|o| o.starts.len() != n) {
             return None;
@@ -781,8 +781,8 @@ impl Part<'_> {
         bar: f64,
     ) -> Option<(f64, usize, Sched, Minute)> {
         let p = self.p;
-        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
-        let old = st.scheds.get(&s).map(|x| &**x);
+        let route: &[usize] = st.route(s);
+        let old = st.sched(s);
         let room = self.carer_room(st, p.shifts[s].carer, p.shifts[s].day, v);
         let others_late = if p.weights.worst_late_min > 0.0 {
             st.worst_late_except(&[s])

@@ -18,17 +18,12 @@ impl Part<'_> {
     ) -> (Vec<usize>, Option<usize>) {
         let p = self.p;
         // The part's visits that are on a route, in the part's order (the random
-        // draws below index into it): flagged from the map's keys, one pass,
-        // rather than a hash look-up per visit.
-        let mut on = vec![false; p.visits.len()];
-        for &v in st.on.keys() {
-            on[v] = true;
-        }
+        // draws below index into it).
         let placed: Vec<usize> = self
             .visits
             .iter()
             .copied()
-            .filter(|v| on[*v] && !self.pinned.contains_key(v))
+            .filter(|v| st.on.contains_key(v) && !self.pinned.contains_key(v))
             .collect();
         if placed.is_empty() {
             return (Vec::new(), None);

@@ -52,7 +52,7 @@ impl Part<'_> {
             self.apply(st, seed, ins);
             pending.remove(&seed);
             loop {
-                let route = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+                let route = st.route(s);
                 let mut near: Vec<usize> = route
                     .iter()
                     .flat_map(|&x| self.near_of(x))

@@ -136,6 +136,16 @@ impl Clone for State {
 }
 
 impl State {
+    /// Shift `s`'s visits in order (empty when it has no route).
+    pub fn route(&self, s: usize) -> &[usize] {
+        self.routes.get(&s).map_or(&[][..], |r| r.as_slice())
+    }
+
+    /// Shift `s`'s schedule, if it has a route.
+    pub fn sched(&self, s: usize) -> Option<&Sched> {
+        self.scheds.get(&s).map(|x| &**x)
+    }
+
     pub fn cost(&self, part: &Part) -> f64 {
         let p = part.p;
         let routes: f64 = self.scheds.values().map(|s| s.local_cost).sum();
@@ -204,7 +214,7 @@ impl Part<'_> {
             if !sched.starts.is_empty() {
                 continue;
             }
-            let route = st.routes.get(s).map_or(&[][..], |r| r.as_slice());
+            let route = st.route(*s);
             let at = (*pos).min(route.len());
             let mut buf = Vec::with_capacity(route.len() + 1);
             buf.extend_from_slice(&route[..at]);

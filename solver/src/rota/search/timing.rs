@@ -207,7 +207,7 @@ impl Part<'_> {
         let p = self.p;
         let shift = &p.shifts[s];
         let c = shift.carer;
-        let route: &[usize] = st.routes.get(&s).map_or(&[][..], |r| r.as_slice());
+        let route: &[usize] = st.route(s);
         if pos == 0 {
             shift.start + self.travel(c, shift.start_loc, p.visits[v].location)
         } else {
