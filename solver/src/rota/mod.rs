@@ -418,6 +418,7 @@ fn solve_part(
                     part_no,
                     end: part_deadline,
                     pooling: !checkpoints.is_empty(),
+                    start_share: None,
                 },
                 pool: RoutePool::default(),
                 rng: if k == 0 {
@@ -592,13 +593,33 @@ const CONSTRUCTION_ROUNDS: usize = 4;
 /// cost (it falls linearly to 0 at the end). Solomon R2/RC2 do best with 2%; on
 /// a team week, whose cost is mostly continuity (120 per distinct carer), 2% is
 /// ~500 and the search wanders, so 0.5% (docs/experiments.md §3).
-fn start_threshold(p: &Problem) -> f64 {
-    if p.weights.distinct_carer > 0.0 {
+///
+/// With soft windows and `iterations_per_visit` (one chain's, over the whole
+/// budget) of [`PLENTY_PER_VISIT`] or more, 2.25 times that: a rota that trades
+/// lateness for distance has deep local optima (Mankowska 50_2 ended at
+/// 596.38, 4.7% above the best known, on two seeds of three at 10 s), and a
+/// search with iterations to spare can climb out of them and still settle as the
+/// threshold falls. Iteration-starved searches (200-300 patients at 10 s) do
+/// worse with it (docs/experiments.md §12).
+fn start_threshold(p: &Problem, iterations_per_visit: f64) -> f64 {
+    let share = if p.weights.distinct_carer > 0.0 {
         0.005
     } else {
         0.02
+    };
+    let soft = !matches!(p.lateness, crate::model::LatenessRule::Hard);
+    if soft && iterations_per_visit >= PLENTY_PER_VISIT {
+        share * 2.25
+    } else {
+        share
     }
 }
+
+/// Search iterations per visit (one chain's, projected over the budget) from
+/// which a search with soft windows can afford the higher start threshold.
+/// Mankowska at 10 s: 50 patients ~1,600-2,500, 75 ~600-800, 100 ~250-450,
+/// 200 ~45, 300 ~15 (two chains, quiet machine).
+const PLENTY_PER_VISIT: f64 = 1000.0;
 
 /// Candidates within this share above the best cost get the route local search
 /// in the search loop. VRPTW: 0.2% (on every improving candidate it halves the
@@ -630,6 +651,8 @@ struct Search {
     /// Whether improving candidates' routes go to the pool: only when a MILP
     /// will read it (pooling costs search time).
     pooling: bool,
+    /// The acceptance threshold's start share, once settled (see [`start_threshold`]).
+    start_share: Option<f64>,
 }
 
 impl Search {
@@ -747,7 +770,21 @@ impl Search {
             } else {
                 (t0.elapsed().as_secs_f64() / span).min(1.0)
             };
-            let threshold = self.best_cost.abs() * start_threshold(part.p) * (1.0 - progress);
+            // The start share is settled once the iteration rate is known (2% of
+            // the budget in, or from the iteration limit).
+            if self.start_share.is_none() && (max_iter < u64::MAX || progress >= 0.02) {
+                let projected = if max_iter < u64::MAX {
+                    max_iter as f64
+                } else {
+                    self.iterations as f64 / progress.max(1e-9)
+                };
+                let per_visit = projected / part.visits.len().max(1) as f64;
+                self.start_share = Some(start_threshold(part.p, per_visit));
+            }
+            let share = self
+                .start_share
+                .unwrap_or_else(|| start_threshold(part.p, 0.0));
+            let threshold = self.best_cost.abs() * share * (1.0 - progress);
             if self.pooling && cost < self.cur_cost - 1e-9 {
                 pool.add_all(part.pool_routes(&cand));
             }
