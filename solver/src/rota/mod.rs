@@ -886,3 +886,34 @@ fn run_master(
     let constant = sol.objective - state.cost(part);
     Some((state, sol.bound.map(|b| b - constant)))
 }
+
+#[cfg(test)]
+mod threshold_tests {
+    use super::{PLENTY_PER_VISIT, start_threshold};
+    use crate::format::PlanningRequest;
+    use crate::model::Problem;
+    use serde_json::json;
+
+    fn problem(lateness: serde_json::Value) -> Problem {
+        let mut value = crate::testing::three_carer_two_day_request();
+        value["settings"]["lateness"] = lateness;
+        let req: PlanningRequest = serde_json::from_value(value).unwrap();
+        Problem::from_request(&req).unwrap()
+    }
+
+    #[test]
+    fn only_soft_windows_with_iterations_to_spare_start_at_the_raised_threshold() {
+        let soft = problem(json!({"mode": "soft", "max_late_min": 60, "cost_per_min": 1.0}));
+        let hard = problem(json!({"mode": "hard"}));
+        let (starved, plenty) = (PLENTY_PER_VISIT / 2.0, PLENTY_PER_VISIT);
+        // Hard windows (VRPTW, team rotas) keep their share however long the search.
+        assert_eq!(
+            start_threshold(&hard, starved),
+            start_threshold(&hard, plenty)
+        );
+        assert_eq!(start_threshold(&hard, plenty), 0.005);
+        // Soft windows: the usual share while iterations are short, 2.25 times it with plenty.
+        assert_eq!(start_threshold(&soft, starved), 0.005);
+        assert!((start_threshold(&soft, plenty) - 0.005 * 2.25).abs() < 1e-12);
+    }
+}
