@@ -843,10 +843,16 @@ impl RoutePool {
 /// carries a carer-person variable per pair and binding caps, and HiGHS spent
 /// 0.3-1.3 s of a 2-5 s team week on it for nothing: without it the median
 /// fell 1.3% at 2 s (10 seeds) and 1.2% at 5 s (8 seeds); at 10 s it is even
-/// (docs/experiments.md §5). Other masters are cheap set partitioning.
+/// (docs/experiments.md §5). With soft windows (Mankowska) the MILP took 1-2 s
+/// of a 10 s run on 200-300 patients (15-40% of the iterations) and without it
+/// 10 s runs ended 0.4 points nearer the best known on average (seeds 1-3,
+/// 50-300 patients); at 60 s it was even, so it runs from 30 s. Other masters
+/// are cheap set partitioning.
 fn milp_min_budget(p: &Problem) -> Duration {
     if p.weights.distinct_carer > 0.0 {
         Duration::from_secs(8)
+    } else if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+        Duration::from_secs(30)
     } else {
         Duration::from_secs(2)
     }
