@@ -68,6 +68,11 @@ pub enum LatenessRule {
 }
 
 impl LatenessRule {
+    /// Whether every visit must start inside its window.
+    pub fn is_hard(self) -> bool {
+        matches!(self, LatenessRule::Hard)
+    }
+
     /// Minutes a start may exceed a visit's latest start.
     pub fn tolerance(self) -> Minute {
         match self {

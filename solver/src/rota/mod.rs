@@ -607,7 +607,7 @@ fn start_threshold(p: &Problem, iterations_per_visit: f64) -> f64 {
     } else {
         0.02
     };
-    let soft = !matches!(p.lateness, crate::model::LatenessRule::Hard);
+    let soft = !p.lateness.is_hard();
     if soft && iterations_per_visit >= PLENTY_PER_VISIT {
         share * 2.25
     } else {
@@ -660,6 +660,25 @@ impl Search {
         if let Some(progress) = &options.progress {
             progress.record(self.part_no, self.best_cost, self.best.unplaced.len());
         }
+    }
+
+    /// The acceptance threshold's start share (see [`start_threshold`]), settled
+    /// once the iteration rate is known: from the iteration limit, or 2% of the
+    /// budget in (the usual share until then).
+    fn start_share(&mut self, part: &Part, progress: f64, max_iter: u64) -> f64 {
+        if let Some(share) = self.start_share {
+            return share;
+        }
+        let projected = if max_iter < u64::MAX {
+            max_iter as f64
+        } else if progress >= 0.02 {
+            self.iterations as f64 / progress
+        } else {
+            return start_threshold(part.p, 0.0);
+        };
+        let share = start_threshold(part.p, projected / part.visits.len().max(1) as f64);
+        self.start_share = Some(share);
+        share
     }
 
     /// Ruin-and-recreate with threshold acceptance until `until` or `max_iter` iterations.
@@ -770,20 +789,7 @@ impl Search {
             } else {
                 (t0.elapsed().as_secs_f64() / span).min(1.0)
             };
-            // The start share is settled once the iteration rate is known (2% of
-            // the budget in, or from the iteration limit).
-            if self.start_share.is_none() && (max_iter < u64::MAX || progress >= 0.02) {
-                let projected = if max_iter < u64::MAX {
-                    max_iter as f64
-                } else {
-                    self.iterations as f64 / progress.max(1e-9)
-                };
-                let per_visit = projected / part.visits.len().max(1) as f64;
-                self.start_share = Some(start_threshold(part.p, per_visit));
-            }
-            let share = self
-                .start_share
-                .unwrap_or_else(|| start_threshold(part.p, 0.0));
+            let share = self.start_share(part, progress, max_iter);
             let threshold = self.best_cost.abs() * share * (1.0 - progress);
             if self.pooling && cost < self.cur_cost - 1e-9 {
                 pool.add_all(part.pool_routes(&cand));
@@ -844,14 +850,14 @@ impl RoutePool {
 /// 0.3-1.3 s of a 2-5 s team week on it for nothing: without it the median
 /// fell 1.3% at 2 s (10 seeds) and 1.2% at 5 s (8 seeds); at 10 s it is even
 /// (docs/experiments.md §5). With soft windows (Mankowska) the MILP took 1-2 s
-/// of a 10 s run on 200-300 patients (15-40% of the iterations) and without it
-/// 10 s runs ended 0.4 points nearer the best known on average (seeds 1-3,
-/// 50-300 patients); at 60 s it was even, so it runs from 30 s. Other masters
-/// are cheap set partitioning.
+/// of a 10 s run on 200-300 patients (15-40% of the iterations); without it
+/// 10 s runs ended ~0.3 points nearer the best known (pooled over seeds 1-3,
+/// 50-300 patients, within one sweep's spread) and at 60 s it was even, so it
+/// runs from 30 s. Other masters are cheap set partitioning.
 fn milp_min_budget(p: &Problem) -> Duration {
     if p.weights.distinct_carer > 0.0 {
         Duration::from_secs(8)
-    } else if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+    } else if !p.lateness.is_hard() {
         Duration::from_secs(30)
     } else {
         Duration::from_secs(2)

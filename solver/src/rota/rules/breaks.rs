@@ -12,7 +12,7 @@
 //! re-timing (`search::pricing`'s `may_need_break`).
 
 use super::{BUSY, Block, Milp, NotHere, Reason, Rule, Timing};
-use crate::model::{LatenessRule, Minute, PersonId, Problem};
+use crate::model::{Minute, PersonId, Problem};
 use crate::rota::master::MasterRows;
 use crate::rota::search::{JoinedDay, Part, Sched};
 
@@ -57,7 +57,7 @@ impl Timing for Breaks {
             let first = sched.starts[0];
             let last = sched.starts[visits.len() - 1] + p.visits[visits[visits.len() - 1]].duration;
             if last - first > p.break_after && !part.has_break(s, visits, &sched.starts) {
-                if matches!(p.lateness, LatenessRule::Hard) {
+                if p.lateness.is_hard() {
                     return part.first_break(s, visits, fixed, &sched.starts);
                 }
                 // Try a break before each visit; keep the cheapest feasible.
@@ -92,7 +92,7 @@ impl Part<'_> {
         if self.keeps_joined_day(s, day, visits, &sched.starts) {
             return Some(sched);
         }
-        let hard = matches!(self.p.lateness, LatenessRule::Hard);
+        let hard = self.p.lateness.is_hard();
         let mut best: Option<Sched> = None;
         for k in usize::from(day.first)..visits.len() {
             // Before the first stop, only what the gap before the shift lacks.

@@ -327,7 +327,7 @@ impl Part<'_> {
         start: Minute,
     ) -> (f64, Minute) {
         let p = self.p;
-        if matches!(p.lateness, crate::model::LatenessRule::Hard) {
+        if p.lateness.is_hard() {
             return (0.0, 0);
         }
         let c = p.shifts[s].carer;
@@ -362,7 +362,7 @@ impl Part<'_> {
         blocks: &mut Vec<Block>,
     ) -> Option<Option<RouteView<'s>>> {
         let p = self.p;
-        if !matches!(p.lateness, crate::model::LatenessRule::Hard) {
+        if !p.lateness.is_hard() {
             return None;
         }
         let route: &[usize] = st.route(s);
@@ -721,7 +721,7 @@ impl Part<'_> {
         blocks: &mut Vec<Block>,
         bar: f64,
     ) -> Option<(f64, usize, Sched, Minute)> {
-        if !matches!(self.p.lateness, crate::model::LatenessRule::Hard) {
+        if !self.p.lateness.is_hard() {
             return self.best_anchored_by_bound(st, s, v, lo, hi, blocks, bar);
         }
         self.best_anchored_scan(st, s, v, lo, hi, blocks)

@@ -34,11 +34,7 @@ impl Part<'_> {
         // the same rota on every seed and time limit; with a quarter they
         // reach the best known, docs/experiments.md §12). Parts of 200 visits
         // or more hit the cap either way.
-        let share = if matches!(p.lateness, crate::model::LatenessRule::Hard) {
-            8
-        } else {
-            4
-        };
+        let share = if p.lateness.is_hard() { 8 } else { 4 };
         let max_q = (placed.len() / share).clamp(2, 25);
         let q = rng.random_range(2..=max_q.max(2)).min(placed.len());
         let mut removed: Vec<usize> = Vec::new();
